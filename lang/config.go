@@ -1,0 +1,222 @@
+// Package lang decodes database-replicator configuration (HCL, and the
+// predecessor's TOML) into typed Go values, with diagnostics that point at
+// the offending file, line and column.
+package lang
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Config is one fully decoded configuration: every file of a directory, or
+// one HCL or TOML file, merged.
+type Config struct {
+	// Files lists the files the configuration was loaded from, in load order.
+	Files []string
+	// Variables holds every declared variable with its resolved value.
+	Variables map[string]*Variable
+	// Sources and Targets hold the declared endpoints by name.
+	Sources map[string]*Endpoint
+	Targets map[string]*Endpoint
+	// Replications are in declaration order.
+	Replications []*Replication
+	// State configures where state is kept; never nil after decoding.
+	State *StateConfig
+}
+
+// Variable is a declared input variable.
+type Variable struct {
+	Name        string
+	Description string
+	// Default is cty.NilVal when the variable has no default.
+	Default cty.Value
+	// Sensitive variables are never printed in plans, logs or state.
+	Sensitive bool
+	// Value is the resolved value: --var, then REPLICATOR_VAR_NAME, then default.
+	Value     cty.Value
+	DeclRange hcl.Range
+}
+
+// EndpointKind tells sources from targets.
+type EndpointKind string
+
+// Endpoint kinds.
+const (
+	KindSource EndpointKind = "source"
+	KindTarget EndpointKind = "target"
+)
+
+// Endpoint is a `source` or `target` block: a PostgreSQL server.
+type Endpoint struct {
+	Kind EndpointKind
+	Name string
+	// URL is a libpq URL or key=value connection string. It may hold a
+	// password: never print it without redaction.
+	URL string
+	// Sensitive is true when URL was derived from a sensitive variable.
+	Sensitive bool
+	DeclRange hcl.Range
+}
+
+// Address is the endpoint's reference form, e.g. "source.prod".
+func (e *Endpoint) Address() string { return string(e.Kind) + "." + e.Name }
+
+// Replication is a `replication` block: what moves from one source to one
+// target, and how it stays in sync.
+type Replication struct {
+	Name string
+	// Source and Target name the endpoints (keys of Config.Sources/Targets).
+	Source string
+	Target string
+
+	// Databases is the include list; nil means every non-template database.
+	Databases []string
+	// ExcludeDatabases is mutually exclusive with Databases.
+	ExcludeDatabases []string
+	// IncludeTables is the table include list; nil means every table.
+	IncludeTables []TableRef
+	// ExcludeTables is mutually exclusive with IncludeTables.
+	ExcludeTables []TableRef
+	// SchemaOnly tables get their structure and no rows.
+	SchemaOnly []TableRef
+	// Tables holds the per-table settings (`table` blocks), in order.
+	Tables []*TableConfig
+
+	Snapshot Snapshot
+	Sync     Sync
+	Policy   Policy
+
+	DeclRange hcl.Range
+}
+
+// TableConfig is a `table "db.schema.table"` block.
+type TableConfig struct {
+	Ref TableRef
+	// Where is a row filter (SQL boolean expression); exclusive with TimeWindow.
+	Where string
+	// TimeWindow keeps only recent rows; nil when unset.
+	TimeWindow *TimeWindow
+	// ReplicaIdentity is "" (leave as is), "default" or "full".
+	ReplicaIdentity string
+	DeclRange       hcl.Range
+}
+
+// Predicate returns the SQL row filter this table block implies, or "" when
+// it copies every row.
+func (t *TableConfig) Predicate() string {
+	switch {
+	case t.Where != "":
+		return t.Where
+	case t.TimeWindow != nil:
+		return t.TimeWindow.Predicate()
+	}
+	return ""
+}
+
+// TimeWindow keeps rows whose Column lies within the last window.
+type TimeWindow struct {
+	Column string
+	Last   Window
+}
+
+// Predicate renders the window as a SQL row filter, quoting the column.
+func (w *TimeWindow) Predicate() string {
+	return QuoteIdent(w.Column) + " > now() - interval '" + w.Last.String() + "'"
+}
+
+// Snapshot configures the initial copy.
+type Snapshot struct {
+	// Jobs is the number of parallel table copies.
+	Jobs int
+	// IndexJobs is the number of parallel index/constraint builds.
+	IndexJobs int
+	// Globals copies roles and grants via pg_dumpall --globals-only.
+	Globals bool
+	// DropExisting drops and recreates target databases that hold data.
+	DropExisting bool
+	// SplitLargerThan is the table size in bytes above which a table is
+	// copied as several CTID-range parts in parallel.
+	SplitLargerThan int64
+}
+
+// SyncMethod names a continuous-sync engine.
+type SyncMethod string
+
+// Sync methods.
+const (
+	SyncAuto    SyncMethod = "auto"
+	SyncLogical SyncMethod = "logical"
+	SyncXmin    SyncMethod = "xmin"
+	SyncStream  SyncMethod = "stream"
+	SyncNone    SyncMethod = "none"
+)
+
+// Sync configures continuous replication after the snapshot.
+type Sync struct {
+	Method SyncMethod
+	// Interval is the time between xmin polling cycles.
+	Interval time.Duration
+	// ReconcileInterval is the time between xmin delete-detection passes;
+	// zero when reconciliation is off.
+	ReconcileInterval time.Duration
+	// BatchSize is the number of rows per upsert batch (xmin, stream).
+	BatchSize int
+	// Publication and Subscription are the object names on source and target.
+	Publication  string
+	Subscription string
+}
+
+// SchemaDriftPolicy says what to do when source and target schemas differ.
+type SchemaDriftPolicy string
+
+// Schema drift policies.
+const (
+	DriftApply  SchemaDriftPolicy = "apply"
+	DriftFail   SchemaDriftPolicy = "fail"
+	DriftIgnore SchemaDriftPolicy = "ignore"
+)
+
+// Policy holds the guard rails of a replication.
+type Policy struct {
+	OnSchemaDrift SchemaDriftPolicy
+	// MaxLag is the lag beyond which status and plan report drift.
+	MaxLag time.Duration
+	// PreventDestroy refuses plans that drop replication objects or truncate data.
+	PreventDestroy bool
+}
+
+// StateBackend names where state is stored.
+type StateBackend string
+
+// State backends.
+const (
+	BackendLocal    StateBackend = "local"
+	BackendPostgres StateBackend = "postgres"
+)
+
+// StateConfig is the `state` block.
+type StateConfig struct {
+	Backend StateBackend
+	// Path is the state file for the local backend.
+	Path string
+	// URL and Schema locate the postgres backend. URL may hold a password.
+	URL    string
+	Schema string
+	// DeclRange is empty when the block was omitted and defaults apply.
+	DeclRange hcl.Range
+}
+
+// Defaults used when a block or attribute is omitted.
+const (
+	DefaultPublication       = "seren_replication_pub"
+	DefaultSubscription      = "seren_replication_sub"
+	DefaultBatchSize         = 10000
+	DefaultSyncInterval      = time.Hour
+	DefaultReconcileInterval = 24 * time.Hour
+	DefaultMaxLag            = 30 * time.Second
+	DefaultStatePath         = "replicator.state.json"
+	DefaultStateSchema       = "replicator"
+	DefaultSplitLargerThan   = int64(1) << 30
+)
