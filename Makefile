@@ -1,0 +1,36 @@
+# database-replicator — build, test and lint.
+GO          ?= go
+BIN         ?= bin/database-replicator
+PKG         := ./...
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
+FUZZTIME    ?= 60s
+
+.PHONY: all build test lint fmt-check fuzz clean
+
+all: build
+
+## build: compile the CLI into bin/database-replicator
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/database-replicator
+
+## test: unit and integration tests against throwaway local PostgreSQL clusters
+test:
+	$(GO) test -count=1 -timeout 12m $(PKG)
+
+## lint: gofmt, go vet and staticcheck
+lint: fmt-check
+	$(GO) vet $(PKG)
+	$(STATICCHECK) $(PKG)
+
+fmt-check:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	$(GO) test ./lang/ -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./lang/ -run '^$$' -fuzz '^FuzzTableFilterFlag$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./lang/ -run '^$$' -fuzz '^FuzzTimeFilterFlag$$' -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin

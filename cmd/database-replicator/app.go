@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/alecthomas/kong"
+	"github.com/hashicorp/go-hclog"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// ioEnv is everything a command may touch of the outside world, so that
+// tests can run commands in-process.
+type ioEnv struct {
+	stdin     io.Reader
+	stdout    io.Writer
+	stderr    io.Writer
+	lookupEnv func(string) (string, bool)
+	stdoutTTY bool
+	stderrTTY bool
+}
+
+// cli is the command tree. Only commands that work are registered.
+type cli struct {
+	Globals
+
+	Validate validateCmd `cmd:"" help:"Check the configuration, then check every source and target server (--offline: configuration only)."`
+	Fmt      fmtCmd      `cmd:"" help:"Rewrite HCL configuration files in canonical format."`
+
+	Version kong.VersionFlag `help:"Print the version and exit."`
+}
+
+// Globals are the flags every command accepts.
+type Globals struct {
+	Config    string   `short:"c" help:"Configuration file or directory of *.hcl files (a .toml file is read as the predecessor's format)." default:"replication.hcl" placeholder:"PATH"`
+	Var       []string `help:"Set a variable, NAME=VALUE (repeatable). Overrides REPLICATOR_VAR_NAME and the default." sep:"none" placeholder:"NAME=VALUE"`
+	LogLevel  string   `help:"Log level: trace, debug, info, warn, error, off." enum:"trace,debug,info,warn,error,off" default:"info"`
+	LogFormat string   `help:"Log format: text or json." enum:"text,json" default:"text"`
+	NoColor   bool     `help:"Disable colour in output (also when NO_COLOR is set)."`
+}
+
+// exitError carries a specific exit code. A nil err means the message was
+// already printed.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitCode returns an error that makes the process exit with code without
+// printing anything more.
+func exitCode(code int) error { return &exitError{code: code} }
+
+// kongExit is raised by kong's exit hook (after --help or --version) and
+// caught in run, so that run never calls os.Exit itself.
+type kongExit struct{ code int }
+
+// app is what every command's Run receives: I/O, logger and options.
+type app struct {
+	ctx    context.Context
+	io     *ioEnv
+	log    hclog.Logger
+	color  bool
+	global *Globals
+}
+
+func run(ctx context.Context, args []string, env *ioEnv) (code int) {
+	var c cli
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(kongExit); ok {
+				code = e.code
+				return
+			}
+			panic(r)
+		}
+	}()
+	parser, err := kong.New(&c,
+		kong.Name("database-replicator"),
+		kong.Description("Zero-downtime PostgreSQL replication, declared in HCL: plan, apply, keep in sync, verify."),
+		kong.Writers(env.stdout, env.stderr),
+		kong.Exit(func(code int) { panic(kongExit{code}) }),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Vars{"version": "database-replicator " + version},
+	)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "Error: internal CLI definition: %v\n", err)
+		return 1
+	}
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "Error: %v\n", err)
+		var perr *kong.ParseError
+		if errors.As(err, &perr) {
+			fmt.Fprintln(env.stderr, "Run 'database-replicator --help' for usage.")
+		}
+		return 1
+	}
+	a := &app{ctx: ctx, io: env, global: &c.Globals}
+	_, noColorEnv := env.lookupEnv("NO_COLOR")
+	a.color = !c.NoColor && !noColorEnv && env.stdoutTTY
+	a.log = newLogger(&c.Globals, env, !c.NoColor && !noColorEnv && env.stderrTTY)
+	if err := kctx.Run(a); err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			if ee.err != nil {
+				fmt.Fprintf(env.stderr, "\nError: %v\n", ee.err)
+			}
+			return ee.code
+		}
+		fmt.Fprintf(env.stderr, "Error: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// newLogger builds the hclog logger selected by the global flags.
+func newLogger(g *Globals, env *ioEnv, color bool) hclog.Logger {
+	opts := &hclog.LoggerOptions{
+		Name:       "database-replicator",
+		Level:      hclog.LevelFromString(g.LogLevel),
+		Output:     env.stderr,
+		JSONFormat: g.LogFormat == "json",
+		Color:      hclog.ColorOff,
+	}
+	if g.LogLevel == "off" {
+		opts.Level = hclog.Off
+	}
+	if color && !opts.JSONFormat {
+		opts.Color = hclog.AutoColor
+	}
+	return hclog.New(opts)
+}
+
+// parseVars turns repeated --var NAME=VALUE flags into a map.
+func parseVars(flags []string) (map[string]string, error) {
+	vars := map[string]string{}
+	for _, f := range flags {
+		name, value, ok := strings.Cut(f, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--var %q: expected NAME=VALUE, e.g. --var source_url=postgres://host/db", f)
+		}
+		vars[name] = value
+	}
+	return vars, nil
+}

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/database-replicator/database-replicator/lang"
+)
+
+// validateCmd checks the configuration and, unless --offline, the servers.
+type validateCmd struct {
+	Offline bool `help:"Check the configuration only; connect to no server."`
+}
+
+// Run implements the command.
+func (c *validateCmd) Run(a *app) error {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	out := a.io.stdout
+	fmt.Fprintf(out, "Configuration is valid (%s).\n", strings.Join(cfg.Files, ", "))
+	for _, r := range cfg.Replications {
+		fmt.Fprintf(out, "  replication.%s: source.%s -> target.%s, %s, sync %s\n",
+			r.Name, r.Source, r.Target, describeScope(r), r.Sync.Method)
+	}
+	if c.Offline {
+		return nil
+	}
+	return a.validateLive(cfg)
+}
+
+// describeScope summarises which databases a replication covers.
+func describeScope(r *lang.Replication) string {
+	switch {
+	case len(r.Databases) > 0:
+		return "databases " + strings.Join(r.Databases, ", ")
+	case len(r.ExcludeDatabases) > 0:
+		return "every database except " + strings.Join(r.ExcludeDatabases, ", ")
+	}
+	return "every non-template database"
+}

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/database-replicator/database-replicator/lang"
+)
+
+// loadConfig loads the configuration named by --config, prints every
+// diagnostic to stderr, and returns an error when any of them is an error.
+func (a *app) loadConfig() (*lang.Config, error) {
+	path := a.global.Config
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("configuration %s not found: create it (examples/ has starting points) or pass -c PATH", path)
+		}
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
+	}
+	vars, err := parseVars(a.global.Var)
+	if err != nil {
+		return nil, err
+	}
+	cfg, diags := lang.LoadPath(path, lang.LoadOptions{Vars: vars, LookupEnv: a.io.lookupEnv})
+	if err := a.printDiagnostics(diags, nil); err != nil {
+		return nil, err
+	}
+	if diags.HasErrors() {
+		return nil, exitCode(1)
+	}
+	return cfg, nil
+}
+
+// printDiagnostics writes diagnostics with source snippets to stderr.
+func (a *app) printDiagnostics(diags hcl.Diagnostics, sources map[string][]byte) error {
+	if len(diags) == 0 {
+		return nil
+	}
+	_, noColor := a.io.lookupEnv("NO_COLOR")
+	color := a.io.stderrTTY && !a.global.NoColor && !noColor
+	if err := lang.WriteDiagnostics(a.io.stderr, diags, sources, color); err != nil {
+		return fmt.Errorf("print diagnostics: %w", err)
+	}
+	return nil
+}

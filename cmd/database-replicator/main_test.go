@@ -1,0 +1,31 @@
+package main
+
+import (
+	"os"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestMain lets testscript run the real binary entry point in-process as
+// the command "database-replicator".
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"database-replicator": main,
+	})
+}
+
+// TestScripts pins every command's output and exit code; the scripts live
+// in testdata/script/*.txtar.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("NO_COLOR", "1")
+			if d := os.Getenv("REPLICATOR_PG_BINDIR"); d != "" {
+				env.Setenv("REPLICATOR_PG_BINDIR", d)
+			}
+			return nil
+		},
+	})
+}

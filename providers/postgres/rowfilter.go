@@ -1,0 +1,118 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// FilterRequest names a configured row filter on one table.
+type FilterRequest struct {
+	Database, Schema, Table string
+	// Filter is the SQL boolean expression as configured.
+	Filter string
+}
+
+// FilterCheck is what the source server says about one row filter.
+type FilterCheck struct {
+	// Deparsed is the filter as PostgreSQL stores it in a publication
+	// (15+), or "" when the server cannot tell (older server, no privilege).
+	Deparsed string
+	// Invalid is the server's complaint when the filter is not a valid
+	// boolean expression over the table, or "".
+	Invalid string
+	// NotPublishable is the server's complaint when the filter is valid
+	// but a publication refuses it (PostgreSQL 15+ allows only immutable
+	// functions and simple expressions in row filters), or "".
+	NotPublishable string
+}
+
+// CheckRowFilters asks the source, inside transactions that are rolled
+// back, whether each filter is valid SQL for its table (by planning a
+// query with it) and, on PostgreSQL 15+, how a publication would store it.
+// Nothing is left behind on the server.
+func CheckRowFilters(ctx context.Context, info ConnInfo, reqs []FilterRequest) (map[FilterRequest]FilterCheck, error) {
+	byDB := map[string][]FilterRequest{}
+	for _, r := range reqs {
+		byDB[r.Database] = append(byDB[r.Database], r)
+	}
+	dbs := make([]string, 0, len(byDB))
+	for db := range byDB {
+		dbs = append(dbs, db)
+	}
+	sort.Strings(dbs)
+	out := map[FilterRequest]FilterCheck{}
+	for _, db := range dbs {
+		if err := checkFiltersIn(ctx, info.WithDatabase(db), byDB[db], out); err != nil {
+			return out, fmt.Errorf("check row filters in %s: %w", db, err)
+		}
+	}
+	return out, nil
+}
+
+func checkFiltersIn(ctx context.Context, info ConnInfo, reqs []FilterRequest, out map[FilterRequest]FilterCheck) error {
+	conn, err := Connect(ctx, info)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var version int
+	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+		return fmt.Errorf("read server version: %w", err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(context.Background())
+	for i, r := range reqs {
+		table := pgx.Identifier{r.Schema, r.Table}.Sanitize()
+		var check FilterCheck
+		if _, err := tx.Exec(ctx, "SAVEPOINT filter_check"); err != nil {
+			return fmt.Errorf("savepoint: %w", err)
+		}
+		if _, err := tx.Exec(ctx, "EXPLAIN SELECT 1 FROM "+table+" WHERE ("+r.Filter+")"); err != nil {
+			check.Invalid = serverMessage(err)
+			if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT filter_check"); err != nil {
+				return fmt.Errorf("rollback to savepoint: %w", err)
+			}
+			out[r] = check
+			continue
+		}
+		if version >= 150000 {
+			pub := fmt.Sprintf("replicator_filter_check_%d", i)
+			_, err := tx.Exec(ctx, "CREATE PUBLICATION "+pgx.Identifier{pub}.Sanitize()+" FOR TABLE "+table+" WHERE ("+r.Filter+")")
+			if err == nil {
+				err = tx.QueryRow(ctx, "SELECT coalesce(rowfilter, '') FROM pg_catalog.pg_publication_tables WHERE pubname = $1", pub).Scan(&check.Deparsed)
+			}
+			if err != nil {
+				var pgErr *pgconn.PgError
+				if errors.As(err, &pgErr) && pgErr.Code != "42501" {
+					// Not a privilege problem: publications reject this filter.
+					check.NotPublishable = serverMessage(err)
+				}
+			}
+		}
+		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT filter_check"); err != nil {
+			return fmt.Errorf("rollback to savepoint: %w", err)
+		}
+		out[r] = check
+	}
+	return nil
+}
+
+// serverMessage returns the server's message (and hint) for an error.
+func serverMessage(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if pgErr.Hint != "" {
+			return pgErr.Message + " (" + pgErr.Hint + ")"
+		}
+		return pgErr.Message
+	}
+	return err.Error()
+}
