@@ -40,6 +40,9 @@ func FuzzRedactURL(f *testing.F) {
 			return
 		}
 		u := "postgres://user:" + pw + "@host:5432/" + s
+		if strings.Contains("postgres://user:xxxxx@host:5432/"+s, pw) {
+			return // the password text also appears elsewhere in the URL
+		}
 		info, err := ParseURL(u)
 		if err != nil || info.Password() != pw {
 			return

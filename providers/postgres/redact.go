@@ -11,7 +11,7 @@ const redacted = "xxxxx"
 
 var (
 	// userinfoPassword matches the password in scheme://user:password@host.
-	userinfoPassword = regexp.MustCompile(`(?i)(postgres(?:ql)?://[^:/@\s]*:)([^@\s]*)(@)`)
+	userinfoPassword = regexp.MustCompile(`(?i)(postgres(?:ql)?://[^:/@\s]*:)([^@]*)(@)`)
 	// keywordPassword matches password=... in key=value strings and queries.
 	keywordPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)`)
 )
