@@ -31,6 +31,7 @@ type cli struct {
 
 	Validate validateCmd `cmd:"" help:"Check the configuration, then check every source and target server (--offline: configuration only)."`
 	Fmt      fmtCmd      `cmd:"" help:"Rewrite HCL configuration files in canonical format."`
+	Config   configCmd   `cmd:"" help:"Work with configuration files."`
 
 	Version kong.VersionFlag `help:"Print the version and exit."`
 }

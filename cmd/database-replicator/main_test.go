@@ -5,14 +5,22 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/database-replicator/database-replicator/providers/postgres/pgtest"
 )
+
+// pgtestMain removes the pgtest template after the tests.
+type pgtestMain struct{ m *testing.M }
+
+// Run runs the tests, then removes the shared cluster template.
+func (p pgtestMain) Run() int { return pgtest.Main(p.m) }
 
 // TestMain lets testscript run the real binary entry point in-process as
 // the command "database-replicator".
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
-		"database-replicator": main,
-	})
+	os.Exit(testscript.RunMain(pgtestMain{m}, map[string]func() int{
+		"database-replicator": func() int { main(); return 0 },
+	}))
 }
 
 // TestScripts pins every command's output and exit code; the scripts live

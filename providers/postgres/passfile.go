@@ -1,6 +1,9 @@
 package postgres
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,97 +11,97 @@ import (
 	"strings"
 )
 
-// PassEntry is one line of a .pgpass file.
+// PassEntry is one line of a libpq password file. Empty Host, Port,
+// Database or User fields are written as the wildcard "*".
 type PassEntry struct {
 	Host, Port, Database, User, Password string
 }
 
-// passFileEscaper escapes the characters .pgpass treats specially.
+// passFileEscaper escapes the characters a password file treats specially.
 var passFileEscaper = strings.NewReplacer(`\`, `\\`, `:`, `\:`)
 
-// WritePassFile writes a pass file for child tools (pg_dump, pg_dumpall,
-// psql) into dir, created with mode 0600 from the start, and returns its
-// path and a function that removes it. Point PGPASSFILE at it.
-func WritePassFile(dir string, entries ...PassEntry) (string, func() error, error) {
-	f, err := os.CreateTemp(dir, "replicator-*.pgpass")
-	if err != nil {
-		return "", nil, fmt.Errorf("create pass file: %w", err)
+// line renders the entry, escaping ':' and '\' in every field.
+func (e PassEntry) line() (string, error) {
+	fields := []string{e.Host, e.Port, e.Database, e.User, e.Password}
+	for i, v := range fields {
+		if strings.ContainsAny(v, "\r\n") {
+			return "", errors.New("a password file cannot hold a line break (in a host, user, database or password)")
+		}
+		if v == "" && i < 4 {
+			fields[i] = "*"
+			continue
+		}
+		fields[i] = passFileEscaper.Replace(v)
 	}
-	path := f.Name()
-	cleanup := func() error {
-		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("remove pass file: %w", err)
+	return strings.Join(fields, ":") + "\n", nil
+}
+
+// WritePassFile writes a password file for child tools (pg_dump,
+// pg_dumpall, psql) into dir (os.TempDir() when ""). The file is created
+// with mode 0600 and O_EXCL from the start, so it is never readable by
+// others, not even briefly. It returns the path, to pass as PGPASSFILE
+// (see ChildEnv), and a cleanup that removes the file; call it when the
+// child has exited.
+func WritePassFile(dir string, entries ...PassEntry) (path string, cleanup func() error, err error) {
+	var b strings.Builder
+	for _, e := range entries {
+		l, err := e.line()
+		if err != nil {
+			return "", nil, fmt.Errorf("write password file: %w", err)
+		}
+		b.WriteString(l)
+	}
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	var f *os.File
+	for attempt := 0; ; attempt++ {
+		var rnd [8]byte
+		if _, err := rand.Read(rnd[:]); err != nil {
+			return "", nil, fmt.Errorf("write password file: %w", err)
+		}
+		path = filepath.Join(dir, "replicator-"+hex.EncodeToString(rnd[:])+".pgpass")
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrExist) || attempt >= 10 {
+			return "", nil, fmt.Errorf("create password file in %s: %w", dir, err)
+		}
+	}
+	cleanup = func() error {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove password file: %w", err)
 		}
 		return nil
 	}
-	// os.CreateTemp creates files 0600 with O_EXCL; make sure of the mode.
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		_ = cleanup()
-		return "", nil, fmt.Errorf("pass file mode: %w", err)
+	_, werr := f.WriteString(b.String())
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
 	}
-	var b strings.Builder
-	for _, e := range entries {
-		fields := []string{e.Host, e.Port, e.Database, e.User, e.Password}
-		for i, v := range fields {
-			if v == "" && i < 4 {
-				fields[i] = "*"
-				continue
-			}
-			fields[i] = passFileEscaper.Replace(v)
-		}
-		b.WriteString(strings.Join(fields, ":") + "\n")
-	}
-	if _, err := f.WriteString(b.String()); err != nil {
-		f.Close()
+	if werr != nil {
 		_ = cleanup()
-		return "", nil, fmt.Errorf("write pass file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		_ = cleanup()
-		return "", nil, fmt.Errorf("write pass file: %w", err)
+		return "", nil, fmt.Errorf("write password file %s: %w", path, werr)
 	}
 	return path, cleanup, nil
 }
 
-// PassEntryFor returns the pass-file entry for a connection.
-func PassEntryFor(info ConnInfo) PassEntry {
-	return PassEntry{Host: info.Host(), Port: strconv.Itoa(int(info.Port())), Database: "*", User: info.User(), Password: info.Password()}
-}
-
-// ChildConnString is a key=value connection string for a child tool's
-// --dbname: host, port, user, database, sslmode and TCP keepalives, and
-// never the password (which comes from the pass file).
-func ChildConnString(info ConnInfo) string {
-	kv := func(k, v string) string {
-		return k + "='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+// PassEntries returns the password-file lines for a connection: one per
+// host (a unix socket matches as "localhost", as libpq does), any
+// database (pg_dumpall and friends connect to several), the user and the
+// decoded password. It returns nil when there is no password.
+func PassEntries(info ConnInfo) []PassEntry {
+	pw := info.Password()
+	if pw == "" {
+		return nil
 	}
-	parts := []string{
-		kv("host", info.Host()), kv("port", strconv.Itoa(int(info.Port()))),
-		kv("user", info.User()), kv("dbname", info.Database()),
-		"keepalives=1",
-		fmt.Sprintf("keepalives_idle=%d", int(keepaliveIdle.Seconds())),
-		fmt.Sprintf("keepalives_interval=%d", int(keepaliveInterval.Seconds())),
-		fmt.Sprintf("keepalives_count=%d", keepaliveCount),
-	}
-	if m := info.SSLMode(); m != "" {
-		parts = append(parts, kv("sslmode", m))
-	}
-	return strings.Join(parts, " ")
-}
-
-// ChildEnv is the environment for a child tool: the parent's environment
-// without PGPASSWORD (and other libpq variables that could override the
-// connection string), plus PGPASSFILE.
-func ChildEnv(parent []string, passFile string) []string {
-	var env []string
-	for _, e := range parent {
-		name, _, _ := strings.Cut(e, "=")
-		switch name {
-		case "PGPASSWORD", "PGPASSFILE", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGSERVICE", "PGSERVICEFILE":
-			continue
+	var out []PassEntry
+	for _, hp := range info.Hosts() {
+		host := hp.Host
+		if host == "" || strings.HasPrefix(host, "/") {
+			host = "localhost"
 		}
-		env = append(env, e)
+		out = append(out, PassEntry{Host: host, Port: strconv.Itoa(hp.Port), Database: "*", User: info.User(), Password: pw})
 	}
-	return append(env, "PGPASSFILE="+filepath.Clean(passFile))
+	return out
 }

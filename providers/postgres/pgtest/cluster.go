@@ -1,26 +1,15 @@
-// Package pgtest starts throwaway PostgreSQL clusters for tests, from the
-// PostgreSQL binaries installed on the machine. initdb runs once per test
-// binary; every cluster copies that template data directory and starts on
-// a free loopback port with a private unix-socket directory, so a second
-// cluster starts in about a second.
-//
-// Binaries come from $PGTEST_BINDIR (pick another installed version with
-// it), else `pg_config --bindir`, else the newest /usr/lib/postgresql/*/bin.
-// As root, servers run as the postgres user with data under /tmp. Clusters
-// are stopped and removed in t.Cleanup, also when a test fails or panics.
-// When a test binary is killed before its cleanups run, the next test
-// binary that uses pgtest kills the servers it left and removes their files.
 package pgtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,210 +19,109 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Superuser defaults of every cluster.
-const (
-	DefaultUser     = "postgres"
-	DefaultPassword = "pgtest-secret"
-)
-
-// baseSettings are the postgresql.conf settings of every cluster.
-var baseSettings = [][2]string{
-	{"listen_addresses", "'127.0.0.1'"},
-	{"wal_level", "logical"},
-	{"max_replication_slots", "20"},
-	{"max_wal_senders", "20"},
-	{"max_worker_processes", "16"},
-	{"max_logical_replication_workers", "8"},
-	{"fsync", "off"},
-	{"synchronous_commit", "off"},
-	{"full_page_writes", "off"},
-	{"shared_buffers", "'128MB'"},
-	{"max_connections", "100"},
-	{"logging_collector", "off"},
-	{"log_min_messages", "warning"},
-}
-
-// Option changes how a cluster is set up.
-type Option func(*options)
-
-type options struct {
-	settings [][2]string
-}
-
-// WithSetting sets a postgresql.conf parameter, e.g.
-// WithSetting("wal_level", "replica"). Values are written as given, so
-// quote strings: WithSetting("search_path", "'app'").
-func WithSetting(name, value string) Option {
-	return func(o *options) { o.settings = append(o.settings, [2]string{name, value}) }
-}
-
-// Cluster is one running PostgreSQL server.
+// Cluster is one running throwaway PostgreSQL server.
 type Cluster struct {
-	dir     string // cluster directory: data/, sock/, log
-	port    int
-	binDir  string
-	owner   *runAs
-	mu      sync.Mutex
-	running bool
+	tmpl     *template
+	dir      string // cluster directory: data/, s/ (socket), server.log
+	user     string
+	password string
+	settings map[string]string
+	port     int
+
+	mu   sync.Mutex // guards proc
+	proc *postmaster
+
+	destroyOnce sync.Once
 }
 
-// runAs is the user server processes run as (nil: the current user).
-type runAs struct {
-	uid, gid uint32
+// postmaster is one run of the server process.
+type postmaster struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	err  error         // Wait's result, valid after done
 }
 
-// template is the initdb'd data directory shared by the test binary.
-var template struct {
-	once   sync.Once
-	base   string
-	data   string
-	binDir string
-	owner  *runAs
-	err    error
-}
+// errPortInUse reports that the server could not bind its port.
+var errPortInUse = errors.New("port already in use")
 
-// Start starts a cluster and registers its removal with t.Cleanup.
+// Start starts a new cluster and registers a cleanup that stops it and
+// removes its directory. It fails the test when the server cannot start
+// (or skips it when the binaries are missing and PGTEST_SKIP_MISSING=1).
 func Start(t testing.TB, opts ...Option) *Cluster {
 	t.Helper()
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
-	template.once.Do(initTemplate)
-	if template.err != nil {
-		if os.Getenv("PGTEST_SKIP_MISSING") == "1" {
-			t.Skipf("pgtest: %v", template.err)
-		}
-		t.Fatalf("pgtest: %v", template.err)
-	}
-	dir, err := os.MkdirTemp(template.base, "c")
+	tmpl, err := getTemplate()
 	if err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	c := &Cluster{dir: dir, binDir: template.binDir, owner: template.owner}
-	t.Cleanup(func() { c.destroy(t) })
-	if err := c.chown(dir); err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	start := time.Now()
-	if err := copyTree(template.data, c.DataDir(), c.owner); err != nil {
-		t.Fatalf("pgtest: copy template: %v", err)
-	}
-	if err := os.Mkdir(c.SocketDir(), 0o700); err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	if err := c.chown(c.SocketDir()); err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("pgtest: %v", err)
+		if errors.Is(err, errNoBinaries) && os.Getenv("PGTEST_SKIP_MISSING") == "1" {
+			t.Skipf("pgtest: %v", err)
 		}
-		c.port = port
-		if err := c.writeConf(o.settings); err != nil {
-			t.Fatalf("pgtest: %v", err)
-		}
-		if lastErr = c.startServer(); lastErr == nil {
-			break
-		}
+		t.Fatalf("pgtest: %v", err)
 	}
-	if lastErr != nil {
-		t.Fatalf("pgtest: start cluster: %v\n%s", lastErr, c.logTail(50))
+	cfg := config{user: bootstrapUser, password: tmpl.password, settings: defaultSettings()}
+	for _, o := range opts {
+		o(&cfg)
 	}
-	t.Logf("pgtest: cluster on 127.0.0.1:%d started in %v", c.port, time.Since(start).Round(time.Millisecond))
+	c := &Cluster{tmpl: tmpl, user: cfg.user, password: cfg.password, settings: cfg.settings}
+	c.dir, err = os.MkdirTemp(tmpl.base, "c")
+	if err != nil {
+		t.Fatalf("pgtest: create cluster directory: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			c.logTail(t, 50)
+		}
+		if err := c.destroy(); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	if err := c.create(); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if err := c.startFreePort(); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if err := c.setupSuperuser(); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
 	return c
 }
 
-// initTemplate finds the binaries and runs initdb once.
-func initTemplate() {
-	bin, err := findBinDir()
-	if err != nil {
-		template.err = err
-		return
+// create lays out the cluster directory from the template.
+func (c *Cluster) create() error {
+	o := c.tmpl.owner
+	if err := os.Chmod(c.dir, 0o700); err != nil {
+		return fmt.Errorf("chmod cluster directory: %w", err)
 	}
-	template.binDir = bin
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			template.err = fmt.Errorf("running as root needs a postgres user to run the server (initdb refuses root): %w", err)
-			return
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		template.owner = &runAs{uid: uint32(uid), gid: uint32(gid)}
+	if err := o.chown(c.dir); err != nil {
+		return err
 	}
-	base, err := os.MkdirTemp("/tmp", "pgtest-")
-	if err != nil {
-		template.err = err
-		return
+	if err := o.mkdir(c.SocketDir()); err != nil {
+		return err
 	}
-	template.base = base
-	if err := os.WriteFile(filepath.Join(base, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		template.err = err
-		return
+	if err := c.tmpl.copyTo(c.DataDir()); err != nil {
+		return fmt.Errorf("copy template data directory: %w", err)
 	}
-	removeStaleBases(base)
-	c := &Cluster{dir: base, owner: template.owner, binDir: bin}
-	if err := c.chown(base); err != nil {
-		template.err = err
-		return
-	}
-	pwfile := filepath.Join(base, "pwfile")
-	if err := os.WriteFile(pwfile, []byte(DefaultPassword+"\n"), 0o600); err != nil {
-		template.err = err
-		return
-	}
-	if err := c.chown(pwfile); err != nil {
-		template.err = err
-		return
-	}
-	template.data = filepath.Join(base, "template")
-	cmd := c.command(filepath.Join(bin, "initdb"), "-D", template.data, "-U", DefaultUser, "--pwfile", pwfile,
-		"--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		template.err = fmt.Errorf("initdb: %v\n%s", err, out)
-		return
-	}
-	os.Remove(pwfile)
+	return nil
 }
 
-// findBinDir locates the PostgreSQL server binaries.
-func findBinDir() (string, error) {
-	if d := os.Getenv("PGTEST_BINDIR"); d != "" {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err != nil {
-			return "", fmt.Errorf("PGTEST_BINDIR=%s has no initdb: %w", d, err)
+// startFreePort starts the server on a free loopback port, picking another
+// port when the chosen one was taken in the meantime.
+func (c *Cluster) startFreePort() error {
+	var err error
+	for attempt := 0; attempt < 8; attempt++ {
+		if c.port, err = freePort(); err != nil {
+			return err
 		}
-		return d, nil
-	}
-	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
-		d := strings.TrimSpace(string(out))
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-			return d, nil
+		if err = c.launch(); !errors.Is(err, errPortInUse) {
+			return err
 		}
 	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-			return d, nil
-		}
-	}
-	return "", fmt.Errorf("no PostgreSQL server binaries found (initdb): install them with `apt-get install postgresql`, or set PGTEST_BINDIR")
+	return fmt.Errorf("start server: no free port after several attempts: %w", err)
 }
 
-func versionOf(binDir string) float64 {
-	f, err := strconv.ParseFloat(filepath.Base(filepath.Dir(binDir)), 64)
-	if err != nil {
-		return -1
-	}
-	return f
-}
-
-// freePort asks the kernel for a free loopback port.
+// freePort asks the kernel for a free port on 127.0.0.1.
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -243,261 +131,311 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// writeConf writes the cluster's settings into postgresql.auto.conf.
-func (c *Cluster) writeConf(extra [][2]string) error {
-	var b strings.Builder
-	b.WriteString("# written by pgtest\n")
-	for _, kv := range append(append([][2]string{}, baseSettings...), extra...) {
-		fmt.Fprintf(&b, "%s = %s\n", kv[0], kv[1])
+// writeConf writes pgtest.conf, included by the template's postgresql.conf.
+func (c *Cluster) writeConf() error {
+	all := map[string]string{}
+	for k, v := range c.settings {
+		all[k] = v
 	}
-	fmt.Fprintf(&b, "port = %d\nunix_socket_directories = '%s'\n", c.port, c.SocketDir())
-	path := filepath.Join(c.DataDir(), "postgresql.auto.conf")
+	all["listen_addresses"] = "127.0.0.1"
+	all["port"] = strconv.Itoa(c.port)
+	all["unix_socket_directories"] = c.SocketDir()
+	keys := make([]string, 0, len(all))
+	for k := range all {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		v := strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(all[k])
+		fmt.Fprintf(&b, "%s = '%s'\n", k, v)
+	}
+	path := filepath.Join(c.DataDir(), "pgtest.conf")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return c.tmpl.owner.chown(path)
+}
+
+// launch starts the postmaster and waits until it accepts connections.
+func (c *Cluster) launch() error {
+	if err := c.writeConf(); err != nil {
 		return err
 	}
-	return c.chown(path)
-}
-
-// startServer runs pg_ctl start and waits until the server accepts connections.
-func (c *Cluster) startServer() error {
-	cmd := c.command(filepath.Join(c.binDir, "pg_ctl"), "start", "-w", "-t", "60", "-D", c.DataDir(), "-l", c.logPath())
-	out, err := cmd.CombinedOutput()
+	logPath := c.LogPath()
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
-		return fmt.Errorf("pg_ctl start: %v: %s", err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("open server log: %w", err)
+	}
+	defer logFile.Close() // the child keeps its own descriptor
+	st, err := logFile.Stat()
+	if err != nil {
+		return fmt.Errorf("stat server log: %w", err)
+	}
+	offset := st.Size()
+
+	cmd := exec.Command(filepath.Join(c.tmpl.binDir, "postgres"), "-D", c.DataDir())
+	cmd.Dir = c.dir
+	cmd.Env = childEnv()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = sysProcAttr(c.tmpl.owner.cred)
+	p := &postmaster{cmd: cmd, done: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		// The parent-death signal fires when the thread that forked the
+		// child exits: keep this thread alive, and only this goroutine on
+		// it, for as long as the server runs.
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	if err := <-started; err != nil {
+		return fmt.Errorf("start postgres: %w", err)
 	}
 	c.mu.Lock()
-	c.running = true
+	c.proc = p
 	c.mu.Unlock()
+	if err := c.waitReady(p, offset); err != nil {
+		c.kill(p, syscall.SIGQUIT)
+		return err
+	}
 	return nil
 }
 
-// command builds an exec.Cmd that runs as the cluster owner, in its own
-// process group (so a Ctrl-C of the test run reaches it only through our
-// cleanups).
-func (c *Cluster) command(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = "/"
-	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
-	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if c.owner != nil {
-		attr.Credential = &syscall.Credential{Uid: c.owner.uid, Gid: c.owner.gid}
+// waitReady polls the unix socket until the server accepts a connection or
+// the process exits.
+func (c *Cluster) waitReady(p *postmaster, logOffset int64) error {
+	deadline := time.Now().Add(60 * time.Second)
+	connString := c.socketConnString("postgres", bootstrapUser)
+	for {
+		select {
+		case <-p.done:
+			out := c.readLogFrom(logOffset)
+			if strings.Contains(out, "Address already in use") || strings.Contains(out, "could not bind") {
+				return fmt.Errorf("server on port %d: %w", c.port, errPortInUse)
+			}
+			return fmt.Errorf("server exited during startup (%v); log:\n%s", p.err, out)
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		conn, err := pgconn.Connect(ctx, connString)
+		cancel()
+		if err == nil {
+			conn.Close(context.Background())
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("server did not accept connections within 60s: %v; log:\n%s", err, c.readLogFrom(logOffset))
+		}
+		time.Sleep(15 * time.Millisecond)
 	}
-	cmd.SysProcAttr = attr
-	return cmd
 }
 
-// chown gives a path to the cluster owner (no-op when not root).
-func (c *Cluster) chown(path string) error {
-	if c.owner == nil {
+// socketConnString connects over the private unix socket (trust auth).
+func (c *Cluster) socketConnString(db, user string) string {
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable connect_timeout=5",
+		quoteKV(c.SocketDir()), c.port, quoteKV(user), quoteKV(db))
+}
+
+// quoteKV quotes a value for a key=value connection string.
+func quoteKV(v string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+// quoteLiteral quotes a SQL string literal (standard_conforming_strings on).
+func quoteLiteral(v string) string {
+	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+}
+
+// setupSuperuser creates the chosen superuser or sets its password when
+// they differ from the template's.
+func (c *Cluster) setupSuperuser() error {
+	if c.user == bootstrapUser && c.password == c.tmpl.password {
 		return nil
 	}
-	if err := os.Chown(path, int(c.owner.uid), int(c.owner.gid)); err != nil {
-		return fmt.Errorf("chown %s: %w", path, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.socketConnString("postgres", bootstrapUser))
+	if err != nil {
+		return fmt.Errorf("connect to set up superuser: %w", err)
+	}
+	defer conn.Close(context.Background())
+	role := pgx.Identifier{c.user}.Sanitize()
+	sql := "ALTER ROLE " + role + " PASSWORD " + quoteLiteral(c.password)
+	if c.user != bootstrapUser {
+		sql = "CREATE ROLE " + role + " SUPERUSER LOGIN REPLICATION CREATEDB CREATEROLE PASSWORD " + quoteLiteral(c.password)
+	}
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("set up superuser %s: %w", c.user, err)
 	}
 	return nil
 }
 
-// Stop stops the server (fast shutdown); Start brings it back on the same port.
+// kill signals the postmaster, waits for it to exit (escalating to SIGKILL
+// of its process group after a while) and reports whether it had to force.
+func (c *Cluster) kill(p *postmaster, sig syscall.Signal) {
+	if p == nil {
+		return
+	}
+	pid := p.cmd.Process.Pid
+	_ = syscall.Kill(pid, sig)
+	timeout := 10 * time.Second
+	if sig == syscall.SIGINT || sig == syscall.SIGTERM {
+		timeout = 60 * time.Second
+	}
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-p.done
+	}
+	// Backends exit on their own once the postmaster is gone; make sure.
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+}
+
+// takeProc detaches the current postmaster from the cluster.
+func (c *Cluster) takeProc() *postmaster {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.proc
+	c.proc = nil
+	return p
+}
+
+// destroy stops the server immediately and removes the cluster directory.
+func (c *Cluster) destroy() error {
+	var err error
+	c.destroyOnce.Do(func() {
+		c.kill(c.takeProc(), syscall.SIGQUIT)
+		if rerr := os.RemoveAll(c.dir); rerr != nil {
+			err = fmt.Errorf("remove cluster directory: %w", rerr)
+		}
+	})
+	return err
+}
+
+// Stop shuts the server down (fast mode: sessions are disconnected), for
+// tests of a server going away. The data directory stays; Start brings the
+// server back on the same port.
 func (c *Cluster) Stop(t testing.TB) {
 	t.Helper()
-	if err := c.stop("fast"); err != nil {
-		t.Fatalf("pgtest: %v", err)
+	p := c.takeProc()
+	if p == nil {
+		t.Fatalf("pgtest: Stop: server is not running")
 	}
+	c.kill(p, syscall.SIGINT)
 }
 
-// Start restarts a stopped server on the same port.
+// Start starts a stopped server again on the same port.
 func (c *Cluster) Start(t testing.TB) {
 	t.Helper()
-	if err := c.startServer(); err != nil {
-		t.Fatalf("pgtest: %v\n%s", err, c.logTail(30))
+	c.mu.Lock()
+	running := c.proc != nil
+	c.mu.Unlock()
+	if running {
+		t.Fatalf("pgtest: Start: server is already running")
+	}
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		if err = c.launch(); !errors.Is(err, errPortInUse) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond) // the port is still held; wait
+	}
+	if err != nil {
+		t.Fatalf("pgtest: restart server: %v", err)
 	}
 }
 
-// Restart stops and starts the server, e.g. after ALTER SYSTEM.
+// Restart stops and starts the server (e.g. after changing settings that
+// need a restart with ALTER SYSTEM).
 func (c *Cluster) Restart(t testing.TB) {
 	t.Helper()
 	c.Stop(t)
 	c.Start(t)
 }
 
-func (c *Cluster) stop(mode string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.running {
-		return nil
+// readLogFrom returns the server log from offset on.
+func (c *Cluster) readLogFrom(offset int64) string {
+	b, err := os.ReadFile(c.LogPath())
+	if err != nil || offset > int64(len(b)) {
+		return ""
 	}
-	cmd := c.command(filepath.Join(c.binDir, "pg_ctl"), "stop", "-w", "-m", mode, "-D", c.DataDir())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("pg_ctl stop: %v: %s", err, strings.TrimSpace(string(out)))
-	}
-	c.running = false
-	return nil
+	return string(b[offset:])
 }
 
-// destroy stops the server and removes its directory.
-func (c *Cluster) destroy(t testing.TB) {
-	if t.Failed() {
-		t.Logf("pgtest: last lines of the server log of 127.0.0.1:%d:\n%s", c.port, c.logTail(50))
-	}
-	if err := c.stop("immediate"); err != nil {
-		t.Logf("pgtest: %v", err)
-	}
-	if err := os.RemoveAll(c.dir); err != nil {
-		t.Logf("pgtest: remove %s: %v", c.dir, err)
-	}
-}
-
-func (c *Cluster) logPath() string { return filepath.Join(c.dir, "server.log") }
-
-// logTail returns the last n lines of the server log.
-func (c *Cluster) logTail(n int) string {
-	b, err := os.ReadFile(c.logPath())
+// logTail prints the last n lines of the server log.
+func (c *Cluster) logTail(t testing.TB, n int) {
+	b, err := os.ReadFile(c.LogPath())
 	if err != nil {
-		return "(no server log)"
+		t.Logf("pgtest: no server log: %v", err)
+		return
 	}
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
-	return strings.Join(lines, "\n")
+	t.Logf("pgtest: last %d lines of %s:\n%s", len(lines), c.LogPath(), strings.Join(lines, "\n"))
 }
 
-// DataDir is the cluster's data directory.
-func (c *Cluster) DataDir() string { return filepath.Join(c.dir, "data") }
+// URL returns a URL for database db over TCP with the superuser's password.
+func (c *Cluster) URL(db string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(c.user, c.password),
+		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port)),
+		Path:     "/" + db,
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
 
-// SocketDir is the cluster's private unix-socket directory.
-func (c *Cluster) SocketDir() string { return filepath.Join(c.dir, "sock") }
+// URLWithoutPassword returns URL(db) without the password.
+func (c *Cluster) URLWithoutPassword(db string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.User(c.user),
+		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port)),
+		Path:     "/" + db,
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
 
-// Port is the TCP port on 127.0.0.1.
+// SocketURL returns a URL for database db over the unix socket (trust
+// authentication, no password).
+func (c *Cluster) SocketURL(db string) string {
+	q := url.Values{"host": {c.SocketDir()}, "port": {strconv.Itoa(c.port)}, "sslmode": {"disable"}}
+	u := url.URL{Scheme: "postgres", User: url.User(c.user), Path: "/" + db, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Port returns the server's TCP port on 127.0.0.1.
 func (c *Cluster) Port() int { return c.port }
 
-// BinDir is the directory of the PostgreSQL binaries in use.
-func (c *Cluster) BinDir() string { return c.binDir }
+// SocketDir returns the directory of the server's unix socket.
+func (c *Cluster) SocketDir() string { return filepath.Join(c.dir, "s") }
 
-// User is the superuser name.
-func (c *Cluster) User() string { return DefaultUser }
+// DataDir returns the server's data directory.
+func (c *Cluster) DataDir() string { return filepath.Join(c.dir, "data") }
 
-// Password is the superuser's password (TCP connections need it).
-func (c *Cluster) Password() string { return DefaultPassword }
+// Dir returns the cluster directory (data, socket and log), removed by the
+// cleanup.
+func (c *Cluster) Dir() string { return c.dir }
 
-// URL is a TCP URL with the superuser's password for database db.
-func (c *Cluster) URL(db string) string {
-	u := url.URL{Scheme: "postgres", User: url.UserPassword(DefaultUser, DefaultPassword),
-		Host: fmt.Sprintf("127.0.0.1:%d", c.port), Path: "/" + db, RawQuery: "sslmode=disable"}
-	return u.String()
-}
+// LogPath returns the path of the server log.
+func (c *Cluster) LogPath() string { return filepath.Join(c.dir, "server.log") }
 
-// URLWithoutPassword is URL without the password (for .pgpass tests).
-func (c *Cluster) URLWithoutPassword(db string) string {
-	u := url.URL{Scheme: "postgres", User: url.User(DefaultUser),
-		Host: fmt.Sprintf("127.0.0.1:%d", c.port), Path: "/" + db, RawQuery: "sslmode=disable"}
-	return u.String()
-}
+// User returns the superuser name used by URL and the helpers.
+func (c *Cluster) User() string { return c.user }
 
-// SocketURL connects through the unix socket (trust authentication).
-func (c *Cluster) SocketURL(db string) string {
-	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", c.SocketDir(), c.port, DefaultUser, db)
-}
+// Password returns the superuser's password.
+func (c *Cluster) Password() string { return c.password }
 
-// Connect opens a connection to db, closed when the test ends.
-func (c *Cluster) Connect(t testing.TB, db string) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, c.URL(db))
-	if err != nil {
-		t.Fatalf("pgtest: connect to %s on 127.0.0.1:%d: %v", db, c.port, err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
-
-// Exec runs SQL on db and fails the test on error.
-func (c *Cluster) Exec(t testing.TB, db, sql string, args ...any) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, c.URL(db))
-	if err != nil {
-		t.Fatalf("pgtest: connect to %s on 127.0.0.1:%d: %v", db, c.port, err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("pgtest: %s: %v", sql, err)
-	}
-}
-
-// QueryInt runs a query returning one integer.
-func (c *Cluster) QueryInt(t testing.TB, db, sql string, args ...any) int64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, c.URL(db))
-	if err != nil {
-		t.Fatalf("pgtest: connect: %v", err)
-	}
-	defer conn.Close(context.Background())
-	var n int64
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
-		t.Fatalf("pgtest: %s: %v", sql, err)
-	}
-	return n
-}
-
-// CreateDatabase creates a database.
-func (c *Cluster) CreateDatabase(t testing.TB, name string) {
-	t.Helper()
-	c.Exec(t, "postgres", "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
-}
-
-// CreateRole creates a login role with a password and extra attributes
-// such as "REPLICATION" or "CREATEDB".
-func (c *Cluster) CreateRole(t testing.TB, name, password string, attrs ...string) {
-	t.Helper()
-	sql := "CREATE ROLE " + pgx.Identifier{name}.Sanitize() + " LOGIN PASSWORD '" + strings.ReplaceAll(password, "'", "''") + "'"
-	if len(attrs) > 0 {
-		sql += " " + strings.Join(attrs, " ")
-	}
-	c.Exec(t, "postgres", sql)
-}
-
-// removeStaleBases deletes the directories of earlier test binaries that
-// died without cleaning up (their pid no longer runs), stopping any
-// server still running in them first.
-func removeStaleBases(current string) {
-	dirs, _ := filepath.Glob("/tmp/pgtest-*")
-	for _, d := range dirs {
-		if d == current {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(d, "pid"))
-		if err != nil {
-			continue
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || syscall.Kill(pid, 0) == nil {
-			continue
-		}
-		pids, _ := filepath.Glob(filepath.Join(d, "*", "data", "postmaster.pid"))
-		for _, p := range pids {
-			if b, err := os.ReadFile(p); err == nil {
-				if pm, err := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0]); err == nil {
-					_ = syscall.Kill(pm, syscall.SIGKILL)
-				}
-			}
-		}
-		_ = os.RemoveAll(d)
-	}
-}
-
-// Main runs the tests of a package that uses pgtest and removes the
-// shared template afterwards. Call it from TestMain:
-//
-//	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
-func Main(m *testing.M) int {
-	code := m.Run()
-	if template.base != "" {
-		_ = os.RemoveAll(template.base)
-	}
-	return code
-}
+// BinDir returns the directory of the PostgreSQL binaries in use.
+func (c *Cluster) BinDir() string { return c.tmpl.binDir }

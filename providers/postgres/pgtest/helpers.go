@@ -1,0 +1,81 @@
+package pgtest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Connect opens a TCP connection to database db as the superuser; it is
+// closed by a cleanup.
+func (c *Cluster) Connect(t testing.TB, db string) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.URL(db))
+	if err != nil {
+		t.Fatalf("pgtest: connect to %s: %v", db, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn.Close(ctx)
+	})
+	return conn
+}
+
+// Exec runs sql with args in database db as the superuser on a fresh
+// connection and fails the test on error.
+func (c *Cluster) Exec(t testing.TB, db, sql string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.URL(db))
+	if err != nil {
+		t.Fatalf("pgtest: connect to %s: %v", db, err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("pgtest: exec in %s: %v\n%s", db, err, sql)
+	}
+}
+
+// CreateDatabase creates database name.
+func (c *Cluster) CreateDatabase(t testing.TB, name string) {
+	t.Helper()
+	c.Exec(t, "postgres", "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+}
+
+// CreateRole creates a LOGIN role with the given password (none when empty)
+// and extra attributes such as "SUPERUSER", "REPLICATION" or "CREATEDB".
+func (c *Cluster) CreateRole(t testing.TB, name, password string, attrs ...string) {
+	t.Helper()
+	sql := "CREATE ROLE " + pgx.Identifier{name}.Sanitize() + " LOGIN"
+	if password != "" {
+		sql += " PASSWORD " + quoteLiteral(password)
+	}
+	if len(attrs) > 0 {
+		sql += " " + strings.Join(attrs, " ")
+	}
+	c.Exec(t, "postgres", sql)
+}
+
+// QueryInt runs a query returning one integer in database db.
+func (c *Cluster) QueryInt(t testing.TB, db, sql string, args ...any) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.URL(db))
+	if err != nil {
+		t.Fatalf("pgtest: connect to %s: %v", db, err)
+	}
+	defer conn.Close(context.Background())
+	var n int64
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		t.Fatalf("pgtest: query in %s: %v\n%s", db, err, sql)
+	}
+	return n
+}

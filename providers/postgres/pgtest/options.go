@@ -1,0 +1,53 @@
+package pgtest
+
+// Option changes how Start builds a cluster.
+type Option func(*config)
+
+// config is what Options change.
+type config struct {
+	user, password string
+	settings       map[string]string
+}
+
+// WithSetting adds or overrides one postgresql.conf setting, e.g.
+// WithSetting("wal_level", "replica") for a source without logical decoding.
+func WithSetting(name, value string) Option {
+	return func(c *config) { c.settings[name] = value }
+}
+
+// WithSuperuser makes the URLs and helpers use the given superuser name and
+// password (created at start when it differs from the template's).
+// An empty password keeps the per-process default.
+func WithSuperuser(name, password string) Option {
+	return func(c *config) {
+		c.user = name
+		if password != "" {
+			c.password = password
+		}
+	}
+}
+
+// WithPassword sets the superuser's password for TCP connections.
+func WithPassword(password string) Option {
+	return func(c *config) { c.password = password }
+}
+
+// defaultSettings are the server settings every cluster starts with, before
+// Options. port, listen_addresses and unix_socket_directories are set by
+// Start and cannot be overridden.
+func defaultSettings() map[string]string {
+	return map[string]string{
+		"wal_level":                       "logical",
+		"max_replication_slots":           "20",
+		"max_wal_senders":                 "20",
+		"max_worker_processes":            "16",
+		"max_logical_replication_workers": "8",
+		"fsync":                           "off",
+		"synchronous_commit":              "off",
+		"full_page_writes":                "off",
+		"shared_buffers":                  "128MB",
+		"max_connections":                 "100",
+		"log_min_messages":                "warning",
+		"log_line_prefix":                 "%m [%p] %q%u@%d ",
+	}
+}
