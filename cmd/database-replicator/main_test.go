@@ -18,9 +18,9 @@ func (p pgtestMain) Run() int { return pgtest.Main(p.m) }
 // TestMain lets testscript run the real binary entry point in-process as
 // the command "database-replicator".
 func TestMain(m *testing.M) {
-	os.Exit(testscript.RunMain(pgtestMain{m}, map[string]func() int{
-		"database-replicator": func() int { main(); return 0 },
-	}))
+	testscript.Main(pgtestMain{m}, map[string]func(){
+		"database-replicator": main,
+	})
 }
 
 // TestScripts pins every command's output and exit code; the scripts live
