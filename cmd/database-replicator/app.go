@@ -32,6 +32,9 @@ type cli struct {
 	Validate validateCmd `cmd:"" help:"Check the configuration, then check every source and target server (--offline: configuration only)."`
 	Fmt      fmtCmd      `cmd:"" help:"Rewrite HCL configuration files in canonical format."`
 	Config   configCmd   `cmd:"" help:"Work with configuration files."`
+	Plan     planCmd     `cmd:"" help:"Introspect source and target, diff against the configuration and state, and print the plan."`
+	Show     showCmd     `cmd:"" help:"Render a plan saved with 'plan --out'."`
+	StateCmd stateCmd    `cmd:"" name:"state" help:"Inspect or edit the state."`
 
 	Version kong.VersionFlag `help:"Print the version and exit."`
 }
@@ -43,6 +46,7 @@ type Globals struct {
 	LogLevel  string   `help:"Log level: trace, debug, info, warn, error, off." enum:"trace,debug,info,warn,error,off" default:"info"`
 	LogFormat string   `help:"Log format: text or json." enum:"text,json" default:"text"`
 	NoColor   bool     `help:"Disable colour in output (also when NO_COLOR is set)."`
+	State     string   `help:"Local state file to use instead of the configuration's state block." placeholder:"PATH"`
 }
 
 // exitError carries a specific exit code. A nil err means the message was

@@ -47,3 +47,13 @@ func (a *app) printDiagnostics(diags hcl.Diagnostics, sources map[string][]byte)
 	}
 	return nil
 }
+
+// loadConfigIfPresent loads the configuration when the --config path
+// exists, and returns nil without error when it does not (state commands
+// work from --state alone).
+func (a *app) loadConfigIfPresent() (*lang.Config, error) {
+	if _, err := os.Stat(a.global.Config); err != nil {
+		return nil, nil
+	}
+	return a.loadConfig()
+}

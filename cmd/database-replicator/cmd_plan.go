@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"sort"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/state"
+)
+
+// planCmd introspects, diffs and prints the plan.
+type planCmd struct {
+	Out              string   `help:"Save the plan to FILE for a later 'apply FILE' or 'show FILE'." placeholder:"FILE"`
+	JSON             bool     `name:"json" help:"Print the plan as JSON (docs/plan-json.md)." xor:"format"`
+	Markdown         bool     `help:"Print the plan as markdown for a pull request." xor:"format"`
+	DetailedExitcode bool     `help:"Exit 0 when there are no changes, 2 when there are, 1 on error."`
+	Target           []string `help:"Limit the plan to this address (or prefix) and what it depends on (repeatable)." placeholder:"ADDR"`
+}
+
+// Run implements the command.
+func (c *planCmd) Run(a *app) error {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	backend, err := a.stateBackend(cfg)
+	if err != nil {
+		return err
+	}
+	unlock, err := backend.Lock(a.ctx, a.lockInfo("plan"))
+	if err != nil {
+		return err
+	}
+	defer unlock(context.Background())
+	plan, diags, err := a.makePlan(cfg, backend, c.Target)
+	if err != nil {
+		return err
+	}
+	if err := a.renderPlan(plan, c.JSON, c.Markdown); err != nil {
+		return err
+	}
+	if diags.HasErrors() {
+		return &exitError{code: 1, err: fmt.Errorf("plan: %d error(s) above must be fixed first", countErrors(diags))}
+	}
+	if c.Out != "" {
+		if err := plan.WriteFile(c.Out); err != nil {
+			return err
+		}
+		if !c.JSON {
+			fmt.Fprintf(a.io.stdout, "\nSaved the plan to %s. Apply exactly this plan with:\n  database-replicator apply %s\n", c.Out, c.Out)
+		}
+	}
+	if c.DetailedExitcode && plan.HasChanges() {
+		return exitCode(2)
+	}
+	return nil
+}
+
+// countErrors counts error diagnostics.
+func countErrors(ds planner.Diagnostics) int {
+	n := 0
+	for _, d := range ds {
+		if d.Severity == planner.SevError {
+			n++
+		}
+	}
+	return n
+}
+
+// makePlan reads state, introspects every endpoint and builds the plan.
+func (a *app) makePlan(cfg *lang.Config, backend state.Backend, targets []string) (*planner.Plan, planner.Diagnostics, error) {
+	prior, err := backend.Read(a.ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	servers, err := a.introspectAll(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, diags := planner.Build(planner.Input{
+		Config: cfg, Servers: servers, Prior: prior, Targets: targets, Now: time.Now().UTC(),
+		FilterChecks: a.checkFilters(cfg, servers),
+	})
+	return plan, diags, nil
+}
+
+// introspectAll introspects every endpoint a replication uses, in parallel.
+func (a *app) introspectAll(cfg *lang.Config) (map[string]*postgres.Server, error) {
+	eps := usedEndpoints(cfg)
+	out := make([]*postgres.Server, len(eps))
+	g, ctx := errgroup.WithContext(a.ctx)
+	for i, ep := range eps {
+		g.Go(func() error {
+			info, err := postgres.ParseURL(ep.URL)
+			if err != nil {
+				return fmt.Errorf("%s: %w", ep.Address(), err)
+			}
+			a.log.Debug("introspecting", "endpoint", ep.Address(), "url", info.Redacted())
+			s, err := postgres.Introspect(ctx, info, nil)
+			if err != nil {
+				return fmt.Errorf("%s: %w", ep.Address(), err)
+			}
+			out[i] = s
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	servers := map[string]*postgres.Server{}
+	for i, ep := range eps {
+		servers[ep.Address()] = out[i]
+	}
+	return servers, nil
+}
+
+// checkFilters asks each source whether the configured row filters are
+// valid and how it stores them, so that the planner compares filters by
+// meaning and reports a broken filter before anything is copied.
+func (a *app) checkFilters(cfg *lang.Config, servers map[string]*postgres.Server) map[string]postgres.FilterCheck {
+	out := map[string]postgres.FilterCheck{}
+	for _, r := range cfg.Replications {
+		src := cfg.Sources[r.Source]
+		if src == nil || servers[src.Address()] == nil {
+			continue
+		}
+		info, err := postgres.ParseURL(src.URL)
+		if err != nil {
+			continue
+		}
+		var reqs []postgres.FilterRequest
+		refs := map[postgres.FilterRequest]string{}
+		for _, t := range r.Tables {
+			p := t.Predicate()
+			if p == "" || t.Ref.Database == "" {
+				continue
+			}
+			db := servers[src.Address()].Database(t.Ref.Database)
+			if db == nil || db.Table(t.Ref.Schema, t.Ref.Table) == nil {
+				continue // the planner reports the missing table
+			}
+			req := postgres.FilterRequest{Database: t.Ref.Database, Schema: t.Ref.Schema, Table: t.Ref.Table, Filter: p}
+			reqs = append(reqs, req)
+			refs[req] = t.Ref.String()
+		}
+		if len(reqs) == 0 {
+			continue
+		}
+		got, err := postgres.CheckRowFilters(a.ctx, info, reqs)
+		if err != nil {
+			a.log.Warn("row filters are compared as text", "source", src.Address(), "reason", err)
+		}
+		for req, chk := range got {
+			out[refs[req]] = chk
+		}
+	}
+	return out
+}
+
+// renderPlan prints the plan in the selected format.
+func (a *app) renderPlan(p *planner.Plan, asJSON, asMarkdown bool) error {
+	var v planner.View = planner.TextView{Color: a.color}
+	switch {
+	case asJSON:
+		v = planner.JSONView{}
+	case asMarkdown:
+		v = planner.MarkdownView{}
+	}
+	return v.Render(a.io.stdout, p)
+}
+
+// showCmd renders a saved plan.
+type showCmd struct {
+	JSON     bool   `name:"json" help:"Print the plan as JSON." xor:"format"`
+	Markdown bool   `help:"Print the plan as markdown." xor:"format"`
+	File     string `arg:"" help:"A plan saved with 'plan --out'." placeholder:"PLANFILE"`
+}
+
+// Run implements the command.
+func (c *showCmd) Run(a *app) error {
+	p, err := planner.ReadFile(c.File)
+	if err != nil {
+		return err
+	}
+	return a.renderPlan(p, c.JSON, c.Markdown)
+}
+
+// stateBackend opens the state backend the configuration (or --state) names.
+func (a *app) stateBackend(cfg *lang.Config) (state.Backend, error) {
+	sc := lang.DefaultState()
+	if cfg != nil && cfg.State != nil {
+		sc = cfg.State
+	}
+	if a.global.State != "" {
+		return state.NewLocal(a.global.State), nil
+	}
+	switch sc.Backend {
+	case lang.BackendPostgres:
+		return state.NewPostgres(sc.URL, sc.Schema), nil
+	default:
+		return state.NewLocal(sc.Path), nil
+	}
+}
+
+// lockInfo describes this process for the state lock.
+func (a *app) lockInfo(op string) state.LockInfo { return state.NewLockInfo(op, version) }
+
+// stateCmd groups state inspection commands.
+type stateCmd struct {
+	List        stateListCmd        `cmd:"" help:"List the addresses recorded in state."`
+	Show        stateShowCmd        `cmd:"" help:"Show one state entry."`
+	Rm          stateRmCmd          `cmd:"" help:"Forget a state entry (the object itself is left alone)."`
+	ForceUnlock stateForceUnlockCmd `cmd:"" name:"force-unlock" help:"Remove a stale lock left by a crashed run."`
+}
+
+type stateListCmd struct{}
+
+// Run implements the command.
+func (c *stateListCmd) Run(a *app) error {
+	st, err := a.readState()
+	if err != nil {
+		return err
+	}
+	addrs := st.Addresses()
+	sort.Strings(addrs)
+	for _, ad := range addrs {
+		fmt.Fprintln(a.io.stdout, ad)
+	}
+	return nil
+}
+
+type stateShowCmd struct {
+	Address string `arg:"" help:"The address, e.g. replication.main.table[\"myapp.public.users\"]." placeholder:"ADDR"`
+}
+
+// Run implements the command.
+func (c *stateShowCmd) Run(a *app) error {
+	st, err := a.readState()
+	if err != nil {
+		return err
+	}
+	r := st.Resource(c.Address)
+	if r == nil {
+		return fmt.Errorf("state show: no entry %s; `database-replicator state list` shows what is recorded", c.Address)
+	}
+	return writeJSON(a.io.stdout, r)
+}
+
+type stateRmCmd struct {
+	Address []string `arg:"" help:"Addresses to forget." placeholder:"ADDR"`
+}
+
+// Run implements the command.
+func (c *stateRmCmd) Run(a *app) error {
+	cfg, _ := a.loadConfigIfPresent()
+	backend, err := a.stateBackend(cfg)
+	if err != nil {
+		return err
+	}
+	unlock, err := backend.Lock(a.ctx, a.lockInfo("state rm"))
+	if err != nil {
+		return err
+	}
+	defer unlock(context.Background())
+	st, err := backend.Read(a.ctx)
+	if err != nil {
+		return err
+	}
+	for _, ad := range c.Address {
+		if st.Resource(ad) == nil {
+			return fmt.Errorf("state rm: no entry %s; `database-replicator state list` shows what is recorded", ad)
+		}
+		st.RemoveResource(ad)
+	}
+	if err := backend.Write(a.ctx, st); err != nil {
+		return err
+	}
+	for _, ad := range c.Address {
+		fmt.Fprintf(a.io.stdout, "Removed %s\n", ad)
+	}
+	return nil
+}
+
+type stateForceUnlockCmd struct {
+	ID string `arg:"" help:"The lock ID printed in the 'state is locked' error." placeholder:"LOCK_ID"`
+}
+
+// Run implements the command.
+func (c *stateForceUnlockCmd) Run(a *app) error {
+	cfg, _ := a.loadConfigIfPresent()
+	backend, err := a.stateBackend(cfg)
+	if err != nil {
+		return err
+	}
+	if err := backend.ForceUnlock(a.ctx, c.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.io.stdout, "Lock %s removed from %s.\n", c.ID, backend.Describe())
+	return nil
+}
+
+// readState reads state without locking (read-only commands).
+func (a *app) readState() (*state.State, error) {
+	cfg, _ := a.loadConfigIfPresent()
+	backend, err := a.stateBackend(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return backend.Read(a.ctx)
+}
+
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

@@ -1,0 +1,557 @@
+package planner
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/state"
+)
+
+// Input is everything a plan is computed from.
+type Input struct {
+	Config *lang.Config
+	// Servers holds the introspected endpoints by address ("source.prod").
+	Servers map[string]*postgres.Server
+	// Prior is the state before this plan; an empty state when none exists.
+	Prior *state.State
+	// FilterChecks maps a table reference (lang.TableRef.String()) to what
+	// the source server said about its configured row filter: its deparsed
+	// form (so filters compare by meaning, not spelling) and whether it is
+	// valid. Optional: without it filters compare by normalised text.
+	FilterChecks map[string]postgres.FilterCheck
+	// Targets limits the plan to matching addresses and their dependencies
+	// (plan --target); empty means everything.
+	Targets []string
+	// Now stamps the plan.
+	Now time.Time
+}
+
+// Build computes the plan.
+func Build(in Input) (*Plan, Diagnostics) {
+	p := &Plan{CreatedAt: in.Now, Fingerprints: map[string]string{}, ConfigDigest: ConfigDigest(in.Config)}
+	if in.Prior != nil {
+		p.StateLineage, p.StateSerial = in.Prior.Lineage, in.Prior.Serial
+	}
+	for name, s := range in.Servers {
+		p.Fingerprints[name] = s.Fingerprint()
+	}
+	var diags Diagnostics
+	desired := map[string]bool{}
+	for _, r := range in.Config.Replications {
+		b := &builder{in: in, r: r, plan: p, diags: &diags, desired: desired,
+			srcName: "source." + r.Source, dstName: "target." + r.Target, recopyDB: map[string]string{}}
+		b.src, b.dst = in.Servers[b.srcName], in.Servers[b.dstName]
+		if b.src == nil || b.dst == nil {
+			diags.Errorf("replication."+r.Name, "Server not introspected", "internal: %s or %s was not introspected before planning", b.srcName, b.dstName)
+			continue
+		}
+		b.build()
+	}
+	p.planDeletes(in, desired, &diags)
+	p.Warnings = diags
+	if len(in.Targets) > 0 {
+		p.selectTargets(in.Targets)
+	}
+	p.Sort()
+	return p, p.Warnings
+}
+
+// builder plans one replication block.
+type builder struct {
+	in               Input
+	r                *lang.Replication
+	src, dst         *postgres.Server
+	srcName, dstName string
+	scope            *Scope
+	method           lang.SyncMethod
+	plan             *Plan
+	diags            *Diagnostics
+	desired          map[string]bool
+	// recopyDB marks databases whose every table must be copied again, with why.
+	recopyDB map[string]string
+}
+
+func (b *builder) addr(kind addrs.Kind, key string) addrs.Addr { return addrs.New(b.r.Name, kind, key) }
+
+// prior returns the state record of a resource, or nil.
+func (b *builder) prior(a addrs.Addr) *state.Resource {
+	if b.in.Prior == nil {
+		return nil
+	}
+	return b.in.Prior.Resource(a.String())
+}
+
+// add records a desired resource and appends its change.
+func (b *builder) add(c *Change) *Change {
+	b.desired[c.Addr.String()] = true
+	b.plan.Changes = append(b.plan.Changes, c)
+	return c
+}
+
+func (b *builder) build() {
+	scope, d := ResolveScope(b.r, b.src, b.srcName)
+	*b.diags = append(*b.diags, d...)
+	b.scope = scope
+	var why string
+	b.method, why = ResolveMethod(b.r, b.src)
+	*b.diags = append(*b.diags, Diagnostic{Severity: SevWarning, Summary: "Sync method: " + string(b.method), Detail: why, Address: "replication." + b.r.Name})
+
+	var dbChanges []addrs.Addr
+	for _, ds := range scope.Databases {
+		dbChanges = append(dbChanges, b.database(ds).Addr)
+	}
+	var globals *Change
+	if b.r.Snapshot.Globals {
+		globals = b.globals(dbChanges)
+	}
+	for _, ds := range scope.Databases {
+		b.databaseContents(ds, globals)
+	}
+}
+
+// database plans the target database itself.
+func (b *builder) database(ds *DatabaseScope) *Change {
+	a := b.addr(addrs.Database, ds.Name)
+	after := map[string]any{"name": ds.Name, "encoding": ds.Source.Encoding, "server": b.dstName}
+	c := &Change{Addr: a, After: after, Action: NoOp}
+	prior := b.prior(a)
+	tdb := b.dst.Database(ds.Name)
+	switch {
+	case tdb == nil && prior == nil:
+		c.Action, c.Reason = Create, fmt.Sprintf("%s has no database %q", b.dstName, ds.Name)
+	case tdb == nil:
+		c.Action = Create
+		c.Reason = fmt.Sprintf("recorded in state but missing on %s (dropped outside database-replicator): create it and copy every table again", b.dstName)
+		b.recopyDB[ds.Name] = "the target database is recreated"
+	case prior == nil && len(tdb.Tables) == 0:
+		c.Action, c.Before = Create, map[string]any{"name": ds.Name, "encoding": tdb.Encoding, "server": b.dstName}
+		c.Reason = fmt.Sprintf("%q exists on %s and holds no tables: it is adopted", ds.Name, b.dstName)
+	case prior == nil && !b.r.Snapshot.DropExisting:
+		b.diags.Errorf(a.String(), "Target database already holds data",
+			"%q on %s has %d table(s) (%s) and is not recorded in state. Set snapshot { drop_existing = true } to drop and recreate it, or point the replication at an empty database.",
+			ds.Name, b.dstName, len(tdb.Tables), tableList(tdb.Tables, 5))
+		c.Action = Create
+	case prior == nil:
+		c.Action, c.Before = Replace, map[string]any{"name": ds.Name, "encoding": tdb.Encoding, "server": b.dstName, "tables": len(tdb.Tables)}
+		c.Reason = fmt.Sprintf("%q on %s holds %d table(s) and snapshot.drop_existing = true: drop and recreate it", ds.Name, b.dstName, len(tdb.Tables))
+		b.checkDropCascade(a, ds, tdb)
+		b.recopyDB[ds.Name] = "the target database is dropped and recreated"
+	}
+	return b.add(c)
+}
+
+// checkDropCascade refuses to drop a target database whose tables outside
+// the scope reference tables inside it, and warns about the rest.
+func (b *builder) checkDropCascade(a addrs.Addr, ds *DatabaseScope, tdb *postgres.Database) {
+	var outside []string
+	for _, t := range tdb.Tables {
+		if ds.Table(t.Schema, t.Name) != nil {
+			continue
+		}
+		ref := lang.TableRef{Database: ds.Name, Schema: t.Schema, Table: t.Name}
+		outside = append(outside, ref.String())
+		for _, fk := range t.ForeignKeys {
+			if ds.Table(fk.RefSchema, fk.RefTable) != nil {
+				to := lang.TableRef{Database: ds.Name, Schema: fk.RefSchema, Table: fk.RefTable}
+				b.diags.Errorf(a.String(), "drop_existing would cascade outside the scope",
+					"Dropping %q on %s destroys %s, which is outside the replication scope and references %s (foreign key %s). Add %s to the scope, or move it out of this database first.",
+					ds.Name, b.dstName, ref.String(), to.String(), fk.Name, ref.String())
+			}
+		}
+	}
+	if len(outside) > 0 {
+		b.diags.Warnf(a.String(), "drop_existing destroys tables outside the scope",
+			"Dropping %q on %s also destroys: %s.", ds.Name, b.dstName, strings.Join(outside, ", "))
+	}
+}
+
+// globals plans the copy of roles and grants.
+func (b *builder) globals(deps []addrs.Addr) *Change {
+	a := addrs.Addr{Replication: b.r.Name, Kind: addrs.Globals}
+	c := &Change{Addr: a, Action: NoOp, DependsOn: deps,
+		After: map[string]any{"from": b.srcName, "to": b.dstName,
+			"skipped": "superusers, pg_* roles, provider roles (rds*, cloudsql*, azure*), the connecting user"}}
+	if b.prior(a) == nil {
+		c.Action, c.Reason = Create, "roles and grants have not been copied yet (pg_dumpall --globals-only)"
+	}
+	return b.add(c)
+}
+
+// databaseContents plans everything inside one database.
+func (b *builder) databaseContents(ds *DatabaseScope, globals *Change) {
+	dbAddr := b.addr(addrs.Database, ds.Name)
+	pre := []addrs.Addr{dbAddr}
+	if globals != nil {
+		pre = append(pre, globals.Addr)
+	}
+	schema := b.schema(ds, pre)
+
+	logical := b.method == lang.SyncLogical || b.method == lang.SyncStream
+	var pub, slot *Change
+	copyDeps := []addrs.Addr{schema.Addr}
+	if logical {
+		pub = b.publication(ds, schema.Addr)
+		slot = b.slot(ds, pub.Addr)
+		// Every copy runs inside the slot's exported snapshot.
+		copyDeps = append(copyDeps, slot.Addr)
+	}
+	var tableAddrs []addrs.Addr
+	for _, ts := range ds.Tables {
+		tc := b.table(ds, ts, copyDeps)
+		tableAddrs = append(tableAddrs, tc.Addr)
+	}
+	post := b.postData(ds, schema, tableAddrs)
+	seq := b.sequences(ds, post.Addr)
+	switch {
+	case logical:
+		deps := append([]addrs.Addr{slot.Addr, pub.Addr, post.Addr, seq.Addr}, tableAddrs...)
+		b.subscription(ds, deps)
+	case b.method == lang.SyncXmin:
+		for _, ts := range ds.Tables {
+			if !ts.SchemaOnly {
+				b.xmin(ts)
+			}
+		}
+	}
+}
+
+// schema plans the pre-data schema and detects schema drift.
+func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *Change {
+	a := b.addr(addrs.Schema, ds.Name)
+	schemas := append([]string{}, ds.Source.Schemas...)
+	after := map[string]any{"schemas": schemas, "tables": len(ds.Tables), "source": "pg_dump --schema-only --section=pre-data"}
+	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: deps}
+	prior := b.prior(a)
+	if prior == nil || b.recopyDB[ds.Name] != "" {
+		c.Action = Create
+		c.Reason = "create schemas, types, functions and tables (without indexes and constraints) on the target"
+		if b.recopyDB[ds.Name] != "" {
+			c.Reason += ": " + b.recopyDB[ds.Name]
+		}
+		return b.add(c)
+	}
+	// Schema drift: DDL is not replicated by PostgreSQL.
+	tdb := b.dst.Database(ds.Name)
+	var missingTables, missingColumns []string
+	for _, ts := range ds.Tables {
+		var tt *postgres.Table
+		if tdb != nil {
+			tt = tdb.Table(ts.Ref.Schema, ts.Ref.Table)
+		}
+		if tt == nil {
+			missingTables = append(missingTables, ts.Ref.String())
+			continue
+		}
+		have := map[string]bool{}
+		for _, col := range tt.Columns {
+			have[col.Name] = true
+		}
+		for _, col := range ts.Source.Columns {
+			if !have[col.Name] {
+				missingColumns = append(missingColumns, fmt.Sprintf("%s.%s %s", ts.Ref.String(), col.Name, col.Type))
+			}
+		}
+	}
+	if len(missingTables) == 0 && len(missingColumns) == 0 {
+		return b.add(c)
+	}
+	detail := describeDrift(missingTables, missingColumns)
+	switch b.r.Policy.OnSchemaDrift {
+	case lang.DriftFail:
+		b.diags.Errorf(a.String(), "Schema drift", "%s on %s, and policy.on_schema_drift = \"fail\". Apply the DDL on the target yourself, or set on_schema_drift = \"apply\".", detail, b.dstName)
+	case lang.DriftIgnore:
+		b.diags.Warnf(a.String(), "Schema drift ignored", "%s on %s (policy.on_schema_drift = \"ignore\").", detail, b.dstName)
+		return b.add(c)
+	}
+	c.Action = Update
+	c.Before = map[string]any{"missing_tables": []string{}, "missing_columns": []string{}}
+	c.After = map[string]any{"missing_tables": nonNil(missingTables), "missing_columns": nonNil(missingColumns)}
+	c.Reason = "schema drift: " + detail + " (DDL is not replicated by PostgreSQL)"
+	return b.add(c)
+}
+
+func describeDrift(tables, columns []string) string {
+	var parts []string
+	if len(tables) > 0 {
+		parts = append(parts, fmt.Sprintf("%d table(s) in scope missing (%s)", len(tables), strings.Join(tables, ", ")))
+	}
+	if len(columns) > 0 {
+		parts = append(parts, fmt.Sprintf("%d column(s) missing (%s)", len(columns), strings.Join(columns, ", ")))
+	}
+	return strings.Join(parts, " and ")
+}
+
+// table plans the copy of one table.
+func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *Change {
+	a := b.addr(addrs.Table, ts.Ref.String())
+	after := map[string]any{
+		"filter":         ts.Filter,
+		"schema_only":    ts.SchemaOnly,
+		"estimated_rows": ts.Source.EstimatedRows,
+		"bytes":          ts.Source.Bytes,
+	}
+	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: deps}
+	prior := b.prior(a)
+	what := describeCopy(ts)
+	if chk := b.in.FilterChecks[ts.Ref.String()]; chk.Invalid != "" {
+		b.diags.Errorf(a.String(), "Row filter is not valid for this table",
+			"%s on %s rejects the filter %q: %s. Fix the where expression in the table block.", ts.Ref.String(), b.srcName, ts.Filter, chk.Invalid)
+	}
+	switch {
+	case b.recopyDB[ds.Name] != "":
+		c.Action, c.Reason = Create, what+": "+b.recopyDB[ds.Name]
+		if tdb := b.dst.Database(ds.Name); prior != nil && tdb != nil && tdb.Table(ts.Ref.Schema, ts.Ref.Table) != nil && b.dst.Database(ds.Name) != nil && b.prior(b.addr(addrs.Database, ds.Name)) != nil {
+			c.Action, c.Before = Replace, prior.Attributes
+			c.Reason = "truncate and " + c.Reason
+			b.checkTruncateCascade(a, ds, ts)
+		}
+	case prior == nil:
+		c.Action, c.Reason = Create, what
+	case prior.Status != state.StatusDone:
+		c.Action, c.Before = Replace, prior.Attributes
+		c.Reason = "the previous copy was interrupted: truncate and " + what
+		b.checkTruncateCascade(a, ds, ts)
+	default:
+		pf, _ := prior.Attributes["filter"].(string)
+		pso, _ := prior.Attributes["schema_only"].(bool)
+		tdb := b.dst.Database(ds.Name)
+		switch {
+		case tdb == nil || tdb.Table(ts.Ref.Schema, ts.Ref.Table) == nil:
+			c.Action, c.Before, c.Reason = Create, nil, fmt.Sprintf("recorded in state but missing on %s: %s", b.dstName, what)
+		case !FiltersEqual(pf, ts.Filter, "") || pso != ts.SchemaOnly:
+			c.Action, c.Before = Replace, prior.Attributes
+			c.Reason = "the filter changed: truncate and " + what
+			b.checkTruncateCascade(a, ds, ts)
+		default:
+			c.Before = prior.Attributes
+		}
+	}
+	if c.Action == Replace && b.r.Policy.PreventDestroy {
+		b.diags.Errorf(a.String(), "prevent_destroy forbids truncating a table",
+			"%s would be truncated and copied again (%s), and policy.prevent_destroy = true. Set prevent_destroy = false for this apply if that is intended.", ts.Ref.String(), c.Reason)
+	}
+	return b.add(c)
+}
+
+// describeCopy says what copying a table means, for reasons.
+func describeCopy(ts *TableScope) string {
+	switch {
+	case ts.SchemaOnly:
+		return "structure only (schema_only): no rows are copied"
+	case ts.Filter != "":
+		return fmt.Sprintf("copy the rows where %s (~%d rows in the table, %s)", ts.Filter, max(ts.Source.EstimatedRows, 0), humanBytes(ts.Source.Bytes))
+	}
+	return fmt.Sprintf("copy ~%d rows (%s)", max(ts.Source.EstimatedRows, 0), humanBytes(ts.Source.Bytes))
+}
+
+// checkTruncateCascade refuses a truncate that would cascade through
+// foreign keys on the target into a table outside the scope.
+func (b *builder) checkTruncateCascade(a addrs.Addr, ds *DatabaseScope, ts *TableScope) {
+	tdb := b.dst.Database(ds.Name)
+	if tdb == nil {
+		return
+	}
+	type hop struct {
+		schema, table string
+		chain         []string
+	}
+	start := ts.Ref.String()
+	queue := []hop{{ts.Ref.Schema, ts.Ref.Table, []string{start}}}
+	seen := map[string]bool{start: true}
+	for len(queue) > 0 {
+		h := queue[0]
+		queue = queue[1:]
+		for _, t := range tdb.Tables {
+			for _, fk := range t.ForeignKeys {
+				if fk.RefSchema != h.schema || fk.RefTable != h.table {
+					continue
+				}
+				ref := lang.TableRef{Database: ds.Name, Schema: t.Schema, Table: t.Name}
+				name := ref.String()
+				if seen[name] {
+					continue
+				}
+				seen[name] = true
+				chain := append(append([]string{}, h.chain...), fmt.Sprintf("%s (foreign key %s)", name, fk.Name))
+				if ds.Table(t.Schema, t.Name) == nil {
+					b.diags.Errorf(a.String(), "TRUNCATE would cascade outside the scope",
+						"Copying %s again truncates it, and on %s the truncate cascades: %s. The last table is outside the replication scope and would lose its rows. Add it to the scope, drop that foreign key on the target, or keep the old filter.",
+						start, b.dstName, strings.Join(chain, " <- "))
+					continue
+				}
+				queue = append(queue, hop{t.Schema, t.Name, chain})
+			}
+		}
+	}
+}
+
+// postData plans indexes, constraints and triggers after the copies.
+func (b *builder) postData(ds *DatabaseScope, schema *Change, tables []addrs.Addr) *Change {
+	a := b.addr(addrs.PostData, ds.Name)
+	c := &Change{Addr: a, Action: NoOp, DependsOn: append([]addrs.Addr{schema.Addr}, tables...),
+		After: map[string]any{"index_jobs": b.r.Snapshot.IndexJobs, "source": "pg_dump --schema-only --section=post-data"}}
+	if b.prior(a) == nil || schema.Action == Create {
+		c.Action, c.Reason = Create, "build indexes, constraints and triggers after the data is copied"
+	}
+	return b.add(c)
+}
+
+// sequences plans the sequence value sync.
+func (b *builder) sequences(ds *DatabaseScope, dep addrs.Addr) *Change {
+	a := b.addr(addrs.Sequences, ds.Name)
+	n := 0
+	for _, s := range ds.Source.Sequences {
+		if ds.Table(s.Schema, s.OwnedByTable) != nil || s.OwnedByTable == "" {
+			n++
+		}
+	}
+	c := &Change{Addr: a, Action: NoOp, DependsOn: []addrs.Addr{dep}, After: map[string]any{"sequences": n}}
+	if b.prior(a) == nil || b.recopyDB[ds.Name] != "" {
+		c.Action, c.Reason = Create, fmt.Sprintf("set %d sequence(s) on the target to the source values", n)
+	}
+	if n > 0 && b.method != lang.SyncNone {
+		b.diags.Warnf(a.String(), "Sequences are synced, not replicated",
+			"PostgreSQL does not replicate sequence values; database-replicator sets the %d sequence(s) of %q at apply, on every sync cycle and at cutover.", n, ds.Name)
+	}
+	return b.add(c)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// tableList names up to n tables.
+func tableList(ts []*postgres.Table, n int) string {
+	var names []string
+	for i, t := range ts {
+		if i == n {
+			names = append(names, fmt.Sprintf("and %d more", len(ts)-n))
+			break
+		}
+		names = append(names, lang.QuoteIdent(t.Schema)+"."+lang.QuoteIdent(t.Name))
+	}
+	return strings.Join(names, ", ")
+}
+
+// humanBytes renders a size as PostgreSQL's pg_size_pretty does.
+func humanBytes(n int64) string {
+	units := []string{"bytes", "kB", "MB", "GB", "TB"}
+	f := float64(n)
+	i := 0
+	for f >= 10*1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%.0f %s", f, units[i])
+}
+
+// planDeletes plans the removal of resources recorded in state that the
+// configuration no longer wants. Only what state records is ever deleted.
+func (p *Plan) planDeletes(in Input, desired map[string]bool, diags *Diagnostics) {
+	if in.Prior == nil {
+		return
+	}
+	preventing := map[string]bool{}
+	for _, r := range in.Config.Replications {
+		preventing[r.Name] = r.Policy.PreventDestroy
+	}
+	addrsInState := in.Prior.Addresses()
+	sort.Strings(addrsInState)
+	for _, s := range addrsInState {
+		if desired[s] {
+			continue
+		}
+		a, err := addrs.Parse(s)
+		if err != nil {
+			diags.Warnf(s, "Unreadable address in state", "%v; remove it with `database-replicator state rm`.", err)
+			continue
+		}
+		res := in.Prior.Resource(s)
+		c := &Change{Addr: a, Action: Delete, Before: res.Attributes}
+		switch a.Kind {
+		case addrs.Subscription, addrs.Slot, addrs.Publication:
+			c.Reason = "no longer in the configuration: drop the " + string(a.Kind)
+			if preventing[a.Replication] {
+				diags.Errorf(s, "prevent_destroy forbids dropping a replication object",
+					"%s is no longer wanted, and policy.prevent_destroy = true. Set prevent_destroy = false to let this plan drop it.", s)
+			}
+		default:
+			c.Reason = "no longer in the configuration: stop managing it (target data stays)"
+		}
+		p.Changes = append(p.Changes, c)
+	}
+	// Deletes run in reverse: subscription before publication before slot.
+	for _, c := range p.Changes {
+		if c.Action != Delete {
+			continue
+		}
+		switch c.Addr.Kind {
+		case addrs.Publication, addrs.Slot:
+			sub := addrs.New(c.Addr.Replication, addrs.Subscription, c.Addr.Key)
+			if !desired[sub.String()] && in.Prior.Resource(sub.String()) != nil {
+				c.DependsOn = append(c.DependsOn, sub)
+			}
+		}
+		if c.Addr.Kind == addrs.Slot {
+			pub := addrs.New(c.Addr.Replication, addrs.Publication, c.Addr.Key)
+			if !desired[pub.String()] && in.Prior.Resource(pub.String()) != nil {
+				c.DependsOn = append(c.DependsOn, pub)
+			}
+		}
+	}
+}
+
+// selectTargets keeps the changes matching any pattern, plus everything
+// they depend on.
+func (p *Plan) selectTargets(patterns []string) {
+	byAddr := map[string]*Change{}
+	for _, c := range p.Changes {
+		byAddr[c.Addr.String()] = c
+	}
+	keep := map[string]bool{}
+	var visit func(c *Change)
+	visit = func(c *Change) {
+		if keep[c.Addr.String()] {
+			return
+		}
+		keep[c.Addr.String()] = true
+		for _, d := range c.DependsOn {
+			if dc := byAddr[d.String()]; dc != nil {
+				visit(dc)
+			}
+		}
+	}
+	for _, c := range p.Changes {
+		for _, pat := range patterns {
+			if addrs.Match(pat, c.Addr) {
+				visit(c)
+			}
+		}
+	}
+	var out []*Change
+	for _, c := range p.Changes {
+		if keep[c.Addr.String()] {
+			out = append(out, c)
+		}
+	}
+	p.Changes = out
+	// Keep the diagnostics about what is left (and those about no resource).
+	var diags Diagnostics
+	for _, d := range p.Warnings {
+		if _, err := addrs.Parse(d.Address); err != nil || keep[d.Address] || d.Severity == SevError {
+			diags = append(diags, d)
+		}
+	}
+	p.Warnings = diags
+}

@@ -1,0 +1,190 @@
+package planner
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/hashicorp/hcl/v2"
+)
+
+// planFileVersion is the version of the saved-plan file format.
+const planFileVersion = 1
+
+// savedPlan is the on-disk form of a plan written by `plan --out`.
+type savedPlan struct {
+	FileVersion  int               `json:"file_version"`
+	CreatedAt    time.Time         `json:"created_at"`
+	ConfigDigest string            `json:"config_digest"`
+	StateLineage string            `json:"state_lineage"`
+	StateSerial  uint64            `json:"state_serial"`
+	Fingerprints map[string]string `json:"fingerprints"`
+	Changes      []savedChange     `json:"changes"`
+	Warnings     Diagnostics       `json:"warnings"`
+}
+
+type savedChange struct {
+	Address   string         `json:"address"`
+	Action    Action         `json:"action"`
+	Before    map[string]any `json:"before,omitempty"`
+	After     map[string]any `json:"after,omitempty"`
+	Reason    string         `json:"reason,omitempty"`
+	DependsOn []string       `json:"depends_on,omitempty"`
+}
+
+// WriteFile saves the plan for a later `apply PLANFILE` or `show PLANFILE`.
+// The file is created 0600 and replaced atomically.
+func (p *Plan) WriteFile(path string) error {
+	sp := savedPlan{
+		FileVersion: planFileVersion, CreatedAt: p.CreatedAt.UTC(), ConfigDigest: p.ConfigDigest,
+		StateLineage: p.StateLineage, StateSerial: p.StateSerial, Fingerprints: p.Fingerprints, Warnings: p.Warnings,
+	}
+	for _, c := range p.Changes {
+		deps := make([]string, len(c.DependsOn))
+		for i, d := range c.DependsOn {
+			deps[i] = d.String()
+		}
+		sp.Changes = append(sp.Changes, savedChange{Address: c.Addr.String(), Action: c.Action, Before: c.Before, After: c.After, Reason: c.Reason, DependsOn: deps})
+	}
+	b, err := json.MarshalIndent(sp, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save plan %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save plan %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save plan %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save plan %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadFile loads a plan saved by WriteFile.
+func ReadFile(path string) (*Plan, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read plan: %w", err)
+	}
+	var sp savedPlan
+	if err := json.Unmarshal(b, &sp); err != nil {
+		return nil, fmt.Errorf("read plan %s: not a saved plan (%v): create one with `database-replicator plan --out %s`", path, err, path)
+	}
+	if sp.FileVersion != planFileVersion {
+		return nil, fmt.Errorf("read plan %s: file version %d is not supported by this binary (%d): run plan again with this version", path, sp.FileVersion, planFileVersion)
+	}
+	p := &Plan{
+		ConfigDigest: sp.ConfigDigest, StateLineage: sp.StateLineage, StateSerial: sp.StateSerial,
+		Fingerprints: sp.Fingerprints, Warnings: sp.Warnings, CreatedAt: sp.CreatedAt,
+	}
+	for _, c := range sp.Changes {
+		a, err := addrs.Parse(c.Address)
+		if err != nil {
+			return nil, fmt.Errorf("read plan %s: %w", path, err)
+		}
+		ch := &Change{Addr: a, Action: c.Action, Before: c.Before, After: c.After, Reason: c.Reason}
+		for _, d := range c.DependsOn {
+			da, err := addrs.Parse(d)
+			if err != nil {
+				return nil, fmt.Errorf("read plan %s: %w", path, err)
+			}
+			ch.DependsOn = append(ch.DependsOn, da)
+		}
+		p.Changes = append(p.Changes, ch)
+	}
+	return p, nil
+}
+
+// ErrStalePlan is wrapped by the error CheckFresh returns.
+var ErrStalePlan = errors.New("saved plan is stale")
+
+// CheckFresh compares a saved plan with the current configuration digest,
+// state and server fingerprints, and says what moved when it is stale.
+func (p *Plan) CheckFresh(configDigest, lineage string, serial uint64, fingerprints map[string]string) error {
+	var moved []string
+	if p.ConfigDigest != configDigest {
+		moved = append(moved, "the configuration changed")
+	}
+	if p.StateLineage != "" && p.StateLineage != lineage {
+		moved = append(moved, fmt.Sprintf("the state belongs to another lineage (%s, plan made for %s)", lineage, p.StateLineage))
+	}
+	if p.StateSerial != serial {
+		moved = append(moved, fmt.Sprintf("the state was written since (serial %d, plan made at %d)", serial, p.StateSerial))
+	}
+	names := make([]string, 0, len(p.Fingerprints))
+	for n := range p.Fingerprints {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if fingerprints[n] != p.Fingerprints[n] {
+			moved = append(moved, n+" changed (objects the plan depends on were altered)")
+		}
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s; run `database-replicator plan --out FILE` again and review the new plan", ErrStalePlan, strings.Join(moved, "; "))
+}
+
+// ConfigDigest is a digest of the configuration's meaning: reformatting
+// or comments do not change it; any setting does. Secrets only enter it
+// hashed.
+func ConfigDigest(cfg *lang.Config) string {
+	type endpoint struct{ Kind, Name, URL string }
+	type digestable struct {
+		Endpoints    []endpoint
+		Replications []lang.Replication
+		State        lang.StateConfig
+	}
+	var d digestable
+	for _, m := range []map[string]*lang.Endpoint{cfg.Sources, cfg.Targets} {
+		for _, e := range m {
+			d.Endpoints = append(d.Endpoints, endpoint{string(e.Kind), e.Name, e.URL})
+		}
+	}
+	sort.Slice(d.Endpoints, func(i, j int) bool {
+		return d.Endpoints[i].Kind+"."+d.Endpoints[i].Name < d.Endpoints[j].Kind+"."+d.Endpoints[j].Name
+	})
+	for _, r := range cfg.Replications {
+		c := *r
+		c.DeclRange = zeroRange
+		c.Tables = nil
+		for _, t := range r.Tables {
+			tc := *t
+			tc.DeclRange = zeroRange
+			c.Tables = append(c.Tables, &tc)
+		}
+		d.Replications = append(d.Replications, c)
+	}
+	if cfg.State != nil {
+		d.State = *cfg.State
+		d.State.DeclRange = zeroRange
+	}
+	b, _ := json.Marshal(d)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+var zeroRange hcl.Range

@@ -1,0 +1,277 @@
+package planner
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/sergi/go-diff/diffmatchpatch"
+)
+
+// View renders a plan for one audience.
+type View interface {
+	Render(w io.Writer, p *Plan) error
+}
+
+// TextView renders a plan for a terminal: markers, attribute diffs,
+// reasons, warnings and the summary line.
+type TextView struct {
+	// Color enables ANSI colours (on a TTY, unless --no-color).
+	Color bool
+}
+
+// JSONView renders the documented JSON format (format_version 1).
+type JSONView struct{}
+
+// MarkdownView renders a summary table and collapsible details for a pull
+// request.
+type MarkdownView struct{}
+
+// ANSI colour codes used by the text view.
+const (
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiRed    = "\x1b[31m"
+	ansiCyan   = "\x1b[36m"
+)
+
+// longValue is the length beyond which string changes are shown as a diff.
+const longValue = 60
+
+func (v TextView) paint(code, s string) string {
+	if !v.Color {
+		return s
+	}
+	return code + s + ansiReset
+}
+
+func actionColor(a Action) string {
+	switch a {
+	case Create:
+		return ansiGreen
+	case Update:
+		return ansiYellow
+	case Replace:
+		return ansiCyan
+	case Delete:
+		return ansiRed
+	}
+	return ""
+}
+
+// Render writes the text plan.
+func (v TextView) Render(w io.Writer, p *Plan) error {
+	var b strings.Builder
+	if !p.HasChanges() {
+		b.WriteString(v.paint(ansiBold+ansiGreen, "No changes.") + " The target matches the configuration and the source.\n")
+	} else {
+		b.WriteString("database-replicator will perform the following actions:\n")
+		for _, c := range p.Changes {
+			if c.Action == NoOp {
+				continue
+			}
+			v.renderChange(&b, c)
+		}
+	}
+	if len(p.Warnings) > 0 {
+		b.WriteString("\n")
+		for _, d := range p.Warnings {
+			label := v.paint(ansiBold+ansiYellow, "Warning:")
+			if d.Severity == SevError {
+				label = v.paint(ansiBold+ansiRed, "Error:")
+			}
+			fmt.Fprintf(&b, "%s %s\n", label, d.Summary)
+			if d.Address != "" {
+				fmt.Fprintf(&b, "  on %s\n", d.Address)
+			}
+			for _, l := range strings.Split(d.Detail, "\n") {
+				if l != "" {
+					fmt.Fprintf(&b, "  %s\n", l)
+				}
+			}
+		}
+	}
+	s := p.Summary()
+	fmt.Fprintf(&b, "\n%s %d to add, %d to change, %d to destroy.\n", v.paint(ansiBold, "Plan:"), s.Add, s.Change, s.Destroy)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (v TextView) renderChange(b *strings.Builder, c *Change) {
+	marker := v.paint(actionColor(c.Action), c.Action.Marker())
+	fmt.Fprintf(b, "\n  %s %s will be %s\n", v.paint(ansiBold, "#"), v.paint(ansiBold, c.Addr.String()), c.Action.Verb())
+	if c.Reason != "" {
+		fmt.Fprintf(b, "  # (%s)\n", c.Reason)
+	}
+	if c.Addr.Key == "" {
+		fmt.Fprintf(b, "  %s %s {\n", marker, c.Addr.Kind)
+	} else {
+		fmt.Fprintf(b, "  %s %s %q {\n", marker, c.Addr.Kind, c.Addr.Key)
+	}
+	keys := attrKeys(c.Before, c.After)
+	width := 0
+	for _, k := range keys {
+		if len(k) > width {
+			width = len(k)
+		}
+	}
+	for _, k := range keys {
+		before, hadBefore := c.Before[k]
+		after, hasAfter := c.After[k]
+		name := k + strings.Repeat(" ", width-len(k))
+		switch {
+		case !hadBefore && hasAfter:
+			fmt.Fprintf(b, "      %s %s = %s\n", v.paint(ansiGreen, "+"), name, formatValue(after))
+		case hadBefore && !hasAfter:
+			fmt.Fprintf(b, "      %s %s = %s\n", v.paint(ansiRed, "-"), name, formatValue(before))
+		case reflect.DeepEqual(before, after):
+			if c.Action != Update && c.Action != Replace {
+				fmt.Fprintf(b, "        %s = %s\n", name, formatValue(after))
+			}
+		default:
+			bs, as := formatValue(before), formatValue(after)
+			if len(bs)+len(as) > 2*longValue || strings.Contains(bs+as, "\n") {
+				fmt.Fprintf(b, "      %s %s:\n", v.paint(ansiYellow, "~"), name)
+				for _, l := range v.diffLines(stringOf(before), stringOf(after)) {
+					fmt.Fprintf(b, "          %s\n", l)
+				}
+			} else {
+				fmt.Fprintf(b, "      %s %s = %s -> %s\n", v.paint(ansiYellow, "~"), name, bs, as)
+			}
+		}
+	}
+	b.WriteString("    }\n")
+	if len(c.DependsOn) > 0 {
+		deps := make([]string, len(c.DependsOn))
+		for i, d := range c.DependsOn {
+			deps[i] = d.String()
+		}
+		fmt.Fprintf(b, "    # after: %s\n", strings.Join(deps, ", "))
+	}
+}
+
+// diffLines renders a word-level diff of two long values: removed text in
+// [-…-], inserted text in {+…+}, as git diff --word-diff does.
+func (v TextView) diffLines(before, after string) []string {
+	dmp := diffmatchpatch.New()
+	diffs := dmp.DiffCleanupSemantic(dmp.DiffMain(before, after, false))
+	var s strings.Builder
+	for _, d := range diffs {
+		switch d.Type {
+		case diffmatchpatch.DiffDelete:
+			s.WriteString(v.paint(ansiRed, "[-"+d.Text+"-]"))
+		case diffmatchpatch.DiffInsert:
+			s.WriteString(v.paint(ansiGreen, "{+"+d.Text+"+}"))
+		default:
+			s.WriteString(d.Text)
+		}
+	}
+	return strings.Split(s.String(), "\n")
+}
+
+// attrKeys returns the union of attribute names, sorted.
+func attrKeys(maps ...map[string]any) []string {
+	seen := map[string]bool{}
+	var keys []string
+	for _, m := range maps {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// stringOf returns a string value as is and anything else as JSON.
+func stringOf(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// formatValue renders an attribute value in HCL-like syntax.
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return fmt.Sprintf("%q", x)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%v", v)
+	}
+	return string(b)
+}
+
+// Render writes the plan as indented JSON followed by a newline.
+func (JSONView) Render(w io.Writer, p *Plan) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return fmt.Errorf("render plan as JSON: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// Render writes the markdown plan.
+func (MarkdownView) Render(w io.Writer, p *Plan) error {
+	var b strings.Builder
+	s := p.Summary()
+	b.WriteString("### database-replicator plan\n\n")
+	if !p.HasChanges() {
+		b.WriteString("**No changes.** The target matches the configuration and the source.\n")
+	} else {
+		fmt.Fprintf(&b, "**Plan:** %d to add, %d to change, %d to destroy.\n\n", s.Add, s.Change, s.Destroy)
+		b.WriteString("| action | address | reason |\n|---|---|---|\n")
+		for _, c := range p.Changes {
+			if c.Action == NoOp {
+				continue
+			}
+			fmt.Fprintf(&b, "| `%s` %s | `%s` | %s |\n", c.Action.Marker(), c.Action, mdEscape(c.Addr.String()), mdEscape(c.Reason))
+		}
+		b.WriteString("\n<details><summary>Details</summary>\n\n```diff\n")
+		var text strings.Builder
+		for _, c := range p.Changes {
+			if c.Action != NoOp {
+				TextView{}.renderChange(&text, c)
+			}
+		}
+		b.WriteString(strings.TrimLeft(text.String(), "\n"))
+		b.WriteString("```\n\n</details>\n")
+	}
+	if len(p.Warnings) > 0 {
+		b.WriteString("\n#### Warnings\n\n")
+		for _, d := range p.Warnings {
+			icon := "⚠️"
+			if d.Severity == SevError {
+				icon = "❌"
+			}
+			fmt.Fprintf(&b, "- %s **%s**", icon, mdEscape(d.Summary))
+			if d.Address != "" {
+				fmt.Fprintf(&b, " (`%s`)", d.Address)
+			}
+			if d.Detail != "" {
+				fmt.Fprintf(&b, ": %s", mdEscape(strings.ReplaceAll(d.Detail, "\n", " ")))
+			}
+			b.WriteString("\n")
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// mdEscape escapes characters that break a markdown table cell.
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}

@@ -1,0 +1,290 @@
+package planner
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/providers/postgres"
+)
+
+// SlotName derives the replication slot name for one database of a
+// replication: slot names are unique per source server, so the database
+// is part of the name. Names longer than PostgreSQL's 63 bytes, or with
+// characters slots do not allow, get a hash suffix.
+func SlotName(subscription, database string) string {
+	raw := subscription + "_" + database
+	var b strings.Builder
+	clean := true
+	for _, r := range strings.ToLower(raw) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+			clean = false
+		}
+	}
+	name := b.String()
+	if clean && len(name) <= 63 && raw == strings.ToLower(raw) {
+		return name
+	}
+	sum := sha256.Sum256([]byte(raw))
+	suffix := "_" + hex.EncodeToString(sum[:4])
+	if len(name) > 63-len(suffix) {
+		name = name[:63-len(suffix)]
+	}
+	return name + suffix
+}
+
+// publishedTables returns the tables a publication carries (every table
+// in scope that copies rows) with their desired filters.
+func publishedTables(ds *DatabaseScope) []*TableScope {
+	var out []*TableScope
+	for _, ts := range ds.Tables {
+		if !ts.SchemaOnly {
+			out = append(out, ts)
+		}
+	}
+	return out
+}
+
+// publication plans the source publication of one database.
+func (b *builder) publication(ds *DatabaseScope, dep addrs.Addr) *Change {
+	a := b.addr(addrs.Publication, ds.Name)
+	name := b.r.Sync.Publication
+	tables := publishedTables(ds)
+	wantTables := []string{}
+	wantFilters := map[string]any{}
+	var full []string
+	for _, ts := range tables {
+		q := lang.QuoteIdent(ts.Ref.Schema) + "." + lang.QuoteIdent(ts.Ref.Table)
+		wantTables = append(wantTables, q)
+		if ts.Filter != "" {
+			wantFilters[q] = ts.Filter
+			if ts.Window != nil {
+				wantFilters[q] = ts.Filter + " (frozen to a constant cut-off when the publication is created)"
+			} else if chk := b.in.FilterChecks[ts.Ref.String()]; chk.NotPublishable != "" {
+				b.diags.Errorf(a.String(), "Row filter cannot be used in a publication",
+					"%s on %s refuses the filter of %s in a publication: %s. Publications allow only immutable expressions over the table's columns; for a moving time cut-off use a time_window block (frozen to a constant cut-off when the publication is created), or use sync { method = \"xmin\" }.",
+					b.srcName, ds.Name, ts.Ref.String(), chk.NotPublishable)
+			}
+			if b.src.VersionNum < 150000 {
+				b.diags.Errorf(a.String(), "Row filters need PostgreSQL 15 on the source",
+					"%s has a row filter, and %s runs PostgreSQL %s; publications carry row filters only from 15 on. Use sync { method = \"xmin\" }, upgrade the source, or remove the filter.",
+					ts.Ref.String(), b.srcName, b.src.Version)
+			}
+		}
+		if len(ts.Source.PrimaryKey) == 0 {
+			switch {
+			case ts.ReplicaIdentity == "full":
+				if ts.Source.ReplicaIdentity != "full" {
+					full = append(full, q)
+				}
+			case ts.Source.ReplicaIdentity == "full" || (ts.Source.ReplicaIdentity == "index" && ts.Source.ReplicaIdentityIndex != ""):
+			default:
+				b.diags.Warnf(b.addr(addrs.Table, ts.Ref.String()).String(), "Table without primary key or replica identity",
+					"%s has no primary key; once it is published, UPDATE and DELETE on it fail on the source. Add a primary key, or add to the configuration:\n  table %q {\n    replica_identity = \"full\"\n  }",
+					ts.Ref.String(), ts.Ref.String())
+			}
+		}
+	}
+	sort.Strings(wantTables)
+	sort.Strings(full)
+	after := map[string]any{"name": name, "server": b.srcName, "tables": wantTables, "row_filters": wantFilters}
+	if len(full) > 0 {
+		after["set_replica_identity_full"] = full
+	}
+	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: []addrs.Addr{dep}}
+	prior := b.prior(a)
+	var actual *postgres.Publication
+	for _, p := range ds.Source.Publications {
+		if p.Name == name {
+			actual = p
+		}
+	}
+	switch {
+	case actual == nil && prior == nil:
+		c.Action, c.Reason = Create, fmt.Sprintf("publish %d table(s) of %q on %s", len(wantTables), ds.Name, b.srcName)
+	case actual == nil:
+		c.Action, c.Reason = Create, fmt.Sprintf("recorded in state but missing on %s (dropped outside database-replicator): create it again", b.srcName)
+	case prior == nil:
+		b.diags.Errorf(a.String(), "Publication exists and is not managed here",
+			"%s already has a publication %q in %q that this state does not record. database-replicator never takes over objects it did not create: choose another sync { publication = \"...\" }, or drop it if it is a leftover.",
+			b.srcName, name, ds.Name)
+	default:
+		haveTables := []string{}
+		haveFilters := map[string]any{}
+		for _, pt := range actual.Tables {
+			q := lang.QuoteIdent(pt.Schema) + "." + lang.QuoteIdent(pt.Name)
+			haveTables = append(haveTables, q)
+			if pt.RowFilter != "" {
+				haveFilters[q] = pt.RowFilter
+			}
+		}
+		sort.Strings(haveTables)
+		c.Before = map[string]any{"name": name, "server": b.srcName, "tables": haveTables, "row_filters": haveFilters}
+		var why []string
+		if !reflect.DeepEqual(haveTables, wantTables) {
+			why = append(why, "published tables differ")
+		}
+		for _, ts := range tables {
+			q := lang.QuoteIdent(ts.Ref.Schema) + "." + lang.QuoteIdent(ts.Ref.Table)
+			have, _ := haveFilters[q].(string)
+			if ts.Window != nil {
+				if !windowFilterMatches(have, ts.Window.Column) {
+					why = append(why, "row filter of "+ts.Ref.String()+" differs")
+				} else {
+					wantFilters[q] = have
+				}
+				continue
+			}
+			if !FiltersEqual(ts.Filter, have, b.in.FilterChecks[ts.Ref.String()].Deparsed) {
+				why = append(why, "row filter of "+ts.Ref.String()+" differs")
+			} else if have != "" {
+				// Show the stored spelling so an equal filter renders no diff.
+				wantFilters[q] = have
+			}
+		}
+		if len(full) > 0 {
+			why = append(why, "replica identity FULL requested")
+		}
+		if len(why) > 0 {
+			c.Action, c.Reason = Update, strings.Join(why, "; ")
+		}
+	}
+	return b.add(c)
+}
+
+// slot plans the logical replication slot of one database.
+func (b *builder) slot(ds *DatabaseScope, pub addrs.Addr) *Change {
+	a := b.addr(addrs.Slot, ds.Name)
+	name := SlotName(b.r.Sync.Subscription, ds.Name)
+	after := map[string]any{"name": name, "plugin": "pgoutput", "server": b.srcName, "database": ds.Name}
+	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: []addrs.Addr{pub}}
+	var actual *postgres.Slot
+	for i := range b.src.Slots {
+		if b.src.Slots[i].Name == name {
+			actual = &b.src.Slots[i]
+		}
+	}
+	prior := b.prior(a)
+	switch {
+	case actual == nil && prior == nil:
+		c.Action = Create
+		c.Reason = "create the slot with an exported snapshot: every table is copied inside that snapshot, so streaming starts exactly where the copy ends"
+	case actual == nil:
+		c.Action = Replace
+		c.Reason = fmt.Sprintf("the slot is gone from %s: changes since it was lost cannot be streamed; create a new slot and copy every table of %q again", b.srcName, ds.Name)
+		b.recopyDB[ds.Name] = "the replication slot was lost"
+	case prior == nil:
+		b.diags.Errorf(a.String(), "Replication slot exists and is not managed here",
+			"%s already has a replication slot %q that this state does not record. Choose another sync { subscription = \"...\" } (the slot name derives from it), or drop the slot if it is a leftover: SELECT pg_drop_replication_slot('%s');",
+			b.srcName, name, name)
+	default:
+		c.Before = after
+		if actual.WALStatus == "lost" {
+			c.Action = Replace
+			c.Reason = "the slot's WAL was removed (wal_status = lost): create a new slot and copy every table again"
+			b.recopyDB[ds.Name] = "the replication slot lost its WAL"
+		}
+	}
+	return b.add(c)
+}
+
+// subscription plans the target subscription of one database.
+func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *Change {
+	a := b.addr(addrs.Subscription, ds.Name)
+	name := b.r.Sync.Subscription
+	slot := SlotName(name, ds.Name)
+	src := b.in.Config.Sources[b.r.Source]
+	conn := ""
+	hasPassword := false
+	if src != nil {
+		conn = postgres.RedactURL(src.URL)
+		if info, err := postgres.ParseURL(src.URL); err == nil {
+			hasPassword = info.Password() != ""
+			conn = info.WithDatabase(ds.Name).Redacted()
+		}
+	}
+	after := map[string]any{"name": name, "server": b.dstName, "slot_name": slot,
+		"publications": []string{b.r.Sync.Publication}, "enabled": true, "connection": conn,
+		"options": "create_slot = false, copy_data = false"}
+	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: deps}
+	if hasPassword {
+		b.diags.Warnf(a.String(), "The subscription will store a password",
+			"The source URL carries a password, and PostgreSQL stores a subscription's connection string in pg_subscription on %s, readable by its superusers. To keep it out: drop the password from the source URL and put it in ~/.pgpass of the postgres user on the target host (see docs/security.md).", b.dstName)
+	}
+	tdb := b.dst.Database(ds.Name)
+	var actual *postgres.Subscription
+	if tdb != nil {
+		for _, s := range tdb.Subscriptions {
+			if s.Name == name {
+				actual = s
+			}
+		}
+	}
+	prior := b.prior(a)
+	switch {
+	case actual == nil && prior == nil:
+		c.Action, c.Reason = Create, "start streaming from the slot, where the snapshot copy ended (copy_data = false)"
+	case actual == nil:
+		c.Action = Create
+		c.Reason = fmt.Sprintf("recorded in state but missing on %s (dropped outside database-replicator): create it again; it resumes from the slot's confirmed position", b.dstName)
+	case prior == nil:
+		b.diags.Errorf(a.String(), "Subscription exists and is not managed here",
+			"%s already has a subscription %q in %q that this state does not record. Choose another sync { subscription = \"...\" }, or drop it if it is a leftover.", b.dstName, name, ds.Name)
+	default:
+		c.Before = map[string]any{"name": name, "server": b.dstName, "slot_name": actual.SlotName,
+			"publications": actual.Publications, "enabled": actual.Enabled, "connection": conn,
+			"options": "create_slot = false, copy_data = false"}
+		var why []string
+		if !actual.Enabled {
+			why = append(why, "the subscription is disabled: enable it")
+		}
+		if actual.SlotName != slot {
+			why = append(why, fmt.Sprintf("it uses slot %q instead of %q", actual.SlotName, slot))
+		}
+		if !reflect.DeepEqual(actual.Publications, []string{b.r.Sync.Publication}) {
+			why = append(why, "its publications differ")
+		}
+		if len(why) > 0 {
+			c.Action, c.Reason = Update, strings.Join(why, "; ")
+		}
+	}
+	return b.add(c)
+}
+
+// xmin plans the xmin cursor of one table (xmin sync method).
+func (b *builder) xmin(ts *TableScope) *Change {
+	a := b.addr(addrs.Xmin, ts.Ref.String())
+	after := map[string]any{"interval": lang.FormatInterval(b.r.Sync.Interval), "batch_size": b.r.Sync.BatchSize,
+		"primary_key": nonNil(ts.Source.PrimaryKey)}
+	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: []addrs.Addr{b.addr(addrs.Table, ts.Ref.String())}}
+	if len(ts.Source.PrimaryKey) == 0 {
+		b.diags.Warnf(a.String(), "Table without primary key under xmin sync",
+			"%s has no primary key: xmin sync cannot upsert or reconcile it row by row, so each cycle that sees a change copies the table again (truncate and copy). Add a primary key to avoid that.", ts.Ref.String())
+	}
+	if prior := b.prior(a); prior == nil || b.recopyDB[ts.Ref.Database] != "" {
+		c.Action, c.Reason = Create, "start the xmin cursor at the snapshot's xmin watermark"
+	} else {
+		c.Before = prior.Attributes
+	}
+	return b.add(c)
+}
+
+// windowFilterMatches reports whether a stored publication filter is the
+// frozen form of a time window on column: "(column > 'constant'::type)".
+func windowFilterMatches(stored, column string) bool {
+	n := NormalizeFilter(stored)
+	for _, col := range []string{strings.ToLower(column), `"` + column + `"`} {
+		if strings.HasPrefix(n, col+">'") || strings.HasPrefix(n, col+">='") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,204 @@
+package planner
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/providers/postgres"
+)
+
+// Scope is what one replication covers on its source: databases, and in
+// each the tables with their filters.
+type Scope struct {
+	Replication *lang.Replication
+	Databases   []*DatabaseScope
+}
+
+// DatabaseScope is one database in scope.
+type DatabaseScope struct {
+	Name   string
+	Source *postgres.Database
+	Tables []*TableScope
+}
+
+// TableScope is one table in scope.
+type TableScope struct {
+	Ref    lang.TableRef
+	Source *postgres.Table
+	// SchemaOnly tables get their structure and no rows.
+	SchemaOnly bool
+	// Filter is the SQL row filter ("" copies every row).
+	Filter string
+	// Window is the time window behind Filter, when the filter is one.
+	Window *lang.TimeWindow
+	// ReplicaIdentity is the identity the configuration asks for ("" = leave).
+	ReplicaIdentity string
+}
+
+// Table returns the scoped table by schema and name, or nil.
+func (d *DatabaseScope) Table(schema, name string) *TableScope {
+	for _, t := range d.Tables {
+		if t.Ref.Schema == schema && t.Ref.Table == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// Database returns the scoped database by name, or nil.
+func (s *Scope) Database(name string) *DatabaseScope {
+	for _, d := range s.Databases {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// refMatches reports whether a configured reference names the table; a
+// reference without a database (from a flag) matches in every database.
+func refMatches(ref lang.TableRef, db, schema, table string) bool {
+	return (ref.Database == "" || ref.Database == db) && ref.Schema == schema && ref.Table == table
+}
+
+// ResolveScope computes the databases and tables a replication covers on
+// its source, and reports configured names that do not exist there.
+func ResolveScope(r *lang.Replication, src *postgres.Server, sourceName string) (*Scope, Diagnostics) {
+	var diags Diagnostics
+	scope := &Scope{Replication: r}
+	addr := "replication." + r.Name
+
+	var names []string
+	switch {
+	case len(r.Databases) > 0:
+		for _, n := range r.Databases {
+			db := src.Database(n)
+			if db == nil {
+				diags.Errorf(addr, "Database not found on the source",
+					"%q is listed in databases, but %s has no such database. Existing databases: %s.", n, sourceName, strings.Join(databaseNames(src), ", "))
+				continue
+			}
+			if db.IsTemplate || !db.AllowConn {
+				diags.Errorf(addr, "Database cannot be replicated",
+					"%q on %s is a template or does not allow connections; remove it from databases.", n, sourceName)
+				continue
+			}
+			names = append(names, n)
+		}
+	default:
+		excluded := map[string]bool{}
+		for _, n := range r.ExcludeDatabases {
+			excluded[n] = true
+			if src.Database(n) == nil {
+				diags.Warnf(addr, "Excluded database does not exist",
+					"%q is listed in exclude_databases, but %s has no such database; the entry has no effect.", n, sourceName)
+			}
+		}
+		for _, db := range src.Databases {
+			if !db.IsTemplate && db.AllowConn && !excluded[db.Name] {
+				names = append(names, db.Name)
+			}
+		}
+	}
+	sort.Strings(names)
+
+	for _, name := range names {
+		db := src.Database(name)
+		ds := &DatabaseScope{Name: name, Source: db}
+		for _, t := range db.Tables {
+			if t.Parent != "" {
+				// Partitions are copied through their partitioned parent.
+				continue
+			}
+			if !tableIncluded(r, name, t.Schema, t.Name) {
+				continue
+			}
+			ts := &TableScope{Ref: lang.TableRef{Database: name, Schema: t.Schema, Table: t.Name}, Source: t}
+			for _, ref := range r.SchemaOnly {
+				if refMatches(ref, name, t.Schema, t.Name) {
+					ts.SchemaOnly = true
+				}
+			}
+			for _, tc := range r.Tables {
+				if refMatches(tc.Ref, name, t.Schema, t.Name) {
+					ts.Filter = tc.Predicate()
+					ts.Window = tc.TimeWindow
+					if tc.ReplicaIdentity != "" {
+						ts.ReplicaIdentity = tc.ReplicaIdentity
+					}
+				}
+			}
+			ds.Tables = append(ds.Tables, ts)
+		}
+		scope.Databases = append(scope.Databases, ds)
+	}
+
+	// Every configured table must exist where it is said to be.
+	check := func(kind string, refs []lang.TableRef, severity Severity) {
+		for _, ref := range refs {
+			if !refExists(src, names, ref) {
+				d := Diagnostic{Severity: severity, Address: addr,
+					Summary: "Table not found on the source",
+					Detail: fmt.Sprintf("%s names %s, but %s has no such table in the databases in scope. Names are case-sensitive: check the spelling and the schema (unqualified names mean schema public).",
+						kind, ref.String(), sourceName)}
+				diags = append(diags, d)
+			}
+		}
+	}
+	check("include_tables", r.IncludeTables, SevError)
+	check("exclude_tables", r.ExcludeTables, SevWarning)
+	check("schema_only", r.SchemaOnly, SevError)
+	var blockRefs []lang.TableRef
+	for _, tc := range r.Tables {
+		blockRefs = append(blockRefs, tc.Ref)
+	}
+	check("a table block", blockRefs, SevError)
+	return scope, diags
+}
+
+// tableIncluded applies include_tables / exclude_tables.
+func tableIncluded(r *lang.Replication, db, schema, table string) bool {
+	if len(r.IncludeTables) > 0 {
+		for _, ref := range r.IncludeTables {
+			if refMatches(ref, db, schema, table) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, ref := range r.ExcludeTables {
+		if refMatches(ref, db, schema, table) {
+			return false
+		}
+	}
+	return true
+}
+
+// refExists reports whether ref names a table in one of the databases.
+func refExists(src *postgres.Server, dbs []string, ref lang.TableRef) bool {
+	for _, n := range dbs {
+		if ref.Database != "" && ref.Database != n {
+			continue
+		}
+		if db := src.Database(n); db != nil && db.Table(ref.Schema, ref.Table) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// databaseNames lists the connectable, non-template databases of a server.
+func databaseNames(s *postgres.Server) []string {
+	var out []string
+	for _, d := range s.Databases {
+		if !d.IsTemplate && d.AllowConn {
+			out = append(out, d.Name)
+		}
+	}
+	if len(out) == 0 {
+		return []string{"(none)"}
+	}
+	return out
+}
