@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/providers/postgres"
 )
 
@@ -42,18 +46,11 @@ type checkResult struct {
 	fix     string
 }
 
-// serverFacts is what validate learns about one server.
-type serverFacts struct {
-	versionNum int
-	version    string
-	walLevel   string
-}
-
 // validateLive connects to every source and target used by a replication
 // and checks what the snapshot and sync need.
 func (a *app) validateLive(cfg *lang.Config) error {
 	var results []checkResult
-	facts := map[string]*serverFacts{}
+	facts := map[string]*postgres.Server{}
 	endpoints := usedEndpoints(cfg)
 	for _, ep := range endpoints {
 		f, rs := a.checkServer(ep)
@@ -67,7 +64,7 @@ func (a *app) validateLive(cfg *lang.Config) error {
 		src, dst := facts["source."+r.Source], facts["target."+r.Target]
 		subject := "replication." + r.Name
 		if src != nil && dst != nil {
-			sm, tm := src.versionNum/10000, dst.versionNum/10000
+			sm, tm := src.VersionNum/10000, dst.VersionNum/10000
 			if tm >= sm {
 				results = append(results, checkResult{subject, "target major >= source major", checkOK, fmt.Sprintf("%d >= %d", tm, sm), ""})
 			} else {
@@ -76,7 +73,7 @@ func (a *app) validateLive(cfg *lang.Config) error {
 			}
 		}
 		if src != nil {
-			sm := src.versionNum / 10000
+			sm := src.VersionNum / 10000
 			switch {
 			case pgDumpErr != nil:
 				results = append(results, checkResult{subject, "pg_dump available", checkFail, pgDumpErr.Error(),
@@ -88,6 +85,7 @@ func (a *app) validateLive(cfg *lang.Config) error {
 				results = append(results, checkResult{subject, "pg_dump major >= source major", checkOK, fmt.Sprintf("%d >= %d", pgDumpMajor, sm), ""})
 			}
 			results = append(results, syncMethodCheck(subject, r, src))
+			results = append(results, replicationChecks(subject, r, src, dst)...)
 		}
 	}
 	w := tabwriter.NewWriter(a.io.stdout, 0, 4, 2, ' ', 0)
@@ -133,47 +131,47 @@ func usedEndpoints(cfg *lang.Config) []*lang.Endpoint {
 	return out
 }
 
-// checkServer connects to one endpoint and reads its version and wal_level.
-func (a *app) checkServer(ep *lang.Endpoint) (*serverFacts, []checkResult) {
+// checkServer connects to one endpoint and reads its server-level facts.
+func (a *app) checkServer(ep *lang.Endpoint) (*postgres.Server, []checkResult) {
 	subject := ep.Address()
 	info, err := postgres.ParseURL(ep.URL)
 	if err != nil {
 		return nil, []checkResult{{subject, "connection string", checkFail, err.Error(), "write a libpq URL (postgres://user@host:5432/db) or key=value string"}}
 	}
-	ctx, cancel := context.WithTimeout(a.ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(a.ctx, 30*time.Second)
 	defer cancel()
 	conn, err := postgres.Connect(ctx, info)
 	if err != nil {
 		return nil, []checkResult{{subject, "reachable", checkFail, err.Error(), "check host, port, credentials and pg_hba.conf for " + info.Redacted()}}
 	}
-	defer conn.Close(context.Background())
-	f := &serverFacts{}
-	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int, current_setting('server_version'), current_setting('wal_level')").
-		Scan(&f.versionNum, &f.version, &f.walLevel); err != nil {
-		return nil, []checkResult{{subject, "reachable", checkFail, fmt.Sprintf("read server settings: %v", err), ""}}
+	conn.Close(context.Background())
+	// Server-level facts only: no per-database detail is needed here.
+	f, err := postgres.Introspect(ctx, info, []string{})
+	if err != nil {
+		return nil, []checkResult{{subject, "reachable", checkFail, fmt.Sprintf("read server facts: %v", err), ""}}
 	}
-	rs := []checkResult{{subject, "reachable", checkOK, "PostgreSQL " + f.version, ""}}
-	if f.versionNum >= 120000 {
-		rs = append(rs, checkResult{subject, "version >= 12", checkOK, strconv.Itoa(f.versionNum / 10000), ""})
+	rs := []checkResult{{subject, "reachable", checkOK, "PostgreSQL " + f.Version, ""}}
+	if f.VersionNum >= 120000 {
+		rs = append(rs, checkResult{subject, "version >= 12", checkOK, strconv.Itoa(f.VersionNum / 10000), ""})
 	} else {
-		rs = append(rs, checkResult{subject, "version >= 12", checkFail, f.version, "upgrade the server to PostgreSQL 12 or newer"})
+		rs = append(rs, checkResult{subject, "version >= 12", checkFail, f.Version, "upgrade the server to PostgreSQL 12 or newer"})
 	}
 	return f, rs
 }
 
 // syncMethodCheck explains which sync method the source allows.
-func syncMethodCheck(subject string, r *lang.Replication, src *serverFacts) checkResult {
-	logical := src.walLevel == "logical"
+func syncMethodCheck(subject string, r *lang.Replication, src *postgres.Server) checkResult {
+	logical := src.WalLevel == "logical"
 	switch r.Sync.Method {
 	case lang.SyncLogical, lang.SyncStream:
 		if !logical {
-			return checkResult{subject, "wal_level for " + string(r.Sync.Method) + " sync", checkFail, "source has wal_level=" + src.walLevel,
+			return checkResult{subject, "wal_level for " + string(r.Sync.Method) + " sync", checkFail, "source has wal_level=" + src.WalLevel,
 				"ALTER SYSTEM SET wal_level = logical; then restart the source (or set sync { method = \"xmin\" }, which needs no source change)"}
 		}
 		return checkResult{subject, "wal_level for " + string(r.Sync.Method) + " sync", checkOK, "logical", ""}
 	case lang.SyncAuto:
 		if !logical {
-			return checkResult{subject, "sync method", checkWarn, "source has wal_level=" + src.walLevel + ": using xmin-based sync (no source changes required)",
+			return checkResult{subject, "sync method", checkWarn, "source has wal_level=" + src.WalLevel + ": using xmin-based sync (no source changes required)",
 				"for sub-second logical replication: ALTER SYSTEM SET wal_level = logical; then restart the source"}
 		}
 		return checkResult{subject, "sync method", checkOK, "source has wal_level=logical: using logical replication", ""}
@@ -198,4 +196,104 @@ func localPgDumpMajor(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("%s --version printed %q: not a PostgreSQL version", path, strings.TrimSpace(string(out)))
 	}
 	return strconv.Atoi(m[1])
+}
+
+// replicationChecks checks privileges, headroom, databases and filters
+// for one replication, and prints the SQL that fixes each failure.
+func replicationChecks(subject string, r *lang.Replication, src, dst *postgres.Server) []checkResult {
+	var out []checkResult
+	method, _ := planner.ResolveMethod(r, src)
+	logical := method == lang.SyncLogical || method == lang.SyncStream
+
+	// Databases in scope exist on the source.
+	var dbs []string
+	for _, n := range r.Databases {
+		if src.Database(n) == nil {
+			out = append(out, checkResult{subject, "database " + n + " exists on source", checkFail, "not found",
+				fmt.Sprintf("remove %q from databases, or create it on the source", n)})
+			continue
+		}
+		dbs = append(dbs, n)
+	}
+	if len(r.Databases) == 0 {
+		for _, d := range src.Databases {
+			if !d.IsTemplate && d.AllowConn && !slices.Contains(r.ExcludeDatabases, d.Name) {
+				dbs = append(dbs, d.Name)
+			}
+		}
+	}
+	if len(r.Databases) > 0 && len(dbs) == len(r.Databases) {
+		out = append(out, checkResult{subject, "databases exist on source", checkOK, strings.Join(dbs, ", "), ""})
+	}
+
+	// Source privileges.
+	sp := src.Privileges
+	if logical {
+		if sp.Superuser || sp.Replication || sp.RDSReplication {
+			out = append(out, checkResult{subject, "source may replicate", checkOK, privilegeWord(sp), ""})
+		} else {
+			out = append(out, checkResult{subject, "source may replicate", checkFail, src.CurrentUser + " has neither REPLICATION nor rds_replication",
+				fmt.Sprintf("ALTER ROLE %s WITH REPLICATION;   -- on Amazon RDS: GRANT rds_replication TO %s;", pgx.Identifier{src.CurrentUser}.Sanitize(), pgx.Identifier{src.CurrentUser}.Sanitize())})
+		}
+		freeSlots := src.MaxReplicationSlots - src.UsedReplicationSlots
+		if freeSlots >= len(dbs) {
+			out = append(out, checkResult{subject, "free replication slots", checkOK, fmt.Sprintf("%d free, %d needed", freeSlots, len(dbs)), ""})
+		} else {
+			out = append(out, checkResult{subject, "free replication slots", checkFail, fmt.Sprintf("%d free, %d needed (one per database)", freeSlots, len(dbs)),
+				fmt.Sprintf("ALTER SYSTEM SET max_replication_slots = %d; then restart the source", src.UsedReplicationSlots+len(dbs)+2)})
+		}
+		freeSenders := src.MaxWalSenders - src.UsedWalSenders
+		if freeSenders >= len(dbs) {
+			out = append(out, checkResult{subject, "free WAL senders", checkOK, fmt.Sprintf("%d free, %d needed", freeSenders, len(dbs)), ""})
+		} else {
+			out = append(out, checkResult{subject, "free WAL senders", checkFail, fmt.Sprintf("%d free, %d needed (one per database)", freeSenders, len(dbs)),
+				fmt.Sprintf("ALTER SYSTEM SET max_wal_senders = %d; then restart the source", src.UsedWalSenders+len(dbs)+2)})
+		}
+		var filtered []string
+		for _, t := range r.Tables {
+			if t.Predicate() != "" {
+				filtered = append(filtered, t.Ref.String())
+			}
+		}
+		if len(filtered) > 0 {
+			if src.VersionNum >= 150000 {
+				out = append(out, checkResult{subject, "row filters in publications", checkOK, "PostgreSQL 15+", ""})
+			} else {
+				out = append(out, checkResult{subject, "row filters in publications", checkFail,
+					fmt.Sprintf("source runs %s; row filters (%s) need 15+", src.Version, strings.Join(filtered, ", ")),
+					"set sync { method = \"xmin\" }, upgrade the source to PostgreSQL 15+, or remove the filters"})
+			}
+		}
+	}
+
+	// Target privileges.
+	if dst != nil {
+		tp := dst.Privileges
+		if tp.Superuser || tp.CreateDB {
+			out = append(out, checkResult{subject, "target may create databases", checkOK, privilegeWord(tp), ""})
+		} else {
+			out = append(out, checkResult{subject, "target may create databases", checkFail, dst.CurrentUser + " has neither CREATEDB nor superuser",
+				fmt.Sprintf("ALTER ROLE %s WITH CREATEDB;", pgx.Identifier{dst.CurrentUser}.Sanitize())})
+		}
+		if logical && !tp.Superuser {
+			out = append(out, checkResult{subject, "target may create subscriptions", checkWarn, dst.CurrentUser + " is not a superuser",
+				"CREATE SUBSCRIPTION needs superuser before PostgreSQL 16 (16+: GRANT pg_create_subscription); or use sync { method = \"stream\" }"})
+		}
+	}
+	return out
+}
+
+// privilegeWord names the strongest privilege a user holds.
+func privilegeWord(p postgres.Privileges) string {
+	switch {
+	case p.Superuser:
+		return "superuser"
+	case p.RDSReplication:
+		return "rds_replication"
+	case p.Replication:
+		return "REPLICATION"
+	case p.CreateDB:
+		return "CREATEDB"
+	}
+	return "no special privileges"
 }

@@ -14,13 +14,20 @@ import (
 
 // TestLiveScripts runs testdata/live/*.txtar against two real clusters,
 // fresh for each script: $SOURCE_URL and $TARGET_URL point at their
-// "postgres" databases, $SOURCE_HOSTPORT/$TARGET_HOSTPORT at the servers.
+// "postgres" databases, $SOURCE_PORT/$TARGET_PORT are the servers' ports.
+// A script whose name contains "walreplica" gets a source with
+// wal_level=replica.
 // The script command `sql source|target DB STATEMENT` runs SQL on them.
 func TestLiveScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/live",
 		Setup: func(env *testscript.Env) error {
-			src := pgtest.Start(env.T().(testing.TB))
+			tb := env.T().(testing.TB)
+			var opts []pgtest.Option
+			if strings.Contains(tb.Name(), "walreplica") {
+				opts = append(opts, pgtest.WithSetting("wal_level", "replica"))
+			}
+			src := pgtest.Start(tb, opts...)
 			dst := pgtest.Start(env.T().(testing.TB))
 			env.Values["source"] = src
 			env.Values["target"] = dst
