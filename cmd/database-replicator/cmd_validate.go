@@ -10,16 +10,21 @@ import (
 // validateCmd checks the configuration and, unless --offline, the servers.
 type validateCmd struct {
 	Offline bool `help:"Check the configuration only; connect to no server."`
+	connectionFlags
 }
 
 // Run implements the command.
 func (c *validateCmd) Run(a *app) error {
-	cfg, err := a.loadConfig()
+	cfg, err := a.loadConfigOrFlags(&c.connectionFlags)
 	if err != nil {
 		return err
 	}
 	out := a.io.stdout
-	fmt.Fprintf(out, "Configuration is valid (%s).\n", strings.Join(cfg.Files, ", "))
+	from := strings.Join(cfg.Files, ", ")
+	if c.used() {
+		from = "--source/--target and filter flags"
+	}
+	fmt.Fprintf(out, "Configuration is valid (%s).\n", from)
 	for _, r := range cfg.Replications {
 		fmt.Fprintf(out, "  replication.%s: source.%s -> target.%s, %s, sync %s\n",
 			r.Name, r.Source, r.Target, describeScope(r), r.Sync.Method)

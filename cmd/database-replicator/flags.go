@@ -1,0 +1,43 @@
+package main
+
+import (
+	"github.com/database-replicator/database-replicator/lang"
+)
+
+// connectionFlags are the predecessor-compatible flags that describe a
+// replication without a configuration file. They build the same Config in
+// memory (lang.FlagConfig).
+type connectionFlags struct {
+	Source           string   `help:"Source server URL; with --target, replaces the configuration file." placeholder:"URL" group:"Without a configuration file"`
+	Target           string   `help:"Target server URL." placeholder:"URL" group:"Without a configuration file"`
+	IncludeDatabases []string `help:"Databases to replicate (comma-separated)." placeholder:"DB,..." sep:"none" group:"Without a configuration file"`
+	ExcludeDatabases []string `help:"Databases to skip (comma-separated)." placeholder:"DB,..." sep:"none" group:"Without a configuration file"`
+	IncludeTables    []string `help:"Only these tables: db.table or db.schema.table (comma-separated)." placeholder:"TABLE,..." sep:"none" group:"Without a configuration file"`
+	ExcludeTables    []string `help:"Skip these tables (comma-separated)." placeholder:"TABLE,..." sep:"none" group:"Without a configuration file"`
+	SchemaOnlyTables []string `help:"Copy only the structure of these tables (comma-separated)." placeholder:"TABLE,..." sep:"none" group:"Without a configuration file"`
+	TableFilter      []string `help:"Row filter, \"[db.]table:PREDICATE\" (repeatable)." placeholder:"SPEC" sep:"none" group:"Without a configuration file"`
+	TimeFilter       []string `help:"Time window, \"[db.]table:column:window\" (repeatable)." placeholder:"SPEC" sep:"none" group:"Without a configuration file"`
+}
+
+// used reports whether the flags replace the configuration file.
+func (f *connectionFlags) used() bool { return f.Source != "" || f.Target != "" }
+
+// loadConfigOrFlags builds the configuration from --source/--target and the
+// filter flags when they are given, and loads --config otherwise.
+func (a *app) loadConfigOrFlags(f *connectionFlags) (*lang.Config, error) {
+	if !f.used() {
+		return a.loadConfig()
+	}
+	cfg, diags := lang.FlagConfig(lang.FilterFlags{
+		IncludeDatabases: f.IncludeDatabases, ExcludeDatabases: f.ExcludeDatabases,
+		IncludeTables: f.IncludeTables, ExcludeTables: f.ExcludeTables, SchemaOnlyTables: f.SchemaOnlyTables,
+		TableFilters: f.TableFilter, TimeFilters: f.TimeFilter,
+	}, f.Source, f.Target)
+	if err := a.printDiagnostics(diags, nil); err != nil {
+		return nil, err
+	}
+	if diags.HasErrors() {
+		return nil, exitCode(1)
+	}
+	return cfg, nil
+}
