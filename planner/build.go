@@ -117,7 +117,7 @@ func (b *builder) build() {
 // database plans the target database itself.
 func (b *builder) database(ds *DatabaseScope) *Change {
 	a := b.addr(addrs.Database, ds.Name)
-	after := map[string]any{"name": ds.Name, "encoding": ds.Source.Encoding, "server": b.dstName}
+	after := map[string]any{"name": ds.Name, "encoding": ds.Source.Encoding, "collate": ds.Source.Collate, "ctype": ds.Source.CType, "server": b.dstName}
 	c := &Change{Addr: a, After: after, Action: NoOp}
 	prior := b.prior(a)
 	tdb := b.dst.Database(ds.Name)
@@ -294,6 +294,10 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *C
 		"schema_only":    ts.SchemaOnly,
 		"estimated_rows": ts.Source.EstimatedRows,
 		"bytes":          ts.Source.Bytes,
+		"method":         string(b.method),
+	}
+	if b.method == lang.SyncLogical || b.method == lang.SyncStream {
+		after["publication"] = b.r.Sync.Publication
 	}
 	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: deps}
 	prior := b.prior(a)

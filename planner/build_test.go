@@ -229,10 +229,20 @@ func TestDrift(t *testing.T) {
 		reason string
 	}{
 		{
+			// The subscription's replication origin went with it: streaming
+			// again from the slot could apply transactions twice, so the
+			// database is copied again in a new slot's snapshot.
 			name:   "dropped subscription",
 			mutate: func(src, dst *postgres.Server, st *state.State) { dst.Database("app").Subscriptions = nil },
-			want:   map[string]Action{`replication.main.subscription["app"]`: Create},
-			reason: "dropped outside database-replicator",
+			want: map[string]Action{
+				`replication.main.subscription["app"]`:           Create,
+				`replication.main.slot["app"]`:                   Replace,
+				`replication.main.table["app.public.customers"]`: Replace,
+				`replication.main.table["app.public.events"]`:    Replace,
+				`replication.main.table["app.public.orders"]`:    Replace,
+				`replication.main.sequences["app"]`:              Create,
+			},
+			reason: "took its replication progress with it",
 		},
 		{
 			name:   "disabled subscription",
@@ -326,6 +336,32 @@ func TestDrift(t *testing.T) {
 				t.Errorf("plan text lacks %q:\n%s", tt.reason, out.String())
 			}
 		})
+	}
+}
+
+func TestInterruptedSnapshotRecopiesTheDatabase(t *testing.T) {
+	src, dst, st := applied()
+	// apply stopped after the slot and one table: the subscription and the
+	// other tables were never finished.
+	dst.Database("app").Subscriptions = nil
+	st.RemoveResource(`replication.main.subscription["app"]`)
+	st.Resource(`replication.main.table["app.public.orders"]`).Status = state.StatusInProgress
+	st.RemoveResource(`replication.main.table["app.public.events"]`)
+	p, diags := Build(Input{Config: loadConfig(t, ""), Servers: servers(src, dst), Prior: st})
+	if errs := errorsOf(diags); len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	got := changes(p)
+	for addr, want := range map[string]Action{
+		`replication.main.slot["app"]`:                   Replace,
+		`replication.main.table["app.public.customers"]`: Replace,
+		`replication.main.table["app.public.orders"]`:    Replace,
+		`replication.main.table["app.public.events"]`:    Create,
+		`replication.main.subscription["app"]`:           Create,
+	} {
+		if got[addr] != want {
+			t.Errorf("%s: %q, want %q (all: %v)", addr, got[addr], want, got)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/state"
 )
 
 // SlotName derives the replication slot name for one database of a
@@ -60,6 +61,7 @@ func (b *builder) publication(ds *DatabaseScope, dep addrs.Addr) *Change {
 	tables := publishedTables(ds)
 	wantTables := []string{}
 	wantFilters := map[string]any{}
+	windows := map[string]any{}
 	var full []string
 	for _, ts := range tables {
 		q := lang.QuoteIdent(ts.Ref.Schema) + "." + lang.QuoteIdent(ts.Ref.Table)
@@ -68,6 +70,7 @@ func (b *builder) publication(ds *DatabaseScope, dep addrs.Addr) *Change {
 			wantFilters[q] = ts.Filter
 			if ts.Window != nil {
 				wantFilters[q] = ts.Filter + " (frozen to a constant cut-off when the publication is created)"
+				windows[q] = map[string]any{"column": ts.Window.Column, "last": ts.Window.Last.String()}
 			} else if chk := b.in.FilterChecks[ts.Ref.String()]; chk.NotPublishable != "" {
 				b.diags.Errorf(a.String(), "Row filter cannot be used in a publication",
 					"%s on %s refuses the filter of %s in a publication: %s. Publications allow only immutable expressions over the table's columns; for a moving time cut-off use a time_window block (frozen to a constant cut-off when the publication is created), or use sync { method = \"xmin\" }.",
@@ -98,6 +101,9 @@ func (b *builder) publication(ds *DatabaseScope, dep addrs.Addr) *Change {
 	after := map[string]any{"name": name, "server": b.srcName, "tables": wantTables, "row_filters": wantFilters}
 	if len(full) > 0 {
 		after["set_replica_identity_full"] = full
+	}
+	if len(windows) > 0 {
+		after["time_windows"] = windows
 	}
 	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: []addrs.Addr{dep}}
 	prior := b.prior(a)
@@ -185,6 +191,16 @@ func (b *builder) slot(ds *DatabaseScope, pub addrs.Addr) *Change {
 		b.diags.Errorf(a.String(), "Replication slot exists and is not managed here",
 			"%s already has a replication slot %q that this state does not record. Choose another sync { subscription = \"...\" } (the slot name derives from it), or drop the slot if it is a leftover: SELECT pg_drop_replication_slot('%s');",
 			b.srcName, name, name)
+	case b.subscriptionLost(ds):
+		c.Before = after
+		c.Action = Replace
+		c.Reason = "the subscription was dropped outside database-replicator and took its replication progress with it: streaming again from this slot could apply its last transactions twice, so the slot is created again and every table of the database is copied again inside the new snapshot"
+		b.recopyDB[ds.Name] = "the subscription and its replication progress were lost"
+	case b.snapshotInterrupted(ds):
+		c.Before = after
+		c.Action = Replace
+		c.Reason = "an earlier apply stopped after creating the slot and before every table was copied: its exported snapshot is gone, so the slot is created again and every table of the database is copied again inside the new snapshot"
+		b.recopyDB[ds.Name] = "the exported snapshot of the interrupted apply is gone"
 	default:
 		c.Before = after
 		if actual.WALStatus == "lost" {
@@ -287,4 +303,39 @@ func windowFilterMatches(stored, column string) bool {
 		}
 	}
 	return false
+}
+
+// snapshotInterrupted reports whether an earlier apply created the slot of
+// a database but stopped before all its tables were copied and before the
+// subscription existed: the tables still to copy cannot join the lost
+// exported snapshot (correctness rule 8).
+func (b *builder) snapshotInterrupted(ds *DatabaseScope) bool {
+	if sub := b.prior(b.addr(addrs.Subscription, ds.Name)); sub != nil && sub.Status == state.StatusDone {
+		return false
+	}
+	for _, ts := range ds.Tables {
+		if ts.SchemaOnly {
+			continue
+		}
+		if r := b.prior(b.addr(addrs.Table, ts.Ref.String())); r == nil || r.Status != state.StatusDone {
+			return true
+		}
+	}
+	return false
+}
+
+// subscriptionLost reports whether the subscription of a database was
+// recorded as done but no longer exists on the target: its replication
+// origin (how far the target had applied) is gone with it.
+func (b *builder) subscriptionLost(ds *DatabaseScope) bool {
+	sub := b.prior(b.addr(addrs.Subscription, ds.Name))
+	if sub == nil || sub.Status != state.StatusDone {
+		return false
+	}
+	tdb := b.dst.Database(ds.Name)
+	if tdb == nil {
+		return false // the database itself is recreated
+	}
+	name, _ := sub.Attributes["name"].(string)
+	return tdb.Subscription(name) == nil
 }

@@ -21,6 +21,7 @@ type ioEnv struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	lookupEnv func(string) (string, bool)
+	stdinTTY  bool
 	stdoutTTY bool
 	stderrTTY bool
 }
@@ -33,6 +34,7 @@ type cli struct {
 	Fmt      fmtCmd      `cmd:"" help:"Rewrite HCL configuration files in canonical format."`
 	Config   configCmd   `cmd:"" help:"Work with configuration files."`
 	Plan     planCmd     `cmd:"" help:"Introspect source and target, diff against the configuration and state, and print the plan."`
+	Apply    applyCmd    `cmd:"" help:"Make the target match the plan: snapshot copy, then replication objects. Resumable."`
 	Show     showCmd     `cmd:"" help:"Render a plan saved with 'plan --out'."`
 	StateCmd stateCmd    `cmd:"" name:"state" help:"Inspect or edit the state."`
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -40,7 +41,9 @@ func TestLiveScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"sql": sqlCmd,
+			"sql":     sqlCmd,
+			"query":   queryCmd,
+			"waitfor": waitForCmd,
 		},
 	})
 }
@@ -69,4 +72,55 @@ func sqlCmd(ts *testscript.TestScript, neg bool, args []string) {
 		return
 	}
 	ts.Check(err)
+}
+
+// queryCmd implements `query source|target DB WANT SQL...`: the query's
+// single value (as text) must equal WANT.
+func queryCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 4 {
+		ts.Fatalf("usage: query source|target DB WANT SQL")
+	}
+	got := queryValue(ts, args[0], args[1], strings.Join(args[3:], " "))
+	if (got == args[2]) == neg {
+		ts.Fatalf("query %s: got %q, want %s%q", strings.Join(args[3:], " "), got, map[bool]string{true: "not ", false: ""}[neg], args[2])
+	}
+}
+
+// waitForCmd implements `waitfor source|target DB WANT SQL...`: like
+// query, retried for up to 30 seconds (for replication to catch up).
+func waitForCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 4 {
+		ts.Fatalf("usage: waitfor source|target DB WANT SQL")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var got string
+	for time.Now().Before(deadline) {
+		if got = queryValue(ts, args[0], args[1], strings.Join(args[3:], " ")); got == args[2] {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	ts.Fatalf("waitfor %s: still %q after 30s, want %q", strings.Join(args[3:], " "), got, args[2])
+}
+
+// queryValue runs a query and returns its single value as text.
+func queryValue(ts *testscript.TestScript, server, db, sql string) string {
+	c, ok := ts.Value(server).(*pgtest.Cluster)
+	if !ok {
+		ts.Fatalf("unknown server %q (source or target)", server)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.URL(db))
+	if err != nil {
+		ts.Fatalf("connect %s/%s: %v", server, db, err)
+	}
+	defer conn.Close(ctx)
+	var v *string
+	if err := conn.QueryRow(ctx, "SELECT ("+sql+")::text").Scan(&v); err != nil {
+		ts.Fatalf("%s: %v", sql, err)
+	}
+	if v == nil {
+		return "NULL"
+	}
+	return *v
 }

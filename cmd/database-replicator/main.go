@@ -19,6 +19,7 @@ func main() {
 		stdout:    os.Stdout,
 		stderr:    os.Stderr,
 		lookupEnv: os.LookupEnv,
+		stdinTTY:  isatty.IsTerminal(os.Stdin.Fd()),
 		stdoutTTY: isatty.IsTerminal(os.Stdout.Fd()),
 		stderrTTY: isatty.IsTerminal(os.Stderr.Fd()),
 	})

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/database-replicator/database-replicator/executor"
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/actions"
+)
+
+// applyCmd makes the target match the plan.
+type applyCmd struct {
+	AutoApprove bool   `help:"Apply without asking for confirmation."`
+	Parallelism int    `help:"Changes applied at once (default: snapshot.jobs)." placeholder:"N"`
+	PlanFile    string `arg:"" optional:"" help:"A plan saved with 'plan --out'; refused when stale." placeholder:"PLANFILE"`
+}
+
+// Run implements the command.
+func (c *applyCmd) Run(a *app) error {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	backend, err := a.stateBackend(cfg)
+	if err != nil {
+		return err
+	}
+	unlock, err := backend.Lock(a.ctx, a.lockInfo("apply"))
+	if err != nil {
+		return err
+	}
+	defer unlock(context.Background())
+
+	fresh, diags, err := a.makePlan(cfg, backend, nil)
+	if err != nil {
+		return err
+	}
+	plan := fresh
+	if c.PlanFile != "" {
+		saved, err := planner.ReadFile(c.PlanFile)
+		if err != nil {
+			return err
+		}
+		if err := saved.CheckFresh(fresh.ConfigDigest, fresh.StateLineage, fresh.StateSerial, fresh.Fingerprints); err != nil {
+			return err
+		}
+		plan = saved
+	}
+	if err := a.renderPlan(plan, false, false); err != nil {
+		return err
+	}
+	if diags.HasErrors() {
+		return &exitError{code: 1, err: fmt.Errorf("apply: %d error(s) above must be fixed first; nothing was changed", countErrors(diags))}
+	}
+	if !plan.HasChanges() {
+		return nil
+	}
+	if !c.AutoApprove {
+		if err := a.confirm(); err != nil {
+			return err
+		}
+	}
+	prior, err := backend.Read(a.ctx)
+	if err != nil {
+		return err
+	}
+	eps, jobs, err := endpointsFor(cfg)
+	if err != nil {
+		return err
+	}
+	if c.Parallelism > 0 {
+		jobs = c.Parallelism
+	}
+	prov := actions.New(plan, eps, a.log)
+	defer prov.Close(context.Background())
+	start := time.Now()
+	res, err := executor.Run(a.ctx, plan, prov, backend, prior, executor.Options{
+		Parallelism: jobs,
+		Limits:      map[addrs.Kind]int{addrs.Table: jobs},
+		Logger:      a.log,
+	})
+	if res != nil {
+		fmt.Fprintf(a.io.stdout, "\nApplied %d change(s), %d failed, %d skipped in %s.\n",
+			len(res.Applied), len(res.Failed), len(res.Skipped), time.Since(start).Round(time.Millisecond))
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("%w; the state records what finished: run apply again to resume", err)
+		}
+		return err
+	}
+	fmt.Fprintln(a.io.stdout, "Apply complete.")
+	return nil
+}
+
+// confirm asks for "yes" on a terminal and refuses otherwise.
+func (a *app) confirm() error {
+	if !a.io.stdinTTY {
+		return errors.New("apply needs confirmation: run it in a terminal, or pass --auto-approve (e.g. in CI, after reviewing the plan)")
+	}
+	fmt.Fprint(a.io.stdout, "\nDo you want to perform these actions? Only 'yes' will be accepted.\n  Enter a value: ")
+	line, _ := bufio.NewReader(a.io.stdin).ReadString('\n')
+	if strings.TrimSpace(line) != "yes" {
+		return &exitError{code: 1, err: errors.New("apply cancelled; nothing was changed")}
+	}
+	return nil
+}
+
+// endpointsFor resolves each replication's servers and its snapshot jobs.
+func endpointsFor(cfg *lang.Config) (map[string]actions.Endpoints, int, error) {
+	eps := map[string]actions.Endpoints{}
+	jobs := 1
+	for _, r := range cfg.Replications {
+		src, err := postgres.ParseURL(cfg.Sources[r.Source].URL)
+		if err != nil {
+			return nil, 0, fmt.Errorf("source.%s: %w", r.Source, err)
+		}
+		dst, err := postgres.ParseURL(cfg.Targets[r.Target].URL)
+		if err != nil {
+			return nil, 0, fmt.Errorf("target.%s: %w", r.Target, err)
+		}
+		eps[r.Name] = actions.Endpoints{Source: src, Target: dst, IndexJobs: r.Snapshot.IndexJobs}
+		jobs = max(jobs, r.Snapshot.Jobs)
+	}
+	return eps, jobs, nil
+}

@@ -1,0 +1,148 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/database-replicator/database-replicator/executor"
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/providers/postgres"
+)
+
+// errSnapshotGone explains what happens when a copy has no snapshot.
+var errSnapshotGone = errors.New("the exported snapshot of this database's replication slot is gone (an earlier apply stopped after creating the slot): run plan again; it recreates the slot and copies the database's tables again inside the new snapshot")
+
+// tableRef parses a table address key.
+func tableRef(k string) (lang.TableRef, error) { return lang.ParseTableRef(k) }
+
+// snapshotFor returns the snapshot every copy of a database runs in: the
+// slot's exported snapshot (logical) or one held for the run (xmin).
+func (p *Provider) snapshotFor(ctx context.Context, ep Endpoints, replication, db string, logical bool) (name string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := key(replication, db)
+	if logical {
+		s := p.slots[k]
+		if s == nil || !s.Alive() {
+			return "", errSnapshotGone
+		}
+		return s.SnapshotName, nil
+	}
+	if s := p.snapshots[k]; s != nil {
+		return s.Name, nil
+	}
+	s, err := postgres.ExportSnapshot(ctx, ep.Source.WithDatabase(db))
+	if err != nil {
+		return "", err
+	}
+	p.snapshots[k] = s
+	return s.Name, nil
+}
+
+// table copies one table inside its database's snapshot.
+func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, progress executor.Progress) (map[string]any, error) {
+	if c.Action == planner.Delete {
+		return nil, nil // stop managing it; the target keeps its rows
+	}
+	ref, err := tableRef(c.Addr.Key)
+	if err != nil {
+		return nil, err
+	}
+	if so, _ := c.After["schema_only"].(bool); so {
+		return c.After, nil
+	}
+	logical := c.After["method"] != string(lang.SyncXmin)
+	snap, err := p.snapshotFor(ctx, ep, c.Addr.Replication, ref.Database, logical)
+	if err != nil {
+		return nil, err
+	}
+	src, err := postgres.Connect(ctx, ep.Source.WithDatabase(ref.Database))
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close(context.Background())
+	dst, err := postgres.Connect(ctx, ep.Target.WithDatabase(ref.Database))
+	if err != nil {
+		return nil, err
+	}
+	defer dst.Close(context.Background())
+	filter, _ := c.After["filter"].(string)
+	if logical && filter != "" {
+		// Copy exactly what the publication streams: its stored filter
+		// (a time window is frozen to a constant there).
+		if err := src.QueryRow(ctx, `SELECT coalesce(rowfilter, '') FROM pg_catalog.pg_publication_tables
+			WHERE pubname = $1 AND schemaname = $2 AND tablename = $3`, c.After["publication"], ref.Schema, ref.Table).Scan(&filter); err != nil {
+			return nil, fmt.Errorf("read the publication's row filter: %w", err)
+		}
+	}
+	if c.Action == planner.Replace {
+		if err := p.truncateReplaced(ctx, ep, c.Addr.Replication, ref.Database); err != nil {
+			return nil, err
+		}
+		// Foreign keys and triggers exist on a table copied again: the
+		// copy must not fire them (rows arrive in any order).
+		if _, err := dst.Exec(ctx, "SET session_replication_role = replica"); err != nil {
+			return nil, fmt.Errorf("copy again needs superuser on the target (SET session_replication_role = replica): %w", err)
+		}
+	}
+	stats, err := postgres.CopyTable(ctx, src, dst, postgres.CopyRequest{Schema: ref.Schema, Table: ref.Table, Filter: filter, Snapshot: snap},
+		func(rows, bytes int64) { progress.Rows(rows); progress.Bytes(bytes) })
+	if err != nil {
+		return nil, err
+	}
+	return merge(c.After, map[string]any{"copied_rows": stats.Rows, "copied_bytes": stats.Bytes}), nil
+}
+
+// xmin records the xmin watermark the table's sync starts from.
+func (p *Provider) xmin(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+	if c.Action == planner.Delete {
+		return nil, nil
+	}
+	ref, err := tableRef(c.Addr.Key)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	s := p.snapshots[key(c.Addr.Replication, ref.Database)]
+	p.mu.Unlock()
+	if s == nil {
+		return nil, errors.New("no snapshot was taken for this database in this run: run plan again; it copies the table again and starts the cursor at that snapshot")
+	}
+	return merge(c.After, map[string]any{"xmin_watermark": s.Xmin}), nil
+}
+
+// truncateReplaced empties every table of a database that this run copies
+// again, in one TRUNCATE, once, before the first of them is copied: the
+// tables may reference each other, so they cannot be truncated one by one.
+func (p *Provider) truncateReplaced(ctx context.Context, ep Endpoints, replication, db string) error {
+	k := key(replication, db)
+	p.mu.Lock()
+	once := p.truncated[k]
+	p.mu.Unlock()
+	if once == nil {
+		return nil
+	}
+	once.Do(func() {
+		var names []string
+		for _, q := range p.replaced[k] {
+			names = append(names, pgx.Identifier{q.Schema, q.Name}.Sanitize())
+		}
+		conn, err := postgres.Connect(ctx, ep.Target.WithDatabase(db))
+		if err != nil {
+			p.truncErr[k] = err
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(ctx, "TRUNCATE ONLY "+strings.Join(names, ", ")); err != nil {
+			p.truncErr[k] = fmt.Errorf("truncate the tables copied again (%s): %w", strings.Join(names, ", "), err)
+		}
+	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.truncErr[k]
+}

@@ -1,0 +1,214 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/providers/postgres"
+)
+
+// strList reads a []string attribute (also after a JSON round trip).
+func strList(v any) []string {
+	switch x := v.(type) {
+	case []string:
+		return x
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// strMap reads a map[string]any attribute of strings.
+func strMap(v any) map[string]string {
+	out := map[string]string{}
+	if m, ok := v.(map[string]any); ok {
+		for k, e := range m {
+			if s, ok := e.(string); ok {
+				out[k] = s
+			}
+		}
+	}
+	return out
+}
+
+// sqlString quotes a SQL string literal.
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// publication creates, alters or drops the source publication of a database.
+func (p *Provider) publication(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+	db := c.Addr.Key
+	attrs := c.After
+	if c.Action == planner.Delete {
+		attrs = c.Before
+	}
+	name, _ := attrs["name"].(string)
+	conn, err := postgres.Connect(ctx, ep.Source.WithDatabase(db))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	pub := pgx.Identifier{name}.Sanitize()
+	if c.Action == planner.Delete {
+		_, err := conn.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pub)
+		return nil, err
+	}
+	for _, t := range strList(attrs["set_replica_identity_full"]) {
+		if _, err := conn.Exec(ctx, "ALTER TABLE "+t+" REPLICA IDENTITY FULL"); err != nil {
+			return nil, fmt.Errorf("set replica identity full on %s: %w", t, err)
+		}
+	}
+	filters := strMap(attrs["row_filters"])
+	windows, _ := attrs["time_windows"].(map[string]any)
+	frozen := map[string]any{}
+	var items []string
+	for _, t := range strList(attrs["tables"]) {
+		item := t
+		if w, ok := windows[t].(map[string]any); ok {
+			f, err := freezeWindow(ctx, conn, t, w)
+			if err != nil {
+				return nil, err
+			}
+			frozen[t] = f
+			item += " WHERE (" + f + ")"
+		} else if f := filters[t]; f != "" {
+			item += " WHERE (" + f + ")"
+		}
+		items = append(items, item)
+	}
+	sort.Strings(items)
+	var sql string
+	switch {
+	case len(items) == 0 && c.Action == planner.Update:
+		sql = "ALTER PUBLICATION " + pub + " SET (publish = 'insert, update, delete, truncate')"
+	case len(items) == 0:
+		sql = "CREATE PUBLICATION " + pub
+	case c.Action == planner.Update:
+		sql = "ALTER PUBLICATION " + pub + " SET TABLE " + strings.Join(items, ", ")
+	default:
+		sql = "CREATE PUBLICATION " + pub + " FOR TABLE " + strings.Join(items, ", ")
+	}
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return nil, fmt.Errorf("%s: %w", strings.SplitN(sql, " FOR ", 2)[0], err)
+	}
+	out := merge(attrs, nil)
+	if len(frozen) > 0 {
+		out["frozen_time_windows"] = frozen
+	}
+	return out, nil
+}
+
+// freezeWindow turns a time window into a constant cut-off that a
+// publication accepts: "column" > 'now() - window' cast to the column's type.
+func freezeWindow(ctx context.Context, conn *pgx.Conn, table string, w map[string]any) (string, error) {
+	col, _ := w["column"].(string)
+	last, _ := w["last"].(string)
+	var colType, cutoff string
+	err := conn.QueryRow(ctx, `SELECT format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = $1::regclass AND a.attname = $2 AND NOT a.attisdropped`, table, col).Scan(&colType)
+	if err != nil {
+		return "", fmt.Errorf("time window of %s: column %q: %w", table, col, err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT (now() - $1::interval)::"+colType+"::text", last).Scan(&cutoff); err != nil {
+		return "", fmt.Errorf("time window of %s: %w", table, err)
+	}
+	return pgx.Identifier{col}.Sanitize() + " > " + sqlString(cutoff) + "::" + colType, nil
+}
+
+// slot creates the logical slot with an exported snapshot, and keeps the
+// snapshot for the table copies of this run.
+func (p *Provider) slot(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+	db := c.Addr.Key
+	attrs := c.After
+	if c.Action == planner.Delete {
+		attrs = c.Before
+	}
+	name, _ := attrs["name"].(string)
+	src := ep.Source.WithDatabase(db)
+	if c.Action == planner.Delete || c.Action == planner.Replace {
+		if err := postgres.DropSlot(ctx, src, name); err != nil {
+			return nil, err
+		}
+		if c.Action == planner.Delete {
+			return nil, nil
+		}
+	}
+	s, err := postgres.CreateSlotWithSnapshot(ctx, src, name)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if old := p.slots[key(c.Addr.Replication, db)]; old != nil {
+		_ = old.Close(ctx)
+	}
+	p.slots[key(c.Addr.Replication, db)] = s
+	p.mu.Unlock()
+	p.log.Info("replication slot created", "slot", name, "database", db, "consistent_point", s.ConsistentPoint)
+	return merge(attrs, map[string]any{"consistent_point": s.ConsistentPoint, "snapshot": s.SnapshotName}), nil
+}
+
+// subscription creates, alters or drops the target subscription.
+func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+	db := c.Addr.Key
+	attrs := c.After
+	if c.Action == planner.Delete {
+		attrs = c.Before
+	}
+	name, _ := attrs["name"].(string)
+	slot, _ := attrs["slot_name"].(string)
+	pubs := strList(attrs["publications"])
+	conn, err := postgres.Connect(ctx, ep.Target.WithDatabase(db))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	sub := pgx.Identifier{name}.Sanitize()
+	quotedPubs := make([]string, len(pubs))
+	for i, pb := range pubs {
+		quotedPubs[i] = pgx.Identifier{pb}.Sanitize()
+	}
+	switch c.Action {
+	case planner.Delete:
+		for _, sql := range []string{"ALTER SUBSCRIPTION " + sub + " DISABLE", "ALTER SUBSCRIPTION " + sub + " SET (slot_name = NONE)", "DROP SUBSCRIPTION " + sub} {
+			if _, err := conn.Exec(ctx, sql); err != nil {
+				return nil, fmt.Errorf("%s: %w", sql, err)
+			}
+		}
+		return nil, nil
+	case planner.Update:
+		for _, sql := range []string{
+			"ALTER SUBSCRIPTION " + sub + " SET PUBLICATION " + strings.Join(quotedPubs, ", ") + " WITH (refresh = false)",
+			"ALTER SUBSCRIPTION " + sub + " ENABLE",
+		} {
+			if _, err := conn.Exec(ctx, sql); err != nil {
+				return nil, fmt.Errorf("%s: %w", sql, err)
+			}
+		}
+		return attrs, nil
+	}
+	// The slot must be free: release this run's exported snapshot first.
+	p.mu.Lock()
+	if s := p.slots[key(c.Addr.Replication, db)]; s != nil {
+		_ = s.Close(ctx)
+		delete(p.slots, key(c.Addr.Replication, db))
+	}
+	p.mu.Unlock()
+	sql := "CREATE SUBSCRIPTION " + sub + " CONNECTION " + sqlString(postgres.SubscriptionConnString(ep.Source.WithDatabase(db))) +
+		" PUBLICATION " + strings.Join(quotedPubs, ", ") +
+		" WITH (create_slot = false, slot_name = " + sqlString(slot) + ", copy_data = false, enabled = true)"
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		// The statement holds the connection string: never print it.
+		return nil, fmt.Errorf("CREATE SUBSCRIPTION %s: %s", sub, postgres.RedactURL(err.Error()))
+	}
+	return attrs, nil
+}

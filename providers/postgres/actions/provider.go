@@ -1,0 +1,155 @@
+// Package actions performs the changes of a plan on PostgreSQL: it is the
+// provider the executor calls for every change of a replication. It holds
+// the exported snapshots of a run, so that every table of a database is
+// copied inside the snapshot of that database's replication slot.
+package actions
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/database-replicator/database-replicator/executor"
+	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/providers/postgres"
+)
+
+// Endpoints are the servers of one replication.
+type Endpoints struct {
+	Source, Target postgres.ConnInfo
+	// IndexJobs is the number of parallel post-data builds.
+	IndexJobs int
+}
+
+// Provider implements executor.Provider for PostgreSQL.
+type Provider struct {
+	replications map[string]Endpoints
+	// scope lists the tables of each replication/database in the plan.
+	scope map[string][]postgres.QualifiedName
+	log   hclog.Logger
+
+	// replaced lists, per replication/db, the tables copied again (truncated
+	// together, once, before the first of them is copied).
+	replaced  map[string][]postgres.QualifiedName
+	truncated map[string]*sync.Once
+	truncErr  map[string]error
+
+	mu        sync.Mutex
+	slots     map[string]*postgres.ExportedSlot // by replication/db
+	snapshots map[string]*postgres.HeldSnapshot // by replication/db (xmin method)
+}
+
+// New returns a provider for the plan's replications.
+func New(p *planner.Plan, replications map[string]Endpoints, log hclog.Logger) *Provider {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	prov := &Provider{replications: replications, scope: map[string][]postgres.QualifiedName{}, log: log,
+		slots: map[string]*postgres.ExportedSlot{}, snapshots: map[string]*postgres.HeldSnapshot{},
+		replaced: map[string][]postgres.QualifiedName{}, truncated: map[string]*sync.Once{}, truncErr: map[string]error{}}
+	for _, c := range p.Changes {
+		if c.Addr.Kind != addrs.Table || c.Action == planner.Delete {
+			continue
+		}
+		ref, err := tableRef(c.Addr.Key)
+		if err != nil {
+			continue
+		}
+		k := key(c.Addr.Replication, ref.Database)
+		q := postgres.QualifiedName{Schema: ref.Schema, Name: ref.Table}
+		prov.scope[k] = append(prov.scope[k], q)
+		if c.Action == planner.Replace {
+			if so, _ := c.After["schema_only"].(bool); !so {
+				prov.replaced[k] = append(prov.replaced[k], q)
+				prov.truncated[k] = &sync.Once{}
+			}
+		}
+	}
+	return prov
+}
+
+var _ executor.Provider = (*Provider)(nil)
+
+// key identifies one database of one replication.
+func key(replication, db string) string { return replication + "/" + db }
+
+// endpoints returns the servers of a change's replication.
+func (p *Provider) endpoints(c *planner.Change) (Endpoints, error) {
+	ep, ok := p.replications[c.Addr.Replication]
+	if !ok {
+		return Endpoints{}, fmt.Errorf("%s: replication %q has no endpoints", c.Addr, c.Addr.Replication)
+	}
+	return ep, nil
+}
+
+// Apply performs one change.
+func (p *Provider) Apply(ctx context.Context, c *planner.Change, progress executor.Progress) (map[string]any, error) {
+	ep, err := p.endpoints(c)
+	if err != nil {
+		return nil, err
+	}
+	var attrs map[string]any
+	switch c.Addr.Kind {
+	case addrs.Database:
+		attrs, err = p.database(ctx, ep, c)
+	case addrs.Globals:
+		attrs, err = p.globals(ctx, ep, c)
+	case addrs.Schema:
+		attrs, err = p.schema(ctx, ep, c)
+	case addrs.Publication:
+		attrs, err = p.publication(ctx, ep, c)
+	case addrs.Slot:
+		attrs, err = p.slot(ctx, ep, c)
+	case addrs.Table:
+		attrs, err = p.table(ctx, ep, c, progress)
+	case addrs.PostData:
+		attrs, err = p.postData(ctx, ep, c)
+	case addrs.Sequences:
+		attrs, err = p.sequences(ctx, ep, c)
+	case addrs.Subscription:
+		attrs, err = p.subscription(ctx, ep, c)
+	case addrs.Xmin:
+		attrs, err = p.xmin(ctx, ep, c)
+	default:
+		err = fmt.Errorf("no action for %s", c.Addr.Kind)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", c.Action, c.Addr, err)
+	}
+	return attrs, nil
+}
+
+// Close releases the exported snapshots held by the run.
+func (p *Provider) Close(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var first error
+	for k, s := range p.slots {
+		if err := s.Close(ctx); err != nil && first == nil {
+			first = err
+		}
+		delete(p.slots, k)
+	}
+	for k, s := range p.snapshots {
+		if err := s.Close(ctx); err != nil && first == nil {
+			first = err
+		}
+		delete(p.snapshots, k)
+	}
+	return first
+}
+
+// merge returns a copy of base with extra's keys added.
+func merge(base map[string]any, extra map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,108 @@
+package actions
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/providers/postgres"
+)
+
+// database creates (or drops and recreates) the target database.
+func (p *Provider) database(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+	name := c.Addr.Key
+	switch c.Action {
+	case planner.Delete:
+		return nil, nil // target data stays
+	case planner.Replace:
+		if err := postgres.DropDatabase(ctx, ep.Target, name); err != nil {
+			return nil, err
+		}
+	case planner.Create:
+		if c.Before != nil {
+			return c.After, nil // an existing, empty database is adopted
+		}
+	default:
+		return c.After, nil
+	}
+	enc, _ := c.After["encoding"].(string)
+	collate, _ := c.After["collate"].(string)
+	ctype, _ := c.After["ctype"].(string)
+	if err := postgres.CreateDatabase(ctx, ep.Target, name, enc, collate, ctype); err != nil {
+		return nil, err
+	}
+	return c.After, nil
+}
+
+// globals copies roles and grants.
+func (p *Provider) globals(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+	if c.Action == planner.Delete {
+		return nil, nil
+	}
+	res, err := postgres.CopyGlobals(ctx, ep.Source, ep.Target, func(msg string) { p.log.Warn(msg) })
+	if err != nil {
+		return nil, err
+	}
+	return merge(c.After, map[string]any{"roles_created": len(res.RolesCreated), "roles_skipped": len(res.RolesSkipped)}), nil
+}
+
+// schemaScope is the dump scope of one database: its tables in the plan.
+func (p *Provider) schemaScope(replication, db string) postgres.SchemaScope {
+	return postgres.SchemaScope{
+		Tables: p.scope[key(replication, db)],
+		Warn:   func(msg string) { p.log.Warn(msg, "database", db) },
+	}
+}
+
+// schema restores the pre-data schema of one database.
+func (p *Provider) schema(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+	db := c.Addr.Key
+	switch c.Action {
+	case planner.Delete:
+		return nil, nil
+	case planner.Update:
+		return nil, fmt.Errorf("applying schema drift is not supported yet: run the missing DDL on the target (%v), then plan again", c.After)
+	}
+	var sql bytes.Buffer
+	if err := postgres.DumpSchema(ctx, ep.Source.WithDatabase(db), postgres.SectionPreData, p.schemaScope(c.Addr.Replication, db), &sql); err != nil {
+		return nil, err
+	}
+	if err := postgres.ApplySQL(ctx, ep.Target.WithDatabase(db), &sql); err != nil {
+		return nil, err
+	}
+	return c.After, nil
+}
+
+// postData builds indexes, constraints and triggers after the copy.
+func (p *Provider) postData(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+	if c.Action == planner.Delete {
+		return nil, nil
+	}
+	db := c.Addr.Key
+	items, err := postgres.DumpPostData(ctx, ep.Source.WithDatabase(db), p.schemaScope(c.Addr.Replication, db))
+	if err != nil {
+		return nil, err
+	}
+	jobs := ep.IndexJobs
+	if jobs < 1 {
+		jobs = 1
+	}
+	if err := postgres.ApplyPostData(ctx, ep.Target.WithDatabase(db), items, jobs); err != nil {
+		return nil, err
+	}
+	return merge(c.After, map[string]any{"items": len(items)}), nil
+}
+
+// sequences sets the target's sequences to the source's values.
+func (p *Provider) sequences(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+	if c.Action == planner.Delete {
+		return nil, nil
+	}
+	db := c.Addr.Key
+	n, err := postgres.SyncSequences(ctx, ep.Source.WithDatabase(db), ep.Target.WithDatabase(db), nil)
+	if err != nil {
+		return nil, err
+	}
+	return merge(c.After, map[string]any{"sequences": n}), nil
+}
