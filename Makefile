@@ -5,7 +5,7 @@ PKG         := ./...
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
 FUZZTIME    ?= 60s
 
-.PHONY: all build test lint fmt-check fuzz clean
+.PHONY: all build test lint fmt-check fuzz demo clean
 
 all: build
 
@@ -16,6 +16,10 @@ build:
 ## test: unit and integration tests against throwaway local PostgreSQL clusters
 test:
 	$(GO) test -count=1 -timeout 12m $(PKG)
+
+## demo: two throwaway clusters, sample data, plan, apply, live sync, comparison
+demo: build
+	examples/quickstart/demo.sh
 
 ## lint: gofmt, go vet and staticcheck
 lint: fmt-check

@@ -206,6 +206,13 @@ func (b *builder) databaseContents(ds *DatabaseScope, globals *Change) {
 		tableAddrs = append(tableAddrs, tc.Addr)
 	}
 	post := b.postData(ds, schema, tableAddrs)
+	for _, ts := range ds.Tables {
+		if ts.Filter != "" && !ts.SchemaOnly {
+			b.diags.Warnf(post.Addr.String(), "Foreign keys are created NOT VALID",
+				"%q has row-filtered tables (e.g. %s): a copied row may reference a row the filter left out, so foreign keys of %q are created NOT VALID on the target (new rows are still checked).", ds.Name, ts.Ref.String(), ds.Name)
+			break
+		}
+	}
 	seq := b.sequences(ds, post.Addr)
 	switch {
 	case logical:

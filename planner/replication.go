@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -82,18 +83,29 @@ func (b *builder) publication(ds *DatabaseScope, dep addrs.Addr) *Change {
 					ts.Ref.String(), b.srcName, b.src.Version)
 			}
 		}
+		outside := b.in.FilterChecks[ts.Ref.String()].OutsideReplicaIdentity
+		if ts.Window != nil && !slices.Contains(ts.Source.PrimaryKey, ts.Window.Column) {
+			outside = fmt.Sprintf("column %q of the time window is not part of the primary key", ts.Window.Column)
+		}
+		if outside != "" && ts.ReplicaIdentity != "full" && ts.Source.ReplicaIdentity != "full" {
+			b.diags.Errorf(a.String(), "Row filter uses columns outside the replica identity",
+				"Once %s is published with its row filter, UPDATE and DELETE on it would fail on %s (%s). Add to the configuration:\n  table %q {\n    replica_identity = \"full\"\n  }\nor filter on primary-key columns only.",
+				ts.Ref.String(), b.srcName, outside, ts.Ref.String())
+		}
 		if len(ts.Source.PrimaryKey) == 0 {
 			switch {
 			case ts.ReplicaIdentity == "full":
-				if ts.Source.ReplicaIdentity != "full" {
-					full = append(full, q)
-				}
 			case ts.Source.ReplicaIdentity == "full" || (ts.Source.ReplicaIdentity == "index" && ts.Source.ReplicaIdentityIndex != ""):
 			default:
 				b.diags.Warnf(b.addr(addrs.Table, ts.Ref.String()).String(), "Table without primary key or replica identity",
 					"%s has no primary key; once it is published, UPDATE and DELETE on it fail on the source. Add a primary key, or add to the configuration:\n  table %q {\n    replica_identity = \"full\"\n  }",
 					ts.Ref.String(), ts.Ref.String())
 			}
+		}
+	}
+	for _, ts := range tables {
+		if ts.ReplicaIdentity == "full" && ts.Source.ReplicaIdentity != "full" {
+			full = append(full, lang.QuoteIdent(ts.Ref.Schema)+"."+lang.QuoteIdent(ts.Ref.Table))
 		}
 	}
 	sort.Strings(wantTables)

@@ -29,6 +29,10 @@ type FilterCheck struct {
 	// but a publication refuses it (PostgreSQL 15+ allows only immutable
 	// functions and simple expressions in row filters), or "".
 	NotPublishable string
+	// OutsideReplicaIdentity is the server's complaint when the filter
+	// uses columns outside the table's replica identity: once published,
+	// UPDATE and DELETE on the table fail on the source (PostgreSQL 15+).
+	OutsideReplicaIdentity string
 }
 
 // CheckRowFilters asks the source, inside transactions that are rolled
@@ -89,6 +93,9 @@ func checkFiltersIn(ctx context.Context, info ConnInfo, reqs []FilterRequest, ou
 			if err == nil {
 				err = tx.QueryRow(ctx, "SELECT coalesce(rowfilter, '') FROM pg_catalog.pg_publication_tables WHERE pubname = $1", pub).Scan(&check.Deparsed)
 			}
+			if err == nil {
+				check.OutsideReplicaIdentity, err = updateRefused(ctx, tx, table)
+			}
 			if err != nil {
 				var pgErr *pgconn.PgError
 				if errors.As(err, &pgErr) && pgErr.Code != "42501" {
@@ -115,4 +122,31 @@ func serverMessage(err error) string {
 		return pgErr.Message
 	}
 	return err.Error()
+}
+
+// updateRefused plans an UPDATE of no rows on a table that a publication
+// with a row filter now carries: PostgreSQL refuses it at executor start
+// when the filter uses columns outside the replica identity. It returns
+// that complaint ("" when updates work) inside a savepoint.
+func updateRefused(ctx context.Context, tx pgx.Tx, table string) (string, error) {
+	var col string
+	err := tx.QueryRow(ctx, `SELECT attname FROM pg_catalog.pg_attribute
+		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+		ORDER BY attnum LIMIT 1`, table).Scan(&col)
+	if err != nil {
+		return "", fmt.Errorf("pick a column of %s: %w", table, err)
+	}
+	if _, err := tx.Exec(ctx, "SAVEPOINT update_check"); err != nil {
+		return "", err
+	}
+	c := pgx.Identifier{col}.Sanitize()
+	_, uerr := tx.Exec(ctx, "UPDATE "+table+" SET "+c+" = "+c+" WHERE false")
+	if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT update_check"); err != nil {
+		return "", err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(uerr, &pgErr) && pgErr.Code == "42P10" {
+		return serverMessage(uerr), nil
+	}
+	return "", nil
 }

@@ -34,6 +34,9 @@ type Provider struct {
 	// replaced lists, per replication/db, the tables copied again (truncated
 	// together, once, before the first of them is copied).
 	replaced  map[string][]postgres.QualifiedName
+	// filtered marks databases with a row-filtered table: their foreign
+	// keys may point at rows the filter left out.
+	filtered  map[string]bool
 	truncated map[string]*sync.Once
 	truncErr  map[string]error
 
@@ -49,7 +52,7 @@ func New(p *planner.Plan, replications map[string]Endpoints, log hclog.Logger) *
 	}
 	prov := &Provider{replications: replications, scope: map[string][]postgres.QualifiedName{}, log: log,
 		slots: map[string]*postgres.ExportedSlot{}, snapshots: map[string]*postgres.HeldSnapshot{},
-		replaced: map[string][]postgres.QualifiedName{}, truncated: map[string]*sync.Once{}, truncErr: map[string]error{}}
+		replaced: map[string][]postgres.QualifiedName{}, filtered: map[string]bool{}, truncated: map[string]*sync.Once{}, truncErr: map[string]error{}}
 	for _, c := range p.Changes {
 		if c.Addr.Kind != addrs.Table || c.Action == planner.Delete {
 			continue
@@ -61,6 +64,9 @@ func New(p *planner.Plan, replications map[string]Endpoints, log hclog.Logger) *
 		k := key(c.Addr.Replication, ref.Database)
 		q := postgres.QualifiedName{Schema: ref.Schema, Name: ref.Table}
 		prov.scope[k] = append(prov.scope[k], q)
+		if f, _ := c.After["filter"].(string); f != "" {
+			prov.filtered[k] = true
+		}
 		if c.Action == planner.Replace {
 			if so, _ := c.After["schema_only"].(bool); !so {
 				prov.replaced[k] = append(prov.replaced[k], q)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/providers/postgres"
@@ -84,6 +85,9 @@ func (p *Provider) postData(ctx context.Context, ep Endpoints, c *planner.Change
 	if err != nil {
 		return nil, err
 	}
+	if p.filtered[key(c.Addr.Replication, db)] {
+		items = notValidForeignKeys(items)
+	}
 	jobs := ep.IndexJobs
 	if jobs < 1 {
 		jobs = 1
@@ -105,4 +109,22 @@ func (p *Provider) sequences(ctx context.Context, ep Endpoints, c *planner.Chang
 		return nil, err
 	}
 	return merge(c.After, map[string]any{"sequences": n}), nil
+}
+
+// notValidForeignKeys adds NOT VALID to foreign keys: with row filters, a
+// kept row may reference a row the filter left out, and validating the
+// constraint would fail. New rows are still checked; logical replication
+// applies changes without firing the checks, as on any subscriber.
+func notValidForeignKeys(items []postgres.PostDataItem) []postgres.PostDataItem {
+	out := make([]postgres.PostDataItem, len(items))
+	for i, it := range items {
+		if it.Kind == "FK CONSTRAINT" && !strings.Contains(it.SQL, "NOT VALID") {
+			sql := strings.TrimRight(it.SQL, " \n")
+			if strings.HasSuffix(sql, ";") {
+				it.SQL = strings.TrimSuffix(sql, ";") + " NOT VALID;\n"
+			}
+		}
+		out[i] = it
+	}
+	return out
 }
