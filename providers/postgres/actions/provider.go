@@ -33,7 +33,7 @@ type Provider struct {
 
 	// replaced lists, per replication/db, the tables copied again (truncated
 	// together, once, before the first of them is copied).
-	replaced  map[string][]postgres.QualifiedName
+	replaced map[string][]postgres.QualifiedName
 	// filtered marks databases with a row-filtered table: their foreign
 	// keys may point at rows the filter left out.
 	filtered  map[string]bool
