@@ -35,6 +35,7 @@ type cli struct {
 	Config   configCmd   `cmd:"" help:"Work with configuration files."`
 	Plan     planCmd     `cmd:"" help:"Introspect source and target, diff against the configuration and state, and print the plan."`
 	Apply    applyCmd    `cmd:"" help:"Make the target match the plan: snapshot copy, then replication objects. Resumable."`
+	Init     initCmd     `cmd:"" help:"Copy the snapshot (everything but the subscription), with a size estimate first. Resumable."`
 	Show     showCmd     `cmd:"" help:"Render a plan saved with 'plan --out'."`
 	StateCmd stateCmd    `cmd:"" name:"state" help:"Inspect or edit the state."`
 

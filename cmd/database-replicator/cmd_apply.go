@@ -6,12 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/database-replicator/database-replicator/executor"
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
-	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/providers/postgres"
 	"github.com/database-replicator/database-replicator/providers/postgres/actions"
 )
@@ -68,33 +65,7 @@ func (c *applyCmd) Run(a *app) error {
 			return err
 		}
 	}
-	prior, err := backend.Read(a.ctx)
-	if err != nil {
-		return err
-	}
-	eps, jobs, err := endpointsFor(cfg)
-	if err != nil {
-		return err
-	}
-	if c.Parallelism > 0 {
-		jobs = c.Parallelism
-	}
-	prov := actions.New(plan, eps, a.log)
-	defer prov.Close(context.Background())
-	start := time.Now()
-	res, err := executor.Run(a.ctx, plan, prov, backend, prior, executor.Options{
-		Parallelism: jobs,
-		Limits:      map[addrs.Kind]int{addrs.Table: jobs},
-		Logger:      a.log,
-	})
-	if res != nil {
-		fmt.Fprintf(a.io.stdout, "\nApplied %d change(s), %d failed, %d skipped in %s.\n",
-			len(res.Applied), len(res.Failed), len(res.Skipped), time.Since(start).Round(time.Millisecond))
-	}
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("%w; the state records what finished: run apply again to resume", err)
-		}
+	if err := a.execute(cfg, backend, plan, c.Parallelism); err != nil {
 		return err
 	}
 	fmt.Fprintln(a.io.stdout, "Apply complete.")

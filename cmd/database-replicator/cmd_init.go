@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/state"
+)
+
+// initCmd is the predecessor's snapshot command: apply everything but the
+// subscription. The slot created for the snapshot stays on the source, so
+// a later `sync` (or `apply`) starts streaming exactly where the copy ended.
+type initCmd struct {
+	Yes          bool `help:"Do not ask for confirmation."`
+	DropExisting bool `help:"Drop and recreate target databases that already hold data."`
+	NoResume     bool `help:"Start fresh: drop the replication objects the state records, forget the state, and copy everything again (implies --drop-existing)."`
+	Local        bool `help:"Accepted for compatibility; execution is always local."`
+	connectionFlags
+}
+
+// copyRate is the rough copy speed used for the estimate in the size table.
+const copyRate = 50 << 20 // bytes per second
+
+// Run implements the command.
+func (c *initCmd) Run(a *app) error {
+	cfg, err := a.loadConfigOrFlags(&c.connectionFlags)
+	if err != nil {
+		return err
+	}
+	for _, r := range cfg.Replications {
+		if c.DropExisting || c.NoResume {
+			r.Snapshot.DropExisting = true
+		}
+	}
+	backend, err := a.stateBackend(cfg)
+	if err != nil {
+		return err
+	}
+	unlock, err := backend.Lock(a.ctx, a.lockInfo("init"))
+	if err != nil {
+		return err
+	}
+	defer unlock(context.Background())
+
+	if c.NoResume {
+		if err := a.forgetState(cfg, backend); err != nil {
+			return err
+		}
+	}
+	plan, diags, err := a.makePlan(cfg, backend, nil)
+	if err != nil {
+		return err
+	}
+	// The snapshot part only: no subscription yet.
+	var kept []*planner.Change
+	for _, ch := range plan.Changes {
+		if ch.Addr.Kind != addrs.Subscription {
+			kept = append(kept, ch)
+		}
+	}
+	plan.Changes = kept
+	if err := a.renderPlan(plan, false, false); err != nil {
+		return err
+	}
+	if diags.HasErrors() {
+		return &exitError{code: 1, err: fmt.Errorf("init: %d error(s) above must be fixed first; nothing was changed", countErrors(diags))}
+	}
+	if !plan.HasChanges() {
+		fmt.Fprintln(a.io.stdout, "\nThe snapshot is complete; run `database-replicator apply` to create the subscription.")
+		return nil
+	}
+	if err := a.sizeTable(plan); err != nil {
+		return err
+	}
+	if !c.Yes {
+		if err := a.confirm(); err != nil {
+			return err
+		}
+	}
+	if err := a.execute(cfg, backend, plan, 0); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.io.stdout, "Snapshot complete. The replication slot keeps every change since the snapshot: run `database-replicator apply` to start streaming from it.")
+	return nil
+}
+
+// sizeTable prints the predecessor's table: database, size, estimated time.
+func (a *app) sizeTable(p *planner.Plan) error {
+	sizes := map[string]int64{}
+	var order []string
+	for _, ch := range p.Changes {
+		if ch.Addr.Kind != addrs.Table || ch.Action == planner.NoOp || ch.Action == planner.Delete {
+			continue
+		}
+		ref, err := tableKeyDatabase(ch.Addr.Key)
+		if err != nil {
+			continue
+		}
+		if _, ok := sizes[ref]; !ok {
+			order = append(order, ref)
+		}
+		if b, ok := ch.After["bytes"].(int64); ok {
+			sizes[ref] += b
+		}
+	}
+	w := tabwriter.NewWriter(a.io.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "\nDATABASE\tSIZE\tESTIMATED TIME\t")
+	for _, db := range order {
+		est := time.Duration(sizes[db] / copyRate * int64(time.Second))
+		fmt.Fprintf(w, "%s\t%s\t~%s\t\n", db, humanSize(sizes[db]), max(est, time.Second).Round(time.Second))
+	}
+	return w.Flush()
+}
+
+// tableKeyDatabase returns the database of a table address key.
+func tableKeyDatabase(k string) (string, error) {
+	parts, err := splitKey(k)
+	if err != nil || len(parts) == 0 {
+		return "", fmt.Errorf("table key %q: %v", k, err)
+	}
+	return parts[0], nil
+}
+
+// humanSize renders bytes like pg_size_pretty.
+func humanSize(n int64) string {
+	units := []string{"bytes", "kB", "MB", "GB", "TB"}
+	f, i := float64(n), 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%.1f %s", f, units[i])
+}
+
+// forgetState drops the replication objects the state records (subscriptions,
+// slots, publications), then writes an empty state: --no-resume.
+func (a *app) forgetState(cfg *lang.Config, backend state.Backend) error {
+	prior, err := backend.Read(a.ctx)
+	if err != nil {
+		return err
+	}
+	p := &planner.Plan{}
+	for _, ad := range prior.Addresses() {
+		r := prior.Resource(ad)
+		parsed, err := addrs.Parse(ad)
+		if err != nil {
+			continue
+		}
+		switch parsed.Kind {
+		case addrs.Subscription, addrs.Slot, addrs.Publication:
+			p.Changes = append(p.Changes, &planner.Change{Addr: parsed, Action: planner.Delete, Before: r.Attributes,
+				Reason: "init --no-resume starts fresh"})
+		}
+	}
+	for _, ch := range p.Changes {
+		for _, other := range p.Changes {
+			// Subscription before slot and publication; publication before slot.
+			if other.Addr.Key == ch.Addr.Key && other.Addr.Replication == ch.Addr.Replication &&
+				(ch.Addr.Kind == addrs.Slot && other.Addr.Kind != addrs.Slot ||
+					ch.Addr.Kind == addrs.Publication && other.Addr.Kind == addrs.Subscription) {
+				ch.DependsOn = append(ch.DependsOn, other.Addr)
+			}
+		}
+	}
+	if len(p.Changes) > 0 {
+		fmt.Fprintf(a.io.stdout, "init --no-resume: dropping %d replication object(s) recorded in state.\n", len(p.Changes))
+		if err := a.runPlan(cfg, backend, prior, p, 1); err != nil {
+			return err
+		}
+	}
+	for _, ad := range prior.Addresses() {
+		prior.RemoveResource(ad)
+	}
+	return backend.Write(a.ctx, prior)
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/database-replicator/database-replicator/executor"
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/providers/postgres/actions"
+	"github.com/database-replicator/database-replicator/state"
+)
+
+// splitKey splits a table address key ("db.schema.table") into its parts.
+func splitKey(k string) ([]string, error) { return lang.SplitQualifiedName(k) }
+
+// execute applies a plan with the configuration's endpoints.
+func (a *app) execute(cfg *lang.Config, backend state.Backend, p *planner.Plan, parallelism int) error {
+	prior, err := backend.Read(a.ctx)
+	if err != nil {
+		return err
+	}
+	return a.runPlan(cfg, backend, prior, p, parallelism)
+}
+
+// runPlan runs the executor over p and prints the outcome.
+func (a *app) runPlan(cfg *lang.Config, backend state.Backend, prior *state.State, p *planner.Plan, parallelism int) error {
+	eps, jobs, err := a.endpoints(cfg)
+	if err != nil {
+		return err
+	}
+	if parallelism > 0 {
+		jobs = parallelism
+	}
+	prov := actions.New(p, eps, a.log)
+	defer prov.Close(context.Background())
+	start := time.Now()
+	res, err := executor.Run(a.ctx, p, prov, backend, prior, executor.Options{
+		Parallelism: jobs,
+		Limits:      map[addrs.Kind]int{addrs.Table: jobs},
+		Logger:      a.log,
+	})
+	if res != nil {
+		fmt.Fprintf(a.io.stdout, "\nApplied %d change(s), %d failed, %d skipped in %s.\n",
+			len(res.Applied), len(res.Failed), len(res.Skipped), time.Since(start).Round(time.Millisecond))
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("%w; the state records what finished: run apply again to resume", err)
+		}
+		return err
+	}
+	return nil
+}
+
+// endpoints resolves the servers of every replication of the configuration.
+func (a *app) endpoints(cfg *lang.Config) (map[string]actions.Endpoints, int, error) {
+	if cfg == nil {
+		return nil, 0, errors.New("no configuration: pass -c PATH or --source/--target")
+	}
+	return endpointsFor(cfg)
+}
