@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/hashicorp/go-hclog"
@@ -83,6 +84,8 @@ type app struct {
 	log    hclog.Logger
 	color  bool
 	global *Globals
+	// progressEvery is the interval of progress log lines without a terminal.
+	progressEvery time.Duration
 }
 
 func run(ctx context.Context, args []string, env *ioEnv) (code int) {
@@ -118,7 +121,12 @@ func run(ctx context.Context, args []string, env *ioEnv) (code int) {
 		}
 		return 1
 	}
-	a := &app{ctx: ctx, io: env, global: &c.Globals}
+	a := &app{ctx: ctx, io: env, global: &c.Globals, progressEvery: 10 * time.Second}
+	if v, ok := env.lookupEnv("REPLICATOR_PROGRESS_INTERVAL"); ok {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			a.progressEvery = d
+		}
+	}
 	_, noColorEnv := env.lookupEnv("NO_COLOR")
 	a.color = !c.NoColor && !noColorEnv && env.stdoutTTY
 	a.log = newLogger(&c.Globals, env, !c.NoColor && !noColorEnv && env.stderrTTY)
@@ -138,10 +146,15 @@ func run(ctx context.Context, args []string, env *ioEnv) (code int) {
 
 // newLogger builds the hclog logger selected by the global flags.
 func newLogger(g *Globals, env *ioEnv, color bool) hclog.Logger {
+	return newLoggerTo(g, env.stderr, color)
+}
+
+// newLoggerTo builds the logger of the global flags writing to out.
+func newLoggerTo(g *Globals, out io.Writer, color bool) hclog.Logger {
 	opts := &hclog.LoggerOptions{
 		Name:       "database-replicator",
 		Level:      hclog.LevelFromString(g.LogLevel),
-		Output:     env.stderr,
+		Output:     out,
 		JSONFormat: g.LogFormat == "json",
 		Color:      hclog.ColorOff,
 	}

@@ -35,14 +35,21 @@ func (a *app) runPlan(cfg *lang.Config, backend state.Backend, prior *state.Stat
 	if parallelism > 0 {
 		jobs = parallelism
 	}
-	prov := actions.New(p, eps, a.log)
+	view, logOut := newProgressView(p, a.log, a.io.stderrTTY && !a.global.NoColor, a.io.stderr, a.progressEvery)
+	log := a.log
+	if logOut != nil {
+		log = newLoggerTo(a.global, logOut, false)
+	}
+	prov := actions.New(p, eps, log)
 	defer prov.Close(context.Background())
 	start := time.Now()
 	res, err := executor.Run(a.ctx, p, prov, backend, prior, executor.Options{
 		Parallelism: jobs,
 		Limits:      map[addrs.Kind]int{addrs.Table: jobs},
-		Logger:      a.log,
+		Logger:      log,
+		OnEvent:     view.Event,
 	})
+	view.Close()
 	if res != nil {
 		fmt.Fprintf(a.io.stdout, "\nApplied %d change(s), %d failed, %d skipped in %s.\n",
 			len(res.Applied), len(res.Failed), len(res.Skipped), time.Since(start).Round(time.Millisecond))
