@@ -95,7 +95,14 @@ func (p *Provider) postData(ctx context.Context, ep Endpoints, c *planner.Change
 	if err := postgres.ApplyPostData(ctx, ep.Target.WithDatabase(db), items, jobs); err != nil {
 		return nil, err
 	}
-	return merge(c.After, map[string]any{"items": len(items)}), nil
+	los, err := postgres.CopyLargeObjects(ctx, ep.Source.WithDatabase(db), ep.Target.WithDatabase(db), p.currentSnapshot(c.Addr.Replication, db))
+	if err != nil {
+		return nil, err
+	}
+	if err := p.analyze(ctx, ep, c.Addr.Replication, db); err != nil {
+		return nil, err
+	}
+	return merge(c.After, map[string]any{"items": len(items), "large_objects": los}), nil
 }
 
 // sequences sets the target's sequences to the source's values.
@@ -127,4 +134,42 @@ func notValidForeignKeys(items []postgres.PostDataItem) []postgres.PostDataItem 
 		out[i] = it
 	}
 	return out
+}
+
+// currentSnapshot is the snapshot the run's copies of a database used, if
+// it is still held ("" after a resume: large objects are then read as of
+// now, which is what the copy of a resumed run has to accept anyway).
+func (p *Provider) currentSnapshot(replication, db string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := key(replication, db)
+	if s := p.slots[k]; s != nil && s.Alive() {
+		return s.SnapshotName
+	}
+	if s := p.snapshots[k]; s != nil {
+		return s.Name
+	}
+	return ""
+}
+
+// analyze gathers planner statistics for the copied tables of a database,
+// so that the target plans queries well from the first minute.
+func (p *Provider) analyze(ctx context.Context, ep Endpoints, replication, db string) error {
+	tables := p.scope[key(replication, db)]
+	if len(tables) == 0 {
+		return nil
+	}
+	conn, err := postgres.Connect(ctx, ep.Target.WithDatabase(db))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = t.String()
+	}
+	if _, err := conn.Exec(ctx, "ANALYZE "+strings.Join(names, ", ")); err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	return nil
 }
