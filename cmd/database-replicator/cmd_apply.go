@@ -98,7 +98,8 @@ func endpointsFor(cfg *lang.Config) (map[string]actions.Endpoints, int, error) {
 		if err != nil {
 			return nil, 0, fmt.Errorf("target.%s: %w", r.Target, err)
 		}
-		eps[r.Name] = actions.Endpoints{Source: src, Target: dst, IndexJobs: r.Snapshot.IndexJobs}
+		eps[r.Name] = actions.Endpoints{Source: src, Target: dst, IndexJobs: r.Snapshot.IndexJobs,
+			SplitLargerThan: r.Snapshot.SplitLargerThan, SplitParts: r.Snapshot.Jobs}
 		jobs = max(jobs, r.Snapshot.Jobs)
 	}
 	return eps, jobs, nil

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/jackc/pgx/v5"
 
@@ -90,8 +93,17 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, p
 			return nil, fmt.Errorf("copy again needs superuser on the target (SET session_replication_role = replica): %w", err)
 		}
 	}
-	stats, err := postgres.CopyTable(ctx, src, dst, postgres.CopyRequest{Schema: ref.Schema, Table: ref.Table, Filter: filter, Snapshot: snap},
-		func(rows, bytes int64) { progress.Rows(rows); progress.Bytes(bytes) })
+	req := postgres.CopyRequest{Schema: ref.Schema, Table: ref.Table, Filter: filter, Snapshot: snap}
+	onProgress := func(rows, bytes int64) { progress.Rows(rows); progress.Bytes(bytes) }
+	size := attrInt(c.After["bytes"])
+	if ep.SplitLargerThan > 0 && size > ep.SplitLargerThan && ep.SplitParts > 1 {
+		stats, parts, err := p.copySplit(ctx, ep, ref.Database, req, src, ep.SplitParts, onProgress)
+		if err != nil {
+			return nil, err
+		}
+		return merge(c.After, map[string]any{"copied_rows": stats.Rows, "copied_bytes": stats.Bytes, "parts": parts}), nil
+	}
+	stats, err := postgres.CopyTable(ctx, src, dst, req, onProgress)
 	if err != nil {
 		return nil, err
 	}
@@ -145,4 +157,70 @@ func (p *Provider) truncateReplaced(ctx context.Context, ep Endpoints, replicati
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.truncErr[k]
+}
+
+// attrInt reads an integer attribute (int64 in a fresh plan, float64 or
+// json.Number after a JSON round trip).
+func attrInt(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case int:
+		return int64(x)
+	case float64:
+		return int64(x)
+	case interface{ Int64() (int64, error) }:
+		n, _ := x.Int64()
+		return n
+	}
+	return 0
+}
+
+// copySplit copies a big table as parallel CTID ranges, every part inside
+// the same snapshot, each with its own source and target connection. The
+// parts commit separately: an interrupted split copy leaves the change in
+// progress, and the next plan truncates and copies the table again.
+func (p *Provider) copySplit(ctx context.Context, ep Endpoints, db string, req postgres.CopyRequest, src *pgx.Conn, parts int, onProgress func(rows, bytes int64)) (postgres.CopyStats, int, error) {
+	blocks, err := postgres.TableBlocks(ctx, src, req.Schema, req.Table)
+	if err != nil {
+		return postgres.CopyStats{}, 0, err
+	}
+	ranges := postgres.SplitByCTID(blocks, parts)
+	var mu sync.Mutex
+	var total postgres.CopyStats
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range ranges {
+		part := ranges[i]
+		g.Go(func() error {
+			s, err := postgres.Connect(gctx, ep.Source.WithDatabase(db))
+			if err != nil {
+				return err
+			}
+			defer s.Close(context.Background())
+			d, err := postgres.Connect(gctx, ep.Target.WithDatabase(db))
+			if err != nil {
+				return err
+			}
+			defer d.Close(context.Background())
+			r := req
+			r.CTIDRange = &part
+			st, err := postgres.CopyTable(gctx, s, d, r, func(rows, bytes int64) {
+				mu.Lock()
+				defer mu.Unlock()
+				onProgress(rows, bytes)
+			})
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			total.Rows += st.Rows
+			total.Bytes += st.Bytes
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return postgres.CopyStats{}, 0, err
+	}
+	return total, len(ranges), nil
 }

@@ -22,6 +22,10 @@ type Endpoints struct {
 	Source, Target postgres.ConnInfo
 	// IndexJobs is the number of parallel post-data builds.
 	IndexJobs int
+	// SplitLargerThan is the table size in bytes above which a table is
+	// copied as SplitParts CTID ranges in parallel (0: never split).
+	SplitLargerThan int64
+	SplitParts      int
 }
 
 // Provider implements executor.Provider for PostgreSQL.
