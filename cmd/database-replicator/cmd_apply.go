@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -26,15 +25,11 @@ func (c *applyCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	backend, err := a.stateBackend(cfg)
+	backend, unlock, err := a.lockState(cfg, "apply")
 	if err != nil {
 		return err
 	}
-	unlock, err := backend.Lock(a.ctx, a.lockInfo("apply"))
-	if err != nil {
-		return err
-	}
-	defer unlock(context.Background())
+	defer unlock()
 
 	fresh, diags, err := a.makePlan(cfg, backend, nil)
 	if err != nil {

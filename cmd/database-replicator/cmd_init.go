@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -37,15 +36,11 @@ func (c *initCmd) Run(a *app) error {
 			r.Snapshot.DropExisting = true
 		}
 	}
-	backend, err := a.stateBackend(cfg)
+	backend, unlock, err := a.lockState(cfg, "init")
 	if err != nil {
 		return err
 	}
-	unlock, err := backend.Lock(a.ctx, a.lockInfo("init"))
-	if err != nil {
-		return err
-	}
-	defer unlock(context.Background())
+	defer unlock()
 
 	if c.NoResume {
 		if err := a.forgetState(cfg, backend); err != nil {

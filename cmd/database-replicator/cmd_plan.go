@@ -32,15 +32,11 @@ func (c *planCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	backend, err := a.stateBackend(cfg)
+	backend, unlock, err := a.lockState(cfg, "plan")
 	if err != nil {
 		return err
 	}
-	unlock, err := backend.Lock(a.ctx, a.lockInfo("plan"))
-	if err != nil {
-		return err
-	}
-	defer unlock(context.Background())
+	defer unlock()
 	plan, diags, err := a.makePlan(cfg, backend, c.Target)
 	if err != nil {
 		return err
@@ -211,6 +207,24 @@ func (a *app) stateBackend(cfg *lang.Config) (state.Backend, error) {
 	}
 }
 
+// lockState opens the configured state backend and takes its lock for op;
+// a second concurrent run fails at once, naming the holder.
+func (a *app) lockState(cfg *lang.Config, op string) (state.Backend, func(), error) {
+	backend, err := a.stateBackend(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	unlock, err := backend.Lock(a.ctx, a.lockInfo(op))
+	if err != nil {
+		return nil, nil, err
+	}
+	return backend, func() {
+		if err := unlock(context.Background()); err != nil {
+			a.log.Warn("could not release the state lock", "error", err)
+		}
+	}, nil
+}
+
 // lockInfo describes this process for the state lock.
 func (a *app) lockInfo(op string) state.LockInfo { return state.NewLockInfo(op, version) }
 
@@ -262,15 +276,11 @@ type stateRmCmd struct {
 // Run implements the command.
 func (c *stateRmCmd) Run(a *app) error {
 	cfg, _ := a.loadConfigIfPresent()
-	backend, err := a.stateBackend(cfg)
+	backend, unlock, err := a.lockState(cfg, "state rm")
 	if err != nil {
 		return err
 	}
-	unlock, err := backend.Lock(a.ctx, a.lockInfo("state rm"))
-	if err != nil {
-		return err
-	}
-	defer unlock(context.Background())
+	defer unlock()
 	st, err := backend.Read(a.ctx)
 	if err != nil {
 		return err
