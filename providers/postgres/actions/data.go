@@ -97,7 +97,7 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, p
 	onProgress := func(rows, bytes int64) { progress.Rows(rows); progress.Bytes(bytes) }
 	size := attrInt(c.After["bytes"])
 	if ep.SplitLargerThan > 0 && size > ep.SplitLargerThan && ep.SplitParts > 1 {
-		stats, parts, err := p.copySplit(ctx, ep, ref.Database, req, src, ep.SplitParts, onProgress)
+		stats, parts, err := p.copySplit(ctx, ep, ref.Database, req, src, ep.SplitParts, c.Action == planner.Replace, onProgress)
 		if err != nil {
 			return nil, err
 		}
@@ -177,10 +177,11 @@ func attrInt(v any) int64 {
 }
 
 // copySplit copies a big table as parallel CTID ranges, every part inside
-// the same snapshot, each with its own source and target connection. The
+// the same snapshot, each with its own source and target connection (with
+// foreign keys and triggers off when the table is copied again). The
 // parts commit separately: an interrupted split copy leaves the change in
 // progress, and the next plan truncates and copies the table again.
-func (p *Provider) copySplit(ctx context.Context, ep Endpoints, db string, req postgres.CopyRequest, src *pgx.Conn, parts int, onProgress func(rows, bytes int64)) (postgres.CopyStats, int, error) {
+func (p *Provider) copySplit(ctx context.Context, ep Endpoints, db string, req postgres.CopyRequest, src *pgx.Conn, parts int, again bool, onProgress func(rows, bytes int64)) (postgres.CopyStats, int, error) {
 	blocks, err := postgres.TableBlocks(ctx, src, req.Schema, req.Table)
 	if err != nil {
 		return postgres.CopyStats{}, 0, err
@@ -202,6 +203,11 @@ func (p *Provider) copySplit(ctx context.Context, ep Endpoints, db string, req p
 				return err
 			}
 			defer d.Close(context.Background())
+			if again {
+				if _, err := d.Exec(gctx, "SET session_replication_role = replica"); err != nil {
+					return fmt.Errorf("copy again needs superuser on the target (SET session_replication_role = replica): %w", err)
+				}
+			}
 			r := req
 			r.CTIDRange = &part
 			st, err := postgres.CopyTable(gctx, s, d, r, func(rows, bytes int64) {
