@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -56,7 +55,7 @@ func (c *applyCmd) Run(a *app) error {
 		return nil
 	}
 	if !c.AutoApprove {
-		if err := a.confirm(); err != nil {
+		if err := a.confirm("apply", "--auto-approve"); err != nil {
 			return err
 		}
 	}
@@ -68,14 +67,14 @@ func (c *applyCmd) Run(a *app) error {
 }
 
 // confirm asks for "yes" on a terminal and refuses otherwise.
-func (a *app) confirm() error {
+func (a *app) confirm(command, skipFlag string) error {
 	if !a.io.stdinTTY {
-		return errors.New("apply needs confirmation: run it in a terminal, or pass --auto-approve (e.g. in CI, after reviewing the plan)")
+		return fmt.Errorf("%s needs confirmation: run it in a terminal, or pass %s (e.g. in CI, after reviewing the plan)", command, skipFlag)
 	}
 	fmt.Fprint(a.io.stdout, "\nDo you want to perform these actions? Only 'yes' will be accepted.\n  Enter a value: ")
 	line, _ := bufio.NewReader(a.io.stdin).ReadString('\n')
 	if strings.TrimSpace(line) != "yes" {
-		return &exitError{code: 1, err: errors.New("apply cancelled; nothing was changed")}
+		return &exitError{code: 1, err: fmt.Errorf("%s cancelled; nothing was changed", command)}
 	}
 	return nil
 }

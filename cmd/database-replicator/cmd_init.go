@@ -73,7 +73,7 @@ func (c *initCmd) Run(a *app) error {
 		return err
 	}
 	if !c.Yes {
-		if err := a.confirm(); err != nil {
+		if err := a.confirm("init", "--yes"); err != nil {
 			return err
 		}
 	}
@@ -142,29 +142,15 @@ func (a *app) forgetState(cfg *lang.Config, backend state.Backend) error {
 	if err != nil {
 		return err
 	}
-	p := &planner.Plan{}
-	for _, ad := range prior.Addresses() {
-		r := prior.Resource(ad)
-		parsed, err := addrs.Parse(ad)
-		if err != nil {
-			continue
-		}
-		switch parsed.Kind {
-		case addrs.Subscription, addrs.Slot, addrs.Publication:
-			p.Changes = append(p.Changes, &planner.Change{Addr: parsed, Action: planner.Delete, Before: r.Attributes,
-				Reason: "init --no-resume starts fresh"})
-		}
-	}
+	p := planner.Destroy(prior, false, "init --no-resume starts fresh")
+	var objects []*planner.Change
 	for _, ch := range p.Changes {
-		for _, other := range p.Changes {
-			// Subscription before slot and publication; publication before slot.
-			if other.Addr.Key == ch.Addr.Key && other.Addr.Replication == ch.Addr.Replication &&
-				(ch.Addr.Kind == addrs.Slot && other.Addr.Kind != addrs.Slot ||
-					ch.Addr.Kind == addrs.Publication && other.Addr.Kind == addrs.Subscription) {
-				ch.DependsOn = append(ch.DependsOn, other.Addr)
-			}
+		switch ch.Addr.Kind {
+		case addrs.Subscription, addrs.Slot, addrs.Publication:
+			objects = append(objects, ch)
 		}
 	}
+	p.Changes = objects
 	if len(p.Changes) > 0 {
 		fmt.Fprintf(a.io.stdout, "init --no-resume: dropping %d replication object(s) recorded in state.\n", len(p.Changes))
 		if err := a.runPlan(cfg, backend, prior, p, 1); err != nil {

@@ -15,6 +15,9 @@ func (p *Provider) database(ctx context.Context, ep Endpoints, c *planner.Change
 	name := c.Addr.Key
 	switch c.Action {
 	case planner.Delete:
+		if drop, _ := c.After["drop_data"].(bool); drop {
+			return nil, postgres.DropDatabase(ctx, ep.Target, name)
+		}
 		return nil, nil // target data stays
 	case planner.Replace:
 		if err := postgres.DropDatabase(ctx, ep.Target, name); err != nil {
