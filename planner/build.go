@@ -234,11 +234,15 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *Change {
 	after := map[string]any{"schemas": schemas, "tables": len(ds.Tables), "source": "pg_dump --schema-only --section=pre-data"}
 	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: deps}
 	prior := b.prior(a)
-	if prior == nil || b.recopyDB[ds.Name] != "" {
+	if prior == nil || b.recopyDB[ds.Name] != "" || (prior.Status != state.StatusDone && !b.anyTableOnTarget(ds)) {
 		c.Action = Create
 		c.Reason = "create schemas, types, functions and tables (without indexes and constraints) on the target"
-		if b.recopyDB[ds.Name] != "" {
+		switch {
+		case b.recopyDB[ds.Name] != "":
 			c.Reason += ": " + b.recopyDB[ds.Name]
+		case prior != nil:
+			// The restore runs in one transaction: an interrupted one left nothing.
+			c.Reason += ": the previous restore was interrupted"
 		}
 		return b.add(c)
 	}
@@ -406,10 +410,29 @@ func (b *builder) postData(ds *DatabaseScope, schema *Change, tables []addrs.Add
 	a := b.addr(addrs.PostData, ds.Name)
 	c := &Change{Addr: a, Action: NoOp, DependsOn: append([]addrs.Addr{schema.Addr}, tables...),
 		After: map[string]any{"index_jobs": b.r.Snapshot.IndexJobs, "source": "pg_dump --schema-only --section=post-data"}}
-	if b.prior(a) == nil || schema.Action == Create {
+	if prior := b.prior(a); prior == nil || prior.Status != state.StatusDone || schema.Action == Create {
 		c.Action, c.Reason = Create, "build indexes, constraints and triggers after the data is copied"
+		if prior != nil && prior.Status != state.StatusDone && schema.Action != Create {
+			// Items that already exist count as done (ApplyPostData).
+			c.Reason += ": the previous run was interrupted before it finished"
+		}
 	}
 	return b.add(c)
+}
+
+// anyTableOnTarget reports whether any table of the database's scope
+// exists on the target.
+func (b *builder) anyTableOnTarget(ds *DatabaseScope) bool {
+	tdb := b.dst.Database(ds.Name)
+	if tdb == nil {
+		return false
+	}
+	for _, ts := range ds.Tables {
+		if tdb.Table(ts.Ref.Schema, ts.Ref.Table) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // sequences plans the sequence value sync.
@@ -422,7 +445,7 @@ func (b *builder) sequences(ds *DatabaseScope, dep addrs.Addr) *Change {
 		}
 	}
 	c := &Change{Addr: a, Action: NoOp, DependsOn: []addrs.Addr{dep}, After: map[string]any{"sequences": n}}
-	if b.prior(a) == nil || b.recopyDB[ds.Name] != "" {
+	if prior := b.prior(a); prior == nil || prior.Status != state.StatusDone || b.recopyDB[ds.Name] != "" {
 		c.Action, c.Reason = Create, fmt.Sprintf("set %d sequence(s) on the target to the source values", n)
 	}
 	if n > 0 && b.method != lang.SyncNone {

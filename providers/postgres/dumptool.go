@@ -84,6 +84,7 @@ func runTool(ctx context.Context, r toolRun) (err error) {
 		}()
 	}
 	cmd := exec.CommandContext(ctx, path, r.argv()...)
+	cmd.SysProcAttr = toolProcAttr()
 	if r.Info.valid() {
 		cmd.Env = ChildEnv(r.Info, passFile)
 	} else {
