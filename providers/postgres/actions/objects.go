@@ -42,16 +42,22 @@ func strMap(v any) map[string]string {
 	return out
 }
 
+// attrsOf returns the attributes a change acts on: what it was for a
+// delete, what it will be otherwise.
+func attrsOf(c *planner.Change) map[string]any {
+	if c.Action == planner.Delete {
+		return c.Before
+	}
+	return c.After
+}
+
 // sqlString quotes a SQL string literal.
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // publication creates, alters or drops the source publication of a database.
 func (p *Provider) publication(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
 	db := c.Addr.Key
-	attrs := c.After
-	if c.Action == planner.Delete {
-		attrs = c.Before
-	}
+	attrs := attrsOf(c)
 	name, _ := attrs["name"].(string)
 	conn, err := postgres.Connect(ctx, ep.Source.WithDatabase(db))
 	if err != nil {
@@ -129,10 +135,7 @@ func freezeWindow(ctx context.Context, conn *pgx.Conn, table string, w map[strin
 // snapshot for the table copies of this run.
 func (p *Provider) slot(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
 	db := c.Addr.Key
-	attrs := c.After
-	if c.Action == planner.Delete {
-		attrs = c.Before
-	}
+	attrs := attrsOf(c)
 	name, _ := attrs["name"].(string)
 	src := ep.Source.WithDatabase(db)
 	if c.Action == planner.Delete || c.Action == planner.Replace {
@@ -160,10 +163,7 @@ func (p *Provider) slot(ctx context.Context, ep Endpoints, c *planner.Change) (m
 // subscription creates, alters or drops the target subscription.
 func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
 	db := c.Addr.Key
-	attrs := c.After
-	if c.Action == planner.Delete {
-		attrs = c.Before
-	}
+	attrs := attrsOf(c)
 	name, _ := attrs["name"].(string)
 	slot, _ := attrs["slot_name"].(string)
 	pubs := strList(attrs["publications"])
