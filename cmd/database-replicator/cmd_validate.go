@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/database-replicator/database-replicator/lang"
@@ -10,6 +11,7 @@ import (
 // validateCmd checks the configuration and, unless --offline, the servers.
 type validateCmd struct {
 	Offline bool `help:"Check the configuration only; connect to no server."`
+	JSON    bool `name:"json" help:"Print the result as JSON (configuration diagnostics still go to stderr)."`
 	connectionFlags
 }
 
@@ -20,6 +22,9 @@ func (c *validateCmd) Run(a *app) error {
 		return err
 	}
 	out := a.io.stdout
+	if c.JSON {
+		out = io.Discard
+	}
 	from := strings.Join(cfg.Files, ", ")
 	if c.used() {
 		from = "--source/--target and filter flags"
@@ -30,9 +35,12 @@ func (c *validateCmd) Run(a *app) error {
 			r.Name, r.Source, r.Target, describeScope(r), r.Sync.Method)
 	}
 	if c.Offline {
+		if c.JSON {
+			return writeJSON(a.io.stdout, validateReport{ConfigValid: true, Checks: []checkJSON{}})
+		}
 		return nil
 	}
-	return a.validateLive(cfg)
+	return a.validateLive(cfg, c.JSON)
 }
 
 // describeScope summarises which databases a replication covers.

@@ -37,6 +37,33 @@ func (s checkStatus) mark() string {
 	return "✗"
 }
 
+// word is the status in JSON: ok, warning or fail.
+func (s checkStatus) word() string {
+	switch s {
+	case checkOK:
+		return "ok"
+	case checkWarn:
+		return "warning"
+	}
+	return "fail"
+}
+
+// validateReport is the JSON form of validate's result.
+type validateReport struct {
+	ConfigValid      bool        `json:"config_valid"`
+	BlockingFailures int         `json:"blocking_failures"`
+	Checks           []checkJSON `json:"checks"`
+}
+
+// checkJSON is one live check in JSON.
+type checkJSON struct {
+	Subject string `json:"subject"`
+	Check   string `json:"check"`
+	Status  string `json:"status"`
+	Detail  string `json:"detail"`
+	Fix     string `json:"fix,omitempty"`
+}
+
 // checkResult is one row of the validate table.
 type checkResult struct {
 	subject string
@@ -48,7 +75,7 @@ type checkResult struct {
 
 // validateLive connects to every source and target used by a replication
 // and checks what the snapshot and sync need.
-func (a *app) validateLive(cfg *lang.Config) error {
+func (a *app) validateLive(cfg *lang.Config, asJSON bool) error {
 	var results []checkResult
 	facts := map[string]*postgres.Server{}
 	endpoints := usedEndpoints(cfg)
@@ -88,14 +115,29 @@ func (a *app) validateLive(cfg *lang.Config) error {
 			results = append(results, replicationChecks(subject, r, src, dst)...)
 		}
 	}
-	w := tabwriter.NewWriter(a.io.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "\n\tSUBJECT\tCHECK\tRESULT")
 	failed := 0
 	for _, r := range results {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.status.mark(), r.subject, r.check, r.detail)
 		if r.status == checkFail {
 			failed++
 		}
+	}
+	if asJSON {
+		rep := validateReport{ConfigValid: true, BlockingFailures: failed, Checks: []checkJSON{}}
+		for _, r := range results {
+			rep.Checks = append(rep.Checks, checkJSON{Subject: r.subject, Check: r.check, Status: r.status.word(), Detail: r.detail, Fix: r.fix})
+		}
+		if err := writeJSON(a.io.stdout, rep); err != nil {
+			return err
+		}
+		if failed > 0 {
+			return exitCode(1)
+		}
+		return nil
+	}
+	w := tabwriter.NewWriter(a.io.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "\n\tSUBJECT\tCHECK\tRESULT")
+	for _, r := range results {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.status.mark(), r.subject, r.check, r.detail)
 	}
 	if err := w.Flush(); err != nil {
 		return err
