@@ -113,6 +113,9 @@ func (a *app) validateLive(cfg *lang.Config, asJSON bool) error {
 			}
 			results = append(results, syncMethodCheck(subject, r, src))
 			results = append(results, replicationChecks(subject, r, src, dst)...)
+			if dst != nil {
+				results = append(results, a.reachCheck(cfg, r, src, dst)...)
+			}
 		}
 	}
 	failed := 0
@@ -338,4 +341,32 @@ func privilegeWord(p postgres.Privileges) string {
 		return "CREATEDB"
 	}
 	return "no special privileges"
+}
+
+// reachCheck asks the target to connect to the source the way its
+// subscription will (logical replication only).
+func (a *app) reachCheck(cfg *lang.Config, r *lang.Replication, src, dst *postgres.Server) []checkResult {
+	subject := "replication." + r.Name
+	if method, _ := planner.ResolveMethod(r, src); method != lang.SyncLogical {
+		return nil
+	}
+	if !dst.Privileges.Superuser {
+		return []checkResult{{subject, "target can reach source", checkWarn, "not checked: needs superuser on the target", ""}}
+	}
+	si, err1 := postgres.ParseURL(cfg.Sources[r.Source].URL)
+	di, err2 := postgres.ParseURL(cfg.Targets[r.Target].URL)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, 30*time.Second)
+	defer cancel()
+	msg, err := postgres.TargetReachesSource(ctx, di, si)
+	switch {
+	case err != nil:
+		return []checkResult{{subject, "target can reach source", checkWarn, "not checked: " + err.Error(), ""}}
+	case msg != "":
+		return []checkResult{{subject, "target can reach source", checkFail, msg,
+			"the subscription connects from the target server to " + si.Redacted() + ": allow the target host in the source's pg_hba.conf and firewall, give the source URL a host name the target resolves, or use sync { method = \"stream\" }"}}
+	}
+	return []checkResult{{subject, "target can reach source", checkOK, "the target connected to " + si.Redacted(), ""}}
 }
