@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/state"
+)
+
+// statusCmd reports replication state and lag.
+type statusCmd struct {
+	JSON   bool          `name:"json" help:"Print the status as JSON."`
+	Watch  time.Duration `help:"Redraw every DURATION until interrupted (e.g. 5s)." placeholder:"DURATION"`
+	MaxLag time.Duration `help:"Exit 2 when lag exceeds DURATION or replication is not streaming." placeholder:"DURATION"`
+}
+
+// dbStatus is the status of one database of one replication.
+type dbStatus struct {
+	Replication  string         `json:"replication"`
+	Database     string         `json:"database"`
+	Method       string         `json:"method"`
+	Subscription string         `json:"subscription,omitempty"`
+	State        string         `json:"state"`
+	Enabled      bool           `json:"enabled"`
+	Tables       map[string]int `json:"tables,omitempty"`
+	Slot         string         `json:"slot,omitempty"`
+	SlotActive   bool           `json:"slot_active"`
+	LagBytes     int64          `json:"lag_bytes"`
+	LagSeconds   float64        `json:"lag_seconds"`
+	RetainedWAL  int64          `json:"retained_wal_bytes"`
+	XminCursors  int            `json:"xmin_cursors,omitempty"`
+	Problem      string         `json:"problem,omitempty"`
+}
+
+// Run implements the command.
+func (c *statusCmd) Run(a *app) error {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	for {
+		rows, err := a.collectStatus(cfg)
+		if err != nil {
+			return err
+		}
+		if c.Watch > 0 && a.io.stdoutTTY {
+			fmt.Fprint(a.io.stdout, "\x1b[H\x1b[2J")
+		}
+		if c.JSON {
+			if err := writeJSON(a.io.stdout, map[string]any{"databases": rows}); err != nil {
+				return err
+			}
+		} else if err := printStatus(a, rows); err != nil {
+			return err
+		}
+		bad := unhealthy(rows, c.MaxLag)
+		if c.Watch <= 0 {
+			if c.MaxLag > 0 && bad != "" {
+				return &exitError{code: 2, err: fmt.Errorf("status: %s", bad)}
+			}
+			return nil
+		}
+		select {
+		case <-a.ctx.Done():
+			return nil
+		case <-time.After(c.Watch):
+		}
+	}
+}
+
+// unhealthy names the first database that is not streaming or lags more
+// than maxLag, or returns "".
+func unhealthy(rows []dbStatus, maxLag time.Duration) string {
+	for _, r := range rows {
+		if r.Method != string(lang.SyncLogical) {
+			continue
+		}
+		if r.State != "streaming" {
+			return fmt.Sprintf("replication.%s database %q is not streaming (%s)", r.Replication, r.Database, r.State)
+		}
+		if maxLag > 0 && r.LagSeconds > maxLag.Seconds() && r.LagBytes > 0 {
+			return fmt.Sprintf("replication.%s database %q lags %.1fs (max %s)", r.Replication, r.Database, r.LagSeconds, maxLag)
+		}
+	}
+	return ""
+}
+
+// collectStatus introspects both sides and reads the state.
+func (a *app) collectStatus(cfg *lang.Config) ([]dbStatus, error) {
+	backend, err := a.stateBackend(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := backend.Read(a.ctx)
+	if err != nil {
+		return nil, err
+	}
+	servers, err := a.introspectAll(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var rows []dbStatus
+	for _, r := range cfg.Replications {
+		src, dst := servers["source."+r.Source], servers["target."+r.Target]
+		method, _ := planner.ResolveMethod(r, src)
+		for _, db := range stateDatabases(st, r.Name) {
+			row := dbStatus{Replication: r.Name, Database: db, Method: string(method), Tables: map[string]int{}}
+			switch method {
+			case lang.SyncLogical, lang.SyncStream:
+				a.logicalStatus(cfg, r, db, src, dst, &row)
+			case lang.SyncXmin:
+				for _, ad := range st.Addresses() {
+					if p, err := addrs.Parse(ad); err == nil && p.Kind == addrs.Xmin && p.Replication == r.Name && len(p.Key) > len(db) && p.Key[:len(db)+1] == db+"." {
+						row.XminCursors++
+					}
+				}
+				row.State = "snapshot copied; xmin sync engine not available yet"
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows, nil
+}
+
+// logicalStatus fills the subscription, slot and lag of one database.
+func (a *app) logicalStatus(cfg *lang.Config, r *lang.Replication, db string, src, dst *postgres.Server, row *dbStatus) {
+	row.Subscription = r.Sync.Subscription
+	row.Slot = planner.SlotName(r.Sync.Subscription, db)
+	if sl := src.Slot(row.Slot); sl != nil {
+		row.SlotActive = sl.Active
+		row.RetainedWAL = sl.RetainedBytes
+		row.LagBytes = postgres.LSNDiff(src.CurrentWALLSN, sl.ConfirmedFlushLSN)
+	} else {
+		row.Problem = "slot missing on the source"
+	}
+	tdb := dst.Database(db)
+	var sub *postgres.Subscription
+	if tdb != nil {
+		sub = tdb.Subscription(r.Sync.Subscription)
+	}
+	switch {
+	case sub == nil:
+		row.State = "no subscription"
+	case !sub.Enabled:
+		row.State, row.Enabled = "disabled", false
+	default:
+		row.Enabled = true
+		row.State = "streaming"
+		if !row.SlotActive {
+			row.State = "not connected"
+		}
+	}
+	if sub != nil {
+		for _, t := range sub.Tables {
+			row.Tables[tableStateWord(t.State)]++
+		}
+		if info, err := postgres.ParseURL(cfg.Targets[r.Target].URL); err == nil {
+			ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+			secs, ok, err := postgres.SubscriptionLagSeconds(ctx, info.WithDatabase(db), r.Sync.Subscription)
+			cancel()
+			if err == nil && ok && row.LagBytes > 0 {
+				row.LagSeconds = secs
+			}
+		}
+	}
+}
+
+// tableStateWord names pg_subscription_rel.srsubstate.
+func tableStateWord(s string) string {
+	switch s {
+	case postgres.SubStateReady:
+		return "ready"
+	case postgres.SubStateSyncDone:
+		return "synced"
+	case postgres.SubStateDataSync:
+		return "copying"
+	case postgres.SubStateInit:
+		return "init"
+	case postgres.SubStateFinished:
+		return "finished"
+	}
+	return s
+}
+
+// stateDatabases lists the databases a replication's state records.
+func stateDatabases(st *state.State, replication string) []string {
+	var out []string
+	for _, ad := range st.Addresses() {
+		if p, err := addrs.Parse(ad); err == nil && p.Kind == addrs.Database && p.Replication == replication {
+			out = append(out, p.Key)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// printStatus writes the status table.
+func printStatus(a *app, rows []dbStatus) error {
+	if len(rows) == 0 {
+		fmt.Fprintln(a.io.stdout, "Nothing replicated yet: run `database-replicator apply`.")
+		return nil
+	}
+	w := tabwriter.NewWriter(a.io.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "REPLICATION\tDATABASE\tMETHOD\tSTATE\tTABLES\tSLOT\tLAG\tRETAINED WAL")
+	for _, r := range rows {
+		tables := ""
+		for _, k := range []string{"ready", "synced", "copying", "init"} {
+			if n := r.Tables[k]; n > 0 {
+				tables += fmt.Sprintf("%d %s ", n, k)
+			}
+		}
+		slot := "-"
+		if r.Slot != "" {
+			slot = r.Slot + map[bool]string{true: " (active)", false: " (inactive)"}[r.SlotActive]
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s, %.1fs\t%s\n", r.Replication, r.Database, r.Method, r.State, tables, slot,
+			humanSize(r.LagBytes), r.LagSeconds, humanSize(r.RetainedWAL))
+	}
+	return w.Flush()
+}
