@@ -205,7 +205,15 @@ func testPostgresForceUnlock(t *testing.T, c *pgtest.Cluster, url string) {
 	if err := b.ForceUnlock(ctx, "wrong"); err == nil || !strings.Contains(err.Error(), "does not match the current lock") {
 		t.Fatalf("ForceUnlock with a wrong ID: %v", err)
 	}
-	holders := c.QueryInt(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'database-replicator state'")
+	// Sessions of earlier subtests may still be ending: wait for them.
+	var holders int64
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		holders = c.QueryInt(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'database-replicator state'")
+		if holders == 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if holders != 1 {
 		t.Fatalf("%d state sessions before force-unlock, want 1 (the holder)", holders)
 	}
