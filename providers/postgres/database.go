@@ -34,21 +34,21 @@ func createDatabaseSQL(name, encoding, collate, ctype string) string {
 	var b strings.Builder
 	b.WriteString("CREATE DATABASE " + pgx.Identifier{name}.Sanitize() + " TEMPLATE template0")
 	if encoding != "" {
-		b.WriteString(" ENCODING " + sqlLiteral(encoding))
+		b.WriteString(" ENCODING " + QuoteLiteral(encoding))
 	}
 	if collate != "" {
-		b.WriteString(" LC_COLLATE " + sqlLiteral(collate))
+		b.WriteString(" LC_COLLATE " + QuoteLiteral(collate))
 	}
 	if ctype != "" {
-		b.WriteString(" LC_CTYPE " + sqlLiteral(ctype))
+		b.WriteString(" LC_CTYPE " + QuoteLiteral(ctype))
 	}
 	return b.String()
 }
 
-// sqlLiteral quotes a SQL string literal (E-prefixed when the value
+// QuoteLiteral quotes a SQL string literal (E-prefixed when the value
 // holds a backslash), so that the result is right whatever
 // standard_conforming_strings says.
-func sqlLiteral(v string) string {
+func QuoteLiteral(v string) string {
 	v = strings.ReplaceAll(v, "'", "''")
 	if strings.Contains(v, `\`) {
 		return "E'" + strings.ReplaceAll(v, `\`, `\\`) + "'"

@@ -26,7 +26,7 @@ func TargetReachesSource(ctx context.Context, target, source ConnInfo) (string, 
 	}
 	defer tx.Rollback(context.Background())
 	sql := "CREATE SUBSCRIPTION " + pgx.Identifier{"replicator_reach_check"}.Sanitize() +
-		" CONNECTION '" + escapeLiteral(SubscriptionConnString(source)) + "' PUBLICATION replicator_reach_check" +
+		" CONNECTION " + QuoteLiteral(SubscriptionConnString(source)) + " PUBLICATION replicator_reach_check" +
 		" WITH (connect = true, enabled = false, create_slot = false, slot_name = NONE, copy_data = false)"
 	if _, err := tx.Exec(ctx, sql); err != nil {
 		msg := RedactURL(serverMessage(err))
@@ -37,6 +37,3 @@ func TargetReachesSource(ctx context.Context, target, source ConnInfo) (string, 
 	}
 	return "", nil
 }
-
-// escapeLiteral doubles single quotes for a SQL string literal.
-func escapeLiteral(s string) string { return strings.ReplaceAll(s, "'", "''") }

@@ -51,9 +51,6 @@ func attrsOf(c *planner.Change) map[string]any {
 	return c.After
 }
 
-// sqlString quotes a SQL string literal.
-func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
 // publication creates, alters or drops the source publication of a database.
 func (p *Provider) publication(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
 	db := c.Addr.Key
@@ -128,7 +125,7 @@ func freezeWindow(ctx context.Context, conn *pgx.Conn, table string, w map[strin
 	if err := conn.QueryRow(ctx, "SELECT (now() - $1::interval)::"+colType+"::text", last).Scan(&cutoff); err != nil {
 		return "", fmt.Errorf("time window of %s: %w", table, err)
 	}
-	return pgx.Identifier{col}.Sanitize() + " > " + sqlString(cutoff) + "::" + colType, nil
+	return pgx.Identifier{col}.Sanitize() + " > " + postgres.QuoteLiteral(cutoff) + "::" + colType, nil
 }
 
 // slot creates the logical slot with an exported snapshot, and keeps the
@@ -203,9 +200,9 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *planner.Ch
 		delete(p.slots, key(c.Addr.Replication, db))
 	}
 	p.mu.Unlock()
-	sql := "CREATE SUBSCRIPTION " + sub + " CONNECTION " + sqlString(postgres.SubscriptionConnString(ep.Source.WithDatabase(db))) +
+	sql := "CREATE SUBSCRIPTION " + sub + " CONNECTION " + postgres.QuoteLiteral(postgres.SubscriptionConnString(ep.Source.WithDatabase(db))) +
 		" PUBLICATION " + strings.Join(quotedPubs, ", ") +
-		" WITH (create_slot = false, slot_name = " + sqlString(slot) + ", copy_data = false, enabled = true)"
+		" WITH (create_slot = false, slot_name = " + postgres.QuoteLiteral(slot) + ", copy_data = false, enabled = true)"
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		// The statement holds the connection string: never print it.
 		return nil, fmt.Errorf("CREATE SUBSCRIPTION %s: %s", sub, postgres.RedactURL(err.Error()))
