@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
@@ -123,12 +120,12 @@ func (a *app) verifyDatabase(r *lang.Replication, ds *planner.DatabaseScope, si,
 		filter := ts.Filter
 		if filter != "" && method == lang.SyncLogical {
 			// Compare with what the publication carries (a time window is frozen there).
-			var stored string
-			if err := src.QueryRow(a.ctx, `SELECT coalesce(rowfilter, '') FROM pg_catalog.pg_publication_tables
-				WHERE pubname = $1 AND schemaname = $2 AND tablename = $3`, r.Sync.Publication, ts.Ref.Schema, ts.Ref.Table).Scan(&stored); err == nil && stored != "" {
-				filter = stored
-			} else if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			stored, _, err := postgres.PublicationRowFilter(a.ctx, src, r.Sync.Publication, ts.Ref.Schema, ts.Ref.Table)
+			if err != nil {
 				return nil, 0, fmt.Errorf("verify %s: %w", ts.Ref, err)
+			}
+			if stored != "" {
+				filter = stored
 			}
 		}
 		cols := make([]string, len(ts.Source.Columns))

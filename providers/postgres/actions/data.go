@@ -78,10 +78,15 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, p
 	if logical && filter != "" {
 		// Copy exactly what the publication streams: its stored filter
 		// (a time window is frozen to a constant there).
-		if err := src.QueryRow(ctx, `SELECT coalesce(rowfilter, '') FROM pg_catalog.pg_publication_tables
-			WHERE pubname = $1 AND schemaname = $2 AND tablename = $3`, c.After["publication"], ref.Schema, ref.Table).Scan(&filter); err != nil {
-			return nil, fmt.Errorf("read the publication's row filter: %w", err)
+		pub, _ := c.After["publication"].(string)
+		stored, published, err := postgres.PublicationRowFilter(ctx, src, pub, ref.Schema, ref.Table)
+		if err != nil {
+			return nil, err
 		}
+		if !published {
+			return nil, fmt.Errorf("publication %s does not carry the table: run plan again", pub)
+		}
+		filter = stored
 	}
 	if c.Action == planner.Replace {
 		if err := p.truncateReplaced(ctx, ep, c.Addr.Replication, ref.Database); err != nil {
