@@ -45,7 +45,7 @@ func Destroy(prior *state.State, dropData bool, reason string) *Plan {
 			if other == c || other.Addr.Replication != c.Addr.Replication {
 				continue
 			}
-			sameDB := other.Addr.Key == c.Addr.Key || (c.Addr.Kind == addrs.Database && keyDatabase(other.Addr.Key) == c.Addr.Key)
+			sameDB := other.Addr.Key == c.Addr.Key || (c.Addr.Kind == addrs.Database && DatabaseOf(other.Addr) == c.Addr.Key)
 			if sameDB && deleteBefore(other.Addr.Kind, c.Addr.Kind) {
 				c.DependsOn = append(c.DependsOn, other.Addr)
 			}
@@ -68,18 +68,4 @@ func deleteBefore(first, then addrs.Kind) bool {
 		return first != addrs.Database && first != addrs.Globals
 	}
 	return false
-}
-
-// keyDatabase returns the database part of a resource key ("db" or
-// "db.schema.table").
-func keyDatabase(k string) string {
-	for i := 0; i < len(k); i++ {
-		if k[i] == '.' {
-			return k[:i]
-		}
-		if k[i] == '"' {
-			break
-		}
-	}
-	return k
 }

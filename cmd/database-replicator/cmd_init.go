@@ -92,8 +92,8 @@ func (a *app) sizeTable(p *planner.Plan) error {
 		if ch.Addr.Kind != addrs.Table || ch.Action == planner.NoOp || ch.Action == planner.Delete {
 			continue
 		}
-		ref, err := tableKeyDatabase(ch.Addr.Key)
-		if err != nil {
+		ref := planner.DatabaseOf(ch.Addr)
+		if ref == "" {
 			continue
 		}
 		if _, ok := sizes[ref]; !ok {
@@ -110,15 +110,6 @@ func (a *app) sizeTable(p *planner.Plan) error {
 		fmt.Fprintf(w, "%s\t%s\t~%s\t\n", db, humanSize(sizes[db]), max(est, time.Second).Round(time.Second))
 	}
 	return w.Flush()
-}
-
-// tableKeyDatabase returns the database of a table address key.
-func tableKeyDatabase(k string) (string, error) {
-	parts, err := splitKey(k)
-	if err != nil || len(parts) == 0 {
-		return "", fmt.Errorf("table key %q: %v", k, err)
-	}
-	return parts[0], nil
 }
 
 // humanSize renders bytes like pg_size_pretty.

@@ -117,7 +117,7 @@ func (a *app) collectStatus(cfg *lang.Config) ([]dbStatus, error) {
 				a.logicalStatus(cfg, r, db, src, dst, &row)
 			case lang.SyncXmin:
 				for _, ad := range st.Addresses() {
-					if p, err := addrs.Parse(ad); err == nil && p.Kind == addrs.Xmin && p.Replication == r.Name && len(p.Key) > len(db) && p.Key[:len(db)+1] == db+"." {
+					if p, err := addrs.Parse(ad); err == nil && p.Kind == addrs.Xmin && p.Replication == r.Name && planner.DatabaseOf(p) == db {
 						row.XminCursors++
 					}
 				}

@@ -14,9 +14,6 @@ import (
 	"github.com/database-replicator/database-replicator/state"
 )
 
-// splitKey splits a table address key ("db.schema.table") into its parts.
-func splitKey(k string) ([]string, error) { return lang.SplitQualifiedName(k) }
-
 // execute applies a plan with the configuration's endpoints.
 func (a *app) execute(cfg *lang.Config, backend state.Backend, p *planner.Plan, parallelism int) error {
 	prior, err := backend.Read(a.ctx)
