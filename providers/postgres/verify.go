@@ -41,8 +41,11 @@ type VerifyResult struct {
 	Note string `json:"note,omitempty"`
 }
 
-// verifySession makes row text identical on both servers.
-const verifySession = "SET DateStyle = ISO, YMD; SET IntervalStyle = postgres; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET bytea_output = hex"
+// TextSession makes the text form of every value identical on two
+// servers whatever their configured defaults (dates, intervals, time zone,
+// floats, bytea): run it on both sessions before comparing or moving rows
+// as text.
+const TextSession = "SET DateStyle = ISO, YMD; SET IntervalStyle = postgres; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET bytea_output = hex"
 
 // VerifyTable compares a table on source and target. Rows are put in hash
 // buckets by primary key (stable whatever other rows exist), and each
@@ -51,7 +54,7 @@ const verifySession = "SET DateStyle = ISO, YMD; SET IntervalStyle = postgres; S
 // (no ordering, so collations never matter).
 func VerifyTable(ctx context.Context, src, dst *pgx.Conn, req VerifyRequest) (VerifyResult, error) {
 	for _, c := range []*pgx.Conn{src, dst} {
-		if _, err := c.Exec(ctx, verifySession); err != nil {
+		if _, err := c.Exec(ctx, TextSession); err != nil {
 			return VerifyResult{}, fmt.Errorf("verify: session settings: %w", err)
 		}
 	}

@@ -79,3 +79,15 @@ func (c *Cluster) QueryInt(t testing.TB, db, sql string, args ...any) int64 {
 	}
 	return n
 }
+
+// RunTool runs a PostgreSQL server binary (pg_resetwal, pg_controldata, …)
+// from the cluster's binary directory as the server account and fails the
+// test when it fails. Stop the server first for tools that need it down.
+func (c *Cluster) RunTool(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := c.tmpl.run(name, args...)
+	if err != nil {
+		t.Fatalf("pgtest: %s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}

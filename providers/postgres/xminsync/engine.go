@@ -1,0 +1,411 @@
+// Package xminsync keeps target tables in step with a source that cannot
+// run logical replication (wal_level below logical, no REPLICATION
+// privilege): each cycle reads the rows written since the table's cursor,
+// found by their xmin, and upserts them on the target in batches; deletes
+// are found by reconciliation, which compares hashes of primary-key buckets
+// on both sides and drills into the buckets that differ.
+//
+// Correctness (ARCHITECTURE.md rule 7): cursors are 64-bit transaction IDs
+// (epoch and xid), so they survive the 32-bit wraparound; a cycle reads in
+// one snapshot and moves the cursor to that snapshot's xmin, never to the
+// largest xmin it saw, so a transaction that was running during a cycle
+// and commits later is read by the next one. The cursor is stored in the
+// target database and moves in the same transaction as each batch.
+package xminsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/database-replicator/database-replicator/providers/postgres"
+)
+
+// Column is one column the engine copies.
+type Column struct {
+	Name string
+	// Type is the column's type as format_type renders it (for casts).
+	Type string
+	// IdentityAlways marks a GENERATED ALWAYS AS IDENTITY column: rows
+	// keep the source's value on insert (OVERRIDING SYSTEM VALUE), and an
+	// update never sets it (PostgreSQL allows only DEFAULT there).
+	IdentityAlways bool
+}
+
+// Table is one table the engine keeps in sync.
+type Table struct {
+	// Key names the table in cursors, logs and results ("schema.table").
+	Key          string
+	Schema, Name string
+	// Columns are the columns copied (generated columns left out).
+	Columns []Column
+	// PrimaryKey is empty for a table without one: any change then copies
+	// the table again.
+	PrimaryKey []string
+	// Filter keeps only the source rows that belong on the target.
+	Filter string
+	// Start is the watermark of a table that has no cursor yet: the xmin
+	// of the snapshot its copy was taken in (0 reads every row once).
+	Start uint64
+}
+
+// Options tune a cycle.
+type Options struct {
+	// Replication names the replication the cursors belong to.
+	Replication string
+	// BatchSize is the number of rows per upsert transaction.
+	BatchSize int
+	// ReconcileAfter reconciles a table whose last reconciliation is older
+	// than this (or that was never reconciled); 0 reconciles every table,
+	// a negative value none.
+	ReconcileAfter time.Duration
+	// Log receives what the cycle does; nil discards it.
+	Log hclog.Logger
+	// OnRows, when set, is called after each committed batch.
+	OnRows func(table string, upserted, deleted int64)
+	// Stop, when closed, ends the cycle after the batch being applied is
+	// committed; Cycle then returns ErrStopped.
+	Stop <-chan struct{}
+}
+
+// ErrStopped is returned by Cycle when Options.Stop ended it early; every
+// committed batch moved its table's cursor, so the next cycle resumes.
+var ErrStopped = errors.New("xmin sync stopped after the current batch")
+
+// TableResult is what one cycle did to one table.
+type TableResult struct {
+	Table    string        `json:"table"`
+	Upserted int64         `json:"upserted"`
+	Deleted  int64         `json:"deleted"`
+	Duration time.Duration `json:"duration"`
+	// Reconciled is true when the cycle compared the whole table.
+	Reconciled bool `json:"reconciled,omitempty"`
+	// Recopied is true when a table without a primary key was copied again.
+	Recopied bool `json:"recopied,omitempty"`
+	// FullScan is true when the cursor was too old for xmin to tell rows
+	// apart and every row was read.
+	FullScan bool `json:"full_scan,omitempty"`
+	// Watermark is the table's cursor after the cycle.
+	Watermark uint64 `json:"watermark"`
+}
+
+// Result is one cycle over the tables of one database.
+type Result struct {
+	// Xmin and Xmax bound the cycle's snapshot (64-bit transaction IDs).
+	Xmin, Xmax uint64
+	Tables     []TableResult
+}
+
+// Rows is the total number of rows upserted and deleted.
+func (r Result) Rows() (upserted, deleted int64) {
+	for _, t := range r.Tables {
+		upserted += t.Upserted
+		deleted += t.Deleted
+	}
+	return upserted, deleted
+}
+
+// DefaultBatchSize is used when Options.BatchSize is not positive.
+const DefaultBatchSize = 10000
+
+// Cycle runs one sync cycle for tables of one database: src and dst name
+// that database on each side. Tables are done one after another, each
+// reading in the same source snapshot.
+func Cycle(ctx context.Context, src, dst postgres.ConnInfo, tables []Table, opts Options) (Result, error) {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.Log == nil {
+		opts.Log = hclog.NewNullLogger()
+	}
+	held, err := postgres.ExportSnapshot(ctx, src)
+	if err != nil {
+		return Result{}, fmt.Errorf("source: %w", err)
+	}
+	defer held.Close(context.Background()) //nolint:errcheck // read only
+	r := &run{src: src, snapshot: held.Name, opts: opts, temp: map[string]string{}}
+	defer r.close()
+	if err := r.openTarget(ctx, dst); err != nil {
+		return Result{}, err
+	}
+	if err := r.openReader(ctx); err != nil {
+		return Result{}, err
+	}
+	res := Result{Xmin: r.xmin, Xmax: r.xmax}
+	for _, t := range tables {
+		tr, err := r.table(ctx, t)
+		if tr.Table != "" {
+			res.Tables = append(res.Tables, tr)
+		}
+		if err != nil {
+			if errors.Is(err, ErrStopped) {
+				return res, err
+			}
+			return res, fmt.Errorf("xmin sync %s: %w", t.Key, err)
+		}
+	}
+	return res, nil
+}
+
+// run is the connections and snapshot of one cycle.
+type run struct {
+	src      postgres.ConnInfo
+	snapshot string
+	opts     Options
+	// reader reads the source inside the snapshot; it is opened again
+	// when an aborted COPY closed it.
+	reader   *pgx.Conn
+	readerTx pgx.Tx
+	dst      *pgx.Conn
+	// xmin and xmax bound the snapshot.
+	xmin, xmax uint64
+	// temp maps a table key to its staging table on the target session.
+	temp map[string]string
+}
+
+func (r *run) close() {
+	if r.reader != nil {
+		r.reader.Close(context.Background())
+	}
+	if r.dst != nil {
+		r.dst.Close(context.Background())
+	}
+}
+
+// openTarget connects to the target, makes value text match the reader's,
+// turns off triggers and foreign-key checks for the session (rows arrive
+// table by table) and creates the cursor table.
+func (r *run) openTarget(ctx context.Context, info postgres.ConnInfo) error {
+	conn, err := postgres.Connect(ctx, info)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	r.dst = conn
+	if _, err := conn.Exec(ctx, postgres.TextSession+"; SET statement_timeout = 0"); err != nil {
+		return fmt.Errorf("target: session settings: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "SET session_replication_role = replica"); err != nil {
+		r.opts.Log.Warn("the target role cannot SET session_replication_role = replica (superuser needed): triggers fire and foreign keys are checked as rows arrive, so a child row synced before its parent fails the batch until the next cycle", "error", err)
+	}
+	return ensureCursorTable(ctx, conn)
+}
+
+// openReader opens a source connection inside the cycle's snapshot and
+// reads the snapshot's bounds.
+func (r *run) openReader(ctx context.Context) error {
+	if r.reader != nil {
+		r.reader.Close(context.Background())
+		r.reader = nil
+	}
+	conn, err := postgres.Connect(ctx, r.src)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	r.reader = conn
+	if _, err := conn.Exec(ctx, postgres.TextSession+"; SET statement_timeout = 0"); err != nil {
+		return fmt.Errorf("source: session settings: %w", err)
+	}
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("source: begin: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT "+postgres.QuoteLiteral(r.snapshot)); err != nil {
+		return fmt.Errorf("source: import the cycle's snapshot: %w", err)
+	}
+	r.readerTx = tx
+	q := "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint FROM pg_current_snapshot() s"
+	if majorVersion(conn) < 13 {
+		q = "SELECT txid_snapshot_xmin(s), txid_snapshot_xmax(s) FROM txid_current_snapshot() s"
+	}
+	var xmin, xmax int64
+	if err := tx.QueryRow(ctx, q).Scan(&xmin, &xmax); err != nil {
+		return fmt.Errorf("source: read the snapshot's transaction bounds: %w", err)
+	}
+	r.xmin, r.xmax = uint64(xmin), uint64(xmax)
+	return nil
+}
+
+// majorVersion is the server's major version (0 when unknown).
+func majorVersion(conn *pgx.Conn) int {
+	v := conn.PgConn().ParameterStatus("server_version")
+	n := 0
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// readerReady returns the source transaction, reopening it when a failed
+// COPY closed its connection.
+func (r *run) readerReady(ctx context.Context) (pgx.Tx, error) {
+	if r.reader == nil || r.reader.IsClosed() {
+		if err := r.openReader(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return r.readerTx, nil
+}
+
+// stopped reports whether Options.Stop is closed.
+func (r *run) stopped() bool {
+	if r.opts.Stop == nil {
+		return false
+	}
+	select {
+	case <-r.opts.Stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// table runs the cycle for one table.
+func (r *run) table(ctx context.Context, t Table) (TableResult, error) {
+	start := time.Now()
+	res := TableResult{Table: t.Key}
+	cur, err := r.cursor(ctx, t)
+	if err != nil {
+		return res, err
+	}
+	from := cur.Watermark
+	goal := r.xmin
+	var resume []string
+	if cur.CycleTarget != nil {
+		// An earlier cycle stopped after some batches: finish it. Its goal
+		// (its snapshot's xmin) is kept, so rows it already passed that
+		// changed since are read by the next cycle.
+		goal, resume = *cur.CycleTarget, cur.ResumeAfter
+	}
+	cond, full := xidWindow(from, r.xmax)
+	if full {
+		res.FullScan = true
+		r.opts.Log.Warn("the cursor is more than 2^31 transactions old: reading every row of the table once", "table", t.Key)
+	}
+	reconcile := r.reconcileDue(cur)
+	if len(t.PrimaryKey) == 0 {
+		res.Recopied, res.Upserted, err = r.noKeyTable(ctx, t, cond, full, reconcile)
+		if err != nil {
+			return res, err
+		}
+		res.Reconciled = reconcile
+	} else {
+		n, err := r.changed(ctx, t, cond, full, goal, resume)
+		res.Upserted += n
+		switch {
+		case errors.Is(err, errUniqueConflict):
+			// A row deleted on the source still holds a unique value on
+			// the target: find deletes now.
+			r.opts.Log.Info("a unique constraint conflict on the target: reconciling the table now to apply deletes first", "table", t.Key)
+			reconcile = true
+		case err != nil:
+			return res, err
+		}
+		if reconcile {
+			up, del, err := r.reconcile(ctx, t)
+			if err != nil {
+				return res, err
+			}
+			res.Upserted += up
+			res.Deleted += del
+			res.Reconciled = true
+		}
+	}
+	res.Duration = time.Since(start)
+	res.Watermark = goal
+	if err := r.finish(ctx, t, goal, res); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// reconcileDue reports whether a table's reconciliation is due.
+func (r *run) reconcileDue(c Cursor) bool {
+	switch {
+	case r.opts.ReconcileAfter < 0:
+		return false
+	case r.opts.ReconcileAfter == 0 || c.LastReconcileAt == nil:
+		return true
+	default:
+		return time.Since(*c.LastReconcileAt) >= r.opts.ReconcileAfter
+	}
+}
+
+// cursor reads a table's cursor, creating it at Table.Start when missing.
+func (r *run) cursor(ctx context.Context, t Table) (Cursor, error) {
+	tx, err := r.dst.Begin(ctx)
+	if err != nil {
+		return Cursor{}, fmt.Errorf("target: %w", err)
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck // no-op after commit
+	cur, ok, err := loadCursor(ctx, tx, r.opts.Replication, t.Key)
+	if err != nil {
+		return cur, err
+	}
+	if !ok {
+		if _, err := tx.Exec(ctx, "INSERT INTO "+cursorTable+" (replication, table_name, watermark, last_reconcile_at) VALUES ($1, $2, $3, now())",
+			r.opts.Replication, t.Key, int64(t.Start)); err != nil {
+			return cur, fmt.Errorf("create the xmin cursor of %s: %w", t.Key, err)
+		}
+		now := time.Now()
+		// A fresh copy is a reconciliation: the next one is due an
+		// interval from now.
+		cur = Cursor{Replication: r.opts.Replication, Table: t.Key, Watermark: t.Start, LastReconcileAt: &now}
+		if t.Start == 0 {
+			cur.LastReconcileAt = nil
+		}
+	}
+	return cur, tx.Commit(ctx)
+}
+
+// finish moves a table's cursor to goal and records the cycle.
+func (r *run) finish(ctx context.Context, t Table, goal uint64, res TableResult) error {
+	_, err := r.dst.Exec(ctx, `UPDATE `+cursorTable+` SET watermark = $3, cycle_target = NULL, resume_after = NULL,
+		last_cycle_at = now(), last_cycle_seconds = $4, last_cycle_rows = $5,
+		last_reconcile_at = CASE WHEN $6 THEN now() ELSE last_reconcile_at END,
+		last_reconcile_deleted = CASE WHEN $6 THEN $7 ELSE last_reconcile_deleted END,
+		rows_applied = rows_applied + $5
+		WHERE replication = $1 AND table_name = $2`,
+		r.opts.Replication, t.Key, int64(goal), res.Duration.Seconds(), res.Upserted+res.Deleted, res.Reconciled, res.Deleted)
+	if err != nil {
+		return fmt.Errorf("move the xmin cursor of %s: %w", t.Key, err)
+	}
+	return nil
+}
+
+// quoted returns quoted identifiers.
+func quoted(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = pgx.Identifier{n}.Sanitize()
+	}
+	return out
+}
+
+// columnNames returns the names of t's columns.
+func (t Table) columnNames() []string {
+	out := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		out[i] = c.Name
+	}
+	return out
+}
+
+// typeOf returns the type of column name ("text" when unknown).
+func (t Table) typeOf(name string) string {
+	for _, c := range t.Columns {
+		if c.Name == name {
+			return c.Type
+		}
+	}
+	return "text"
+}
+
+// sqlName is the quoted table name.
+func (t Table) sqlName() string { return pgx.Identifier{t.Schema, t.Name}.Sanitize() }
