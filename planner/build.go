@@ -249,12 +249,21 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *Change {
 	// Schema drift: DDL is not replicated by PostgreSQL.
 	tdb := b.dst.Database(ds.Name)
 	var missingTables, missingColumns []string
+	addColumns := map[string]any{}
+	// Tables an interrupted drift update was creating: their primary keys
+	// and indexes may be missing although the tables exist.
+	unfinished := map[string]bool{}
+	if prior.Status != state.StatusDone {
+		for _, s := range attrStrings(prior.Attributes["missing_tables"]) {
+			unfinished[s] = true
+		}
+	}
 	for _, ts := range ds.Tables {
 		var tt *postgres.Table
 		if tdb != nil {
 			tt = tdb.Table(ts.Ref.Schema, ts.Ref.Table)
 		}
-		if tt == nil {
+		if tt == nil || unfinished[ts.Ref.String()] {
 			missingTables = append(missingTables, ts.Ref.String())
 			continue
 		}
@@ -262,10 +271,15 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *Change {
 		for _, col := range tt.Columns {
 			have[col.Name] = true
 		}
+		var add []string
 		for _, col := range ts.Source.Columns {
 			if !have[col.Name] {
 				missingColumns = append(missingColumns, fmt.Sprintf("%s.%s %s", ts.Ref.String(), col.Name, col.Type))
+				add = append(add, col.Name)
 			}
+		}
+		if len(add) > 0 {
+			addColumns[ts.Ref.String()] = add
 		}
 	}
 	if len(missingTables) == 0 && len(missingColumns) == 0 {
@@ -282,8 +296,39 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *Change {
 	c.Action = Update
 	c.Before = map[string]any{"missing_tables": []string{}, "missing_columns": []string{}}
 	c.After = map[string]any{"missing_tables": nonNil(missingTables), "missing_columns": nonNil(missingColumns)}
-	c.Reason = "schema drift: " + detail + " (DDL is not replicated by PostgreSQL)"
+	if len(addColumns) > 0 {
+		c.After["add_columns"] = addColumns
+	}
+	var how []string
+	if len(missingTables) > 0 {
+		how = append(how, "create the tables from the source's schema dump, with their primary keys, indexes and constraints")
+	}
+	if len(missingColumns) > 0 {
+		how = append(how, "ALTER TABLE ... ADD COLUMN with the source's types")
+	}
+	c.Reason = "schema drift: " + detail + " (DDL is not replicated by PostgreSQL): " + strings.Join(how, "; ")
+	if len(unfinished) > 0 {
+		c.Reason += "; the previous drift update was interrupted"
+	}
 	return b.add(c)
+}
+
+// attrStrings reads a []string attribute of state (also after a JSON
+// round trip).
+func attrStrings(v any) []string {
+	switch x := v.(type) {
+	case []string:
+		return x
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 func describeDrift(tables, columns []string) string {
@@ -320,11 +365,19 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *C
 	switch {
 	case b.recopyDB[ds.Name] != "":
 		c.Action, c.Reason = Create, what+": "+b.recopyDB[ds.Name]
-		if tdb := b.dst.Database(ds.Name); prior != nil && tdb != nil && tdb.Table(ts.Ref.Schema, ts.Ref.Table) != nil && b.dst.Database(ds.Name) != nil && b.prior(b.addr(addrs.Database, ds.Name)) != nil {
-			c.Action, c.Before = Replace, prior.Attributes
+		if tdb := b.dst.Database(ds.Name); (prior != nil || b.syncedByTableSync(ds, ts)) && tdb != nil && tdb.Table(ts.Ref.Schema, ts.Ref.Table) != nil && b.dst.Database(ds.Name) != nil && b.prior(b.addr(addrs.Database, ds.Name)) != nil {
+			c.Action = Replace
+			if prior != nil {
+				c.Before = prior.Attributes
+			}
 			c.Reason = "truncate and " + c.Reason
 			b.checkTruncateCascade(a, ds, ts)
 		}
+	case prior == nil && !ts.SchemaOnly && b.streaming(ds):
+		// The slot's exported snapshot is long gone: the subscription's
+		// table sync copies the table (see subscription).
+		after["copied_by"] = "table_sync"
+		c.Reason = "added to the scope after streaming started: copied by the subscription's table sync (REFRESH PUBLICATION WITH copy_data = true), not in a snapshot"
 	case prior == nil:
 		c.Action, c.Reason = Create, what
 	case prior.Status != state.StatusDone:

@@ -256,10 +256,12 @@ func TestDrift(t *testing.T) {
 				app := src.Database("app")
 				app.Tables = append(app.Tables, table("public", "invoices", true, "id", "total"))
 			},
+			// Streaming has started: the subscription's table sync copies
+			// it (TestTableAddedAfterSubscription has the details).
 			want: map[string]Action{
-				`replication.main.schema["app"]`:                Update,
-				`replication.main.table["app.public.invoices"]`: Create,
-				`replication.main.publication["app"]`:           Update,
+				`replication.main.schema["app"]`:       Update,
+				`replication.main.publication["app"]`:  Update,
+				`replication.main.subscription["app"]`: Update,
 			},
 			reason: "schema drift",
 		},
@@ -337,6 +339,157 @@ func TestDrift(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTableAddedAfterSubscription: a table that joins the scope once the
+// subscription streams cannot be copied in the slot's exported snapshot
+// (it is gone). The schema update creates it on the target, the
+// publication adds it, and the subscription's table sync copies it; the
+// next plans show no change while it syncs and once it is ready.
+func TestTableAddedAfterSubscription(t *testing.T) {
+	const (
+		schemaAddr = `replication.main.schema["app"]`
+		pubAddr    = `replication.main.publication["app"]`
+		subAddr    = `replication.main.subscription["app"]`
+		tableAddr  = `replication.main.table["app.public.invoices"]`
+	)
+	src, dst, st := applied()
+	app := src.Database("app")
+	app.Tables = append(app.Tables, table("public", "invoices", true, "id", "total"))
+	c := app.Table("public", "customers")
+	c.Columns = append(c.Columns, postgres.Column{Name: "email", Type: "text"})
+
+	p, diags := Build(Input{Config: loadConfig(t, ""), Servers: servers(src, dst), Prior: st})
+	if errs := errorsOf(diags); len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	want := map[string]Action{schemaAddr: Update, pubAddr: Update, subAddr: Update}
+	if got := changes(p); len(got) != len(want) || got[schemaAddr] != Update || got[pubAddr] != Update || got[subAddr] != Update {
+		t.Fatalf("changes %v, want %v", got, want)
+	}
+	byAddr := map[string]*Change{}
+	for _, c := range p.Changes {
+		byAddr[c.Addr.String()] = c
+	}
+	schema, pub, sub, tbl := byAddr[schemaAddr], byAddr[pubAddr], byAddr[subAddr], byAddr[tableAddr]
+	if tbl == nil || tbl.Action != NoOp || tbl.After["copied_by"] != "table_sync" || !strings.Contains(tbl.Reason, "table sync") {
+		t.Fatalf("the new table must not be copied in a snapshot: %+v", tbl)
+	}
+	if got := schema.After["missing_tables"]; !reflectEqual(got, []string{"app.public.invoices"}) {
+		t.Errorf("missing_tables %v", got)
+	}
+	if got := schema.After["add_columns"]; !reflectEqual(got, map[string]any{"app.public.customers": []string{"email"}}) {
+		t.Errorf("add_columns %v", got)
+	}
+	if !strings.Contains(pub.Reason, "published tables differ") {
+		t.Errorf("publication reason %q", pub.Reason)
+	}
+	if !reflectEqual(sub.After[AttrRefreshPublication], []string{"app.public.invoices"}) || !reflectEqual(sub.After[AttrTableSync], []string{"app.public.invoices"}) {
+		t.Errorf("subscription after %v", sub.After)
+	}
+	if !strings.Contains(sub.Reason, "app.public.invoices added to the scope after streaming started: copied by the subscription's table sync (REFRESH PUBLICATION WITH copy_data = true)") {
+		t.Errorf("subscription reason %q", sub.Reason)
+	}
+	// schema update -> publication update -> subscription refresh.
+	if !hasDep(pub, schemaAddr) || !hasDep(sub, pubAddr) {
+		t.Errorf("dependencies: publication %v, subscription %v", pub.DependsOn, sub.DependsOn)
+	}
+	var out bytes.Buffer
+	_ = TextView{}.Render(&out, p)
+	for _, s := range []string{"replication.main.subscription[\"app\"] will be updated in-place", `+ refresh_publication = ["app.public.invoices"]`, "public.customers.email text"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("plan text lacks %q:\n%s", s, out.String())
+		}
+	}
+
+	// Apply: record the changes as the executor does, and make the target
+	// look as the provider leaves it.
+	for _, c := range p.Changes {
+		if c.Action == NoOp {
+			continue
+		}
+		attrs := map[string]any{}
+		for k, v := range c.After {
+			attrs[k] = v
+		}
+		delete(attrs, AttrRefreshPublication)
+		st.SetResource(&state.Resource{Address: c.Addr.String(), Kind: string(c.Addr.Kind), Attributes: attrs, Status: state.StatusDone})
+	}
+	tapp := dst.Database("app")
+	tapp.Tables = append(tapp.Tables, table("public", "invoices", true, "id", "total"))
+	tc := tapp.Table("public", "customers")
+	tc.Columns = append(tc.Columns, postgres.Column{Name: "email", Type: "text"})
+	app.Publications[0].Tables = append(app.Publications[0].Tables, postgres.PublicationTable{Schema: "public", Name: "invoices"})
+	tsub := tapp.Subscriptions[0]
+
+	for _, tt := range []struct {
+		state   string
+		warning string
+	}{
+		{postgres.SubStateDataSync, "Table sync in progress"},
+		{postgres.SubStateSyncDone, "Table sync in progress"},
+		{postgres.SubStateReady, ""},
+	} {
+		tsub.Tables = []postgres.SubscriptionTable{{Schema: "public", Name: "invoices", State: tt.state}}
+		p, diags := Build(Input{Config: loadConfig(t, ""), Servers: servers(src, dst), Prior: st})
+		if errs := errorsOf(diags); len(errs) > 0 {
+			t.Fatalf("errors: %v", errs)
+		}
+		if p.HasChanges() {
+			t.Errorf("state %s: changes %v, want none (no copy planned while the table syncs)", tt.state, changes(p))
+		}
+		found := false
+		for _, d := range diags {
+			found = found || d.Summary == "Table sync in progress"
+		}
+		if found != (tt.warning != "") {
+			t.Errorf("state %s: table sync warning %v, want %v", tt.state, found, tt.warning != "")
+		}
+	}
+
+	// A later recopy of the database truncates the table the table sync
+	// filled: the state knows it although it has no table record.
+	src.Slots = nil
+	p, diags = Build(Input{Config: loadConfig(t, ""), Servers: servers(src, dst), Prior: st})
+	if errs := errorsOf(diags); len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	if got := changes(p)[tableAddr]; got != Replace {
+		t.Errorf("after a lost slot the table synced by the subscription is %q, want replace", got)
+	}
+}
+
+// TestInterruptedDriftUpdateIsFinished: an apply stopped after the drift
+// update created a table and before its primary key and indexes: the table
+// exists, so only the state tells that the update must run again.
+func TestInterruptedDriftUpdateIsFinished(t *testing.T) {
+	src, dst, st := applied()
+	src.Database("app").Tables = append(src.Database("app").Tables, table("public", "invoices", true, "id", "total"))
+	dst.Database("app").Tables = append(dst.Database("app").Tables, table("public", "invoices", false, "id", "total"))
+	a := `replication.main.schema["app"]`
+	st.SetResource(&state.Resource{Address: a, Kind: "schema", Status: state.StatusInProgress,
+		Attributes: map[string]any{"missing_tables": []any{"app.public.invoices"}, "missing_columns": []any{}}})
+	p, diags := Build(Input{Config: loadConfig(t, ""), Servers: servers(src, dst), Prior: st})
+	if errs := errorsOf(diags); len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	for _, c := range p.Changes {
+		if c.Addr.String() != a {
+			continue
+		}
+		if c.Action != Update || !reflectEqual(c.After["missing_tables"], []string{"app.public.invoices"}) || !strings.Contains(c.Reason, "interrupted") {
+			t.Fatalf("schema change %s %v (%s), want the update again", c.Action, c.After, c.Reason)
+		}
+		return
+	}
+	t.Fatal("no schema change")
+}
+
+// reflectEqual compares through JSON, as state round trips do.
+func reflectEqual(a, b any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
 }
 
 func TestInterruptedSnapshotRecopiesTheDatabase(t *testing.T) {

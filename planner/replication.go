@@ -271,6 +271,9 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *Change {
 			"publications": actual.Publications, "enabled": actual.Enabled, "connection": conn,
 			"options": "create_slot = false, copy_data = false"}
 		var why []string
+		if sync := b.tableSync(ds, actual, c); sync != "" {
+			why = append(why, sync)
+		}
 		if !actual.Enabled {
 			why = append(why, "the subscription is disabled: enable it")
 		}
@@ -279,6 +282,9 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *Change {
 		}
 		if !reflect.DeepEqual(actual.Publications, []string{b.r.Sync.Publication}) {
 			why = append(why, "its publications differ")
+		}
+		if len(why) == 0 && prior.Status != state.StatusDone {
+			why = append(why, "the previous apply stopped before it finished: finish it")
 		}
 		if len(why) > 0 {
 			c.Action, c.Reason = Update, strings.Join(why, "; ")
@@ -317,12 +323,168 @@ func windowFilterMatches(stored, column string) bool {
 	return false
 }
 
+// Attributes of a subscription change that the provider reads.
+const (
+	// AttrRefreshPublication lists the tables an update of the
+	// subscription hands to its table sync: the provider runs ALTER
+	// SUBSCRIPTION ... REFRESH PUBLICATION WITH (copy_data = true).
+	AttrRefreshPublication = "refresh_publication"
+	// AttrTableSync lists, in state, every table of the database that was
+	// copied by the subscription's table sync instead of the snapshot
+	// (it has no table record of its own).
+	AttrTableSync = "table_sync"
+)
+
+// streaming reports whether streaming of a database has started: an
+// earlier apply created its subscription, which exists on the target, and
+// nothing forces a new snapshot. Tables that join the scope from then on
+// are copied by the subscription's table sync: the slot's exported
+// snapshot is gone (correctness rule 8).
+func (b *builder) streaming(ds *DatabaseScope) bool {
+	if b.method != lang.SyncLogical && b.method != lang.SyncStream || b.recopyDB[ds.Name] != "" {
+		return false
+	}
+	return b.subscriptionStarted(ds)
+}
+
+// subscriptionStarted reports whether the state records the subscription
+// of a database (in any status) and it exists on the target.
+func (b *builder) subscriptionStarted(ds *DatabaseScope) bool {
+	sub := b.prior(b.addr(addrs.Subscription, ds.Name))
+	tdb := b.dst.Database(ds.Name)
+	if sub == nil || tdb == nil {
+		return false
+	}
+	name, _ := sub.Attributes["name"].(string)
+	if name == "" {
+		name = b.r.Sync.Subscription
+	}
+	return tdb.Subscription(name) != nil
+}
+
+// syncedByTableSync reports whether the state records a table as copied
+// by the subscription's table sync.
+func (b *builder) syncedByTableSync(ds *DatabaseScope, ts *TableScope) bool {
+	sub := b.prior(b.addr(addrs.Subscription, ds.Name))
+	return sub != nil && slices.Contains(attrStrings(sub.Attributes[AttrTableSync]), ts.Ref.String())
+}
+
+// subscriptionTableState returns the pg_subscription_rel state of a table
+// on the target: its own, or for a partitioned table the least advanced of
+// its partitions' (they are what is published by default). ok is false
+// when the subscription does not know the table.
+func subscriptionTableState(tdb *postgres.Database, sub *postgres.Subscription, ts *TableScope) (st string, ok bool) {
+	belongs := map[[2]string]bool{{ts.Ref.Schema, ts.Ref.Table}: true}
+	for changed := true; changed; {
+		changed = false
+		for _, t := range tdb.Tables {
+			k := [2]string{t.Schema, t.Name}
+			if !belongs[k] && t.ParentName != "" && belongs[[2]string{t.ParentSchema, t.ParentName}] {
+				belongs[k], changed = true, true
+			}
+		}
+	}
+	for _, r := range sub.Tables {
+		if !belongs[[2]string{r.Schema, r.Name}] {
+			continue
+		}
+		if !ok || st == postgres.SubStateReady {
+			st = r.State
+		}
+		ok = true
+	}
+	return st, ok
+}
+
+// tableSync plans the tables that joined the scope after streaming
+// started (no table record in state): a table the subscription does not
+// know yet is handed to its table sync (ALTER SUBSCRIPTION ... REFRESH
+// PUBLICATION WITH (copy_data = true), which copies only tables new to
+// the subscription); one it knows is synced or syncing, and is left
+// alone. It records them in the change's table_sync attribute and
+// returns the reason for an update, or "".
+func (b *builder) tableSync(ds *DatabaseScope, actual *postgres.Subscription, c *Change) string {
+	sub := b.prior(b.addr(addrs.Subscription, ds.Name))
+	inScope := map[string]bool{}
+	for _, ts := range ds.Tables {
+		inScope[ts.Ref.String()] = true
+	}
+	var recorded, synced, refresh, syncing []string
+	for _, s := range attrStrings(sub.Attributes[AttrTableSync]) {
+		if inScope[s] {
+			recorded = append(recorded, s)
+		}
+	}
+	synced = append(synced, recorded...)
+	tdb := b.dst.Database(ds.Name)
+	if b.streaming(ds) {
+		for _, ts := range ds.Tables {
+			if ts.SchemaOnly || b.prior(b.addr(addrs.Table, ts.Ref.String())) != nil {
+				continue
+			}
+			ref := ts.Ref.String()
+			if !slices.Contains(synced, ref) {
+				synced = append(synced, ref)
+			}
+			st, known := subscriptionTableState(tdb, actual, ts)
+			switch {
+			case known && st != postgres.SubStateReady:
+				syncing = append(syncing, fmt.Sprintf("%s (%s)", ref, describeSubState(st)))
+			case known:
+			case tdb.Table(ts.Ref.Schema, ts.Ref.Table) == nil && b.r.Policy.OnSchemaDrift == lang.DriftIgnore:
+				b.diags.Warnf(c.Addr.String(), "Table not synced",
+					"%s joined the scope after streaming started, but it is missing on %s and policy.on_schema_drift = \"ignore\": the subscription's table sync cannot copy it. Create it on the target, or set on_schema_drift = \"apply\".", ref, b.dstName)
+			default:
+				refresh = append(refresh, ref)
+				if tt := tdb.Table(ts.Ref.Schema, ts.Ref.Table); tt != nil && tt.EstimatedRows > 0 {
+					b.diags.Warnf(c.Addr.String(), "Table sync copies into a table that holds rows",
+						"%s already exists on %s with about %d row(s): the subscription's table sync copies the source's rows into it as it is, without emptying it first. Empty it on the target before apply if those rows are stale.", ref, b.dstName, tt.EstimatedRows)
+				}
+			}
+		}
+	}
+	sort.Strings(synced)
+	sort.Strings(recorded)
+	if len(recorded) > 0 {
+		c.Before[AttrTableSync] = recorded
+	}
+	if len(synced) > 0 {
+		c.After[AttrTableSync] = synced
+	}
+	if len(syncing) > 0 {
+		b.diags.Warnf(c.Addr.String(), "Table sync in progress",
+			"The subscription's table sync is still copying %s; each table streams once it is ready. Nothing to do: plan shows no change for them meanwhile.", strings.Join(syncing, ", "))
+	}
+	if len(refresh) == 0 {
+		return ""
+	}
+	c.After[AttrRefreshPublication] = refresh
+	return fmt.Sprintf("%s added to the scope after streaming started: copied by the subscription's table sync (REFRESH PUBLICATION WITH copy_data = true)", strings.Join(refresh, ", "))
+}
+
+// describeSubState names a pg_subscription_rel state.
+func describeSubState(st string) string {
+	switch st {
+	case postgres.SubStateInit:
+		return "initializing"
+	case postgres.SubStateDataSync:
+		return "copying"
+	case postgres.SubStateFinished:
+		return "copy finished"
+	case postgres.SubStateSyncDone:
+		return "catching up"
+	}
+	return "state " + st
+}
+
 // snapshotInterrupted reports whether an earlier apply created the slot of
 // a database but stopped before all its tables were copied and before the
 // subscription existed: the tables still to copy cannot join the lost
 // exported snapshot (correctness rule 8).
 func (b *builder) snapshotInterrupted(ds *DatabaseScope) bool {
-	if sub := b.prior(b.addr(addrs.Subscription, ds.Name)); sub != nil && sub.Status == state.StatusDone {
+	if sub := b.prior(b.addr(addrs.Subscription, ds.Name)); sub != nil && (sub.Status == state.StatusDone || b.subscriptionStarted(ds)) {
+		// Streaming started: tables that joined the scope since are the
+		// subscription's table sync's to copy.
 		return false
 	}
 	for _, ts := range ds.Tables {

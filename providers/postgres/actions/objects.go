@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/providers/postgres"
 )
@@ -73,42 +74,144 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *planner.Cha
 	}
 	filters := strMap(attrs["row_filters"])
 	windows, _ := attrs["time_windows"].(map[string]any)
+	want := strList(attrs["tables"])
+	var current map[string]string
+	if c.Action == planner.Update {
+		if current, err = publishedTables(ctx, conn, name); err != nil {
+			return nil, err
+		}
+	}
 	frozen := map[string]any{}
-	var items []string
-	for _, t := range strList(attrs["tables"]) {
-		item := t
-		if w, ok := windows[t].(map[string]any); ok {
-			f, err := freezeWindow(ctx, conn, t, w)
+	// item renders one table of the publication with its row filter.
+	item := func(t string) (string, error) {
+		f := filters[t]
+		if w, ok := windows[t].(map[string]any); ok && (f == "" || strings.HasSuffix(f, frozenSuffix)) {
+			// A time window is frozen when its table joins the publication;
+			// an already published window keeps its stored cut-off (the
+			// plan carries it as the filter).
+			fw, err := freezeWindow(ctx, conn, t, w)
+			if err != nil {
+				return "", err
+			}
+			frozen[t] = fw
+			f = fw
+		}
+		if f != "" {
+			return t + " WHERE (" + f + ")", nil
+		}
+		return t, nil
+	}
+	var sql string
+	if added, ok := onlyAdded(current, want, filters); c.Action == planner.Update && ok {
+		// Only new tables: ADD TABLE leaves the published ones alone.
+		var items []string
+		for _, t := range added {
+			it, err := item(t)
 			if err != nil {
 				return nil, err
 			}
-			frozen[t] = f
-			item += " WHERE (" + f + ")"
-		} else if f := filters[t]; f != "" {
-			item += " WHERE (" + f + ")"
+			items = append(items, it)
 		}
-		items = append(items, item)
+		if len(items) > 0 {
+			sql = "ALTER PUBLICATION " + pub + " ADD TABLE " + strings.Join(items, ", ")
+		}
+	} else {
+		var items []string
+		for _, t := range want {
+			it, err := item(t)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, it)
+		}
+		sort.Strings(items)
+		switch {
+		case len(items) == 0 && c.Action == planner.Update:
+			sql = "ALTER PUBLICATION " + pub + " SET (publish = 'insert, update, delete, truncate')"
+		case len(items) == 0:
+			sql = "CREATE PUBLICATION " + pub
+		case c.Action == planner.Update:
+			sql = "ALTER PUBLICATION " + pub + " SET TABLE " + strings.Join(items, ", ")
+		default:
+			sql = "CREATE PUBLICATION " + pub + " FOR TABLE " + strings.Join(items, ", ")
+		}
 	}
-	sort.Strings(items)
-	var sql string
-	switch {
-	case len(items) == 0 && c.Action == planner.Update:
-		sql = "ALTER PUBLICATION " + pub + " SET (publish = 'insert, update, delete, truncate')"
-	case len(items) == 0:
-		sql = "CREATE PUBLICATION " + pub
-	case c.Action == planner.Update:
-		sql = "ALTER PUBLICATION " + pub + " SET TABLE " + strings.Join(items, ", ")
-	default:
-		sql = "CREATE PUBLICATION " + pub + " FOR TABLE " + strings.Join(items, ", ")
-	}
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		return nil, fmt.Errorf("%s: %w", strings.SplitN(sql, " FOR ", 2)[0], err)
+	if sql != "" {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			return nil, fmt.Errorf("%s: %w", strings.SplitN(strings.SplitN(sql, " FOR ", 2)[0], " TABLE ", 2)[0], err)
+		}
+		p.log.Info("publication changed", "publication", name, "database", db, "statement", strings.SplitN(sql, " WHERE ", 2)[0])
 	}
 	out := merge(attrs, nil)
 	if len(frozen) > 0 {
 		out["frozen_time_windows"] = frozen
 	}
 	return out, nil
+}
+
+// frozenSuffix ends the planned filter of a time window that is frozen
+// when its table joins the publication.
+const frozenSuffix = "(frozen to a constant cut-off when the publication is created)"
+
+// publishedTables returns the tables a publication carries now, quoted
+// as the plan names them, with their stored row filters ("" for none);
+// nil when the server cannot tell (before PostgreSQL 15 there are no row
+// filters to compare).
+func publishedTables(ctx context.Context, conn *pgx.Conn, pub string) (map[string]string, error) {
+	var version int
+	if err := conn.QueryRow(ctx, "SELECT pg_catalog.current_setting('server_version_num')::int").Scan(&version); err != nil {
+		return nil, fmt.Errorf("read server version: %w", err)
+	}
+	if version < 150000 {
+		return nil, nil
+	}
+	rows, err := conn.Query(ctx, `SELECT n.nspname, c.relname, COALESCE(pg_catalog.pg_get_expr(pr.prqual, pr.prrelid), '')
+		FROM pg_catalog.pg_publication_rel pr
+		JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid
+		JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE p.pubname = $1`, pub)
+	if err != nil {
+		return nil, fmt.Errorf("read the tables of publication %s: %w", pub, err)
+	}
+	out := map[string]string{}
+	var schema, table, filter string
+	if _, err := pgx.ForEachRow(rows, []any{&schema, &table, &filter}, func() error {
+		out[lang.QuoteIdent(schema)+"."+lang.QuoteIdent(table)] = filter
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read the tables of publication %s: %w", pub, err)
+	}
+	return out, nil
+}
+
+// onlyAdded reports whether the wanted tables are the published ones plus
+// new ones, every published table keeping its stored filter (the plan
+// carries the stored spelling of a filter that did not change), and
+// returns the new ones.
+func onlyAdded(current map[string]string, want []string, filters map[string]string) ([]string, bool) {
+	if current == nil {
+		return nil, false
+	}
+	wanted := map[string]bool{}
+	var added []string
+	for _, t := range want {
+		wanted[t] = true
+		stored, ok := current[t]
+		switch {
+		case !ok:
+			added = append(added, t)
+		case stored != filters[t]:
+			return nil, false
+		}
+	}
+	for t := range current {
+		if !wanted[t] {
+			return nil, false
+		}
+	}
+	sort.Strings(added)
+	return added, true
 }
 
 // freezeWindow turns a time window into a constant cut-off that a
@@ -183,15 +286,25 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *planner.Ch
 		}
 		return nil, nil
 	case planner.Update:
-		for _, sql := range []string{
+		stmts := []string{
 			"ALTER SUBSCRIPTION " + sub + " SET PUBLICATION " + strings.Join(quotedPubs, ", ") + " WITH (refresh = false)",
 			"ALTER SUBSCRIPTION " + sub + " ENABLE",
-		} {
+		}
+		if len(strList(attrs[planner.AttrRefreshPublication])) > 0 {
+			// Tables added to the publication after streaming started: the
+			// subscription's table sync copies them (and only them: tables
+			// already subscribed are not copied again), then streams them.
+			// Needs an enabled subscription; repeating it is harmless.
+			stmts = append(stmts, "ALTER SUBSCRIPTION "+sub+" REFRESH PUBLICATION WITH (copy_data = true)")
+		}
+		for _, sql := range stmts {
 			if _, err := conn.Exec(ctx, sql); err != nil {
 				return nil, fmt.Errorf("%s: %w", sql, err)
 			}
 		}
-		return attrs, nil
+		out := merge(attrs, nil)
+		delete(out, planner.AttrRefreshPublication)
+		return out, nil
 	}
 	// The slot must be free: release this run's exported snapshot first.
 	p.mu.Lock()

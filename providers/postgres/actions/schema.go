@@ -66,7 +66,7 @@ func (p *Provider) schema(ctx context.Context, ep Endpoints, c *planner.Change) 
 	case planner.Delete:
 		return nil, nil
 	case planner.Update:
-		return nil, fmt.Errorf("applying schema drift is not supported yet: run the missing DDL on the target (%v), then plan again", c.After)
+		return p.schemaDrift(ctx, ep, c)
 	}
 	var sql bytes.Buffer
 	if err := postgres.DumpSchema(ctx, ep.Source.WithDatabase(db), postgres.SectionPreData, p.schemaScope(c.Addr.Replication, db), &sql); err != nil {
@@ -75,6 +75,60 @@ func (p *Provider) schema(ctx context.Context, ep Endpoints, c *planner.Change) 
 	if err := postgres.ApplySQL(ctx, ep.Target.WithDatabase(db), &sql); err != nil {
 		return nil, err
 	}
+	return c.After, nil
+}
+
+// schemaDrift creates the tables and adds the columns the source gained
+// after the first apply (DDL is not replicated by PostgreSQL): the new
+// tables from the source's schema dump, restricted to their catalog ids
+// (pre-data in one transaction together with the new columns, then their
+// primary keys, indexes, constraints and triggers), before the
+// publication carries them and the subscription's table sync fills them.
+// Every step is idempotent: an interrupted apply is simply run again.
+func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+	db := c.Addr.Key
+	src, dst := ep.Source.WithDatabase(db), ep.Target.WithDatabase(db)
+	var tables []postgres.QualifiedName
+	for _, s := range strList(c.After["missing_tables"]) {
+		ref, err := tableRef(s)
+		if err != nil {
+			return nil, fmt.Errorf("schema drift: %w", err)
+		}
+		tables = append(tables, postgres.QualifiedName{Schema: ref.Schema, Name: ref.Table})
+	}
+	columns := map[postgres.QualifiedName][]string{}
+	if m, ok := c.After["add_columns"].(map[string]any); ok {
+		for s, v := range m {
+			ref, err := tableRef(s)
+			if err != nil {
+				return nil, fmt.Errorf("schema drift: %w", err)
+			}
+			columns[postgres.QualifiedName{Schema: ref.Schema, Name: ref.Table}] = strList(v)
+		}
+	}
+	warn := func(msg string) { p.log.Warn(msg, "database", db) }
+	scope := p.schemaScope(c.Addr.Replication, db)
+	pre, post, err := postgres.DumpTables(ctx, src, scope, tables)
+	if err != nil {
+		return nil, fmt.Errorf("schema drift: %w", err)
+	}
+	if p.filtered[key(c.Addr.Replication, db)] {
+		post = notValidForeignKeys(post)
+	}
+	defs, err := postgres.ColumnDefinitions(ctx, src, columns)
+	if err != nil {
+		return nil, fmt.Errorf("schema drift: %w", err)
+	}
+	if err := postgres.ApplyDDL(ctx, dst, pre, defs, warn); err != nil {
+		return nil, err
+	}
+	jobs := max(ep.IndexJobs, 1)
+	// The primary key must exist before the subscription's table sync and
+	// apply worker use the table.
+	if err := postgres.ApplyPostData(ctx, dst, post, jobs); err != nil {
+		return nil, fmt.Errorf("schema drift: %w", err)
+	}
+	p.log.Info("schema drift applied", "database", db, "tables", len(tables), "columns", len(defs), "items", len(pre)+len(post))
 	return c.After, nil
 }
 
