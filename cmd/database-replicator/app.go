@@ -37,6 +37,7 @@ type cli struct {
 	Plan     planCmd     `cmd:"" help:"Introspect source and target, diff against the configuration and state, and print the plan."`
 	Apply    applyCmd    `cmd:"" help:"Make the target match the plan: snapshot copy, then replication objects. Resumable."`
 	Init     initCmd     `cmd:"" help:"Copy the snapshot (everything but the subscription), with a size estimate first. Resumable."`
+	Sync     syncCmd     `cmd:"" help:"Create or repair the subscriptions, then keep the target in sync: xmin cycles, sequences, lag. --daemon runs it in the background."`
 	Status   statusCmd   `cmd:"" help:"Replication state per database: subscription, table sync states, slot, lag in bytes and seconds, retained WAL."`
 	Verify   verifyCmd   `cmd:"" help:"Compare source and target table by table with bucketed checksums; list the differing keys. Exit 2 on differences."`
 	Destroy  destroyCmd  `cmd:"" help:"Remove the subscriptions, slots and publications the state records (target data stays unless --drop-data)."`
@@ -89,10 +90,21 @@ type app struct {
 	global *Globals
 	// progressEvery is the interval of progress log lines without a terminal.
 	progressEvery time.Duration
+	// args are the command-line arguments (sync --daemon passes them on).
+	args []string
 }
 
 func run(ctx context.Context, args []string, env *ioEnv) (code int) {
 	var c cli
+	if len(args) == 1 && args[0] == daemonChildArg {
+		real, err := daemonArgs(env.stdin)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "Error: %v\n", err)
+			return 1
+		}
+		defer removeOwnPIDFile()
+		args = real
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			if e, ok := r.(kongExit); ok {
@@ -124,7 +136,7 @@ func run(ctx context.Context, args []string, env *ioEnv) (code int) {
 		}
 		return 1
 	}
-	a := &app{ctx: ctx, io: env, global: &c.Globals, progressEvery: 10 * time.Second}
+	a := &app{ctx: ctx, io: env, global: &c.Globals, progressEvery: 10 * time.Second, args: args}
 	if v, ok := env.lookupEnv("REPLICATOR_PROGRESS_INTERVAL"); ok {
 		if d, err := time.ParseDuration(v); err == nil && d > 0 {
 			a.progressEvery = d

@@ -11,6 +11,7 @@ import (
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/xminsync"
 	"github.com/database-replicator/database-replicator/state"
 )
 
@@ -36,7 +37,22 @@ type dbStatus struct {
 	LagSeconds   float64        `json:"lag_seconds"`
 	RetainedWAL  int64          `json:"retained_wal_bytes"`
 	XminCursors  int            `json:"xmin_cursors,omitempty"`
-	Problem      string         `json:"problem,omitempty"`
+	// Xmin lists the xmin engine's cursor of each table.
+	Xmin    []xminTableStatus `json:"xmin,omitempty"`
+	Problem string            `json:"problem,omitempty"`
+}
+
+// xminTableStatus is one table's xmin cursor and last cycle.
+type xminTableStatus struct {
+	Table            string     `json:"table"`
+	Watermark        uint64     `json:"watermark"`
+	LastCycleAt      *time.Time `json:"last_cycle_at,omitempty"`
+	LastCycleSeconds float64    `json:"last_cycle_seconds"`
+	LastCycleRows    int64      `json:"last_cycle_rows"`
+	LastReconcileAt  *time.Time `json:"last_reconcile_at,omitempty"`
+	RowsApplied      int64      `json:"rows_applied"`
+	// Interrupted is true when a cycle stopped part way (it resumes).
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // Run implements the command.
@@ -79,6 +95,15 @@ func (c *statusCmd) Run(a *app) error {
 // than maxLag, or returns "".
 func unhealthy(rows []dbStatus, maxLag time.Duration) string {
 	for _, r := range rows {
+		if r.Method == string(lang.SyncXmin) {
+			switch {
+			case len(r.Xmin) == 0 || r.Xmin[0].LastCycleAt == nil:
+				return fmt.Sprintf("replication.%s database %q has had no xmin sync cycle yet", r.Replication, r.Database)
+			case maxLag > 0 && r.LagSeconds > maxLag.Seconds():
+				return fmt.Sprintf("replication.%s database %q: last xmin cycle %.0fs ago (max %s)", r.Replication, r.Database, r.LagSeconds, maxLag)
+			}
+			continue
+		}
 		if r.Method != string(lang.SyncLogical) {
 			continue
 		}
@@ -121,12 +146,60 @@ func (a *app) collectStatus(cfg *lang.Config) ([]dbStatus, error) {
 						row.XminCursors++
 					}
 				}
-				row.State = "snapshot copied; xmin sync engine not available yet"
+				a.xminStatus(cfg, r, db, &row)
 			}
 			rows = append(rows, row)
 		}
 	}
 	return rows, nil
+}
+
+// collectStatusCtx is collectStatus with another context (the sync loop's
+// I/O context, which outlives an interrupt until the batch is done).
+func (a *app) collectStatusCtx(ctx context.Context, cfg *lang.Config) ([]dbStatus, error) {
+	b := *a
+	b.ctx = ctx
+	return b.collectStatus(cfg)
+}
+
+// xminStatus reads the xmin cursors of one database from the target.
+func (a *app) xminStatus(cfg *lang.Config, r *lang.Replication, db string, row *dbStatus) {
+	info, err := postgres.ParseURL(cfg.Targets[r.Target].URL)
+	if err != nil {
+		row.State, row.Problem = "unknown", err.Error()
+		return
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+	defer cancel()
+	conn, err := postgres.Connect(ctx, info.WithDatabase(db))
+	if err != nil {
+		row.State, row.Problem = "unknown", err.Error()
+		return
+	}
+	defer conn.Close(context.Background())
+	cursors, err := xminsync.ReadCursors(ctx, conn, r.Name)
+	if err != nil {
+		row.State, row.Problem = "unknown", err.Error()
+		return
+	}
+	if len(cursors) == 0 {
+		row.State = "waiting for the first sync cycle (run `database-replicator sync`)"
+		return
+	}
+	var last time.Time
+	for _, c := range cursors {
+		row.Xmin = append(row.Xmin, xminTableStatus{Table: c.Table, Watermark: c.Watermark, LastCycleAt: c.LastCycleAt,
+			LastCycleSeconds: c.LastCycleSeconds, LastCycleRows: c.LastCycleRows, LastReconcileAt: c.LastReconcileAt,
+			RowsApplied: c.RowsApplied, Interrupted: c.CycleTarget != nil})
+		if c.LastCycleAt != nil && c.LastCycleAt.After(last) {
+			last = *c.LastCycleAt
+		}
+	}
+	row.State = "waiting for the first sync cycle"
+	if !last.IsZero() {
+		row.State = fmt.Sprintf("last xmin cycle %s ago", time.Since(last).Round(time.Second))
+		row.LagSeconds = time.Since(last).Seconds()
+	}
 }
 
 // logicalStatus fills the subscription, slot and lag of one database.
@@ -223,5 +296,30 @@ func printStatus(a *app, rows []dbStatus) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s, %.1fs\t%s\n", r.Replication, r.Database, r.Method, r.State, tables, slot,
 			humanSize(r.LagBytes), r.LagSeconds, humanSize(r.RetainedWAL))
 	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	var any bool
+	for _, r := range rows {
+		any = any || len(r.Xmin) > 0
+	}
+	if !any {
+		return nil
+	}
+	w = tabwriter.NewWriter(a.io.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "\nXMIN TABLE\tLAST CYCLE\tROWS\tTIME\tLAST RECONCILE\tROWS APPLIED")
+	for _, r := range rows {
+		for _, x := range r.Xmin {
+			fmt.Fprintf(w, "%s.%s\t%s\t%d\t%.2fs\t%s\t%d\n", r.Database, x.Table, ago(x.LastCycleAt), x.LastCycleRows, x.LastCycleSeconds, ago(x.LastReconcileAt), x.RowsApplied)
+		}
+	}
 	return w.Flush()
+}
+
+// ago renders a time as "12s ago", or "never".
+func ago(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return time.Since(*t).Round(time.Second).String() + " ago"
 }

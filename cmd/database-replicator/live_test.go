@@ -3,7 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,12 +45,18 @@ func TestLiveScripts(t *testing.T) {
 			env.Setenv("SOURCE_PASSWORD", src.Password())
 			env.Setenv("SOURCE_PORT", fmt.Sprint(src.Port()))
 			env.Setenv("TARGET_PORT", fmt.Sprint(dst.Port()))
+			// sync --daemon keeps its pid and log under $HOME; a daemon
+			// left by a failed script is stopped with it.
+			home := filepath.Join(env.WorkDir, "home")
+			env.Setenv("HOME", home)
+			env.Defer(func() { killDaemon(home) })
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"sql":     sqlCmd,
 			"query":   queryCmd,
 			"waitfor": waitForCmd,
+			"metrics": metricsCmd,
 		},
 	})
 }
@@ -123,4 +136,47 @@ func queryValue(ts *testscript.TestScript, server, db, sql string) string {
 		return "NULL"
 	}
 	return *v
+}
+
+// killDaemon kills a background sync whose pid file is under home.
+func killDaemon(home string) {
+	b, err := os.ReadFile(filepath.Join(home, ".database-replicator", "sync.pid"))
+	if err != nil {
+		return
+	}
+	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// metricsURL finds the metrics address a sync logged.
+var metricsURL = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/metrics`)
+
+// metricsCmd implements `metrics LOGFILE`: it finds the metrics URL that
+// sync logged in LOGFILE, scrapes it and writes the body to stdout.
+func metricsCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: metrics LOGFILE")
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	var url string
+	for url == "" && time.Now().Before(deadline) {
+		b, _ := os.ReadFile(ts.MkAbs(args[0]))
+		url = metricsURL.FindString(string(b))
+		if url == "" {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if url == "" {
+		ts.Fatalf("metrics: no metrics URL in %s", args[0])
+	}
+	resp, err := http.Get(url)
+	ts.Check(err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	if resp.StatusCode != http.StatusOK {
+		ts.Fatalf("metrics: %s: %s", url, resp.Status)
+	}
+	fmt.Fprint(ts.Stdout(), string(body))
 }
