@@ -45,6 +45,7 @@ func TestLiveScripts(t *testing.T) {
 			env.Setenv("SOURCE_PASSWORD", src.Password())
 			env.Setenv("SOURCE_PORT", fmt.Sprint(src.Port()))
 			env.Setenv("TARGET_PORT", fmt.Sprint(dst.Port()))
+			env.Setenv("PGBIN", src.BinDir())
 			// sync --daemon keeps its pid and log under $HOME; a daemon
 			// left by a failed script is stopped with it.
 			home := filepath.Join(env.WorkDir, "home")
@@ -53,10 +54,11 @@ func TestLiveScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"sql":     sqlCmd,
-			"query":   queryCmd,
-			"waitfor": waitForCmd,
-			"metrics": metricsCmd,
+			"sql":      sqlCmd,
+			"query":    queryCmd,
+			"waitfor":  waitForCmd,
+			"metrics":  metricsCmd,
+			"converge": convergeCmd,
 		},
 	})
 }
@@ -152,24 +154,40 @@ func killDaemon(home string) {
 // metricsURL finds the metrics address a sync logged.
 var metricsURL = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/metrics`)
 
-// metricsCmd implements `metrics LOGFILE`: it finds the metrics URL that
-// sync logged in LOGFILE, scrapes it and writes the body to stdout.
+// metricsCmd implements `metrics LOGFILE [REGEXP]`: it finds the metrics
+// URL that sync logged in LOGFILE, scrapes it (again, for up to 20 seconds,
+// until the body matches REGEXP when given) and writes the body to stdout.
 func metricsCmd(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 1 {
-		ts.Fatalf("usage: metrics LOGFILE")
+	if len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: metrics LOGFILE [REGEXP]")
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	var url string
-	for url == "" && time.Now().Before(deadline) {
-		b, _ := os.ReadFile(ts.MkAbs(args[0]))
-		url = metricsURL.FindString(string(b))
+	var want *regexp.Regexp
+	if len(args) == 2 {
+		want = regexp.MustCompile(args[1])
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var url, body string
+	for time.Now().Before(deadline) {
 		if url == "" {
-			time.Sleep(100 * time.Millisecond)
+			b, _ := os.ReadFile(ts.MkAbs(args[0]))
+			url = metricsURL.FindString(string(b))
 		}
+		if url != "" {
+			body = scrape(ts, url)
+			if want == nil || want.MatchString(body) {
+				break
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	if url == "" {
 		ts.Fatalf("metrics: no metrics URL in %s", args[0])
 	}
+	fmt.Fprint(ts.Stdout(), body)
+}
+
+// scrape fetches a metrics page.
+func scrape(ts *testscript.TestScript, url string) string {
 	resp, err := http.Get(url)
 	ts.Check(err)
 	defer resp.Body.Close()
@@ -178,5 +196,25 @@ func metricsCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if resp.StatusCode != http.StatusOK {
 		ts.Fatalf("metrics: %s: %s", url, resp.Status)
 	}
-	fmt.Fprint(ts.Stdout(), string(body))
+	return string(body)
+}
+
+// convergeCmd implements `converge DB SQL...`: the query's value on the
+// target must become equal to its value on the source within 60 seconds.
+func convergeCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: converge DB SQL")
+	}
+	sql := strings.Join(args[1:], " ")
+	want := queryValue(ts, "source", args[0], sql)
+	deadline := time.Now().Add(60 * time.Second)
+	var got string
+	for time.Now().Before(deadline) {
+		if got = queryValue(ts, "target", args[0], sql); got == want {
+			ts.Logf("converged: %s = %s", sql, got)
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	ts.Fatalf("converge %s: target %q, source %q after 60s", sql, got, want)
 }
