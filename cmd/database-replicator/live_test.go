@@ -39,6 +39,7 @@ func TestLiveScripts(t *testing.T) {
 			dst := pgtest.Start(env.T().(testing.TB))
 			env.Values["source"] = src
 			env.Values["target"] = dst
+			env.Values["tb"] = tb
 			env.Setenv("NO_COLOR", "1")
 			env.Setenv("SOURCE_URL", src.URL("postgres"))
 			env.Setenv("TARGET_URL", dst.URL("postgres"))
@@ -59,6 +60,7 @@ func TestLiveScripts(t *testing.T) {
 			"waitfor":  waitForCmd,
 			"metrics":  metricsCmd,
 			"converge": convergeCmd,
+			"server":   serverCmd,
 		},
 	})
 }
@@ -217,4 +219,25 @@ func convergeCmd(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	ts.Fatalf("converge %s: target %q, source %q after 60s", sql, got, want)
+}
+
+// serverCmd implements `server stop|start source|target`: the server goes
+// away (fast shutdown) or comes back on the same port.
+func serverCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: server stop|start source|target")
+	}
+	c, ok := ts.Value(args[1]).(*pgtest.Cluster)
+	if !ok {
+		ts.Fatalf("server: unknown server %q (source or target)", args[1])
+	}
+	tb := ts.Value("tb").(testing.TB)
+	switch args[0] {
+	case "stop":
+		c.Stop(tb)
+	case "start":
+		c.Start(tb)
+	default:
+		ts.Fatalf("server: %q is neither stop nor start", args[0])
+	}
 }
