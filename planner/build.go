@@ -254,7 +254,7 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *Change {
 	// and indexes may be missing although the tables exist.
 	unfinished := map[string]bool{}
 	if prior.Status != state.StatusDone {
-		for _, s := range attrStrings(prior.Attributes["missing_tables"]) {
+		for _, s := range state.StringList(prior.Attributes["missing_tables"]) {
 			unfinished[s] = true
 		}
 	}
@@ -311,24 +311,6 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *Change {
 		c.Reason += "; the previous drift update was interrupted"
 	}
 	return b.add(c)
-}
-
-// attrStrings reads a []string attribute of state (also after a JSON
-// round trip).
-func attrStrings(v any) []string {
-	switch x := v.(type) {
-	case []string:
-		return x
-	case []any:
-		out := make([]string, 0, len(x))
-		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }
 
 func describeDrift(tables, columns []string) string {

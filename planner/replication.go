@@ -366,7 +366,7 @@ func (b *builder) subscriptionStarted(ds *DatabaseScope) bool {
 // by the subscription's table sync.
 func (b *builder) syncedByTableSync(ds *DatabaseScope, ts *TableScope) bool {
 	sub := b.prior(b.addr(addrs.Subscription, ds.Name))
-	return sub != nil && slices.Contains(attrStrings(sub.Attributes[AttrTableSync]), ts.Ref.String())
+	return sub != nil && slices.Contains(state.StringList(sub.Attributes[AttrTableSync]), ts.Ref.String())
 }
 
 // subscriptionTableState returns the pg_subscription_rel state of a table
@@ -410,7 +410,7 @@ func (b *builder) tableSync(ds *DatabaseScope, actual *postgres.Subscription, c 
 		inScope[ts.Ref.String()] = true
 	}
 	var recorded, synced, refresh, syncing []string
-	for _, s := range attrStrings(sub.Attributes[AttrTableSync]) {
+	for _, s := range state.StringList(sub.Attributes[AttrTableSync]) {
 		if inScope[s] {
 			recorded = append(recorded, s)
 		}

@@ -119,3 +119,21 @@ func normalize(v any) (any, error) {
 	}
 	return out, nil
 }
+
+// StringList reads a list-of-strings attribute value, as written ([]string)
+// or as read back from JSON ([]any); other values give nil.
+func StringList(v any) []string {
+	switch x := v.(type) {
+	case []string:
+		return x
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}

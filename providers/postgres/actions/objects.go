@@ -11,24 +11,8 @@ import (
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/state"
 )
-
-// strList reads a []string attribute (also after a JSON round trip).
-func strList(v any) []string {
-	switch x := v.(type) {
-	case []string:
-		return x
-	case []any:
-		out := make([]string, 0, len(x))
-		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
 
 // strMap reads a map[string]any attribute of strings.
 func strMap(v any) map[string]string {
@@ -67,14 +51,14 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *planner.Cha
 		_, err := conn.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pub)
 		return nil, err
 	}
-	for _, t := range strList(attrs["set_replica_identity_full"]) {
+	for _, t := range state.StringList(attrs["set_replica_identity_full"]) {
 		if _, err := conn.Exec(ctx, "ALTER TABLE "+t+" REPLICA IDENTITY FULL"); err != nil {
 			return nil, fmt.Errorf("set replica identity full on %s: %w", t, err)
 		}
 	}
 	filters := strMap(attrs["row_filters"])
 	windows, _ := attrs["time_windows"].(map[string]any)
-	want := strList(attrs["tables"])
+	want := state.StringList(attrs["tables"])
 	var current map[string]string
 	if c.Action == planner.Update {
 		if current, err = publishedTables(ctx, conn, name); err != nil {
@@ -266,7 +250,7 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *planner.Ch
 	attrs := attrsOf(c)
 	name, _ := attrs["name"].(string)
 	slot, _ := attrs["slot_name"].(string)
-	pubs := strList(attrs["publications"])
+	pubs := state.StringList(attrs["publications"])
 	conn, err := postgres.Connect(ctx, ep.Target.WithDatabase(db))
 	if err != nil {
 		return nil, err
@@ -290,7 +274,7 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *planner.Ch
 			"ALTER SUBSCRIPTION " + sub + " SET PUBLICATION " + strings.Join(quotedPubs, ", ") + " WITH (refresh = false)",
 			"ALTER SUBSCRIPTION " + sub + " ENABLE",
 		}
-		if len(strList(attrs[planner.AttrRefreshPublication])) > 0 {
+		if len(state.StringList(attrs[planner.AttrRefreshPublication])) > 0 {
 			// Tables added to the publication after streaming started: the
 			// subscription's table sync copies them (and only them: tables
 			// already subscribed are not copied again), then streams them.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/state"
 )
 
 // database creates (or drops and recreates) the target database.
@@ -89,7 +90,7 @@ func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *planner.Cha
 	db := c.Addr.Key
 	src, dst := ep.Source.WithDatabase(db), ep.Target.WithDatabase(db)
 	var tables []postgres.QualifiedName
-	for _, s := range strList(c.After["missing_tables"]) {
+	for _, s := range state.StringList(c.After["missing_tables"]) {
 		ref, err := tableRef(s)
 		if err != nil {
 			return nil, fmt.Errorf("schema drift: %w", err)
@@ -103,7 +104,7 @@ func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *planner.Cha
 			if err != nil {
 				return nil, fmt.Errorf("schema drift: %w", err)
 			}
-			columns[postgres.QualifiedName{Schema: ref.Schema, Name: ref.Table}] = strList(v)
+			columns[postgres.QualifiedName{Schema: ref.Schema, Name: ref.Table}] = state.StringList(v)
 		}
 	}
 	warn := func(msg string) { p.log.Warn(msg, "database", db) }

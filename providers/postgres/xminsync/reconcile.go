@@ -143,12 +143,7 @@ func (r *run) aggregate(ctx context.Context, src pgx.Tx, t Table, bucket, cond s
 		}
 		return sql + " GROUP BY 1"
 	}
-	read := func(qr func(context.Context, string, ...any) (pgx.Rows, error), sql string) (map[int64]bucketAgg, error) {
-		rows, err := qr(ctx, sql)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
+	return bothSides(ctx, r, src, t, q, func(rows pgx.Rows) (map[int64]bucketAgg, error) {
 		out := map[int64]bucketAgg{}
 		for rows.Next() {
 			var b, n int64
@@ -159,21 +154,7 @@ func (r *run) aggregate(ctx context.Context, src pgx.Tx, t Table, bucket, cond s
 			out[b] = bucketAgg{n, sum}
 		}
 		return out, rows.Err()
-	}
-	var g errgroup.Group
-	g.Go(func() (err error) {
-		if s, err = read(src.Query, q(t.Filter)); err != nil {
-			err = fmt.Errorf("source: reconcile %s: %w", t.Key, err)
-		}
-		return err
 	})
-	g.Go(func() (err error) {
-		if d, err = read(r.dst.Query, q("")); err != nil {
-			err = fmt.Errorf("target: reconcile %s: %w", t.Key, err)
-		}
-		return err
-	})
-	return s, d, g.Wait()
 }
 
 // listRows reads the primary keys and row hashes of the rows matching cond
@@ -187,14 +168,9 @@ func (r *run) listRows(ctx context.Context, src pgx.Tx, t Table, cond string) (s
 		return "SELECT " + strings.Join(keys, ", ") + ", " + rowHash(t.columnNames()) + " FROM ONLY " + t.sqlName() +
 			" WHERE " + cond + andFilter(filter)
 	}
-	read := func(qr func(context.Context, string, ...any) (pgx.Rows, error), sql string) (map[string]keyedRow, error) {
-		rows, err := qr(ctx, sql)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
+	n := len(t.PrimaryKey)
+	return bothSides(ctx, r, src, t, q, func(rows pgx.Rows) (map[string]keyedRow, error) {
 		out := map[string]keyedRow{}
-		n := len(t.PrimaryKey)
 		for rows.Next() {
 			vals := make([]string, n+1)
 			ptrs := make([]any, n+1)
@@ -207,16 +183,30 @@ func (r *run) listRows(ctx context.Context, src pgx.Tx, t Table, cond string) (s
 			out[strings.Join(vals[:n], "\x00")] = keyedRow{key: vals[:n], hash: vals[n]}
 		}
 		return out, rows.Err()
+	})
+}
+
+// bothSides runs the query sql renders on the source (with the table's
+// filter) and on the target (without) at the same time, and scans each.
+func bothSides[T any](ctx context.Context, r *run, src pgx.Tx, t Table, sql func(filter string) string, scan func(pgx.Rows) (T, error)) (s, d T, err error) {
+	query := func(q func(context.Context, string, ...any) (pgx.Rows, error), stmt string) (T, error) {
+		rows, err := q(ctx, stmt)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		defer rows.Close()
+		return scan(rows)
 	}
 	var g errgroup.Group
 	g.Go(func() (err error) {
-		if s, err = read(src.Query, q(t.Filter)); err != nil {
+		if s, err = query(src.Query, sql(t.Filter)); err != nil {
 			err = fmt.Errorf("source: reconcile %s: %w", t.Key, err)
 		}
 		return err
 	})
 	g.Go(func() (err error) {
-		if d, err = read(r.dst.Query, q("")); err != nil {
+		if d, err = query(r.dst.Query, sql("")); err != nil {
 			err = fmt.Errorf("target: reconcile %s: %w", t.Key, err)
 		}
 		return err
