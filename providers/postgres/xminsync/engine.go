@@ -161,8 +161,9 @@ type run struct {
 	reader   *pgx.Conn
 	readerTx pgx.Tx
 	dst      *pgx.Conn
-	// xmin and xmax bound the snapshot.
-	xmin, xmax uint64
+	// xmin and xmax bound the snapshot; now is the reader transaction's
+	// reference point for age(xmin).
+	xmin, xmax, now uint64
 	// temp maps a table key to its staging table on the target session.
 	temp map[string]string
 }
@@ -226,6 +227,12 @@ func (r *run) openReader(ctx context.Context) error {
 		return fmt.Errorf("source: read the snapshot's transaction bounds: %w", err)
 	}
 	r.xmin, r.xmax = uint64(xmin), uint64(xmax)
+	// Fix this transaction's reference point for age(xmin) (see xidWindow).
+	var ageOf3 int32
+	if err := tx.QueryRow(ctx, "SELECT age('3'::xid)").Scan(&ageOf3); err != nil {
+		return fmt.Errorf("source: read the transaction's age reference: %w", err)
+	}
+	r.now = stableNow(ageOf3, r.xmax)
 	return nil
 }
 
@@ -283,7 +290,10 @@ func (r *run) table(ctx context.Context, t Table) (TableResult, error) {
 		// changed since are read by the next cycle.
 		goal, resume = *cur.CycleTarget, cur.ResumeAfter
 	}
-	cond, full := xidWindow(from, r.xmax)
+	if _, err := r.readerReady(ctx); err != nil {
+		return res, err
+	}
+	cond, full := xidWindow(from, r.xmax, r.now)
 	if full {
 		res.FullScan = true
 		r.opts.Log.Warn("the cursor is more than 2^31 transactions old: reading every row of the table once", "table", t.Key)
