@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -70,7 +71,12 @@ type CopyStats struct {
 const (
 	progressInterval = 500 * time.Millisecond
 	progressBytes    = 4 << 20
+	progressCheck    = 256 << 10
 )
+
+// copyBufferSize is the buffer between the source's COPY rows and the
+// target's COPY stream.
+const copyBufferSize = 1 << 20
 
 // CopyTable streams the source rows of req into the target table: source
 // COPY (SELECT cols FROM table WHERE filter AND ctid range) TO STDOUT piped
@@ -185,7 +191,10 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, req CopyRequest, onProgr
 	}
 
 	pr, pw := io.Pipe()
-	cw := &countingWriter{w: pw, onProgress: onProgress, last: time.Now()}
+	// The source writes one message per row: buffered, the pipe hands the
+	// target large chunks instead of a goroutine switch per row.
+	bw := bufio.NewWriterSize(pw, copyBufferSize)
+	cw := &countingWriter{w: bw, onProgress: onProgress, last: time.Now()}
 	type result struct {
 		rows int64
 		err  error
@@ -193,6 +202,9 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, req CopyRequest, onProgr
 	srcDone := make(chan result, 1)
 	go func() {
 		tag, err := stx.Conn().PgConn().CopyTo(ctx, cw, copyOut)
+		if err == nil {
+			err = bw.Flush()
+		}
 		cw.flush()
 		pw.CloseWithError(err) // nil: EOF for the target
 		srcDone <- result{tag.RowsAffected(), err}
@@ -269,6 +281,7 @@ type countingWriter struct {
 	mu                  sync.Mutex
 	total               int64
 	pendRows, pendBytes int64
+	checked             int64 // pendBytes when the clock was last read
 	last                time.Time
 }
 
@@ -278,7 +291,12 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.total += int64(n)
 	c.pendBytes += int64(n)
 	c.pendRows += int64(bytes.Count(p[:n], []byte{'\n'}))
-	report := c.onProgress != nil && (c.pendBytes >= progressBytes || time.Since(c.last) >= progressInterval)
+	// The clock is read only every progressCheck bytes: Write runs per row.
+	report := c.onProgress != nil && (c.pendBytes >= progressBytes ||
+		(c.pendBytes-c.checked >= progressCheck && time.Since(c.last) >= progressInterval))
+	if c.pendBytes-c.checked >= progressCheck {
+		c.checked = c.pendBytes
+	}
 	c.mu.Unlock()
 	if report {
 		c.flush()
@@ -290,7 +308,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 func (c *countingWriter) flush() {
 	c.mu.Lock()
 	rows, b := c.pendRows, c.pendBytes
-	c.pendRows, c.pendBytes = 0, 0
+	c.pendRows, c.pendBytes, c.checked = 0, 0, 0
 	c.last = time.Now()
 	c.mu.Unlock()
 	if c.onProgress != nil && (rows != 0 || b != 0) {

@@ -1,6 +1,7 @@
 package xminsync
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -345,7 +346,12 @@ func (r *run) recopy(ctx context.Context, t Table) (int64, error) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		_, err := src.Conn().PgConn().CopyTo(ctx, pw, "COPY (SELECT "+cols+" FROM ONLY "+t.sqlName()+where(t.Filter)+") TO STDOUT")
+		// Buffered: the source writes one message per row.
+		bw := bufio.NewWriterSize(pw, 1<<20)
+		_, err := src.Conn().PgConn().CopyTo(ctx, bw, "COPY (SELECT "+cols+" FROM ONLY "+t.sqlName()+where(t.Filter)+") TO STDOUT")
+		if err == nil {
+			err = bw.Flush()
+		}
 		pw.CloseWithError(err)
 		done <- err
 	}()
