@@ -61,6 +61,7 @@ func TestLiveScripts(t *testing.T) {
 			"metrics":  metricsCmd,
 			"converge": convergeCmd,
 			"server":   serverCmd,
+			"nosecret": noSecretCmd,
 		},
 	})
 }
@@ -240,4 +241,29 @@ func serverCmd(ts *testscript.TestScript, neg bool, args []string) {
 	default:
 		ts.Fatalf("server: %q is neither stop nor start", args[0])
 	}
+}
+
+// noSecretCmd implements `nosecret SECRET`: no process's command line may
+// contain SECRET.
+func noSecretCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || args[0] == "" {
+		ts.Fatalf("usage: nosecret SECRET")
+	}
+	entries, err := os.ReadDir("/proc")
+	ts.Check(err)
+	checked := 0
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		checked++
+		if strings.Contains(string(b), args[0]) {
+			ts.Fatalf("process %s has the secret in its command line: %q", e.Name(), strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	ts.Logf("checked %d command lines", checked)
 }
