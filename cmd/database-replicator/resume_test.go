@@ -63,6 +63,10 @@ func TestApplyResumesAfterKill(t *testing.T) {
 		`INSERT INTO orders SELECT g, 1 + g % 1000, g * 1.5 FROM generate_series(1, 5000) g`,
 		`INSERT INTO events (kind) SELECT 'k' || (g % 7) FROM generate_series(1, 2000) g`,
 		`INSERT INTO settings SELECT g, 'v' FROM generate_series(1, 10) g`,
+		// 2,000 functions make the pre-data restore in psql last long
+		// enough (hundreds of ms) for the schema-restore case to catch it
+		// on a loaded machine.
+		`DO $$ BEGIN FOR i IN 1..2000 LOOP EXECUTE format('CREATE FUNCTION resume_f%s(x int) RETURNS int LANGUAGE sql IMMUTABLE AS %L', i, 'SELECT x + ' || i); END LOOP; END $$`,
 		`VACUUM ANALYZE`,
 	} {
 		src.Exec(t, "tmpl", sql)
