@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -44,7 +45,7 @@ func Build(in Input) (*Plan, Diagnostics) {
 	desired := map[string]bool{}
 	for _, r := range in.Config.Replications {
 		b := &builder{in: in, r: r, plan: p, diags: &diags, desired: desired,
-			srcName: "source." + r.Source, dstName: "target." + r.Target, recopyDB: map[string]string{}}
+			srcName: "source." + r.Source, dstName: "target." + r.Target, recopyDB: map[string]string{}, resync: map[string]string{}}
 		b.src, b.dst = in.Servers[b.srcName], in.Servers[b.dstName]
 		if b.src == nil || b.dst == nil {
 			diags.Errorf("replication."+r.Name, "Server not introspected", "internal: %s or %s was not introspected before planning", b.srcName, b.dstName)
@@ -74,6 +75,10 @@ type builder struct {
 	desired          map[string]bool
 	// recopyDB marks databases whose every table must be copied again, with why.
 	recopyDB map[string]string
+	// resync maps a table (lang.TableRef.String()) that the subscription's
+	// table sync copies again, while streaming goes on, to why (see
+	// planResync).
+	resync map[string]string
 }
 
 func (b *builder) addr(kind addrs.Kind, key string) addrs.Addr { return addrs.New(b.r.Name, kind, key) }
@@ -195,15 +200,24 @@ func (b *builder) databaseContents(ds *DatabaseScope, globals *Change) {
 	var pub, slot *Change
 	copyDeps := []addrs.Addr{schema.Addr}
 	if logical {
-		pub = b.publication(ds, schema.Addr)
-		slot = b.slot(ds, pub.Addr)
+		// The slot is planned first: whether it must be created again
+		// decides between a copy in a new snapshot and the subscription's
+		// table sync, which the publication has to know.
+		slot = b.slot(ds, b.addr(addrs.Publication, ds.Name))
+		b.planResync(ds)
+		pub = b.publication(ds, schema)
 		// Every copy runs inside the slot's exported snapshot.
 		copyDeps = append(copyDeps, slot.Addr)
 	}
+	// tableAddrs are the copies that post-data and the subscription wait
+	// for; a table the table sync copies again comes after the
+	// subscription instead.
 	var tableAddrs []addrs.Addr
 	for _, ts := range ds.Tables {
 		tc := b.table(ds, ts, copyDeps)
-		tableAddrs = append(tableAddrs, tc.Addr)
+		if b.resync[ts.Ref.String()] == "" {
+			tableAddrs = append(tableAddrs, tc.Addr)
+		}
 	}
 	post := b.postData(ds, schema, tableAddrs)
 	for _, ts := range ds.Tables {
@@ -345,6 +359,21 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *C
 			"%s on %s rejects the filter %q: %s. Fix the where expression in the table block.", ts.Ref.String(), b.srcName, ts.Filter, chk.Invalid)
 	}
 	switch {
+	case b.resync[ts.Ref.String()] != "":
+		// Streaming goes on: the slot's exported snapshot is long gone, so
+		// PostgreSQL's table sync copies the table again. The publication
+		// dropped it and the subscription's refresh stopped its apply
+		// worker from writing to it before this change empties it.
+		c.Action, c.Before = Replace, sameAsAfter(prior.Attributes, after)
+		after["copied_by"] = "table_sync"
+		after["subscription"] = b.r.Sync.Subscription
+		if ts.Window != nil {
+			after["time_window"] = map[string]any{"column": ts.Window.Column, "last": ts.Window.Last.String()}
+		}
+		c.DependsOn = []addrs.Addr{deps[0], b.addr(addrs.Publication, ds.Name), b.addr(addrs.Subscription, ds.Name)}
+		c.Reason = b.resync[ts.Ref.String()] + ": removed from the publication, emptied on the target, and copied again by the subscription's table sync" +
+			" (TRUNCATE on the target, ALTER PUBLICATION ... ADD TABLE with the new filter, REFRESH PUBLICATION WITH copy_data = true), not in a snapshot"
+		b.checkTruncateCascade(a, ds, ts)
 	case b.recopyDB[ds.Name] != "":
 		c.Action, c.Reason = Create, what+": "+b.recopyDB[ds.Name]
 		if tdb := b.dst.Database(ds.Name); (prior != nil || b.syncedByTableSync(ds, ts)) && tdb != nil && tdb.Table(ts.Ref.Schema, ts.Ref.Table) != nil && b.dst.Database(ds.Name) != nil && b.prior(b.addr(addrs.Database, ds.Name)) != nil {
@@ -386,6 +415,74 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *C
 			"%s would be truncated and copied again (%s), and policy.prevent_destroy = true. Set prevent_destroy = false for this apply if that is intended.", ts.Ref.String(), c.Reason)
 	}
 	return b.add(c)
+}
+
+// planResync finds the tables of a streaming database that the
+// subscription's table sync must copy again: a published table whose
+// filter changed, and one whose previous copy was interrupted (the slot's
+// exported snapshot it needed is gone). The publication drops them, the
+// subscription's refresh stops applying them, and their table changes
+// empty them and hand them back to the table sync (correctness rules 1
+// and 8: no row is applied twice, none is lost).
+func (b *builder) planResync(ds *DatabaseScope) {
+	if !b.streaming(ds) {
+		return
+	}
+	tdb := b.dst.Database(ds.Name)
+	name, _ := b.prior(b.addr(addrs.Subscription, ds.Name)).Attributes["name"].(string)
+	if name == "" {
+		name = b.r.Sync.Subscription
+	}
+	sub := tdb.Subscription(name)
+	for _, ts := range ds.Tables {
+		prior := b.prior(b.addr(addrs.Table, ts.Ref.String()))
+		if ts.SchemaOnly || prior == nil || tdb.Table(ts.Ref.Schema, ts.Ref.Table) == nil {
+			continue
+		}
+		_, subscribed := subscriptionTableState(tdb, sub, ts)
+		pf, _ := prior.Attributes["filter"].(string)
+		pso, _ := prior.Attributes["schema_only"].(bool)
+		switch {
+		case prior.Status != state.StatusDone && prior.Attributes["copied_by"] == "table_sync":
+			b.resync[ts.Ref.String()] = "the previous re-copy by the subscription's table sync was interrupted"
+		case prior.Status != state.StatusDone:
+			b.resync[ts.Ref.String()] = "the previous copy was interrupted, and the slot's exported snapshot it needed is gone"
+		case pso:
+		case !FiltersEqual(pf, ts.Filter, ""):
+			b.resync[ts.Ref.String()] = fmt.Sprintf("filter changed from %s to %s", describeFilter(pf), describeFilter(ts.Filter))
+		case !subscribed:
+			// E.g. a re-copy stopped after the refresh, and the
+			// configuration went back to the old filter: its changes
+			// would never be applied again.
+			b.resync[ts.Ref.String()] = "the subscription does not list it in pg_subscription_rel, so its changes are not applied"
+		}
+	}
+}
+
+// sameAsAfter returns a copy of before in which the values that equal
+// after's once both are JSON (a state round trip turns integers into
+// floats) are after's, so that the text plan shows only real changes.
+func sameAsAfter(before, after map[string]any) map[string]any {
+	out := make(map[string]any, len(before))
+	for k, v := range before {
+		out[k] = v
+		if a, ok := after[k]; ok {
+			jb, errB := json.Marshal(v)
+			ja, errA := json.Marshal(a)
+			if errA == nil && errB == nil && string(ja) == string(jb) {
+				out[k] = a
+			}
+		}
+	}
+	return out
+}
+
+// describeFilter renders a row filter for a reason.
+func describeFilter(f string) string {
+	if f == "" {
+		return "none (every row)"
+	}
+	return f
 }
 
 // describeCopy says what copying a table means, for reasons.

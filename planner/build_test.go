@@ -112,7 +112,8 @@ func applied() (*postgres.Server, *postgres.Server, *state.State) {
 		c := *t
 		tapp.Tables = append(tapp.Tables, &c)
 	}
-	tapp.Subscriptions = []*postgres.Subscription{{Name: lang.DefaultSubscription, Enabled: true, SlotName: slot, Publications: []string{lang.DefaultPublication}}}
+	tapp.Subscriptions = []*postgres.Subscription{{Name: lang.DefaultSubscription, Enabled: true, SlotName: slot, Publications: []string{lang.DefaultPublication},
+		Tables: []postgres.SubscriptionTable{{Schema: "public", Name: "customers", State: postgres.SubStateReady}, {Schema: "public", Name: "events", State: postgres.SubStateReady}, {Schema: "public", Name: "orders", State: postgres.SubStateReady}}}}
 	dst.Databases = append(dst.Databases, tapp)
 
 	st := state.New()
@@ -278,11 +279,14 @@ func TestDrift(t *testing.T) {
 			name:   "changed filter",
 			extra:  `table "app.customers" { where = "id > 0" }`,
 			mutate: func(src, dst *postgres.Server, st *state.State) {},
+			// Streaming goes on: the table sync copies it again
+			// (TestFilterChangeWhileStreaming has the details).
 			want: map[string]Action{
 				`replication.main.table["app.public.customers"]`: Replace,
 				`replication.main.publication["app"]`:            Update,
+				`replication.main.subscription["app"]`:           Update,
 			},
-			reason: "the filter changed",
+			reason: "filter changed from none (every row) to id > 0: removed from the publication, emptied on the target, and copied again by the subscription's table sync",
 		},
 		{
 			name: "lost slot",
@@ -430,7 +434,7 @@ func TestTableAddedAfterSubscription(t *testing.T) {
 		{postgres.SubStateSyncDone, "Table sync in progress"},
 		{postgres.SubStateReady, ""},
 	} {
-		tsub.Tables = []postgres.SubscriptionTable{{Schema: "public", Name: "invoices", State: tt.state}}
+		tsub.Tables = append(tsub.Tables[:3:3], postgres.SubscriptionTable{Schema: "public", Name: "invoices", State: tt.state})
 		p, diags := Build(Input{Config: loadConfig(t, ""), Servers: servers(src, dst), Prior: st})
 		if errs := errorsOf(diags); len(errs) > 0 {
 			t.Fatalf("errors: %v", errs)
@@ -724,6 +728,270 @@ func TestJSONGolden(t *testing.T) {
 	for _, k := range []string{"address", "action", "kind", "before", "after", "reason", "depends_on"} {
 		if _, ok := changes[0][k]; !ok {
 			t.Errorf("change lacks %q", k)
+		}
+	}
+}
+
+// TestFilterChangeWhileStreaming: a published table's filter changes once
+// the subscription streams. The slot's exported snapshot is gone, so the
+// subscription's table sync copies it again: the publication drops it, the
+// subscription's refresh stops applying it, and the table change empties
+// it and adds it back (ADD TABLE with the new filter, REFRESH PUBLICATION
+// WITH copy_data = true). Every interrupted step plans the rest again; the
+// finished re-copy shows no change.
+func TestFilterChangeWhileStreaming(t *testing.T) {
+	const (
+		pubAddr   = `replication.main.publication["app"]`
+		subAddr   = `replication.main.subscription["app"]`
+		tableAddr = `replication.main.table["app.public.events"]`
+	)
+	src, dst, st := applied()
+	// baseConfig filters events with "id <= 10"; this one with "id <= 20".
+	cfg := mustConfig("")
+	for _, tc := range cfg.Replications[0].Tables {
+		if tc.Ref.Table == "events" {
+			tc.Where = "id <= 20"
+		}
+	}
+	build := func() (*Plan, map[string]*Change) {
+		t.Helper()
+		p, diags := Build(Input{Config: cfg, Servers: servers(src, dst), Prior: st})
+		if errs := errorsOf(diags); len(errs) > 0 {
+			t.Fatalf("errors: %v", errs)
+		}
+		byAddr := map[string]*Change{}
+		for _, c := range p.Changes {
+			byAddr[c.Addr.String()] = c
+		}
+		return p, byAddr
+	}
+	p, byAddr := build()
+	want := map[string]Action{pubAddr: Update, subAddr: Update, tableAddr: Replace}
+	if got := changes(p); !reflectEqual(got, want) {
+		t.Fatalf("changes %v, want %v", got, want)
+	}
+	pub, sub, tbl := byAddr[pubAddr], byAddr[subAddr], byAddr[tableAddr]
+
+	// (a) the publication drops the table; the subscription's refresh
+	// stops applying it.
+	if !reflectEqual(pub.After["tables"], []string{`"public"."customers"`, `"public"."orders"`}) ||
+		!reflectEqual(pub.After[AttrDropForTableSync], []string{"app.public.events"}) {
+		t.Errorf("publication after %v", pub.After)
+	}
+	if !strings.Contains(pub.Reason, "app.public.events: filter changed from id <= 10 to id <= 20: removed from the publication (ALTER PUBLICATION ... DROP TABLE)") ||
+		strings.Contains(pub.Reason, "published tables differ") {
+		t.Errorf("publication reason %q", pub.Reason)
+	}
+	if !reflectEqual(sub.After[AttrStopApplying], []string{"app.public.events"}) || sub.After[AttrRefreshPublication] != nil {
+		t.Errorf("subscription after %v", sub.After)
+	}
+	if !strings.Contains(sub.Reason, "REFRESH PUBLICATION so that the apply worker stops applying it") {
+		t.Errorf("subscription reason %q", sub.Reason)
+	}
+	// (b, c) the table change empties it and hands it to the table sync,
+	// after the subscription's refresh: no snapshot, no new slot.
+	if tbl.After["copied_by"] != "table_sync" || tbl.After["filter"] != "id <= 20" || tbl.After["subscription"] != lang.DefaultSubscription ||
+		tbl.After["publication"] != lang.DefaultPublication || tbl.Before["filter"] != "id <= 10" {
+		t.Errorf("table before %v after %v", tbl.Before, tbl.After)
+	}
+	const reason = "filter changed from id <= 10 to id <= 20: removed from the publication, emptied on the target, and copied again by the subscription's table sync"
+	if !strings.HasPrefix(tbl.Reason, reason) {
+		t.Errorf("table reason %q", tbl.Reason)
+	}
+	// Order: publication -> subscription -> table; the subscription does
+	// not wait for the table (that would be a cycle), post-data neither.
+	if !hasDep(sub, pubAddr) || !hasDep(tbl, subAddr) || !hasDep(tbl, pubAddr) || hasDep(sub, tableAddr) || hasDep(byAddr[`replication.main.post_data["app"]`], tableAddr) {
+		t.Errorf("dependencies: subscription %v, table %v", sub.DependsOn, tbl.DependsOn)
+	}
+	if hasDep(tbl, `replication.main.slot["app"]`) {
+		t.Errorf("the table sync copy must not wait for a snapshot: %v", tbl.DependsOn)
+	}
+	var out bytes.Buffer
+	_ = TextView{}.Render(&out, p)
+	for _, s := range []string{
+		`+ drop_for_table_sync = ["app.public.events"]`,
+		`+ stop_applying = ["app.public.events"]`,
+		`~ filter         = "id <= 10" -> "id <= 20"`,
+		`+ copied_by      = "table_sync"`,
+		`# after: replication.main.schema["app"], replication.main.publication["app"], replication.main.subscription["app"]`,
+		"Plan: 1 to add, 2 to change, 1 to destroy.",
+	} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("plan text lacks %q:\n%s", s, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "~ bytes") {
+		t.Errorf("unchanged attributes shown as changed:\n%s", out.String())
+	}
+
+	record := func(c *Change, status string) {
+		attrs := map[string]any{}
+		for k, v := range c.After {
+			attrs[k] = v
+		}
+		delete(attrs, AttrStopApplying)
+		delete(attrs, AttrDropForTableSync)
+		st.SetResource(&state.Resource{Address: c.Addr.String(), Kind: string(c.Addr.Kind), Attributes: attrs, Status: status})
+	}
+	app, tapp := src.Database("app"), dst.Database("app")
+	published := func(filter string) {
+		tables := []postgres.PublicationTable{{Schema: "public", Name: "customers"}, {Schema: "public", Name: "orders"}}
+		if filter != "" {
+			tables = append(tables, postgres.PublicationTable{Schema: "public", Name: "events", RowFilter: filter})
+		}
+		app.Publications[0].Tables = tables
+	}
+	subscribed := func(events string) {
+		tables := []postgres.SubscriptionTable{{Schema: "public", Name: "customers", State: postgres.SubStateReady}, {Schema: "public", Name: "orders", State: postgres.SubStateReady}}
+		if events != "" {
+			tables = append(tables, postgres.SubscriptionTable{Schema: "public", Name: "events", State: events})
+		}
+		tapp.Subscriptions[0].Tables = tables
+	}
+
+	// Killed after the publication dropped the table: the rest is planned
+	// again, the publication has nothing left to do.
+	published("")
+	record(pub, state.StatusDone)
+	p, _ = build()
+	if got := changes(p); !reflectEqual(got, map[string]Action{subAddr: Update, tableAddr: Replace}) {
+		t.Errorf("after the publication step: changes %v", got)
+	}
+	// Killed after the subscription's refresh: the refresh (and its wait)
+	// runs again, harmlessly, then the table.
+	record(sub, state.StatusDone)
+	subscribed("")
+	p, _ = build()
+	if got := changes(p); !reflectEqual(got, map[string]Action{subAddr: Update, tableAddr: Replace}) {
+		t.Errorf("after the subscription step: changes %v", got)
+	}
+	// Killed inside the table change, after it added the table back: the
+	// whole sequence is planned again from the publication's drop on.
+	record(tbl, state.StatusInProgress)
+	published("(id <= 20)")
+	subscribed(postgres.SubStateDataSync)
+	p, byAddr = build()
+	if got := changes(p); !reflectEqual(got, want) {
+		t.Errorf("after an interrupted table change: changes %v, want %v", got, want)
+	}
+	if r := byAddr[tableAddr].Reason; !strings.HasPrefix(r, "the previous re-copy by the subscription's table sync was interrupted: removed from the publication, emptied on the target") {
+		t.Errorf("interrupted table reason %q", r)
+	}
+	if r := byAddr[pubAddr].Reason; !strings.Contains(r, "app.public.events: the previous re-copy by the subscription's table sync was interrupted") {
+		t.Errorf("interrupted publication reason %q", r)
+	}
+
+	// Finished: while the table sync copies, no change and a warning;
+	// once it is ready, no change at all.
+	record(tbl, state.StatusDone)
+	for _, tt := range []struct {
+		state   string
+		syncing bool
+	}{{postgres.SubStateDataSync, true}, {postgres.SubStateReady, false}} {
+		subscribed(tt.state)
+		p, diags := Build(Input{Config: cfg, Servers: servers(src, dst), Prior: st})
+		if errs := errorsOf(diags); len(errs) > 0 {
+			t.Fatalf("errors: %v", errs)
+		}
+		if p.HasChanges() {
+			t.Errorf("state %s: changes %v, want none", tt.state, changes(p))
+		}
+		found := false
+		for _, d := range diags {
+			found = found || (d.Summary == "Table sync in progress" && strings.Contains(d.Detail, "app.public.events (copying)"))
+		}
+		if found != tt.syncing {
+			t.Errorf("state %s: table sync warning %v, want %v", tt.state, found, tt.syncing)
+		}
+	}
+}
+
+// TestFailedSnapshotCopyWhileStreamingUsesTableSync: an earlier version
+// planned a changed filter as a copy in the slot's (long gone) snapshot;
+// the apply failed and left the table failed in state. The next plan
+// hands it to the table sync instead of failing the same way again.
+func TestFailedSnapshotCopyWhileStreamingUsesTableSync(t *testing.T) {
+	src, dst, st := applied()
+	a := `replication.main.table["app.public.customers"]`
+	r := st.Resource(a)
+	r.Status = state.StatusFailed
+	r.Attributes["filter"] = "id > 0"
+	src.Database("app").Publications[0].Tables[0].RowFilter = "(id > 0)"
+	p, diags := Build(Input{Config: loadConfig(t, `table "app.customers" { where = "id > 0" }`), Servers: servers(src, dst), Prior: st})
+	if errs := errorsOf(diags); len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	got := changes(p)
+	if got[a] != Replace || got[`replication.main.subscription["app"]`] != Update || got[`replication.main.publication["app"]`] != Update || got[`replication.main.slot["app"]`] != "" {
+		t.Fatalf("changes %v", got)
+	}
+	for _, c := range p.Changes {
+		if c.Addr.String() == a && (c.After["copied_by"] != "table_sync" || !strings.Contains(c.Reason, "the slot's exported snapshot it needed is gone")) {
+			t.Errorf("table change %v (%s)", c.After, c.Reason)
+		}
+	}
+}
+
+// TestDriftIgnoredTableIsNotPublished: with on_schema_drift = "ignore", a
+// table in scope that the target lacks stays out of the publication (the
+// subscription's apply worker would fail on its first row); plan warns.
+func TestDriftIgnoredTableIsNotPublished(t *testing.T) {
+	src, dst, st := applied()
+	app := src.Database("app")
+	app.Tables = append(app.Tables, table("public", "invoices", true, "id", "total"))
+	p, diags := Build(Input{Config: loadConfig(t, `policy { on_schema_drift = "ignore" }`), Servers: servers(src, dst), Prior: st})
+	if errs := errorsOf(diags); len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	if p.HasChanges() {
+		t.Fatalf("changes %v, want none: the missing table must not be published", changes(p))
+	}
+	for _, c := range p.Changes {
+		if c.Addr.Kind == addrs.Publication && strings.Contains(formatValue(c.After["tables"]), "invoices") {
+			t.Errorf("publication after %v", c.After)
+		}
+		if c.Addr.Kind == addrs.Subscription && (c.After[AttrRefreshPublication] != nil || c.After[AttrTableSync] != nil) {
+			t.Errorf("subscription after %v", c.After)
+		}
+	}
+	var warned []string
+	for _, d := range diags {
+		if d.Summary == "Table not published" || d.Summary == "Schema drift ignored" {
+			warned = append(warned, d.Summary+": "+d.Detail)
+		}
+	}
+	if len(warned) != 2 || !strings.Contains(strings.Join(warned, "\n"), `app.public.invoices is in scope but missing on target.replica, and policy.on_schema_drift = "ignore"`) {
+		t.Errorf("warnings %v", warned)
+	}
+
+	// Once the table exists on the target, it is published and synced.
+	dst.Database("app").Tables = append(dst.Database("app").Tables, table("public", "invoices", true, "id", "total"))
+	p, _ = Build(Input{Config: loadConfig(t, `policy { on_schema_drift = "ignore" }`), Servers: servers(src, dst), Prior: st})
+	if got := changes(p); got[`replication.main.publication["app"]`] != Update || got[`replication.main.subscription["app"]`] != Update {
+		t.Errorf("after the table was created: changes %v", got)
+	}
+}
+
+// TestPublishedTableNotSubscribedIsCopiedAgain: a table with a table
+// record that the subscription does not list (a re-copy stopped after the
+// refresh, then the configuration went back to the old filter) would never
+// see its changes applied: the table sync copies it again.
+func TestPublishedTableNotSubscribedIsCopiedAgain(t *testing.T) {
+	src, dst, st := applied()
+	sub := dst.Database("app").Subscriptions[0]
+	sub.Tables = []postgres.SubscriptionTable{sub.Tables[0], sub.Tables[2]} // customers, orders
+	p, diags := Build(Input{Config: loadConfig(t, ""), Servers: servers(src, dst), Prior: st})
+	if errs := errorsOf(diags); len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	a := `replication.main.table["app.public.events"]`
+	want := map[string]Action{a: Replace, `replication.main.publication["app"]`: Update, `replication.main.subscription["app"]`: Update}
+	if got := changes(p); !reflectEqual(got, want) {
+		t.Fatalf("changes %v, want %v", got, want)
+	}
+	for _, c := range p.Changes {
+		if c.Addr.String() == a && !strings.HasPrefix(c.Reason, "the subscription does not list it in pg_subscription_rel, so its changes are not applied: removed from the publication, emptied on the target") {
+			t.Errorf("reason %q", c.Reason)
 		}
 	}
 }

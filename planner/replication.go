@@ -56,7 +56,7 @@ func publishedTables(ds *DatabaseScope) []*TableScope {
 }
 
 // publication plans the source publication of one database.
-func (b *builder) publication(ds *DatabaseScope, dep addrs.Addr) *Change {
+func (b *builder) publication(ds *DatabaseScope, schema *Change) *Change {
 	a := b.addr(addrs.Publication, ds.Name)
 	name := b.r.Sync.Publication
 	tables := publishedTables(ds)
@@ -64,15 +64,37 @@ func (b *builder) publication(ds *DatabaseScope, dep addrs.Addr) *Change {
 	wantFilters := map[string]any{}
 	windows := map[string]any{}
 	var full []string
+	// left out of the publication: tables the subscription's table sync
+	// copies again (their table changes add them back), and tables the
+	// target lacks under on_schema_drift = "ignore" (the apply worker
+	// would fail on their first row).
+	leftOut := map[string]bool{}
+	tdb := b.dst.Database(ds.Name)
+	for _, ts := range tables {
+		switch {
+		case b.resync[ts.Ref.String()] != "":
+			leftOut[ts.Ref.String()] = true
+		case b.r.Policy.OnSchemaDrift == lang.DriftIgnore && schema.Action != Create && tdb != nil && tdb.Table(ts.Ref.Schema, ts.Ref.Table) == nil:
+			leftOut[ts.Ref.String()] = true
+			b.diags.Warnf(a.String(), "Table not published",
+				"%s is in scope but missing on %s, and policy.on_schema_drift = \"ignore\": it is not added to publication %q (the subscription's apply worker would fail on its first row). Create it on the target, or set on_schema_drift = \"apply\".",
+				ts.Ref.String(), b.dstName, name)
+		}
+	}
 	for _, ts := range tables {
 		q := lang.QuoteIdent(ts.Ref.Schema) + "." + lang.QuoteIdent(ts.Ref.Table)
-		wantTables = append(wantTables, q)
+		if !leftOut[ts.Ref.String()] {
+			wantTables = append(wantTables, q)
+		}
 		if ts.Filter != "" {
-			wantFilters[q] = ts.Filter
-			if ts.Window != nil {
-				wantFilters[q] = ts.Filter + " (frozen to a constant cut-off when the publication is created)"
-				windows[q] = map[string]any{"column": ts.Window.Column, "last": ts.Window.Last.String()}
-			} else if chk := b.in.FilterChecks[ts.Ref.String()]; chk.NotPublishable != "" {
+			if !leftOut[ts.Ref.String()] {
+				wantFilters[q] = ts.Filter
+				if ts.Window != nil {
+					wantFilters[q] = ts.Filter + " (frozen to a constant cut-off when the publication is created)"
+					windows[q] = map[string]any{"column": ts.Window.Column, "last": ts.Window.Last.String()}
+				}
+			}
+			if chk := b.in.FilterChecks[ts.Ref.String()]; ts.Window == nil && chk.NotPublishable != "" {
 				b.diags.Errorf(a.String(), "Row filter cannot be used in a publication",
 					"%s on %s refuses the filter of %s in a publication: %s. Publications allow only immutable expressions over the table's columns; for a moving time cut-off use a time_window block (frozen to a constant cut-off when the publication is created), or use sync { method = \"xmin\" }.",
 					b.srcName, ds.Name, ts.Ref.String(), chk.NotPublishable)
@@ -117,7 +139,7 @@ func (b *builder) publication(ds *DatabaseScope, dep addrs.Addr) *Change {
 	if len(windows) > 0 {
 		after["time_windows"] = windows
 	}
-	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: []addrs.Addr{dep}}
+	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: []addrs.Addr{schema.Addr}}
 	prior := b.prior(a)
 	var actual *postgres.Publication
 	for _, p := range ds.Source.Publications {
@@ -147,10 +169,28 @@ func (b *builder) publication(ds *DatabaseScope, dep addrs.Addr) *Change {
 		sort.Strings(haveTables)
 		c.Before = map[string]any{"name": name, "server": b.srcName, "tables": haveTables, "row_filters": haveFilters}
 		var why []string
-		if !reflect.DeepEqual(haveTables, wantTables) {
+		// The tables dropped for a re-copy by the table sync say why
+		// themselves; any other difference is "published tables differ".
+		var others, dropped []string
+		for _, q := range haveTables {
+			if ref, ok := b.publishedRef(ds, q); ok && b.resync[ref] != "" {
+				why = append(why, fmt.Sprintf("%s: %s: removed from the publication (ALTER PUBLICATION ... DROP TABLE) before the subscription's refresh; %s adds it back with its new filter once the target table is emptied",
+					ref, b.resync[ref], b.addr(addrs.Table, ref)))
+				dropped = append(dropped, ref)
+				continue
+			}
+			others = append(others, q)
+		}
+		if len(dropped) > 0 {
+			c.After[AttrDropForTableSync] = dropped
+		}
+		if !reflect.DeepEqual(nonNil(others), wantTables) {
 			why = append(why, "published tables differ")
 		}
 		for _, ts := range tables {
+			if leftOut[ts.Ref.String()] {
+				continue
+			}
 			q := lang.QuoteIdent(ts.Ref.Schema) + "." + lang.QuoteIdent(ts.Ref.Table)
 			have, _ := haveFilters[q].(string)
 			if ts.Window != nil {
@@ -176,6 +216,17 @@ func (b *builder) publication(ds *DatabaseScope, dep addrs.Addr) *Change {
 		}
 	}
 	return b.add(c)
+}
+
+// publishedRef returns the table reference of a published table, quoted
+// as the publication change names it, when it is in scope.
+func (b *builder) publishedRef(ds *DatabaseScope, quoted string) (string, bool) {
+	for _, ts := range ds.Tables {
+		if lang.QuoteIdent(ts.Ref.Schema)+"."+lang.QuoteIdent(ts.Ref.Table) == quoted {
+			return ts.Ref.String(), true
+		}
+	}
+	return "", false
 }
 
 // slot plans the logical replication slot of one database.
@@ -271,6 +322,9 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *Change {
 			"publications": actual.Publications, "enabled": actual.Enabled, "connection": conn,
 			"options": "create_slot = false, copy_data = false"}
 		var why []string
+		if stop := b.stopApplying(ds, c); stop != "" {
+			why = append(why, stop)
+		}
 		if sync := b.tableSync(ds, actual, c); sync != "" {
 			why = append(why, sync)
 		}
@@ -333,7 +387,38 @@ const (
 	// copied by the subscription's table sync instead of the snapshot
 	// (it has no table record of its own).
 	AttrTableSync = "table_sync"
+	// AttrStopApplying lists the tables an update of the subscription
+	// stops applying because the publication dropped them for a re-copy
+	// by the table sync: the provider runs ALTER SUBSCRIPTION ... REFRESH
+	// PUBLICATION (pg_subscription_rel no longer lists them) and waits
+	// until the subscription has applied what was published before, so
+	// that no earlier change reaches them once they are emptied.
+	AttrStopApplying = "stop_applying"
+	// AttrDropForTableSync lists the tables an update of the publication
+	// drops so that the table sync can copy them again (their table
+	// changes add them back). It shows the reviewer what the tables diff
+	// means; it is not kept in state.
+	AttrDropForTableSync = "drop_for_table_sync"
 )
+
+// stopApplying plans the first half of the re-copy of tables by the table
+// sync (see planResync): it records them in the change's stop_applying
+// attribute and returns the reason for an update, or "".
+func (b *builder) stopApplying(ds *DatabaseScope, c *Change) string {
+	var tables []string
+	for _, ts := range ds.Tables {
+		if b.resync[ts.Ref.String()] != "" {
+			tables = append(tables, ts.Ref.String())
+		}
+	}
+	if len(tables) == 0 {
+		return ""
+	}
+	sort.Strings(tables)
+	c.After[AttrStopApplying] = tables
+	return fmt.Sprintf("%s removed from the publication for a re-copy: REFRESH PUBLICATION so that the apply worker stops applying it (pg_subscription_rel no longer lists it), then wait until the subscription has applied every change published before the removal; the table's change empties it and hands it to the table sync",
+		strings.Join(tables, ", "))
+}
 
 // streaming reports whether streaming of a database has started: an
 // earlier apply created its subscription, which exists on the target, and
@@ -419,10 +504,22 @@ func (b *builder) tableSync(ds *DatabaseScope, actual *postgres.Subscription, c 
 	tdb := b.dst.Database(ds.Name)
 	if b.streaming(ds) {
 		for _, ts := range ds.Tables {
-			if ts.SchemaOnly || b.prior(b.addr(addrs.Table, ts.Ref.String())) != nil {
+			if ts.SchemaOnly {
 				continue
 			}
 			ref := ts.Ref.String()
+			if r := b.prior(b.addr(addrs.Table, ref)); r != nil {
+				// A table the table sync copied again (its filter
+				// changed) keeps its table record.
+				if st, known := subscriptionTableState(tdb, actual, ts); r.Attributes["copied_by"] == "table_sync" && b.resync[ref] == "" && known && st != postgres.SubStateReady {
+					syncing = append(syncing, fmt.Sprintf("%s (%s)", ref, describeSubState(st)))
+				}
+				continue
+			}
+			if tdb.Table(ts.Ref.Schema, ts.Ref.Table) == nil && b.r.Policy.OnSchemaDrift == lang.DriftIgnore {
+				// Not published (the publication warns): nothing to sync.
+				continue
+			}
 			if !slices.Contains(synced, ref) {
 				synced = append(synced, ref)
 			}
@@ -431,9 +528,6 @@ func (b *builder) tableSync(ds *DatabaseScope, actual *postgres.Subscription, c 
 			case known && st != postgres.SubStateReady:
 				syncing = append(syncing, fmt.Sprintf("%s (%s)", ref, describeSubState(st)))
 			case known:
-			case tdb.Table(ts.Ref.Schema, ts.Ref.Table) == nil && b.r.Policy.OnSchemaDrift == lang.DriftIgnore:
-				b.diags.Warnf(c.Addr.String(), "Table not synced",
-					"%s joined the scope after streaming started, but it is missing on %s and policy.on_schema_drift = \"ignore\": the subscription's table sync cannot copy it. Create it on the target, or set on_schema_drift = \"apply\".", ref, b.dstName)
 			default:
 				refresh = append(refresh, ref)
 				if tt := tdb.Table(ts.Ref.Schema, ts.Ref.Table); tt != nil && tt.EstimatedRows > 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -58,6 +59,9 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, p
 	}
 	if so, _ := c.After["schema_only"].(bool); so {
 		return c.After, nil
+	}
+	if c.After["copied_by"] == "table_sync" && c.Action == planner.Replace {
+		return p.recopyByTableSync(ctx, ep, c, ref)
 	}
 	logical := c.After["method"] != string(lang.SyncXmin)
 	snap, err := p.snapshotFor(ctx, ep, c.Addr.Replication, ref.Database, logical)
@@ -234,4 +238,172 @@ func (p *Provider) copySplit(ctx context.Context, ep Endpoints, db string, req p
 		return postgres.CopyStats{}, 0, err
 	}
 	return total, len(ranges), nil
+}
+
+// catchUpTimeout bounds the wait for a subscription to apply what was
+// published before tables were dropped from its publication for a re-copy.
+const catchUpTimeout = 5 * time.Minute
+
+// waitApplied waits until the subscription streaming from slot has
+// applied every change the source wrote up to now (the slot confirms a
+// position at or past the source's current WAL position). Called after
+// the publication dropped tables for a re-copy and the subscription's
+// refresh took them out of pg_subscription_rel: from then on no change
+// written before the drop can reach them, so emptying them is safe.
+func (p *Provider) waitApplied(ctx context.Context, ep Endpoints, db, slot string, tables []string) error {
+	src, err := postgres.Connect(ctx, ep.Source.WithDatabase(db))
+	if err != nil {
+		return err
+	}
+	defer src.Close(context.Background())
+	var lsn string
+	if err := src.QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+		return fmt.Errorf("read the source's WAL position: %w", err)
+	}
+	deadline := time.Now().Add(catchUpTimeout)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var confirmed *string
+		var done bool
+		err := src.QueryRow(ctx, `SELECT confirmed_flush_lsn::text, COALESCE(confirmed_flush_lsn >= $2::pg_lsn, false)
+			FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, slot, lsn).Scan(&confirmed, &done)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("replication slot %q is gone: run plan again", slot)
+		case err != nil:
+			return fmt.Errorf("read the position of replication slot %q: %w", slot, err)
+		case done:
+			p.log.Info("subscription caught up before the re-copy", "database", db, "slot", slot, "lsn", lsn, "tables", strings.Join(tables, ", "))
+			return nil
+		case time.Now().After(deadline):
+			at := "none"
+			if confirmed != nil {
+				at = *confirmed
+			}
+			return fmt.Errorf("the subscription has not applied the source's changes up to %s after %s (slot %q confirmed %s): is it streaming? %s stay out of the publication until it has; run apply again",
+				lsn, catchUpTimeout, slot, at, strings.Join(tables, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// recopyByTableSync copies a table again while streaming goes on, with
+// PostgreSQL's own table sync (the slot's exported snapshot is long gone).
+// The plan ran before it: the publication dropped the table, and the
+// subscription's refresh took it out of pg_subscription_rel and waited
+// until every earlier change was applied. This change:
+//
+//  1. checks that the subscription no longer lists the table (its apply
+//     worker must not write to it any more);
+//  2. empties it on the target: TRUNCATE, or, when foreign keys of other
+//     tables reference it, DELETE with triggers (and so foreign-key
+//     checks) off, as a subscription's apply worker runs;
+//  3. adds it to the publication with its filter (a time window frozen to
+//     a constant cut-off), in one transaction with dropping it first if
+//     a rerun finds it there;
+//  4. refreshes the subscription with copy_data = true: the table sync
+//     copies the rows matching the filter in a snapshot of its own, then
+//     hands the table to streaming without a gap.
+//
+// Every step can run again: an interrupted change is planned again from
+// the publication's drop on.
+func (p *Provider) recopyByTableSync(ctx context.Context, ep Endpoints, c *planner.Change, ref lang.TableRef) (map[string]any, error) {
+	pubName, _ := c.After["publication"].(string)
+	subName, _ := c.After["subscription"].(string)
+	filter, _ := c.After["filter"].(string)
+	if pubName == "" || subName == "" {
+		return nil, errors.New("the change names no publication or subscription: run plan again")
+	}
+	table := pgx.Identifier{ref.Schema, ref.Table}.Sanitize()
+	dst, err := postgres.Connect(ctx, ep.Target.WithDatabase(ref.Database))
+	if err != nil {
+		return nil, err
+	}
+	defer dst.Close(context.Background())
+	var listed, referenced, partitioned bool
+	err = dst.QueryRow(ctx, `WITH tree AS (SELECT relid FROM pg_catalog.pg_partition_tree($2::regclass))
+		SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_subscription_rel sr
+				JOIN pg_catalog.pg_subscription s ON s.oid = sr.srsubid
+				WHERE s.subname = $1 AND s.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+				AND sr.srrelid IN (SELECT relid FROM tree)),
+			EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
+				WHERE contype = 'f' AND confrelid IN (SELECT relid FROM tree) AND conrelid NOT IN (SELECT relid FROM tree)),
+			(SELECT relkind = 'p' FROM pg_catalog.pg_class WHERE oid = $2::regclass)`, subName, table).Scan(&listed, &referenced, &partitioned)
+	if err != nil {
+		return nil, fmt.Errorf("read the subscription state of %s on the target: %w", table, err)
+	}
+	if listed {
+		return nil, fmt.Errorf("subscription %s still lists %s (pg_subscription_rel): its apply worker may still write to it, so it is not emptied; run plan again", pgx.Identifier{subName}.Sanitize(), table)
+	}
+	empty := "TRUNCATE ONLY " + table
+	switch {
+	case referenced:
+		// TRUNCATE refuses a referenced table (or would cascade): delete
+		// its rows without firing the referencing foreign keys' checks.
+		empty = "DELETE FROM " + table
+	case partitioned:
+		empty = "TRUNCATE " + table
+	}
+	err = pgx.BeginFunc(ctx, dst, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+			return fmt.Errorf("copy again needs superuser on the target (SET session_replication_role = replica): %w", err)
+		}
+		if _, err := tx.Exec(ctx, empty); err != nil {
+			return fmt.Errorf("empty %s on the target: %w", table, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.log.Info("table emptied for a re-copy by the subscription's table sync", "table", c.Addr.Key, "statement", strings.SplitN(empty, " ", 2)[0])
+
+	src, err := postgres.Connect(ctx, ep.Source.WithDatabase(ref.Database))
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close(context.Background())
+	out := merge(c.After, nil)
+	if w, ok := c.After["time_window"].(map[string]any); ok {
+		frozen, err := freezeWindow(ctx, src, table, w)
+		if err != nil {
+			return nil, err
+		}
+		filter = frozen
+		out["frozen_time_window"] = frozen
+	}
+	pub := pgx.Identifier{pubName}.Sanitize()
+	item := table
+	if filter != "" {
+		item += " WHERE (" + filter + ")"
+	}
+	_, published, err := postgres.PublicationRowFilter(ctx, src, pubName, ref.Schema, ref.Table)
+	if err != nil {
+		return nil, err
+	}
+	err = pgx.BeginFunc(ctx, src, func(tx pgx.Tx) error {
+		if published {
+			if _, err := tx.Exec(ctx, "ALTER PUBLICATION "+pub+" DROP TABLE "+table); err != nil {
+				return fmt.Errorf("ALTER PUBLICATION %s DROP TABLE %s: %w", pub, table, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, "ALTER PUBLICATION "+pub+" ADD TABLE "+item); err != nil {
+			return fmt.Errorf("ALTER PUBLICATION %s ADD TABLE %s: %w", pub, table, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sql := "ALTER SUBSCRIPTION " + pgx.Identifier{subName}.Sanitize() + " REFRESH PUBLICATION WITH (copy_data = true)"
+	if _, err := dst.Exec(ctx, sql); err != nil {
+		return nil, fmt.Errorf("%s: %w", sql, err)
+	}
+	p.log.Info("table handed to the subscription's table sync", "table", c.Addr.Key, "publication", pubName, "subscription", subName)
+	return out, nil
 }

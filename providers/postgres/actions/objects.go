@@ -85,9 +85,14 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *planner.Cha
 		}
 		return t, nil
 	}
-	var sql string
-	if added, ok := onlyAdded(current, want, filters); c.Action == planner.Update && ok {
-		// Only new tables: ADD TABLE leaves the published ones alone.
+	var stmts []string
+	if added, dropped, ok := addedAndDropped(current, want, filters); c.Action == planner.Update && ok {
+		// Published tables that keep their filter are left alone: DROP
+		// TABLE for those no longer wanted (or dropped for a re-copy by
+		// the subscription's table sync), ADD TABLE for new ones.
+		if len(dropped) > 0 {
+			stmts = append(stmts, "ALTER PUBLICATION "+pub+" DROP TABLE "+strings.Join(dropped, ", "))
+		}
 		var items []string
 		for _, t := range added {
 			it, err := item(t)
@@ -97,9 +102,10 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *planner.Cha
 			items = append(items, it)
 		}
 		if len(items) > 0 {
-			sql = "ALTER PUBLICATION " + pub + " ADD TABLE " + strings.Join(items, ", ")
+			stmts = append(stmts, "ALTER PUBLICATION "+pub+" ADD TABLE "+strings.Join(items, ", "))
 		}
 	} else {
+		var sql string
 		var items []string
 		for _, t := range want {
 			it, err := item(t)
@@ -119,14 +125,27 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *planner.Cha
 		default:
 			sql = "CREATE PUBLICATION " + pub + " FOR TABLE " + strings.Join(items, ", ")
 		}
+		stmts = append(stmts, sql)
 	}
-	if sql != "" {
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			return nil, fmt.Errorf("%s: %w", strings.SplitN(strings.SplitN(sql, " FOR ", 2)[0], " TABLE ", 2)[0], err)
+	if len(stmts) > 0 {
+		// One transaction: a rerun finds either nothing or everything done.
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			for _, sql := range stmts {
+				if _, err := tx.Exec(ctx, sql); err != nil {
+					return fmt.Errorf("%s: %w", strings.SplitN(strings.SplitN(sql, " FOR ", 2)[0], " TABLE ", 2)[0], err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		p.log.Info("publication changed", "publication", name, "database", db, "statement", strings.SplitN(sql, " WHERE ", 2)[0])
+		for _, sql := range stmts {
+			p.log.Info("publication changed", "publication", name, "database", db, "statement", strings.SplitN(sql, " WHERE ", 2)[0])
+		}
 	}
 	out := merge(attrs, nil)
+	delete(out, planner.AttrDropForTableSync)
 	if len(frozen) > 0 {
 		out["frozen_time_windows"] = frozen
 	}
@@ -169,33 +188,33 @@ func publishedTables(ctx context.Context, conn *pgx.Conn, pub string) (map[strin
 	return out, nil
 }
 
-// onlyAdded reports whether the wanted tables are the published ones plus
-// new ones, every published table keeping its stored filter (the plan
-// carries the stored spelling of a filter that did not change), and
-// returns the new ones.
-func onlyAdded(current map[string]string, want []string, filters map[string]string) ([]string, bool) {
+// addedAndDropped reports whether every wanted table that is published
+// keeps its stored filter (the plan carries the stored spelling of a
+// filter that did not change), and returns the wanted tables that are not
+// published and the published ones that are not wanted, sorted.
+func addedAndDropped(current map[string]string, want []string, filters map[string]string) (added, dropped []string, ok bool) {
 	if current == nil {
-		return nil, false
+		return nil, nil, false
 	}
 	wanted := map[string]bool{}
-	var added []string
 	for _, t := range want {
 		wanted[t] = true
-		stored, ok := current[t]
+		stored, published := current[t]
 		switch {
-		case !ok:
+		case !published:
 			added = append(added, t)
 		case stored != filters[t]:
-			return nil, false
+			return nil, nil, false
 		}
 	}
 	for t := range current {
 		if !wanted[t] {
-			return nil, false
+			dropped = append(dropped, t)
 		}
 	}
 	sort.Strings(added)
-	return added, true
+	sort.Strings(dropped)
+	return added, dropped, true
 }
 
 // freezeWindow turns a time window into a constant cut-off that a
@@ -274,10 +293,13 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *planner.Ch
 			"ALTER SUBSCRIPTION " + sub + " SET PUBLICATION " + strings.Join(quotedPubs, ", ") + " WITH (refresh = false)",
 			"ALTER SUBSCRIPTION " + sub + " ENABLE",
 		}
-		if len(state.StringList(attrs[planner.AttrRefreshPublication])) > 0 {
+		stop := state.StringList(attrs[planner.AttrStopApplying])
+		if len(state.StringList(attrs[planner.AttrRefreshPublication])) > 0 || len(stop) > 0 {
 			// Tables added to the publication after streaming started: the
 			// subscription's table sync copies them (and only them: tables
 			// already subscribed are not copied again), then streams them.
+			// Tables the publication dropped leave pg_subscription_rel:
+			// the apply worker stops applying them.
 			// Needs an enabled subscription; repeating it is harmless.
 			stmts = append(stmts, "ALTER SUBSCRIPTION "+sub+" REFRESH PUBLICATION WITH (copy_data = true)")
 		}
@@ -286,8 +308,14 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *planner.Ch
 				return nil, fmt.Errorf("%s: %w", sql, err)
 			}
 		}
+		if len(stop) > 0 {
+			if err := p.waitApplied(ctx, ep, db, slot, stop); err != nil {
+				return nil, err
+			}
+		}
 		out := merge(attrs, nil)
 		delete(out, planner.AttrRefreshPublication)
+		delete(out, planner.AttrStopApplying)
 		return out, nil
 	}
 	// The slot must be free: release this run's exported snapshot first.

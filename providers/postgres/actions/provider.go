@@ -71,7 +71,10 @@ func New(p *planner.Plan, replications map[string]Endpoints, log hclog.Logger) *
 		if f, _ := c.After["filter"].(string); f != "" {
 			prov.filtered[k] = true
 		}
-		if c.Action == planner.Replace {
+		if c.Action == planner.Replace && c.After["copied_by"] != "table_sync" {
+			// Tables the subscription's table sync copies again empty
+			// themselves (recopyByTableSync); these are copied in a
+			// snapshot.
 			if so, _ := c.After["schema_only"].(bool); !so {
 				prov.replaced[k] = append(prov.replaced[k], q)
 				prov.truncated[k] = &sync.Once{}
