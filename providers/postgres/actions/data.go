@@ -63,7 +63,10 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, p
 	if c.After["copied_by"] == "table_sync" && c.Action == planner.Replace {
 		return p.recopyByTableSync(ctx, ep, c, ref)
 	}
-	logical := c.After["method"] != string(lang.SyncXmin)
+	// Only the slot-based methods copy in a slot's exported snapshot; xmin
+	// and none copy in one snapshot held for the run.
+	method := lang.SyncMethod(fmt.Sprint(c.After["method"]))
+	logical := method == lang.SyncLogical || method == lang.SyncStream
 	snap, err := p.snapshotFor(ctx, ep, c.Addr.Replication, ref.Database, logical)
 	if err != nil {
 		return nil, err
