@@ -5,7 +5,7 @@ PKG         := ./...
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
 FUZZTIME    ?= 60s
 
-.PHONY: all build test lint fmt-check fuzz demo clean
+.PHONY: all build test lint fmt-check fuzz demo bench clean
 
 all: build
 
@@ -20,6 +20,10 @@ test:
 ## demo: two throwaway clusters, sample data, plan, apply, live sync, comparison
 demo: build
 	examples/quickstart/demo.sh
+
+## bench: compare apply with pg_dump/pg_restore, pgcopydb and a bare COPY pipe; verify, plan and lag (SCALE, JOBS, RUNS)
+bench:
+	bench/run.sh
 
 ## lint: gofmt, go vet and staticcheck
 lint: fmt-check

@@ -1,0 +1,644 @@
+#!/usr/bin/env bash
+# make bench: compare database-replicator with pg_dump/pg_restore, pgcopydb and a
+# bare COPY pipe on two throwaway local clusters, then measure verify, plan on
+# many tables and logical-replication lag. See docs/performance.md.
+#
+# Settings (environment):
+#   SCALE=50          pgbench scale of the source (50 ≈ 0.75 GB)
+#   BLOB_ROWS=200000  rows of the extra bytea/jsonb table (≈ 120 MB)
+#   JOBS=2            parallel jobs for every method (tables and indexes)
+#   RUNS=3            timed runs per copy method (interleaved a,b,c,d, a,b,c,d, ...)
+#   PLAN_TABLES=5000  tables in the database of the plan test
+#   LAG_SECONDS=30    pgbench duration of the lag tests
+#   COPY_SYNC_METHOD=none  sync method of the timed applies (see method_replicator)
+#   PGBIN             PostgreSQL server binaries (default /usr/lib/postgresql/15/bin)
+#   RESULTS           results file (default bench/results/<YYYY-MM-DD>.md)
+#   LOGDIR            where every command's output is kept (default /tmp/bench-logs-<date>-<time>)
+#
+# Everything runs as root with the servers as the postgres user (runuser), on
+# 127.0.0.1 with trust authentication: no password is ever needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+
+SCALE="${SCALE:-50}"
+BLOB_ROWS="${BLOB_ROWS:-200000}"
+JOBS="${JOBS:-2}"
+RUNS="${RUNS:-3}"
+PLAN_TABLES="${PLAN_TABLES:-5000}"
+LAG_SECONDS="${LAG_SECONDS:-30}"
+COPY_SYNC_METHOD="${COPY_SYNC_METHOD:-none}"
+PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
+TODAY="$(date +%F)"
+RESULTS="${RESULTS:-$ROOT/bench/results/$TODAY.md}"
+LOGDIR="${LOGDIR:-/tmp/bench-logs-$TODAY-$(date +%H%M%S)}"
+BIN_DIR=/tmp/bench-bin
+BIN="$BIN_DIR/database-replicator"
+CONFIG="$ROOT/bench/replication.hcl"
+STATS="$ROOT/bench/stats.py"
+DB=bench
+export PATH="$PGBIN:$PATH"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+note() { printf '    %s\n' "$*"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
+
+mkdir -p "$LOGDIR" "$(dirname "$RESULTS")"
+
+# --- Tools -------------------------------------------------------------------
+# The replicator is built from the working tree into /tmp/bench-bin (never into
+# the tree). Other people edit the tree concurrently, so a failed build is
+# retried for a few minutes before giving up.
+step "Building database-replicator into $BIN"
+mkdir -p "$BIN_DIR"
+for attempt in 1 2 3 4 5 6; do
+	if go build -o "$BIN" ./cmd/database-replicator 2>"$LOGDIR/build.log"; then break; fi
+	[ "$attempt" = 6 ] && { cat "$LOGDIR/build.log" >&2; echo "bench: build failed" >&2; exit 1; }
+	note "build failed (attempt $attempt), retrying in 60 s"; sleep 60
+done
+# the revision the binary was built from (the tree may move on during the run)
+REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git status --porcelain 2>/dev/null | grep -qv '^??' && echo " (working tree with uncommitted changes)" || true)
+[ -x "$PGBIN/initdb" ] || { echo "bench: no initdb in $PGBIN (apt-get install postgresql-15 or set PGBIN)" >&2; exit 1; }
+command -v pgcopydb >/dev/null || apt-get install -y pgcopydb >"$LOGDIR/apt.log" 2>&1
+[ -x /usr/bin/time ] || apt-get install -y time >>"$LOGDIR/apt.log" 2>&1
+
+# --- Clusters ----------------------------------------------------------------
+# Two clusters with identical settings (pattern of examples/quickstart/demo.sh).
+# fsync is off on both: the numbers measure copying, not this machine's disk.
+WORK="$(mktemp -d /tmp/bench-XXXXXX)"
+chmod 755 "$WORK"
+chown postgres "$WORK"
+as_pg() { runuser -u postgres -- "$@"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+SRC_PORT="$(free_port)"
+DST_PORT="$(free_port)"
+while [ "$DST_PORT" = "$SRC_PORT" ]; do DST_PORT="$(free_port)"; done
+SYNC_PID=""
+
+cleanup() {
+	[ -n "$SYNC_PID" ] && kill "$SYNC_PID" 2>/dev/null || true
+	for n in source target; do
+		[ -f "$WORK/$n/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$WORK/$n" stop -m immediate >/dev/null 2>&1 || true
+		cp "$WORK/$n-server.log" "$LOGDIR/" 2>/dev/null || true
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PG_SETTINGS="wal_level = logical
+fsync = off
+shared_buffers = 512MB
+maintenance_work_mem = 256MB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+max_replication_slots = 20
+max_wal_senders = 20"
+
+step "Starting two clusters (source :$SRC_PORT, target :$DST_PORT) in $WORK"
+for n in source target; do
+	port=$SRC_PORT; [ $n = target ] && port=$DST_PORT
+	as_pg "$PGBIN/initdb" -D "$WORK/$n" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+	cat >> "$WORK/$n/postgresql.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$WORK'
+$PG_SETTINGS
+CONF
+	as_pg "$PGBIN/pg_ctl" -D "$WORK/$n" -l "$WORK/$n-server.log" -w start >/dev/null
+done
+
+SRC_URL="postgres://postgres@127.0.0.1:$SRC_PORT"
+DST_URL="postgres://postgres@127.0.0.1:$DST_PORT"
+psql_src() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$SRC_PORT" -U postgres "$@"; }
+psql_dst() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$DST_PORT" -U postgres "$@"; }
+q_src() { psql_src -At -d "$DB" -c "$1"; }
+q_dst() { psql_dst -At -d "$DB" -c "$1"; }
+
+# The replicator reads its URLs and knobs from REPLICATOR_VAR_* (bench/replication.hcl).
+export REPLICATOR_VAR_source_url="$SRC_URL/postgres"
+export REPLICATOR_VAR_target_url="$DST_URL/postgres"
+export REPLICATOR_VAR_jobs="$JOBS"
+export REPLICATOR_VAR_database="$DB"
+export REPLICATOR_VAR_sync_method=none
+R() { "$BIN" --no-color -c "$CONFIG" "$@"; }
+
+# --- Source data -------------------------------------------------------------
+step "Generating the source: pgbench -i -s $SCALE, plus bench_blobs ($BLOB_ROWS rows)"
+t0=$(now)
+psql_src -d postgres -c "CREATE DATABASE $DB"
+pgbench -i -s "$SCALE" --foreign-keys -q -h 127.0.0.1 -p "$SRC_PORT" -U postgres "$DB" >"$LOGDIR/pgbench-init.log" 2>&1
+psql_src -d "$DB" -v scale="$SCALE" -v rows="$BLOB_ROWS" -f bench/extra_tables.sql >/dev/null
+psql_src -d "$DB" -c "VACUUM ANALYZE" >/dev/null
+psql_src -d "$DB" -c "CHECKPOINT" >/dev/null
+GEN_SECONDS=$(since "$t0")
+SRC_BYTES=$(q_src "SELECT pg_database_size('$DB')")
+SRC_MB=$(calc "$SRC_BYTES / 1048576" 1)
+note "source database: $SRC_MB MiB, generated in ${GEN_SECONDS}s"
+q_src "SELECT format('%-20s %10s rows %10s', c.relname, c.reltuples::bigint, pg_size_pretty(pg_total_relation_size(c.oid)))
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY pg_total_relation_size(c.oid) DESC" | tee "$LOGDIR/tables.txt" | sed 's/^/    /'
+
+# Every user table of the source, largest first (the bare pipe fills its lanes in this order).
+mapfile -t TABLES < <(q_src "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+	JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+	ORDER BY pg_relation_size(c.oid) DESC, 1")
+
+# --- Comparison --------------------------------------------------------------
+# Row count and an order-independent md5 over every row's text, per table.
+# The source does not change during the copies, so its values are read once.
+checksums() { # checksums src|dst -> "table count md5" lines
+	local side=$1 t
+	for t in "${TABLES[@]}"; do
+		local sql="SELECT count(*) || ' ' || coalesce(md5(string_agg(md5(x::text), '' ORDER BY md5(x::text))), '-') FROM $t x"
+		if [ "$side" = src ]; then echo "$t $(q_src "$sql")"; else echo "$t $(q_dst "$sql" 2>&1 | paste -sd' ')"; fi
+	done
+}
+step "Checksumming the source (row counts and md5 of every table)"
+t0=$(now)
+checksums src >"$LOGDIR/source.checksums"
+note "done in $(since "$t0")s"
+
+# --- Helpers shared by the methods -------------------------------------------
+reset_target_db() { # a fresh, empty target database
+	PGOPTIONS="-c client_min_messages=warning" psql_dst -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
+	psql_dst -d postgres -c "CREATE DATABASE $DB" >/dev/null
+}
+# Drops subscriptions on the target, then every slot and publication on the
+# source, so each replicator run starts from nothing.
+reset_replication() {
+	local db sub pub
+	for db in $(psql_dst -At -d postgres -c "SELECT datname FROM pg_database WHERE datallowconn"); do
+		for sub in $(psql_dst -At -d "$db" -c "SELECT subname FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid WHERE d.datname = current_database()"); do
+			psql_dst -d "$db" -c "ALTER SUBSCRIPTION \"$sub\" DISABLE" -c "ALTER SUBSCRIPTION \"$sub\" SET (slot_name = NONE)" -c "DROP SUBSCRIPTION \"$sub\"" >/dev/null
+		done
+	done
+	psql_src -d postgres -At -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots" >/dev/null
+	for db in $(psql_src -At -d postgres -c "SELECT datname FROM pg_database WHERE datallowconn"); do
+		for pub in $(psql_src -At -d "$db" -c "SELECT pubname FROM pg_publication"); do
+			psql_src -d "$db" -c "DROP PUBLICATION \"$pub\"" >/dev/null
+		done
+	done
+}
+
+# --- The four copy methods ---------------------------------------------------
+# Each gets an empty target database and must leave a complete copy; its output
+# goes to $LOGDIR/<method>-<run>.log. A non-zero exit marks the run FAILED.
+
+# (a) pg_dump -Fd -j N into a directory, then pg_restore -j N.
+method_pgdump() {
+	rm -rf "$WORK/dump"
+	pg_dump -h 127.0.0.1 -p "$SRC_PORT" -U postgres -Fd -j "$JOBS" -f "$WORK/dump" "$DB" || return 1
+	pg_restore -h 127.0.0.1 -p "$DST_PORT" -U postgres -j "$JOBS" -d "$DB" "$WORK/dump" || return 1
+	rm -rf "$WORK/dump"
+}
+
+# (b) pgcopydb clone with N table jobs and N index jobs.
+method_pgcopydb() {
+	rm -rf "$WORK/pgcopydb"
+	pgcopydb clone --source "$SRC_URL/$DB" --target "$DST_URL/$DB" --dir "$WORK/pgcopydb" \
+		--table-jobs "$JOBS" --index-jobs "$JOBS" || return 1
+	rm -rf "$WORK/pgcopydb"
+}
+
+# (c) database-replicator apply with a fresh state file, under /usr/bin/time -v
+# for the peak RSS. The sync method is COPY_SYNC_METHOD (default none): a plain
+# snapshot copy like the others, inside one held snapshot, with no publication,
+# slot or subscription. (Before commit e1df8b8 apply failed with "none"; use
+# COPY_SYNC_METHOD=xmin, which copies the same way, to benchmark older trees.)
+method_replicator() {
+	local log=$1
+	reset_replication || return 1
+	rm -f "$WORK/state.json"
+	REPLICATOR_VAR_sync_method=$COPY_SYNC_METHOD /usr/bin/time -v -o "$log.time" \
+		"$BIN" --no-color -c "$CONFIG" --state "$WORK/state.json" apply --auto-approve || return 1
+}
+
+# (d) bare pipe: pre-data schema, then `COPY TO STDOUT | COPY FROM STDIN` per
+# table in JOBS lanes (largest table first, each to the least loaded lane),
+# then post-data (indexes, constraints) with pg_restore -j N.
+method_pipe() {
+	local i t lane pids=() rc=0
+	pg_dump -h 127.0.0.1 -p "$SRC_PORT" -U postgres -Fc --schema-only -f "$WORK/schema.dump" "$DB" || return 1
+	pg_restore -h 127.0.0.1 -p "$DST_PORT" -U postgres --section=pre-data -d "$DB" "$WORK/schema.dump" || return 1
+	local -a lane_tables lane_load
+	for ((i = 0; i < JOBS; i++)); do lane_tables[i]=""; lane_load[i]=0; done
+	while IFS='|' read -r t size; do
+		lane=0
+		for ((i = 1; i < JOBS; i++)); do [ "${lane_load[i]}" -lt "${lane_load[lane]}" ] && lane=$i; done
+		lane_tables[lane]+="$t "
+		lane_load[lane]=$((lane_load[lane] + size))
+	done < <(q_src "SELECT format('%I.%I', n.nspname, c.relname), pg_relation_size(c.oid) FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+		ORDER BY 2 DESC, 1")
+	for ((i = 0; i < JOBS; i++)); do
+		(
+			set -o pipefail
+			for t in ${lane_tables[i]}; do
+				echo "lane $i: $t"
+				psql_src -d "$DB" -c "COPY $t TO STDOUT" | psql_dst -d "$DB" -c "COPY $t FROM STDIN" || exit 1
+			done
+		) &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || rc=1; done
+	[ $rc = 0 ] || return 1
+	pg_restore -h 127.0.0.1 -p "$DST_PORT" -U postgres --section=post-data -j "$JOBS" -d "$DB" "$WORK/schema.dump" || return 1
+}
+
+METHODS=(pgdump pgcopydb replicator pipe)
+declare -A LABEL=(
+	[pgdump]="pg_dump -Fd -j $JOBS + pg_restore -j $JOBS"
+	[pgcopydb]="pgcopydb clone ($JOBS table + $JOBS index jobs)"
+	[replicator]="database-replicator apply (jobs = $JOBS)"
+	[pipe]="bare COPY pipe ($JOBS lanes) + post-data -j $JOBS"
+)
+declare -A TIMES FAILS
+for m in "${METHODS[@]}"; do TIMES[$m]=""; FAILS[$m]=0; done
+RSS_KB=""
+RUN_LINES=""
+
+# --- Timed runs, interleaved -------------------------------------------------
+# The load average is recorded around the runs: anything else running on the
+# machine shows up there (and as spread between the runs of one method).
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+for run in $(seq 1 "$RUNS"); do
+	for m in "${METHODS[@]}"; do
+		step "Run $run/$RUNS: ${LABEL[$m]}"
+		reset_target_db
+		log="$LOGDIR/$m-$run.log"
+		t0=$(now)
+		if "method_$m" "$log" >"$log" 2>&1; then status=ok; else status=error; fi
+		secs=$(since "$t0")
+		if [ "$status" = ok ]; then
+			checksums dst >"$LOGDIR/$m-$run.checksums"
+			if diff -q "$LOGDIR/source.checksums" "$LOGDIR/$m-$run.checksums" >/dev/null; then
+				status=ok
+			else
+				status="FAILED (target differs from source: diff $LOGDIR/source.checksums $LOGDIR/$m-$run.checksums)"
+			fi
+		else
+			status="FAILED (exit status; see $log)"
+		fi
+		if [ "$status" = ok ]; then
+			TIMES[$m]+="$secs "
+			if [ "$m" = replicator ]; then
+				RSS_KB+="$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$log.time") "
+			fi
+		else
+			FAILS[$m]=$((FAILS[$m] + 1))
+		fi
+		note "${secs}s  $status"
+		RUN_LINES+="| $run | ${LABEL[$m]} | $secs | $status |"$'\n'
+	done
+done
+
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- Copy results ------------------------------------------------------------
+median_of() { tr ' ' '\n' <<<"$1" | "$STATS" median; }
+declare -A MED
+for m in "${METHODS[@]}"; do MED[$m]=$(median_of "${TIMES[$m]}"); done
+APPLY_MED=${MED[replicator]}
+RSS_MED_MB=$(tr ' ' '\n' <<<"$RSS_KB" | "$STATS" median | awk '{ if ($1 == "n/a") print "n/a"; else printf "%.0f", $1 / 1024 }')
+RSS_MAX_MB=$(tr ' ' '\n' <<<"$RSS_KB" | "$STATS" max | awk '{ if ($1 == "n/a") print "n/a"; else printf "%.0f", $1 / 1024 }')
+
+COPY_TABLE="| method | runs ok | failed | median s | MB/s | × apply time | apply ÷ this |
+|---|---|---|---|---|---|---|"$'\n'
+for m in "${METHODS[@]}"; do
+	ok=$(tr ' ' '\n' <<<"${TIMES[$m]}" | "$STATS" count)
+	med=${MED[$m]}
+	if [ "$med" = n/a ]; then
+		COPY_TABLE+="| ${LABEL[$m]} | $ok | ${FAILS[$m]} | n/a | n/a | n/a | n/a |"$'\n'
+		continue
+	fi
+	mbs=$(calc "$SRC_MB / $med" 1)
+	if [ "$APPLY_MED" = n/a ]; then x=n/a; inv=n/a; else x=$(calc "$med / $APPLY_MED"); inv=$(calc "$APPLY_MED / $med"); fi
+	COPY_TABLE+="| ${LABEL[$m]} | $ok | ${FAILS[$m]} | $med | $mbs | $x | $inv |"$'\n'
+done
+step "Copy results (source $SRC_MB MiB, median of $RUNS runs)"
+printf '%s' "$COPY_TABLE"
+note "database-replicator peak RSS during apply: median $RSS_MED_MB MiB, max $RSS_MAX_MB MiB"
+
+# Per-phase evidence from the last replicator run's log (change start/finish lines).
+LAST_APPLY_LOG="$LOGDIR/replicator-$RUNS.log"
+
+# --- verify vs a bare hashing scan -------------------------------------------
+# The target holds the last run's copy (identical to the source). verify reads
+# both sides at once; the anchor scans every table once on each side, in
+# parallel, hashing every row's text.
+step "database-replicator verify vs a bare hashing scan of both sides"
+rm -f "$WORK/state.json"
+t0=$(now)
+if R --state "$WORK/state.json" verify --json >"$LOGDIR/verify.json" 2>"$LOGDIR/verify.log"; then VERIFY_STATUS=equal; else VERIFY_STATUS="exit $? (see $LOGDIR/verify.log)"; fi
+VERIFY_S=$(since "$t0")
+bare_scan() { # bare_scan src|dst
+	local t f=q_$1
+	for t in "${TABLES[@]}"; do echo "$t $($f "SELECT count(*) || ' ' || coalesce(sum(hashtext(x::text)), 0) FROM $t x")"; done
+}
+t0=$(now)
+bare_scan src >"$LOGDIR/bare-scan.src" &
+p1=$!
+bare_scan dst >"$LOGDIR/bare-scan.dst" &
+p2=$!
+wait $p1 $p2 || true
+BARE_S=$(since "$t0")
+cmp -s "$LOGDIR/bare-scan.src" "$LOGDIR/bare-scan.dst" && BARE_STATUS=equal || BARE_STATUS=DIFFERENT
+# For comparison only (not a target): the same scan with an md5 per row folded
+# into a numeric sum, the row hash verify used before commit d6d9852.
+md5_scan() { # md5_scan src|dst
+	local t f=q_$1
+	for t in "${TABLES[@]}"; do echo "$t $($f "SELECT count(*) || ' ' || coalesce(sum(('x' || substr(md5(x::text), 1, 15))::bit(60)::bigint::numeric), 0) FROM $t x")"; done
+}
+t0=$(now)
+md5_scan src >"$LOGDIR/md5-scan.src" &
+p1=$!
+md5_scan dst >"$LOGDIR/md5-scan.dst" &
+p2=$!
+wait $p1 $p2 || true
+MD5_S=$(since "$t0")
+cmp -s "$LOGDIR/md5-scan.src" "$LOGDIR/md5-scan.dst" && MD5_STATUS=equal || MD5_STATUS=DIFFERENT
+MD5_MBS=$(calc "$SRC_MB / $MD5_S" 1)
+VERIFY_TABLES=$(python3 -c 'import json, sys
+for t in json.load(open(sys.argv[1]))["tables"]:
+    print("%-32s %-9s %6.2fs %9d rows" % (t["table"], t["result"], t["seconds"], t["detail"].get("source_rows", 0)))' "$LOGDIR/verify.json" 2>/dev/null || true)
+VERIFY_MBS=$(calc "$SRC_MB / $VERIFY_S" 1)
+BARE_MBS=$(calc "$SRC_MB / $BARE_S" 1)
+VERIFY_RATIO=$(calc "$VERIFY_MBS / $BARE_MBS")
+note "verify: ${VERIFY_S}s ($VERIFY_MBS MB/s, $VERIFY_STATUS); bare scan: ${BARE_S}s ($BARE_MBS MB/s, $BARE_STATUS); ratio $VERIFY_RATIO"
+
+# --- plan on many tables -----------------------------------------------------
+step "plan on a database with $PLAN_TABLES small tables (empty target)"
+t0=$(now)
+psql_src -d postgres -c "CREATE DATABASE plan5k" >/dev/null
+PGOPTIONS="-c bench.ntables=$PLAN_TABLES" psql_src -d plan5k -f bench/plan5k.sql >/dev/null
+note "created in $(since "$t0")s"
+PLAN_TIMES=""
+for run in $(seq 1 "$RUNS"); do
+	rm -f "$WORK/state.json"
+	t0=$(now)
+	if REPLICATOR_VAR_database=plan5k R --state "$WORK/state.json" plan >"$LOGDIR/plan5k-$run.out" 2>"$LOGDIR/plan5k-$run.log"; then
+		s=$(since "$t0"); PLAN_TIMES+="$s "; note "plan run $run: ${s}s ($(grep -E '^Plan:' "$LOGDIR/plan5k-$run.out" || echo 'no summary line'))"
+	else
+		note "plan run $run: FAILED (see $LOGDIR/plan5k-$run.log)"
+	fi
+done
+PLAN_MED=$(tr ' ' '\n' <<<"$PLAN_TIMES" | "$STATS" median)
+psql_src -d postgres -c "DROP DATABASE plan5k" >/dev/null
+
+# --- Lag ---------------------------------------------------------------------
+# Samples every 0.5 s until the file $1.stop exists:
+#   epoch | slot lag bytes (source) | clock_timestamp() - latest_end_time (target
+#   pg_stat_subscription) | age of the newest bench_lag row on the target
+sample_lag() {
+	local out=$1
+	while [ ! -e "$out.stop" ]; do
+		local b s a
+		b=$(psql_src -At -d postgres -c "SELECT coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)), 0) FROM pg_replication_slots WHERE database = '$DB'" 2>/dev/null || echo "")
+		s=$(psql_dst -At -d "$DB" -c "SELECT coalesce(extract(epoch FROM clock_timestamp() - latest_end_time)::float8, 0) FROM pg_stat_subscription WHERE relid IS NULL" 2>/dev/null | head -1 || echo "")
+		# like `status`: seconds count only while the slot lags (idle, latest_end_time just ages)
+		[ "$b" = 0 ] && s=0
+		a=$(psql_dst -At -d "$DB" -c "SELECT extract(epoch FROM clock_timestamp() - (SELECT ts FROM bench_lag ORDER BY id DESC LIMIT 1))::float8" 2>/dev/null || echo "")
+		echo "$(now)|$b|$s|$a"
+		sleep 0.5
+	done >"$out"
+}
+# Runs pgbench -N plus the bench_lag insert script against the source while sample_lag runs.
+load_and_sample() { # load_and_sample NAME
+	local name=$1 sp
+	rm -f "$LOGDIR/$name.samples.stop"
+	LOAD_START=$(now)
+	sample_lag "$LOGDIR/$name.samples" &
+	sp=$!
+	pgbench -n -N -f bench/lag_insert.sql -c 4 -j 2 -T "$LAG_SECONDS" -h 127.0.0.1 -p "$SRC_PORT" -U postgres "$DB" >"$LOGDIR/$name.pgbench.log" 2>&1 || note "pgbench failed: see $LOGDIR/$name.pgbench.log"
+	# keep sampling while the target catches up (at most 30 s)
+	local last=$(q_src "SELECT max(id) FROM bench_lag") i
+	for i in $(seq 1 60); do
+		[ "$(q_dst "SELECT coalesce(max(id), 0) FROM bench_lag")" = "$last" ] && break
+		sleep 0.5
+	done
+	touch "$LOGDIR/$name.samples.stop"
+	wait "$sp"
+	CATCHUP_ROWS_OK=$([ "$(q_dst "SELECT coalesce(max(id), 0) FROM bench_lag")" = "$last" ] && echo yes || echo no)
+}
+# Statistics of one column over the samples taken from 1 s after the load
+# started (earlier samples still show the idle state before the load).
+col_stat() { # col_stat FILE COLUMN STAT
+	awk -F'|' -v from="$LOAD_START" -v c="$2" '$1 >= from + 1 { print $c }' "$1" | "$STATS" "$3"
+}
+# Row age counts only once the newest row on the target was written during the
+# load (sample time − age ≥ load start): before that it is the age of a row from
+# an earlier phase. first_row prints how long the first such row took to appear.
+row_stat() { # row_stat FILE STAT
+	awk -F'|' -v from="$LOAD_START" '$4 != "" && $1 - $4 >= from { print $4 }' "$1" | "$STATS" "$2"
+}
+first_row() { # first_row FILE
+	awk -F'|' -v from="$LOAD_START" '$4 != "" && $1 - $4 >= from { printf "%.1f", $1 - from; exit }' "$1"
+}
+
+step "Logical replication lag: apply with sync method logical, then pgbench -N -c 4 -T $LAG_SECONDS"
+reset_target_db
+reset_replication
+rm -f "$WORK/state.json"
+t0=$(now)
+LOGICAL_APPLY_STATUS=ok
+REPLICATOR_VAR_sync_method=logical R --state "$WORK/state.json" apply --auto-approve >"$LOGDIR/logical-apply.log" 2>&1 || LOGICAL_APPLY_STATUS="FAILED (see $LOGDIR/logical-apply.log)"
+LOGICAL_APPLY_S=$(since "$t0")
+note "apply (logical): ${LOGICAL_APPLY_S}s $LOGICAL_APPLY_STATUS"
+LAG_ROW="| logical | n/a | n/a | n/a | n/a | n/a | n/a | apply failed |"
+if [ "$LOGICAL_APPLY_STATUS" = ok ]; then
+	for i in $(seq 1 40); do
+		[ -n "$(q_dst "SELECT pid FROM pg_stat_subscription WHERE relid IS NULL AND pid IS NOT NULL")" ] && break
+		sleep 0.5
+	done
+	REPLICATOR_VAR_sync_method=logical R --state "$WORK/state.json" status --json >"$LOGDIR/logical-status-before.json" 2>&1 || true
+	( sleep $((LAG_SECONDS / 2)); REPLICATOR_VAR_sync_method=logical R --state "$WORK/state.json" status --json >"$LOGDIR/logical-status-during.json" 2>&1 || true ) &
+	load_and_sample logical
+	wait
+	f="$LOGDIR/logical.samples"
+	TPS=$(grep -Eo 'tps = [0-9.]+' "$LOGDIR/logical.pgbench.log" | head -1 | awk '{ print $3 }')
+	STATUS_LAG=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(", ".join("%s: %d B, %.2f s" % (x.get("database"), x.get("lag_bytes", 0), x.get("lag_seconds", 0)) for x in d.get("databases", [])))' "$LOGDIR/logical-status-during.json" 2>/dev/null || echo "status --json unreadable")
+	LAG_ROW="| logical | $(col_stat "$f" 1 count) | $(col_stat "$f" 2 max) | $(col_stat "$f" 2 p95) | $(col_stat "$f" 3 max) | $(col_stat "$f" 3 p95) | $(row_stat "$f" max) / $(row_stat "$f" p95) | ${TPS:-?} tps; first new row on the target after $(first_row "$f") s; caught up: $CATCHUP_ROWS_OK; status --json mid-run: $STATUS_LAG |"
+	LOGICAL_P95_S=$(col_stat "$f" 3 p95)
+	LOGICAL_ROWAGE_P95=$(row_stat "$f" p95)
+fi
+note "$LAG_ROW"
+reset_replication
+
+# xmin lag: needs `database-replicator sync` (in progress elsewhere). Runs once
+# the command exists: apply with sync method xmin, `sync --sync-interval 1s` in
+# the background, the same load, lag = age of the newest bench_lag row on the target.
+XMIN_ROW="| xmin | not measured: \`database-replicator sync\` does not exist yet | | | | | | |"
+if "$BIN" sync --help >/dev/null 2>&1; then
+	step "xmin lag: apply with sync method xmin, sync --sync-interval 1s, pgbench -N -c 4 -T $LAG_SECONDS"
+	reset_target_db
+	rm -f "$WORK/state.json"
+	if REPLICATOR_VAR_sync_method=xmin R --state "$WORK/state.json" apply --auto-approve >"$LOGDIR/xmin-apply.log" 2>&1; then
+		# the binary itself in the background (not the R function): $! must be its
+		# PID, or the kill below would leave it running
+		REPLICATOR_VAR_sync_method=xmin "$BIN" --no-color -c "$CONFIG" --state "$WORK/state.json" \
+			sync --sync-interval 1s >"$LOGDIR/xmin-sync.log" 2>&1 &
+		SYNC_PID=$!
+		sleep 3
+		load_and_sample xmin
+		kill "$SYNC_PID" 2>/dev/null || true
+		wait "$SYNC_PID" 2>/dev/null || true
+		SYNC_PID=""
+		f="$LOGDIR/xmin.samples"
+		TPS=$(grep -Eo 'tps = [0-9.]+' "$LOGDIR/xmin.pgbench.log" | head -1 | awk '{ print $3 }')
+		XMIN_ROW="| xmin | $(col_stat "$f" 1 count) | n/a | n/a | n/a | n/a | $(row_stat "$f" max) / $(row_stat "$f" p95) | ${TPS:-?} tps; first new row on the target after $(first_row "$f") s; caught up: $CATCHUP_ROWS_OK; $(grep -c 'xmin cycle' "$LOGDIR/xmin-sync.log") sync cycles, last: $(grep 'xmin cycle' "$LOGDIR/xmin-sync.log" | tail -1 | sed 's/^xmin cycle [^:]*: //; s/|/\\|/g') |"
+		XMIN_ROWAGE_P95=$(row_stat "$f" p95)
+	else
+		XMIN_ROW="| xmin | apply failed (see $LOGDIR/xmin-apply.log) | | | | | | |"
+	fi
+	note "$XMIN_ROW"
+fi
+
+# --- Targets -----------------------------------------------------------------
+met() { # met EXPR -> met / not met / n/a
+	case "$1" in *n/a*) echo "n/a"; return ;; esac
+	awk "BEGIN { exit !($1) }" && echo "**met**" || echo "**not met**"
+}
+r_pgdump=$( [ "${MED[pgdump]}" = n/a ] || [ "$APPLY_MED" = n/a ] && echo n/a || calc "$APPLY_MED / ${MED[pgdump]}")
+r_pgcopydb=$( [ "${MED[pgcopydb]}" = n/a ] || [ "$APPLY_MED" = n/a ] && echo n/a || calc "$APPLY_MED / ${MED[pgcopydb]}")
+r_pipe=$( [ "${MED[pipe]}" = n/a ] || [ "$APPLY_MED" = n/a ] && echo n/a || calc "$APPLY_MED / ${MED[pipe]}")
+TARGETS="| target | measured | result |
+|---|---|---|
+| apply ≤ 0.70 × pg_dump/pg_restore | $r_pgdump × | $(met "$r_pgdump <= 0.70") |
+| apply ≤ 0.95 × pgcopydb | $r_pgcopydb × | $(met "$r_pgcopydb <= 0.95") |
+| apply ≤ 1.05 × bare pipe | $r_pipe × | $(met "$r_pipe <= 1.05") |
+| logical lag p95 < 1 s (pg_stat_subscription) | ${LOGICAL_P95_S:-n/a} s | $(met "${LOGICAL_P95_S:-n/a} < 1") |
+| logical lag p95 < 1 s (newest-row age) | ${LOGICAL_ROWAGE_P95:-n/a} s | $(met "${LOGICAL_ROWAGE_P95:-n/a} < 1") |
+| xmin lag p95 < 1 s (newest-row age; needs \`sync\`) | ${XMIN_ROWAGE_P95:-n/a} s | $(met "${XMIN_ROWAGE_P95:-n/a} < 1") |
+| verify ≥ 0.8 × bare hashing scan | $VERIFY_RATIO × | $(met "$VERIFY_RATIO >= 0.8") |
+| plan on $PLAN_TABLES tables < 5 s | $PLAN_MED s | $(met "$PLAN_MED < 5") |"
+step "Targets (issue 7)"
+printf '%s\n' "$TARGETS"
+
+# --- Results file ------------------------------------------------------------
+PG_VERSION=$(q_src "SHOW server_version")
+MEM=$(free -h | awk '/^Mem:/ { print $2 }')
+CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+# One line per change of the last timed apply: finish time, address, elapsed, rows, bytes
+# (xmin cursor entries, which take microseconds, are left out).
+PHASES=$(grep -E 'applying plan|change finished|apply finished' "$LAST_APPLY_LOG" 2>/dev/null | grep -v 'xmin\[' |
+	sed -E 's/^[0-9-]+T([0-9:.]+)Z \[[A-Z]+\] +database-replicator: /\1 /; s/change finished: address=//; s/ action=create//; s/\\"/"/g' || true)
+{
+	echo "# Benchmark results, $TODAY"
+	echo
+	echo "Produced by \`make bench\` (bench/run.sh). See [docs/performance.md](../../docs/performance.md)."
+	echo
+	echo "## Machine and settings"
+	echo
+	echo "| | |"
+	echo "|---|---|"
+	echo "| CPU | $(nproc) cores, $CPU |"
+	echo "| memory | $MEM |"
+	echo "| kernel | $(uname -r) |"
+	echo "| PostgreSQL | $PG_VERSION (both clusters on this machine, 127.0.0.1) |"
+	echo "| pgcopydb | $(pgcopydb --version 2>&1 | grep -m1 -Eo 'pgcopydb version [^ ]+') |"
+	echo "| Go | $(go version | awk '{ print $3 }') |"
+	echo "| database-replicator | built from $REV$DIRTY at the start of the run |"
+	echo "| SCALE / BLOB_ROWS | $SCALE / $BLOB_ROWS |"
+	echo "| JOBS / RUNS | $JOBS / $RUNS |"
+	echo "| load average (1/5/15 min) | before the copies: $LOAD_BEFORE; after: $LOAD_AFTER (the benchmark alone keeps the 1-min value near 2) |"
+	echo "| source size | $SRC_MB MiB (pg_database_size), generated in ${GEN_SECONDS}s |"
+	echo
+	echo "Server settings, identical on source and target (**fsync is off on both**: the numbers"
+	echo "measure copying, not the disk):"
+	echo
+	echo '```'
+	echo "$PG_SETTINGS"
+	echo '```'
+	echo
+	echo "Source tables:"
+	echo
+	echo '```'
+	cat "$LOGDIR/tables.txt"
+	echo '```'
+	echo
+	echo "## Copy"
+	echo
+	echo "Each method copies into a freshly created, empty target database; runs are interleaved"
+	echo "(pg_dump, pgcopydb, apply, pipe, then again). After every run the row count and an"
+	echo "order-independent md5 of every table's rows are compared with the source; a mismatch"
+	echo "is FAILED and not counted. database-replicator runs with \`sync { method = \"$COPY_SYNC_METHOD\" }\`"
+	echo "(a plain copy inside one exported snapshot, no publication/slot/subscription, like the"
+	echo "other methods) and"
+	echo "\`globals = false\` (none of the others copies roles). MB/s = source database size ÷"
+	echo "median wall seconds. \"× apply time\" is this method's time ÷ apply's; \"apply ÷ this\""
+	echo "is what the targets below compare."
+	echo
+	printf '%s\n' "$COPY_TABLE"
+	echo "Peak RSS of database-replicator during apply (\`/usr/bin/time -v\`, maximum resident set"
+	echo "size): median $RSS_MED_MB MiB, max $RSS_MAX_MB MiB."
+	echo
+	echo "Every run:"
+	echo
+	echo "| run | method | wall s | result |"
+	echo "|---|---|---|---|"
+	printf '%s' "$RUN_LINES"
+	echo
+	echo "## verify"
+	echo
+	echo "| | seconds | MB/s | result |"
+	echo "|---|---|---|---|"
+	echo "| database-replicator verify | $VERIFY_S | $VERIFY_MBS | $VERIFY_STATUS |"
+	echo "| bare hashing scan (\`sum(hashtext(t::text))\` per table, source and target in parallel) | $BARE_S | $BARE_MBS | $BARE_STATUS |"
+	echo "| for comparison: an md5 per row folded into a numeric sum (verify's row hash before commit d6d9852) | $MD5_S | $MD5_MBS | $MD5_STATUS |"
+	echo
+	echo "verify ÷ bare scan throughput: $VERIFY_RATIO ×. Per table (\`verify --json\`):"
+	echo
+	echo '```'
+	printf '%s\n' "$VERIFY_TABLES"
+	echo '```'
+	echo
+	echo "## plan on $PLAN_TABLES tables"
+	echo
+	echo "A source database with $PLAN_TABLES tables (primary key, one index, 10 rows each), an empty"
+	echo "target: \`database-replicator plan\` took $PLAN_TIMES seconds (median $PLAN_MED s)."
+	echo
+	echo "## Replication lag"
+	echo
+	echo "Load: \`pgbench -N -c 4 -j 2 -T $LAG_SECONDS\` plus [bench/lag_insert.sql](../lag_insert.sql) (one"
+	echo "row with \`clock_timestamp()\` per transaction) on the source; sampled every 0.5 s."
+	echo "Slot bytes = \`pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)\` on the source;"
+	echo "subscription s = \`clock_timestamp() - latest_end_time\` from \`pg_stat_subscription\` on the target (what"
+	echo "\`status --json\` reports as lag_seconds); row age = \`clock_timestamp()\` − timestamp of the newest"
+	echo "replicated row on the target. The logical apply of the full database took ${LOGICAL_APPLY_S}s."
+	echo
+	echo "| method | samples | slot bytes max | slot bytes p95 | subscription s max | subscription s p95 | row age s max / p95 | notes |"
+	echo "|---|---|---|---|---|---|---|---|"
+	echo "$LAG_ROW"
+	echo "$XMIN_ROW"
+	echo
+	echo "xmin: \`database-replicator sync --sync-interval 1s\` runs in the background during the load;"
+	echo "only the row age applies. pgbench_history has no primary key, so each xmin cycle that sees"
+	echo "a change copies it again whole (the documented fallback), and it grows during the load."
+	echo
+	echo "## Targets (issue 7)"
+	echo
+	printf '%s\n' "$TARGETS"
+	echo
+	PGCOPYDB_SUMMARY=$(sed -n '/OID | Schema/,/Total Wall Clock/p' "$LOGDIR/pgcopydb-$RUNS.log" 2>/dev/null || true)
+	if [ -n "$PGCOPYDB_SUMMARY" ]; then
+		echo "## pgcopydb's own summary of its last run"
+		echo
+		echo '```'
+		printf '%s\n' "$PGCOPYDB_SUMMARY"
+		echo '```'
+		echo
+	fi
+	if [ -n "$PHASES" ]; then
+		echo "## database-replicator log of the last timed apply (completion lines)"
+		echo
+		echo '```'
+		printf '%s\n' "$PHASES"
+		echo '```'
+	fi
+} >"$RESULTS"
+step "Results written to $RESULTS (logs in $LOGDIR)"
