@@ -250,7 +250,8 @@ method_pipe() {
 	pg_restore -h 127.0.0.1 -p "$DST_PORT" -U postgres --section=post-data -j "$JOBS" -d "$DB" "$WORK/schema.dump" || return 1
 }
 
-METHODS=(pgdump pgcopydb replicator pipe)
+# METHODS="replicator pgcopydb" runs a subset (e.g. while tuning one method).
+read -r -a METHODS <<< "${METHODS:-pgdump pgcopydb replicator pipe}"
 declare -A LABEL=(
 	[pgdump]="pg_dump -Fd -j $JOBS + pg_restore -j $JOBS"
 	[pgcopydb]="pgcopydb clone ($JOBS table + $JOBS index jobs)"
@@ -326,6 +327,12 @@ note "database-replicator peak RSS during apply: median $RSS_MED_MB MiB, max $RS
 
 # Per-phase evidence from the last replicator run's log (change start/finish lines).
 LAST_APPLY_LOG="$LOGDIR/replicator-$RUNS.log"
+
+# COPY_ONLY=1 stops after the copy table (no results file): for tuning.
+if [ "${COPY_ONLY:-0}" = 1 ]; then
+	step "COPY_ONLY=1: skipping verify, plan, lag and the results file"
+	exit 0
+fi
 
 # --- verify vs a bare hashing scan -------------------------------------------
 # The target holds the last run's copy (identical to the source). verify reads

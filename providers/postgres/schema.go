@@ -67,6 +67,17 @@ type PostDataItem struct {
 	// SQL is the statement(s), schema-qualified (run with an empty
 	// search_path).
 	SQL string `json:"sql"`
+	// Table is the table an index or a constraint belongs to (empty for
+	// other items), so that a table's indexes can be built as soon as its
+	// rows are copied.
+	Table QualifiedName `json:"table,omitempty"`
+}
+
+// BuildsWithTable reports whether the item can run as soon as its table is
+// copied: an index, or a primary key, unique, check or exclusion
+// constraint (not a foreign key, which needs its other table too).
+func (it PostDataItem) BuildsWithTable() bool {
+	return it.Table.Name != "" && (it.Kind == "INDEX" || it.Kind == "CONSTRAINT" || it.Kind == "CHECK CONSTRAINT")
 }
 
 // DumpSchema writes the SQL of one section (SectionPreData or
@@ -111,6 +122,7 @@ func DumpPostData(ctx context.Context, src ConnInfo, scope SchemaScope) ([]PostD
 	}
 	d.warn(false, scope.Warn)
 	var items []PostDataItem
+	var keys []objKey
 	for _, e := range d.entries {
 		if e.dropped || d.preData[e.id] {
 			continue
@@ -120,8 +132,59 @@ func DumpPostData(ctx context.Context, src ConnInfo, scope SchemaScope) ([]PostD
 			continue
 		}
 		items = append(items, PostDataItem{ID: e.id, Kind: e.kind, Name: e.name, SQL: sql})
+		keys = append(keys, objKey{e.class, e.oid})
+	}
+	owners, err := ownerTables(ctx, src, keys)
+	if err != nil {
+		return nil, fmt.Errorf("dump post-data of %s: %w", src.Redacted(), err)
+	}
+	for i := range items {
+		items[i].Table = owners[keys[i]]
 	}
 	return items, nil
+}
+
+// ownerTables finds the table of each index and constraint among keys.
+func ownerTables(ctx context.Context, src ConnInfo, keys []objKey) (map[objKey]QualifiedName, error) {
+	var indexes, constraints []uint32
+	for _, k := range keys {
+		switch k.class {
+		case pgClassOID:
+			indexes = append(indexes, k.oid)
+		case pgConstraintOID:
+			constraints = append(constraints, k.oid)
+		}
+	}
+	out := map[objKey]QualifiedName{}
+	if len(indexes)+len(constraints) == 0 {
+		return out, nil
+	}
+	conn, err := Connect(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, `SELECT 'pg_class'::regclass::oid, i.indexrelid, n.nspname, c.relname
+		  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
+		  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		 WHERE i.indexrelid = ANY($1)
+		UNION ALL
+		SELECT 'pg_constraint'::regclass::oid, k.oid, n.nspname, c.relname
+		  FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+		  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		 WHERE k.oid = ANY($2)`, indexes, constraints)
+	if err != nil {
+		return nil, fmt.Errorf("tables of indexes and constraints: %w", err)
+	}
+	var k objKey
+	var q QualifiedName
+	if _, err := pgx.ForEachRow(rows, []any{&k.class, &k.oid, &q.Schema, &q.Name}, func() error {
+		out[k] = q
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("tables of indexes and constraints: %w", err)
+	}
+	return out, nil
 }
 
 // tocEntry is one entry of a rendered dump.
@@ -616,10 +679,11 @@ func ApplySQL(ctx context.Context, dst ConnInfo, r io.Reader) error {
 // in parallel, groups one after the other.
 func postDataRank(kind string) int {
 	switch kind {
-	case "INDEX":
+	case "INDEX", "CONSTRAINT", "CHECK CONSTRAINT":
+		// Indexes and primary key, unique, check and exclusion
+		// constraints do not depend on each other: one group, so that one
+		// table's primary key builds while another table's indexes do.
 		return 0
-	case "CONSTRAINT", "CHECK CONSTRAINT":
-		return 1
 	case "INDEX ATTACH":
 		return 2
 	case "FK CONSTRAINT":
@@ -644,10 +708,10 @@ SET client_min_messages = warning;
 SET row_security = off;`
 
 // ApplyPostData runs post-data items on dst's database with up to jobs
-// connections at once, in groups: indexes, then primary key, unique,
-// check and exclusion constraints, then index attachments, then foreign
-// keys, then triggers (each group in parallel), then everything else one
-// at a time in TOC order. An item whose object already exists (SQLSTATE
+// connections at once, in groups: indexes with primary key, unique, check
+// and exclusion constraints, then index attachments, then foreign keys,
+// then triggers (each group in parallel), then everything else one at a
+// time in TOC order. An item whose object already exists (SQLSTATE
 // 42P07, 42710, or 42P16 for a primary key: a rerun after a crash) counts
 // as done, without comparing definitions; a deadlock between
 // two items is retried. After a failure the running group finishes and

@@ -124,6 +124,23 @@ func TestSchemaDumpAndApplySubset(t *testing.T) {
 	if kinds["INDEX"] != 6 || kinds["FK CONSTRAINT"] != 2 || kinds["TRIGGER"] != 1 || kinds["CONSTRAINT"] != 7 || kinds["INDEX ATTACH"] != 4 {
 		t.Errorf("post-data kinds = %v", kinds)
 	}
+	// Indexes and constraints know their table (so that apply can build
+	// them as soon as the table is copied); foreign keys wait.
+	for _, it := range items {
+		switch it.Kind {
+		case "INDEX", "CONSTRAINT":
+			if !it.BuildsWithTable() {
+				t.Errorf("%s %q has no table", it.Kind, it.Name)
+			}
+			if it.Kind == "CONSTRAINT" && !strings.HasPrefix(it.Name, it.Table.Name+" ") {
+				t.Errorf("constraint %q is given table %s", it.Name, it.Table)
+			}
+		case "FK CONSTRAINT":
+			if it.BuildsWithTable() {
+				t.Errorf("foreign key %q would be built with its table", it.Name)
+			}
+		}
+	}
 	if err := ApplyPostData(ctx, dstInfo, items, 2); err != nil {
 		t.Fatalf("ApplyPostData: %v", err)
 	}

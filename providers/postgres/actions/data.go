@@ -109,14 +109,25 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, p
 	onProgress := func(rows, bytes int64) { progress.Rows(rows); progress.Bytes(bytes) }
 	size := attrInt(c.After["bytes"])
 	if ep.SplitLargerThan > 0 && size > ep.SplitLargerThan && ep.SplitParts > 1 {
-		stats, parts, err := p.copySplit(ctx, ep, ref.Database, req, src, ep.SplitParts, c.Action == planner.Replace, onProgress)
+		stats, parts, err := p.copySplit(ctx, ep, c.Addr.Replication, ref.Database, req, src, ep.SplitParts, c.Action == planner.Replace, onProgress)
 		if err != nil {
+			return nil, err
+		}
+		if err := p.buildWithTable(ctx, ep, c.Addr.Replication, ref); err != nil {
 			return nil, err
 		}
 		return merge(c.After, map[string]any{"copied_rows": stats.Rows, "copied_bytes": stats.Bytes, "parts": parts}), nil
 	}
-	stats, err := postgres.CopyTable(ctx, src, dst, req, onProgress)
+	release, err := p.lane(ctx, c.Addr.Replication, ep.SplitParts)
 	if err != nil {
+		return nil, err
+	}
+	stats, err := postgres.CopyTable(ctx, src, dst, req, onProgress)
+	release()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.buildWithTable(ctx, ep, c.Addr.Replication, ref); err != nil {
 		return nil, err
 	}
 	return merge(c.After, map[string]any{"copied_rows": stats.Rows, "copied_bytes": stats.Bytes}), nil
@@ -193,7 +204,7 @@ func attrInt(v any) int64 {
 // foreign keys and triggers off when the table is copied again). The
 // parts commit separately: an interrupted split copy leaves the change in
 // progress, and the next plan truncates and copies the table again.
-func (p *Provider) copySplit(ctx context.Context, ep Endpoints, db string, req postgres.CopyRequest, src *pgx.Conn, parts int, again bool, onProgress func(rows, bytes int64)) (postgres.CopyStats, int, error) {
+func (p *Provider) copySplit(ctx context.Context, ep Endpoints, replication, db string, req postgres.CopyRequest, src *pgx.Conn, parts int, again bool, onProgress func(rows, bytes int64)) (postgres.CopyStats, int, error) {
 	blocks, err := postgres.TableBlocks(ctx, src, req.Schema, req.Table)
 	if err != nil {
 		return postgres.CopyStats{}, 0, err
@@ -222,11 +233,16 @@ func (p *Provider) copySplit(ctx context.Context, ep Endpoints, db string, req p
 			}
 			r := req
 			r.CTIDRange = &part
+			release, err := p.lane(gctx, replication, parts)
+			if err != nil {
+				return err
+			}
 			st, err := postgres.CopyTable(gctx, s, d, r, func(rows, bytes int64) {
 				mu.Lock()
 				defer mu.Unlock()
 				onProgress(rows, bytes)
 			})
+			release()
 			if err != nil {
 				return err
 			}

@@ -47,6 +47,44 @@ type Provider struct {
 	mu        sync.Mutex
 	slots     map[string]*postgres.ExportedSlot // by replication/db
 	snapshots map[string]*postgres.HeldSnapshot // by replication/db (xmin method)
+	// lanes bound the COPY streams of a replication to its snapshot.jobs,
+	// whole tables and CTID parts of split tables alike, so that a big
+	// table split in parts uses the lanes other tables leave idle.
+	lanes map[string]chan struct{}
+	// post holds each database's post-data items, dumped once per run;
+	// built marks the items built right after their table's copy, and
+	// analyzed the tables analyzed then (both by replication/db).
+	post     map[string]*postDataOnce
+	built    map[string]map[int]bool
+	analyzed map[string]map[postgres.QualifiedName]bool
+}
+
+// postDataOnce is one database's post-data dump.
+type postDataOnce struct {
+	once  sync.Once
+	items []postgres.PostDataItem
+	err   error
+}
+
+// lane takes one COPY lane of a replication (released by the returned
+// function), waiting for one to be free.
+func (p *Provider) lane(ctx context.Context, replication string, jobs int) (func(), error) {
+	p.mu.Lock()
+	if p.lanes == nil {
+		p.lanes = map[string]chan struct{}{}
+	}
+	l := p.lanes[replication]
+	if l == nil {
+		l = make(chan struct{}, max(jobs, 1))
+		p.lanes[replication] = l
+	}
+	p.mu.Unlock()
+	select {
+	case l <- struct{}{}:
+		return func() { <-l }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // New returns a provider for the plan's replications.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/providers/postgres"
 	"github.com/database-replicator/database-replicator/state"
@@ -139,13 +140,21 @@ func (p *Provider) postData(ctx context.Context, ep Endpoints, c *planner.Change
 		return nil, nil
 	}
 	db := c.Addr.Key
-	items, err := postgres.DumpPostData(ctx, ep.Source.WithDatabase(db), p.schemaScope(c.Addr.Replication, db))
+	all, err := p.postDataItems(ctx, ep, c.Addr.Replication, db)
 	if err != nil {
 		return nil, err
 	}
-	if p.filtered[key(c.Addr.Replication, db)] {
-		items = notValidForeignKeys(items)
+	// What was built with its table in this run is done; the rest (and,
+	// after a resume, everything: existing objects count as done) runs now.
+	p.mu.Lock()
+	built := p.built[key(c.Addr.Replication, db)]
+	var items []postgres.PostDataItem
+	for _, it := range all {
+		if !built[it.ID] {
+			items = append(items, it)
+		}
 	}
+	p.mu.Unlock()
 	jobs := ep.IndexJobs
 	if jobs < 1 {
 		jobs = 1
@@ -160,7 +169,7 @@ func (p *Provider) postData(ctx context.Context, ep Endpoints, c *planner.Change
 	if err := p.analyze(ctx, ep, c.Addr.Replication, db); err != nil {
 		return nil, err
 	}
-	return merge(c.After, map[string]any{"items": len(items), "large_objects": los}), nil
+	return merge(c.After, map[string]any{"items": len(all), "large_objects": los}), nil
 }
 
 // sequences sets the target's sequences to the source's values.
@@ -210,10 +219,85 @@ func (p *Provider) currentSnapshot(replication, db string) string {
 	return ""
 }
 
-// analyze gathers planner statistics for the copied tables of a database,
-// so that the target plans queries well from the first minute.
+// postDataItems returns a database's post-data items, dumped once per run
+// (the first table copied triggers it; post-data reuses it).
+func (p *Provider) postDataItems(ctx context.Context, ep Endpoints, replication, db string) ([]postgres.PostDataItem, error) {
+	k := key(replication, db)
+	p.mu.Lock()
+	if p.post == nil {
+		p.post = map[string]*postDataOnce{}
+	}
+	o := p.post[k]
+	if o == nil {
+		o = &postDataOnce{}
+		p.post[k] = o
+	}
+	p.mu.Unlock()
+	o.once.Do(func() {
+		o.items, o.err = postgres.DumpPostData(ctx, ep.Source.WithDatabase(db), p.schemaScope(replication, db))
+		if o.err == nil && p.filtered[k] {
+			o.items = notValidForeignKeys(o.items)
+		}
+	})
+	return o.items, o.err
+}
+
+// buildWithTable builds a copied table's indexes and primary key, unique,
+// check and exclusion constraints right after its copy, while other tables
+// are still being copied, then analyzes it. Foreign keys, triggers and the
+// rest wait for post-data.
+func (p *Provider) buildWithTable(ctx context.Context, ep Endpoints, replication string, ref lang.TableRef) error {
+	items, err := p.postDataItems(ctx, ep, replication, ref.Database)
+	if err != nil {
+		return err
+	}
+	table := postgres.QualifiedName{Schema: ref.Schema, Name: ref.Table}
+	var mine []postgres.PostDataItem
+	for _, it := range items {
+		if it.BuildsWithTable() && it.Table == table {
+			mine = append(mine, it)
+		}
+	}
+	target := ep.Target.WithDatabase(ref.Database)
+	if err := postgres.ApplyPostData(ctx, target, mine, 1); err != nil {
+		return err
+	}
+	conn, err := postgres.Connect(ctx, target)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "ANALYZE "+table.String()); err != nil {
+		return fmt.Errorf("analyze %s: %w", table, err)
+	}
+	k := key(replication, ref.Database)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.built == nil {
+		p.built, p.analyzed = map[string]map[int]bool{}, map[string]map[postgres.QualifiedName]bool{}
+	}
+	if p.built[k] == nil {
+		p.built[k], p.analyzed[k] = map[int]bool{}, map[postgres.QualifiedName]bool{}
+	}
+	for _, it := range mine {
+		p.built[k][it.ID] = true
+	}
+	p.analyzed[k][table] = true
+	return nil
+}
+
+// analyze gathers planner statistics for the copied tables of a database
+// that were not analyzed right after their copy, so that the target plans
+// queries well from the first minute.
 func (p *Provider) analyze(ctx context.Context, ep Endpoints, replication, db string) error {
-	tables := p.scope[key(replication, db)]
+	p.mu.Lock()
+	var tables []postgres.QualifiedName
+	for _, t := range p.scope[key(replication, db)] {
+		if !p.analyzed[key(replication, db)][t] {
+			tables = append(tables, t)
+		}
+	}
+	p.mu.Unlock()
 	if len(tables) == 0 {
 		return nil
 	}
