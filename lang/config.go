@@ -218,5 +218,5 @@ const (
 	DefaultMaxLag            = 30 * time.Second
 	DefaultStatePath         = "replicator.state.json"
 	DefaultStateSchema       = "replicator"
-	DefaultSplitLargerThan   = int64(256) << 20
+	DefaultSplitLargerThan   = int64(1) << 30
 )

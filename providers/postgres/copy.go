@@ -30,6 +30,13 @@ type CopyRequest struct {
 	// source table that is not generated, in attnum order (generated
 	// columns cannot be COPYed in: the target regenerates them).
 	Columns []string
+	// Freeze writes the rows frozen and all-visible (COPY … WITH (FREEZE)
+	// after a TRUNCATE in the copy's transaction), so the target never
+	// rewrites the pages later to set hint bits or freeze them. Only when
+	// the target table is empty (checked in the transaction); ignored for
+	// partitioned tables, CTID ranges, and when the TRUNCATE is refused
+	// (privilege, a foreign key pointing at the table).
+	Freeze bool
 }
 
 // CTIDRange is a range of heap blocks of a table: rows whose ctid is in
@@ -189,6 +196,15 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, req CopyRequest, onProgr
 	if _, err := dtx.Exec(ctx, copySessionSettings); err != nil {
 		return stats, fmt.Errorf("target: session settings: %w", err)
 	}
+	if req.Freeze && req.CTIDRange == nil && relkind != 'p' {
+		frozen, err := truncateForFreeze(ctx, dtx, table)
+		if err != nil {
+			return stats, fmt.Errorf("target: %w", err)
+		}
+		if frozen {
+			copyIn += " WITH (FREEZE)"
+		}
+	}
 
 	pr, pw := io.Pipe()
 	// The source writes one message per row: buffered, the pipe hands the
@@ -232,6 +248,32 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, req CopyRequest, onProgr
 		return stats, fmt.Errorf("source: commit: %w", err)
 	}
 	return stats, nil
+}
+
+// truncateForFreeze empties an empty target table inside the copy's
+// transaction, which is what COPY FREEZE requires; false (and no change)
+// when the table holds rows or the TRUNCATE is refused.
+func truncateForFreeze(ctx context.Context, tx pgx.Tx, table string) (bool, error) {
+	var empty bool
+	if err := tx.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM ONLY "+table+")").Scan(&empty); err != nil {
+		return false, fmt.Errorf("check %s is empty: %w", table, err)
+	}
+	if !empty {
+		return false, nil
+	}
+	if _, err := tx.Exec(ctx, "SAVEPOINT copy_freeze"); err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, "TRUNCATE ONLY "+table); err != nil {
+		if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT copy_freeze"); rerr != nil {
+			return false, rerr
+		}
+		return false, nil
+	}
+	if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT copy_freeze"); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // errTargetFailed stops the source side of a copy when the target failed.

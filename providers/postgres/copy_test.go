@@ -392,3 +392,39 @@ func TestCopyParallelCTID(t *testing.T) {
 		t.Fatalf("%d duplicate ids", n)
 	}
 }
+
+// A Freeze copy into an empty table writes every page frozen; into a table
+// with rows, or one a foreign key points at, it copies without FREEZE and
+// loses nothing.
+func TestCopyFreeze(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	src, dst := pgtest.Start(t), pgtest.Start(t)
+	ddl := `CREATE TABLE a (id int PRIMARY KEY, v text);
+		CREATE TABLE b (id int PRIMARY KEY, v text);
+		CREATE TABLE refd (id int PRIMARY KEY);
+		CREATE TABLE refs (id int REFERENCES refd)`
+	src.Exec(t, "postgres", ddl)
+	dst.Exec(t, "postgres", ddl)
+	dst.Exec(t, "postgres", "CREATE EXTENSION pg_visibility; INSERT INTO b VALUES (0, 'already here')")
+	src.Exec(t, "postgres", `INSERT INTO a SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g;
+		INSERT INTO b SELECT g, 'v' FROM generate_series(1, 100) g;
+		INSERT INTO refd SELECT generate_series(1, 10)`)
+	srcConn, dstConn := src.Connect(t, "postgres"), dst.Connect(t, "postgres")
+	for _, tc := range []struct {
+		table      string
+		rows       int64
+		wantFrozen bool
+	}{{"a", 20000, true}, {"b", 101, false}, {"refd", 10, false}} {
+		if _, err := CopyTable(ctx, srcConn, dstConn, CopyRequest{Schema: "public", Table: tc.table, Freeze: true}, nil); err != nil {
+			t.Fatalf("copy %s: %v", tc.table, err)
+		}
+		if n := dst.QueryInt(t, "postgres", "SELECT count(*) FROM "+tc.table); n != tc.rows {
+			t.Errorf("%s has %d rows, want %d", tc.table, n, tc.rows)
+		}
+		notFrozen := dst.QueryInt(t, "postgres", "SELECT count(*) FROM pg_visibility_map('"+tc.table+"') WHERE NOT all_frozen")
+		if (notFrozen == 0) != tc.wantFrozen {
+			t.Errorf("%s: %d pages not frozen, want frozen %v", tc.table, notFrozen, tc.wantFrozen)
+		}
+	}
+}

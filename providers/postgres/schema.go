@@ -71,6 +71,10 @@ type PostDataItem struct {
 	// other items), so that a table's indexes can be built as soon as its
 	// rows are copied.
 	Table QualifiedName `json:"table,omitempty"`
+	// Constraint is a constraint's name; Partitioned is true when its
+	// table is partitioned (a foreign key there cannot be NOT VALID).
+	Constraint  string `json:"constraint,omitempty"`
+	Partitioned bool   `json:"partitioned,omitempty"`
 }
 
 // BuildsWithTable reports whether the item can run as soon as its table is
@@ -139,13 +143,21 @@ func DumpPostData(ctx context.Context, src ConnInfo, scope SchemaScope) ([]PostD
 		return nil, fmt.Errorf("dump post-data of %s: %w", src.Redacted(), err)
 	}
 	for i := range items {
-		items[i].Table = owners[keys[i]]
+		o := owners[keys[i]]
+		items[i].Table, items[i].Constraint, items[i].Partitioned = o.table, o.constraint, o.partitioned
 	}
 	return items, nil
 }
 
+// owner is the table (and constraint name) of a post-data item.
+type owner struct {
+	table       QualifiedName
+	constraint  string
+	partitioned bool
+}
+
 // ownerTables finds the table of each index and constraint among keys.
-func ownerTables(ctx context.Context, src ConnInfo, keys []objKey) (map[objKey]QualifiedName, error) {
+func ownerTables(ctx context.Context, src ConnInfo, keys []objKey) (map[objKey]owner, error) {
 	var indexes, constraints []uint32
 	for _, k := range keys {
 		switch k.class {
@@ -155,7 +167,7 @@ func ownerTables(ctx context.Context, src ConnInfo, keys []objKey) (map[objKey]Q
 			constraints = append(constraints, k.oid)
 		}
 	}
-	out := map[objKey]QualifiedName{}
+	out := map[objKey]owner{}
 	if len(indexes)+len(constraints) == 0 {
 		return out, nil
 	}
@@ -164,12 +176,12 @@ func ownerTables(ctx context.Context, src ConnInfo, keys []objKey) (map[objKey]Q
 		return nil, err
 	}
 	defer conn.Close(context.Background())
-	rows, err := conn.Query(ctx, `SELECT 'pg_class'::regclass::oid, i.indexrelid, n.nspname, c.relname
+	rows, err := conn.Query(ctx, `SELECT 'pg_class'::regclass::oid, i.indexrelid, n.nspname, c.relname, '', c.relkind = 'p'
 		  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
 		  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		 WHERE i.indexrelid = ANY($1)
 		UNION ALL
-		SELECT 'pg_constraint'::regclass::oid, k.oid, n.nspname, c.relname
+		SELECT 'pg_constraint'::regclass::oid, k.oid, n.nspname, c.relname, k.conname, c.relkind = 'p'
 		  FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
 		  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		 WHERE k.oid = ANY($2)`, indexes, constraints)
@@ -177,9 +189,9 @@ func ownerTables(ctx context.Context, src ConnInfo, keys []objKey) (map[objKey]Q
 		return nil, fmt.Errorf("tables of indexes and constraints: %w", err)
 	}
 	var k objKey
-	var q QualifiedName
-	if _, err := pgx.ForEachRow(rows, []any{&k.class, &k.oid, &q.Schema, &q.Name}, func() error {
-		out[k] = q
+	var o owner
+	if _, err := pgx.ForEachRow(rows, []any{&k.class, &k.oid, &o.table.Schema, &o.table.Name, &o.constraint, &o.partitioned}, func() error {
+		out[k] = o
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("tables of indexes and constraints: %w", err)
@@ -675,6 +687,38 @@ func ApplySQL(ctx context.Context, dst ConnInfo, r io.Reader) error {
 	return nil
 }
 
+// fkValidate is the kind of the VALIDATE CONSTRAINT half of a foreign key
+// that splitForeignKeys split.
+const fkValidate = "FK VALIDATE"
+
+// sequentialRank is the group of items run one at a time, in TOC order.
+const sequentialRank = 6
+
+// splitForeignKeys turns each foreign key into ADD CONSTRAINT … NOT VALID
+// (instant) and a later VALIDATE CONSTRAINT. Adding a foreign key locks
+// both tables against each other's validation (SHARE ROW EXCLUSIVE), so
+// keys sharing a table would validate one after another; VALIDATE takes
+// weaker locks, and the scans run in parallel. Keys already NOT VALID (row
+// filters), on partitioned tables (which refuse NOT VALID) or without a
+// known name stay as they are.
+func splitForeignKeys(items []PostDataItem) []PostDataItem {
+	out := make([]PostDataItem, 0, len(items))
+	for _, it := range items {
+		sql := strings.TrimRight(it.SQL, " \n")
+		if it.Kind != "FK CONSTRAINT" || it.Constraint == "" || it.Partitioned || strings.Contains(sql, "NOT VALID") || !strings.HasSuffix(sql, ";") {
+			out = append(out, it)
+			continue
+		}
+		add := it
+		add.SQL = strings.TrimSuffix(sql, ";") + " NOT VALID;"
+		validate := it
+		validate.Kind = fkValidate
+		validate.SQL = "ALTER TABLE ONLY " + it.Table.String() + " VALIDATE CONSTRAINT " + pgx.Identifier{it.Constraint}.Sanitize() + ";"
+		out = append(out, add, validate)
+	}
+	return out
+}
+
 // postDataRank orders the groups of ApplyPostData: items of one group run
 // in parallel, groups one after the other.
 func postDataRank(kind string) int {
@@ -688,10 +732,12 @@ func postDataRank(kind string) int {
 		return 2
 	case "FK CONSTRAINT":
 		return 3
-	case "TRIGGER":
+	case fkValidate:
 		return 4
+	case "TRIGGER":
+		return 5
 	default:
-		return 5 // rules, policies, comments, ...: one at a time, in TOC order
+		return sequentialRank // rules, policies, comments, ...: one at a time, in TOC order
 	}
 }
 
@@ -709,7 +755,8 @@ SET row_security = off;`
 
 // ApplyPostData runs post-data items on dst's database with up to jobs
 // connections at once, in groups: indexes with primary key, unique, check
-// and exclusion constraints, then index attachments, then foreign keys,
+// and exclusion constraints, then index attachments, then foreign keys
+// (added NOT VALID, then validated in parallel: see splitForeignKeys),
 // then triggers (each group in parallel), then everything else one at a
 // time in TOC order. An item whose object already exists (SQLSTATE
 // 42P07, 42710, or 42P16 for a primary key: a rerun after a crash) counts
@@ -724,7 +771,7 @@ func ApplyPostData(ctx context.Context, dst ConnInfo, items []PostDataItem, jobs
 		jobs = 1
 	}
 	groups := map[int][]PostDataItem{}
-	for _, it := range items {
+	for _, it := range splitForeignKeys(items) {
 		r := postDataRank(it.Kind)
 		groups[r] = append(groups[r], it)
 	}
@@ -778,7 +825,7 @@ func ApplyPostData(ctx context.Context, dst ConnInfo, items []PostDataItem, jobs
 	for _, r := range ranks {
 		group := groups[r]
 		par := jobs
-		if r == 5 {
+		if r == sequentialRank {
 			par = 1
 		}
 		errs := runParallel(ctx, group, par, func(it PostDataItem) error {

@@ -262,7 +262,7 @@ func TestSchemaPostDataRunsInParallel(t *testing.T) {
 	if len(errs) != 0 || peak != 2 {
 		t.Errorf("peak concurrency %d (want 2), errors %v", peak, errs)
 	}
-	ranks := []int{postDataRank("INDEX"), postDataRank("CONSTRAINT"), postDataRank("INDEX ATTACH"), postDataRank("FK CONSTRAINT"), postDataRank("TRIGGER"), postDataRank("COMMENT")}
+	ranks := []int{postDataRank("INDEX"), postDataRank("CONSTRAINT"), postDataRank("INDEX ATTACH"), postDataRank("FK CONSTRAINT"), postDataRank(fkValidate), postDataRank("TRIGGER"), postDataRank("COMMENT")}
 	if !sort.IntsAreSorted(ranks) {
 		t.Errorf("group order %v", ranks)
 	}

@@ -122,6 +122,8 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, p
 	if err != nil {
 		return nil, err
 	}
+	// A first copy goes into an empty table: write it frozen.
+	req.Freeze = c.Action == planner.Create
 	stats, err := postgres.CopyTable(ctx, src, dst, req, onProgress)
 	release()
 	if err != nil {

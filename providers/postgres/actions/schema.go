@@ -192,7 +192,7 @@ func (p *Provider) sequences(ctx context.Context, ep Endpoints, c *planner.Chang
 func notValidForeignKeys(items []postgres.PostDataItem) []postgres.PostDataItem {
 	out := make([]postgres.PostDataItem, len(items))
 	for i, it := range items {
-		if it.Kind == "FK CONSTRAINT" && !strings.Contains(it.SQL, "NOT VALID") {
+		if it.Kind == "FK CONSTRAINT" && !it.Partitioned && !strings.Contains(it.SQL, "NOT VALID") {
 			sql := strings.TrimRight(it.SQL, " \n")
 			if strings.HasSuffix(sql, ";") {
 				it.SQL = strings.TrimSuffix(sql, ";") + " NOT VALID;\n"
