@@ -123,11 +123,7 @@ func (a *app) collectStatus(cfg *lang.Config) ([]dbStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := backend.Read(a.ctx)
-	if err != nil {
-		return nil, err
-	}
-	servers, err := a.introspectAll(cfg)
+	st, servers, err := a.stateAndServers(cfg, backend)
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +148,19 @@ func (a *app) collectStatus(cfg *lang.Config) ([]dbStatus, error) {
 		}
 	}
 	return rows, nil
+}
+
+// stateAndServers reads the state and introspects every server.
+func (a *app) stateAndServers(cfg *lang.Config, backend state.Backend) (*state.State, map[string]*postgres.Server, error) {
+	st, err := backend.Read(a.ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	servers, err := a.introspectAll(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, servers, nil
 }
 
 // collectStatusCtx is collectStatus with another context (the sync loop's

@@ -135,11 +135,7 @@ func (a *app) prepareSync(cfg *lang.Config) ([]*syncJob, error) {
 			return nil, err
 		}
 	}
-	st, err := backend.Read(a.ctx)
-	if err != nil {
-		return nil, err
-	}
-	servers, err := a.introspectAll(cfg)
+	st, servers, err := a.stateAndServers(cfg, backend)
 	if err != nil {
 		return nil, err
 	}
