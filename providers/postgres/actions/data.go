@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/database-replicator/database-replicator/executor"
 	"github.com/database-replicator/database-replicator/lang"
@@ -153,6 +154,26 @@ func (p *Provider) xmin(ctx context.Context, ep Endpoints, c *planner.Change) (m
 	return merge(c.After, map[string]any{"xmin_watermark": s.Xmin}), nil
 }
 
+// deleteAllRows empties tables with DELETE in one transaction, with
+// session_replication_role = replica so that foreign keys neither refuse
+// nor cascade.
+func deleteAllRows(ctx context.Context, conn *pgx.Conn, tables []string) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck // no-op after commit
+	if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+		return fmt.Errorf("needs superuser on the target (SET session_replication_role = replica): %w", err)
+	}
+	for _, t := range tables {
+		if _, err := tx.Exec(ctx, "DELETE FROM ONLY "+t); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
 // truncateReplaced empties every table of a database that this run copies
 // again, in one TRUNCATE, once, before the first of them is copied: the
 // tables may reference each other, so they cannot be truncated one by one.
@@ -175,8 +196,17 @@ func (p *Provider) truncateReplaced(ctx context.Context, ep Endpoints, replicati
 			return
 		}
 		defer conn.Close(context.Background())
-		if _, err := conn.Exec(ctx, "TRUNCATE ONLY "+strings.Join(names, ", ")); err != nil {
-			p.truncErr[k] = fmt.Errorf("truncate the tables copied again (%s): %w", strings.Join(names, ", "), err)
+		_, err = conn.Exec(ctx, "TRUNCATE ONLY "+strings.Join(names, ", "))
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "0A000" {
+			// A table outside this set references one of them (a foreign
+			// key): TRUNCATE refuses, so empty them with DELETE, foreign-key
+			// triggers off, so that the referencing rows stay — they match
+			// again once the rows are copied back.
+			err = deleteAllRows(ctx, conn, names)
+		}
+		if err != nil {
+			p.truncErr[k] = fmt.Errorf("empty the tables copied again (%s): %w", strings.Join(names, ", "), err)
 		}
 	})
 	p.mu.Lock()
