@@ -47,7 +47,7 @@ func (r *run) changed(ctx context.Context, t Table, cond string, full bool, goal
 		where = append(where, t.keyAfter(resume))
 	}
 	pk := strings.Join(quoted(t.PrimaryKey), ", ")
-	sel := "SELECT " + strings.Join(quoted(t.columnNames()), ", ") + " FROM ONLY " + t.sqlName()
+	sel := "SELECT " + strings.Join(quoted(t.columnNames()), ", ") + " FROM " + t.relation()
 	if len(where) > 0 {
 		sel += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -178,7 +178,7 @@ func (r *run) staging(ctx context.Context, t Table) (string, error) {
 	}
 	name := pgx.Identifier{fmt.Sprintf("xmin_stage_%d", len(r.temp))}.Sanitize()
 	sql := "CREATE TEMP TABLE IF NOT EXISTS " + name + " ON COMMIT DELETE ROWS AS SELECT " +
-		strings.Join(quoted(t.columnNames()), ", ") + " FROM ONLY " + t.sqlName() + " WITH NO DATA"
+		strings.Join(quoted(t.columnNames()), ", ") + " FROM " + t.relation() + " WITH NO DATA"
 	if _, err := r.dst.Exec(ctx, sql); err != nil {
 		return "", fmt.Errorf("target: staging table for %s: %w", t.Key, err)
 	}
@@ -244,7 +244,7 @@ func (r *run) writeBatch(ctx context.Context, t Table, stage string, data []byte
 		for _, k := range quoted(t.PrimaryKey) {
 			eq = append(eq, "t."+k+" = s."+k)
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM ONLY "+t.sqlName()+" AS t USING "+stage+" AS s WHERE "+strings.Join(eq, " AND ")); err != nil {
+		if _, err := tx.Exec(ctx, "DELETE FROM "+t.relation()+" AS t USING "+stage+" AS s WHERE "+strings.Join(eq, " AND ")); err != nil {
 			return fmt.Errorf("target: delete rows of %s before inserting them again: %w", t.Key, err)
 		}
 	}
@@ -299,15 +299,15 @@ func (r *run) noKeyTable(ctx context.Context, t Table, cond string, full, reconc
 	}
 	changed := full
 	if !changed && cond != "false" {
-		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM ONLY "+t.sqlName()+" WHERE "+cond+")").Scan(&changed); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+t.relation()+" WHERE "+cond+")").Scan(&changed); err != nil {
 			return false, 0, fmt.Errorf("source: %w", err)
 		}
 	}
 	if !changed {
 		// Deleted rows leave no xmin behind, but they change the count.
-		count := "SELECT count(*), '' FROM ONLY " + t.sqlName()
+		count := "SELECT count(*), '' FROM " + t.relation()
 		if reconcile {
-			count = "SELECT count(*), " + sumExpr(t.columnNames()) + " FROM ONLY " + t.sqlName()
+			count = "SELECT count(*), " + sumExpr(t.columnNames()) + " FROM " + t.relation()
 		}
 		sum := count
 		var sn, tn int64
@@ -339,7 +339,7 @@ func (r *run) recopy(ctx context.Context, t Table) (int64, error) {
 		return 0, fmt.Errorf("target: begin: %w", err)
 	}
 	defer dtx.Rollback(context.Background()) //nolint:errcheck // no-op after commit
-	if _, err := dtx.Exec(ctx, "TRUNCATE ONLY "+t.sqlName()); err != nil {
+	if _, err := dtx.Exec(ctx, "TRUNCATE "+t.relation()); err != nil {
 		return 0, fmt.Errorf("target: truncate %s to copy it again: %w", t.Key, err)
 	}
 	cols := strings.Join(quoted(t.columnNames()), ", ")
@@ -348,7 +348,7 @@ func (r *run) recopy(ctx context.Context, t Table) (int64, error) {
 	go func() {
 		// Buffered: the source writes one message per row.
 		bw := bufio.NewWriterSize(pw, 1<<20)
-		_, err := src.Conn().PgConn().CopyTo(ctx, bw, "COPY (SELECT "+cols+" FROM ONLY "+t.sqlName()+where(t.Filter)+") TO STDOUT")
+		_, err := src.Conn().PgConn().CopyTo(ctx, bw, "COPY (SELECT "+cols+" FROM "+t.relation()+where(t.Filter)+") TO STDOUT")
 		if err == nil {
 			err = bw.Flush()
 		}

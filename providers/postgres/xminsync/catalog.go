@@ -8,7 +8,8 @@ import (
 // column but generated ones, its primary key, the row filter, and the
 // watermark its copy started from.
 func FromCatalog(key string, t *postgres.Table, filter string, start uint64) Table {
-	out := Table{Key: key, Schema: t.Schema, Name: t.Name, PrimaryKey: t.PrimaryKey, Filter: filter, Start: start}
+	out := Table{Key: key, Schema: t.Schema, Name: t.Name, PrimaryKey: t.PrimaryKey, Filter: filter, Start: start,
+		Partitioned: t.Kind == postgres.KindPartitioned}
 	for _, c := range t.Columns {
 		if c.Generated != "" {
 			continue

@@ -51,6 +51,19 @@ type Table struct {
 	// Start is the watermark of a table that has no cursor yet: the xmin
 	// of the snapshot its copy was taken in (0 reads every row once).
 	Start uint64
+	// Partitioned is true for a partitioned table: it is read, written
+	// and compared through its partitions.
+	Partitioned bool
+}
+
+// relation is how statements name the table: ONLY the table itself for a
+// plain table (inheritance children are tables of their own), the whole
+// tree for a partitioned table (its rows live in the partitions).
+func (t Table) relation() string {
+	if t.Partitioned {
+		return t.sqlName()
+	}
+	return "ONLY " + t.sqlName()
 }
 
 // Options tune a cycle.

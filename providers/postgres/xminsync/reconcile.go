@@ -118,7 +118,7 @@ func (r *run) reconcile(ctx context.Context, t Table) (upserted, deleted int64, 
 	}
 	for i := 0; i < len(refetch); i += keyChunk {
 		chunk := refetch[i:min(i+keyChunk, len(refetch))]
-		sel := "SELECT " + strings.Join(quoted(t.columnNames()), ", ") + " FROM ONLY " + t.sqlName() +
+		sel := "SELECT " + strings.Join(quoted(t.columnNames()), ", ") + " FROM " + t.relation() +
 			" WHERE " + t.keyIn(literalArrays(chunk)) + andFilter(t.Filter)
 		n, err := r.stream(ctx, sel, func(batch []byte, lines int64, _ []byte) error {
 			return r.applyBatch(ctx, t, batch, lines, nil)
@@ -154,7 +154,7 @@ func (r *run) aggregate(ctx context.Context, src pgx.Tx, t Table, bucket, cond s
 		if strings.TrimSpace(filter) != "" {
 			w = append(w, "("+filter+")")
 		}
-		sql := "SELECT " + bucket + ", count(*), " + sumExpr(t.columnNames()) + " FROM ONLY " + t.sqlName()
+		sql := "SELECT " + bucket + ", count(*), " + sumExpr(t.columnNames()) + " FROM " + t.relation()
 		if len(w) > 0 {
 			sql += " WHERE " + strings.Join(w, " AND ")
 		}
@@ -182,7 +182,7 @@ func (r *run) listRows(ctx context.Context, src pgx.Tx, t Table, cond string) (s
 		keys[i] = k + "::text"
 	}
 	q := func(filter string) string {
-		return "SELECT " + strings.Join(keys, ", ") + ", " + rowHash(t.columnNames()) + " FROM ONLY " + t.sqlName() +
+		return "SELECT " + strings.Join(keys, ", ") + ", " + rowHash(t.columnNames()) + " FROM " + t.relation() +
 			" WHERE " + cond + andFilter(filter)
 	}
 	n := len(t.PrimaryKey)
@@ -233,7 +233,7 @@ func bothSides[T any](ctx context.Context, r *run, src pgx.Tx, t Table, sql func
 
 // deleteKeys deletes rows by primary key on the target.
 func (r *run) deleteKeys(ctx context.Context, t Table, keys [][]string) (int64, error) {
-	tag, err := r.dst.Exec(ctx, "DELETE FROM ONLY "+t.sqlName()+" WHERE "+t.keyIn(literalArrays(keys)))
+	tag, err := r.dst.Exec(ctx, "DELETE FROM "+t.relation()+" WHERE "+t.keyIn(literalArrays(keys)))
 	if err != nil {
 		return 0, fmt.Errorf("target: delete rows of %s that the source no longer has: %w", t.Key, err)
 	}

@@ -37,6 +37,9 @@ CREATE TABLE "Odd Schema"."Mixed Case" (
 	PRIMARY KEY (k1, k2)
 );
 CREATE TABLE nokey (a int, b text);
+CREATE TABLE events (id int, at date, v text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
 `
 
 // pair is a source and a target cluster with database app.
@@ -75,7 +78,7 @@ func (p *pair) tables(t *testing.T, filters map[string]string) []xminsync.Table 
 	}
 	db := srv.Database("app")
 	var out []xminsync.Table
-	for _, name := range [][2]string{{"public", "items"}, {"Odd Schema", "Mixed Case"}, {"public", "nokey"}} {
+	for _, name := range [][2]string{{"public", "items"}, {"Odd Schema", "Mixed Case"}, {"public", "nokey"}, {"public", "events"}} {
 		tb := db.Table(name[0], name[1])
 		if tb == nil {
 			t.Fatalf("table %v not introspected", name)
@@ -137,6 +140,7 @@ FROM generate_series(1, 2000) i;
 INSERT INTO "Odd Schema"."Mixed Case" (k1, k2, "Val ue")
 SELECT 'k' || (i % 7), timestamptz '2024-01-01 00:00+00' + i * interval '1 hour', i FROM generate_series(1, 300) i;
 INSERT INTO nokey SELECT i, 'row ' || i FROM generate_series(1, 50) i;
+INSERT INTO events SELECT i, date '2024-06-01' + i, 'e' || i FROM generate_series(1, 400) i;
 `
 
 func TestCycleInsertsUpdatesDeletesAndReconciles(t *testing.T) {
@@ -148,6 +152,9 @@ func TestCycleInsertsUpdatesDeletesAndReconciles(t *testing.T) {
 	first := p.cycle(t, tables, xminsync.Options{BatchSize: 500, ReconcileAfter: -1})
 	if got := rowsOf(first, "public.items").Upserted; got != 2000 {
 		t.Fatalf("first cycle upserted %d items, want 2000", got)
+	}
+	if got := rowsOf(first, "public.events").Upserted; got != 400 {
+		t.Fatalf("first cycle upserted %d events (partitioned), want 400", got)
 	}
 	p.assertEqual(t, tables)
 
@@ -166,7 +173,10 @@ func TestCycleInsertsUpdatesDeletesAndReconciles(t *testing.T) {
 		UPDATE items SET name = NULL, payload = ''::bytea WHERE id = 7;
 		DELETE FROM items WHERE id BETWEEN 100 AND 109;
 		UPDATE "Odd Schema"."Mixed Case" SET "Val ue" = -1 WHERE k1 = 'k3';
-		TRUNCATE nokey;`)
+		TRUNCATE nokey;
+		INSERT INTO events VALUES (1000, '2025-03-01', 'new');
+		UPDATE events SET v = 'changed' WHERE id = 3;
+		DELETE FROM events WHERE id IN (4, 5);`)
 	noRec := p.cycle(t, tables, xminsync.Options{ReconcileAfter: -1})
 	if got := rowsOf(noRec, "public.items").Upserted; got != 3 {
 		t.Errorf("cycle upserted %d items, want 3 (1 insert, 2 updates), not the table", got)
@@ -182,8 +192,15 @@ func TestCycleInsertsUpdatesDeletesAndReconciles(t *testing.T) {
 	if n := p.dst.QueryInt(t, "app", "SELECT count(*) FROM items WHERE id BETWEEN 100 AND 109"); n != 10 {
 		t.Errorf("deletes applied without reconciliation? %d rows left, want 10", n)
 	}
+	// A partitioned table is read and written through its partitions.
+	if got := rowsOf(noRec, "public.events").Upserted; got != 2 {
+		t.Errorf("cycle upserted %d events (partitioned), want 2", got)
+	}
 	// Reconciliation finds the deletes.
 	rec := p.cycle(t, tables, xminsync.Options{ReconcileAfter: 0})
+	if got := rowsOf(rec, "public.events").Deleted; got != 2 {
+		t.Errorf("reconciliation deleted %d events (partitioned), want 2", got)
+	}
 	if got := rowsOf(rec, "public.items"); got.Deleted != 10 || !got.Reconciled || got.Upserted != 0 {
 		t.Errorf("reconciliation: %+v, want 10 deleted and nothing upserted", got)
 	}
@@ -191,7 +208,7 @@ func TestCycleInsertsUpdatesDeletesAndReconciles(t *testing.T) {
 
 	// The cursor sits at the cycle's snapshot xmin, and records the cycle.
 	cursors, err := xminsync.ReadCursors(context.Background(), dc, "main")
-	if err != nil || len(cursors) != 3 {
+	if err != nil || len(cursors) != 4 {
 		t.Fatalf("cursors: %v %v", cursors, err)
 	}
 	for _, c := range cursors {
