@@ -1,10 +1,10 @@
 package planner
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"reflect"
 	"sort"
 	"strings"
 
@@ -129,7 +129,9 @@ func (v TextView) renderChange(b *strings.Builder, c *Change) {
 			fmt.Fprintf(b, "      %s %s = %s\n", v.paint(ansiGreen, "+"), name, formatValue(after))
 		case hadBefore && !hasAfter:
 			fmt.Fprintf(b, "      %s %s = %s\n", v.paint(ansiRed, "-"), name, formatValue(before))
-		case reflect.DeepEqual(before, after):
+		case formatValue(before) == formatValue(after):
+			// Equal as rendered: 49152 read back from state as a float or
+			// a json.Number is the same value as the int64 planned.
 			if c.Action != Update && c.Action != Replace {
 				fmt.Fprintf(b, "        %s = %s\n", name, formatValue(after))
 			}
@@ -195,8 +197,20 @@ func stringOf(v any) string {
 	if s, ok := v.(string); ok {
 		return s
 	}
-	b, _ := json.Marshal(v)
-	return string(b)
+	s, _ := plainJSON(v)
+	return s
+}
+
+// plainJSON renders v as JSON without HTML escaping: a filter reads
+// `id <= 100`, not `id \u003c= 100`.
+func plainJSON(v any) (string, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 // formatValue renders an attribute value in HCL-like syntax.
@@ -207,11 +221,11 @@ func formatValue(v any) string {
 	case string:
 		return fmt.Sprintf("%q", x)
 	}
-	b, err := json.Marshal(v)
+	s, err := plainJSON(v)
 	if err != nil {
 		return fmt.Sprintf("%v", v)
 	}
-	return string(b)
+	return s
 }
 
 // Render writes the plan as indented JSON followed by a newline.

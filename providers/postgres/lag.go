@@ -30,7 +30,9 @@ func SubscriptionLagSeconds(ctx context.Context, target ConnInfo, subscription s
 	}
 	defer conn.Close(context.Background())
 	var s *float64
-	err = conn.QueryRow(ctx, `SELECT extract(epoch FROM now() - latest_end_time)::float8
+	// clock_timestamp, not now(): the worker may confirm after this
+	// transaction started, and a lag is never negative.
+	err = conn.QueryRow(ctx, `SELECT greatest(extract(epoch FROM clock_timestamp() - latest_end_time), 0)::float8
 		FROM pg_catalog.pg_stat_subscription WHERE subname = $1 AND relid IS NULL`, subscription).Scan(&s)
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
