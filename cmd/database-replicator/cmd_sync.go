@@ -319,6 +319,7 @@ func (a *app) runJob(ctx context.Context, j *syncJob, opts loopOptions, m *syncM
 			res, err := xminsync.Cycle(ctx, j.src.WithDatabase(db.name), j.dst.WithDatabase(db.name), db.tables, xminsync.Options{
 				Replication:    j.r.Name,
 				BatchSize:      j.r.Sync.BatchSize,
+				Parallel:       j.r.Snapshot.Jobs,
 				ReconcileAfter: reconcile,
 				Log:            a.log.With("replication", j.r.Name, "database", db.name),
 				Stop:           a.ctx.Done(),

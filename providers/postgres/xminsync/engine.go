@@ -17,6 +17,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -83,6 +85,10 @@ type Options struct {
 	// Stop, when closed, ends the cycle after the batch being applied is
 	// committed; Cycle then returns ErrStopped.
 	Stop <-chan struct{}
+	// Parallel is how many tables are synced at once (each with its own
+	// source and target connection, all in the cycle's one snapshot);
+	// OnRows may then be called concurrently.
+	Parallel int
 }
 
 // ErrStopped is returned by Cycle when Options.Stop ended it early; every
@@ -126,8 +132,8 @@ func (r Result) Rows() (upserted, deleted int64) {
 const DefaultBatchSize = 10000
 
 // Cycle runs one sync cycle for tables of one database: src and dst name
-// that database on each side. Tables are done one after another, each
-// reading in the same source snapshot.
+// that database on each side. Tables are done Options.Parallel at a time
+// (default one after another), all reading in the same source snapshot.
 func Cycle(ctx context.Context, src, dst postgres.ConnInfo, tables []Table, opts Options) (Result, error) {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = DefaultBatchSize
@@ -140,28 +146,62 @@ func Cycle(ctx context.Context, src, dst postgres.ConnInfo, tables []Table, opts
 		return Result{}, fmt.Errorf("source: %w", err)
 	}
 	defer held.Close(context.Background()) //nolint:errcheck // read only
-	r := &run{src: src, snapshot: held.Name, opts: opts, temp: map[string]string{}}
-	defer r.close()
-	if err := r.openTarget(ctx, dst); err != nil {
-		return Result{}, err
-	}
-	if err := r.openReader(ctx); err != nil {
-		return Result{}, err
-	}
-	res := Result{Xmin: r.xmin, Xmax: r.xmax}
-	for _, t := range tables {
-		tr, err := r.table(ctx, t)
-		if tr.Table != "" {
-			res.Tables = append(res.Tables, tr)
+	workers := max(1, min(opts.Parallel, len(tables)))
+	runs := make([]*run, workers)
+	for i := range runs {
+		r := &run{src: src, snapshot: held.Name, opts: opts, temp: map[string]string{}}
+		defer r.close()
+		if err := r.openTarget(ctx, dst); err != nil {
+			return Result{}, err
 		}
-		if err != nil {
-			if errors.Is(err, ErrStopped) {
-				return res, err
+		if err := r.openReader(ctx); err != nil {
+			return Result{}, err
+		}
+		runs[i] = r
+	}
+	res := Result{Xmin: runs[0].xmin, Xmax: runs[0].xmax}
+	// Workers take tables in order; after an error no new table starts.
+	results := make([]TableResult, len(tables))
+	errs := make([]error, len(tables))
+	next := make(chan int)
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for _, r := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i], errs[i] = r.table(ctx, tables[i])
+				if errs[i] != nil {
+					failed.Store(true)
+				}
 			}
-			return res, fmt.Errorf("xmin sync %s: %w", t.Key, err)
+		}()
+	}
+	for i := range tables {
+		if failed.Load() {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var firstErr error
+	for i, t := range tables {
+		if results[i].Table != "" {
+			res.Tables = append(res.Tables, results[i])
+		}
+		switch err := errs[i]; {
+		case err == nil:
+		case errors.Is(err, ErrStopped):
+			if firstErr == nil {
+				firstErr = err
+			}
+		case firstErr == nil || errors.Is(firstErr, ErrStopped):
+			firstErr = fmt.Errorf("xmin sync %s: %w", t.Key, err)
 		}
 	}
-	return res, nil
+	return res, firstErr
 }
 
 // run is the connections and snapshot of one cycle.

@@ -362,3 +362,25 @@ func TestCycleAcrossWraparound(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+// Tables synced in parallel, each on its own connections in the one
+// snapshot, reach the same result; results come back in table order.
+func TestCycleParallel(t *testing.T) {
+	p := newPair(t, nil)
+	p.src.Exec(t, "app", seedSQL)
+	tables := p.tables(t, nil)
+	first := p.cycle(t, tables, xminsync.Options{Parallel: 4, BatchSize: 700, ReconcileAfter: -1})
+	for i, tr := range first.Tables {
+		if tr.Table != tables[i].Key {
+			t.Fatalf("result %d is %s, want %s", i, tr.Table, tables[i].Key)
+		}
+	}
+	p.src.Exec(t, "app", `UPDATE items SET name = 'p' WHERE id % 10 = 0; DELETE FROM items WHERE id > 1990;
+		INSERT INTO events VALUES (2000, '2025-05-05', 'p'); DELETE FROM nokey WHERE a < 5;
+		UPDATE "Odd Schema"."Mixed Case" SET "Val ue" = 7`)
+	res := p.cycle(t, tables, xminsync.Options{Parallel: 4, ReconcileAfter: 0})
+	if up, del := res.Rows(); up == 0 || del == 0 {
+		t.Errorf("parallel cycle upserted %d and deleted %d rows", up, del)
+	}
+	p.assertEqual(t, tables)
+}
