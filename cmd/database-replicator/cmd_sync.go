@@ -47,10 +47,12 @@ func (c *syncCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	opts := loopOptions{once: c.Once, reconcile: !c.NoReconcile}
+	opts := loopOptions{once: c.Once}
 	for _, j := range jobs {
 		j.interval = firstNonZero(c.SyncInterval, j.r.Sync.Interval, lang.DefaultSyncInterval)
-		j.reconcileEvery = firstNonZero(c.ReconcileInterval, j.r.Sync.ReconcileInterval, lang.DefaultReconcileInterval)
+		// The configuration holds the default when it says nothing;
+		// reconcile_interval = "off" is zero.
+		j.reconcileEvery = firstNonZero(c.ReconcileInterval, j.r.Sync.ReconcileInterval, -1)
 		if c.NoReconcile {
 			j.reconcileEvery = -1
 		}
@@ -212,8 +214,7 @@ func firstN(s []string, n int) []string {
 
 // loopOptions are the command-line choices of the loop.
 type loopOptions struct {
-	once      bool
-	reconcile bool
+	once bool
 }
 
 // stopGrace is how long the loop may take to finish its batch after
@@ -312,8 +313,8 @@ func (a *app) runJob(ctx context.Context, j *syncJob, opts loopOptions, m *syncM
 	for _, db := range j.dbs {
 		if j.method == lang.SyncXmin {
 			reconcile := j.reconcileEvery
-			if opts.once && opts.reconcile {
-				reconcile = 0
+			if opts.once && reconcile >= 0 {
+				reconcile = 0 // one full cycle, unless reconciliation is off
 			}
 			start := time.Now()
 			res, err := xminsync.Cycle(ctx, j.src.WithDatabase(db.name), j.dst.WithDatabase(db.name), db.tables, xminsync.Options{
