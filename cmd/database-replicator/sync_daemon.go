@@ -132,13 +132,18 @@ func (a *app) daemonStart() error {
 	return nil
 }
 
+// daemonState returns the daemon's paths and whether it runs.
+func daemonState() (logPath, pidPath string, pid int, running bool, err error) {
+	if logPath, pidPath, err = daemonPaths(); err != nil {
+		return "", "", 0, false, err
+	}
+	pid, running, err = daemonPID()
+	return logPath, pidPath, pid, running, err
+}
+
 // daemonStatus reports whether a background sync runs.
 func (a *app) daemonStatus() error {
-	logPath, _, err := daemonPaths()
-	if err != nil {
-		return err
-	}
-	pid, running, err := daemonPID()
+	logPath, _, pid, running, err := daemonState()
 	if err != nil {
 		return err
 	}
@@ -155,11 +160,7 @@ func (a *app) daemonStatus() error {
 // daemonStop sends SIGTERM to the background sync and waits for it to
 // finish its batch and exit.
 func (a *app) daemonStop() error {
-	_, pidPath, err := daemonPaths()
-	if err != nil {
-		return err
-	}
-	pid, running, err := daemonPID()
+	_, pidPath, pid, running, err := daemonState()
 	if err != nil {
 		return err
 	}
