@@ -290,27 +290,43 @@ func SnapshotXmin(ctx context.Context, conn *pgx.Conn, snapshot string) (uint64,
 	return xmin, nil
 }
 
-// currentSnapshotXmin reads the 64-bit xmin of the transaction's snapshot:
-// pg_snapshot_xmin(pg_current_snapshot()) on PostgreSQL 13+,
-// txid_snapshot_xmin(txid_current_snapshot()) before.
+// currentSnapshotXmin reads the 64-bit xmin of the transaction's snapshot.
 func currentSnapshotXmin(ctx context.Context, tx pgx.Tx) (uint64, error) {
+	xmin, _, err := SnapshotBounds(ctx, tx)
+	return xmin, err
+}
+
+// SnapshotBounds reads the 64-bit (epoch-qualified) xmin and xmax of the
+// transaction's snapshot: every transaction below xmin had ended, none at
+// or above xmax had started. pg_current_snapshot() on PostgreSQL 13+,
+// txid_current_snapshot() before.
+func SnapshotBounds(ctx context.Context, tx pgx.Tx) (xmin, xmax uint64, err error) {
 	var num int
 	if err := tx.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
-		return 0, fmt.Errorf("server version: %w", err)
+		return 0, 0, fmt.Errorf("server version: %w", err)
 	}
-	q := "SELECT pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text"
+	q := "SELECT pg_catalog.pg_snapshot_xmin(s)::text, pg_catalog.pg_snapshot_xmax(s)::text FROM pg_catalog.pg_current_snapshot() s"
 	if num < 130000 {
-		q = "SELECT pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())::text"
+		q = "SELECT pg_catalog.txid_snapshot_xmin(s)::text, pg_catalog.txid_snapshot_xmax(s)::text FROM pg_catalog.txid_current_snapshot() s"
 	}
-	var s string
-	if err := tx.QueryRow(ctx, q).Scan(&s); err != nil {
-		return 0, fmt.Errorf("snapshot xmin: %w", err)
+	var lo, hi string
+	if err := tx.QueryRow(ctx, q).Scan(&lo, &hi); err != nil {
+		return 0, 0, fmt.Errorf("snapshot bounds: %w", err)
 	}
-	x, err := strconv.ParseUint(s, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("snapshot xmin %q: %w", s, err)
+	if xmin, err = strconv.ParseUint(lo, 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("snapshot xmin %q: %w", lo, err)
 	}
-	return x, nil
+	if xmax, err = strconv.ParseUint(hi, 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("snapshot xmax %q: %w", hi, err)
+	}
+	return xmin, xmax, nil
+}
+
+// ImportSnapshot sets tx (REPEATABLE READ or SERIALIZABLE, no query run
+// yet) to exported snapshot name; the error wraps ErrSnapshotLost when the
+// snapshot no longer exists.
+func ImportSnapshot(ctx context.Context, tx pgx.Tx, name string) error {
+	return setTransactionSnapshot(ctx, tx, name)
 }
 
 // setTransactionSnapshot imports exported snapshot name into tx (which must

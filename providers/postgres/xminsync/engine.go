@@ -267,19 +267,13 @@ func (r *run) openReader(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("source: begin: %w", err)
 	}
-	if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT "+postgres.QuoteLiteral(r.snapshot)); err != nil {
+	if err := postgres.ImportSnapshot(ctx, tx, r.snapshot); err != nil {
 		return fmt.Errorf("source: import the cycle's snapshot: %w", err)
 	}
 	r.readerTx = tx
-	q := "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint FROM pg_current_snapshot() s"
-	if majorVersion(conn) < 13 {
-		q = "SELECT txid_snapshot_xmin(s), txid_snapshot_xmax(s) FROM txid_current_snapshot() s"
+	if r.xmin, r.xmax, err = postgres.SnapshotBounds(ctx, tx); err != nil {
+		return fmt.Errorf("source: %w", err)
 	}
-	var xmin, xmax int64
-	if err := tx.QueryRow(ctx, q).Scan(&xmin, &xmax); err != nil {
-		return fmt.Errorf("source: read the snapshot's transaction bounds: %w", err)
-	}
-	r.xmin, r.xmax = uint64(xmin), uint64(xmax)
 	// Fix this transaction's reference point for age(xmin) (see xidWindow).
 	var ageOf3 int32
 	if err := tx.QueryRow(ctx, "SELECT age('3'::xid)").Scan(&ageOf3); err != nil {
@@ -287,19 +281,6 @@ func (r *run) openReader(ctx context.Context) error {
 	}
 	r.now = stableNow(ageOf3, r.xmax)
 	return nil
-}
-
-// majorVersion is the server's major version (0 when unknown).
-func majorVersion(conn *pgx.Conn) int {
-	v := conn.PgConn().ParameterStatus("server_version")
-	n := 0
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			break
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
 }
 
 // readerReady returns the source transaction, reopening it when a failed
