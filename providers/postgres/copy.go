@@ -30,6 +30,10 @@ type CopyRequest struct {
 	// source table that is not generated, in attnum order (generated
 	// columns cannot be COPYed in: the target regenerates them).
 	Columns []string
+	// Truncate empties the target table in the copy's transaction first,
+	// so that readers see the old rows until the new ones commit (a table
+	// copied again). A refused TRUNCATE fails the copy.
+	Truncate bool
 	// Freeze writes the rows frozen and all-visible (COPY … WITH (FREEZE)
 	// after a TRUNCATE in the copy's transaction), so the target never
 	// rewrites the pages later to set hint bits or freeze them. Only when
@@ -196,7 +200,14 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, req CopyRequest, onProgr
 	if _, err := dtx.Exec(ctx, copySessionSettings); err != nil {
 		return stats, fmt.Errorf("target: session settings: %w", err)
 	}
-	if req.Freeze && req.CTIDRange == nil && relkind != 'p' {
+	if req.Truncate {
+		if req.CTIDRange != nil {
+			return stats, errors.New("a CTID range of a table cannot empty the whole table")
+		}
+		if _, err := dtx.Exec(ctx, "TRUNCATE "+from); err != nil {
+			return stats, fmt.Errorf("target: truncate to copy again: %w", err)
+		}
+	} else if req.Freeze && req.CTIDRange == nil && relkind != 'p' {
 		frozen, err := truncateForFreeze(ctx, dtx, table)
 		if err != nil {
 			return stats, fmt.Errorf("target: %w", err)

@@ -1,12 +1,10 @@
 package xminsync
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -327,47 +325,20 @@ func (r *run) noKeyTable(ctx context.Context, t Table, cond string, full, reconc
 	return err == nil, rows, err
 }
 
-// recopy replaces the target's rows of t with the source's, in one target
-// transaction.
+// recopy replaces the target's rows of t with the source's as of the
+// cycle's snapshot, in one target transaction.
 func (r *run) recopy(ctx context.Context, t Table) (int64, error) {
-	src, err := r.readerReady(ctx)
+	src, err := postgres.Connect(ctx, r.src)
+	if err != nil {
+		return 0, fmt.Errorf("source: %w", err)
+	}
+	defer src.Close(context.Background())
+	stats, err := postgres.CopyTable(ctx, src, r.dst, postgres.CopyRequest{Schema: t.Schema, Table: t.Name,
+		Filter: t.Filter, Snapshot: r.snapshot, Columns: t.columnNames(), Truncate: true}, nil)
 	if err != nil {
 		return 0, err
 	}
-	dtx, err := r.dst.Begin(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("target: begin: %w", err)
-	}
-	defer dtx.Rollback(context.Background()) //nolint:errcheck // no-op after commit
-	if _, err := dtx.Exec(ctx, "TRUNCATE "+t.relation()); err != nil {
-		return 0, fmt.Errorf("target: truncate %s to copy it again: %w", t.Key, err)
-	}
-	cols := strings.Join(quoted(t.columnNames()), ", ")
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		// Buffered: the source writes one message per row.
-		bw := bufio.NewWriterSize(pw, 1<<20)
-		_, err := src.Conn().PgConn().CopyTo(ctx, bw, "COPY (SELECT "+cols+" FROM "+t.relation()+where(t.Filter)+") TO STDOUT")
-		if err == nil {
-			err = bw.Flush()
-		}
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	tag, err := dtx.Conn().PgConn().CopyFrom(ctx, pr, "COPY "+t.sqlName()+" ("+cols+") FROM STDIN")
-	pr.CloseWithError(errors.New("target copy ended"))
-	srcErr := <-done
-	if err != nil {
-		return 0, fmt.Errorf("target: copy %s: %w", t.Key, err)
-	}
-	if srcErr != nil {
-		return 0, fmt.Errorf("source: copy %s: %w", t.Key, srcErr)
-	}
-	if err := dtx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("target: commit the copy of %s: %w", t.Key, err)
-	}
-	return tag.RowsAffected(), nil
+	return stats.Rows, nil
 }
 
 // where renders a filter as a WHERE clause ("" for none).
