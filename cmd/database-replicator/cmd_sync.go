@@ -246,11 +246,11 @@ func (a *app) syncLoop(cfg *lang.Config, jobs []*syncJob, opts loopOptions, m *s
 	nextStatus := time.Now()
 	for {
 		now := time.Now()
+		if opts.once || !now.Before(nextStatus) {
+			a.logicalTick(ioCtx, cfg, jobs, m)
+		}
 		var err error
 		for _, j := range jobs {
-			if j.method == lang.SyncLogical && (opts.once || !now.Before(nextStatus)) {
-				a.logicalTick(ioCtx, cfg, j, m)
-			}
 			if opts.once || !now.Before(j.next) {
 				if err = a.runJob(ioCtx, j, opts, m); err != nil {
 					break
@@ -366,9 +366,18 @@ func (a *app) runJob(ctx context.Context, j *syncJob, opts loopOptions, m *syncM
 	return nil
 }
 
-// logicalTick reports the lag of a logical replication and feeds the
-// metrics.
-func (a *app) logicalTick(ctx context.Context, cfg *lang.Config, j *syncJob, m *syncMetrics) {
+// logicalTick reports the lag of the logical replications among jobs and
+// feeds the metrics: one status collection serves them all.
+func (a *app) logicalTick(ctx context.Context, cfg *lang.Config, jobs []*syncJob, m *syncMetrics) {
+	logical := map[string]bool{}
+	for _, j := range jobs {
+		if j.method == lang.SyncLogical {
+			logical[j.r.Name] = true
+		}
+	}
+	if len(logical) == 0 {
+		return
+	}
 	rows, err := a.collectStatusCtx(ctx, cfg)
 	if err != nil {
 		m.errors.WithLabelValues().Inc()
@@ -376,7 +385,7 @@ func (a *app) logicalTick(ctx context.Context, cfg *lang.Config, j *syncJob, m *
 		return
 	}
 	for _, r := range rows {
-		if r.Replication != j.r.Name {
+		if !logical[r.Replication] {
 			continue
 		}
 		m.lagBytes.WithLabelValues(r.Replication, r.Database).Set(float64(r.LagBytes))
