@@ -159,6 +159,9 @@ func Cycle(ctx context.Context, src, dst postgres.ConnInfo, tables []Table, opts
 		}
 		runs[i] = r
 	}
+	if err := ensureCursorTable(ctx, runs[0].dst); err != nil {
+		return Result{}, err
+	}
 	res := Result{Xmin: runs[0].xmin, Xmax: runs[0].xmax}
 	// Workers take tables in order; after an error no new table starts.
 	results := make([]TableResult, len(tables))
@@ -230,9 +233,9 @@ func (r *run) close() {
 	}
 }
 
-// openTarget connects to the target, makes value text match the reader's,
-// turns off triggers and foreign-key checks for the session (rows arrive
-// table by table) and creates the cursor table.
+// openTarget connects to the target, makes value text match the reader's
+// and turns off triggers and foreign-key checks for the session (rows
+// arrive table by table).
 func (r *run) openTarget(ctx context.Context, info postgres.ConnInfo) error {
 	conn, err := postgres.Connect(ctx, info)
 	if err != nil {
@@ -245,7 +248,7 @@ func (r *run) openTarget(ctx context.Context, info postgres.ConnInfo) error {
 	if _, err := conn.Exec(ctx, "SET session_replication_role = replica"); err != nil {
 		r.opts.Log.Warn("the target role cannot SET session_replication_role = replica (superuser needed): triggers fire and foreign keys are checked as rows arrive, so a child row synced before its parent fails the batch until the next cycle", "error", err)
 	}
-	return ensureCursorTable(ctx, conn)
+	return nil
 }
 
 // openReader opens a source connection inside the cycle's snapshot and
