@@ -31,6 +31,17 @@ func (c *Cluster) Connect(t testing.TB, db string) *pgx.Conn {
 // connection and fails the test on error.
 func (c *Cluster) Exec(t testing.TB, db, sql string, args ...any) {
 	t.Helper()
+	c.onFreshConn(t, db, func(ctx context.Context, conn *pgx.Conn) {
+		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("pgtest: exec in %s: %v\n%s", db, err, sql)
+		}
+	})
+}
+
+// onFreshConn runs fn on a new superuser connection to database db (one
+// minute at most) and closes it.
+func (c *Cluster) onFreshConn(t testing.TB, db string, fn func(context.Context, *pgx.Conn)) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, c.URL(db))
@@ -38,9 +49,7 @@ func (c *Cluster) Exec(t testing.TB, db, sql string, args ...any) {
 		t.Fatalf("pgtest: connect to %s: %v", db, err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("pgtest: exec in %s: %v\n%s", db, err, sql)
-	}
+	fn(ctx, conn)
 }
 
 // CreateDatabase creates database name.
@@ -66,17 +75,12 @@ func (c *Cluster) CreateRole(t testing.TB, name, password string, attrs ...strin
 // QueryInt runs a query returning one integer in database db.
 func (c *Cluster) QueryInt(t testing.TB, db, sql string, args ...any) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, c.URL(db))
-	if err != nil {
-		t.Fatalf("pgtest: connect to %s: %v", db, err)
-	}
-	defer conn.Close(context.Background())
 	var n int64
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
-		t.Fatalf("pgtest: query in %s: %v\n%s", db, err, sql)
-	}
+	c.onFreshConn(t, db, func(ctx context.Context, conn *pgx.Conn) {
+		if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+			t.Fatalf("pgtest: query in %s: %v\n%s", db, err, sql)
+		}
+	})
 	return n
 }
 
