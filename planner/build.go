@@ -9,7 +9,8 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
-	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
+	"github.com/database-replicator/database-replicator/providers/postgres/rowfilter"
 	"github.com/database-replicator/database-replicator/state"
 )
 
@@ -17,14 +18,14 @@ import (
 type Input struct {
 	Config *lang.Config
 	// Servers holds the introspected endpoints by address ("source.prod").
-	Servers map[string]*postgres.Server
+	Servers map[string]*catalog.Server
 	// Prior is the state before this plan; an empty state when none exists.
 	Prior *state.State
 	// FilterChecks maps a table reference (lang.TableRef.String()) to what
 	// the source server said about its configured row filter: its deparsed
 	// form (so filters compare by meaning, not spelling) and whether it is
 	// valid. Optional: without it filters compare by normalised text.
-	FilterChecks map[string]postgres.FilterCheck
+	FilterChecks map[string]rowfilter.Result
 	// Targets limits the plan to matching addresses and their dependencies
 	// (plan --target); empty means everything.
 	Targets []string
@@ -66,7 +67,7 @@ func Build(in Input) (*Plan, Diagnostics) {
 type builder struct {
 	in               Input
 	r                *lang.Replication
-	src, dst         *postgres.Server
+	src, dst         *catalog.Server
 	srcName, dstName string
 	scope            *Scope
 	method           lang.SyncMethod
@@ -152,7 +153,7 @@ func (b *builder) database(ds *DatabaseScope) *Change {
 
 // checkDropCascade refuses to drop a target database whose tables outside
 // the scope reference tables inside it, and warns about the rest.
-func (b *builder) checkDropCascade(a addrs.Addr, ds *DatabaseScope, tdb *postgres.Database) {
+func (b *builder) checkDropCascade(a addrs.Addr, ds *DatabaseScope, tdb *catalog.Database) {
 	var outside []string
 	for _, t := range tdb.Tables {
 		if ds.Table(t.Schema, t.Name) != nil {
@@ -273,7 +274,7 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *Change {
 		}
 	}
 	for _, ts := range ds.Tables {
-		var tt *postgres.Table
+		var tt *catalog.Table
 		if tdb != nil {
 			tt = tdb.Table(ts.Ref.Schema, ts.Ref.Table)
 		}
@@ -595,7 +596,7 @@ func nonNil(s []string) []string {
 }
 
 // tableList names up to n tables.
-func tableList(ts []*postgres.Table, n int) string {
+func tableList(ts []*catalog.Table, n int) string {
 	var names []string
 	for i, t := range ts {
 		if i == n {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
-	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/state"
 )
 
@@ -60,10 +60,10 @@ func configWith(extra string) (*lang.Config, error) {
 	return cfg, nil
 }
 
-func table(schema, name string, pk bool, cols ...string) *postgres.Table {
-	t := &postgres.Table{Schema: schema, Name: name, Kind: postgres.KindTable, ReplicaIdentity: postgres.ReplicaIdentityDefault, EstimatedRows: 100, Bytes: 8192}
+func table(schema, name string, pk bool, cols ...string) *catalog.Table {
+	t := &catalog.Table{Schema: schema, Name: name, Kind: catalog.KindTable, ReplicaIdentity: catalog.ReplicaIdentityDefault, EstimatedRows: 100, Bytes: 8192}
 	for _, c := range cols {
-		t.Columns = append(t.Columns, postgres.Column{Name: c, Type: "integer"})
+		t.Columns = append(t.Columns, catalog.Column{Name: c, Type: "integer"})
 	}
 	if pk {
 		t.PrimaryKey = []string{cols[0]}
@@ -71,49 +71,49 @@ func table(schema, name string, pk bool, cols ...string) *postgres.Table {
 	return t
 }
 
-func fk(from, to, name string) postgres.ForeignKey {
-	return postgres.ForeignKey{Name: name, FromSchema: "public", FromTable: from, Columns: []string{to + "_id"}, RefSchema: "public", RefTable: to, RefColumns: []string{"id"}}
+func fk(from, to, name string) catalog.ForeignKey {
+	return catalog.ForeignKey{Name: name, FromSchema: "public", FromTable: from, Columns: []string{to + "_id"}, RefSchema: "public", RefTable: to, RefColumns: []string{"id"}}
 }
 
 // sourceServer is the source: database app with customers, orders
 // (FK to customers) and events, plus a sequence.
-func sourceServer() *postgres.Server {
+func sourceServer() *catalog.Server {
 	orders := table("public", "orders", true, "id", "customers_id")
-	orders.ForeignKeys = []postgres.ForeignKey{fk("orders", "customers", "orders_customers_id_fkey")}
-	return &postgres.Server{
+	orders.ForeignKeys = []catalog.ForeignKey{fk("orders", "customers", "orders_customers_id_fkey")}
+	return &catalog.Server{
 		VersionNum: 150018, Version: "15.18", WalLevel: "logical", CurrentUser: "replicator",
-		Privileges: postgres.Privileges{Replication: true},
-		Databases: []*postgres.Database{
+		Privileges: catalog.Privileges{Replication: true},
+		Databases: []*catalog.Database{
 			{Name: "postgres", AllowConn: true, Introspected: true},
 			{Name: "app", Encoding: "UTF8", AllowConn: true, Introspected: true, Schemas: []string{"public"},
-				Tables:    []*postgres.Table{table("public", "customers", true, "id", "name"), table("public", "events", true, "id", "kind"), orders},
-				Sequences: []*postgres.Sequence{{Schema: "public", Name: "orders_id_seq", OwnedByTable: "orders", OwnedByColumn: "id"}}},
+				Tables:    []*catalog.Table{table("public", "customers", true, "id", "name"), table("public", "events", true, "id", "kind"), orders},
+				Sequences: []*catalog.Sequence{{Schema: "public", Name: "orders_id_seq", OwnedByTable: "orders", OwnedByColumn: "id"}}},
 		},
 	}
 }
 
-func emptyTarget() *postgres.Server {
-	return &postgres.Server{VersionNum: 150018, Version: "15.18", WalLevel: "logical",
-		Databases: []*postgres.Database{{Name: "postgres", AllowConn: true, Introspected: true}}}
+func emptyTarget() *catalog.Server {
+	return &catalog.Server{VersionNum: 150018, Version: "15.18", WalLevel: "logical",
+		Databases: []*catalog.Database{{Name: "postgres", AllowConn: true, Introspected: true}}}
 }
 
 // applied returns source, target and state as apply leaves them.
-func applied() (*postgres.Server, *postgres.Server, *state.State) {
+func applied() (*catalog.Server, *catalog.Server, *state.State) {
 	src := sourceServer()
 	app := src.Database("app")
-	app.Publications = []*postgres.Publication{{Name: lang.DefaultPublication, Insert: true, Update: true, Delete: true, Truncate: true,
-		Tables: []postgres.PublicationTable{{Schema: "public", Name: "customers"}, {Schema: "public", Name: "events", RowFilter: "(id <= 10)"}, {Schema: "public", Name: "orders"}}}}
+	app.Publications = []*catalog.Publication{{Name: lang.DefaultPublication, Insert: true, Update: true, Delete: true, Truncate: true,
+		Tables: []catalog.PublicationTable{{Schema: "public", Name: "customers"}, {Schema: "public", Name: "events", RowFilter: "(id <= 10)"}, {Schema: "public", Name: "orders"}}}}
 	slot := SlotName(lang.DefaultSubscription, "app")
-	src.Slots = []postgres.Slot{{Name: slot, Plugin: "pgoutput", SlotType: "logical", Database: "app", Active: true}}
+	src.Slots = []catalog.Slot{{Name: slot, Plugin: "pgoutput", SlotType: "logical", Database: "app", Active: true}}
 
 	dst := emptyTarget()
-	tapp := &postgres.Database{Name: "app", Encoding: "UTF8", AllowConn: true, Introspected: true, Schemas: []string{"public"}}
+	tapp := &catalog.Database{Name: "app", Encoding: "UTF8", AllowConn: true, Introspected: true, Schemas: []string{"public"}}
 	for _, t := range app.Tables {
 		c := *t
 		tapp.Tables = append(tapp.Tables, &c)
 	}
-	tapp.Subscriptions = []*postgres.Subscription{{Name: lang.DefaultSubscription, Enabled: true, SlotName: slot, Publications: []string{lang.DefaultPublication},
-		Tables: []postgres.SubscriptionTable{{Schema: "public", Name: "customers", State: postgres.SubStateReady}, {Schema: "public", Name: "events", State: postgres.SubStateReady}, {Schema: "public", Name: "orders", State: postgres.SubStateReady}}}}
+	tapp.Subscriptions = []*catalog.Subscription{{Name: lang.DefaultSubscription, Enabled: true, SlotName: slot, Publications: []string{lang.DefaultPublication},
+		Tables: []catalog.SubscriptionTable{{Schema: "public", Name: "customers", State: catalog.SubStateReady}, {Schema: "public", Name: "events", State: catalog.SubStateReady}, {Schema: "public", Name: "orders", State: catalog.SubStateReady}}}}
 	dst.Databases = append(dst.Databases, tapp)
 
 	st := state.New()
@@ -133,8 +133,8 @@ func mustConfig(extra string) *lang.Config {
 	return cfg
 }
 
-func servers(src, dst *postgres.Server) map[string]*postgres.Server {
-	return map[string]*postgres.Server{"source.prod": src, "target.replica": dst}
+func servers(src, dst *catalog.Server) map[string]*catalog.Server {
+	return map[string]*catalog.Server{"source.prod": src, "target.replica": dst}
 }
 
 // changes maps address to action for the non-noop changes.
@@ -224,7 +224,7 @@ func TestAppliedPairHasNoChanges(t *testing.T) {
 func TestDrift(t *testing.T) {
 	tests := []struct {
 		name   string
-		mutate func(src, dst *postgres.Server, st *state.State)
+		mutate func(src, dst *catalog.Server, st *state.State)
 		extra  string
 		want   map[string]Action
 		reason string
@@ -234,7 +234,7 @@ func TestDrift(t *testing.T) {
 			// again from the slot could apply transactions twice, so the
 			// database is copied again in a new slot's snapshot.
 			name:   "dropped subscription",
-			mutate: func(src, dst *postgres.Server, st *state.State) { dst.Database("app").Subscriptions = nil },
+			mutate: func(src, dst *catalog.Server, st *state.State) { dst.Database("app").Subscriptions = nil },
 			want: map[string]Action{
 				`replication.main.subscription["app"]`:           Create,
 				`replication.main.slot["app"]`:                   Replace,
@@ -247,13 +247,13 @@ func TestDrift(t *testing.T) {
 		},
 		{
 			name:   "disabled subscription",
-			mutate: func(src, dst *postgres.Server, st *state.State) { dst.Database("app").Subscriptions[0].Enabled = false },
+			mutate: func(src, dst *catalog.Server, st *state.State) { dst.Database("app").Subscriptions[0].Enabled = false },
 			want:   map[string]Action{`replication.main.subscription["app"]`: Update},
 			reason: "the subscription is disabled",
 		},
 		{
 			name: "new table on the source",
-			mutate: func(src, dst *postgres.Server, st *state.State) {
+			mutate: func(src, dst *catalog.Server, st *state.State) {
 				app := src.Database("app")
 				app.Tables = append(app.Tables, table("public", "invoices", true, "id", "total"))
 			},
@@ -268,9 +268,9 @@ func TestDrift(t *testing.T) {
 		},
 		{
 			name: "new column on the source",
-			mutate: func(src, dst *postgres.Server, st *state.State) {
+			mutate: func(src, dst *catalog.Server, st *state.State) {
 				c := src.Database("app").Table("public", "customers")
-				c.Columns = append(c.Columns, postgres.Column{Name: "email", Type: "text"})
+				c.Columns = append(c.Columns, catalog.Column{Name: "email", Type: "text"})
 			},
 			want:   map[string]Action{`replication.main.schema["app"]`: Update},
 			reason: "public.customers.email text",
@@ -278,7 +278,7 @@ func TestDrift(t *testing.T) {
 		{
 			name:   "changed filter",
 			extra:  `table "app.customers" { where = "id > 0" }`,
-			mutate: func(src, dst *postgres.Server, st *state.State) {},
+			mutate: func(src, dst *catalog.Server, st *state.State) {},
 			// Streaming goes on: the table sync copies it again
 			// (TestFilterChangeWhileStreaming has the details).
 			want: map[string]Action{
@@ -290,7 +290,7 @@ func TestDrift(t *testing.T) {
 		},
 		{
 			name: "lost slot",
-			mutate: func(src, dst *postgres.Server, st *state.State) {
+			mutate: func(src, dst *catalog.Server, st *state.State) {
 				src.Slots = nil
 			},
 			want: map[string]Action{
@@ -306,7 +306,7 @@ func TestDrift(t *testing.T) {
 		{
 			name:   "table removed from scope",
 			extra:  `exclude_tables = ["app.orders"]`,
-			mutate: func(src, dst *postgres.Server, st *state.State) {},
+			mutate: func(src, dst *catalog.Server, st *state.State) {},
 			want: map[string]Action{
 				`replication.main.table["app.public.orders"]`: Delete,
 				`replication.main.publication["app"]`:         Update,
@@ -361,7 +361,7 @@ func TestTableAddedAfterSubscription(t *testing.T) {
 	app := src.Database("app")
 	app.Tables = append(app.Tables, table("public", "invoices", true, "id", "total"))
 	c := app.Table("public", "customers")
-	c.Columns = append(c.Columns, postgres.Column{Name: "email", Type: "text"})
+	c.Columns = append(c.Columns, catalog.Column{Name: "email", Type: "text"})
 
 	p, diags := Build(Input{Config: loadConfig(t, ""), Servers: servers(src, dst), Prior: st})
 	if errs := errorsOf(diags); len(errs) > 0 {
@@ -422,19 +422,19 @@ func TestTableAddedAfterSubscription(t *testing.T) {
 	tapp := dst.Database("app")
 	tapp.Tables = append(tapp.Tables, table("public", "invoices", true, "id", "total"))
 	tc := tapp.Table("public", "customers")
-	tc.Columns = append(tc.Columns, postgres.Column{Name: "email", Type: "text"})
-	app.Publications[0].Tables = append(app.Publications[0].Tables, postgres.PublicationTable{Schema: "public", Name: "invoices"})
+	tc.Columns = append(tc.Columns, catalog.Column{Name: "email", Type: "text"})
+	app.Publications[0].Tables = append(app.Publications[0].Tables, catalog.PublicationTable{Schema: "public", Name: "invoices"})
 	tsub := tapp.Subscriptions[0]
 
 	for _, tt := range []struct {
 		state   string
 		warning string
 	}{
-		{postgres.SubStateDataSync, "Table sync in progress"},
-		{postgres.SubStateSyncDone, "Table sync in progress"},
-		{postgres.SubStateReady, ""},
+		{catalog.SubStateDataSync, "Table sync in progress"},
+		{catalog.SubStateSyncDone, "Table sync in progress"},
+		{catalog.SubStateReady, ""},
 	} {
-		tsub.Tables = append(tsub.Tables[:3:3], postgres.SubscriptionTable{Schema: "public", Name: "invoices", State: tt.state})
+		tsub.Tables = append(tsub.Tables[:3:3], catalog.SubscriptionTable{Schema: "public", Name: "invoices", State: tt.state})
 		p, diags := Build(Input{Config: loadConfig(t, ""), Servers: servers(src, dst), Prior: st})
 		if errs := errorsOf(diags); len(errs) > 0 {
 			t.Fatalf("errors: %v", errs)
@@ -526,7 +526,7 @@ func TestTruncateCascadeOutsideScopeIsRefused(t *testing.T) {
 	src, dst, st := applied()
 	// On the target, a table outside the scope references customers.
 	notes := table("public", "notes", true, "id", "customers_id")
-	notes.ForeignKeys = []postgres.ForeignKey{fk("notes", "customers", "notes_customers_id_fkey")}
+	notes.ForeignKeys = []catalog.ForeignKey{fk("notes", "customers", "notes_customers_id_fkey")}
 	// And orders (in scope) references customers too: the chain is
 	// customers <- orders (in scope, followed) and customers <- notes (outside).
 	dst.Database("app").Tables = append(dst.Database("app").Tables, notes)
@@ -541,7 +541,7 @@ func TestTruncateCascadeOutsideScopeIsRefused(t *testing.T) {
 func TestTruncateCascadeThroughScopeNamesWholeChain(t *testing.T) {
 	src, dst, st := applied()
 	audit := table("public", "order_audit", true, "id", "orders_id")
-	audit.ForeignKeys = []postgres.ForeignKey{fk("order_audit", "orders", "order_audit_orders_id_fkey")}
+	audit.ForeignKeys = []catalog.ForeignKey{fk("order_audit", "orders", "order_audit_orders_id_fkey")}
 	dst.Database("app").Tables = append(dst.Database("app").Tables, audit)
 	_, diags := Build(Input{Config: loadConfig(t, `table "app.customers" { where = "id > 0" }`), Servers: servers(src, dst), Prior: st})
 	errs := errorsOf(diags)
@@ -562,7 +562,7 @@ func TestTargetHoldingDataNeedsDropExisting(t *testing.T) {
 	// With drop_existing the database is replaced, unless a table outside
 	// the scope references one inside it.
 	notes := table("public", "notes", true, "id", "customers_id")
-	notes.ForeignKeys = []postgres.ForeignKey{fk("notes", "customers", "notes_customers_id_fkey")}
+	notes.ForeignKeys = []catalog.ForeignKey{fk("notes", "customers", "notes_customers_id_fkey")}
 	dst.Database("app").Tables = append(dst.Database("app").Tables, notes)
 	// The subscription on the target is not ours either: remove it for this case.
 	dst.Database("app").Subscriptions = nil
@@ -678,7 +678,7 @@ func TestSavedPlanStaleness(t *testing.T) {
 	if err := back.CheckFresh(ConfigDigest(loadConfig(t, `exclude_tables = ["app.orders"]`)), st.Lineage, st.Serial, fps); err == nil || !strings.Contains(err.Error(), "the configuration changed") {
 		t.Fatalf("config: %v", err)
 	}
-	src.Database("app").Table("public", "customers").Columns = append(src.Database("app").Table("public", "customers").Columns, postgres.Column{Name: "x", Type: "int"})
+	src.Database("app").Table("public", "customers").Columns = append(src.Database("app").Table("public", "customers").Columns, catalog.Column{Name: "x", Type: "int"})
 	fps["source.prod"] = src.Fingerprint()
 	if err := back.CheckFresh(ConfigDigest(cfg), st.Lineage, st.Serial, fps); err == nil || !strings.Contains(err.Error(), "source.prod changed") {
 		t.Fatalf("fingerprint: %v", err)
@@ -835,16 +835,16 @@ func TestFilterChangeWhileStreaming(t *testing.T) {
 	}
 	app, tapp := src.Database("app"), dst.Database("app")
 	published := func(filter string) {
-		tables := []postgres.PublicationTable{{Schema: "public", Name: "customers"}, {Schema: "public", Name: "orders"}}
+		tables := []catalog.PublicationTable{{Schema: "public", Name: "customers"}, {Schema: "public", Name: "orders"}}
 		if filter != "" {
-			tables = append(tables, postgres.PublicationTable{Schema: "public", Name: "events", RowFilter: filter})
+			tables = append(tables, catalog.PublicationTable{Schema: "public", Name: "events", RowFilter: filter})
 		}
 		app.Publications[0].Tables = tables
 	}
 	subscribed := func(events string) {
-		tables := []postgres.SubscriptionTable{{Schema: "public", Name: "customers", State: postgres.SubStateReady}, {Schema: "public", Name: "orders", State: postgres.SubStateReady}}
+		tables := []catalog.SubscriptionTable{{Schema: "public", Name: "customers", State: catalog.SubStateReady}, {Schema: "public", Name: "orders", State: catalog.SubStateReady}}
 		if events != "" {
-			tables = append(tables, postgres.SubscriptionTable{Schema: "public", Name: "events", State: events})
+			tables = append(tables, catalog.SubscriptionTable{Schema: "public", Name: "events", State: events})
 		}
 		tapp.Subscriptions[0].Tables = tables
 	}
@@ -869,7 +869,7 @@ func TestFilterChangeWhileStreaming(t *testing.T) {
 	// whole sequence is planned again from the publication's drop on.
 	record(tbl, state.StatusInProgress)
 	published("(id <= 20)")
-	subscribed(postgres.SubStateDataSync)
+	subscribed(catalog.SubStateDataSync)
 	p, byAddr = build()
 	if got := changes(p); !reflectEqual(got, want) {
 		t.Errorf("after an interrupted table change: changes %v, want %v", got, want)
@@ -887,7 +887,7 @@ func TestFilterChangeWhileStreaming(t *testing.T) {
 	for _, tt := range []struct {
 		state   string
 		syncing bool
-	}{{postgres.SubStateDataSync, true}, {postgres.SubStateReady, false}} {
+	}{{catalog.SubStateDataSync, true}, {catalog.SubStateReady, false}} {
 		subscribed(tt.state)
 		p, diags := Build(Input{Config: cfg, Servers: servers(src, dst), Prior: st})
 		if errs := errorsOf(diags); len(errs) > 0 {
@@ -979,7 +979,7 @@ func TestDriftIgnoredTableIsNotPublished(t *testing.T) {
 func TestPublishedTableNotSubscribedIsCopiedAgain(t *testing.T) {
 	src, dst, st := applied()
 	sub := dst.Database("app").Subscriptions[0]
-	sub.Tables = []postgres.SubscriptionTable{sub.Tables[0], sub.Tables[2]} // customers, orders
+	sub.Tables = []catalog.SubscriptionTable{sub.Tables[0], sub.Tables[2]} // customers, orders
 	p, diags := Build(Input{Config: loadConfig(t, ""), Servers: servers(src, dst), Prior: st})
 	if errs := errorsOf(diags); len(errs) > 0 {
 		t.Fatalf("errors: %v", errs)

@@ -4,13 +4,13 @@ import (
 	"fmt"
 
 	"github.com/database-replicator/database-replicator/lang"
-	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 )
 
 // ResolveMethod decides the sync method for a replication: auto picks
 // logical when the source has wal_level=logical and the privileges for it,
 // and xmin otherwise. The explanation is printed by plan and sync.
-func ResolveMethod(r *lang.Replication, src *postgres.Server) (lang.SyncMethod, string) {
+func ResolveMethod(r *lang.Replication, src *catalog.Server) (lang.SyncMethod, string) {
 	if r.Sync.Method != lang.SyncAuto {
 		return r.Sync.Method, fmt.Sprintf("sync.method = %q", r.Sync.Method)
 	}

@@ -11,7 +11,8 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
-	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/database-replicator/database-replicator/state"
 )
 
@@ -141,7 +142,7 @@ func (b *builder) publication(ds *DatabaseScope, schema *Change) *Change {
 	}
 	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: []addrs.Addr{schema.Addr}}
 	prior := b.prior(a)
-	var actual *postgres.Publication
+	var actual *catalog.Publication
 	for _, p := range ds.Source.Publications {
 		if p.Name == name {
 			actual = p
@@ -235,7 +236,7 @@ func (b *builder) slot(ds *DatabaseScope, pub addrs.Addr) *Change {
 	name := SlotName(b.r.Sync.Subscription, ds.Name)
 	after := map[string]any{"name": name, "plugin": "pgoutput", "server": b.srcName, "database": ds.Name}
 	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: []addrs.Addr{pub}}
-	var actual *postgres.Slot
+	var actual *catalog.Slot
 	for i := range b.src.Slots {
 		if b.src.Slots[i].Name == name {
 			actual = &b.src.Slots[i]
@@ -284,8 +285,8 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *Change {
 	conn := ""
 	hasPassword := false
 	if src != nil {
-		conn = postgres.RedactURL(src.URL)
-		if info, err := postgres.ParseURL(src.URL); err == nil {
+		conn = conninfo.RedactURL(src.URL)
+		if info, err := conninfo.ParseURL(src.URL); err == nil {
 			hasPassword = info.Password() != ""
 			conn = info.WithDatabase(ds.Name).Redacted()
 		}
@@ -299,7 +300,7 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *Change {
 			"The source URL carries a password, and PostgreSQL stores a subscription's connection string in pg_subscription on %s, readable by its superusers. To keep it out: drop the password from the source URL and put it in ~/.pgpass of the postgres user on the target host (see docs/security.md).", b.dstName)
 	}
 	tdb := b.dst.Database(ds.Name)
-	var actual *postgres.Subscription
+	var actual *catalog.Subscription
 	if tdb != nil {
 		for _, s := range tdb.Subscriptions {
 			if s.Name == name {
@@ -458,7 +459,7 @@ func (b *builder) syncedByTableSync(ds *DatabaseScope, ts *TableScope) bool {
 // on the target: its own, or for a partitioned table the least advanced of
 // its partitions' (they are what is published by default). ok is false
 // when the subscription does not know the table.
-func subscriptionTableState(tdb *postgres.Database, sub *postgres.Subscription, ts *TableScope) (st string, ok bool) {
+func subscriptionTableState(tdb *catalog.Database, sub *catalog.Subscription, ts *TableScope) (st string, ok bool) {
 	belongs := map[[2]string]bool{{ts.Ref.Schema, ts.Ref.Table}: true}
 	for changed := true; changed; {
 		changed = false
@@ -473,7 +474,7 @@ func subscriptionTableState(tdb *postgres.Database, sub *postgres.Subscription, 
 		if !belongs[[2]string{r.Schema, r.Name}] {
 			continue
 		}
-		if !ok || st == postgres.SubStateReady {
+		if !ok || st == catalog.SubStateReady {
 			st = r.State
 		}
 		ok = true
@@ -488,7 +489,7 @@ func subscriptionTableState(tdb *postgres.Database, sub *postgres.Subscription, 
 // the subscription); one it knows is synced or syncing, and is left
 // alone. It records them in the change's table_sync attribute and
 // returns the reason for an update, or "".
-func (b *builder) tableSync(ds *DatabaseScope, actual *postgres.Subscription, c *Change) string {
+func (b *builder) tableSync(ds *DatabaseScope, actual *catalog.Subscription, c *Change) string {
 	sub := b.prior(b.addr(addrs.Subscription, ds.Name))
 	inScope := map[string]bool{}
 	for _, ts := range ds.Tables {
@@ -511,7 +512,7 @@ func (b *builder) tableSync(ds *DatabaseScope, actual *postgres.Subscription, c 
 			if r := b.prior(b.addr(addrs.Table, ref)); r != nil {
 				// A table the table sync copied again (its filter
 				// changed) keeps its table record.
-				if st, known := subscriptionTableState(tdb, actual, ts); r.Attributes["copied_by"] == "table_sync" && b.resync[ref] == "" && known && st != postgres.SubStateReady {
+				if st, known := subscriptionTableState(tdb, actual, ts); r.Attributes["copied_by"] == "table_sync" && b.resync[ref] == "" && known && st != catalog.SubStateReady {
 					syncing = append(syncing, fmt.Sprintf("%s (%s)", ref, describeSubState(st)))
 				}
 				continue
@@ -525,7 +526,7 @@ func (b *builder) tableSync(ds *DatabaseScope, actual *postgres.Subscription, c 
 			}
 			st, known := subscriptionTableState(tdb, actual, ts)
 			switch {
-			case known && st != postgres.SubStateReady:
+			case known && st != catalog.SubStateReady:
 				syncing = append(syncing, fmt.Sprintf("%s (%s)", ref, describeSubState(st)))
 			case known:
 			default:
@@ -559,13 +560,13 @@ func (b *builder) tableSync(ds *DatabaseScope, actual *postgres.Subscription, c 
 // describeSubState names a pg_subscription_rel state.
 func describeSubState(st string) string {
 	switch st {
-	case postgres.SubStateInit:
+	case catalog.SubStateInit:
 		return "initializing"
-	case postgres.SubStateDataSync:
+	case catalog.SubStateDataSync:
 		return "copying"
-	case postgres.SubStateFinished:
+	case catalog.SubStateFinished:
 		return "copy finished"
-	case postgres.SubStateSyncDone:
+	case catalog.SubStateSyncDone:
 		return "catching up"
 	}
 	return "state " + st

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/database-replicator/database-replicator/lang"
-	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 )
 
 // Scope is what one replication covers on its source: databases, and in
@@ -19,14 +19,14 @@ type Scope struct {
 // DatabaseScope is one database in scope.
 type DatabaseScope struct {
 	Name   string
-	Source *postgres.Database
+	Source *catalog.Database
 	Tables []*TableScope
 }
 
 // TableScope is one table in scope.
 type TableScope struct {
 	Ref    lang.TableRef
-	Source *postgres.Table
+	Source *catalog.Table
 	// SchemaOnly tables get their structure and no rows.
 	SchemaOnly bool
 	// Filter is the SQL row filter ("" copies every row).
@@ -65,7 +65,7 @@ func refMatches(ref lang.TableRef, db, schema, table string) bool {
 
 // ResolveScope computes the databases and tables a replication covers on
 // its source, and reports configured names that do not exist there.
-func ResolveScope(r *lang.Replication, src *postgres.Server, sourceName string) (*Scope, Diagnostics) {
+func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (*Scope, Diagnostics) {
 	var diags Diagnostics
 	scope := &Scope{Replication: r}
 	addr := "replication." + r.Name
@@ -177,7 +177,7 @@ func tableIncluded(r *lang.Replication, db, schema, table string) bool {
 }
 
 // refExists reports whether ref names a table in one of the databases.
-func refExists(src *postgres.Server, dbs []string, ref lang.TableRef) bool {
+func refExists(src *catalog.Server, dbs []string, ref lang.TableRef) bool {
 	for _, n := range dbs {
 		if ref.Database != "" && ref.Database != n {
 			continue
@@ -190,7 +190,7 @@ func refExists(src *postgres.Server, dbs []string, ref lang.TableRef) bool {
 }
 
 // databaseNames lists the connectable, non-template databases of a server.
-func databaseNames(s *postgres.Server) []string {
+func databaseNames(s *catalog.Server) []string {
 	var out []string
 	for _, d := range s.Databases {
 		if !d.IsTemplate && d.AllowConn {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
-	"github.com/database-replicator/database-replicator/providers/postgres"
 	"github.com/database-replicator/database-replicator/providers/postgres/actions"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 )
 
 // applyCmd makes the target match the plan.
@@ -84,11 +84,11 @@ func endpointsFor(cfg *lang.Config) (map[string]actions.Endpoints, int, error) {
 	eps := map[string]actions.Endpoints{}
 	jobs := 1
 	for _, r := range cfg.Replications {
-		src, err := postgres.ParseURL(cfg.Sources[r.Source].URL)
+		src, err := conninfo.ParseURL(cfg.Sources[r.Source].URL)
 		if err != nil {
 			return nil, 0, fmt.Errorf("source.%s: %w", r.Source, err)
 		}
-		dst, err := postgres.ParseURL(cfg.Targets[r.Target].URL)
+		dst, err := conninfo.ParseURL(cfg.Targets[r.Target].URL)
 		if err != nil {
 			return nil, 0, fmt.Errorf("target.%s: %w", r.Target, err)
 		}

@@ -13,7 +13,9 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
-	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/rowfilter"
 	"github.com/database-replicator/database-replicator/state"
 )
 
@@ -90,18 +92,18 @@ func (a *app) makePlan(cfg *lang.Config, backend state.Backend, targets []string
 }
 
 // introspectAll introspects every endpoint a replication uses, in parallel.
-func (a *app) introspectAll(cfg *lang.Config) (map[string]*postgres.Server, error) {
+func (a *app) introspectAll(cfg *lang.Config) (map[string]*catalog.Server, error) {
 	eps := usedEndpoints(cfg)
-	out := make([]*postgres.Server, len(eps))
+	out := make([]*catalog.Server, len(eps))
 	g, ctx := errgroup.WithContext(a.ctx)
 	for i, ep := range eps {
 		g.Go(func() error {
-			info, err := postgres.ParseURL(ep.URL)
+			info, err := conninfo.ParseURL(ep.URL)
 			if err != nil {
 				return fmt.Errorf("%s: %w", ep.Address(), err)
 			}
 			a.log.Debug("introspecting", "endpoint", ep.Address(), "url", info.Redacted())
-			s, err := postgres.Introspect(ctx, info, nil)
+			s, err := catalog.Introspect(ctx, info, nil)
 			if err != nil {
 				return fmt.Errorf("%s: %w", ep.Address(), err)
 			}
@@ -112,7 +114,7 @@ func (a *app) introspectAll(cfg *lang.Config) (map[string]*postgres.Server, erro
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	servers := map[string]*postgres.Server{}
+	servers := map[string]*catalog.Server{}
 	for i, ep := range eps {
 		servers[ep.Address()] = out[i]
 	}
@@ -122,19 +124,19 @@ func (a *app) introspectAll(cfg *lang.Config) (map[string]*postgres.Server, erro
 // checkFilters asks each source whether the configured row filters are
 // valid and how it stores them, so that the planner compares filters by
 // meaning and reports a broken filter before anything is copied.
-func (a *app) checkFilters(cfg *lang.Config, servers map[string]*postgres.Server) map[string]postgres.FilterCheck {
-	out := map[string]postgres.FilterCheck{}
+func (a *app) checkFilters(cfg *lang.Config, servers map[string]*catalog.Server) map[string]rowfilter.Result {
+	out := map[string]rowfilter.Result{}
 	for _, r := range cfg.Replications {
 		src := cfg.Sources[r.Source]
 		if src == nil || servers[src.Address()] == nil {
 			continue
 		}
-		info, err := postgres.ParseURL(src.URL)
+		info, err := conninfo.ParseURL(src.URL)
 		if err != nil {
 			continue
 		}
-		var reqs []postgres.FilterRequest
-		refs := map[postgres.FilterRequest]string{}
+		var reqs []rowfilter.Request
+		refs := map[rowfilter.Request]string{}
 		for _, t := range r.Tables {
 			p := t.Predicate()
 			if p == "" || t.Ref.Database == "" {
@@ -144,14 +146,14 @@ func (a *app) checkFilters(cfg *lang.Config, servers map[string]*postgres.Server
 			if db == nil || db.Table(t.Ref.Schema, t.Ref.Table) == nil {
 				continue // the planner reports the missing table
 			}
-			req := postgres.FilterRequest{Database: t.Ref.Database, Schema: t.Ref.Schema, Table: t.Ref.Table, Filter: p}
+			req := rowfilter.Request{Database: t.Ref.Database, Schema: t.Ref.Schema, Table: t.Ref.Table, Filter: p}
 			reqs = append(reqs, req)
 			refs[req] = t.Ref.String()
 		}
 		if len(reqs) == 0 {
 			continue
 		}
-		got, err := postgres.CheckRowFilters(a.ctx, info, reqs)
+		got, err := rowfilter.Check(a.ctx, info, reqs)
 		if err != nil {
 			a.log.Warn("row filters are compared as text", "source", src.Address(), "reason", err)
 		}

@@ -10,7 +10,8 @@ import (
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
-	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/database-replicator/database-replicator/providers/postgres/xminsync"
 	"github.com/database-replicator/database-replicator/state"
 )
@@ -151,7 +152,7 @@ func (a *app) collectStatus(cfg *lang.Config) ([]dbStatus, error) {
 }
 
 // stateAndServers reads the state and introspects every server.
-func (a *app) stateAndServers(cfg *lang.Config, backend state.Backend) (*state.State, map[string]*postgres.Server, error) {
+func (a *app) stateAndServers(cfg *lang.Config, backend state.Backend) (*state.State, map[string]*catalog.Server, error) {
 	st, err := backend.Read(a.ctx)
 	if err != nil {
 		return nil, nil, err
@@ -173,14 +174,14 @@ func (a *app) collectStatusCtx(ctx context.Context, cfg *lang.Config) ([]dbStatu
 
 // xminStatus reads the xmin cursors of one database from the target.
 func (a *app) xminStatus(cfg *lang.Config, r *lang.Replication, db string, row *dbStatus) {
-	info, err := postgres.ParseURL(cfg.Targets[r.Target].URL)
+	info, err := conninfo.ParseURL(cfg.Targets[r.Target].URL)
 	if err != nil {
 		row.State, row.Problem = "unknown", err.Error()
 		return
 	}
 	ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
 	defer cancel()
-	conn, err := postgres.Connect(ctx, info.WithDatabase(db))
+	conn, err := conninfo.Connect(ctx, info.WithDatabase(db))
 	if err != nil {
 		row.State, row.Problem = "unknown", err.Error()
 		return
@@ -212,18 +213,18 @@ func (a *app) xminStatus(cfg *lang.Config, r *lang.Replication, db string, row *
 }
 
 // logicalStatus fills the subscription, slot and lag of one database.
-func (a *app) logicalStatus(cfg *lang.Config, r *lang.Replication, db string, src, dst *postgres.Server, row *dbStatus) {
+func (a *app) logicalStatus(cfg *lang.Config, r *lang.Replication, db string, src, dst *catalog.Server, row *dbStatus) {
 	row.Subscription = r.Sync.Subscription
 	row.Slot = planner.SlotName(r.Sync.Subscription, db)
 	if sl := src.Slot(row.Slot); sl != nil {
 		row.SlotActive = sl.Active
 		row.RetainedWAL = sl.RetainedBytes
-		row.LagBytes = postgres.LSNDiff(src.CurrentWALLSN, sl.ConfirmedFlushLSN)
+		row.LagBytes = catalog.LSNDiff(src.CurrentWALLSN, sl.ConfirmedFlushLSN)
 	} else {
 		row.Problem = "slot missing on the source"
 	}
 	tdb := dst.Database(db)
-	var sub *postgres.Subscription
+	var sub *catalog.Subscription
 	if tdb != nil {
 		sub = tdb.Subscription(r.Sync.Subscription)
 	}
@@ -243,9 +244,9 @@ func (a *app) logicalStatus(cfg *lang.Config, r *lang.Replication, db string, sr
 		for _, t := range sub.Tables {
 			row.Tables[tableStateWord(t.State)]++
 		}
-		if info, err := postgres.ParseURL(cfg.Targets[r.Target].URL); err == nil {
+		if info, err := conninfo.ParseURL(cfg.Targets[r.Target].URL); err == nil {
 			ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
-			secs, ok, err := postgres.SubscriptionLagSeconds(ctx, info.WithDatabase(db), r.Sync.Subscription)
+			secs, ok, err := catalog.SubscriptionLagSeconds(ctx, info.WithDatabase(db), r.Sync.Subscription)
 			cancel()
 			if err == nil && ok && row.LagBytes > 0 {
 				row.LagSeconds = secs
@@ -257,15 +258,15 @@ func (a *app) logicalStatus(cfg *lang.Config, r *lang.Replication, db string, sr
 // tableStateWord names pg_subscription_rel.srsubstate.
 func tableStateWord(s string) string {
 	switch s {
-	case postgres.SubStateReady:
+	case catalog.SubStateReady:
 		return "ready"
-	case postgres.SubStateSyncDone:
+	case catalog.SubStateSyncDone:
 		return "synced"
-	case postgres.SubStateDataSync:
+	case catalog.SubStateDataSync:
 		return "copying"
-	case postgres.SubStateInit:
+	case catalog.SubStateInit:
 		return "init"
-	case postgres.SubStateFinished:
+	case catalog.SubStateFinished:
 		return "finished"
 	}
 	return s

@@ -10,7 +10,8 @@ import (
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
-	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/datacopy"
 	"github.com/database-replicator/database-replicator/providers/postgres/xminsync"
 	"github.com/database-replicator/database-replicator/state"
 )
@@ -81,8 +82,8 @@ func firstNonZero(ds ...time.Duration) time.Duration {
 type syncJob struct {
 	r      *lang.Replication
 	method lang.SyncMethod
-	src    postgres.ConnInfo
-	dst    postgres.ConnInfo
+	src    conninfo.Info
+	dst    conninfo.Info
 	// dbs are the databases in scope with their xmin tables.
 	dbs            []syncDB
 	interval       time.Duration
@@ -152,11 +153,11 @@ func (a *app) prepareSync(cfg *lang.Config) ([]*syncJob, error) {
 		if method == lang.SyncStream {
 			return nil, fmt.Errorf("replication.%s: sync.method = \"stream\" is not available in this version: use \"logical\" (the target must reach the source) or \"xmin\"", r.Name)
 		}
-		si, err := postgres.ParseURL(cfg.Sources[r.Source].URL)
+		si, err := conninfo.ParseURL(cfg.Sources[r.Source].URL)
 		if err != nil {
 			return nil, fmt.Errorf("source.%s: %w", r.Source, err)
 		}
-		di, err := postgres.ParseURL(cfg.Targets[r.Target].URL)
+		di, err := conninfo.ParseURL(cfg.Targets[r.Target].URL)
 		if err != nil {
 			return nil, fmt.Errorf("target.%s: %w", r.Target, err)
 		}
@@ -355,7 +356,7 @@ func (a *app) runJob(ctx context.Context, j *syncJob, opts loopOptions, m *syncM
 			}
 			fmt.Fprintln(a.io.stdout, line)
 		}
-		n, err := postgres.SyncSequences(ctx, j.src.WithDatabase(db.name), j.dst.WithDatabase(db.name), nil)
+		n, err := datacopy.SyncSequences(ctx, j.src.WithDatabase(db.name), j.dst.WithDatabase(db.name), nil)
 		if err != nil {
 			return fmt.Errorf("replication.%s database %q: sequences: %w", j.r.Name, db.name, err)
 		}

@@ -15,7 +15,9 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
-	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/pgtool"
 )
 
 // checkStatus is the outcome of one live check.
@@ -77,7 +79,7 @@ type checkResult struct {
 // and checks what the snapshot and sync need.
 func (a *app) validateLive(cfg *lang.Config, asJSON bool) error {
 	var results []checkResult
-	facts := map[string]*postgres.Server{}
+	facts := map[string]*catalog.Server{}
 	endpoints := usedEndpoints(cfg)
 	for _, ep := range endpoints {
 		f, rs := a.checkServer(ep)
@@ -177,21 +179,21 @@ func usedEndpoints(cfg *lang.Config) []*lang.Endpoint {
 }
 
 // checkServer connects to one endpoint and reads its server-level facts.
-func (a *app) checkServer(ep *lang.Endpoint) (*postgres.Server, []checkResult) {
+func (a *app) checkServer(ep *lang.Endpoint) (*catalog.Server, []checkResult) {
 	subject := ep.Address()
-	info, err := postgres.ParseURL(ep.URL)
+	info, err := conninfo.ParseURL(ep.URL)
 	if err != nil {
 		return nil, []checkResult{{subject, "connection string", checkFail, err.Error(), "write a libpq URL (postgres://user@host:5432/db) or key=value string"}}
 	}
 	ctx, cancel := context.WithTimeout(a.ctx, 30*time.Second)
 	defer cancel()
-	conn, err := postgres.Connect(ctx, info)
+	conn, err := conninfo.Connect(ctx, info)
 	if err != nil {
 		return nil, []checkResult{{subject, "reachable", checkFail, err.Error(), "check host, port, credentials and pg_hba.conf for " + info.Redacted()}}
 	}
 	conn.Close(context.Background())
 	// Server-level facts only: no per-database detail is needed here.
-	f, err := postgres.Introspect(ctx, info, []string{})
+	f, err := catalog.Introspect(ctx, info, []string{})
 	if err != nil {
 		return nil, []checkResult{{subject, "reachable", checkFail, fmt.Sprintf("read server facts: %v", err), ""}}
 	}
@@ -205,7 +207,7 @@ func (a *app) checkServer(ep *lang.Endpoint) (*postgres.Server, []checkResult) {
 }
 
 // syncMethodCheck explains which sync method the source allows.
-func syncMethodCheck(subject string, r *lang.Replication, src *postgres.Server) checkResult {
+func syncMethodCheck(subject string, r *lang.Replication, src *catalog.Server) checkResult {
 	logical := src.WalLevel == "logical"
 	switch r.Sync.Method {
 	case lang.SyncLogical, lang.SyncStream:
@@ -228,7 +230,7 @@ var pgDumpVersionRE = regexp.MustCompile(`\(PostgreSQL\) (\d+)`)
 
 // localPgDumpMajor runs `pg_dump --version` and returns its major version.
 func localPgDumpMajor(ctx context.Context) (int, error) {
-	path, err := postgres.FindTool("pg_dump")
+	path, err := pgtool.Find("pg_dump")
 	if err != nil {
 		return 0, err
 	}
@@ -245,7 +247,7 @@ func localPgDumpMajor(ctx context.Context) (int, error) {
 
 // replicationChecks checks privileges, headroom, databases and filters
 // for one replication, and prints the SQL that fixes each failure.
-func replicationChecks(subject string, r *lang.Replication, src, dst *postgres.Server) []checkResult {
+func replicationChecks(subject string, r *lang.Replication, src, dst *catalog.Server) []checkResult {
 	var out []checkResult
 	method, _ := planner.ResolveMethod(r, src)
 	logical := method == lang.SyncLogical || method == lang.SyncStream
@@ -329,7 +331,7 @@ func replicationChecks(subject string, r *lang.Replication, src, dst *postgres.S
 }
 
 // privilegeWord names the strongest privilege a user holds.
-func privilegeWord(p postgres.Privileges) string {
+func privilegeWord(p catalog.Privileges) string {
 	switch {
 	case p.Superuser:
 		return "superuser"
@@ -345,7 +347,7 @@ func privilegeWord(p postgres.Privileges) string {
 
 // reachCheck asks the target to connect to the source the way its
 // subscription will (logical replication only).
-func (a *app) reachCheck(cfg *lang.Config, r *lang.Replication, src, dst *postgres.Server) []checkResult {
+func (a *app) reachCheck(cfg *lang.Config, r *lang.Replication, src, dst *catalog.Server) []checkResult {
 	subject := "replication." + r.Name
 	if method, _ := planner.ResolveMethod(r, src); method != lang.SyncLogical {
 		return nil
@@ -353,14 +355,14 @@ func (a *app) reachCheck(cfg *lang.Config, r *lang.Replication, src, dst *postgr
 	if !dst.Privileges.Superuser {
 		return []checkResult{{subject, "target can reach source", checkWarn, "not checked: needs superuser on the target", ""}}
 	}
-	si, err1 := postgres.ParseURL(cfg.Sources[r.Source].URL)
-	di, err2 := postgres.ParseURL(cfg.Targets[r.Target].URL)
+	si, err1 := conninfo.ParseURL(cfg.Sources[r.Source].URL)
+	di, err2 := conninfo.ParseURL(cfg.Targets[r.Target].URL)
 	if err1 != nil || err2 != nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(a.ctx, 30*time.Second)
 	defer cancel()
-	msg, err := postgres.TargetReachesSource(ctx, di, si)
+	msg, err := conninfo.TargetReachesSource(ctx, di, si)
 	switch {
 	case err != nil:
 		return []checkResult{{subject, "target can reach source", checkWarn, "not checked: " + err.Error(), ""}}

@@ -9,7 +9,9 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
-	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/compare"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/rowfilter"
 )
 
 // verifyCmd compares source and target row by row, by checksums.
@@ -21,10 +23,10 @@ type verifyCmd struct {
 
 // tableVerdict is one table's line in verify's report.
 type tableVerdict struct {
-	Table   string                `json:"table"`
-	Result  string                `json:"result"`
-	Seconds float64               `json:"seconds"`
-	Detail  postgres.VerifyResult `json:"detail"`
+	Table   string               `json:"table"`
+	Result  string               `json:"result"`
+	Seconds float64              `json:"seconds"`
+	Detail  compare.VerifyResult `json:"detail"`
 }
 
 // Run implements the command.
@@ -54,8 +56,8 @@ func (c *verifyCmd) Run(a *app) error {
 			return fmt.Errorf("verify: %s", diags[0].Detail)
 		}
 		method, _ := planner.ResolveMethod(r, src)
-		si, _ := postgres.ParseURL(cfg.Sources[r.Source].URL)
-		di, _ := postgres.ParseURL(cfg.Targets[r.Target].URL)
+		si, _ := conninfo.ParseURL(cfg.Sources[r.Source].URL)
+		di, _ := conninfo.ParseURL(cfg.Targets[r.Target].URL)
 		for _, ds := range scope.Databases {
 			vs, n, err := a.verifyDatabase(r, ds, si, di, method, want, c.MaxKeys)
 			if err != nil {
@@ -100,13 +102,13 @@ func (c *verifyCmd) Run(a *app) error {
 }
 
 // verifyDatabase compares the tables of one database in scope.
-func (a *app) verifyDatabase(r *lang.Replication, ds *planner.DatabaseScope, si, di postgres.ConnInfo, method lang.SyncMethod, want []lang.TableRef, maxKeys int) ([]tableVerdict, int, error) {
-	src, err := postgres.Connect(a.ctx, si.WithDatabase(ds.Name))
+func (a *app) verifyDatabase(r *lang.Replication, ds *planner.DatabaseScope, si, di conninfo.Info, method lang.SyncMethod, want []lang.TableRef, maxKeys int) ([]tableVerdict, int, error) {
+	src, err := conninfo.Connect(a.ctx, si.WithDatabase(ds.Name))
 	if err != nil {
 		return nil, 0, err
 	}
 	defer src.Close(context.Background())
-	dst, err := postgres.Connect(a.ctx, di.WithDatabase(ds.Name))
+	dst, err := conninfo.Connect(a.ctx, di.WithDatabase(ds.Name))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -120,7 +122,7 @@ func (a *app) verifyDatabase(r *lang.Replication, ds *planner.DatabaseScope, si,
 		filter := ts.Filter
 		if filter != "" && method == lang.SyncLogical {
 			// Compare with what the publication carries (a time window is frozen there).
-			stored, _, err := postgres.PublicationRowFilter(a.ctx, src, r.Sync.Publication, ts.Ref.Schema, ts.Ref.Table)
+			stored, _, err := rowfilter.OfPublication(a.ctx, src, r.Sync.Publication, ts.Ref.Schema, ts.Ref.Table)
 			if err != nil {
 				return nil, 0, fmt.Errorf("verify %s: %w", ts.Ref, err)
 			}
@@ -133,7 +135,7 @@ func (a *app) verifyDatabase(r *lang.Replication, ds *planner.DatabaseScope, si,
 			cols[i] = c.Name
 		}
 		start := time.Now()
-		res, err := postgres.VerifyTable(a.ctx, src, dst, postgres.VerifyRequest{Schema: ts.Ref.Schema, Table: ts.Ref.Table,
+		res, err := compare.VerifyTable(a.ctx, src, dst, compare.VerifyRequest{Schema: ts.Ref.Schema, Table: ts.Ref.Table,
 			Columns: cols, PrimaryKey: ts.Source.PrimaryKey, SourceFilter: filter, MaxKeys: maxKeys})
 		if err != nil {
 			return nil, 0, err

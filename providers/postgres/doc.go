@@ -1,9 +1,19 @@
-// Package postgres is everything database-replicator says to PostgreSQL:
-// connections, introspection, and the actions of a plan.
+// Package postgres holds nothing itself: everything database-replicator
+// says to PostgreSQL lives in its subpackages, one job each:
 //
-// Connection strings are parsed once into a ConnInfo (ParseURL); our own
-// connections come from Connect, child tools (pg_dump, psql) get a
-// password-free connection string (ChildConnString), an environment
-// (ChildEnv) and a 0600 password file (WritePassFile), so that passwords
-// never appear in argv or logs.
+//   - conninfo: connection strings, connections, redaction, credentials
+//     for child tools.
+//   - pgtool: finding and running pg_dump, pg_dumpall, pg_restore, psql.
+//   - catalog: the catalog model and its introspection, lag helpers.
+//   - rowfilter: publication row-filter checks.
+//   - schemadump: pg_dump --schema-only, pre/post data, schema drift DDL.
+//   - globals: roles, memberships and tablespaces.
+//   - snapshot: slots with exported snapshots, held snapshots.
+//   - datacopy: streamed COPY, CTID splits, large objects, sequences.
+//   - ddl: CREATE/DROP DATABASE.
+//   - compare: the bucketed table comparison behind verify and xmin
+//     reconciliation.
+//   - actions: the provider that applies a plan's changes.
+//   - xminsync: the xmin sync engine.
+//   - pgtest: throwaway PostgreSQL clusters for tests.
 package postgres

@@ -16,7 +16,10 @@ import (
 	"github.com/database-replicator/database-replicator/executor"
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
-	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/datacopy"
+	"github.com/database-replicator/database-replicator/providers/postgres/rowfilter"
+	"github.com/database-replicator/database-replicator/providers/postgres/snapshot"
 )
 
 // errSnapshotGone explains what happens when a copy has no snapshot.
@@ -41,7 +44,7 @@ func (p *Provider) snapshotFor(ctx context.Context, ep Endpoints, replication, d
 	if s := p.snapshots[k]; s != nil {
 		return s.Name, nil
 	}
-	s, err := postgres.ExportSnapshot(ctx, ep.Source.WithDatabase(db))
+	s, err := snapshot.Export(ctx, ep.Source.WithDatabase(db))
 	if err != nil {
 		return "", err
 	}
@@ -72,12 +75,12 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, p
 	if err != nil {
 		return nil, err
 	}
-	src, err := postgres.Connect(ctx, ep.Source.WithDatabase(ref.Database))
+	src, err := conninfo.Connect(ctx, ep.Source.WithDatabase(ref.Database))
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close(context.Background())
-	dst, err := postgres.Connect(ctx, ep.Target.WithDatabase(ref.Database))
+	dst, err := conninfo.Connect(ctx, ep.Target.WithDatabase(ref.Database))
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +90,7 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, p
 		// Copy exactly what the publication streams: its stored filter
 		// (a time window is frozen to a constant there).
 		pub, _ := c.After["publication"].(string)
-		stored, published, err := postgres.PublicationRowFilter(ctx, src, pub, ref.Schema, ref.Table)
+		stored, published, err := rowfilter.OfPublication(ctx, src, pub, ref.Schema, ref.Table)
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +109,7 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, p
 			return nil, fmt.Errorf("copy again needs superuser on the target (SET session_replication_role = replica): %w", err)
 		}
 	}
-	req := postgres.CopyRequest{Schema: ref.Schema, Table: ref.Table, Filter: filter, Snapshot: snap}
+	req := datacopy.CopyRequest{Schema: ref.Schema, Table: ref.Table, Filter: filter, Snapshot: snap}
 	onProgress := func(rows, bytes int64) { progress.Rows(rows); progress.Bytes(bytes) }
 	size := attrInt(c.After["bytes"])
 	if ep.SplitLargerThan > 0 && size > ep.SplitLargerThan && ep.SplitParts > 1 {
@@ -125,7 +128,7 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, p
 	}
 	// A first copy goes into an empty table: write it frozen.
 	req.Freeze = c.Action == planner.Create
-	stats, err := postgres.CopyTable(ctx, src, dst, req, onProgress)
+	stats, err := datacopy.CopyTable(ctx, src, dst, req, onProgress)
 	release()
 	if err != nil {
 		return nil, err
@@ -190,7 +193,7 @@ func (p *Provider) truncateReplaced(ctx context.Context, ep Endpoints, replicati
 		for _, q := range p.replaced[k] {
 			names = append(names, pgx.Identifier{q.Schema, q.Name}.Sanitize())
 		}
-		conn, err := postgres.Connect(ctx, ep.Target.WithDatabase(db))
+		conn, err := conninfo.Connect(ctx, ep.Target.WithDatabase(db))
 		if err != nil {
 			p.truncErr[k] = err
 			return
@@ -236,24 +239,24 @@ func attrInt(v any) int64 {
 // foreign keys and triggers off when the table is copied again). The
 // parts commit separately: an interrupted split copy leaves the change in
 // progress, and the next plan truncates and copies the table again.
-func (p *Provider) copySplit(ctx context.Context, ep Endpoints, replication, db string, req postgres.CopyRequest, src *pgx.Conn, parts int, again bool, onProgress func(rows, bytes int64)) (postgres.CopyStats, int, error) {
-	blocks, err := postgres.TableBlocks(ctx, src, req.Schema, req.Table)
+func (p *Provider) copySplit(ctx context.Context, ep Endpoints, replication, db string, req datacopy.CopyRequest, src *pgx.Conn, parts int, again bool, onProgress func(rows, bytes int64)) (datacopy.CopyStats, int, error) {
+	blocks, err := datacopy.TableBlocks(ctx, src, req.Schema, req.Table)
 	if err != nil {
-		return postgres.CopyStats{}, 0, err
+		return datacopy.CopyStats{}, 0, err
 	}
-	ranges := postgres.SplitByCTID(blocks, parts)
+	ranges := datacopy.SplitByCTID(blocks, parts)
 	var mu sync.Mutex
-	var total postgres.CopyStats
+	var total datacopy.CopyStats
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range ranges {
 		part := ranges[i]
 		g.Go(func() error {
-			s, err := postgres.Connect(gctx, ep.Source.WithDatabase(db))
+			s, err := conninfo.Connect(gctx, ep.Source.WithDatabase(db))
 			if err != nil {
 				return err
 			}
 			defer s.Close(context.Background())
-			d, err := postgres.Connect(gctx, ep.Target.WithDatabase(db))
+			d, err := conninfo.Connect(gctx, ep.Target.WithDatabase(db))
 			if err != nil {
 				return err
 			}
@@ -269,7 +272,7 @@ func (p *Provider) copySplit(ctx context.Context, ep Endpoints, replication, db 
 			if err != nil {
 				return err
 			}
-			st, err := postgres.CopyTable(gctx, s, d, r, func(rows, bytes int64) {
+			st, err := datacopy.CopyTable(gctx, s, d, r, func(rows, bytes int64) {
 				mu.Lock()
 				defer mu.Unlock()
 				onProgress(rows, bytes)
@@ -286,7 +289,7 @@ func (p *Provider) copySplit(ctx context.Context, ep Endpoints, replication, db 
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return postgres.CopyStats{}, 0, err
+		return datacopy.CopyStats{}, 0, err
 	}
 	return total, len(ranges), nil
 }
@@ -302,7 +305,7 @@ const catchUpTimeout = 5 * time.Minute
 // refresh took them out of pg_subscription_rel: from then on no change
 // written before the drop can reach them, so emptying them is safe.
 func (p *Provider) waitApplied(ctx context.Context, ep Endpoints, db, slot string, tables []string) error {
-	src, err := postgres.Connect(ctx, ep.Source.WithDatabase(db))
+	src, err := conninfo.Connect(ctx, ep.Source.WithDatabase(db))
 	if err != nil {
 		return err
 	}
@@ -371,7 +374,7 @@ func (p *Provider) recopyByTableSync(ctx context.Context, ep Endpoints, c *plann
 		return nil, errors.New("the change names no publication or subscription: run plan again")
 	}
 	table := pgx.Identifier{ref.Schema, ref.Table}.Sanitize()
-	dst, err := postgres.Connect(ctx, ep.Target.WithDatabase(ref.Database))
+	dst, err := conninfo.Connect(ctx, ep.Target.WithDatabase(ref.Database))
 	if err != nil {
 		return nil, err
 	}
@@ -414,7 +417,7 @@ func (p *Provider) recopyByTableSync(ctx context.Context, ep Endpoints, c *plann
 	}
 	p.log.Info("table emptied for a re-copy by the subscription's table sync", "table", c.Addr.Key, "statement", strings.SplitN(empty, " ", 2)[0])
 
-	src, err := postgres.Connect(ctx, ep.Source.WithDatabase(ref.Database))
+	src, err := conninfo.Connect(ctx, ep.Source.WithDatabase(ref.Database))
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +436,7 @@ func (p *Provider) recopyByTableSync(ctx context.Context, ep Endpoints, c *plann
 	if filter != "" {
 		item += " WHERE (" + filter + ")"
 	}
-	_, published, err := postgres.PublicationRowFilter(ctx, src, pubName, ref.Schema, ref.Table)
+	_, published, err := rowfilter.OfPublication(ctx, src, pubName, ref.Schema, ref.Table)
 	if err != nil {
 		return nil, err
 	}

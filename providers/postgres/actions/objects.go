@@ -10,7 +10,8 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
-	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/snapshot"
 	"github.com/database-replicator/database-replicator/state"
 )
 
@@ -41,7 +42,7 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *planner.Cha
 	db := c.Addr.Key
 	attrs := attrsOf(c)
 	name, _ := attrs["name"].(string)
-	conn, err := postgres.Connect(ctx, ep.Source.WithDatabase(db))
+	conn, err := conninfo.Connect(ctx, ep.Source.WithDatabase(db))
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +232,7 @@ func freezeWindow(ctx context.Context, conn *pgx.Conn, table string, w map[strin
 	if err := conn.QueryRow(ctx, "SELECT (now() - $1::interval)::"+colType+"::text", last).Scan(&cutoff); err != nil {
 		return "", fmt.Errorf("time window of %s: %w", table, err)
 	}
-	return pgx.Identifier{col}.Sanitize() + " > " + postgres.QuoteLiteral(cutoff) + "::" + colType, nil
+	return pgx.Identifier{col}.Sanitize() + " > " + conninfo.QuoteLiteral(cutoff) + "::" + colType, nil
 }
 
 // slot creates the logical slot with an exported snapshot, and keeps the
@@ -242,14 +243,14 @@ func (p *Provider) slot(ctx context.Context, ep Endpoints, c *planner.Change) (m
 	name, _ := attrs["name"].(string)
 	src := ep.Source.WithDatabase(db)
 	if c.Action == planner.Delete || c.Action == planner.Replace {
-		if err := postgres.DropSlot(ctx, src, name); err != nil {
+		if err := snapshot.DropSlot(ctx, src, name); err != nil {
 			return nil, err
 		}
 		if c.Action == planner.Delete {
 			return nil, nil
 		}
 	}
-	s, err := postgres.CreateSlotWithSnapshot(ctx, src, name)
+	s, err := snapshot.CreateSlotWithSnapshot(ctx, src, name)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +271,7 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *planner.Ch
 	name, _ := attrs["name"].(string)
 	slot, _ := attrs["slot_name"].(string)
 	pubs := state.StringList(attrs["publications"])
-	conn, err := postgres.Connect(ctx, ep.Target.WithDatabase(db))
+	conn, err := conninfo.Connect(ctx, ep.Target.WithDatabase(db))
 	if err != nil {
 		return nil, err
 	}
@@ -325,12 +326,12 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *planner.Ch
 		delete(p.slots, key(c.Addr.Replication, db))
 	}
 	p.mu.Unlock()
-	sql := "CREATE SUBSCRIPTION " + sub + " CONNECTION " + postgres.QuoteLiteral(postgres.SubscriptionConnString(ep.Source.WithDatabase(db))) +
+	sql := "CREATE SUBSCRIPTION " + sub + " CONNECTION " + conninfo.QuoteLiteral(conninfo.SubscriptionConnString(ep.Source.WithDatabase(db))) +
 		" PUBLICATION " + strings.Join(quotedPubs, ", ") +
-		" WITH (create_slot = false, slot_name = " + postgres.QuoteLiteral(slot) + ", copy_data = false, enabled = true)"
+		" WITH (create_slot = false, slot_name = " + conninfo.QuoteLiteral(slot) + ", copy_data = false, enabled = true)"
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		// The statement holds the connection string: never print it.
-		return nil, fmt.Errorf("CREATE SUBSCRIPTION %s: %s", sub, postgres.RedactURL(err.Error()))
+		return nil, fmt.Errorf("CREATE SUBSCRIPTION %s: %s", sub, conninfo.RedactURL(err.Error()))
 	}
 	return attrs, nil
 }

@@ -14,12 +14,14 @@ import (
 	"github.com/database-replicator/database-replicator/executor"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
-	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/schemadump"
+	"github.com/database-replicator/database-replicator/providers/postgres/snapshot"
 )
 
 // Endpoints are the servers of one replication.
 type Endpoints struct {
-	Source, Target postgres.ConnInfo
+	Source, Target conninfo.Info
 	// IndexJobs is the number of parallel post-data builds.
 	IndexJobs int
 	// SplitLargerThan is the table size in bytes above which a table is
@@ -32,12 +34,12 @@ type Endpoints struct {
 type Provider struct {
 	replications map[string]Endpoints
 	// scope lists the tables of each replication/database in the plan.
-	scope map[string][]postgres.QualifiedName
+	scope map[string][]schemadump.QualifiedName
 	log   hclog.Logger
 
 	// replaced lists, per replication/db, the tables copied again (truncated
 	// together, once, before the first of them is copied).
-	replaced map[string][]postgres.QualifiedName
+	replaced map[string][]schemadump.QualifiedName
 	// filtered marks databases with a row-filtered table: their foreign
 	// keys may point at rows the filter left out.
 	filtered  map[string]bool
@@ -45,8 +47,8 @@ type Provider struct {
 	truncErr  map[string]error
 
 	mu        sync.Mutex
-	slots     map[string]*postgres.ExportedSlot // by replication/db
-	snapshots map[string]*postgres.HeldSnapshot // by replication/db (xmin method)
+	slots     map[string]*snapshot.ExportedSlot // by replication/db
+	snapshots map[string]*snapshot.Held         // by replication/db (xmin method)
 	// lanes bound the COPY streams of a replication to its snapshot.jobs,
 	// whole tables and CTID parts of split tables alike, so that a big
 	// table split in parts uses the lanes other tables leave idle.
@@ -56,13 +58,13 @@ type Provider struct {
 	// analyzed the tables analyzed then (both by replication/db).
 	post     map[string]*postDataOnce
 	built    map[string]map[int]bool
-	analyzed map[string]map[postgres.QualifiedName]bool
+	analyzed map[string]map[schemadump.QualifiedName]bool
 }
 
 // postDataOnce is one database's post-data dump.
 type postDataOnce struct {
 	once  sync.Once
-	items []postgres.PostDataItem
+	items []schemadump.PostDataItem
 	err   error
 }
 
@@ -92,9 +94,9 @@ func New(p *planner.Plan, replications map[string]Endpoints, log hclog.Logger) *
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	prov := &Provider{replications: replications, scope: map[string][]postgres.QualifiedName{}, log: log,
-		slots: map[string]*postgres.ExportedSlot{}, snapshots: map[string]*postgres.HeldSnapshot{},
-		replaced: map[string][]postgres.QualifiedName{}, filtered: map[string]bool{}, truncated: map[string]*sync.Once{}, truncErr: map[string]error{}}
+	prov := &Provider{replications: replications, scope: map[string][]schemadump.QualifiedName{}, log: log,
+		slots: map[string]*snapshot.ExportedSlot{}, snapshots: map[string]*snapshot.Held{},
+		replaced: map[string][]schemadump.QualifiedName{}, filtered: map[string]bool{}, truncated: map[string]*sync.Once{}, truncErr: map[string]error{}}
 	for _, c := range p.Changes {
 		if c.Addr.Kind != addrs.Table || c.Action == planner.Delete {
 			continue
@@ -104,7 +106,7 @@ func New(p *planner.Plan, replications map[string]Endpoints, log hclog.Logger) *
 			continue
 		}
 		k := key(c.Addr.Replication, ref.Database)
-		q := postgres.QualifiedName{Schema: ref.Schema, Name: ref.Table}
+		q := schemadump.QualifiedName{Schema: ref.Schema, Name: ref.Table}
 		prov.scope[k] = append(prov.scope[k], q)
 		if f, _ := c.After["filter"].(string); f != "" {
 			prov.filtered[k] = true

@@ -8,7 +8,11 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
-	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/datacopy"
+	"github.com/database-replicator/database-replicator/providers/postgres/ddl"
+	"github.com/database-replicator/database-replicator/providers/postgres/globals"
+	"github.com/database-replicator/database-replicator/providers/postgres/schemadump"
 	"github.com/database-replicator/database-replicator/state"
 )
 
@@ -18,11 +22,11 @@ func (p *Provider) database(ctx context.Context, ep Endpoints, c *planner.Change
 	switch c.Action {
 	case planner.Delete:
 		if drop, _ := c.After["drop_data"].(bool); drop {
-			return nil, postgres.DropDatabase(ctx, ep.Target, name)
+			return nil, ddl.DropDatabase(ctx, ep.Target, name)
 		}
 		return nil, nil // target data stays
 	case planner.Replace:
-		if err := postgres.DropDatabase(ctx, ep.Target, name); err != nil {
+		if err := ddl.DropDatabase(ctx, ep.Target, name); err != nil {
 			return nil, err
 		}
 	case planner.Create:
@@ -35,7 +39,7 @@ func (p *Provider) database(ctx context.Context, ep Endpoints, c *planner.Change
 	enc, _ := c.After["encoding"].(string)
 	collate, _ := c.After["collate"].(string)
 	ctype, _ := c.After["ctype"].(string)
-	if err := postgres.CreateDatabase(ctx, ep.Target, name, enc, collate, ctype); err != nil {
+	if err := ddl.CreateDatabase(ctx, ep.Target, name, enc, collate, ctype); err != nil {
 		return nil, err
 	}
 	return c.After, nil
@@ -46,7 +50,7 @@ func (p *Provider) globals(ctx context.Context, ep Endpoints, c *planner.Change)
 	if c.Action == planner.Delete {
 		return nil, nil
 	}
-	res, err := postgres.CopyGlobals(ctx, ep.Source, ep.Target, func(msg string) { p.log.Warn(msg) })
+	res, err := globals.Copy(ctx, ep.Source, ep.Target, func(msg string) { p.log.Warn(msg) })
 	if err != nil {
 		return nil, err
 	}
@@ -54,8 +58,8 @@ func (p *Provider) globals(ctx context.Context, ep Endpoints, c *planner.Change)
 }
 
 // schemaScope is the dump scope of one database: its tables in the plan.
-func (p *Provider) schemaScope(replication, db string) postgres.SchemaScope {
-	return postgres.SchemaScope{
+func (p *Provider) schemaScope(replication, db string) schemadump.SchemaScope {
+	return schemadump.SchemaScope{
 		Tables: p.scope[key(replication, db)],
 		Warn:   func(msg string) { p.log.Warn(msg, "database", db) },
 	}
@@ -71,10 +75,10 @@ func (p *Provider) schema(ctx context.Context, ep Endpoints, c *planner.Change) 
 		return p.schemaDrift(ctx, ep, c)
 	}
 	var sql bytes.Buffer
-	if err := postgres.DumpSchema(ctx, ep.Source.WithDatabase(db), postgres.SectionPreData, p.schemaScope(c.Addr.Replication, db), &sql); err != nil {
+	if err := schemadump.DumpSchema(ctx, ep.Source.WithDatabase(db), schemadump.SectionPreData, p.schemaScope(c.Addr.Replication, db), &sql); err != nil {
 		return nil, err
 	}
-	if err := postgres.ApplySQL(ctx, ep.Target.WithDatabase(db), &sql); err != nil {
+	if err := schemadump.ApplySQL(ctx, ep.Target.WithDatabase(db), &sql); err != nil {
 		return nil, err
 	}
 	return c.After, nil
@@ -90,44 +94,44 @@ func (p *Provider) schema(ctx context.Context, ep Endpoints, c *planner.Change) 
 func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
 	db := c.Addr.Key
 	src, dst := ep.Source.WithDatabase(db), ep.Target.WithDatabase(db)
-	var tables []postgres.QualifiedName
+	var tables []schemadump.QualifiedName
 	for _, s := range state.StringList(c.After["missing_tables"]) {
 		ref, err := tableRef(s)
 		if err != nil {
 			return nil, fmt.Errorf("schema drift: %w", err)
 		}
-		tables = append(tables, postgres.QualifiedName{Schema: ref.Schema, Name: ref.Table})
+		tables = append(tables, schemadump.QualifiedName{Schema: ref.Schema, Name: ref.Table})
 	}
-	columns := map[postgres.QualifiedName][]string{}
+	columns := map[schemadump.QualifiedName][]string{}
 	if m, ok := c.After["add_columns"].(map[string]any); ok {
 		for s, v := range m {
 			ref, err := tableRef(s)
 			if err != nil {
 				return nil, fmt.Errorf("schema drift: %w", err)
 			}
-			columns[postgres.QualifiedName{Schema: ref.Schema, Name: ref.Table}] = state.StringList(v)
+			columns[schemadump.QualifiedName{Schema: ref.Schema, Name: ref.Table}] = state.StringList(v)
 		}
 	}
 	warn := func(msg string) { p.log.Warn(msg, "database", db) }
 	scope := p.schemaScope(c.Addr.Replication, db)
-	pre, post, err := postgres.DumpTables(ctx, src, scope, tables)
+	pre, post, err := schemadump.DumpTables(ctx, src, scope, tables)
 	if err != nil {
 		return nil, fmt.Errorf("schema drift: %w", err)
 	}
 	if p.filtered[key(c.Addr.Replication, db)] {
 		post = notValidForeignKeys(post)
 	}
-	defs, err := postgres.ColumnDefinitions(ctx, src, columns)
+	defs, err := schemadump.ColumnDefinitions(ctx, src, columns)
 	if err != nil {
 		return nil, fmt.Errorf("schema drift: %w", err)
 	}
-	if err := postgres.ApplyDDL(ctx, dst, pre, defs, warn); err != nil {
+	if err := schemadump.ApplyDDL(ctx, dst, pre, defs, warn); err != nil {
 		return nil, err
 	}
 	jobs := max(ep.IndexJobs, 1)
 	// The primary key must exist before the subscription's table sync and
 	// apply worker use the table.
-	if err := postgres.ApplyPostData(ctx, dst, post, jobs); err != nil {
+	if err := schemadump.ApplyPostData(ctx, dst, post, jobs); err != nil {
 		return nil, fmt.Errorf("schema drift: %w", err)
 	}
 	p.log.Info("schema drift applied", "database", db, "tables", len(tables), "columns", len(defs), "items", len(pre)+len(post))
@@ -148,7 +152,7 @@ func (p *Provider) postData(ctx context.Context, ep Endpoints, c *planner.Change
 	// after a resume, everything: existing objects count as done) runs now.
 	p.mu.Lock()
 	built := p.built[key(c.Addr.Replication, db)]
-	var items []postgres.PostDataItem
+	var items []schemadump.PostDataItem
 	for _, it := range all {
 		if !built[it.ID] {
 			items = append(items, it)
@@ -159,10 +163,10 @@ func (p *Provider) postData(ctx context.Context, ep Endpoints, c *planner.Change
 	if jobs < 1 {
 		jobs = 1
 	}
-	if err := postgres.ApplyPostData(ctx, ep.Target.WithDatabase(db), items, jobs); err != nil {
+	if err := schemadump.ApplyPostData(ctx, ep.Target.WithDatabase(db), items, jobs); err != nil {
 		return nil, err
 	}
-	los, err := postgres.CopyLargeObjects(ctx, ep.Source.WithDatabase(db), ep.Target.WithDatabase(db), p.currentSnapshot(c.Addr.Replication, db))
+	los, err := datacopy.CopyLargeObjects(ctx, ep.Source.WithDatabase(db), ep.Target.WithDatabase(db), p.currentSnapshot(c.Addr.Replication, db))
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +182,7 @@ func (p *Provider) sequences(ctx context.Context, ep Endpoints, c *planner.Chang
 		return nil, nil
 	}
 	db := c.Addr.Key
-	n, err := postgres.SyncSequences(ctx, ep.Source.WithDatabase(db), ep.Target.WithDatabase(db), nil)
+	n, err := datacopy.SyncSequences(ctx, ep.Source.WithDatabase(db), ep.Target.WithDatabase(db), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -189,8 +193,8 @@ func (p *Provider) sequences(ctx context.Context, ep Endpoints, c *planner.Chang
 // kept row may reference a row the filter left out, and validating the
 // constraint would fail. New rows are still checked; logical replication
 // applies changes without firing the checks, as on any subscriber.
-func notValidForeignKeys(items []postgres.PostDataItem) []postgres.PostDataItem {
-	out := make([]postgres.PostDataItem, len(items))
+func notValidForeignKeys(items []schemadump.PostDataItem) []schemadump.PostDataItem {
+	out := make([]schemadump.PostDataItem, len(items))
 	for i, it := range items {
 		if it.Kind == "FK CONSTRAINT" && !it.Partitioned && !strings.Contains(it.SQL, "NOT VALID") {
 			sql := strings.TrimRight(it.SQL, " \n")
@@ -221,7 +225,7 @@ func (p *Provider) currentSnapshot(replication, db string) string {
 
 // postDataItems returns a database's post-data items, dumped once per run
 // (the first table copied triggers it; post-data reuses it).
-func (p *Provider) postDataItems(ctx context.Context, ep Endpoints, replication, db string) ([]postgres.PostDataItem, error) {
+func (p *Provider) postDataItems(ctx context.Context, ep Endpoints, replication, db string) ([]schemadump.PostDataItem, error) {
 	k := key(replication, db)
 	p.mu.Lock()
 	if p.post == nil {
@@ -234,7 +238,7 @@ func (p *Provider) postDataItems(ctx context.Context, ep Endpoints, replication,
 	}
 	p.mu.Unlock()
 	o.once.Do(func() {
-		o.items, o.err = postgres.DumpPostData(ctx, ep.Source.WithDatabase(db), p.schemaScope(replication, db))
+		o.items, o.err = schemadump.DumpPostData(ctx, ep.Source.WithDatabase(db), p.schemaScope(replication, db))
 		if o.err == nil && p.filtered[k] {
 			o.items = notValidForeignKeys(o.items)
 		}
@@ -251,18 +255,18 @@ func (p *Provider) buildWithTable(ctx context.Context, ep Endpoints, replication
 	if err != nil {
 		return err
 	}
-	table := postgres.QualifiedName{Schema: ref.Schema, Name: ref.Table}
-	var mine []postgres.PostDataItem
+	table := schemadump.QualifiedName{Schema: ref.Schema, Name: ref.Table}
+	var mine []schemadump.PostDataItem
 	for _, it := range items {
 		if it.BuildsWithTable() && it.Table == table {
 			mine = append(mine, it)
 		}
 	}
 	target := ep.Target.WithDatabase(ref.Database)
-	if err := postgres.ApplyPostData(ctx, target, mine, 1); err != nil {
+	if err := schemadump.ApplyPostData(ctx, target, mine, 1); err != nil {
 		return err
 	}
-	conn, err := postgres.Connect(ctx, target)
+	conn, err := conninfo.Connect(ctx, target)
 	if err != nil {
 		return err
 	}
@@ -274,10 +278,10 @@ func (p *Provider) buildWithTable(ctx context.Context, ep Endpoints, replication
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.built == nil {
-		p.built, p.analyzed = map[string]map[int]bool{}, map[string]map[postgres.QualifiedName]bool{}
+		p.built, p.analyzed = map[string]map[int]bool{}, map[string]map[schemadump.QualifiedName]bool{}
 	}
 	if p.built[k] == nil {
-		p.built[k], p.analyzed[k] = map[int]bool{}, map[postgres.QualifiedName]bool{}
+		p.built[k], p.analyzed[k] = map[int]bool{}, map[schemadump.QualifiedName]bool{}
 	}
 	for _, it := range mine {
 		p.built[k][it.ID] = true
@@ -291,7 +295,7 @@ func (p *Provider) buildWithTable(ctx context.Context, ep Endpoints, replication
 // queries well from the first minute.
 func (p *Provider) analyze(ctx context.Context, ep Endpoints, replication, db string) error {
 	p.mu.Lock()
-	var tables []postgres.QualifiedName
+	var tables []schemadump.QualifiedName
 	for _, t := range p.scope[key(replication, db)] {
 		if !p.analyzed[key(replication, db)][t] {
 			tables = append(tables, t)
@@ -301,7 +305,7 @@ func (p *Provider) analyze(ctx context.Context, ep Endpoints, replication, db st
 	if len(tables) == 0 {
 		return nil
 	}
-	conn, err := postgres.Connect(ctx, ep.Target.WithDatabase(db))
+	conn, err := conninfo.Connect(ctx, ep.Target.WithDatabase(db))
 	if err != nil {
 		return err
 	}

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/datacopy"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/database-replicator/database-replicator/providers/postgres"
 )
 
 // errUniqueConflict is returned when a batch violates a unique constraint
@@ -87,7 +87,7 @@ func (t Table) keyPositions() []int {
 func (t Table) keyAfter(key []string) string {
 	vals := make([]string, len(key))
 	for i, v := range key {
-		vals[i] = postgres.QuoteLiteral(v) + "::" + t.typeOf(t.PrimaryKey[i])
+		vals[i] = conninfo.QuoteLiteral(v) + "::" + t.typeOf(t.PrimaryKey[i])
 	}
 	return "ROW(" + strings.Join(quoted(t.PrimaryKey), ", ") + ") > ROW(" + strings.Join(vals, ", ") + ")"
 }
@@ -328,12 +328,12 @@ func (r *run) noKeyTable(ctx context.Context, t Table, cond string, full, reconc
 // recopy replaces the target's rows of t with the source's as of the
 // cycle's snapshot, in one target transaction.
 func (r *run) recopy(ctx context.Context, t Table) (int64, error) {
-	src, err := postgres.Connect(ctx, r.src)
+	src, err := conninfo.Connect(ctx, r.src)
 	if err != nil {
 		return 0, fmt.Errorf("source: %w", err)
 	}
 	defer src.Close(context.Background())
-	stats, err := postgres.CopyTable(ctx, src, r.dst, postgres.CopyRequest{Schema: t.Schema, Table: t.Name,
+	stats, err := datacopy.CopyTable(ctx, src, r.dst, datacopy.CopyRequest{Schema: t.Schema, Table: t.Name,
 		Filter: t.Filter, Snapshot: r.snapshot, Columns: t.columnNames(), Truncate: true}, nil)
 	if err != nil {
 		return 0, err

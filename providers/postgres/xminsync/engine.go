@@ -21,10 +21,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/database-replicator/database-replicator/providers/postgres/compare"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/snapshot"
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/database-replicator/database-replicator/providers/postgres"
 )
 
 // Column is one column the engine copies.
@@ -134,14 +135,14 @@ const DefaultBatchSize = 10000
 // Cycle runs one sync cycle for tables of one database: src and dst name
 // that database on each side. Tables are done Options.Parallel at a time
 // (default one after another), all reading in the same source snapshot.
-func Cycle(ctx context.Context, src, dst postgres.ConnInfo, tables []Table, opts Options) (Result, error) {
+func Cycle(ctx context.Context, src, dst conninfo.Info, tables []Table, opts Options) (Result, error) {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = DefaultBatchSize
 	}
 	if opts.Log == nil {
 		opts.Log = hclog.NewNullLogger()
 	}
-	held, err := postgres.ExportSnapshot(ctx, src)
+	held, err := snapshot.Export(ctx, src)
 	if err != nil {
 		return Result{}, fmt.Errorf("source: %w", err)
 	}
@@ -209,7 +210,7 @@ func Cycle(ctx context.Context, src, dst postgres.ConnInfo, tables []Table, opts
 
 // run is the connections and snapshot of one cycle.
 type run struct {
-	src      postgres.ConnInfo
+	src      conninfo.Info
 	snapshot string
 	opts     Options
 	// reader reads the source inside the snapshot; it is opened again
@@ -236,13 +237,13 @@ func (r *run) close() {
 // openTarget connects to the target, makes value text match the reader's
 // and turns off triggers and foreign-key checks for the session (rows
 // arrive table by table).
-func (r *run) openTarget(ctx context.Context, info postgres.ConnInfo) error {
-	conn, err := postgres.Connect(ctx, info)
+func (r *run) openTarget(ctx context.Context, info conninfo.Info) error {
+	conn, err := conninfo.Connect(ctx, info)
 	if err != nil {
 		return fmt.Errorf("target: %w", err)
 	}
 	r.dst = conn
-	if _, err := conn.Exec(ctx, postgres.TextSession+"; SET statement_timeout = 0"); err != nil {
+	if _, err := conn.Exec(ctx, compare.TextSession+"; SET statement_timeout = 0"); err != nil {
 		return fmt.Errorf("target: session settings: %w", err)
 	}
 	if _, err := conn.Exec(ctx, "SET session_replication_role = replica"); err != nil {
@@ -258,23 +259,23 @@ func (r *run) openReader(ctx context.Context) error {
 		r.reader.Close(context.Background())
 		r.reader = nil
 	}
-	conn, err := postgres.Connect(ctx, r.src)
+	conn, err := conninfo.Connect(ctx, r.src)
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
 	r.reader = conn
-	if _, err := conn.Exec(ctx, postgres.TextSession+"; SET statement_timeout = 0"); err != nil {
+	if _, err := conn.Exec(ctx, compare.TextSession+"; SET statement_timeout = 0"); err != nil {
 		return fmt.Errorf("source: session settings: %w", err)
 	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("source: begin: %w", err)
 	}
-	if err := postgres.ImportSnapshot(ctx, tx, r.snapshot); err != nil {
+	if err := snapshot.Import(ctx, tx, r.snapshot); err != nil {
 		return fmt.Errorf("source: import the cycle's snapshot: %w", err)
 	}
 	r.readerTx = tx
-	if r.xmin, r.xmax, err = postgres.SnapshotBounds(ctx, tx); err != nil {
+	if r.xmin, r.xmax, err = snapshot.Bounds(ctx, tx); err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
 	// Fix this transaction's reference point for age(xmin) (see xidWindow).

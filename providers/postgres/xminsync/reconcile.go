@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/database-replicator/database-replicator/providers/postgres/compare"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
-
-	"github.com/database-replicator/database-replicator/providers/postgres"
 )
 
 // Reconciliation puts rows in buckets by a hash of their primary key and
@@ -27,7 +27,7 @@ const (
 )
 
 // sumExpr is an order-independent checksum of the rows' text.
-func sumExpr(cols []string) string { return postgres.RowChecksum(cols) }
+func sumExpr(cols []string) string { return compare.RowChecksum(cols) }
 
 // rowHash is the md5 of a row's text.
 func rowHash(cols []string) string {
@@ -250,7 +250,7 @@ func literalArrays(keys [][]string) []string {
 	for col := range out {
 		vals := make([]string, len(keys))
 		for i, k := range keys {
-			vals[i] = postgres.QuoteLiteral(k[col])
+			vals[i] = conninfo.QuoteLiteral(k[col])
 		}
 		out[col] = "ARRAY[" + strings.Join(vals, ",") + "]::text[]"
 	}

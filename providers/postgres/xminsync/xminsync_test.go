@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
+	"github.com/database-replicator/database-replicator/providers/postgres/compare"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/database-replicator/database-replicator/providers/postgres/pgtest"
 	"github.com/database-replicator/database-replicator/providers/postgres/xminsync"
 )
@@ -45,7 +47,7 @@ CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO (
 // pair is a source and a target cluster with database app.
 type pair struct {
 	src, dst *pgtest.Cluster
-	si, di   postgres.ConnInfo
+	si, di   conninfo.Info
 }
 
 func newPair(t *testing.T, src *pgtest.Cluster) *pair {
@@ -60,10 +62,10 @@ func newPair(t *testing.T, src *pgtest.Cluster) *pair {
 		c.Exec(t, "app", schemaSQL)
 	}
 	var err error
-	if p.si, err = postgres.ParseURL(src.URL("app")); err != nil {
+	if p.si, err = conninfo.ParseURL(src.URL("app")); err != nil {
 		t.Fatal(err)
 	}
-	if p.di, err = postgres.ParseURL(dst.URL("app")); err != nil {
+	if p.di, err = conninfo.ParseURL(dst.URL("app")); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -72,7 +74,7 @@ func newPair(t *testing.T, src *pgtest.Cluster) *pair {
 // tables introspects the source and describes its tables for the engine.
 func (p *pair) tables(t *testing.T, filters map[string]string) []xminsync.Table {
 	t.Helper()
-	srv, err := postgres.Introspect(context.Background(), p.si, []string{"app"})
+	srv, err := catalog.Introspect(context.Background(), p.si, []string{"app"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +112,7 @@ func (p *pair) assertEqual(t *testing.T, tables []xminsync.Table) {
 		for _, c := range tb.Columns {
 			cols = append(cols, c.Name)
 		}
-		res, err := postgres.VerifyTable(ctx, sc, dc, postgres.VerifyRequest{Schema: tb.Schema, Table: tb.Name,
+		res, err := compare.VerifyTable(ctx, sc, dc, compare.VerifyRequest{Schema: tb.Schema, Table: tb.Name,
 			Columns: cols, PrimaryKey: tb.PrimaryKey, SourceFilter: tb.Filter})
 		if err != nil {
 			t.Fatal(err)

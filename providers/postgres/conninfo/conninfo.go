@@ -1,0 +1,285 @@
+package conninfo
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Default TCP keepalives, for our connections and child tools' alike, so
+// that a dead peer is noticed within about a minute and a half instead of
+// hours (long COPYs and replication connections sit idle on one side).
+const (
+	keepaliveIdle     = 30 * time.Second
+	keepaliveInterval = 10 * time.Second
+	keepaliveCount    = 6
+)
+
+// libpqOnlyKeys are libpq keywords pgx does not understand; pgx would send
+// them to the server as run-time parameters, which the server rejects. They
+// are applied by us (keepalives) or passed on to child tools only.
+var libpqOnlyKeys = map[string]bool{
+	"keepalives": true, "keepalives_idle": true, "keepalives_interval": true,
+	"keepalives_count": true, "tcp_user_timeout": true,
+}
+
+// Info is a parsed connection string (libpq URL or key=value).
+//
+// The string is parsed once, here: a percent-encoded password is decoded
+// exactly once, and every consumer (our pgx connections, the .pgpass file
+// of child tools, Password) sees that same decoded value. Settings the
+// string leaves out (host, port, user, database, password) resolve as libpq
+// resolves them: environment (PGHOST, PGPASSWORD, ...), then defaults,
+// then the password file.
+//
+// Its String and Redacted methods never show the password.
+type Info struct {
+	s   *connSettings  // what the string says
+	res *pgconn.Config // resolved by pgx (environment, defaults, passfile)
+}
+
+// ParseURL parses a libpq URL (postgres://user:pass@host:port/db?opts) or
+// key=value string (host=... user=... password=...). Errors never contain
+// the password.
+func ParseURL(s string) (Info, error) {
+	if strings.TrimSpace(s) == "" {
+		return Info{}, errors.New("empty connection string: write a URL such as postgres://user@host:5432/db")
+	}
+	cs, err := parseConnString(s)
+	if err != nil {
+		return Info{}, fmt.Errorf("parse connection string %s: %w", RedactURL(s), err)
+	}
+	return newConnInfo(cs)
+}
+
+// newConnInfo resolves parsed settings with pgx.
+func newConnInfo(cs *connSettings) (Info, error) {
+	res, err := pgconn.ParseConfig(cs.pgxString())
+	if err != nil {
+		return Info{}, fmt.Errorf("connection string %s: %s", cs.renderRedacted(), Scrub(parseErrorText(err), cs.values["password"]))
+	}
+	return Info{s: cs, res: res}, nil
+}
+
+// pgxString renders the settings as key=value for pgx, without the keys
+// pgx would misread as server parameters.
+func (cs *connSettings) pgxString() string {
+	return cs.renderKV(cs.values["password"], func(k string) bool { return libpqOnlyKeys[k] })
+}
+
+// renderRedacted renders the settings in their original form, with the
+// password replaced by xxxxx.
+func (cs *connSettings) renderRedacted() string {
+	if cs.form == formURL {
+		return cs.renderURL(Mask)
+	}
+	return cs.renderKV(Mask, nil)
+}
+
+// parseErrorText is pgconn's reason without the connection string it
+// quotes.
+func parseErrorText(err error) string {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		if inner := errors.Unwrap(pe); inner != nil {
+			return inner.Error()
+		}
+		msg := pe.Error()
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
+			return msg[i+2:]
+		}
+		return "invalid connection string"
+	}
+	return err.Error()
+}
+
+// scrub replaces a password in a message (long enough to be recognizable).
+func Scrub(msg, password string) string {
+	if len(password) >= 3 {
+		msg = strings.ReplaceAll(msg, password, Mask)
+	}
+	return msg
+}
+
+// Valid reports whether the Info came from ParseURL.
+func (c Info) Valid() bool { return c.s != nil && c.res != nil }
+
+// Host returns the first host: as written, else as resolved (PGHOST,
+// default socket directory). A unix socket directory starts with "/".
+func (c Info) Host() string {
+	if !c.Valid() {
+		return ""
+	}
+	return c.res.Host
+}
+
+// Hosts returns every host of a multi-host string, with its port.
+func (c Info) Hosts() []HostPort {
+	if !c.Valid() {
+		return nil
+	}
+	out := []HostPort{{c.res.Host, int(c.res.Port)}}
+	for _, f := range c.res.Fallbacks {
+		hp := HostPort{f.Host, int(f.Port)}
+		if hp != out[len(out)-1] { // TLS fallbacks repeat the host
+			out = append(out, hp)
+		}
+	}
+	return out
+}
+
+// HostPort is one server address of a connection string.
+type HostPort struct {
+	Host string
+	Port int
+}
+
+// Port returns the first port (5432 unless written or set by PGPORT).
+func (c Info) Port() uint16 {
+	if !c.Valid() {
+		return 0
+	}
+	return c.res.Port
+}
+
+// User returns the user name: as written, else PGUSER or the OS user.
+func (c Info) User() string {
+	if !c.Valid() {
+		return ""
+	}
+	return c.res.User
+}
+
+// Password returns the decoded password our connections use: as written,
+// else PGPASSWORD, else from the password file; "" when there is none.
+func (c Info) Password() string {
+	if !c.Valid() {
+		return ""
+	}
+	return c.res.Password
+}
+
+// Database returns the database name: as written, else PGDATABASE, else
+// the user name.
+func (c Info) Database() string {
+	if !c.Valid() {
+		return ""
+	}
+	if c.res.Database == "" {
+		return c.res.User
+	}
+	return c.res.Database
+}
+
+// SSLMode returns the sslmode as written (or set by PGSSLMODE), or "".
+func (c Info) SSLMode() string {
+	if !c.Valid() {
+		return ""
+	}
+	if v, ok := c.s.get("sslmode"); ok {
+		return v
+	}
+	return envLookup("PGSSLMODE")
+}
+
+// Setting returns a keyword as written in the connection string (e.g.
+// "application_name"); never the password.
+func (c Info) Setting(key string) (string, bool) {
+	key = canonicalKey(key)
+	if !c.Valid() || key == "password" {
+		return "", false
+	}
+	return c.s.get(key)
+}
+
+// WithDatabase returns the same server and credentials for another
+// database.
+func (c Info) WithDatabase(name string) Info {
+	if !c.Valid() {
+		return c
+	}
+	cs := c.s.clone()
+	cs.set("dbname", name)
+	res := c.res.Copy()
+	res.Database = name
+	return Info{s: cs, res: res}
+}
+
+// Redacted returns the connection string in the form it was written (URL
+// or key=value) with the password replaced by xxxxx.
+func (c Info) Redacted() string {
+	if !c.Valid() {
+		return ""
+	}
+	return c.s.renderRedacted()
+}
+
+// String is Redacted, so that printing a Info never shows the password.
+func (c Info) String() string { return c.Redacted() }
+
+// keepalive returns the TCP keepalive configuration: our defaults, or what
+// the keepalives* keywords of the string say.
+func (c Info) keepalive() (net.KeepAliveConfig, error) {
+	ka := net.KeepAliveConfig{Enable: true, Idle: keepaliveIdle, Interval: keepaliveInterval, Count: keepaliveCount}
+	seconds := func(key string, dst *time.Duration) error {
+		if v, ok := c.s.get(key); ok && v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("invalid %s %q: want a number of seconds", key, v)
+			}
+			*dst = time.Duration(n) * time.Second
+		}
+		return nil
+	}
+	if v, ok := c.s.get("keepalives"); ok && v == "0" {
+		ka.Enable = false
+	}
+	if err := seconds("keepalives_idle", &ka.Idle); err != nil {
+		return ka, err
+	}
+	if err := seconds("keepalives_interval", &ka.Interval); err != nil {
+		return ka, err
+	}
+	if v, ok := c.s.get("keepalives_count"); ok && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return ka, fmt.Errorf("invalid keepalives_count %q: want a number", v)
+		}
+		ka.Count = n
+	}
+	if !ka.Enable {
+		ka = net.KeepAliveConfig{Idle: -1, Interval: -1, Count: -1}
+	}
+	return ka, nil
+}
+
+// ConnConfig returns a pgx configuration with TCP keepalives on (idle 30s,
+// interval 10s, 6 probes, unless the string's keepalives* say otherwise)
+// and a 30s connect timeout unless connect_timeout says otherwise.
+func (c Info) ConnConfig() (*pgx.ConnConfig, error) {
+	if !c.Valid() {
+		return nil, errors.New("no connection string")
+	}
+	cfg, err := pgx.ParseConfig(c.s.pgxString())
+	if err != nil {
+		return nil, fmt.Errorf("connection string %s: %s", c.Redacted(), Scrub(parseErrorText(err), c.s.values["password"]))
+	}
+	// Resolve the password once: the same value Password reports.
+	cfg.Password = c.res.Password
+	ka, err := c.keepalive()
+	if err != nil {
+		return nil, fmt.Errorf("connection string %s: %w", c.Redacted(), err)
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 30 * time.Second
+	}
+	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAliveConfig: ka}
+	cfg.DialFunc = dialer.DialContext
+	return cfg, nil
+}

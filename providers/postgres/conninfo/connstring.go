@@ -1,0 +1,447 @@
+package conninfo
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// connForm is how a connection string was written.
+type connForm int
+
+const (
+	formKV  connForm = iota // host=h user=u ...
+	formURL                 // postgres://u@h/db?...
+)
+
+// connSettings is a connection string parsed the way libpq parses it:
+// canonical keyword names (dbname, not database), values decoded once, and
+// the order in which the keywords first appeared (for rendering).
+type connSettings struct {
+	form   connForm
+	scheme string // "postgres" or "postgresql" for URLs
+	keys   []string
+	values map[string]string
+	// pwInQuery: a URL's password came from ?password= (rendered there).
+	pwInQuery bool
+}
+
+// get returns a setting and whether it was given.
+func (s *connSettings) get(key string) (string, bool) {
+	v, ok := s.values[key]
+	return v, ok
+}
+
+// set sets a setting, keeping the position of an existing key.
+func (s *connSettings) set(key, value string) {
+	if s.values == nil {
+		s.values = map[string]string{}
+	}
+	if _, ok := s.values[key]; !ok {
+		s.keys = append(s.keys, key)
+	}
+	s.values[key] = value
+}
+
+// clone returns an independent copy.
+func (s *connSettings) clone() *connSettings {
+	c := &connSettings{form: s.form, scheme: s.scheme, pwInQuery: s.pwInQuery, keys: append([]string(nil), s.keys...), values: map[string]string{}}
+	for k, v := range s.values {
+		c.values[k] = v
+	}
+	return c
+}
+
+// canonicalKey maps keyword aliases to libpq's names.
+func canonicalKey(k string) string {
+	if k == "database" {
+		return "dbname"
+	}
+	return k
+}
+
+// urlScheme matches the start of a URL of any scheme.
+var urlScheme = regexp.MustCompile(`^\s*[a-zA-Z][a-zA-Z0-9+.-]*://`)
+
+// parseConnString parses a libpq URL (postgres:// or postgresql://) or a
+// key=value string. Errors never quote the input (it may hold a password).
+func parseConnString(s string) (*connSettings, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, errors.New("forbidden NUL byte in connection string")
+	}
+	for _, scheme := range []string{"postgresql", "postgres"} {
+		if rest, ok := strings.CutPrefix(s, scheme+"://"); ok {
+			return parseURLSettings(scheme, rest)
+		}
+	}
+	if urlScheme.MatchString(s) {
+		return nil, errors.New("unsupported URL scheme: use postgres:// or postgresql://")
+	}
+	return parseKVSettings(s)
+}
+
+// parseURLSettings parses what follows scheme:// with libpq's rules: the
+// userinfo ends at the first '@' before any '/', hosts and ports are
+// comma-separated lists, every component is percent-decoded exactly once.
+func parseURLSettings(scheme, p string) (*connSettings, error) {
+	cs := &connSettings{form: formURL, scheme: scheme}
+	if i := strings.IndexAny(p, "@/"); i >= 0 && p[i] == '@' {
+		user, password, hasPassword := strings.Cut(p[:i], ":")
+		p = p[i+1:]
+		if user != "" {
+			v, err := uriDecode(user, "user name")
+			if err != nil {
+				return nil, err
+			}
+			cs.set("user", v)
+		}
+		if hasPassword && password != "" {
+			v, err := uriDecode(password, "password")
+			if err != nil {
+				return nil, err
+			}
+			cs.set("password", v)
+		}
+	}
+	var hosts, ports []string
+	sawPort := false
+	for {
+		var host string
+		if strings.HasPrefix(p, "[") {
+			end := strings.IndexByte(p, ']')
+			if end < 0 {
+				return nil, errors.New(`missing "]" after IPv6 host address in URL`)
+			}
+			if end == 1 {
+				return nil, errors.New("empty IPv6 host address in URL")
+			}
+			host = p[1:end]
+			p = p[end+1:]
+			if p != "" && !strings.ContainsRune(":/?,", rune(p[0])) {
+				return nil, errors.New(`unexpected character after IPv6 host address in URL (expected ":" or "/")`)
+			}
+		} else {
+			i := strings.IndexAny(p, ":/?,")
+			if i < 0 {
+				i = len(p)
+			}
+			host, p = p[:i], p[i:]
+		}
+		port := ""
+		if strings.HasPrefix(p, ":") {
+			sawPort = true
+			i := strings.IndexAny(p[1:], "/?,")
+			if i < 0 {
+				i = len(p) - 1
+			}
+			port, p = p[1:1+i], p[1+i:]
+		}
+		hosts, ports = append(hosts, host), append(ports, port)
+		if !strings.HasPrefix(p, ",") {
+			break
+		}
+		p = p[1:]
+	}
+	if joined := strings.Join(hosts, ","); joined != "" {
+		v, err := uriDecode(joined, "host")
+		if err != nil {
+			return nil, err
+		}
+		cs.set("host", v)
+	}
+	if sawPort {
+		v, err := uriDecode(strings.Join(ports, ","), "port")
+		if err != nil {
+			return nil, err
+		}
+		cs.set("port", v)
+	}
+	if strings.HasPrefix(p, "/") {
+		db := p[1:]
+		p = ""
+		if i := strings.IndexByte(db, '?'); i >= 0 {
+			db, p = db[:i], db[i:]
+		}
+		if db != "" {
+			v, err := uriDecode(db, "database name")
+			if err != nil {
+				return nil, err
+			}
+			cs.set("dbname", v)
+		}
+	}
+	if strings.HasPrefix(p, "?") {
+		if err := parseURLQuery(cs, p[1:]); err != nil {
+			return nil, err
+		}
+	} else if p != "" {
+		return nil, errors.New("unexpected text after host in URL")
+	}
+	return cs, nil
+}
+
+// parseURLQuery parses key=value&... query parameters into cs.
+func parseURLQuery(cs *connSettings, q string) error {
+	for q != "" {
+		pair := q
+		if i := strings.IndexByte(q, '&'); i >= 0 {
+			pair, q = q[:i], q[i+1:]
+		} else {
+			q = ""
+		}
+		rawKey, rawValue, ok := strings.Cut(pair, "=")
+		if !ok {
+			return errors.New(`missing "=" in a URL query parameter`)
+		}
+		if strings.IndexByte(rawValue, '=') >= 0 {
+			return errors.New(`extra "=" in a URL query parameter value`)
+		}
+		key, err := uriDecode(rawKey, "query parameter name")
+		if err != nil {
+			return err
+		}
+		key = canonicalKey(key)
+		value, err := uriDecode(rawValue, "query parameter "+key)
+		if err != nil {
+			return err
+		}
+		if key == "ssl" && value == "true" { // JDBC-style alias libpq accepts
+			key, value = "sslmode", "require"
+		}
+		if key == "password" {
+			cs.pwInQuery = true
+		}
+		cs.set(key, value)
+	}
+	return nil
+}
+
+// uriDecode percent-decodes one URL component like libpq: %XX only, %00
+// forbidden, surrounding spaces dropped, interior spaces rejected. Errors
+// name the component, never its value.
+func uriDecode(raw, what string) (string, error) {
+	raw = strings.Trim(raw, " ")
+	var b strings.Builder
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c == ' ':
+			return "", fmt.Errorf("space in the %s of the URL: percent-encode it as %%20", what)
+		case c == '%':
+			if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+				return "", fmt.Errorf("invalid percent-encoding in the %s of the URL", what)
+			}
+			v := unhex(raw[i+1])<<4 | unhex(raw[i+2])
+			if v == 0 {
+				return "", fmt.Errorf("forbidden %%00 in the %s of the URL", what)
+			}
+			b.WriteByte(v)
+			i += 2
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+// isSpace reports the whitespace libpq skips in key=value strings.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+// parseKVSettings parses a libpq key=value string: values may be single
+// quoted, and a backslash escapes the next character.
+func parseKVSettings(s string) (*connSettings, error) {
+	cs := &connSettings{form: formKV}
+	i := 0
+	for {
+		for i < len(s) && isSpace(s[i]) {
+			i++
+		}
+		if i == len(s) {
+			return cs, nil
+		}
+		start := i
+		for i < len(s) && s[i] != '=' && !isSpace(s[i]) {
+			i++
+		}
+		key := s[start:i]
+		for i < len(s) && isSpace(s[i]) {
+			i++
+		}
+		if key == "" || i == len(s) || s[i] != '=' {
+			return nil, fmt.Errorf("missing \"=\" after %q in connection string", truncate(key, 40))
+		}
+		i++
+		for i < len(s) && isSpace(s[i]) {
+			i++
+		}
+		var val strings.Builder
+		if i < len(s) && s[i] == '\'' {
+			i++
+			closed := false
+			for i < len(s) {
+				c := s[i]
+				if c == '\\' && i+1 < len(s) {
+					val.WriteByte(s[i+1])
+					i += 2
+					continue
+				}
+				if c == '\'' {
+					closed = true
+					i++
+					break
+				}
+				val.WriteByte(c)
+				i++
+			}
+			if !closed {
+				return nil, errors.New("unterminated quoted string in connection string")
+			}
+		} else {
+			for i < len(s) && !isSpace(s[i]) {
+				if s[i] == '\\' {
+					i++
+					if i == len(s) {
+						break
+					}
+				}
+				val.WriteByte(s[i])
+				i++
+			}
+		}
+		cs.set(canonicalKey(key), val.String())
+	}
+}
+
+// truncate shortens s for error messages.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// quoteKV renders a key=value value, quoted when it needs to be.
+func quoteKV(v string) string {
+	if v != "" && !strings.ContainsAny(v, " \t\n\r\v\f'\\") {
+		return v
+	}
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+// renderKV renders settings as key=value pairs, in order, with the
+// password replaced by mask (or left out when mask is "").
+func (s *connSettings) renderKV(mask string, skip func(string) bool) string {
+	var parts []string
+	for _, k := range s.keys {
+		if skip != nil && skip(k) {
+			continue
+		}
+		v := s.values[k]
+		if k == "password" {
+			if mask == "" {
+				continue
+			}
+			v = mask
+		}
+		parts = append(parts, k+"="+quoteKV(v))
+	}
+	return strings.Join(parts, " ")
+}
+
+// escapeURL percent-encodes everything but unreserved characters.
+func escapeURL(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// renderURL renders settings as a URL with the password replaced by mask
+// (or left out when mask is "").
+func (s *connSettings) renderURL(mask string) string {
+	var b strings.Builder
+	scheme := s.scheme
+	if scheme == "" {
+		scheme = "postgres"
+	}
+	b.WriteString(scheme + "://")
+	user, hasUser := s.get("user")
+	_, hasPassword := s.get("password")
+	inUserinfo := hasPassword && mask != "" && !s.pwInQuery
+	if hasUser || inUserinfo {
+		b.WriteString(escapeURL(user))
+		if inUserinfo {
+			b.WriteString(":" + mask)
+		}
+		b.WriteString("@")
+	}
+	hostList, _ := s.get("host")
+	portList, hasPort := s.get("port")
+	hosts := strings.Split(hostList, ",")
+	ports := strings.Split(portList, ",")
+	if hasPort && len(ports) != len(hosts) {
+		// Not expressible in the authority: keep the list as a parameter.
+		hosts, ports, hasPort = []string{hostList}, nil, false
+	}
+	for i, h := range hosts {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		if strings.Contains(h, ":") && !strings.HasPrefix(h, "/") {
+			b.WriteString("[" + h + "]")
+		} else {
+			b.WriteString(escapeURL(h))
+		}
+		if hasPort && ports[i] != "" {
+			b.WriteString(":" + escapeURL(ports[i]))
+		}
+	}
+	if db, ok := s.get("dbname"); ok {
+		b.WriteString("/" + escapeURL(db))
+	}
+	sep := "?"
+	if !hasPort && portList != "" {
+		b.WriteString(sep + "port=" + escapeURL(portList))
+		sep = "&"
+	}
+	for _, k := range s.keys {
+		switch k {
+		case "user", "host", "port", "dbname":
+			continue
+		}
+		v := escapeURL(s.values[k])
+		if k == "password" {
+			if mask == "" || !s.pwInQuery {
+				continue // left out, or already in the userinfo
+			}
+			v = mask
+		}
+		b.WriteString(sep + escapeURL(k) + "=" + v)
+		sep = "&"
+	}
+	return b.String()
+}
