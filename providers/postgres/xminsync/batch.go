@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/database-replicator/database-replicator/providers/postgres/compare"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/database-replicator/database-replicator/providers/postgres/datacopy"
 	"github.com/jackc/pgx/v5"
@@ -305,7 +306,7 @@ func (r *run) noKeyTable(ctx context.Context, t Table, cond string, full, reconc
 		// Deleted rows leave no xmin behind, but they change the count.
 		count := "SELECT count(*), '' FROM " + t.relation()
 		if reconcile {
-			count = "SELECT count(*), " + sumExpr(t.columnNames()) + " FROM " + t.relation()
+			count = "SELECT count(*), " + compare.RowChecksum(t.columnNames()) + " FROM " + t.relation()
 		}
 		sum := count
 		var sn, tn int64
