@@ -3,30 +3,17 @@ package state
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 )
 
-// Redacted replaces every password Scrub removes.
-const Redacted = "xxxxx"
+// Redacted replaces every password Scrub removes (conninfo.Mask).
+const Redacted = conninfo.Mask
 
 // credentialKeys are attribute names (or their last _, - or . separated
 // word) that Scrub refuses: their values are credentials by name.
 var credentialKeys = map[string]bool{"password": true, "passwd": true, "pgpassword": true, "secret": true, "token": true}
-
-var (
-	// urlUserinfo matches scheme://user:password@ anywhere in a string.
-	urlUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s'"]*:)([^@\s'"/]*)(@)`)
-	// keywordPassword matches password=... (libpq keyword, URL query
-	// parameter, sslpassword, PGPASSWORD): a libpq-quoted value inside an
-	// SQL literal (''...'' with \'' escapes), a libpq-quoted value, or a
-	// bare word.
-	keywordPassword = regexp.MustCompile(`(?i)(\b(?:pg)?(?:ssl)?password\s*=\s*)` +
-		`(''(?:\\''|\\[^']|[^'\\])*''|'(?:\\.|[^'\\])*'|[^\s&'"]*)`)
-	// jsonPassword matches "password": "..." inside JSON text.
-	jsonPassword = regexp.MustCompile(`(?i)("(?:pg)?(?:ssl)?password"\s*:\s*")((?:[^"\\]|\\.)*)(")`)
-)
 
 // SecretError reports an attribute that Scrub refuses to store.
 type SecretError struct {
@@ -41,30 +28,10 @@ func (e *SecretError) Error() string {
 	return fmt.Sprintf("refusing to store attribute %s of %s in state: it looks like a credential, and state never holds secrets", e.Path, e.Address)
 }
 
-// RedactString replaces the password of every connection URL
-// (scheme://user:password@host), every password=... keyword (libpq
-// key=value strings, URL query parameters, PGPASSWORD=) and every
-// "password": "..." JSON member in s with Redacted. Text without such patterns is returned unchanged.
-func RedactString(s string) string {
-	if !strings.Contains(s, "://") && !strings.Contains(strings.ToLower(s), "password") {
-		return s
-	}
-	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.Opaque == "" && u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), Redacted)
-			s = u.String()
-		}
-	}
-	s = urlUserinfo.ReplaceAllString(s, "${1}"+Redacted+"${3}")
-	s = jsonPassword.ReplaceAllString(s, "${1}"+Redacted+"${3}")
-	return keywordPassword.ReplaceAllStringFunc(s, func(m string) string {
-		sub := keywordPassword.FindStringSubmatch(m)
-		if sub[2] == Redacted || sub[2] == "" {
-			return m
-		}
-		return sub[1] + Redacted
-	})
-}
+// RedactString replaces every password in s with Redacted; it is
+// conninfo.RedactText, the one redaction of free text (URL userinfo,
+// password=... keywords, "password": "..." JSON members).
+func RedactString(s string) string { return conninfo.RedactText(s) }
 
 // Scrub returns a deep copy of s that is safe to store: every string
 // (addresses, kinds, statuses and attribute values at any depth) has its

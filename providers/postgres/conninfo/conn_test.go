@@ -74,6 +74,24 @@ func TestRedactURL(t *testing.T) {
 	}
 }
 
+// TestRedactText covers free text: several URLs, SQL-quoted libpq
+// values, JSON members, unencoded '@' and spaces in a URL password.
+func TestRedactText(t *testing.T) {
+	for in, want := range map[string]string{
+		"copied from postgres://u:s3cret@src/db to postgres://u:other@dst/db":   "copied from postgres://u:xxxxx@src/db to postgres://u:xxxxx@dst/db",
+		"CONNECTION 'host=src password=''s3 cr\\''et'' dbname=d' PUBLICATION p": "CONNECTION 'host=src password=xxxxx dbname=d' PUBLICATION p",
+		`{"host": "src", "sslPassword": "s3\"cret"}`:                            `{"host": "src", "sslPassword": "xxxxx"}`,
+		"dial postgres://u:p@ss@host/db: refused":                               "dial postgres://u:xxxxx@host/db: refused",
+		"dial postgres://u:with space@host/db: refused":                         "dial postgres://u:xxxxx@host/db: refused",
+		"PGPASSWORD=s3cret pg_dump":                                             "PGPASSWORD=xxxxx pg_dump",
+		"region = 'eu' AND password_hint IS NULL":                               "region = 'eu' AND password_hint IS NULL",
+	} {
+		if got := RedactText(in); got != want {
+			t.Errorf("RedactText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // FuzzRedactURL checks that RedactURL never panics, that a password in a
 // parseable URL never survives it (the output does not depend on the
 // password at all), and that ParseURL decodes the password exactly once.
