@@ -5,57 +5,38 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/database-replicator/database-replicator/providers/postgres/pgbin"
 )
 
 // errNoBinaries marks the failure to find the PostgreSQL server binaries.
 var errNoBinaries = errors.New("PostgreSQL server binaries (initdb, postgres) not found")
 
-// findBinDir returns the directory holding initdb and postgres: $PGTEST_BINDIR,
-// else `pg_config --bindir`, else the newest /usr/lib/postgresql/*/bin.
+// findBinDir returns the directory holding initdb and postgres, through
+// the same lookup as the CLI's client tools (pgbin): $PGTEST_BINDIR (the
+// older name) or $REPLICATOR_PG_BINDIR when set (it must hold them), else
+// `pg_config --bindir`, else the newest /usr/lib/postgresql/*/bin.
 func findBinDir() (string, error) {
-	if d := os.Getenv("PGTEST_BINDIR"); d != "" {
-		if !hasServer(d) {
-			return "", fmt.Errorf("%w in PGTEST_BINDIR=%s", errNoBinaries, d)
+	for _, env := range []string{pgbin.TestEnv, pgbin.Env} {
+		if d := os.Getenv(env); d != "" {
+			if !pgbin.Has(d, "initdb", "postgres") {
+				return "", fmt.Errorf("%w in %s=%s", errNoBinaries, env, d)
+			}
+			return d, nil
 		}
-		return d, nil
 	}
 	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
-		if d := strings.TrimSpace(string(out)); hasServer(d) {
+		if d := strings.TrimSpace(string(out)); pgbin.Has(d, "initdb", "postgres") {
 			return d, nil
 		}
 	}
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(matches, func(i, j int) bool { return majorOf(matches[i]) > majorOf(matches[j]) })
-	for _, d := range matches {
-		if hasServer(d) {
+	for _, d := range pgbin.Versioned() {
+		if pgbin.Has(d, "initdb", "postgres") {
 			return d, nil
 		}
 	}
-	return "", fmt.Errorf("%w: looked in $PGTEST_BINDIR, `pg_config --bindir` and /usr/lib/postgresql/*/bin; "+
+	return "", fmt.Errorf("%w: looked in $%s, $%s, `pg_config --bindir` and /usr/lib/postgresql/*/bin; "+
 		"install PostgreSQL (Debian/Ubuntu: apt-get install postgresql; other systems: your package manager's PostgreSQL server package), "+
-		"or set PGTEST_BINDIR to a directory holding initdb and postgres; set PGTEST_SKIP_MISSING=1 to skip these tests instead", errNoBinaries)
-}
-
-// hasServer reports whether dir holds executable initdb and postgres.
-func hasServer(dir string) bool {
-	for _, name := range []string{"initdb", "postgres"} {
-		st, err := os.Stat(filepath.Join(dir, name))
-		if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// majorOf extracts N from /usr/lib/postgresql/N/bin, or -1.
-func majorOf(dir string) float64 {
-	f, err := strconv.ParseFloat(filepath.Base(filepath.Dir(dir)), 64)
-	if err != nil {
-		return -1
-	}
-	return f
+		"or set %s to a directory holding initdb and postgres; set PGTEST_SKIP_MISSING=1 to skip these tests instead", errNoBinaries, pgbin.TestEnv, pgbin.Env, pgbin.Env)
 }

@@ -18,9 +18,11 @@
 //
 // # Binaries
 //
-// The binaries are looked up in $PGTEST_BINDIR, then in the directory that
-// `pg_config --bindir` prints, then in the newest /usr/lib/postgresql/*/bin
-// that contains initdb. Point PGTEST_BINDIR at another installed version
+// The binaries are looked up through package pgbin, the lookup the CLI
+// uses for its client tools: in $PGTEST_BINDIR (older name) or
+// $REPLICATOR_PG_BINDIR, then in the directory that `pg_config --bindir`
+// prints, then in the newest /usr/lib/postgresql/*/bin that contains
+// initdb. Point REPLICATOR_PG_BINDIR at another installed version
 // (e.g. /usr/lib/postgresql/16/bin) to run the tests against it. When no
 // binaries are found the test fails with installation instructions, unless
 // PGTEST_SKIP_MISSING=1, in which case it is skipped.

@@ -1,52 +1,41 @@
 package pgtool
 
 import (
+	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
+
+	"github.com/database-replicator/database-replicator/providers/postgres/pgbin"
 )
 
 // Find locates a PostgreSQL client program (pg_dump, pg_dumpall,
-// pg_restore, psql). It looks in $REPLICATOR_PG_BINDIR, then in the newest
-// /usr/lib/postgresql/*/bin, then on PATH, so that the newest installed
+// pg_restore, psql) in pgbin.Dirs ($REPLICATOR_PG_BINDIR, then the newest
+// /usr/lib/postgresql/*/bin), then on PATH, so that the newest installed
 // major version wins over a distribution wrapper.
 func Find(name string) (string, error) {
-	var dirs []string
-	if d := os.Getenv("REPLICATOR_PG_BINDIR"); d != "" {
-		dirs = append(dirs, d)
-	}
-	dirs = append(dirs, versionedBinDirs()...)
-	for _, d := range dirs {
-		p := filepath.Join(d, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, nil
+	for _, d := range pgbin.Dirs() {
+		if pgbin.Has(d, name) {
+			return filepath.Join(d, name), nil
 		}
 	}
 	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("%s not found in $REPLICATOR_PG_BINDIR, /usr/lib/postgresql/*/bin or PATH: install the PostgreSQL client tools (apt-get install postgresql-client)", name)
+	return "", fmt.Errorf("%s not found in $%s, /usr/lib/postgresql/*/bin or PATH: install the PostgreSQL client tools (apt-get install postgresql-client)", name, pgbin.Env)
 }
 
-// versionedBinDirs returns /usr/lib/postgresql/N/bin directories, newest first.
-func versionedBinDirs() []string {
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(matches, func(i, j int) bool {
-		return majorOf(matches[i]) > majorOf(matches[j])
-	})
-	return matches
-}
-
-// majorOf extracts N from /usr/lib/postgresql/N/bin.
-func majorOf(dir string) float64 {
-	v := filepath.Base(filepath.Dir(dir))
-	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+// DumpMajor returns the major version of the pg_dump that Find picks
+// (15 for "pg_dump (PostgreSQL) 15.4", 9 for 9.6), comparable with
+// server_version_num / 10000.
+func DumpMajor(ctx context.Context) (int, error) {
+	path, err := Find("pg_dump")
 	if err != nil {
-		return -1
+		return 0, err
 	}
-	return f
+	scaled, err := toolMajor(ctx, path)
+	if err != nil {
+		return 0, err
+	}
+	return scaled / 100, nil
 }
