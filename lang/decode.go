@@ -14,6 +14,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
+
+	"github.com/database-replicator/database-replicator/lang/diag"
 )
 
 // decoder accumulates the configuration and diagnostics of one load.
@@ -94,7 +96,7 @@ func (d *decoder) decode(names []string, files []*hcl.File) {
 		if len(names) > 0 {
 			subj = &hcl.Range{Filename: names[0], Start: hcl.InitialPos, End: hcl.InitialPos}
 		}
-		d.errorf(subj, "No replication block",
+		d.errorf(CodeNoReplication, subj, "No replication block",
 			"The configuration says nothing to replicate: add a replication block, e.g.\n\n"+
 				"  replication \"main\" {\n    source = source.NAME\n    target = target.NAME\n  }")
 	}
@@ -162,12 +164,12 @@ func (d *decoder) decodeEndpoint(b *hcl.Block, ctx *hcl.EvalContext) {
 		set = d.cfg.Targets
 	}
 	if !hclsyntax.ValidIdentifier(name) {
-		d.errorf(b.LabelRanges[0].Ptr(), fmt.Sprintf("Invalid %s name", kind),
+		d.errorf(CodeInvalidName, b.LabelRanges[0].Ptr(), fmt.Sprintf("Invalid %s name", kind),
 			"%q cannot be referenced as %s.%s: a name starts with a letter or underscore and holds only letters, digits, underscores and dashes.", name, kind, name)
 		return
 	}
 	if prev, ok := set[name]; ok {
-		d.errorf(b.DefRange.Ptr(), fmt.Sprintf("Duplicate %s", kind),
+		d.errorf(CodeDuplicateBlock, b.DefRange.Ptr(), fmt.Sprintf("Duplicate %s", kind),
 			"%s %q is already declared at %s. Rename one of the two blocks.", kind, name, rangeLoc(prev.DeclRange))
 		return
 	}
@@ -177,7 +179,7 @@ func (d *decoder) decodeEndpoint(b *hcl.Block, ctx *hcl.EvalContext) {
 	set[name] = ep
 	a, ok := content.Attributes["url"]
 	if !ok {
-		d.errorf(b.DefRange.Ptr(), "Missing url",
+		d.errorf(CodeMissingAttribute, b.DefRange.Ptr(), "Missing url",
 			"A %s block needs the server's connection string: write url = \"postgres://user@host:5432/postgres\", url = env(\"%s_URL\") or url = var.NAME.", kind, strings.ToUpper(name))
 		return
 	}
@@ -186,7 +188,7 @@ func (d *decoder) decodeEndpoint(b *hcl.Block, ctx *hcl.EvalContext) {
 		return
 	}
 	if strings.TrimSpace(s) == "" {
-		d.attrErrorf(a, "Empty url",
+		d.attrErrorf(CodeEmptyValue, a, "Empty url",
 			"The %s url is empty: write a libpq URL such as \"postgres://user@host:5432/postgres\" or a key=value string such as \"host=db1 user=replicator\".", kind)
 		return
 	}
@@ -203,7 +205,7 @@ var stateSchema = &hcl.BodySchema{
 // decodeState decodes the state block.
 func (d *decoder) decodeState(b *hcl.Block, ctx *hcl.EvalContext) {
 	if d.stateSeen != nil {
-		d.errorf(b.DefRange.Ptr(), "Duplicate state block",
+		d.errorf(CodeDuplicateBlock, b.DefRange.Ptr(), "Duplicate state block",
 			"A configuration has at most one state block; the first is at %s. Remove this one.", rangeLoc(d.stateSeen.DefRange))
 		return
 	}
@@ -237,7 +239,7 @@ func (d *decoder) decodeState(b *hcl.Block, ctx *hcl.EvalContext) {
 	case BackendLocal:
 		for _, n := range []string{"url", "schema"} {
 			if a, ok := attrs[n]; ok {
-				d.errorf(a.NameRange.Ptr(), fmt.Sprintf("%s is not allowed with the local backend", n),
+				d.errorf(CodeStateBackendAttribute, a.NameRange.Ptr(), fmt.Sprintf("%s is not allowed with the local backend", n),
 					"The local backend keeps state in a file: remove %s, or write backend = \"postgres\" to keep state in a database.", n)
 			}
 		}
@@ -246,12 +248,12 @@ func (d *decoder) decodeState(b *hcl.Block, ctx *hcl.EvalContext) {
 		}
 	case BackendPostgres:
 		if a, ok := attrs["path"]; ok {
-			d.errorf(a.NameRange.Ptr(), "path is not allowed with the postgres backend",
+			d.errorf(CodeStateBackendAttribute, a.NameRange.Ptr(), "path is not allowed with the postgres backend",
 				"The postgres backend keeps state in a database table: remove path, and set url (and optionally schema).")
 			st.Path = ""
 		}
 		if _, ok := attrs["url"]; !ok {
-			d.errorf(b.DefRange.Ptr(), "Missing url for the postgres state backend",
+			d.errorf(CodeMissingAttribute, b.DefRange.Ptr(), "Missing url for the postgres state backend",
 				"Write url = env(\"STATE_URL\") (or a connection string) inside the state block.")
 		}
 		if st.Schema == "" {
@@ -287,7 +289,7 @@ func (d *decoder) eval(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, bo
 				if s := suggest(name, d.variableNames()); s != "" {
 					detail = fmt.Sprintf("No variable %q is declared. Did you mean var.%s? Otherwise declare it with variable %q {}", name, s, name)
 				}
-				d.errorf(tr.SourceRange().Ptr(), "Reference to undeclared variable", "%s.", detail)
+				d.errorf(CodeUndeclaredVariable, tr.SourceRange().Ptr(), "Reference to undeclared variable", "%s.", detail)
 				bad = true
 			}
 			if bad {
@@ -314,7 +316,7 @@ func (d *decoder) evalAs(a *hcl.Attribute, ctx *hcl.EvalContext, ty cty.Type, ex
 	val, marks := val.UnmarkDeep()
 	_, sensitive = marks[sensitiveMark]
 	if val.IsNull() {
-		d.attrErrorf(a, fmt.Sprintf("Invalid value for %s", a.Name),
+		d.attrErrorf(CodeNullValue, a, fmt.Sprintf("Invalid value for %s", a.Name),
 			"%s must not be null: remove the attribute to use the default, or write %s.", a.Name, example)
 		return cty.NilVal, false, false
 	}
@@ -328,7 +330,7 @@ func (d *decoder) evalAs(a *hcl.Attribute, ctx *hcl.EvalContext, ty cty.Type, ex
 		}
 	}
 	if err != nil {
-		d.attrErrorf(a, fmt.Sprintf("Invalid value for %s", a.Name),
+		d.attrErrorf(CodeWrongType, a, fmt.Sprintf("Invalid value for %s", a.Name),
 			"%s must be a %s (%s): write %s.", a.Name, ty.FriendlyName(), convertErr(err), example)
 		return cty.NilVal, false, false
 	}
@@ -351,7 +353,7 @@ func (d *decoder) nonEmptyStringAttr(a *hcl.Attribute, ctx *hcl.EvalContext) (st
 		return "", false
 	}
 	if strings.TrimSpace(s) == "" {
-		d.attrErrorf(a, fmt.Sprintf("Empty %s", a.Name), "%s is empty: remove it to use the default, or give it a value.", a.Name)
+		d.attrErrorf(CodeEmptyValue, a, fmt.Sprintf("Empty %s", a.Name), "%s is empty: remove it to use the default, or give it a value.", a.Name)
 		return "", false
 	}
 	return s, true
@@ -374,12 +376,12 @@ func (d *decoder) intAttr(a *hcl.Attribute, ctx *hcl.EvalContext, min, max int64
 	}
 	bf := val.AsBigFloat()
 	if !bf.IsInt() || bf.IsInf() {
-		d.attrErrorf(a, fmt.Sprintf("Invalid value for %s", a.Name), "%s must be a whole number: write %s.", a.Name, example)
+		d.attrErrorf(CodeInvalidNumber, a, fmt.Sprintf("Invalid value for %s", a.Name), "%s must be a whole number: write %s.", a.Name, example)
 		return 0, false
 	}
 	n, acc := bf.Int64()
 	if acc != big.Exact || n < min || n > max {
-		d.attrErrorf(a, fmt.Sprintf("Invalid value for %s", a.Name),
+		d.attrErrorf(CodeInvalidNumber, a, fmt.Sprintf("Invalid value for %s", a.Name),
 			"%s must be between %d and %d, not %s: write %s.", a.Name, min, max, bf.Text('f', -1), example)
 		return 0, false
 	}
@@ -405,7 +407,7 @@ func (d *decoder) enumAttr(a *hcl.Attribute, ctx *hcl.EvalContext, allowed []str
 	if sug := suggest(strings.ToLower(s), allowed); sug != "" {
 		detail += fmt.Sprintf(" Did you mean %s = %q?", a.Name, sug)
 	}
-	d.attrErrorf(a, fmt.Sprintf("Invalid value for %s", a.Name), "%s", detail)
+	d.attrErrorf(CodeInvalidChoice, a, fmt.Sprintf("Invalid value for %s", a.Name), "%s", detail)
 	return "", false
 }
 
@@ -425,7 +427,7 @@ func (d *decoder) intervalAttr(a *hcl.Attribute, ctx *hcl.EvalContext, allowOff 
 		if allowOff {
 			detail += ` Write "off" to disable it.`
 		}
-		d.attrErrorf(a, fmt.Sprintf("Invalid interval for %s", a.Name), "%s", detail)
+		d.attrErrorf(CodeInvalidInterval, a, fmt.Sprintf("Invalid interval for %s", a.Name), "%s", detail)
 		return 0, false
 	}
 	return dur, true
@@ -457,35 +459,38 @@ func (d *decoder) stringListAttr(a *hcl.Attribute, ctx *hcl.EvalContext, example
 
 // ---- diagnostics -------------------------------------------------------
 
-// errorf appends an error diagnostic.
-func (d *decoder) errorf(subject *hcl.Range, summary, format string, args ...any) {
+// errorf appends an error diagnostic with its code.
+func (d *decoder) errorf(code diag.Code, subject *hcl.Range, summary, format string, args ...any) {
 	d.diags = append(d.diags, &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  summary,
 		Detail:   fmt.Sprintf(format, args...),
 		Subject:  subject,
+		Extra:    diag.WithCode(code),
 	})
 }
 
-// warnf appends a warning diagnostic.
-func (d *decoder) warnf(subject *hcl.Range, summary, format string, args ...any) {
+// warnf appends a warning diagnostic with its code.
+func (d *decoder) warnf(code diag.Code, subject *hcl.Range, summary, format string, args ...any) {
 	d.diags = append(d.diags, &hcl.Diagnostic{
 		Severity: hcl.DiagWarning,
 		Summary:  summary,
 		Detail:   fmt.Sprintf(format, args...),
 		Subject:  subject,
+		Extra:    diag.WithCode(code),
 	})
 }
 
 // attrErrorf reports an error about an attribute's value, pointing at the
 // value with the whole attribute as context.
-func (d *decoder) attrErrorf(a *hcl.Attribute, summary, format string, args ...any) {
+func (d *decoder) attrErrorf(code diag.Code, a *hcl.Attribute, summary, format string, args ...any) {
 	d.diags = append(d.diags, &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  summary,
 		Detail:   fmt.Sprintf(format, args...),
 		Subject:  a.Expr.Range().Ptr(),
 		Context:  a.Range.Ptr(),
+		Extra:    diag.WithCode(code),
 	})
 }
 

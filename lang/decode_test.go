@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/database-replicator/database-replicator/lang/diag"
 )
 
 // envMap returns a LookupEnv over a fixed map.
@@ -21,7 +23,7 @@ func envMap(m map[string]string) func(string) (string, bool) {
 	}
 }
 
-func loadString(t *testing.T, src string, opts LoadOptions) (*Config, hcl.Diagnostics) {
+func loadString(t *testing.T, src string, opts LoadOptions) (*Config, diag.Diagnostics) {
 	t.Helper()
 	return LoadSources(map[string][]byte{"main.hcl": []byte(src)}, opts)
 }
@@ -39,10 +41,10 @@ func mustLoad(t *testing.T, src string, opts LoadOptions) *Config {
 	return cfg
 }
 
-func diagText(diags hcl.Diagnostics) string {
+func diagText(diags diag.Diagnostics) string {
 	var b strings.Builder
 	for _, d := range diags {
-		b.WriteString("  " + d.Error() + "\n")
+		b.WriteString("  " + d.String() + "\n")
 	}
 	return b.String()
 }
@@ -267,40 +269,41 @@ func TestDiagnostics(t *testing.T) {
 		src     string
 		opts    LoadOptions
 		warning bool
+		code    diag.Code
 		summary string
 		detail  string
 		line    int
 		col     int // 0: not checked
 	}{
 		// Rule 1: mutually exclusive lists.
-		{name: "databases and exclude_databases", src: repl(`  databases = ["a"]
+		{name: "databases and exclude_databases", code: "config.mutually-exclusive", src: repl(`  databases = ["a"]
   exclude_databases = ["b"]
 `), summary: "databases and exclude_databases are mutually exclusive", detail: "Keep one of the two", line: 7, col: 3},
-		{name: "include and exclude tables", src: repl(`  exclude_tables = ["a.t"]
+		{name: "include and exclude tables", code: "config.mutually-exclusive", src: repl(`  exclude_tables = ["a.t"]
   include_tables = ["a.u"]
 `), summary: "include_tables and exclude_tables are mutually exclusive", detail: "exclude_tables is already set at line 6", line: 7, col: 3},
 
 		// Rule 2: table references name a database in scope.
-		{name: "table outside databases", src: repl(`  databases = ["myapp"]
+		{name: "table outside databases", code: "config.table-not-in-databases", src: repl(`  databases = ["myapp"]
   exclude_tables = ["myapp.logs", "other.logs"]
 `), summary: "Table outside the replicated databases", detail: `Add "other" to databases`, line: 7, col: 35},
-		{name: "table in excluded database", src: repl(`  exclude_databases = ["test"]
+		{name: "table in excluded database", code: "config.table-in-excluded-database", src: repl(`  exclude_databases = ["test"]
   schema_only = ["test.t"]
 `), summary: "Table in an excluded database", detail: `Remove "test" from exclude_databases`, line: 7, col: 18},
-		{name: "table block outside databases", src: repl(`  databases = ["myapp"]
+		{name: "table block outside databases", code: "config.table-not-in-databases", src: repl(`  databases = ["myapp"]
   table "other.t" {
     replica_identity = "full"
   }
 `), summary: "Table outside the replicated databases", line: 7, col: 9},
-		{name: "malformed table reference", src: repl(`  include_tables = ["users"]
+		{name: "malformed table reference", code: "config.invalid-table-reference", src: repl(`  include_tables = ["users"]
 `), summary: "Invalid table reference", detail: `write "DATABASE.users"`, line: 6, col: 21},
-		{name: "malformed table label", src: repl(`  table "a.b.c.d" {
+		{name: "malformed table label", code: "config.invalid-table-reference", src: repl(`  table "a.b.c.d" {
     where = "x"
   }
 `), summary: "Invalid table reference", detail: "4 dotted parts", line: 6, col: 9},
 
 		// Rule 3: where/time_window, windows, intervals.
-		{name: "where and time_window", src: repl(`  table "a.t" {
+		{name: "where and time_window", code: "config.mutually-exclusive", src: repl(`  table "a.t" {
     where = "x > 1"
     time_window {
       column = "ts"
@@ -308,39 +311,39 @@ func TestDiagnostics(t *testing.T) {
     }
   }
 `), summary: "where and time_window are mutually exclusive", detail: "Keep one row filter", line: 8, col: 5},
-		{name: "bad time window", src: repl(`  table "a.t" {
+		{name: "bad time window", code: "config.invalid-time-window", src: repl(`  table "a.t" {
     time_window {
       column = "ts"
       last   = "6 fortnights"
     }
   }
 `), summary: "Invalid time window", detail: `unknown unit "fortnights"`, line: 9, col: 16},
-		{name: "time window without column", src: repl(`  table "a.t" {
+		{name: "time window without column", code: "config.missing-attribute", src: repl(`  table "a.t" {
     time_window {
       last = "6 months"
     }
   }
 `), summary: "Missing column in time_window", detail: `column = "created_at"`, line: 7, col: 5},
-		{name: "bad interval", src: repl(`  sync {
+		{name: "bad interval", code: "config.invalid-interval", src: repl(`  sync {
     interval = "5 parsecs"
   }
 `), summary: "Invalid interval for interval", detail: `unknown unit "parsecs"`, line: 7, col: 16},
-		{name: "bad reconcile interval", src: repl(`  sync {
+		{name: "bad reconcile interval", code: "config.invalid-interval", src: repl(`  sync {
     reconcile_interval = "never"
   }
 `), summary: "Invalid interval for reconcile_interval", detail: `Write "off" to disable it`, line: 7},
-		{name: "bad max_lag", src: repl(`  policy {
+		{name: "bad max_lag", code: "config.invalid-interval", src: repl(`  policy {
     max_lag = "30"
   }
 `), summary: "Invalid interval for max_lag", detail: "has no unit", line: 7},
 
 		// Rule 4: settings for tables that copy no rows.
-		{name: "where on schema-only table", src: repl(`  schema_only = ["a.t"]
+		{name: "where on schema-only table", code: "config.filter-on-schema-only", src: repl(`  schema_only = ["a.t"]
   table "a.public.t" {
     where = "x > 1"
   }
 `), summary: "Row filter on a schema-only table", detail: "Remove where", line: 8, col: 5},
-		{name: "time_window on schema-only table", src: repl(`  schema_only = ["a.t"]
+		{name: "time_window on schema-only table", code: "config.filter-on-schema-only", src: repl(`  schema_only = ["a.t"]
   table "a.t" {
     time_window {
       column = "ts"
@@ -348,20 +351,20 @@ func TestDiagnostics(t *testing.T) {
     }
   }
 `), summary: "Row filter on a schema-only table", detail: "Remove time_window", line: 8, col: 5},
-		{name: "schema-only table excluded", src: repl(`  exclude_tables = ["a.t"]
+		{name: "schema-only table excluded", code: "config.schema-only-excluded", src: repl(`  exclude_tables = ["a.t"]
   schema_only = ["a.u", "a.t"]
 `), summary: "Schema-only table is excluded", detail: "Remove it from exclude_tables", line: 7, col: 25},
-		{name: "schema-only table not included", src: repl(`  include_tables = ["a.t"]
+		{name: "schema-only table not included", code: "config.schema-only-not-included", src: repl(`  include_tables = ["a.t"]
   schema_only = ["a.u"]
 `), summary: "Schema-only table is not included", detail: `Add "a.public.u" to include_tables`, line: 7, col: 18},
-		{name: "table block for excluded table", src: repl(`  exclude_tables = ["a.t"]
+		{name: "table block for excluded table", code: "config.settings-excluded-table", src: repl(`  exclude_tables = ["a.t"]
   table "a.t" {
     replica_identity = "full"
   }
 `), summary: "Settings for an excluded table", line: 7, col: 9},
 
 		// Rule 5: overlapping replications on one target.
-		{name: "overlap on one target", src: hdr + `replication "one" {
+		{name: "overlap on one target", code: "config.overlapping-targets", src: hdr + `replication "one" {
   source    = source.prod
   target    = target.replica
   databases = ["a", "b"]
@@ -372,7 +375,7 @@ replication "two" {
   databases = ["b", "c"]
 }
 `, warning: true, summary: "Replications overlap on one target", detail: `both write database "b" to target.replica`, line: 10, col: 15},
-		{name: "overlap with every database", src: hdr + `replication "one" {
+		{name: "overlap with every database", code: "config.overlapping-targets", src: hdr + `replication "one" {
   source = source.prod
   target = target.replica
 }
@@ -383,7 +386,7 @@ replication "two" {
 }
 `, warning: true, summary: "Replications overlap on one target", line: 9},
 
-		{name: "fan-out with shared object names", src: `source "prod" { url = "postgres://prod/db" }
+		{name: "fan-out with shared object names", code: "config.shared-replication-objects", src: `source "prod" { url = "postgres://prod/db" }
 target "a" { url = "postgres://a/db" }
 target "b" { url = "postgres://b/db" }
 replication "one" {
@@ -397,171 +400,171 @@ replication "two" {
 `, warning: true, summary: "Replications share replication object names", detail: `publication = "replicator_two_pub"`, line: 8, col: 1},
 
 		// Endpoint references.
-		{name: "source refers to target", src: hdr + `replication "main" {
+		{name: "source refers to target", code: "config.invalid-endpoint-reference", src: hdr + `replication "main" {
   source = target.replica
   target = target.replica
 }
 `, summary: "Invalid source reference", detail: "write source = source.prod", line: 4, col: 12},
-		{name: "source undeclared", src: hdr + `replication "main" {
+		{name: "source undeclared", code: "config.undeclared-endpoint", src: hdr + `replication "main" {
   source = source.prd
   target = target.replica
 }
 `, summary: "Reference to undeclared source", detail: "Did you mean source = source.prod?", line: 4, col: 12},
-		{name: "source string literal", src: hdr + `replication "main" {
+		{name: "source string literal", code: "config.invalid-endpoint-reference", src: hdr + `replication "main" {
   source = "prod"
   target = target.replica
 }
 `, summary: "Invalid source reference", detail: "not a string: write source = source.prod", line: 4, col: 12},
-		{name: "missing target", src: hdr + `replication "main" {
+		{name: "missing target", code: "config.missing-endpoint", src: hdr + `replication "main" {
   source = source.prod
 }
 `, summary: "Missing target", detail: "write target = target.replica", line: 3, col: 1},
-		{name: "target with extra step", src: hdr + `replication "main" {
+		{name: "target with extra step", code: "config.invalid-endpoint-reference", src: hdr + `replication "main" {
   source = source.prod
   target = target.replica.url
 }
 `, summary: "Invalid target reference", detail: "target.NAME", line: 5, col: 12},
 
 		// Enums and numbers.
-		{name: "bad replica_identity", src: repl(`  table "a.t" {
+		{name: "bad replica_identity", code: "config.invalid-choice", src: repl(`  table "a.t" {
     replica_identity = "nothing"
   }
 `), summary: "Invalid value for replica_identity", detail: `must be one of "default", "full"`, line: 7, col: 24},
-		{name: "bad sync method", src: repl(`  sync {
+		{name: "bad sync method", code: "config.invalid-choice", src: repl(`  sync {
     method = "logic"
   }
 `), summary: "Invalid value for method", detail: `"auto", "logical", "xmin", "stream", "none", not "logic". Did you mean method = "logical"?`, line: 7, col: 14},
-		{name: "bad on_schema_drift", src: repl(`  policy {
+		{name: "bad on_schema_drift", code: "config.invalid-choice", src: repl(`  policy {
     on_schema_drift = "abort"
   }
 `), summary: "Invalid value for on_schema_drift", detail: `"apply", "fail", "ignore"`, line: 7},
-		{name: "jobs zero", src: repl(`  snapshot {
+		{name: "jobs zero", code: "config.invalid-number", src: repl(`  snapshot {
     jobs = 0
   }
 `), summary: "Invalid value for jobs", detail: "between 1 and 1024", line: 7, col: 12},
-		{name: "jobs too many", src: repl(`  snapshot {
+		{name: "jobs too many", code: "config.invalid-number", src: repl(`  snapshot {
     index_jobs = 5000
   }
 `), summary: "Invalid value for index_jobs", detail: "between 1 and 1024, not 5000", line: 7},
-		{name: "jobs fractional", src: repl(`  snapshot {
+		{name: "jobs fractional", code: "config.invalid-number", src: repl(`  snapshot {
     jobs = 1.5
   }
 `), summary: "Invalid value for jobs", detail: "whole number", line: 7},
-		{name: "jobs wrong type", src: repl(`  snapshot {
+		{name: "jobs wrong type", code: "config.wrong-type", src: repl(`  snapshot {
     jobs = "many"
   }
 `), summary: "Invalid value for jobs", detail: "must be a number", line: 7},
-		{name: "batch too large", src: repl(`  sync {
+		{name: "batch too large", code: "config.invalid-number", src: repl(`  sync {
     batch_size = 2000000
   }
 `), summary: "Invalid value for batch_size", detail: "between 1 and 1000000", line: 7},
-		{name: "bad split size", src: repl(`  snapshot {
+		{name: "bad split size", code: "config.invalid-size", src: repl(`  snapshot {
     split_larger_than = "1 parsec"
   }
 `), summary: "Invalid size for split_larger_than", detail: "unknown unit", line: 7},
-		{name: "globals not bool", src: repl(`  snapshot {
+		{name: "globals not bool", code: "config.wrong-type", src: repl(`  snapshot {
     globals = "yes please"
   }
 `), summary: "Invalid value for globals", detail: "globals = true or globals = false", line: 7},
-		{name: "databases not a list", src: repl(`  databases = "myapp"
+		{name: "databases not a list", code: "config.wrong-type", src: repl(`  databases = "myapp"
 `), summary: "Invalid value for databases", detail: `databases = ["myapp", "analytics"]`, line: 6, col: 15},
-		{name: "empty databases", src: repl(`  databases = []
+		{name: "empty databases", code: "config.empty-list", src: repl(`  databases = []
 `), summary: "Empty databases list", line: 6},
-		{name: "long publication", src: repl(`  sync {
+		{name: "long publication", code: "config.name-too-long", src: repl(`  sync {
     publication = "` + strings.Repeat("p", 64) + `"
   }
 `), summary: "publication name too long", line: 7},
 
 		// Duplicates.
-		{name: "duplicate snapshot", src: repl(`  snapshot {}
+		{name: "duplicate snapshot", code: "config.duplicate-block", src: repl(`  snapshot {}
   snapshot {}
 `), summary: "Duplicate snapshot block", detail: "main.hcl:6:3", line: 7, col: 3},
-		{name: "duplicate sync", src: repl(`  sync {}
+		{name: "duplicate sync", code: "config.duplicate-block", src: repl(`  sync {}
   sync {}
 `), summary: "Duplicate sync block", line: 7},
-		{name: "duplicate policy", src: repl(`  policy {}
+		{name: "duplicate policy", code: "config.duplicate-block", src: repl(`  policy {}
   policy {}
 `), summary: "Duplicate policy block", line: 7},
-		{name: "duplicate table", src: repl(`  table "a.t" {
+		{name: "duplicate table", code: "config.duplicate-block", src: repl(`  table "a.t" {
     where = "x > 1"
   }
   table "a.public.t" {
     replica_identity = "full"
   }
 `), summary: "Duplicate table block", detail: "Merge the two", line: 9, col: 3},
-		{name: "duplicate replication", src: repl("") + `replication "main" {
+		{name: "duplicate replication", code: "config.duplicate-block", src: repl("") + `replication "main" {
   source = source.prod
   target = target.replica
 }
 `, summary: "Duplicate replication", detail: "main.hcl:3:1", line: 7, col: 1},
-		{name: "duplicate source", src: hdr + `source "prod" { url = "x" }
+		{name: "duplicate source", code: "config.duplicate-block", src: hdr + `source "prod" { url = "x" }
 ` + `replication "main" {
   source = source.prod
   target = target.replica
 }
 `, summary: "Duplicate source", detail: "main.hcl:1:1", line: 3},
-		{name: "duplicate variable", src: `variable "x" { default = 1 }
+		{name: "duplicate variable", code: "config.duplicate-block", src: `variable "x" { default = 1 }
 variable "x" { default = 2 }
 ` + repl(""), summary: "Duplicate variable", line: 2},
-		{name: "duplicate state", src: repl("") + `state {}
+		{name: "duplicate state", code: "config.duplicate-block", src: repl("") + `state {}
 state {}
 `, summary: "Duplicate state block", line: 8},
 
 		// State.
-		{name: "postgres state without url", src: repl("") + `state {
+		{name: "postgres state without url", code: "config.missing-attribute", src: repl("") + `state {
   backend = "postgres"
 }
 `, summary: "Missing url for the postgres state backend", line: 7},
-		{name: "postgres state with path", src: repl("") + `state {
+		{name: "postgres state with path", code: "config.state-backend-attribute", src: repl("") + `state {
   backend = "postgres"
   url     = "postgres://s/db"
   path    = "x.json"
 }
 `, summary: "path is not allowed with the postgres backend", line: 10, col: 3},
-		{name: "local state with url", src: repl("") + `state {
+		{name: "local state with url", code: "config.state-backend-attribute", src: repl("") + `state {
   url = "postgres://s/db"
 }
 `, summary: "url is not allowed with the local backend", detail: `backend = "postgres"`, line: 8, col: 3},
-		{name: "bad backend", src: repl("") + `state {
+		{name: "bad backend", code: "config.invalid-choice", src: repl("") + `state {
   backend = "s3"
 }
 `, summary: "Invalid value for backend", detail: `"local", "postgres"`, line: 8, col: 13},
 
 		// Variables.
-		{name: "required variable", src: `variable "pw" {
+		{name: "required variable", code: "config.variable-no-value", src: `variable "pw" {
   sensitive = true
 }
 ` + repl(""), summary: `No value for required variable "pw"`, detail: "--var pw=VALUE, export REPLICATOR_VAR_pw=VALUE", line: 1, col: 1},
-		{name: "undeclared --var", src: `variable "source_url" { default = "x" }
+		{name: "undeclared --var", code: "config.undeclared-variable-value", src: `variable "source_url" { default = "x" }
 ` + repl(""), opts: LoadOptions{Vars: map[string]string{"source_ur": "y"}},
 			summary: `Value for undeclared variable "source_ur"`, detail: `Declared variables: source_url. Did you mean "source_url"?`},
-		{name: "undeclared variable reference", src: `source "prod" { url = var.nope }
+		{name: "undeclared variable reference", code: "config.undeclared-variable", src: `source "prod" { url = var.nope }
 target "replica" { url = "postgres://replica/db" }
 replication "main" {
   source = source.prod
   target = target.replica
 }
 `, summary: "Reference to undeclared variable", detail: `variable "nope" {}`, line: 1, col: 23},
-		{name: "bad number from --var", src: `variable "n" { default = 3 }
+		{name: "bad number from --var", code: "config.invalid-variable-value", src: `variable "n" { default = 3 }
 ` + repl(""), opts: LoadOptions{Vars: map[string]string{"n": "three"}},
 			summary: `Invalid value for variable "n"`, detail: "must be a number", line: 1},
 
 		// Endpoints.
-		{name: "missing url", src: `source "prod" {}
+		{name: "missing url", code: "config.missing-attribute", src: `source "prod" {}
 target "replica" { url = "postgres://replica/db" }
 replication "main" {
   source = source.prod
   target = target.replica
 }
 `, summary: "Missing url", line: 1, col: 1},
-		{name: "empty url", src: `source "prod" { url = "" }
+		{name: "empty url", code: "config.empty-value", src: `source "prod" { url = "" }
 target "replica" { url = "postgres://replica/db" }
 replication "main" {
   source = source.prod
   target = target.replica
 }
 `, summary: "Empty url", line: 1, col: 23},
-		{name: "url wrong type", src: `source "prod" { url = ["a"] }
+		{name: "url wrong type", code: "config.wrong-type", src: `source "prod" { url = ["a"] }
 target "replica" { url = "postgres://replica/db" }
 replication "main" {
   source = source.prod
@@ -570,21 +573,21 @@ replication "main" {
 `, summary: "Invalid value for url", detail: "must be a string", line: 1, col: 23},
 
 		// Functions.
-		{name: "missing env var", src: `source "prod" { url = env("PROD_URL") }
+		{name: "missing env var", code: "config.function-error", src: `source "prod" { url = env("PROD_URL") }
 target "replica" { url = "postgres://replica/db" }
 replication "main" {
   source = source.prod
   target = target.replica
 }
 `, summary: "Error in function call", detail: `export PROD_URL=VALUE, or give a fallback with env("PROD_URL", "default")`, line: 1},
-		{name: "missing file", src: `source "prod" { url = file("nope/url.txt") }
+		{name: "missing file", code: "config.function-error", src: `source "prod" { url = file("nope/url.txt") }
 target "replica" { url = "postgres://replica/db" }
 replication "main" {
   source = source.prod
   target = target.replica
 }
 `, summary: "Invalid function argument", detail: "cannot read file " + filepath.Join("nope", "url.txt"), line: 1, col: 29},
-		{name: "unknown function", src: `source "prod" { url = getenv("X") }
+		{name: "unknown function", code: "config.invalid-expression", src: `source "prod" { url = getenv("X") }
 target "replica" { url = "postgres://replica/db" }
 replication "main" {
   source = source.prod
@@ -593,33 +596,41 @@ replication "main" {
 `, summary: "Call to unknown function", line: 1, col: 23},
 
 		// Schema errors from HCL, with suggestions.
-		{name: "unknown attribute", src: repl(`  databse = ["a"]
+		{name: "unknown attribute", code: "config.unsupported-argument", src: repl(`  databse = ["a"]
 `), summary: "Unsupported argument", detail: `Did you mean "databases"?`, line: 6, col: 3},
-		{name: "unknown block", src: repl(`  snapshots {}
+		{name: "unknown block", code: "config.unsupported-block", src: repl(`  snapshots {}
 `), summary: "Unsupported block type", detail: `Did you mean "snapshot"?`, line: 6, col: 3},
-		{name: "unknown top-level block", src: hdr + `replications "main" {}
+		{name: "unknown top-level block", code: "config.unsupported-block", src: hdr + `replications "main" {}
 `, summary: "Unsupported block type", detail: `Did you mean "replication"?`, line: 3},
 
 		// Whole configuration.
-		{name: "no replication", src: hdr, summary: "No replication block", detail: "add a replication block", line: 1, col: 1},
-		{name: "syntax error", src: "source \"prod\" {\n  url = \n}\n", summary: "Invalid expression", line: 2},
+		{name: "no replication", code: "config.no-replication", src: hdr, summary: "No replication block", detail: "add a replication block", line: 1, col: 1},
+		{name: "syntax error", code: "config.syntax", src: "source \"prod\" {\n  url = \n}\n", summary: "Invalid expression", line: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, diags := loadString(t, tt.src, tt.opts)
-			var found *hcl.Diagnostic
-			for _, d := range diags {
+			var found *diag.Diagnostic
+			for i, d := range diags {
 				if strings.Contains(d.Summary, tt.summary) {
-					found = d
+					found = &diags[i]
 					break
 				}
 			}
 			if found == nil {
 				t.Fatalf("no diagnostic with summary %q; got:\n%s", tt.summary, diagText(diags))
 			}
-			wantSev := hcl.DiagError
+			if found.Code != tt.code {
+				t.Errorf("code = %q, want %q", found.Code, tt.code)
+			}
+			for _, d := range diags {
+				if d.Code == "" {
+					t.Errorf("diagnostic without code: %s", d)
+				}
+			}
+			wantSev := diag.Error
 			if tt.warning {
-				wantSev = hcl.DiagWarning
+				wantSev = diag.Warning
 				if diags.HasErrors() {
 					t.Errorf("want only warnings, got errors:\n%s", diagText(diags))
 				}
@@ -633,14 +644,14 @@ replication "main" {
 			if tt.line == 0 {
 				return
 			}
-			if found.Subject == nil {
+			if found.Range == nil {
 				t.Fatalf("no subject, want line %d", tt.line)
 			}
-			if found.Subject.Filename != "main.hcl" {
-				t.Errorf("subject file = %q", found.Subject.Filename)
+			if found.Range.Filename != "main.hcl" {
+				t.Errorf("subject file = %q", found.Range.Filename)
 			}
-			if found.Subject.Start.Line != tt.line || (tt.col != 0 && found.Subject.Start.Column != tt.col) {
-				t.Errorf("subject at %d:%d, want %d:%d (%s)", found.Subject.Start.Line, found.Subject.Start.Column, tt.line, tt.col, found.Error())
+			if found.Range.Start.Line != tt.line || (tt.col != 0 && found.Range.Start.Column != tt.col) {
+				t.Errorf("subject at %d:%d, want %d:%d (%s)", found.Range.Start.Line, found.Range.Start.Column, tt.line, tt.col, found.String())
 			}
 		})
 	}
@@ -849,7 +860,7 @@ target "replica" { url = "postgres://replica/db" }
 	// A second state block in another file is a duplicate.
 	write(t, filepath.Join(dir, "zz.hcl"), "state {}\n")
 	_, diags = LoadPath(dir, LoadOptions{Vars: map[string]string{"pw": "x"}})
-	if !diags.HasErrors() || diags[0].Summary != "Duplicate state block" || diags[0].Subject.Filename != filepath.Join(dir, "zz.hcl") ||
+	if !diags.HasErrors() || diags[0].Summary != "Duplicate state block" || diags[0].Range.Filename != filepath.Join(dir, "zz.hcl") ||
 		!strings.Contains(diags[0].Detail, filepath.Join(dir, "state.hcl")+":1:1") {
 		t.Errorf("diags = %v", diags)
 	}

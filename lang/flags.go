@@ -7,6 +7,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/database-replicator/database-replicator/lang/diag"
 )
 
 // Names of the synthesized parts of configurations built from flags or from
@@ -297,29 +299,29 @@ type FilterFlags struct {
 //
 // Errors are diagnostics without a source range whose detail names the
 // flag and what to write instead. The Config is nil when there are errors.
-func FlagConfig(f FilterFlags, sourceURL, targetURL string) (*Config, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
-	errf := func(summary, format string, args ...any) {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: fmt.Sprintf(format, args...)})
+func FlagConfig(f FilterFlags, sourceURL, targetURL string) (*Config, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	errf := func(code diag.Code, summary, format string, args ...any) {
+		diags.AddError(code, "", summary, format, args...)
 	}
 	if strings.TrimSpace(sourceURL) == "" {
-		errf("Missing --source", "Write --source with the source server's connection string, e.g. --source \"postgres://replicator@prod:5432/postgres\", or use a configuration file with -c/--config.")
+		errf(CodeMissingEndpoint, "Missing --source", "Write --source with the source server's connection string, e.g. --source \"postgres://replicator@prod:5432/postgres\", or use a configuration file with -c/--config.")
 	}
 	if strings.TrimSpace(targetURL) == "" {
-		errf("Missing --target", "Write --target with the target server's connection string, e.g. --target \"postgres://admin@replica:5432/postgres\", or use a configuration file with -c/--config.")
+		errf(CodeMissingEndpoint, "Missing --target", "Write --target with the target server's connection string, e.g. --target \"postgres://admin@replica:5432/postgres\", or use a configuration file with -c/--config.")
 	}
 
 	r := newFlagReplication()
 	include, err := parseDatabaseList("--include-databases", f.IncludeDatabases)
 	if err != nil {
-		errf("Invalid --include-databases", "%s.", err)
+		errf(CodeInvalidDatabaseName, "Invalid --include-databases", "%s.", err)
 	}
 	exclude, err := parseDatabaseList("--exclude-databases", f.ExcludeDatabases)
 	if err != nil {
-		errf("Invalid --exclude-databases", "%s.", err)
+		errf(CodeInvalidDatabaseName, "Invalid --exclude-databases", "%s.", err)
 	}
 	if len(include) > 0 && len(exclude) > 0 {
-		errf("--include-databases and --exclude-databases are mutually exclusive",
+		errf(CodeMutuallyExclusive, "--include-databases and --exclude-databases are mutually exclusive",
 			"--include-databases lists the only databases to replicate; --exclude-databases replicates every database but the listed ones. Keep one of the two.")
 	}
 	if len(include) > 0 {
@@ -334,13 +336,13 @@ func FlagConfig(f FilterFlags, sourceURL, targetURL string) (*Config, hcl.Diagno
 			return true
 		}
 		if r.Databases != nil && !contains(r.Databases, ref.Database) {
-			errf("Table outside the replicated databases",
+			errf(CodeTableNotInDatabases, "Table outside the replicated databases",
 				"%s names %s in database %q, which is not in --include-databases %s. Add %q to --include-databases, or fix the database part.",
 				flag, ref, ref.Database, strings.Join(r.Databases, ","), ref.Database)
 			return false
 		}
 		if contains(r.ExcludeDatabases, ref.Database) {
-			errf("Table in an excluded database",
+			errf(CodeTableInExcludedDatabase, "Table in an excluded database",
 				"%s names %s in database %q, which --exclude-databases leaves out. Remove %q from --exclude-databases, or drop this table.",
 				flag, ref, ref.Database, ref.Database)
 			return false
@@ -350,7 +352,7 @@ func FlagConfig(f FilterFlags, sourceURL, targetURL string) (*Config, hcl.Diagno
 	tableList := func(flag string, values []string) []TableRef {
 		refs, err := ParseTableList(flag, values)
 		if err != nil {
-			errf("Invalid "+flag, "%s.", err)
+			errf(CodeInvalidTableReference, "Invalid "+flag, "%s.", err)
 			return nil
 		}
 		var out []TableRef
@@ -365,7 +367,7 @@ func FlagConfig(f FilterFlags, sourceURL, targetURL string) (*Config, hcl.Diagno
 	r.ExcludeTables = tableList("--exclude-tables", f.ExcludeTables)
 	r.SchemaOnly = tableList("--schema-only-tables", f.SchemaOnlyTables)
 	if len(f.IncludeTables) > 0 && len(f.ExcludeTables) > 0 {
-		errf("--include-tables and --exclude-tables are mutually exclusive",
+		errf(CodeMutuallyExclusive, "--include-tables and --exclude-tables are mutually exclusive",
 			"--include-tables lists the only tables to replicate; --exclude-tables replicates every table but the listed ones. Keep one of the two.")
 	}
 
@@ -375,10 +377,10 @@ func FlagConfig(f FilterFlags, sourceURL, targetURL string) (*Config, hcl.Diagno
 	for _, ref := range r.SchemaOnly {
 		switch {
 		case excluded[ref]:
-			errf("Schema-only table is excluded",
+			errf(CodeSchemaOnlyExcluded, "Schema-only table is excluded",
 				"--schema-only-tables lists %s, which --exclude-tables leaves out, so neither its structure nor its rows are copied. Remove it from one of the two flags.", ref)
 		case len(included) > 0 && !included[ref]:
-			errf("Schema-only table is not included",
+			errf(CodeSchemaOnlyNotIncluded, "Schema-only table is not included",
 				"--schema-only-tables lists %s, but --include-tables lists the only tables to replicate and it is not among them. Add %q to --include-tables, or remove it from --schema-only-tables.", ref, ref.String())
 		}
 	}
@@ -391,7 +393,7 @@ func FlagConfig(f FilterFlags, sourceURL, targetURL string) (*Config, hcl.Diagno
 	for _, v := range f.TableFilters {
 		tc, err := ParseTableFilterFlag(v)
 		if err != nil {
-			errf("Invalid --table-filter", "%s.", err)
+			errf(CodeInvalidFilter, "Invalid --table-filter", "%s.", err)
 			continue
 		}
 		filters = append(filters, parsedFilter{"--table-filter", v, tc})
@@ -399,7 +401,7 @@ func FlagConfig(f FilterFlags, sourceURL, targetURL string) (*Config, hcl.Diagno
 	for _, v := range f.TimeFilters {
 		tc, err := ParseTimeFilterFlag(v)
 		if err != nil {
-			errf("Invalid --time-filter", "%s.", err)
+			errf(CodeInvalidFilter, "Invalid --time-filter", "%s.", err)
 			continue
 		}
 		filters = append(filters, parsedFilter{"--time-filter", v, tc})
@@ -412,18 +414,18 @@ func FlagConfig(f FilterFlags, sourceURL, targetURL string) (*Config, hcl.Diagno
 		switch {
 		case excluded[ref]:
 			if !quiet {
-				errf("Filter on an excluded table",
+				errf(CodeSettingsExcludedTable, "Filter on an excluded table",
 					"%s %q filters %s, which --exclude-tables leaves out. Remove the filter, or remove %q from --exclude-tables.", p.flag, p.value, ref, ref.String())
 			}
 			return false
 		case len(included) > 0 && !included[ref]:
 			if !quiet {
-				errf("Filter on a table that is not included",
+				errf(CodeSettingsNotIncludedTable, "Filter on a table that is not included",
 					"%s %q filters %s, but --include-tables lists the only tables to replicate and it is not among them. Add %q to --include-tables, or remove the filter.", p.flag, p.value, ref, ref.String())
 			}
 			return false
 		case schemaOnly[ref]:
-			errf("Row filter on a schema-only table",
+			errf(CodeFilterOnSchemaOnly, "Row filter on a schema-only table",
 				"%s %q filters %s, which --schema-only-tables copies without rows, so the filter cannot apply. Remove the filter, or remove %q from --schema-only-tables.", p.flag, p.value, ref, ref.String())
 			return false
 		}
@@ -432,7 +434,7 @@ func FlagConfig(f FilterFlags, sourceURL, targetURL string) (*Config, hcl.Diagno
 	seen := map[TableRef]string{}
 	add := func(p parsedFilter, tc *TableConfig) {
 		if prev, ok := seen[tc.Ref]; ok {
-			errf("Two filters for one table",
+			errf(CodeDuplicateFilter, "Two filters for one table",
 				"%s %q and %s both filter %s. A table has one row filter: combine the conditions into one --table-filter with AND, or drop one.", p.flag, p.value, prev, describeFlagRef(tc.Ref))
 			return
 		}
@@ -456,7 +458,7 @@ func FlagConfig(f FilterFlags, sourceURL, targetURL string) (*Config, hcl.Diagno
 			for _, t := range r.Tables {
 				ref, prev := t.Ref, seen[t.Ref]
 				if ref.Database != "" && ref.Schema == p.tc.Ref.Schema && ref.Table == p.tc.Ref.Table {
-					errf("Two filters for one table",
+					errf(CodeDuplicateFilter, "Two filters for one table",
 						"%s %q applies to %s.%s in every database, and %s filters it in database %q. A table has one row filter: give the first one a database part (\"db.%s\"), or drop one.",
 						p.flag, p.value, quotePart(ref.Schema), quotePart(ref.Table), prev, ref.Database, p.tc.Ref.Table)
 				}
@@ -480,7 +482,7 @@ func FlagConfig(f FilterFlags, sourceURL, targetURL string) (*Config, hcl.Diagno
 			}
 		}
 		if n == 0 && !diags.HasErrors() {
-			errf("Filter applies to no table",
+			errf(CodeFilterMatchesNoTable, "Filter applies to no table",
 				"%s %q names no database, so it applies to %s.%s in each of --include-databases %s, but that table is excluded or not included in every one of them. Remove the filter, or fix --include-tables/--exclude-tables.",
 				p.flag, p.value, quotePart(p.tc.Ref.Schema), quotePart(p.tc.Ref.Table), strings.Join(r.Databases, ","))
 		}

@@ -244,6 +244,11 @@ func TestFlagConfigErrors(t *testing.T) {
 				t.Fatalf("no error: %v", diags)
 			}
 			for _, d := range diags {
+				if d.Code == "" || d.Range != nil {
+					t.Errorf("flag diagnostic without code or with a range: %+v", d)
+				}
+			}
+			for _, d := range diags {
 				if d.Summary == tt.summary {
 					if !strings.Contains(d.Detail, tt.detail) {
 						t.Errorf("detail %q does not contain %q", d.Detail, tt.detail)

@@ -55,5 +55,10 @@ func FuzzDecode(f *testing.F) {
 		if cfg != nil && cfg.State == nil {
 			t.Fatal("nil state")
 		}
+		for _, d := range diags {
+			if d.Code == "" {
+				t.Fatalf("diagnostic without code: %s", d)
+			}
+		}
 	})
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/database-replicator/database-replicator/lang/diag"
 )
 
 // LoadOptions controls variable values and environment access. The decoder
@@ -35,18 +37,27 @@ func (o LoadOptions) lookupEnv(name string) (string, bool) {
 // loads every *.hcl file in it, in name order, merged into one Config.
 // The Config is nil only when the files cannot be read or parsed; after a
 // decoding error it is partial, so callers must check diags.HasErrors().
-func LoadPath(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
+// Every diagnostic has a code (codes.go) and, when it points into a file,
+// a range.
+func LoadPath(path string, opts LoadOptions) (*Config, diag.Diagnostics) {
+	cfg, hds := loadPath(path, opts)
+	return cfg, fromHCL(hds)
+}
+
+// loadPath is LoadPath with HCL diagnostics.
+func loadPath(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read configuration",
 			Detail:   fmt.Sprintf("%s. Pass the configuration file or directory with -c/--config, or create replication.hcl in the working directory.", err),
+			Extra:    diag.WithCode(CodeUnreadable),
 		}}
 	}
 	if !info.IsDir() {
 		if strings.EqualFold(filepath.Ext(path), ".toml") {
-			return LoadTOML(path, opts)
+			return loadTOML(path, opts)
 		}
 		src, err := os.ReadFile(path)
 		if err != nil {
@@ -54,6 +65,7 @@ func LoadPath(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 				Severity: hcl.DiagError,
 				Summary:  "Cannot read configuration file",
 				Detail:   fmt.Sprintf("%s.", err),
+				Extra:    diag.WithCode(CodeUnreadable),
 			}}
 		}
 		return loadFiles([]string{path}, map[string][]byte{path: src}, opts)
@@ -64,6 +76,7 @@ func LoadPath(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read configuration directory",
 			Detail:   fmt.Sprintf("%s.", err),
+			Extra:    diag.WithCode(CodeUnreadable),
 		}}
 	}
 	var names []string
@@ -80,6 +93,7 @@ func LoadPath(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 				Severity: hcl.DiagError,
 				Summary:  "Cannot read configuration file",
 				Detail:   fmt.Sprintf("%s.", err),
+				Extra:    diag.WithCode(CodeUnreadable),
 			})
 			continue
 		}
@@ -94,6 +108,7 @@ func LoadPath(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 			Severity: hcl.DiagError,
 			Summary:  "No configuration files",
 			Detail:   fmt.Sprintf("The directory %s holds no *.hcl files. Create %s, or pass a file with -c/--config.", path, filepath.Join(path, "replication.hcl")),
+			Extra:    diag.WithCode(CodeNoFiles),
 		}}
 	}
 	sort.Strings(names)
@@ -103,20 +118,22 @@ func LoadPath(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 // LoadSources decodes HCL from in-memory files (file name to content),
 // merged into one Config as LoadPath does for a directory. file() paths are
 // relative to the directory part of each file name.
-func LoadSources(files map[string][]byte, opts LoadOptions) (*Config, hcl.Diagnostics) {
+func LoadSources(files map[string][]byte, opts LoadOptions) (*Config, diag.Diagnostics) {
 	if len(files) == 0 {
-		return nil, hcl.Diagnostics{{
+		return nil, fromHCL(hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "No configuration files",
 			Detail:   "There is no configuration to load: write a replication.hcl file.",
-		}}
+			Extra:    diag.WithCode(CodeNoFiles),
+		}})
 	}
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	return loadFiles(names, files, opts)
+	cfg, hds := loadFiles(names, files, opts)
+	return cfg, fromHCL(hds)
 }
 
 // loadFiles parses the named files and decodes them as one configuration.
@@ -125,7 +142,7 @@ func loadFiles(names []string, files map[string][]byte, opts LoadOptions) (*Conf
 	var parsed []*hcl.File
 	for _, name := range names {
 		f, d := hclsyntax.ParseConfig(files[name], name, hcl.InitialPos)
-		diags = append(diags, d...)
+		diags = append(diags, withCode(d, CodeSyntax)...)
 		if f != nil {
 			parsed = append(parsed, f)
 		}

@@ -112,13 +112,13 @@ type tableInfo struct {
 func (d *decoder) decodeReplication(b *hcl.Block, ctx *hcl.EvalContext) {
 	name := b.Labels[0]
 	if !hclsyntax.ValidIdentifier(name) {
-		d.errorf(b.LabelRanges[0].Ptr(), "Invalid replication name",
+		d.errorf(CodeInvalidName, b.LabelRanges[0].Ptr(), "Invalid replication name",
 			"%q cannot be used in the address replication.%s: a name starts with a letter or underscore and holds only letters, digits, underscores and dashes.", name, name)
 		return
 	}
 	for _, r := range d.cfg.Replications {
 		if r.Name == name {
-			d.errorf(b.DefRange.Ptr(), "Duplicate replication",
+			d.errorf(CodeDuplicateBlock, b.DefRange.Ptr(), "Duplicate replication",
 				"replication %q is already declared at %s. Rename one of the two blocks.", name, rangeLoc(r.DeclRange))
 			return
 		}
@@ -182,7 +182,7 @@ func (d *decoder) decodeReplication(b *hcl.Block, ctx *hcl.EvalContext) {
 			continue
 		}
 		if prev, ok := seen[blk.Type]; ok {
-			d.errorf(blk.DefRange.Ptr(), fmt.Sprintf("Duplicate %s block", blk.Type),
+			d.errorf(CodeDuplicateBlock, blk.DefRange.Ptr(), fmt.Sprintf("Duplicate %s block", blk.Type),
 				"A replication has at most one %s block; the first is at %s. Merge the two.", blk.Type, rangeLoc(prev.DefRange))
 			continue
 		}
@@ -216,7 +216,7 @@ func (d *decoder) endpointRef(b *hcl.Block, a *hcl.Attribute, kind EndpointKind)
 		write = fmt.Sprintf("declare a %s \"%s\" { url = ... } block and write %s = %s.%s", kind, example, kind, kind, example)
 	}
 	if a == nil {
-		d.errorf(b.DefRange.Ptr(), fmt.Sprintf("Missing %s", kind),
+		d.errorf(CodeMissingEndpoint, b.DefRange.Ptr(), fmt.Sprintf("Missing %s", kind),
 			"A replication needs a %s: %s.", kind, write)
 		return "", false
 	}
@@ -226,12 +226,12 @@ func (d *decoder) endpointRef(b *hcl.Block, a *hcl.Attribute, kind EndpointKind)
 		if _, ok := a.Expr.(*hclsyntax.TemplateExpr); ok {
 			what = "a string"
 		}
-		d.attrErrorf(a, fmt.Sprintf("Invalid %s reference", kind),
+		d.attrErrorf(CodeInvalidEndpointReference, a, fmt.Sprintf("Invalid %s reference", kind),
 			"%s must be a reference to a %s block, not %s: %s.", kind, kind, what, write)
 		return "", false
 	}
 	if tr.RootName() == string(other) {
-		d.attrErrorf(a, fmt.Sprintf("Invalid %s reference", kind),
+		d.attrErrorf(CodeInvalidEndpointReference, a, fmt.Sprintf("Invalid %s reference", kind),
 			"%s refers to a %s block, but %s must name a %s block: %s.", tr.RootName()+traversalSuffix(tr), other, kind, kind, write)
 		return "", false
 	}
@@ -247,7 +247,7 @@ func (d *decoder) endpointRef(b *hcl.Block, a *hcl.Attribute, kind EndpointKind)
 		}
 	}
 	if tr.RootName() != string(kind) || name == "" {
-		d.attrErrorf(a, fmt.Sprintf("Invalid %s reference", kind),
+		d.attrErrorf(CodeInvalidEndpointReference, a, fmt.Sprintf("Invalid %s reference", kind),
 			"%s must be a reference of the form %s.NAME: %s.", kind, kind, write)
 		return "", false
 	}
@@ -261,7 +261,7 @@ func (d *decoder) endpointRef(b *hcl.Block, a *hcl.Attribute, kind EndpointKind)
 			}
 			detail += fmt.Sprintf("Declared %ss: %s. Write %s = %s.NAME with one of them, or declare %s %q { url = ... }.", kind, strings.Join(declared, ", "), kind, kind, kind, name)
 		}
-		d.attrErrorf(a, fmt.Sprintf("Reference to undeclared %s", kind), "%s", detail)
+		d.attrErrorf(CodeUndeclaredEndpoint, a, fmt.Sprintf("Reference to undeclared %s", kind), "%s", detail)
 		return "", false
 	}
 	return name, true
@@ -291,7 +291,7 @@ func (d *decoder) exclusive(attrs hcl.Attributes, a, b, why string) {
 	if y.Range.Start.Byte < x.Range.Start.Byte {
 		first, second = y, x
 	}
-	d.errorf(second.NameRange.Ptr(), fmt.Sprintf("%s and %s are mutually exclusive", a, b),
+	d.errorf(CodeMutuallyExclusive, second.NameRange.Ptr(), fmt.Sprintf("%s and %s are mutually exclusive", a, b),
 		"%s is already set at line %d. %s", first.Name, first.Range.Start.Line, why)
 }
 
@@ -302,7 +302,7 @@ func (d *decoder) databaseList(a *hcl.Attribute, ctx *hcl.EvalContext, include b
 		return nil
 	}
 	if include && len(list) == 0 {
-		d.attrErrorf(a, "Empty databases list",
+		d.attrErrorf(CodeEmptyList, a, "Empty databases list",
 			"databases = [] would replicate nothing: list the databases to replicate, or remove databases to replicate every non-template database.")
 		return nil
 	}
@@ -310,11 +310,11 @@ func (d *decoder) databaseList(a *hcl.Attribute, ctx *hcl.EvalContext, include b
 	var out []string
 	for i, n := range list {
 		if strings.TrimSpace(n) == "" {
-			d.errorf(ranges[i].Ptr(), "Empty database name", "Every entry of %s must name a database: remove the empty string.", a.Name)
+			d.errorf(CodeEmptyValue, ranges[i].Ptr(), "Empty database name", "Every entry of %s must name a database: remove the empty string.", a.Name)
 			continue
 		}
 		if seen[n] {
-			d.warnf(ranges[i].Ptr(), "Duplicate database", "%q is listed twice in %s: remove one.", n, a.Name)
+			d.warnf(CodeDuplicateEntry, ranges[i].Ptr(), "Duplicate database", "%q is listed twice in %s: remove one.", n, a.Name)
 			continue
 		}
 		seen[n] = true
@@ -334,7 +334,7 @@ func (d *decoder) tableList(a *hcl.Attribute, ctx *hcl.EvalContext, r *Replicati
 		return nil, nil
 	}
 	if include && len(list) == 0 {
-		d.attrErrorf(a, "Empty include_tables list",
+		d.attrErrorf(CodeEmptyList, a, "Empty include_tables list",
 			"include_tables = [] would replicate no table: list the tables to replicate, or remove include_tables to replicate every table.")
 		return nil, nil
 	}
@@ -344,14 +344,14 @@ func (d *decoder) tableList(a *hcl.Attribute, ctx *hcl.EvalContext, r *Replicati
 	for i, s := range list {
 		ref, err := ParseTableRef(s)
 		if err != nil {
-			d.errorf(ranges[i].Ptr(), "Invalid table reference", "In %s: %s.", a.Name, err)
+			d.errorf(CodeInvalidTableReference, ranges[i].Ptr(), "Invalid table reference", "In %s: %s.", a.Name, err)
 			continue
 		}
 		if !d.checkInScope(r, ref, s, ranges[i]) {
 			continue
 		}
 		if seen[ref] {
-			d.warnf(ranges[i].Ptr(), "Duplicate table", "%s is listed twice in %s: remove one.", ref, a.Name)
+			d.warnf(CodeDuplicateEntry, ranges[i].Ptr(), "Duplicate table", "%s is listed twice in %s: remove one.", ref, a.Name)
 			continue
 		}
 		seen[ref] = true
@@ -370,14 +370,14 @@ func (d *decoder) checkInScope(r *Replication, ref TableRef, text string, rng hc
 				return true
 			}
 		}
-		d.errorf(rng.Ptr(), "Table outside the replicated databases",
+		d.errorf(CodeTableNotInDatabases, rng.Ptr(), "Table outside the replicated databases",
 			"%q names database %q, which is not in databases = [%s]. Add %q to databases, or fix the database part of the reference.",
 			text, ref.Database, quoteList(r.Databases), ref.Database)
 		return false
 	}
 	for _, db := range r.ExcludeDatabases {
 		if db == ref.Database {
-			d.errorf(rng.Ptr(), "Table in an excluded database",
+			d.errorf(CodeTableInExcludedDatabase, rng.Ptr(), "Table in an excluded database",
 				"%q names database %q, which exclude_databases leaves out. Remove %q from exclude_databases, or remove this table reference.",
 				text, ref.Database, ref.Database)
 			return false
@@ -401,7 +401,7 @@ func (d *decoder) decodeTable(b *hcl.Block, ctx *hcl.EvalContext, r *Replication
 	ti := tableInfo{labelRange: b.LabelRanges[0]}
 	ref, err := ParseTableRef(label)
 	if err != nil {
-		d.errorf(b.LabelRanges[0].Ptr(), "Invalid table reference", "In the table block label: %s.", err)
+		d.errorf(CodeInvalidTableReference, b.LabelRanges[0].Ptr(), "Invalid table reference", "In the table block label: %s.", err)
 		return ti, false
 	}
 	if !d.checkInScope(r, ref, label, b.LabelRanges[0]) {
@@ -409,7 +409,7 @@ func (d *decoder) decodeTable(b *hcl.Block, ctx *hcl.EvalContext, r *Replication
 	}
 	for _, t := range r.Tables {
 		if t.Ref == ref {
-			d.errorf(b.DefRange.Ptr(), "Duplicate table block",
+			d.errorf(CodeDuplicateBlock, b.DefRange.Ptr(), "Duplicate table block",
 				"Table %s already has a table block at %s. Merge the two blocks into one.", ref, rangeLoc(t.DeclRange))
 			return ti, false
 		}
@@ -422,7 +422,7 @@ func (d *decoder) decodeTable(b *hcl.Block, ctx *hcl.EvalContext, r *Replication
 	if hasWhere {
 		if s, _, ok := d.stringAttr(where, ctx); ok {
 			if strings.TrimSpace(s) == "" {
-				d.attrErrorf(where, "Empty where",
+				d.attrErrorf(CodeEmptyValue, where, "Empty where",
 					"where is empty: write a SQL condition such as where = \"created_at > now() - interval '90 days'\", or remove it to copy every row.")
 			} else {
 				tc.Where = s
@@ -438,13 +438,13 @@ func (d *decoder) decodeTable(b *hcl.Block, ctx *hcl.EvalContext, r *Replication
 	var firstTW *hcl.Block
 	for _, blk := range content.Blocks {
 		if firstTW != nil {
-			d.errorf(blk.DefRange.Ptr(), "Duplicate time_window block",
+			d.errorf(CodeDuplicateBlock, blk.DefRange.Ptr(), "Duplicate time_window block",
 				"A table has at most one time_window; the first is at %s. Remove one.", rangeLoc(firstTW.DefRange))
 			continue
 		}
 		firstTW = blk
 		if hasWhere {
-			d.errorf(blk.DefRange.Ptr(), "where and time_window are mutually exclusive",
+			d.errorf(CodeMutuallyExclusive, blk.DefRange.Ptr(), "where and time_window are mutually exclusive",
 				"Table %s already has where at line %d. Keep one row filter: either where = \"SQL condition\" or a time_window block.", ref, where.Range.Start.Line)
 			continue
 		}
@@ -464,7 +464,7 @@ func (d *decoder) decodeTimeWindow(b *hcl.Block, ctx *hcl.EvalContext) *TimeWind
 		s, good := d.nonEmptyStringAttr(a, ctx)
 		tw.Column, ok = s, ok && good
 	} else {
-		d.errorf(b.DefRange.Ptr(), "Missing column in time_window",
+		d.errorf(CodeMissingAttribute, b.DefRange.Ptr(), "Missing column in time_window",
 			"A time_window needs the timestamp column it filters on: write column = \"created_at\".")
 		ok = false
 	}
@@ -472,7 +472,7 @@ func (d *decoder) decodeTimeWindow(b *hcl.Block, ctx *hcl.EvalContext) *TimeWind
 		if s, _, good := d.stringAttr(a, ctx); good {
 			w, err := ParseWindow(s)
 			if err != nil {
-				d.attrErrorf(a, "Invalid time window", "%s.", err)
+				d.attrErrorf(CodeInvalidTimeWindow, a, "Invalid time window", "%s.", err)
 				ok = false
 			}
 			tw.Last = w
@@ -480,7 +480,7 @@ func (d *decoder) decodeTimeWindow(b *hcl.Block, ctx *hcl.EvalContext) *TimeWind
 			ok = false
 		}
 	} else {
-		d.errorf(b.DefRange.Ptr(), "Missing last in time_window",
+		d.errorf(CodeMissingAttribute, b.DefRange.Ptr(), "Missing last in time_window",
 			"A time_window needs its length: write last = \"90 days\" (units: seconds, minutes, hours, days, weeks, months, years).")
 		ok = false
 	}
@@ -538,7 +538,7 @@ func (d *decoder) sizeAttr(a *hcl.Attribute, ctx *hcl.EvalContext) (int64, bool)
 	}
 	n, err := ParseSize(s)
 	if err != nil {
-		d.attrErrorf(a, "Invalid size for split_larger_than", "%s.", err)
+		d.attrErrorf(CodeInvalidSize, a, "Invalid size for split_larger_than", "%s.", err)
 		return 0, false
 	}
 	return n, true
@@ -580,7 +580,7 @@ func (d *decoder) decodeSync(b *hcl.Block, ctx *hcl.EvalContext, s *Sync) {
 			continue
 		}
 		if len(v) > maxIdentLen {
-			d.attrErrorf(a, fmt.Sprintf("%s name too long", n),
+			d.attrErrorf(CodeNameTooLong, a, fmt.Sprintf("%s name too long", n),
 				"PostgreSQL names are at most %d bytes; %q has %d. Write a shorter name.", maxIdentLen, v, len(v))
 			continue
 		}

@@ -31,10 +31,10 @@ func (d *decoder) checkTableRules(r *Replication, info *replInfo) {
 		}
 		switch {
 		case excluded[ref]:
-			d.errorf(soRanges[i].Ptr(), "Schema-only table is excluded",
+			d.errorf(CodeSchemaOnlyExcluded, soRanges[i].Ptr(), "Schema-only table is excluded",
 				"%s is listed in exclude_tables, so neither its structure nor its rows are copied. Remove it from exclude_tables to copy its structure, or from schema_only.", ref)
 		case hasInclude && !included[ref]:
-			d.errorf(soRanges[i].Ptr(), "Schema-only table is not included",
+			d.errorf(CodeSchemaOnlyNotIncluded, soRanges[i].Ptr(), "Schema-only table is not included",
 				"include_tables lists the only tables to replicate, and %s is not among them. Add %q to include_tables, or remove it from schema_only.", ref, ref.String())
 		}
 	}
@@ -43,16 +43,16 @@ func (d *decoder) checkTableRules(r *Replication, info *replInfo) {
 		ref := t.cfg.Ref
 		switch {
 		case excluded[ref]:
-			d.errorf(t.labelRange.Ptr(), "Settings for an excluded table",
+			d.errorf(CodeSettingsExcludedTable, t.labelRange.Ptr(), "Settings for an excluded table",
 				"%s is listed in exclude_tables, so this table block has no effect. Remove the table block, or remove %q from exclude_tables.", ref, ref.String())
 			continue
 		case hasInclude && !included[ref]:
-			d.errorf(t.labelRange.Ptr(), "Settings for a table that is not included",
+			d.errorf(CodeSettingsNotIncludedTable, t.labelRange.Ptr(), "Settings for a table that is not included",
 				"include_tables lists the only tables to replicate, and %s is not among them. Add %q to include_tables, or remove this table block.", ref, ref.String())
 			continue
 		}
 		if schemaOnly[ref] && t.filterRange != nil {
-			d.errorf(t.filterRange, "Row filter on a schema-only table",
+			d.errorf(CodeFilterOnSchemaOnly, t.filterRange, "Row filter on a schema-only table",
 				"%s is listed in schema_only, so no rows are copied and the %s filter cannot apply. Remove %s, or remove %q from schema_only to copy the filtered rows.", ref, t.filterName, t.filterName, ref.String())
 		}
 	}
@@ -68,7 +68,7 @@ func (d *decoder) checkOverlaps() {
 			if a.Source != "" && a.Source == b.Source && a.Sync.Method != SyncNone && b.Sync.Method != SyncNone &&
 				(a.Sync.Publication == b.Sync.Publication || a.Sync.Subscription == b.Sync.Subscription) {
 				if overlap, what := databasesOverlap(a, b); overlap {
-					d.warnf(b.DeclRange.Ptr(), "Replications share replication object names",
+					d.warnf(CodeSharedReplicationObjects, b.DeclRange.Ptr(), "Replications share replication object names",
 						"replication %q and replication %q both read %s from source.%s with publication %q and subscription %q (the subscription name is also the replication slot name on the source), so they would take over each other's objects. Give each a sync block with its own names, e.g. publication = %q and subscription = %q.",
 						b.Name, a.Name, what, b.Source, b.Sync.Publication, b.Sync.Subscription, "replicator_"+b.Name+"_pub", "replicator_"+b.Name+"_sub")
 				}
@@ -84,7 +84,7 @@ func (d *decoder) checkOverlaps() {
 			if attr, ok := d.targetAttrs[b]; ok {
 				subj = attr.Expr.Range().Ptr()
 			}
-			d.warnf(subj, "Replications overlap on one target",
+			d.warnf(CodeOverlappingTargets, subj, "Replications overlap on one target",
 				"replication %q (%s) and replication %q both write %s to target.%s, so they would overwrite each other's data and replication objects. Give them different targets, or disjoint databases (databases / exclude_databases).",
 				b.Name, rangeLoc(b.DeclRange), a.Name, what, b.Target)
 		}

@@ -11,20 +11,29 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/database-replicator/database-replicator/lang/diag"
 )
 
 // LoadTOML reads the predecessor's TOML configuration from path and decodes
 // it with DecodeTOML.
-func LoadTOML(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
+func LoadTOML(path string, opts LoadOptions) (*Config, diag.Diagnostics) {
+	cfg, hds := loadTOML(path, opts)
+	return cfg, fromHCL(hds)
+}
+
+// loadTOML is LoadTOML with HCL diagnostics.
+func loadTOML(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read configuration file",
 			Detail:   fmt.Sprintf("%s. Pass the configuration file with -c/--config.", err),
+			Extra:    diag.WithCode(CodeUnreadable),
 		}}
 	}
-	return DecodeTOML(path, src, opts)
+	return decodeTOML(path, src, opts)
 }
 
 // DecodeTOML decodes the predecessor's TOML configuration:
@@ -58,7 +67,13 @@ func LoadTOML(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 // Diagnostics carry the file name and the line and column of the offending
 // key or value. The Config is nil only when the file does not parse; after
 // other errors it is partial, so callers must check diags.HasErrors().
-func DecodeTOML(filename string, src []byte, opts LoadOptions) (*Config, hcl.Diagnostics) {
+func DecodeTOML(filename string, src []byte, opts LoadOptions) (*Config, diag.Diagnostics) {
+	cfg, hds := decodeTOML(filename, src, opts)
+	return cfg, fromHCL(hds)
+}
+
+// decodeTOML is DecodeTOML with HCL diagnostics.
+func decodeTOML(filename string, src []byte, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	d := &tomlDecoder{filename: filename, src: src}
 	var raw map[string]any
 	if _, err := toml.Decode(string(src), &raw); err != nil {
@@ -86,6 +101,7 @@ func DecodeTOML(filename string, src []byte, opts LoadOptions) (*Config, hcl.Dia
 			Summary:  fmt.Sprintf("Value for undeclared variable %q", name),
 			Detail: fmt.Sprintf("--var %s=... sets a variable that the TOML configuration does not declare: it declares only %s and %s. Drop the --var, or convert the file to HCL with `database-replicator config convert %s` and declare the variable there.",
 				name, SourceURLVar, TargetURLVar, filename),
+			Extra: diag.WithCode(CodeUndeclaredVariableValue),
 		})
 	}
 	cfg := newFlagConfig(&start, sourceURL, targetURL, r)
@@ -116,15 +132,15 @@ type tomlDecoder struct {
 
 // parseError converts a TOML syntax error into a diagnostic.
 func (d *tomlDecoder) parseError(err error) {
-	diag := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid TOML"}
+	hd := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid TOML", Extra: diag.WithCode(CodeTOMLSyntax)}
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
-		diag.Detail = pe.Message
+		hd.Detail = pe.Message
 		if pe.Usage != "" {
-			diag.Detail += ".\n" + strings.TrimSpace(pe.Usage)
+			hd.Detail += ".\n" + strings.TrimSpace(pe.Usage)
 		}
-		if !strings.HasSuffix(diag.Detail, ".") {
-			diag.Detail += "."
+		if !strings.HasSuffix(hd.Detail, ".") {
+			hd.Detail += "."
 		}
 		line := max(pe.Position.Line, 1)
 		col := max(pe.Position.Col, 1)
@@ -136,32 +152,34 @@ func (d *tomlDecoder) parseError(err error) {
 				end = startPos
 			}
 		}
-		diag.Subject = &hcl.Range{Filename: d.filename, Start: startPos, End: end}
+		hd.Subject = &hcl.Range{Filename: d.filename, Start: startPos, End: end}
 	} else {
-		diag.Detail = err.Error() + "."
-		diag.Subject = &hcl.Range{Filename: d.filename, Start: hcl.InitialPos, End: hcl.InitialPos}
+		hd.Detail = err.Error() + "."
+		hd.Subject = &hcl.Range{Filename: d.filename, Start: hcl.InitialPos, End: hcl.InitialPos}
 	}
-	d.diags = append(d.diags, diag)
+	d.diags = append(d.diags, hd)
 }
 
 // errorf reports an error at the located path (or its nearest located
 // ancestor).
-func (d *tomlDecoder) errorf(path []string, summary, format string, args ...any) {
+func (d *tomlDecoder) errorf(code diag.Code, path []string, summary, format string, args ...any) {
 	d.diags = append(d.diags, &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  summary,
 		Detail:   fmt.Sprintf(format, args...),
 		Subject:  d.rangeOf(path).Ptr(),
+		Extra:    diag.WithCode(code),
 	})
 }
 
 // warnf reports a warning at the located path.
-func (d *tomlDecoder) warnf(path []string, summary, format string, args ...any) {
+func (d *tomlDecoder) warnf(code diag.Code, path []string, summary, format string, args ...any) {
 	d.diags = append(d.diags, &hcl.Diagnostic{
 		Severity: hcl.DiagWarning,
 		Summary:  summary,
 		Detail:   fmt.Sprintf(format, args...),
 		Subject:  d.rangeOf(path).Ptr(),
+		Extra:    diag.WithCode(code),
 	})
 }
 
@@ -218,7 +236,7 @@ func (d *tomlDecoder) unknownKey(path []string, where string, allowed []string) 
 	if s := suggest(key, allowed); s != "" {
 		detail += fmt.Sprintf(" Did you mean %s?", s)
 	}
-	d.errorf(path, "Unknown key "+strconv.Quote(key), "%s", detail)
+	d.errorf(CodeTOMLUnknownKey, path, "Unknown key "+strconv.Quote(key), "%s", detail)
 }
 
 // sortedMapKeys returns the keys of a TOML table in name order.
@@ -244,7 +262,7 @@ func (d *tomlDecoder) decodeRoot(raw map[string]any, r *Replication) {
 	}
 	dbs, ok := v.(map[string]any)
 	if !ok {
-		d.errorf([]string{"databases"}, "Invalid databases",
+		d.errorf(CodeWrongType, []string{"databases"}, "Invalid databases",
 			"databases must be a table of databases, not %s: write [databases.myapp] sections.", tomlTypeName(v))
 		return
 	}
@@ -254,13 +272,13 @@ func (d *tomlDecoder) decodeRoot(raw map[string]any, r *Replication) {
 	for _, db := range names {
 		path := []string{"databases", db}
 		if err := checkName("database", db); err != nil {
-			d.errorf(path, "Invalid database name", "In [databases.%s]: %s.", db, err)
+			d.errorf(CodeInvalidDatabaseName, path, "Invalid database name", "In [databases.%s]: %s.", db, err)
 			continue
 		}
 		r.Databases = append(r.Databases, db)
 		body, ok := dbs[db].(map[string]any)
 		if !ok {
-			d.errorf(path, "Invalid database section",
+			d.errorf(CodeWrongType, path, "Invalid database section",
 				"databases.%s must be a table, not %s: write a [databases.%s] section.", db, tomlTypeName(dbs[db]), db)
 			continue
 		}
@@ -283,24 +301,24 @@ func (d *tomlDecoder) decodeDatabase(db string, body map[string]any, r *Replicat
 		path := append(append([]string{}, base...), "schema_only")
 		list, ok := v.([]any)
 		if !ok {
-			d.errorf(path, "Invalid schema_only",
+			d.errorf(CodeWrongType, path, "Invalid schema_only",
 				"schema_only must be an array of table names, not %s: write schema_only = [\"audit_logs\", \"archive.old_events\"].", tomlTypeName(v))
 		}
 		for i, e := range list {
 			epath := append(append([]string{}, path...), tomlIndex(i))
 			s, ok := e.(string)
 			if !ok {
-				d.errorf(epath, "Invalid schema_only entry",
+				d.errorf(CodeWrongType, epath, "Invalid schema_only entry",
 					"Every entry of schema_only must be a string naming a table, not %s: write \"audit_logs\" or \"archive.old_events\".", tomlTypeName(e))
 				continue
 			}
 			ref, err := schemaTableRef(db, s)
 			if err != nil {
-				d.errorf(epath, "Invalid table in schema_only", "In schema_only: %s.", err)
+				d.errorf(CodeInvalidTableReference, epath, "Invalid table in schema_only", "In schema_only: %s.", err)
 				continue
 			}
 			if _, dup := schemaOnly[ref]; dup {
-				d.warnf(epath, "Duplicate table", "%s is listed twice in schema_only: remove one.", ref)
+				d.warnf(CodeDuplicateEntry, epath, "Duplicate table", "%s is listed twice in schema_only: remove one.", ref)
 				continue
 			}
 			schemaOnly[ref] = epath
@@ -315,14 +333,14 @@ func (d *tomlDecoder) decodeDatabase(db string, body map[string]any, r *Replicat
 		path := append(append([]string{}, base...), kind)
 		elems, ok := tomlTables(v)
 		if !ok {
-			d.errorf(path, "Invalid "+kind,
+			d.errorf(CodeWrongType, path, "Invalid "+kind,
 				"%s must be an array of tables, not %s: write one [[databases.%s.%s]] section per table.", kind, tomlTypeName(v), tomlKey(db), kind)
 			continue
 		}
 		for i, e := range elems {
 			epath := append(append([]string{}, path...), tomlIndex(i))
 			if e == nil {
-				d.errorf(epath, "Invalid "+kind+" entry",
+				d.errorf(CodeWrongType, epath, "Invalid "+kind+" entry",
 					"Every entry of %s must be a table: write a [[databases.%s.%s]] section.", kind, tomlKey(db), kind)
 				continue
 			}
@@ -331,13 +349,13 @@ func (d *tomlDecoder) decodeDatabase(db string, body map[string]any, r *Replicat
 				continue
 			}
 			if prev, ok := filtered[tc.Ref]; ok {
-				d.errorf(epath, "Duplicate filter",
+				d.errorf(CodeDuplicateFilter, epath, "Duplicate filter",
 					"%s already has a filter at line %d. A table has one row filter: merge the two into one table_filters entry (combine conditions with AND), or remove one.", tc.Ref, d.line(prev))
 				continue
 			}
 			filtered[tc.Ref] = epath
 			if so, ok := schemaOnly[tc.Ref]; ok {
-				d.errorf(epath, "Row filter on a schema-only table",
+				d.errorf(CodeFilterOnSchemaOnly, epath, "Row filter on a schema-only table",
 					"%s is listed in schema_only (line %d), so no rows are copied and this filter cannot apply. Remove the filter, or remove the table from schema_only to copy the filtered rows.", tc.Ref, d.line(so))
 				continue
 			}
@@ -389,18 +407,18 @@ func (d *tomlDecoder) decodeFilter(db, kind string, e map[string]any, path []str
 		kpath := append(append([]string{}, path...), key)
 		if !has {
 			if required {
-				d.errorf(path, "Missing "+key,
+				d.errorf(CodeMissingAttribute, path, "Missing "+key,
 					"A %s entry needs %s: write %s.", section, key, example)
 			}
 			return "", !required
 		}
 		s, isStr := v.(string)
 		if !isStr {
-			d.errorf(kpath, "Invalid "+key, "%s must be a string, not %s: write %s = \"...\".", key, tomlTypeName(v), key)
+			d.errorf(CodeWrongType, kpath, "Invalid "+key, "%s must be a string, not %s: write %s = \"...\".", key, tomlTypeName(v), key)
 			return "", false
 		}
 		if strings.TrimSpace(s) == "" {
-			d.errorf(kpath, "Empty "+key, "%s is empty in %s: write %s.", key, section, example)
+			d.errorf(CodeEmptyValue, kpath, "Empty "+key, "%s is empty in %s: write %s.", key, section, example)
 			return "", false
 		}
 		return s, true
@@ -420,7 +438,7 @@ func (d *tomlDecoder) decodeFilter(db, kind string, e map[string]any, path []str
 			ref, err = schemaTableRef(db, table)
 		}
 		if err != nil {
-			d.errorf(append(append([]string{}, path...), "table"), "Invalid table", "In %s: %s.", section, err)
+			d.errorf(CodeInvalidTableReference, append(append([]string{}, path...), "table"), "Invalid table", "In %s: %s.", section, err)
 			ok = false
 		}
 	}
@@ -434,7 +452,7 @@ func (d *tomlDecoder) decodeFilter(db, kind string, e map[string]any, path []str
 		last, okL := str("last", true)
 		if okC {
 			if err := checkName("column", column); err != nil {
-				d.errorf(append(append([]string{}, path...), "column"), "Invalid column", "In %s: %s.", section, err)
+				d.errorf(CodeInvalidFilter, append(append([]string{}, path...), "column"), "Invalid column", "In %s: %s.", section, err)
 				okC = false
 			}
 		}
@@ -442,7 +460,7 @@ func (d *tomlDecoder) decodeFilter(db, kind string, e map[string]any, path []str
 		if okL {
 			var err error
 			if w, err = ParseWindow(last); err != nil {
-				d.errorf(append(append([]string{}, path...), "last"), "Invalid time window", "In %s, last: %s.", section, err)
+				d.errorf(CodeInvalidTimeWindow, append(append([]string{}, path...), "last"), "Invalid time window", "In %s, last: %s.", section, err)
 				okL = false
 			}
 		}

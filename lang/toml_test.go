@@ -8,8 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/database-replicator/database-replicator/lang/diag"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -29,10 +30,10 @@ func TestLoadTOMLPredecessor(t *testing.T) {
 	}
 	for _, load := range []struct {
 		name string
-		fn   func() (*Config, hcl.Diagnostics)
+		fn   func() (*Config, diag.Diagnostics)
 	}{
-		{"LoadTOML", func() (*Config, hcl.Diagnostics) { return LoadTOML("testdata/predecessor.toml", opts) }},
-		{"LoadPath", func() (*Config, hcl.Diagnostics) { return LoadPath("testdata/predecessor.toml", opts) }},
+		{"LoadTOML", func() (*Config, diag.Diagnostics) { return LoadTOML("testdata/predecessor.toml", opts) }},
+		{"LoadPath", func() (*Config, diag.Diagnostics) { return LoadPath("testdata/predecessor.toml", opts) }},
 	} {
 		t.Run(load.name, func(t *testing.T) {
 			cfg, diags := load.fn()
@@ -189,15 +190,20 @@ func TestDecodeTOMLErrors(t *testing.T) {
 			if !diags.HasErrors() {
 				t.Fatalf("no error; diags: %v", diags)
 			}
-			var found *hcl.Diagnostic
-			for _, d := range diags {
-				if d.Severity == hcl.DiagError && d.Summary == tt.summary {
-					found = d
+			var found *diag.Diagnostic
+			for i, d := range diags {
+				if d.Severity == diag.Error && d.Summary == tt.summary {
+					found = &diags[i]
 					break
 				}
 			}
 			if found == nil {
 				t.Fatalf("no %q error in:\n%s", tt.summary, tomlDiagText(diags))
+			}
+			for _, d := range diags {
+				if d.Code == "" {
+					t.Errorf("diagnostic without code: %s", d)
+				}
 			}
 			if !strings.Contains(found.Detail, tt.detail) {
 				t.Errorf("detail %q does not contain %q", found.Detail, tt.detail)
@@ -205,11 +211,11 @@ func TestDecodeTOMLErrors(t *testing.T) {
 			if tt.line == 0 {
 				return
 			}
-			if found.Subject == nil {
+			if found.Range == nil {
 				t.Fatalf("no subject: %v", found)
 			}
-			if found.Subject.Filename != "bad.toml" || found.Subject.Start.Line != tt.line || (tt.col != 0 && found.Subject.Start.Column != tt.col) {
-				t.Errorf("subject = %s:%d:%d, want bad.toml:%d:%d", found.Subject.Filename, found.Subject.Start.Line, found.Subject.Start.Column, tt.line, tt.col)
+			if found.Range.Filename != "bad.toml" || found.Range.Start.Line != tt.line || (tt.col != 0 && found.Range.Start.Column != tt.col) {
+				t.Errorf("subject = %s:%d:%d, want bad.toml:%d:%d", found.Range.Filename, found.Range.Start.Line, found.Range.Start.Column, tt.line, tt.col)
 			}
 		})
 	}
@@ -217,7 +223,7 @@ func TestDecodeTOMLErrors(t *testing.T) {
 
 func TestDecodeTOMLWarnings(t *testing.T) {
 	cfg, diags := DecodeTOML("w.toml", []byte("[databases.a]\nschema_only = [\"t\", \"public.t\"]\n"), LoadOptions{})
-	if diags.HasErrors() || len(diags) != 1 || diags[0].Summary != "Duplicate table" || diags[0].Subject.Start.Column != 21 {
+	if diags.HasErrors() || len(diags) != 1 || diags[0].Summary != "Duplicate table" || diags[0].Range.Start.Column != 21 {
 		t.Fatalf("diags: %s", tomlDiagText(diags))
 	}
 	if len(cfg.Replications[0].SchemaOnly) != 1 {
@@ -245,10 +251,10 @@ func TestLocateTOMLNoPanic(t *testing.T) {
 	}
 }
 
-func tomlDiagText(diags hcl.Diagnostics) string {
+func tomlDiagText(diags diag.Diagnostics) string {
 	var b strings.Builder
 	for _, d := range diags {
-		b.WriteString("  " + d.Error() + "\n")
+		b.WriteString("  " + d.String() + "\n")
 	}
 	return b.String()
 }
@@ -315,7 +321,7 @@ func FuzzDecodeTOML(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src string) {
 		_, diags := DecodeTOML("f.toml", []byte(src), LoadOptions{})
 		for _, d := range diags {
-			if d.Subject == nil || d.Subject.Filename != "f.toml" || d.Subject.Start.Line < 1 {
+			if d.Range == nil || d.Range.Filename != "f.toml" || d.Range.Start.Line < 1 {
 				t.Fatalf("diagnostic without position: %v", d)
 			}
 		}

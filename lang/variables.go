@@ -9,6 +9,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/database-replicator/database-replicator/lang/diag"
 )
 
 // sensitiveMark marks cty values derived from sensitive variables.
@@ -33,12 +35,12 @@ var variableSchema = &hcl.BodySchema{
 func (d *decoder) decodeVariable(block *hcl.Block, ctx *hcl.EvalContext) {
 	name := block.Labels[0]
 	if !hclsyntax.ValidIdentifier(name) {
-		d.errorf(block.LabelRanges[0].Ptr(), "Invalid variable name",
+		d.errorf(CodeInvalidName, block.LabelRanges[0].Ptr(), "Invalid variable name",
 			"%q cannot be referenced as var.%s: a name starts with a letter or underscore and holds only letters, digits, underscores and dashes.", name, name)
 		return
 	}
 	if prev, ok := d.cfg.Variables[name]; ok {
-		d.errorf(block.DefRange.Ptr(), "Duplicate variable",
+		d.errorf(CodeDuplicateBlock, block.DefRange.Ptr(), "Duplicate variable",
 			"Variable %q is already declared at %s. Remove one of the two declarations or rename one.", name, rangeLoc(prev.DeclRange))
 		return
 	}
@@ -83,7 +85,7 @@ func (d *decoder) decodeVariable(block *hcl.Block, ctx *hcl.EvalContext) {
 	} else if v.Default != cty.NilVal {
 		val = v.Default
 	} else {
-		d.errorf(block.DefRange.Ptr(), fmt.Sprintf("No value for required variable %q", name),
+		d.errorf(CodeVariableNoValue, block.DefRange.Ptr(), fmt.Sprintf("No value for required variable %q", name),
 			"Variable %q has no default. Set it with --var %s=VALUE, export %s%s=VALUE, or add default = ... to the variable block.", name, name, VarEnvPrefix, name)
 		return
 	}
@@ -121,7 +123,7 @@ func (d *decoder) varFromString(v *Variable, s, from string) (cty.Value, bool) {
 			val, diags = expr.Value(nil)
 		}
 		if diags.HasErrors() {
-			d.errorf(v.DeclRange.Ptr(), fmt.Sprintf("Invalid value for variable %q", v.Name),
+			d.errorf(CodeInvalidVariableValue, v.DeclRange.Ptr(), fmt.Sprintf("Invalid value for variable %q", v.Name),
 				"The value from %s is not a valid HCL expression of type %s: %s.", from, ty.FriendlyName(), diags[0].Summary)
 			return cty.NilVal, false
 		}
@@ -132,13 +134,13 @@ func (d *decoder) varFromString(v *Variable, s, from string) (cty.Value, bool) {
 		if sameKind(val.Type(), ty) && val.IsWhollyKnown() {
 			return val, true
 		}
-		d.errorf(v.DeclRange.Ptr(), fmt.Sprintf("Invalid value for variable %q", v.Name),
+		d.errorf(CodeInvalidVariableValue, v.DeclRange.Ptr(), fmt.Sprintf("Invalid value for variable %q", v.Name),
 			"The value from %s must be a %s, like the default, not a %s.", from, kindName(ty), kindName(val.Type()))
 		return cty.NilVal, false
 	}
 	out, err := convert.Convert(val, ty)
 	if err != nil || !out.IsWhollyKnown() {
-		d.errorf(v.DeclRange.Ptr(), fmt.Sprintf("Invalid value for variable %q", v.Name),
+		d.errorf(CodeInvalidVariableValue, v.DeclRange.Ptr(), fmt.Sprintf("Invalid value for variable %q", v.Name),
 			"The value from %s must be a %s, like the default: %s.", from, ty.FriendlyName(), convertErr(err))
 		return cty.NilVal, false
 	}
@@ -169,6 +171,7 @@ func (d *decoder) checkUndeclaredVars() {
 			Severity: hcl.DiagError,
 			Summary:  fmt.Sprintf("Value for undeclared variable %q", name),
 			Detail:   detail,
+			Extra:    diag.WithCode(CodeUndeclaredVariableValue),
 		})
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/database-replicator/database-replicator/lang/diag"
 )
 
 // WriteHCL renders a configuration as canonical HCL that the HCL decoder
@@ -117,7 +119,7 @@ func WriteHCL(cfg *Config) []byte {
 // canonical HCL (LoadTOML, then WriteHCL), with a header comment naming the
 // file. The connection strings become the sensitive variables source_url
 // and target_url. Nothing is returned when the file has errors.
-func ConvertTOML(path string) ([]byte, hcl.Diagnostics) {
+func ConvertTOML(path string) ([]byte, diag.Diagnostics) {
 	cfg, diags := LoadTOML(path, LoadOptions{})
 	if diags.HasErrors() || cfg == nil {
 		return nil, diags

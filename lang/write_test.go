@@ -6,8 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/database-replicator/database-replicator/lang/diag"
 )
 
 // sameConfig compares two configurations by their typed values, ignoring
@@ -99,10 +100,10 @@ func roundTrip(t *testing.T, cfg *Config, opts LoadOptions) []byte {
 	return out
 }
 
-func writeDiagText(diags hcl.Diagnostics) string {
+func writeDiagText(diags diag.Diagnostics) string {
 	var b strings.Builder
 	for _, d := range diags {
-		b.WriteString("  " + d.Error() + "\n")
+		b.WriteString("  " + d.String() + "\n")
 	}
 	return b.String()
 }

@@ -55,7 +55,7 @@ func configWith(extra string) (*lang.Config, error) {
 	src := strings.Replace(baseConfig, "%EXTRA%", extra, 1)
 	cfg, diags := lang.LoadSources(map[string][]byte{"replication.hcl": []byte(src)}, lang.LoadOptions{})
 	if diags.HasErrors() {
-		return nil, diags
+		return nil, diags.Err()
 	}
 	return cfg, nil
 }

@@ -8,9 +8,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/hashicorp/hcl/v2"
-
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/lang/diag"
 )
 
 // fmtCmd rewrites HCL files in canonical format.
@@ -31,7 +30,7 @@ func (c *fmtCmd) Run(a *app) error {
 		return err
 	}
 	var changed []string
-	var diags hcl.Diagnostics
+	var diags diag.Diagnostics
 	sources := map[string][]byte{}
 	for _, f := range files {
 		src, err := os.ReadFile(f)
@@ -108,11 +107,11 @@ func writeFileKeepMode(path string, data []byte) error {
 }
 
 // countFiles counts the distinct files named by diagnostics.
-func countFiles(diags hcl.Diagnostics) int {
+func countFiles(diags diag.Diagnostics) int {
 	seen := map[string]bool{}
 	for _, d := range diags {
-		if d.Subject != nil {
-			seen[d.Subject.Filename] = true
+		if d.Range != nil {
+			seen[d.Range.Filename] = true
 		}
 	}
 	return len(seen)

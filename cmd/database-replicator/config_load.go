@@ -6,9 +6,9 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/hashicorp/hcl/v2"
-
+	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/lang/diag"
 )
 
 // loadConfig loads the configuration named by --config, prints every
@@ -35,14 +35,17 @@ func (a *app) loadConfig() (*lang.Config, error) {
 	return cfg, nil
 }
 
-// printDiagnostics writes diagnostics with source snippets to stderr.
-func (a *app) printDiagnostics(diags hcl.Diagnostics, sources map[string][]byte) error {
+// printDiagnostics writes every diagnostic, errors first, with source
+// snippets to stderr; sources holds file contents already read (others are
+// read from disk).
+func (a *app) printDiagnostics(diags diag.Diagnostics, sources map[string][]byte) error {
 	if len(diags) == 0 {
 		return nil
 	}
 	_, noColor := a.io.lookupEnv("NO_COLOR")
 	color := a.io.stderrTTY && !a.global.NoColor && !noColor
-	if err := lang.WriteDiagnostics(a.io.stderr, diags, sources, color); err != nil {
+	v := views.HumanDiagnostics{W: a.io.stderr, Color: color, Sources: sources}
+	if err := v.Render(diags); err != nil {
 		return fmt.Errorf("print diagnostics: %w", err)
 	}
 	return nil
