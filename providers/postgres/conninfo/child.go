@@ -95,14 +95,16 @@ func escapeOption(s string) string {
 
 // ChildEnv returns the environment for a child tool (pg_dump, psql, ...):
 // this process's environment without any PG* variable (PGPASSWORD in
-// particular, and others that could redirect the child), plus PGHOST,
+// particular, and others that could redirect the child) and without the
+// configuration's REPLICATOR_VAR_* variables (which may hold passwords),
+// plus PGHOST,
 // PGPORT, PGUSER, PGDATABASE, PGSSLMODE (when set), PGCONNECT_TIMEOUT
 // (30 unless the string says otherwise) from info, and PGPASSFILE=passFile
 // when passFile is not "". Pass ChildConnString(info) with -d as well.
 func ChildEnv(info Info, passFile string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "PG") {
+		if strings.HasPrefix(kv, "PG") || strings.HasPrefix(strings.ToUpper(kv), "REPLICATOR_VAR_") {
 			continue
 		}
 		env = append(env, kv)

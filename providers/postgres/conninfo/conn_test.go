@@ -286,3 +286,27 @@ func TestChildToolGetsPasswordFromPassFile(t *testing.T) {
 		}
 	}
 }
+
+// TestChildEnvDropsSecrets checks that a child tool inherits neither PG*
+// variables nor the configuration's REPLICATOR_VAR_* values.
+func TestChildEnvDropsSecrets(t *testing.T) {
+	t.Setenv("PGPASSWORD", "env-secret")
+	t.Setenv("REPLICATOR_VAR_source_url", "postgres://u:var-secret@h/db")
+	t.Setenv("replicator_var_other", "lower-secret")
+	t.Setenv("KEEP_ME", "yes")
+	info, err := ParseURL("postgres://u:url-secret@127.0.0.1:5432/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Join(ChildEnv(info, "/tmp/x.pgpass"), "\n")
+	for _, secret := range []string{"env-secret", "var-secret", "lower-secret", "url-secret"} {
+		if strings.Contains(env, secret) {
+			t.Errorf("child environment holds %q:\n%s", secret, env)
+		}
+	}
+	for _, want := range []string{"KEEP_ME=yes", "PGPASSFILE=/tmp/x.pgpass", "PGUSER=u"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("child environment lacks %s:\n%s", want, env)
+		}
+	}
+}
