@@ -491,9 +491,9 @@ func describeCopy(ts *TableScope) string {
 	case ts.SchemaOnly:
 		return "structure only (schema_only): no rows are copied"
 	case ts.Filter != "":
-		return fmt.Sprintf("copy the rows where %s (~%d rows in the table, %s)", ts.Filter, max(ts.Source.EstimatedRows, 0), humanBytes(ts.Source.Bytes))
+		return fmt.Sprintf("copy the rows where %s (~%d rows in the table, %s)", ts.Filter, max(ts.Source.EstimatedRows, 0), lang.FormatBytes(ts.Source.Bytes))
 	}
-	return fmt.Sprintf("copy ~%d rows (%s)", max(ts.Source.EstimatedRows, 0), humanBytes(ts.Source.Bytes))
+	return fmt.Sprintf("copy ~%d rows (%s)", max(ts.Source.EstimatedRows, 0), lang.FormatBytes(ts.Source.Bytes))
 }
 
 // checkTruncateCascade refuses a truncate that would cascade through
@@ -605,21 +605,6 @@ func tableList(ts []*postgres.Table, n int) string {
 		names = append(names, lang.QuoteIdent(t.Schema)+"."+lang.QuoteIdent(t.Name))
 	}
 	return strings.Join(names, ", ")
-}
-
-// humanBytes renders a size as PostgreSQL's pg_size_pretty does.
-func humanBytes(n int64) string {
-	units := []string{"bytes", "kB", "MB", "GB", "TB"}
-	f := float64(n)
-	i := 0
-	for f >= 10*1024 && i < len(units)-1 {
-		f /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%d bytes", n)
-	}
-	return fmt.Sprintf("%.0f %s", f, units[i])
 }
 
 // planDeletes plans the removal of resources recorded in state that the
