@@ -8,12 +8,13 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/sergi/go-diff/diffmatchpatch"
 )
 
 // View renders a plan for one audience.
 type View interface {
-	Render(w io.Writer, p *Plan) error
+	Render(w io.Writer, p *plans.Plan) error
 }
 
 // TextView renders a plan for a terminal: markers, attribute diffs,
@@ -50,29 +51,29 @@ func (v TextView) paint(code, s string) string {
 	return code + s + ansiReset
 }
 
-func actionColor(a Action) string {
+func actionColor(a plans.Action) string {
 	switch a {
-	case Create:
+	case plans.Create:
 		return ansiGreen
-	case Update:
+	case plans.Update:
 		return ansiYellow
-	case Replace:
+	case plans.Replace:
 		return ansiCyan
-	case Delete:
+	case plans.Delete:
 		return ansiRed
 	}
 	return ""
 }
 
 // Render writes the text plan.
-func (v TextView) Render(w io.Writer, p *Plan) error {
+func (v TextView) Render(w io.Writer, p *plans.Plan) error {
 	var b strings.Builder
 	if !p.HasChanges() {
 		b.WriteString(v.paint(ansiBold+ansiGreen, "No changes.") + " The target matches the configuration and the source.\n")
 	} else {
 		b.WriteString("database-replicator will perform the following actions:\n")
 		for _, c := range p.Changes {
-			if c.Action == NoOp {
+			if c.Action == plans.NoOp {
 				continue
 			}
 			v.renderChange(&b, c)
@@ -82,7 +83,7 @@ func (v TextView) Render(w io.Writer, p *Plan) error {
 		b.WriteString("\n")
 		for _, d := range p.Warnings {
 			label := v.paint(ansiBold+ansiYellow, "Warning:")
-			if d.Severity == SevError {
+			if d.Severity == plans.SevError {
 				label = v.paint(ansiBold+ansiRed, "Error:")
 			}
 			fmt.Fprintf(&b, "%s %s\n", label, d.Summary)
@@ -102,7 +103,7 @@ func (v TextView) Render(w io.Writer, p *Plan) error {
 	return err
 }
 
-func (v TextView) renderChange(b *strings.Builder, c *Change) {
+func (v TextView) renderChange(b *strings.Builder, c *plans.Change) {
 	marker := v.paint(actionColor(c.Action), c.Action.Marker())
 	fmt.Fprintf(b, "\n  %s %s will be %s\n", v.paint(ansiBold, "#"), v.paint(ansiBold, c.Addr.String()), c.Action.Verb())
 	if c.Reason != "" {
@@ -113,7 +114,8 @@ func (v TextView) renderChange(b *strings.Builder, c *Change) {
 	} else {
 		fmt.Fprintf(b, "  %s %s %q {\n", marker, c.Addr.Kind, c.Addr.Key)
 	}
-	keys := attrKeys(c.Before, c.After)
+	beforeAttrs, afterAttrs := plans.EncodeAttrs(c.Before), plans.EncodeAttrs(c.After)
+	keys := attrKeys(beforeAttrs, afterAttrs)
 	width := 0
 	for _, k := range keys {
 		if len(k) > width {
@@ -121,8 +123,8 @@ func (v TextView) renderChange(b *strings.Builder, c *Change) {
 		}
 	}
 	for _, k := range keys {
-		before, hadBefore := c.Before[k]
-		after, hasAfter := c.After[k]
+		before, hadBefore := beforeAttrs[k]
+		after, hasAfter := afterAttrs[k]
 		name := k + strings.Repeat(" ", width-len(k))
 		switch {
 		case !hadBefore && hasAfter:
@@ -132,7 +134,7 @@ func (v TextView) renderChange(b *strings.Builder, c *Change) {
 		case formatValue(before) == formatValue(after):
 			// Equal as rendered: 49152 read back from state as a float or
 			// a json.Number is the same value as the int64 planned.
-			if c.Action != Update && c.Action != Replace {
+			if c.Action != plans.Update && c.Action != plans.Replace {
 				fmt.Fprintf(b, "        %s = %s\n", name, formatValue(after))
 			}
 		default:
@@ -229,7 +231,7 @@ func formatValue(v any) string {
 }
 
 // Render writes the plan as indented JSON followed by a newline.
-func (JSONView) Render(w io.Writer, p *Plan) error {
+func (JSONView) Render(w io.Writer, p *plans.Plan) error {
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return fmt.Errorf("render plan as JSON: %w", err)
@@ -239,7 +241,7 @@ func (JSONView) Render(w io.Writer, p *Plan) error {
 }
 
 // Render writes the markdown plan.
-func (MarkdownView) Render(w io.Writer, p *Plan) error {
+func (MarkdownView) Render(w io.Writer, p *plans.Plan) error {
 	var b strings.Builder
 	s := p.Summary()
 	b.WriteString("### database-replicator plan\n\n")
@@ -249,7 +251,7 @@ func (MarkdownView) Render(w io.Writer, p *Plan) error {
 		fmt.Fprintf(&b, "**Plan:** %d to add, %d to change, %d to destroy.\n\n", s.Add, s.Change, s.Destroy)
 		b.WriteString("| action | address | reason |\n|---|---|---|\n")
 		for _, c := range p.Changes {
-			if c.Action == NoOp {
+			if c.Action == plans.NoOp {
 				continue
 			}
 			fmt.Fprintf(&b, "| `%s` %s | `%s` | %s |\n", c.Action.Marker(), c.Action, mdEscape(c.Addr.String()), mdEscape(c.Reason))
@@ -257,7 +259,7 @@ func (MarkdownView) Render(w io.Writer, p *Plan) error {
 		b.WriteString("\n<details><summary>Details</summary>\n\n```diff\n")
 		var text strings.Builder
 		for _, c := range p.Changes {
-			if c.Action != NoOp {
+			if c.Action != plans.NoOp {
 				TextView{}.renderChange(&text, c)
 			}
 		}
@@ -268,7 +270,7 @@ func (MarkdownView) Render(w io.Writer, p *Plan) error {
 		b.WriteString("\n#### Warnings\n\n")
 		for _, d := range p.Warnings {
 			icon := "⚠️"
-			if d.Severity == SevError {
+			if d.Severity == plans.SevError {
 				icon = "❌"
 			}
 			fmt.Fprintf(&b, "- %s **%s**", icon, mdEscape(d.Summary))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres"
 	"github.com/database-replicator/database-replicator/state"
 )
@@ -62,10 +63,10 @@ func (c *planCmd) Run(a *app) error {
 }
 
 // countErrors counts error diagnostics.
-func countErrors(ds planner.Diagnostics) int {
+func countErrors(ds plans.Diagnostics) int {
 	n := 0
 	for _, d := range ds {
-		if d.Severity == planner.SevError {
+		if d.Severity == plans.SevError {
 			n++
 		}
 	}
@@ -73,7 +74,7 @@ func countErrors(ds planner.Diagnostics) int {
 }
 
 // makePlan reads state, introspects every endpoint and builds the plan.
-func (a *app) makePlan(cfg *lang.Config, backend state.Backend, targets []string) (*planner.Plan, planner.Diagnostics, error) {
+func (a *app) makePlan(cfg *lang.Config, backend state.Backend, targets []string) (*plans.Plan, plans.Diagnostics, error) {
 	prior, err := backend.Read(a.ctx)
 	if err != nil {
 		return nil, nil, err
@@ -163,7 +164,7 @@ func (a *app) checkFilters(cfg *lang.Config, servers map[string]*postgres.Server
 }
 
 // renderPlan prints the plan in the selected format.
-func (a *app) renderPlan(p *planner.Plan, asJSON, asMarkdown bool) error {
+func (a *app) renderPlan(p *plans.Plan, asJSON, asMarkdown bool) error {
 	var v planner.View = planner.TextView{Color: a.color}
 	switch {
 	case asJSON:
@@ -183,7 +184,7 @@ type showCmd struct {
 
 // Run implements the command.
 func (c *showCmd) Run(a *app) error {
-	p, err := planner.ReadFile(c.File)
+	p, err := plans.ReadFile(c.File)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/database-replicator/database-replicator/executor"
 	"github.com/database-replicator/database-replicator/lang"
-	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres"
 )
 
@@ -50,24 +50,27 @@ func (p *Provider) snapshotFor(ctx context.Context, ep Endpoints, replication, d
 }
 
 // table copies one table inside its database's snapshot.
-func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, progress executor.Progress) (map[string]any, error) {
-	if c.Action == planner.Delete {
+func (p *Provider) table(ctx context.Context, ep Endpoints, c *plans.Change, progress executor.Progress) (plans.Attrs, error) {
+	if c.Action == plans.Delete {
 		return nil, nil // stop managing it; the target keeps its rows
 	}
 	ref, err := tableRef(c.Addr.Key)
 	if err != nil {
 		return nil, err
 	}
-	if so, _ := c.After["schema_only"].(bool); so {
-		return c.After, nil
+	after, err := attrsOf[*plans.TableAttrs](c)
+	if err != nil {
+		return nil, err
 	}
-	if c.After["copied_by"] == "table_sync" && c.Action == planner.Replace {
-		return p.recopyByTableSync(ctx, ep, c, ref)
+	if after.SchemaOnly {
+		return after, nil
+	}
+	if after.CopiedByTableSync && c.Action == plans.Replace {
+		return p.recopyByTableSync(ctx, ep, c.Addr.Key, after, ref)
 	}
 	// Only the slot-based methods copy in a slot's exported snapshot; xmin
 	// and none copy in one snapshot held for the run.
-	method := lang.SyncMethod(fmt.Sprint(c.After["method"]))
-	logical := method == lang.SyncLogical || method == lang.SyncStream
+	logical := after.Method == lang.SyncLogical || after.Method == lang.SyncStream
 	snap, err := p.snapshotFor(ctx, ep, c.Addr.Replication, ref.Database, logical)
 	if err != nil {
 		return nil, err
@@ -82,11 +85,11 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, p
 		return nil, err
 	}
 	defer dst.Close(context.Background())
-	filter, _ := c.After["filter"].(string)
+	filter := after.Filter
 	if logical && filter != "" {
 		// Copy exactly what the publication streams: its stored filter
 		// (a time window is frozen to a constant there).
-		pub, _ := c.After["publication"].(string)
+		pub := after.Publication
 		stored, published, err := postgres.PublicationRowFilter(ctx, src, pub, ref.Schema, ref.Table)
 		if err != nil {
 			return nil, err
@@ -96,7 +99,7 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, p
 		}
 		filter = stored
 	}
-	if c.Action == planner.Replace {
+	if c.Action == plans.Replace {
 		if err := p.truncateReplaced(ctx, ep, c.Addr.Replication, ref.Database); err != nil {
 			return nil, err
 		}
@@ -108,23 +111,25 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, p
 	}
 	req := postgres.CopyRequest{Schema: ref.Schema, Table: ref.Table, Filter: filter, Snapshot: snap}
 	onProgress := func(rows, bytes int64) { progress.Rows(rows); progress.Bytes(bytes) }
-	size := attrInt(c.After["bytes"])
+	size := after.Bytes
+	out := *after
 	if ep.SplitLargerThan > 0 && size > ep.SplitLargerThan && ep.SplitParts > 1 {
-		stats, parts, err := p.copySplit(ctx, ep, c.Addr.Replication, ref.Database, req, src, ep.SplitParts, c.Action == planner.Replace, onProgress)
+		stats, parts, err := p.copySplit(ctx, ep, c.Addr.Replication, ref.Database, req, src, ep.SplitParts, c.Action == plans.Replace, onProgress)
 		if err != nil {
 			return nil, err
 		}
 		if err := p.buildWithTable(ctx, ep, c.Addr.Replication, ref); err != nil {
 			return nil, err
 		}
-		return merge(c.After, map[string]any{"copied_rows": stats.Rows, "copied_bytes": stats.Bytes, "parts": parts}), nil
+		out.CopiedRows, out.CopiedBytes, out.Parts = &stats.Rows, &stats.Bytes, &parts
+		return &out, nil
 	}
 	release, err := p.lane(ctx, c.Addr.Replication, ep.SplitParts)
 	if err != nil {
 		return nil, err
 	}
 	// A first copy goes into an empty table: write it frozen.
-	req.Freeze = c.Action == planner.Create
+	req.Freeze = c.Action == plans.Create
 	stats, err := postgres.CopyTable(ctx, src, dst, req, onProgress)
 	release()
 	if err != nil {
@@ -133,13 +138,18 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *planner.Change, p
 	if err := p.buildWithTable(ctx, ep, c.Addr.Replication, ref); err != nil {
 		return nil, err
 	}
-	return merge(c.After, map[string]any{"copied_rows": stats.Rows, "copied_bytes": stats.Bytes}), nil
+	out.CopiedRows, out.CopiedBytes = &stats.Rows, &stats.Bytes
+	return &out, nil
 }
 
 // xmin records the xmin watermark the table's sync starts from.
-func (p *Provider) xmin(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
-	if c.Action == planner.Delete {
+func (p *Provider) xmin(ctx context.Context, ep Endpoints, c *plans.Change) (plans.Attrs, error) {
+	if c.Action == plans.Delete {
 		return nil, nil
+	}
+	after, err := attrsOf[*plans.XminAttrs](c)
+	if err != nil {
+		return nil, err
 	}
 	ref, err := tableRef(c.Addr.Key)
 	if err != nil {
@@ -151,7 +161,9 @@ func (p *Provider) xmin(ctx context.Context, ep Endpoints, c *planner.Change) (m
 	if s == nil {
 		return nil, errors.New("no snapshot was taken for this database in this run: run plan again; it copies the table again and starts the cursor at that snapshot")
 	}
-	return merge(c.After, map[string]any{"xmin_watermark": s.Xmin}), nil
+	out := *after
+	out.XminWatermark = s.Xmin
+	return &out, nil
 }
 
 // deleteAllRows empties tables with DELETE in one transaction, with
@@ -212,23 +224,6 @@ func (p *Provider) truncateReplaced(ctx context.Context, ep Endpoints, replicati
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.truncErr[k]
-}
-
-// attrInt reads an integer attribute (int64 in a fresh plan, float64 or
-// json.Number after a JSON round trip).
-func attrInt(v any) int64 {
-	switch x := v.(type) {
-	case int64:
-		return x
-	case int:
-		return int64(x)
-	case float64:
-		return int64(x)
-	case interface{ Int64() (int64, error) }:
-		n, _ := x.Int64()
-		return n
-	}
-	return 0
 }
 
 // copySplit copies a big table as parallel CTID ranges, every part inside
@@ -301,7 +296,11 @@ const catchUpTimeout = 5 * time.Minute
 // the publication dropped tables for a re-copy and the subscription's
 // refresh took them out of pg_subscription_rel: from then on no change
 // written before the drop can reach them, so emptying them is safe.
-func (p *Provider) waitApplied(ctx context.Context, ep Endpoints, db, slot string, tables []string) error {
+func (p *Provider) waitApplied(ctx context.Context, ep Endpoints, db, slot string, refs []lang.TableRef) error {
+	tables := make([]string, len(refs))
+	for i, r := range refs {
+		tables[i] = r.String()
+	}
 	src, err := postgres.Connect(ctx, ep.Source.WithDatabase(db))
 	if err != nil {
 		return err
@@ -363,10 +362,8 @@ func (p *Provider) waitApplied(ctx context.Context, ep Endpoints, db, slot strin
 //
 // Every step can run again: an interrupted change is planned again from
 // the publication's drop on.
-func (p *Provider) recopyByTableSync(ctx context.Context, ep Endpoints, c *planner.Change, ref lang.TableRef) (map[string]any, error) {
-	pubName, _ := c.After["publication"].(string)
-	subName, _ := c.After["subscription"].(string)
-	filter, _ := c.After["filter"].(string)
+func (p *Provider) recopyByTableSync(ctx context.Context, ep Endpoints, key string, after *plans.TableAttrs, ref lang.TableRef) (plans.Attrs, error) {
+	pubName, subName, filter := after.Publication, after.Subscription, after.Filter
 	if pubName == "" || subName == "" {
 		return nil, errors.New("the change names no publication or subscription: run plan again")
 	}
@@ -412,21 +409,21 @@ func (p *Provider) recopyByTableSync(ctx context.Context, ep Endpoints, c *plann
 	if err != nil {
 		return nil, err
 	}
-	p.log.Info("table emptied for a re-copy by the subscription's table sync", "table", c.Addr.Key, "statement", strings.SplitN(empty, " ", 2)[0])
+	p.log.Info("table emptied for a re-copy by the subscription's table sync", "table", key, "statement", strings.SplitN(empty, " ", 2)[0])
 
 	src, err := postgres.Connect(ctx, ep.Source.WithDatabase(ref.Database))
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close(context.Background())
-	out := merge(c.After, nil)
-	if w, ok := c.After["time_window"].(map[string]any); ok {
-		frozen, err := freezeWindow(ctx, src, table, w)
+	out := *after
+	if w := after.TimeWindow; w != nil {
+		frozen, err := freezeWindow(ctx, src, plans.TableName{Schema: ref.Schema, Table: ref.Table}, *w)
 		if err != nil {
 			return nil, err
 		}
 		filter = frozen
-		out["frozen_time_window"] = frozen
+		out.FrozenTimeWindow = frozen
 	}
 	pub := pgx.Identifier{pubName}.Sanitize()
 	item := table
@@ -455,6 +452,6 @@ func (p *Provider) recopyByTableSync(ctx context.Context, ep Endpoints, c *plann
 	if _, err := dst.Exec(ctx, sql); err != nil {
 		return nil, fmt.Errorf("%s: %w", sql, err)
 	}
-	p.log.Info("table handed to the subscription's table sync", "table", c.Addr.Key, "publication", pubName, "subscription", subName)
-	return out, nil
+	p.log.Info("table handed to the subscription's table sync", "table", key, "publication", pubName, "subscription", subName)
+	return &out, nil
 }

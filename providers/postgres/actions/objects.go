@@ -8,90 +8,73 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/database-replicator/database-replicator/lang"
-	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres"
-	"github.com/database-replicator/database-replicator/state"
 )
 
-// strMap reads a map[string]any attribute of strings.
-func strMap(v any) map[string]string {
-	out := map[string]string{}
-	if m, ok := v.(map[string]any); ok {
-		for k, e := range m {
-			if s, ok := e.(string); ok {
-				out[k] = s
-			}
-		}
-	}
-	return out
-}
-
-// attrsOf returns the attributes a change acts on: what it was for a
-// delete, what it will be otherwise.
-func attrsOf(c *planner.Change) map[string]any {
-	if c.Action == planner.Delete {
-		return c.Before
-	}
-	return c.After
-}
-
 // publication creates, alters or drops the source publication of a database.
-func (p *Provider) publication(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+func (p *Provider) publication(ctx context.Context, ep Endpoints, c *plans.Change) (plans.Attrs, error) {
 	db := c.Addr.Key
-	attrs := attrsOf(c)
-	name, _ := attrs["name"].(string)
+	attrs, err := attrsOf[*plans.PublicationAttrs](c)
+	if err != nil {
+		return nil, err
+	}
+	name := attrs.Name
 	conn, err := postgres.Connect(ctx, ep.Source.WithDatabase(db))
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(context.Background())
 	pub := pgx.Identifier{name}.Sanitize()
-	if c.Action == planner.Delete {
+	if c.Action == plans.Delete {
 		_, err := conn.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pub)
 		return nil, err
 	}
-	for _, t := range state.StringList(attrs["set_replica_identity_full"]) {
-		if _, err := conn.Exec(ctx, "ALTER TABLE "+t+" REPLICA IDENTITY FULL"); err != nil {
-			return nil, fmt.Errorf("set replica identity full on %s: %w", t, err)
+	for _, t := range attrs.SetReplicaIdentityFull {
+		table := quoteTable(t)
+		if _, err := conn.Exec(ctx, "ALTER TABLE "+table+" REPLICA IDENTITY FULL"); err != nil {
+			return nil, fmt.Errorf("set replica identity full on %s: %w", table, err)
 		}
 	}
-	filters := strMap(attrs["row_filters"])
-	windows, _ := attrs["time_windows"].(map[string]any)
-	want := state.StringList(attrs["tables"])
-	var current map[string]string
-	if c.Action == planner.Update {
+	out := *attrs
+	out.DropForTableSync = nil
+	out.Tables = append([]plans.PublishedTable{}, attrs.Tables...)
+	var current map[plans.TableName]string
+	if c.Action == plans.Update {
 		if current, err = publishedTables(ctx, conn, name); err != nil {
 			return nil, err
 		}
 	}
-	frozen := map[string]any{}
 	// item renders one table of the publication with its row filter.
-	item := func(t string) (string, error) {
-		f := filters[t]
-		if w, ok := windows[t].(map[string]any); ok && (f == "" || strings.HasSuffix(f, frozenSuffix)) {
+	item := func(i int) (string, error) {
+		t := &out.Tables[i]
+		f := t.RowFilter()
+		if t.Window != nil && t.Cutoff == "" {
 			// A time window is frozen when its table joins the publication;
-			// an already published window keeps its stored cut-off (the
-			// plan carries it as the filter).
-			fw, err := freezeWindow(ctx, conn, t, w)
+			// an already published window keeps its stored cut-off.
+			fw, err := freezeWindow(ctx, conn, t.Table, *t.Window)
 			if err != nil {
 				return "", err
 			}
-			frozen[t] = fw
+			t.Frozen = fw
 			f = fw
 		}
 		if f != "" {
-			return t + " WHERE (" + f + ")", nil
+			return quoteTable(t.Table) + " WHERE (" + f + ")", nil
 		}
-		return t, nil
+		return quoteTable(t.Table), nil
 	}
 	var stmts []string
-	if added, dropped, ok := addedAndDropped(current, want, filters); c.Action == planner.Update && ok {
+	if added, dropped, ok := addedAndDropped(current, out.Tables); c.Action == plans.Update && ok {
 		// Published tables that keep their filter are left alone: DROP
 		// TABLE for those no longer wanted (or dropped for a re-copy by
 		// the subscription's table sync), ADD TABLE for new ones.
 		if len(dropped) > 0 {
-			stmts = append(stmts, "ALTER PUBLICATION "+pub+" DROP TABLE "+strings.Join(dropped, ", "))
+			names := make([]string, len(dropped))
+			for i, t := range dropped {
+				names[i] = quoteTable(t)
+			}
+			stmts = append(stmts, "ALTER PUBLICATION "+pub+" DROP TABLE "+strings.Join(names, ", "))
 		}
 		var items []string
 		for _, t := range added {
@@ -107,8 +90,8 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *planner.Cha
 	} else {
 		var sql string
 		var items []string
-		for _, t := range want {
-			it, err := item(t)
+		for i := range out.Tables {
+			it, err := item(i)
 			if err != nil {
 				return nil, err
 			}
@@ -116,11 +99,11 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *planner.Cha
 		}
 		sort.Strings(items)
 		switch {
-		case len(items) == 0 && c.Action == planner.Update:
+		case len(items) == 0 && c.Action == plans.Update:
 			sql = "ALTER PUBLICATION " + pub + " SET (publish = 'insert, update, delete, truncate')"
 		case len(items) == 0:
 			sql = "CREATE PUBLICATION " + pub
-		case c.Action == planner.Update:
+		case c.Action == plans.Update:
 			sql = "ALTER PUBLICATION " + pub + " SET TABLE " + strings.Join(items, ", ")
 		default:
 			sql = "CREATE PUBLICATION " + pub + " FOR TABLE " + strings.Join(items, ", ")
@@ -144,23 +127,17 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *planner.Cha
 			p.log.Info("publication changed", "publication", name, "database", db, "statement", strings.SplitN(sql, " WHERE ", 2)[0])
 		}
 	}
-	out := merge(attrs, nil)
-	delete(out, planner.AttrDropForTableSync)
-	if len(frozen) > 0 {
-		out["frozen_time_windows"] = frozen
-	}
-	return out, nil
+	return &out, nil
 }
 
-// frozenSuffix ends the planned filter of a time window that is frozen
-// when its table joins the publication.
-const frozenSuffix = "(frozen to a constant cut-off when the publication is created)"
+// quoteTable renders a table name as a SQL identifier.
+func quoteTable(t plans.TableName) string { return pgx.Identifier{t.Schema, t.Table}.Sanitize() }
 
-// publishedTables returns the tables a publication carries now, quoted
-// as the plan names them, with their stored row filters ("" for none);
+// publishedTables returns the tables a publication carries now, with
+// their stored row filters ("" for none);
 // nil when the server cannot tell (before PostgreSQL 15 there are no row
 // filters to compare).
-func publishedTables(ctx context.Context, conn *pgx.Conn, pub string) (map[string]string, error) {
+func publishedTables(ctx context.Context, conn *pgx.Conn, pub string) (map[plans.TableName]string, error) {
 	var version int
 	if err := conn.QueryRow(ctx, "SELECT pg_catalog.current_setting('server_version_num')::int").Scan(&version); err != nil {
 		return nil, fmt.Errorf("read server version: %w", err)
@@ -177,10 +154,10 @@ func publishedTables(ctx context.Context, conn *pgx.Conn, pub string) (map[strin
 	if err != nil {
 		return nil, fmt.Errorf("read the tables of publication %s: %w", pub, err)
 	}
-	out := map[string]string{}
+	out := map[plans.TableName]string{}
 	var schema, table, filter string
 	if _, err := pgx.ForEachRow(rows, []any{&schema, &table, &filter}, func() error {
-		out[lang.QuoteIdent(schema)+"."+lang.QuoteIdent(table)] = filter
+		out[plans.TableName{Schema: schema, Table: table}] = filter
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("read the tables of publication %s: %w", pub, err)
@@ -190,20 +167,23 @@ func publishedTables(ctx context.Context, conn *pgx.Conn, pub string) (map[strin
 
 // addedAndDropped reports whether every wanted table that is published
 // keeps its stored filter (the plan carries the stored spelling of a
-// filter that did not change), and returns the wanted tables that are not
-// published and the published ones that are not wanted, sorted.
-func addedAndDropped(current map[string]string, want []string, filters map[string]string) (added, dropped []string, ok bool) {
+// filter that did not change, and the stored cut-off of a time window),
+// and returns the indexes of the wanted tables that are not published and
+// the published tables that are not wanted, each sorted by name.
+func addedAndDropped(current map[plans.TableName]string, want []plans.PublishedTable) (added []int, dropped []plans.TableName, ok bool) {
 	if current == nil {
 		return nil, nil, false
 	}
-	wanted := map[string]bool{}
-	for _, t := range want {
-		wanted[t] = true
-		stored, published := current[t]
+	wanted := map[plans.TableName]bool{}
+	for i, t := range want {
+		wanted[t.Table] = true
+		stored, published := current[t.Table]
 		switch {
 		case !published:
-			added = append(added, t)
-		case stored != filters[t]:
+			added = append(added, i)
+		case t.Window != nil && t.Cutoff == "":
+			return nil, nil, false // the window is frozen again
+		case stored != t.RowFilter():
 			return nil, nil, false
 		}
 	}
@@ -212,16 +192,16 @@ func addedAndDropped(current map[string]string, want []string, filters map[strin
 			dropped = append(dropped, t)
 		}
 	}
-	sort.Strings(added)
-	sort.Strings(dropped)
+	sort.Slice(added, func(i, j int) bool { return want[added[i]].Table.Less(want[added[j]].Table) })
+	plans.SortTableNames(dropped)
 	return added, dropped, true
 }
 
 // freezeWindow turns a time window into a constant cut-off that a
 // publication accepts: "column" > 'now() - window' cast to the column's type.
-func freezeWindow(ctx context.Context, conn *pgx.Conn, table string, w map[string]any) (string, error) {
-	col, _ := w["column"].(string)
-	last, _ := w["last"].(string)
+func freezeWindow(ctx context.Context, conn *pgx.Conn, t plans.TableName, w plans.TimeWindow) (string, error) {
+	table := quoteTable(t)
+	col, last := w.Column, w.Last
 	var colType, cutoff string
 	err := conn.QueryRow(ctx, `SELECT format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
 		WHERE a.attrelid = $1::regclass AND a.attname = $2 AND NOT a.attisdropped`, table, col).Scan(&colType)
@@ -236,16 +216,19 @@ func freezeWindow(ctx context.Context, conn *pgx.Conn, table string, w map[strin
 
 // slot creates the logical slot with an exported snapshot, and keeps the
 // snapshot for the table copies of this run.
-func (p *Provider) slot(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+func (p *Provider) slot(ctx context.Context, ep Endpoints, c *plans.Change) (plans.Attrs, error) {
 	db := c.Addr.Key
-	attrs := attrsOf(c)
-	name, _ := attrs["name"].(string)
+	attrs, err := attrsOf[*plans.SlotAttrs](c)
+	if err != nil {
+		return nil, err
+	}
+	name := attrs.Name
 	src := ep.Source.WithDatabase(db)
-	if c.Action == planner.Delete || c.Action == planner.Replace {
+	if c.Action == plans.Delete || c.Action == plans.Replace {
 		if err := postgres.DropSlot(ctx, src, name); err != nil {
 			return nil, err
 		}
-		if c.Action == planner.Delete {
+		if c.Action == plans.Delete {
 			return nil, nil
 		}
 	}
@@ -260,16 +243,19 @@ func (p *Provider) slot(ctx context.Context, ep Endpoints, c *planner.Change) (m
 	p.slots[key(c.Addr.Replication, db)] = s
 	p.mu.Unlock()
 	p.log.Info("replication slot created", "slot", name, "database", db, "consistent_point", s.ConsistentPoint)
-	return merge(attrs, map[string]any{"consistent_point": s.ConsistentPoint, "snapshot": s.SnapshotName}), nil
+	out := *attrs
+	out.ConsistentPoint, out.Snapshot = s.ConsistentPoint, s.SnapshotName
+	return &out, nil
 }
 
 // subscription creates, alters or drops the target subscription.
-func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *plans.Change) (plans.Attrs, error) {
 	db := c.Addr.Key
-	attrs := attrsOf(c)
-	name, _ := attrs["name"].(string)
-	slot, _ := attrs["slot_name"].(string)
-	pubs := state.StringList(attrs["publications"])
+	attrs, err := attrsOf[*plans.SubscriptionAttrs](c)
+	if err != nil {
+		return nil, err
+	}
+	name, slot, pubs := attrs.Name, attrs.SlotName, attrs.Publications
 	conn, err := postgres.Connect(ctx, ep.Target.WithDatabase(db))
 	if err != nil {
 		return nil, err
@@ -281,20 +267,20 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *planner.Ch
 		quotedPubs[i] = pgx.Identifier{pb}.Sanitize()
 	}
 	switch c.Action {
-	case planner.Delete:
+	case plans.Delete:
 		for _, sql := range []string{"ALTER SUBSCRIPTION " + sub + " DISABLE", "ALTER SUBSCRIPTION " + sub + " SET (slot_name = NONE)", "DROP SUBSCRIPTION " + sub} {
 			if _, err := conn.Exec(ctx, sql); err != nil {
 				return nil, fmt.Errorf("%s: %w", sql, err)
 			}
 		}
 		return nil, nil
-	case planner.Update:
+	case plans.Update:
 		stmts := []string{
 			"ALTER SUBSCRIPTION " + sub + " SET PUBLICATION " + strings.Join(quotedPubs, ", ") + " WITH (refresh = false)",
 			"ALTER SUBSCRIPTION " + sub + " ENABLE",
 		}
-		stop := state.StringList(attrs[planner.AttrStopApplying])
-		if len(state.StringList(attrs[planner.AttrRefreshPublication])) > 0 || len(stop) > 0 {
+		stop := attrs.StopApplying
+		if len(attrs.RefreshPublication) > 0 || len(stop) > 0 {
 			// Tables added to the publication after streaming started: the
 			// subscription's table sync copies them (and only them: tables
 			// already subscribed are not copied again), then streams them.
@@ -313,10 +299,9 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *planner.Ch
 				return nil, err
 			}
 		}
-		out := merge(attrs, nil)
-		delete(out, planner.AttrRefreshPublication)
-		delete(out, planner.AttrStopApplying)
-		return out, nil
+		out := *attrs
+		out.RefreshPublication, out.StopApplying = nil, nil
+		return &out, nil
 	}
 	// The slot must be free: release this run's exported snapshot first.
 	p.mu.Lock()

@@ -3,54 +3,66 @@ package actions
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/database-replicator/database-replicator/lang"
-	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres"
-	"github.com/database-replicator/database-replicator/state"
 )
 
 // database creates (or drops and recreates) the target database.
-func (p *Provider) database(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+func (p *Provider) database(ctx context.Context, ep Endpoints, c *plans.Change) (plans.Attrs, error) {
 	name := c.Addr.Key
 	switch c.Action {
-	case planner.Delete:
-		if drop, _ := c.After["drop_data"].(bool); drop {
+	case plans.Delete:
+		if drop, _ := c.After.(*plans.DatabaseAttrs); drop != nil && drop.DropData {
 			return nil, postgres.DropDatabase(ctx, ep.Target, name)
 		}
 		return nil, nil // target data stays
-	case planner.Replace:
+	case plans.Replace:
 		if err := postgres.DropDatabase(ctx, ep.Target, name); err != nil {
 			return nil, err
 		}
-	case planner.Create:
+	case plans.Create:
 		if c.Before != nil {
 			return c.After, nil // an existing, empty database is adopted
 		}
 	default:
 		return c.After, nil
 	}
-	enc, _ := c.After["encoding"].(string)
-	collate, _ := c.After["collate"].(string)
-	ctype, _ := c.After["ctype"].(string)
-	if err := postgres.CreateDatabase(ctx, ep.Target, name, enc, collate, ctype); err != nil {
+	after, err := attrsOf[*plans.DatabaseAttrs](c)
+	if err != nil {
+		return nil, err
+	}
+	var locale plans.Locale
+	if after.Locale != nil {
+		locale = *after.Locale
+	}
+	if err := postgres.CreateDatabase(ctx, ep.Target, name, after.Encoding, locale.Collate, locale.CType); err != nil {
 		return nil, err
 	}
 	return c.After, nil
 }
 
 // globals copies roles and grants.
-func (p *Provider) globals(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
-	if c.Action == planner.Delete {
+func (p *Provider) globals(ctx context.Context, ep Endpoints, c *plans.Change) (plans.Attrs, error) {
+	if c.Action == plans.Delete {
 		return nil, nil
+	}
+	after, err := attrsOf[*plans.GlobalsAttrs](c)
+	if err != nil {
+		return nil, err
 	}
 	res, err := postgres.CopyGlobals(ctx, ep.Source, ep.Target, func(msg string) { p.log.Warn(msg) })
 	if err != nil {
 		return nil, err
 	}
-	return merge(c.After, map[string]any{"roles_created": len(res.RolesCreated), "roles_skipped": len(res.RolesSkipped)}), nil
+	out := *after
+	created, skipped := len(res.RolesCreated), len(res.RolesSkipped)
+	out.RolesCreated, out.RolesSkipped = &created, &skipped
+	return &out, nil
 }
 
 // schemaScope is the dump scope of one database: its tables in the plan.
@@ -62,12 +74,12 @@ func (p *Provider) schemaScope(replication, db string) postgres.SchemaScope {
 }
 
 // schema restores the pre-data schema of one database.
-func (p *Provider) schema(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+func (p *Provider) schema(ctx context.Context, ep Endpoints, c *plans.Change) (plans.Attrs, error) {
 	db := c.Addr.Key
 	switch c.Action {
-	case planner.Delete:
+	case plans.Delete:
 		return nil, nil
-	case planner.Update:
+	case plans.Update:
 		return p.schemaDrift(ctx, ep, c)
 	}
 	var sql bytes.Buffer
@@ -87,26 +99,23 @@ func (p *Provider) schema(ctx context.Context, ep Endpoints, c *planner.Change) 
 // primary keys, indexes, constraints and triggers), before the
 // publication carries them and the subscription's table sync fills them.
 // Every step is idempotent: an interrupted apply is simply run again.
-func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *plans.Change) (plans.Attrs, error) {
 	db := c.Addr.Key
 	src, dst := ep.Source.WithDatabase(db), ep.Target.WithDatabase(db)
+	after, err := attrsOf[*plans.SchemaAttrs](c)
+	if err != nil {
+		return nil, err
+	}
+	if after.Drift == nil {
+		return nil, errors.New("schema drift: the change names no drift: run plan again")
+	}
 	var tables []postgres.QualifiedName
-	for _, s := range state.StringList(c.After["missing_tables"]) {
-		ref, err := tableRef(s)
-		if err != nil {
-			return nil, fmt.Errorf("schema drift: %w", err)
-		}
+	for _, ref := range after.Drift.MissingTables {
 		tables = append(tables, postgres.QualifiedName{Schema: ref.Schema, Name: ref.Table})
 	}
 	columns := map[postgres.QualifiedName][]string{}
-	if m, ok := c.After["add_columns"].(map[string]any); ok {
-		for s, v := range m {
-			ref, err := tableRef(s)
-			if err != nil {
-				return nil, fmt.Errorf("schema drift: %w", err)
-			}
-			columns[postgres.QualifiedName{Schema: ref.Schema, Name: ref.Table}] = state.StringList(v)
-		}
+	for ref, cols := range after.Drift.AddColumns {
+		columns[postgres.QualifiedName{Schema: ref.Schema, Name: ref.Table}] = cols
 	}
 	warn := func(msg string) { p.log.Warn(msg, "database", db) }
 	scope := p.schemaScope(c.Addr.Replication, db)
@@ -135,8 +144,8 @@ func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *planner.Cha
 }
 
 // postData builds indexes, constraints and triggers after the copy.
-func (p *Provider) postData(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
-	if c.Action == planner.Delete {
+func (p *Provider) postData(ctx context.Context, ep Endpoints, c *plans.Change) (plans.Attrs, error) {
+	if c.Action == plans.Delete {
 		return nil, nil
 	}
 	db := c.Addr.Key
@@ -169,12 +178,19 @@ func (p *Provider) postData(ctx context.Context, ep Endpoints, c *planner.Change
 	if err := p.analyze(ctx, ep, c.Addr.Replication, db); err != nil {
 		return nil, err
 	}
-	return merge(c.After, map[string]any{"items": len(all), "large_objects": los}), nil
+	after, err := attrsOf[*plans.PostDataAttrs](c)
+	if err != nil {
+		return nil, err
+	}
+	out := *after
+	count := len(all)
+	out.Items, out.LargeObjects = &count, &los
+	return &out, nil
 }
 
 // sequences sets the target's sequences to the source's values.
-func (p *Provider) sequences(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
-	if c.Action == planner.Delete {
+func (p *Provider) sequences(ctx context.Context, ep Endpoints, c *plans.Change) (plans.Attrs, error) {
+	if c.Action == plans.Delete {
 		return nil, nil
 	}
 	db := c.Addr.Key
@@ -182,7 +198,7 @@ func (p *Provider) sequences(ctx context.Context, ep Endpoints, c *planner.Chang
 	if err != nil {
 		return nil, err
 	}
-	return merge(c.After, map[string]any{"sequences": n}), nil
+	return &plans.SequencesAttrs{Sequences: n}, nil
 }
 
 // notValidForeignKeys adds NOT VALID to foreign keys: with row filters, a
