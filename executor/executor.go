@@ -24,8 +24,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/state"
 )
 

@@ -152,4 +152,3 @@ func (p *Plan) CheckFresh(configDigest, lineage string, serial uint64, fingerpri
 	}
 	return fmt.Errorf("%w: %s; run `database-replicator plan --out FILE` again and review the new plan", ErrStalePlan, strings.Join(moved, "; "))
 }
-
