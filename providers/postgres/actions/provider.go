@@ -9,12 +9,11 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/database-replicator/database-replicator/executor"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/hashicorp/go-hclog"
 )
 
 // Endpoints are the servers of one replication.
@@ -57,13 +56,6 @@ type Provider struct {
 	post     map[string]*postDataOnce
 	built    map[string]map[int]bool
 	analyzed map[string]map[postgres.QualifiedName]bool
-}
-
-// postDataOnce is one database's post-data dump.
-type postDataOnce struct {
-	once  sync.Once
-	items []postgres.PostDataItem
-	err   error
 }
 
 // lane takes one COPY lane of a replication (released by the returned

@@ -6,10 +6,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/jackc/pgx/v5"
 )
 
 // publication creates, alters or drops the source publication of a database.
@@ -212,110 +211,4 @@ func freezeWindow(ctx context.Context, conn *pgx.Conn, t plans.TableName, w plan
 		return "", fmt.Errorf("time window of %s: %w", table, err)
 	}
 	return pgx.Identifier{col}.Sanitize() + " > " + postgres.QuoteLiteral(cutoff) + "::" + colType, nil
-}
-
-// slot creates the logical slot with an exported snapshot, and keeps the
-// snapshot for the table copies of this run.
-func (p *Provider) slot(ctx context.Context, ep Endpoints, c *plans.Change) (plans.Attrs, error) {
-	db := c.Addr.Key
-	attrs, err := attrsOf[*plans.SlotAttrs](c)
-	if err != nil {
-		return nil, err
-	}
-	name := attrs.Name
-	src := ep.Source.WithDatabase(db)
-	if c.Action == plans.Delete || c.Action == plans.Replace {
-		if err := postgres.DropSlot(ctx, src, name); err != nil {
-			return nil, err
-		}
-		if c.Action == plans.Delete {
-			return nil, nil
-		}
-	}
-	s, err := postgres.CreateSlotWithSnapshot(ctx, src, name)
-	if err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	if old := p.slots[key(c.Addr.Replication, db)]; old != nil {
-		_ = old.Close(ctx)
-	}
-	p.slots[key(c.Addr.Replication, db)] = s
-	p.mu.Unlock()
-	p.log.Info("replication slot created", "slot", name, "database", db, "consistent_point", s.ConsistentPoint)
-	out := *attrs
-	out.ConsistentPoint, out.Snapshot = s.ConsistentPoint, s.SnapshotName
-	return &out, nil
-}
-
-// subscription creates, alters or drops the target subscription.
-func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *plans.Change) (plans.Attrs, error) {
-	db := c.Addr.Key
-	attrs, err := attrsOf[*plans.SubscriptionAttrs](c)
-	if err != nil {
-		return nil, err
-	}
-	name, slot, pubs := attrs.Name, attrs.SlotName, attrs.Publications
-	conn, err := postgres.Connect(ctx, ep.Target.WithDatabase(db))
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.Background())
-	sub := pgx.Identifier{name}.Sanitize()
-	quotedPubs := make([]string, len(pubs))
-	for i, pb := range pubs {
-		quotedPubs[i] = pgx.Identifier{pb}.Sanitize()
-	}
-	switch c.Action {
-	case plans.Delete:
-		for _, sql := range []string{"ALTER SUBSCRIPTION " + sub + " DISABLE", "ALTER SUBSCRIPTION " + sub + " SET (slot_name = NONE)", "DROP SUBSCRIPTION " + sub} {
-			if _, err := conn.Exec(ctx, sql); err != nil {
-				return nil, fmt.Errorf("%s: %w", sql, err)
-			}
-		}
-		return nil, nil
-	case plans.Update:
-		stmts := []string{
-			"ALTER SUBSCRIPTION " + sub + " SET PUBLICATION " + strings.Join(quotedPubs, ", ") + " WITH (refresh = false)",
-			"ALTER SUBSCRIPTION " + sub + " ENABLE",
-		}
-		stop := attrs.StopApplying
-		if len(attrs.RefreshPublication) > 0 || len(stop) > 0 {
-			// Tables added to the publication after streaming started: the
-			// subscription's table sync copies them (and only them: tables
-			// already subscribed are not copied again), then streams them.
-			// Tables the publication dropped leave pg_subscription_rel:
-			// the apply worker stops applying them.
-			// Needs an enabled subscription; repeating it is harmless.
-			stmts = append(stmts, "ALTER SUBSCRIPTION "+sub+" REFRESH PUBLICATION WITH (copy_data = true)")
-		}
-		for _, sql := range stmts {
-			if _, err := conn.Exec(ctx, sql); err != nil {
-				return nil, fmt.Errorf("%s: %w", sql, err)
-			}
-		}
-		if len(stop) > 0 {
-			if err := p.waitApplied(ctx, ep, db, slot, stop); err != nil {
-				return nil, err
-			}
-		}
-		out := *attrs
-		out.RefreshPublication, out.StopApplying = nil, nil
-		return &out, nil
-	}
-	// The slot must be free: release this run's exported snapshot first.
-	p.mu.Lock()
-	if s := p.slots[key(c.Addr.Replication, db)]; s != nil {
-		_ = s.Close(ctx)
-		delete(p.slots, key(c.Addr.Replication, db))
-	}
-	p.mu.Unlock()
-	sql := "CREATE SUBSCRIPTION " + sub + " CONNECTION " + postgres.QuoteLiteral(postgres.SubscriptionConnString(ep.Source.WithDatabase(db))) +
-		" PUBLICATION " + strings.Join(quotedPubs, ", ") +
-		" WITH (create_slot = false, slot_name = " + postgres.QuoteLiteral(slot) + ", copy_data = false, enabled = true)"
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		// The statement holds the connection string: never print it.
-		return nil, fmt.Errorf("CREATE SUBSCRIPTION %s: %s", sub, postgres.RedactURL(err.Error()))
-	}
-	return attrs, nil
 }
