@@ -16,6 +16,7 @@ import (
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres"
 	"github.com/database-replicator/database-replicator/state"
+	"github.com/database-replicator/database-replicator/state/pgstate"
 )
 
 // planCmd introspects, diffs and prints the plan.
@@ -202,7 +203,7 @@ func (a *app) stateBackend(cfg *lang.Config) (state.Backend, error) {
 	}
 	switch sc.Backend {
 	case lang.BackendPostgres:
-		return state.NewPostgres(sc.URL, sc.Schema), nil
+		return pgstate.New(sc.URL, sc.Schema), nil
 	default:
 		return state.NewLocal(sc.Path), nil
 	}
