@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/plans"
@@ -166,14 +167,7 @@ func (a *app) checkFilters(cfg *lang.Config, servers map[string]*postgres.Server
 
 // renderPlan prints the plan in the selected format.
 func (a *app) renderPlan(p *plans.Plan, asJSON, asMarkdown bool) error {
-	var v planner.View = planner.TextView{Color: a.color}
-	switch {
-	case asJSON:
-		v = planner.JSONView{}
-	case asMarkdown:
-		v = planner.MarkdownView{}
-	}
-	return v.Render(a.io.stdout, p)
+	return views.NewPlanView(a.io.stdout, asJSON, asMarkdown, a.color).Plan(p)
 }
 
 // showCmd renders a saved plan.

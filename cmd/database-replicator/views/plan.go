@@ -1,4 +1,4 @@
-package planner
+package views
 
 import (
 	"bytes"
@@ -12,24 +12,41 @@ import (
 	"github.com/sergi/go-diff/diffmatchpatch"
 )
 
-// View renders a plan for one audience.
-type View interface {
-	Render(w io.Writer, p *plans.Plan) error
+// PlanView shows a plan (plan, show, apply and init print one).
+type PlanView interface {
+	Plan(p *plans.Plan) error
 }
 
-// TextView renders a plan for a terminal: markers, attribute diffs,
+// PlanText renders a plan for a terminal: markers, attribute diffs,
 // reasons, warnings and the summary line.
-type TextView struct {
+type PlanText struct {
+	W io.Writer
 	// Color enables ANSI colours (on a TTY, unless --no-color).
 	Color bool
 }
 
-// JSONView renders the documented JSON format (format_version 1).
-type JSONView struct{}
+// PlanJSON renders the documented JSON format (docs/plan-json.md).
+type PlanJSON struct {
+	W io.Writer
+}
 
-// MarkdownView renders a summary table and collapsible details for a pull
+// PlanMarkdown renders a summary table and collapsible details for a pull
 // request.
-type MarkdownView struct{}
+type PlanMarkdown struct {
+	W io.Writer
+}
+
+// NewPlanView returns the view of the selected format: JSON, markdown, or
+// (neither) text, coloured when color is set.
+func NewPlanView(w io.Writer, asJSON, asMarkdown, color bool) PlanView {
+	switch {
+	case asJSON:
+		return PlanJSON{W: w}
+	case asMarkdown:
+		return PlanMarkdown{W: w}
+	}
+	return PlanText{W: w, Color: color}
+}
 
 // ANSI colour codes used by the text view.
 const (
@@ -44,7 +61,7 @@ const (
 // longValue is the length beyond which string changes are shown as a diff.
 const longValue = 60
 
-func (v TextView) paint(code, s string) string {
+func (v PlanText) paint(code, s string) string {
 	if !v.Color {
 		return s
 	}
@@ -65,8 +82,8 @@ func actionColor(a plans.Action) string {
 	return ""
 }
 
-// Render writes the text plan.
-func (v TextView) Render(w io.Writer, p *plans.Plan) error {
+// Plan writes the text plan.
+func (v PlanText) Plan(p *plans.Plan) error {
 	var b strings.Builder
 	if !p.HasChanges() {
 		b.WriteString(v.paint(ansiBold+ansiGreen, "No changes.") + " The target matches the configuration and the source.\n")
@@ -99,11 +116,11 @@ func (v TextView) Render(w io.Writer, p *plans.Plan) error {
 	}
 	s := p.Summary()
 	fmt.Fprintf(&b, "\n%s %d to add, %d to change, %d to destroy.\n", v.paint(ansiBold, "Plan:"), s.Add, s.Change, s.Destroy)
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(v.W, b.String())
 	return err
 }
 
-func (v TextView) renderChange(b *strings.Builder, c *plans.Change) {
+func (v PlanText) renderChange(b *strings.Builder, c *plans.Change) {
 	marker := v.paint(actionColor(c.Action), c.Action.Marker())
 	fmt.Fprintf(b, "\n  %s %s will be %s\n", v.paint(ansiBold, "#"), v.paint(ansiBold, c.Addr.String()), c.Action.Verb())
 	if c.Reason != "" {
@@ -161,7 +178,7 @@ func (v TextView) renderChange(b *strings.Builder, c *plans.Change) {
 
 // diffLines renders a word-level diff of two long values: removed text in
 // [-…-], inserted text in {+…+}, as git diff --word-diff does.
-func (v TextView) diffLines(before, after string) []string {
+func (v PlanText) diffLines(before, after string) []string {
 	dmp := diffmatchpatch.New()
 	diffs := dmp.DiffCleanupSemantic(dmp.DiffMain(before, after, false))
 	var s strings.Builder
@@ -230,18 +247,18 @@ func formatValue(v any) string {
 	return s
 }
 
-// Render writes the plan as indented JSON followed by a newline.
-func (JSONView) Render(w io.Writer, p *plans.Plan) error {
+// Plan writes the plan as indented JSON followed by a newline.
+func (v PlanJSON) Plan(p *plans.Plan) error {
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return fmt.Errorf("render plan as JSON: %w", err)
 	}
-	_, err = w.Write(append(b, '\n'))
+	_, err = v.W.Write(append(b, '\n'))
 	return err
 }
 
-// Render writes the markdown plan.
-func (MarkdownView) Render(w io.Writer, p *plans.Plan) error {
+// Plan writes the markdown plan.
+func (v PlanMarkdown) Plan(p *plans.Plan) error {
 	var b strings.Builder
 	s := p.Summary()
 	b.WriteString("### database-replicator plan\n\n")
@@ -260,7 +277,7 @@ func (MarkdownView) Render(w io.Writer, p *plans.Plan) error {
 		var text strings.Builder
 		for _, c := range p.Changes {
 			if c.Action != plans.NoOp {
-				TextView{}.renderChange(&text, c)
+				PlanText{}.renderChange(&text, c)
 			}
 		}
 		b.WriteString(strings.TrimLeft(text.String(), "\n"))
@@ -283,7 +300,7 @@ func (MarkdownView) Render(w io.Writer, p *plans.Plan) error {
 			b.WriteString("\n")
 		}
 	}
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(v.W, b.String())
 	return err
 }
 
