@@ -24,8 +24,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/state"
 )
 
@@ -36,12 +36,13 @@ const DefaultWriteTimeout = 30 * time.Second
 // Provider performs changes. The executor knows no SQL: it calls this.
 type Provider interface {
 	// Apply performs one change (create, update, replace or delete) and
-	// returns the attributes to record in state (nil for a delete). It
+	// returns the attributes to record in state (nil for a delete), of
+	// the change's kind. It
 	// must return promptly once ctx is cancelled. When it fails, non-nil
 	// attributes are recorded with the failed status instead of the
 	// planned ones, so a provider can record what it did manage to do.
 	// Apply is called concurrently for independent changes.
-	Apply(ctx context.Context, c *planner.Change, progress Progress) (map[string]any, error)
+	Apply(ctx context.Context, c *plans.Change, progress Progress) (plans.Attrs, error)
 }
 
 // Progress receives copy progress from a Provider. The executor
@@ -91,7 +92,7 @@ const (
 // Event reports the progress of one change to a progress UI.
 type Event struct {
 	Type   EventType
-	Change *planner.Change
+	Change *plans.Change
 	// Time is when the event happened.
 	Time time.Time
 	// Elapsed is the change's run time (finished and failed events).
@@ -149,7 +150,7 @@ const (
 // node is one non-noop change of the plan in the graph.
 type node struct {
 	index      int // position in the plan, for deterministic order
-	change     *planner.Change
+	change     *plans.Change
 	addr       string
 	deps       []*node // in-plan, non-noop dependencies
 	dependents []*node
@@ -196,7 +197,7 @@ type outcome struct {
 // stay recorded in progress unless they finish) and returns an error
 // wrapping ctx.Err(). A failed state write stops the run the same way,
 // letting running changes finish.
-func Run(ctx context.Context, p *planner.Plan, prov Provider, backend state.Backend, st *state.State, opts Options) (*Result, error) {
+func Run(ctx context.Context, p *plans.Plan, prov Provider, backend state.Backend, st *state.State, opts Options) (*Result, error) {
 	if p == nil || prov == nil || backend == nil || st == nil {
 		return nil, errors.New("executor: plan, provider, state backend and state are all required")
 	}
@@ -228,7 +229,7 @@ func Run(ctx context.Context, p *planner.Plan, prov Provider, backend state.Back
 
 // buildGraph validates the plan and returns its non-noop changes as
 // nodes, in plan order, with their edges.
-func buildGraph(p *planner.Plan) ([]*node, error) {
+func buildGraph(p *plans.Plan) ([]*node, error) {
 	seen := map[string]bool{}
 	var dups []string
 	byAddr := map[string]*node{}
@@ -243,11 +244,11 @@ func buildGraph(p *planner.Plan) ([]*node, error) {
 			continue
 		}
 		seen[a] = true
-		if c.Action == planner.NoOp {
+		if c.Action == plans.NoOp {
 			continue
 		}
 		switch c.Action {
-		case planner.Create, planner.Update, planner.Replace, planner.Delete:
+		case plans.Create, plans.Update, plans.Replace, plans.Delete:
 		default:
 			return nil, fmt.Errorf("executor: %s has unknown action %q", a, c.Action)
 		}
@@ -538,27 +539,27 @@ func (r *runner) apply(n *node) outcome {
 // StatusInProgress the planned After attributes are recorded (a delete
 // keeps the recorded ones); for StatusDone and StatusFailed attrs, when
 // non-nil, replace them. A finished delete removes the resource.
-func (r *runner) record(n *node, status string, attrs map[string]any) error {
+func (r *runner) record(n *node, status string, attrs plans.Attrs) error {
 	c := n.change
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	prior := r.st.Resource(n.addr)
 	switch {
-	case c.Action == planner.Delete && status == state.StatusDone:
+	case c.Action == plans.Delete && status == state.StatusDone:
 		r.st.RemoveResource(n.addr)
 	default:
 		res := &state.Resource{Address: n.addr, Kind: string(c.Addr.Kind), Status: status}
 		switch {
 		case attrs != nil:
-			res.Attributes = attrs
-		case c.Action == planner.Delete && prior != nil:
+			res.Attributes = plans.EncodeAttrs(attrs)
+		case c.Action == plans.Delete && prior != nil:
 			res.Attributes = prior.Attributes
-		case c.Action == planner.Delete:
-			res.Attributes = c.Before
+		case c.Action == plans.Delete:
+			res.Attributes = plans.EncodeAttrs(c.Before)
 		case status == state.StatusFailed && prior != nil:
 			res.Attributes = prior.Attributes // the in-progress record: After
 		default:
-			res.Attributes = c.After
+			res.Attributes = plans.EncodeAttrs(c.After)
 		}
 		// Share nothing with the plan or the provider.
 		res = res.DeepCopy()

@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/state"
 )
 
@@ -28,7 +29,7 @@ type fakeProvider struct {
 	block   map[string]bool
 	started chan string
 	// during, when set, runs inside Apply (e.g. to inspect the state).
-	during func(c *planner.Change)
+	during func(c *plans.Change)
 	// gather and gatherKind make a change wait (up to a second) until that
 	// many changes, or changes of its kind, run at once, so that a cap is
 	// reached however slowly the machine schedules goroutines.
@@ -50,7 +51,7 @@ func newFake() *fakeProvider {
 		kindRunning: map[addrs.Kind]int{}, kindMax: map[addrs.Kind]int{}, started: make(chan string, 100)}
 }
 
-func (f *fakeProvider) Apply(ctx context.Context, c *planner.Change, progress Progress) (map[string]any, error) {
+func (f *fakeProvider) Apply(ctx context.Context, c *plans.Change, progress Progress) (plans.Attrs, error) {
 	f.calls.Add(1)
 	a, k := c.Addr.String(), c.Addr.Kind
 	f.mu.Lock()
@@ -93,16 +94,16 @@ func (f *fakeProvider) Apply(ctx context.Context, c *planner.Change, progress Pr
 	if f.fail[a] {
 		return nil, errors.New("boom")
 	}
-	if c.Action == planner.Delete {
+	if c.Action == plans.Delete {
 		return nil, nil
 	}
-	return map[string]any{"applied": a, "action": string(c.Action)}, nil
+	return &plans.TableAttrs{Filter: "applied:" + a, Method: lang.SyncMethod(c.Action)}, nil
 }
 
 func tbl(key string) addrs.Addr { return addrs.New("main", addrs.Table, key) }
 
-func change(a addrs.Addr, action planner.Action, deps ...addrs.Addr) *planner.Change {
-	return &planner.Change{Addr: a, Action: action, After: map[string]any{"planned": a.String()}, DependsOn: deps}
+func change(a addrs.Addr, action plans.Action, deps ...addrs.Addr) *plans.Change {
+	return &plans.Change{Addr: a, Action: action, After: &plans.TableAttrs{Filter: "planned:" + a.String()}, DependsOn: deps}
 }
 
 func newBackend(t *testing.T) (*state.Local, string) {
@@ -136,18 +137,18 @@ func TestOrderRespectsDependsOn(t *testing.T) {
 	t1, t2, t3 := tbl("app.public.a"), tbl("app.public.b"), tbl("app.public.c")
 	post := addrs.New("main", addrs.PostData, "app")
 	sub := addrs.New("main", addrs.Subscription, "app")
-	p := &planner.Plan{Changes: []*planner.Change{
-		change(sub, planner.Create, post, slot, pub),
-		change(post, planner.Create, t1, t2, t3),
-		change(t1, planner.Create, schema, slot),
-		change(t2, planner.Create, schema, slot),
-		change(t3, planner.Create, schema, slot),
-		change(slot, planner.Create, pub),
-		change(pub, planner.Create, db),
-		change(schema, planner.Create, db),
-		change(db, planner.Create, addrs.New("main", addrs.Globals, "")), // not in the plan: satisfied
-		change(addrs.New("main", addrs.Sequences, "app"), planner.NoOp, db),
-		change(addrs.New("main", addrs.Xmin, "app.public.a"), planner.Update, addrs.New("main", addrs.Sequences, "app")), // noop: satisfied
+	p := &plans.Plan{Changes: []*plans.Change{
+		change(sub, plans.Create, post, slot, pub),
+		change(post, plans.Create, t1, t2, t3),
+		change(t1, plans.Create, schema, slot),
+		change(t2, plans.Create, schema, slot),
+		change(t3, plans.Create, schema, slot),
+		change(slot, plans.Create, pub),
+		change(pub, plans.Create, db),
+		change(schema, plans.Create, db),
+		change(db, plans.Create, addrs.New("main", addrs.Globals, "")), // not in the plan: satisfied
+		change(addrs.New("main", addrs.Sequences, "app"), plans.NoOp, db),
+		change(addrs.New("main", addrs.Xmin, "app.public.a"), plans.Update, addrs.New("main", addrs.Sequences, "app")), // noop: satisfied
 	}}
 	f := newFake()
 	f.delay = 5 * time.Millisecond
@@ -160,7 +161,7 @@ func TestOrderRespectsDependsOn(t *testing.T) {
 		t.Fatalf("result = %+v", res)
 	}
 	for _, c := range p.Changes {
-		if c.Action == planner.NoOp {
+		if c.Action == plans.NoOp {
 			if _, ok := f.begin[c.Addr.String()]; ok {
 				t.Errorf("noop %s was applied", c.Addr)
 			}
@@ -185,15 +186,15 @@ func TestOrderRespectsDependsOn(t *testing.T) {
 }
 
 func TestParallelismCap(t *testing.T) {
-	var cs []*planner.Change
+	var cs []*plans.Change
 	for i := range 21 {
-		cs = append(cs, change(tbl(fmt.Sprintf("app.public.t%02d", i)), planner.Create))
+		cs = append(cs, change(tbl(fmt.Sprintf("app.public.t%02d", i)), plans.Create))
 	}
 	f := newFake()
 	f.delay = 5 * time.Millisecond
 	f.gather = 3
 	b, _ := newBackend(t)
-	res, err := Run(context.Background(), &planner.Plan{Changes: cs}, f, b, state.New(), Options{Parallelism: 3})
+	res, err := Run(context.Background(), &plans.Plan{Changes: cs}, f, b, state.New(), Options{Parallelism: 3})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -206,17 +207,17 @@ func TestParallelismCap(t *testing.T) {
 }
 
 func TestPerKindLimits(t *testing.T) {
-	var cs []*planner.Change
+	var cs []*plans.Change
 	for i := range 10 {
-		cs = append(cs, change(tbl(fmt.Sprintf("app.public.t%02d", i)), planner.Create))
-		cs = append(cs, change(addrs.New("main", addrs.PostData, fmt.Sprintf("db%02d", i)), planner.Create))
-		cs = append(cs, change(addrs.New("main", addrs.Sequences, fmt.Sprintf("db%02d", i)), planner.Create))
+		cs = append(cs, change(tbl(fmt.Sprintf("app.public.t%02d", i)), plans.Create))
+		cs = append(cs, change(addrs.New("main", addrs.PostData, fmt.Sprintf("db%02d", i)), plans.Create))
+		cs = append(cs, change(addrs.New("main", addrs.Sequences, fmt.Sprintf("db%02d", i)), plans.Create))
 	}
 	f := newFake()
 	f.delay = 5 * time.Millisecond
 	f.gatherKind = map[addrs.Kind]int{addrs.Table: 2, addrs.Sequences: 2}
 	b, _ := newBackend(t)
-	_, err := Run(context.Background(), &planner.Plan{Changes: cs}, f, b, state.New(),
+	_, err := Run(context.Background(), &plans.Plan{Changes: cs}, f, b, state.New(),
 		Options{Parallelism: 6, Limits: map[addrs.Kind]int{addrs.Table: 2, addrs.PostData: 1}})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -231,7 +232,7 @@ func TestPerKindLimits(t *testing.T) {
 		t.Errorf("uncapped sequences never ran concurrently: %v", f.kindMax)
 	}
 
-	if _, err := Run(context.Background(), &planner.Plan{Changes: cs}, f, b, state.New(),
+	if _, err := Run(context.Background(), &plans.Plan{Changes: cs}, f, b, state.New(),
 		Options{Limits: map[addrs.Kind]int{addrs.Table: 0}}); err == nil || !strings.Contains(err.Error(), "at least 1") {
 		t.Errorf("a zero limit: err = %v", err)
 	}
@@ -239,8 +240,8 @@ func TestPerKindLimits(t *testing.T) {
 
 func TestStateWrittenAfterEveryChange(t *testing.T) {
 	a, b2, c := tbl("app.public.a"), tbl("app.public.b"), tbl("app.public.c")
-	p := &planner.Plan{Changes: []*planner.Change{
-		change(a, planner.Create), change(b2, planner.Create, a), change(c, planner.Create, b2),
+	p := &plans.Plan{Changes: []*plans.Change{
+		change(a, plans.Create), change(b2, plans.Create, a), change(c, plans.Create, b2),
 	}}
 	b, path := newBackend(t)
 	f := newFake()
@@ -253,9 +254,9 @@ func TestStateWrittenAfterEveryChange(t *testing.T) {
 	}
 	// While a change runs, the state on disk records it in progress with
 	// the planned attributes.
-	f.during = func(ch *planner.Change) {
+	f.during = func(ch *plans.Change) {
 		r := readState(t, path).Resource(ch.Addr.String())
-		if r == nil || r.Status != state.StatusInProgress || r.Attributes["planned"] != ch.Addr.String() {
+		if r == nil || r.Status != state.StatusInProgress || r.Attributes["filter"] != "planned:"+ch.Addr.String() {
 			fail("during %s: state has %+v, want in_progress with planned attributes", ch.Addr, r)
 		}
 	}
@@ -266,7 +267,7 @@ func TestStateWrittenAfterEveryChange(t *testing.T) {
 		}
 		st := readState(t, path)
 		r := st.Resource(e.Change.Addr.String())
-		if r == nil || r.Status != state.StatusDone || r.Attributes["applied"] != e.Change.Addr.String() || r.Kind != "table" {
+		if r == nil || r.Status != state.StatusDone || r.Attributes["filter"] != "applied:"+e.Change.Addr.String() || r.Kind != "table" {
 			fail("after %s: state has %+v, want done with the returned attributes", e.Change.Addr, r)
 		}
 		mu.Lock()
@@ -300,13 +301,13 @@ func TestStateWrittenAfterEveryChange(t *testing.T) {
 func TestFailureSkipsDownstreamOnly(t *testing.T) {
 	a, b2, c, d, e := tbl("app.public.a"), tbl("app.public.b"), tbl("app.public.c"), tbl("app.public.d"), tbl("app.public.e")
 	post := addrs.New("main", addrs.PostData, "app")
-	p := &planner.Plan{Changes: []*planner.Change{
-		change(a, planner.Create),
-		change(b2, planner.Create, a),
-		change(c, planner.Create, b2),
-		change(post, planner.Create, c, d),
-		change(d, planner.Create, a),
-		change(e, planner.Create),
+	p := &plans.Plan{Changes: []*plans.Change{
+		change(a, plans.Create),
+		change(b2, plans.Create, a),
+		change(c, plans.Create, b2),
+		change(post, plans.Create, c, d),
+		change(d, plans.Create, a),
+		change(e, plans.Create),
 	}}
 	f := newFake()
 	f.fail[b2.String()] = true
@@ -333,7 +334,7 @@ func TestFailureSkipsDownstreamOnly(t *testing.T) {
 		t.Errorf("%d skipped events, want 2", skippedEvents.Load())
 	}
 	st := readState(t, path)
-	if r := st.Resource(b2.String()); r == nil || r.Status != state.StatusFailed || r.Attributes["planned"] != b2.String() {
+	if r := st.Resource(b2.String()); r == nil || r.Status != state.StatusFailed || r.Attributes["filter"] != "planned:"+b2.String() {
 		t.Errorf("failed change recorded as %+v", r)
 	}
 	for _, x := range []addrs.Addr{c, post} {
@@ -353,8 +354,8 @@ func TestFailureSkipsDownstreamOnly(t *testing.T) {
 
 func TestCancellation(t *testing.T) {
 	a, b2, c := tbl("app.public.a"), tbl("app.public.b"), tbl("app.public.c")
-	p := &planner.Plan{Changes: []*planner.Change{
-		change(a, planner.Create), change(b2, planner.Create, a), change(c, planner.Create, b2),
+	p := &plans.Plan{Changes: []*plans.Change{
+		change(a, plans.Create), change(b2, plans.Create, a), change(c, plans.Create, b2),
 	}}
 	f := newFake()
 	f.block[b2.String()] = true
@@ -398,8 +399,8 @@ func TestCancellation(t *testing.T) {
 }
 
 func TestNoopOnlyPlanDoesNothing(t *testing.T) {
-	p := &planner.Plan{Changes: []*planner.Change{
-		change(tbl("app.public.a"), planner.NoOp), change(tbl("app.public.b"), planner.NoOp, tbl("app.public.a")),
+	p := &plans.Plan{Changes: []*plans.Change{
+		change(tbl("app.public.a"), plans.NoOp), change(tbl("app.public.b"), plans.NoOp, tbl("app.public.a")),
 	}}
 	f := newFake()
 	back, path := newBackend(t)
@@ -421,11 +422,11 @@ func TestNoopOnlyPlanDoesNothing(t *testing.T) {
 
 func TestCycleDetected(t *testing.T) {
 	a, b2, c, d := tbl("app.public.a"), tbl("app.public.b"), tbl("app.public.c"), tbl("app.public.d")
-	p := &planner.Plan{Changes: []*planner.Change{
-		change(d, planner.Create),
-		change(a, planner.Create, d, b2),
-		change(b2, planner.Create, c),
-		change(c, planner.Create, a),
+	p := &plans.Plan{Changes: []*plans.Change{
+		change(d, plans.Create),
+		change(a, plans.Create, d, b2),
+		change(b2, plans.Create, c),
+		change(c, plans.Create, a),
 	}}
 	f := newFake()
 	back, _ := newBackend(t)
@@ -438,7 +439,7 @@ func TestCycleDetected(t *testing.T) {
 		t.Errorf("provider called %d times despite the cycle", f.calls.Load())
 	}
 
-	self := &planner.Plan{Changes: []*planner.Change{change(a, planner.Create, a)}}
+	self := &plans.Plan{Changes: []*plans.Change{change(a, plans.Create, a)}}
 	if _, err := Run(context.Background(), self, f, back, state.New(), Options{}); err == nil || !strings.Contains(err.Error(), "cycle") {
 		t.Errorf("self dependency: err = %v", err)
 	}
@@ -446,7 +447,7 @@ func TestCycleDetected(t *testing.T) {
 
 func TestDuplicateAddresses(t *testing.T) {
 	a := tbl("app.public.a")
-	p := &planner.Plan{Changes: []*planner.Change{change(a, planner.Create), change(a, planner.NoOp)}}
+	p := &plans.Plan{Changes: []*plans.Change{change(a, plans.Create), change(a, plans.NoOp)}}
 	back, _ := newBackend(t)
 	_, err := Run(context.Background(), p, newFake(), back, state.New(), Options{})
 	if err == nil || !strings.Contains(err.Error(), "more than once") || !strings.Contains(err.Error(), a.String()) {
@@ -469,14 +470,14 @@ func TestDeletesInReverseOrderRemoveResources(t *testing.T) {
 	}
 	// As planDeletes builds them: publication and slot wait for the
 	// subscription, the slot for the publication too.
-	p := &planner.Plan{Changes: []*planner.Change{
-		{Addr: pub, Action: planner.Delete, DependsOn: []addrs.Addr{sub}},
-		{Addr: slot, Action: planner.Delete, DependsOn: []addrs.Addr{sub, pub}},
-		{Addr: sub, Action: planner.Delete},
+	p := &plans.Plan{Changes: []*plans.Change{
+		{Addr: pub, Action: plans.Delete, DependsOn: []addrs.Addr{sub}},
+		{Addr: slot, Action: plans.Delete, DependsOn: []addrs.Addr{sub, pub}},
+		{Addr: sub, Action: plans.Delete},
 	}}
 	f := newFake()
 	f.delay = 5 * time.Millisecond
-	f.during = func(c *planner.Change) {
+	f.during = func(c *plans.Change) {
 		r := readState(t, path).Resource(c.Addr.String())
 		if r == nil || r.Status != state.StatusInProgress || r.Attributes["name"] != c.Addr.Key {
 			t.Errorf("during delete of %s: state has %+v, want in_progress keeping the attributes", c.Addr, r)
@@ -499,7 +500,7 @@ func TestDeletesInReverseOrderRemoveResources(t *testing.T) {
 
 func TestStateWriteFailureStopsRun(t *testing.T) {
 	a, b2 := tbl("app.public.a"), tbl("app.public.b")
-	p := &planner.Plan{Changes: []*planner.Change{change(a, planner.Create), change(b2, planner.Create, a)}}
+	p := &plans.Plan{Changes: []*plans.Change{change(a, plans.Create), change(b2, plans.Create, a)}}
 	back, _ := newBackend(t)
 	// A state of another lineage: the backend refuses every write.
 	stored := state.New()

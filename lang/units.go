@@ -167,3 +167,20 @@ func ParseSize(s string) (int64, error) {
 	}
 	return n * mult, nil
 }
+
+// FormatBytes renders a size as PostgreSQL's pg_size_pretty does: whole
+// bytes below 10 kB, then the largest unit that keeps the number at or
+// above 10 ("8192 bytes", "48 kB", "1234 MB").
+func FormatBytes(n int64) string {
+	units := []string{"bytes", "kB", "MB", "GB", "TB"}
+	f := float64(n)
+	i := 0
+	for f >= 10*1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%.0f %s", f, units[i])
+}

@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/providers/postgres/rowfilter"
 	"github.com/database-replicator/database-replicator/state"
@@ -34,15 +34,15 @@ type Input struct {
 }
 
 // Build computes the plan.
-func Build(in Input) (*Plan, Diagnostics) {
-	p := &Plan{CreatedAt: in.Now, Fingerprints: map[string]string{}, ConfigDigest: ConfigDigest(in.Config)}
+func Build(in Input) (*plans.Plan, plans.Diagnostics) {
+	p := &plans.Plan{CreatedAt: in.Now, Fingerprints: map[string]string{}, ConfigDigest: ConfigDigest(in.Config)}
 	if in.Prior != nil {
 		p.StateLineage, p.StateSerial = in.Prior.Lineage, in.Prior.Serial
 	}
 	for name, s := range in.Servers {
 		p.Fingerprints[name] = s.Fingerprint()
 	}
-	var diags Diagnostics
+	var diags plans.Diagnostics
 	desired := map[string]bool{}
 	for _, r := range in.Config.Replications {
 		b := &builder{in: in, r: r, plan: p, diags: &diags, desired: desired,
@@ -54,10 +54,10 @@ func Build(in Input) (*Plan, Diagnostics) {
 		}
 		b.build()
 	}
-	p.planDeletes(in, desired, &diags)
+	planDeletes(p, in, desired, &diags)
 	p.Warnings = diags
 	if len(in.Targets) > 0 {
-		p.selectTargets(in.Targets)
+		selectTargets(p, in.Targets)
 	}
 	p.Sort()
 	return p, p.Warnings
@@ -71,8 +71,8 @@ type builder struct {
 	srcName, dstName string
 	scope            *Scope
 	method           lang.SyncMethod
-	plan             *Plan
-	diags            *Diagnostics
+	plan             *plans.Plan
+	diags            *plans.Diagnostics
 	desired          map[string]bool
 	// recopyDB marks databases whose every table must be copied again, with why.
 	recopyDB map[string]string
@@ -92,8 +92,32 @@ func (b *builder) prior(a addrs.Addr) *state.Resource {
 	return b.in.Prior.Resource(a.String())
 }
 
+// priorAttrs returns the recorded attributes of a resource (nil when the
+// state does not record it). Attributes that do not decode are reported
+// once as an error: the resource cannot be planned from them.
+func (b *builder) priorAttrs(a addrs.Addr) plans.Attrs {
+	r := b.prior(a)
+	if r == nil {
+		return nil
+	}
+	attrs, err := plans.DecodeAttrs(a.Kind, r.Attributes)
+	if err != nil {
+		b.diags.Errorf(a.String(), "Unreadable state entry",
+			"%v. Remove it with `database-replicator state rm %s` and plan again.", err, a.String())
+		return nil
+	}
+	return attrs
+}
+
+// priorOf returns the recorded attributes of a resource as T, or the zero
+// T when the state does not record it.
+func priorOf[T plans.Attrs](b *builder, a addrs.Addr) T {
+	t, _ := b.priorAttrs(a).(T)
+	return t
+}
+
 // add records a desired resource and appends its change.
-func (b *builder) add(c *Change) *Change {
+func (b *builder) add(c *plans.Change) *plans.Change {
 	b.desired[c.Addr.String()] = true
 	b.plan.Changes = append(b.plan.Changes, c)
 	return c
@@ -105,13 +129,13 @@ func (b *builder) build() {
 	b.scope = scope
 	var why string
 	b.method, why = ResolveMethod(b.r, b.src)
-	*b.diags = append(*b.diags, Diagnostic{Severity: SevWarning, Summary: "Sync method: " + string(b.method), Detail: why, Address: "replication." + b.r.Name})
+	*b.diags = append(*b.diags, plans.Diagnostic{Severity: plans.SevWarning, Summary: "Sync method: " + string(b.method), Detail: why, Address: "replication." + b.r.Name})
 
 	var dbChanges []addrs.Addr
 	for _, ds := range scope.Databases {
 		dbChanges = append(dbChanges, b.database(ds).Addr)
 	}
-	var globals *Change
+	var globals *plans.Change
 	if b.r.Snapshot.Globals {
 		globals = b.globals(dbChanges)
 	}
@@ -121,29 +145,30 @@ func (b *builder) build() {
 }
 
 // database plans the target database itself.
-func (b *builder) database(ds *DatabaseScope) *Change {
+func (b *builder) database(ds *DatabaseScope) *plans.Change {
 	a := b.addr(addrs.Database, ds.Name)
-	after := map[string]any{"name": ds.Name, "encoding": ds.Source.Encoding, "collate": ds.Source.Collate, "ctype": ds.Source.CType, "server": b.dstName}
-	c := &Change{Addr: a, After: after, Action: NoOp}
+	after := &plans.DatabaseAttrs{Name: ds.Name, Encoding: ds.Source.Encoding, Server: b.dstName,
+		Locale: &plans.Locale{Collate: ds.Source.Collate, CType: ds.Source.CType}}
+	c := &plans.Change{Addr: a, After: after, Action: plans.NoOp}
 	prior := b.prior(a)
 	tdb := b.dst.Database(ds.Name)
 	switch {
 	case tdb == nil && prior == nil:
-		c.Action, c.Reason = Create, fmt.Sprintf("%s has no database %q", b.dstName, ds.Name)
+		c.Action, c.Reason = plans.Create, fmt.Sprintf("%s has no database %q", b.dstName, ds.Name)
 	case tdb == nil:
-		c.Action = Create
+		c.Action = plans.Create
 		c.Reason = fmt.Sprintf("recorded in state but missing on %s (dropped outside database-replicator): create it and copy every table again", b.dstName)
 		b.recopyDB[ds.Name] = "the target database is recreated"
 	case prior == nil && len(tdb.Tables) == 0:
-		c.Action, c.Before = Create, map[string]any{"name": ds.Name, "encoding": tdb.Encoding, "server": b.dstName}
+		c.Action, c.Before = plans.Create, &plans.DatabaseAttrs{Name: ds.Name, Encoding: tdb.Encoding, Server: b.dstName}
 		c.Reason = fmt.Sprintf("%q exists on %s and holds no tables: it is adopted", ds.Name, b.dstName)
 	case prior == nil && !b.r.Snapshot.DropExisting:
 		b.diags.Errorf(a.String(), "Target database already holds data",
 			"%q on %s has %d table(s) (%s) and is not recorded in state. Set snapshot { drop_existing = true } to drop and recreate it, or point the replication at an empty database.",
 			ds.Name, b.dstName, len(tdb.Tables), tableList(tdb.Tables, 5))
-		c.Action = Create
+		c.Action = plans.Create
 	case prior == nil:
-		c.Action, c.Before = Replace, map[string]any{"name": ds.Name, "encoding": tdb.Encoding, "server": b.dstName, "tables": len(tdb.Tables)}
+		c.Action, c.Before = plans.Replace, &plans.DatabaseAttrs{Name: ds.Name, Encoding: tdb.Encoding, Server: b.dstName, Tables: len(tdb.Tables)}
 		c.Reason = fmt.Sprintf("%q on %s holds %d table(s) and snapshot.drop_existing = true: drop and recreate it", ds.Name, b.dstName, len(tdb.Tables))
 		b.checkDropCascade(a, ds, tdb)
 		b.recopyDB[ds.Name] = "the target database is dropped and recreated"
@@ -177,19 +202,19 @@ func (b *builder) checkDropCascade(a addrs.Addr, ds *DatabaseScope, tdb *catalog
 }
 
 // globals plans the copy of roles and grants.
-func (b *builder) globals(deps []addrs.Addr) *Change {
+func (b *builder) globals(deps []addrs.Addr) *plans.Change {
 	a := addrs.Addr{Replication: b.r.Name, Kind: addrs.Globals}
-	c := &Change{Addr: a, Action: NoOp, DependsOn: deps,
-		After: map[string]any{"from": b.srcName, "to": b.dstName,
-			"skipped": "superusers, pg_* roles, provider roles (rds*, cloudsql*, azure*), the connecting user"}}
+	c := &plans.Change{Addr: a, Action: plans.NoOp, DependsOn: deps,
+		After: &plans.GlobalsAttrs{From: b.srcName, To: b.dstName,
+			Skipped: "superusers, pg_* roles, provider roles (rds*, cloudsql*, azure*), the connecting user"}}
 	if b.prior(a) == nil {
-		c.Action, c.Reason = Create, "roles and grants have not been copied yet (pg_dumpall --globals-only)"
+		c.Action, c.Reason = plans.Create, "roles and grants have not been copied yet (pg_dumpall --globals-only)"
 	}
 	return b.add(c)
 }
 
 // databaseContents plans everything inside one database.
-func (b *builder) databaseContents(ds *DatabaseScope, globals *Change) {
+func (b *builder) databaseContents(ds *DatabaseScope, globals *plans.Change) {
 	dbAddr := b.addr(addrs.Database, ds.Name)
 	pre := []addrs.Addr{dbAddr}
 	if globals != nil {
@@ -198,7 +223,7 @@ func (b *builder) databaseContents(ds *DatabaseScope, globals *Change) {
 	schema := b.schema(ds, pre)
 
 	logical := b.method == lang.SyncLogical || b.method == lang.SyncStream
-	var pub, slot *Change
+	var pub, slot *plans.Change
 	copyDeps := []addrs.Addr{schema.Addr}
 	if logical {
 		// The slot is planned first: whether it must be created again
@@ -243,14 +268,14 @@ func (b *builder) databaseContents(ds *DatabaseScope, globals *Change) {
 }
 
 // schema plans the pre-data schema and detects schema drift.
-func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *Change {
+func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	a := b.addr(addrs.Schema, ds.Name)
 	schemas := append([]string{}, ds.Source.Schemas...)
-	after := map[string]any{"schemas": schemas, "tables": len(ds.Tables), "source": "pg_dump --schema-only --section=pre-data"}
-	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: deps}
+	after := &plans.SchemaAttrs{Schemas: schemas, Tables: len(ds.Tables), Source: "pg_dump --schema-only --section=pre-data"}
+	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: deps}
 	prior := b.prior(a)
 	if prior == nil || b.recopyDB[ds.Name] != "" || (prior.Status != state.StatusDone && !b.anyTableOnTarget(ds)) {
-		c.Action = Create
+		c.Action = plans.Create
 		c.Reason = "create schemas, types, functions and tables (without indexes and constraints) on the target"
 		switch {
 		case b.recopyDB[ds.Name] != "":
@@ -263,14 +288,17 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *Change {
 	}
 	// Schema drift: DDL is not replicated by PostgreSQL.
 	tdb := b.dst.Database(ds.Name)
-	var missingTables, missingColumns []string
-	addColumns := map[string]any{}
+	var missingTables []lang.TableRef
+	var missingColumns []string
+	addColumns := map[lang.TableRef][]string{}
 	// Tables an interrupted drift update was creating: their primary keys
 	// and indexes may be missing although the tables exist.
-	unfinished := map[string]bool{}
+	unfinished := map[lang.TableRef]bool{}
 	if prior.Status != state.StatusDone {
-		for _, s := range state.StringList(prior.Attributes["missing_tables"]) {
-			unfinished[s] = true
+		if pa := priorOf[*plans.SchemaAttrs](b, a); pa != nil && pa.Drift != nil {
+			for _, r := range pa.Drift.MissingTables {
+				unfinished[r] = true
+			}
 		}
 	}
 	for _, ts := range ds.Tables {
@@ -278,8 +306,8 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *Change {
 		if tdb != nil {
 			tt = tdb.Table(ts.Ref.Schema, ts.Ref.Table)
 		}
-		if tt == nil || unfinished[ts.Ref.String()] {
-			missingTables = append(missingTables, ts.Ref.String())
+		if tt == nil || unfinished[ts.Ref] {
+			missingTables = append(missingTables, ts.Ref)
 			continue
 		}
 		have := map[string]bool{}
@@ -294,7 +322,7 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *Change {
 			}
 		}
 		if len(add) > 0 {
-			addColumns[ts.Ref.String()] = add
+			addColumns[ts.Ref] = add
 		}
 	}
 	if len(missingTables) == 0 && len(missingColumns) == 0 {
@@ -308,12 +336,13 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *Change {
 		b.diags.Warnf(a.String(), "Schema drift ignored", "%s on %s (policy.on_schema_drift = \"ignore\").", detail, b.dstName)
 		return b.add(c)
 	}
-	c.Action = Update
-	c.Before = map[string]any{"missing_tables": []string{}, "missing_columns": []string{}}
-	c.After = map[string]any{"missing_tables": nonNil(missingTables), "missing_columns": nonNil(missingColumns)}
+	c.Action = plans.Update
+	c.Before = &plans.SchemaAttrs{Drift: &plans.SchemaDrift{}}
+	drift := &plans.SchemaDrift{MissingTables: missingTables, MissingColumns: missingColumns}
 	if len(addColumns) > 0 {
-		c.After["add_columns"] = addColumns
+		drift.AddColumns = addColumns
 	}
+	c.After = &plans.SchemaAttrs{Drift: drift}
 	var how []string
 	if len(missingTables) > 0 {
 		how = append(how, "create the tables from the source's schema dump, with their primary keys, indexes and constraints")
@@ -328,10 +357,10 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *Change {
 	return b.add(c)
 }
 
-func describeDrift(tables, columns []string) string {
+func describeDrift(tables []lang.TableRef, columns []string) string {
 	var parts []string
 	if len(tables) > 0 {
-		parts = append(parts, fmt.Sprintf("%d table(s) in scope missing (%s)", len(tables), strings.Join(tables, ", ")))
+		parts = append(parts, fmt.Sprintf("%d table(s) in scope missing (%s)", len(tables), strings.Join(refStrings(tables), ", ")))
 	}
 	if len(columns) > 0 {
 		parts = append(parts, fmt.Sprintf("%d column(s) missing (%s)", len(columns), strings.Join(columns, ", ")))
@@ -340,20 +369,16 @@ func describeDrift(tables, columns []string) string {
 }
 
 // table plans the copy of one table.
-func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *Change {
+func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *plans.Change {
 	a := b.addr(addrs.Table, ts.Ref.String())
-	after := map[string]any{
-		"filter":         ts.Filter,
-		"schema_only":    ts.SchemaOnly,
-		"estimated_rows": ts.Source.EstimatedRows,
-		"bytes":          ts.Source.Bytes,
-		"method":         string(b.method),
-	}
+	after := &plans.TableAttrs{Filter: ts.Filter, SchemaOnly: ts.SchemaOnly,
+		EstimatedRows: ts.Source.EstimatedRows, Bytes: ts.Source.Bytes, Method: b.method}
 	if b.method == lang.SyncLogical || b.method == lang.SyncStream {
-		after["publication"] = b.r.Sync.Publication
+		after.Publication = b.r.Sync.Publication
 	}
-	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: deps}
+	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: deps}
 	prior := b.prior(a)
+	priorAttrs := priorOf[*plans.TableAttrs](b, a)
 	what := describeCopy(ts)
 	if chk := b.in.FilterChecks[ts.Ref.String()]; chk.Invalid != "" {
 		b.diags.Errorf(a.String(), "Row filter is not valid for this table",
@@ -365,22 +390,20 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *C
 		// PostgreSQL's table sync copies the table again. The publication
 		// dropped it and the subscription's refresh stopped its apply
 		// worker from writing to it before this change empties it.
-		c.Action, c.Before = Replace, sameAsAfter(prior.Attributes, after)
-		after["copied_by"] = "table_sync"
-		after["subscription"] = b.r.Sync.Subscription
-		if ts.Window != nil {
-			after["time_window"] = map[string]any{"column": ts.Window.Column, "last": ts.Window.Last.String()}
-		}
+		c.Action, c.Before = plans.Replace, priorAttrs
+		after.CopiedByTableSync = true
+		after.Subscription = b.r.Sync.Subscription
+		after.TimeWindow = timeWindow(ts.Window)
 		c.DependsOn = []addrs.Addr{deps[0], b.addr(addrs.Publication, ds.Name), b.addr(addrs.Subscription, ds.Name)}
 		c.Reason = b.resync[ts.Ref.String()] + ": removed from the publication, emptied on the target, and copied again by the subscription's table sync" +
 			" (TRUNCATE on the target, ALTER PUBLICATION ... ADD TABLE with the new filter, REFRESH PUBLICATION WITH copy_data = true), not in a snapshot"
 		b.checkTruncateCascade(a, ds, ts)
 	case b.recopyDB[ds.Name] != "":
-		c.Action, c.Reason = Create, what+": "+b.recopyDB[ds.Name]
+		c.Action, c.Reason = plans.Create, what+": "+b.recopyDB[ds.Name]
 		if tdb := b.dst.Database(ds.Name); (prior != nil || b.syncedByTableSync(ds, ts)) && tdb != nil && tdb.Table(ts.Ref.Schema, ts.Ref.Table) != nil && b.dst.Database(ds.Name) != nil && b.prior(b.addr(addrs.Database, ds.Name)) != nil {
-			c.Action = Replace
-			if prior != nil {
-				c.Before = prior.Attributes
+			c.Action = plans.Replace
+			if priorAttrs != nil {
+				c.Before = priorAttrs
 			}
 			c.Reason = "truncate and " + c.Reason
 			b.checkTruncateCascade(a, ds, ts)
@@ -388,30 +411,33 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *C
 	case prior == nil && !ts.SchemaOnly && b.streaming(ds):
 		// The slot's exported snapshot is long gone: the subscription's
 		// table sync copies the table (see subscription).
-		after["copied_by"] = "table_sync"
+		after.CopiedByTableSync = true
 		c.Reason = "added to the scope after streaming started: copied by the subscription's table sync (REFRESH PUBLICATION WITH copy_data = true), not in a snapshot"
 	case prior == nil:
-		c.Action, c.Reason = Create, what
+		c.Action, c.Reason = plans.Create, what
 	case prior.Status != state.StatusDone:
-		c.Action, c.Before = Replace, prior.Attributes
+		c.Action, c.Before = plans.Replace, priorAttrs
 		c.Reason = "the previous copy was interrupted: truncate and " + what
 		b.checkTruncateCascade(a, ds, ts)
 	default:
-		pf, _ := prior.Attributes["filter"].(string)
-		pso, _ := prior.Attributes["schema_only"].(bool)
+		var pf string
+		var pso bool
+		if priorAttrs != nil {
+			pf, pso = priorAttrs.Filter, priorAttrs.SchemaOnly
+		}
 		tdb := b.dst.Database(ds.Name)
 		switch {
 		case tdb == nil || tdb.Table(ts.Ref.Schema, ts.Ref.Table) == nil:
-			c.Action, c.Before, c.Reason = Create, nil, fmt.Sprintf("recorded in state but missing on %s: %s", b.dstName, what)
+			c.Action, c.Before, c.Reason = plans.Create, nil, fmt.Sprintf("recorded in state but missing on %s: %s", b.dstName, what)
 		case !FiltersEqual(pf, ts.Filter, "") || pso != ts.SchemaOnly:
-			c.Action, c.Before = Replace, prior.Attributes
+			c.Action, c.Before = plans.Replace, priorAttrs
 			c.Reason = "the filter changed: truncate and " + what
 			b.checkTruncateCascade(a, ds, ts)
 		default:
-			c.Before = prior.Attributes
+			c.Before = priorAttrs
 		}
 	}
-	if c.Action == Replace && b.r.Policy.PreventDestroy {
+	if c.Action == plans.Replace && b.r.Policy.PreventDestroy {
 		b.diags.Errorf(a.String(), "prevent_destroy forbids truncating a table",
 			"%s would be truncated and copied again (%s), and policy.prevent_destroy = true. Set prevent_destroy = false for this apply if that is intended.", ts.Ref.String(), c.Reason)
 	}
@@ -430,7 +456,10 @@ func (b *builder) planResync(ds *DatabaseScope) {
 		return
 	}
 	tdb := b.dst.Database(ds.Name)
-	name, _ := b.prior(b.addr(addrs.Subscription, ds.Name)).Attributes["name"].(string)
+	var name string
+	if sa := priorOf[*plans.SubscriptionAttrs](b, b.addr(addrs.Subscription, ds.Name)); sa != nil {
+		name = sa.Name
+	}
 	if name == "" {
 		name = b.r.Sync.Subscription
 	}
@@ -441,10 +470,13 @@ func (b *builder) planResync(ds *DatabaseScope) {
 			continue
 		}
 		_, subscribed := subscriptionTableState(tdb, sub, ts)
-		pf, _ := prior.Attributes["filter"].(string)
-		pso, _ := prior.Attributes["schema_only"].(bool)
+		pa := priorOf[*plans.TableAttrs](b, b.addr(addrs.Table, ts.Ref.String()))
+		if pa == nil {
+			pa = &plans.TableAttrs{}
+		}
+		pf, pso := pa.Filter, pa.SchemaOnly
 		switch {
-		case prior.Status != state.StatusDone && prior.Attributes["copied_by"] == "table_sync":
+		case prior.Status != state.StatusDone && pa.CopiedByTableSync:
 			b.resync[ts.Ref.String()] = "the previous re-copy by the subscription's table sync was interrupted"
 		case prior.Status != state.StatusDone:
 			b.resync[ts.Ref.String()] = "the previous copy was interrupted, and the slot's exported snapshot it needed is gone"
@@ -458,24 +490,6 @@ func (b *builder) planResync(ds *DatabaseScope) {
 			b.resync[ts.Ref.String()] = "the subscription does not list it in pg_subscription_rel, so its changes are not applied"
 		}
 	}
-}
-
-// sameAsAfter returns a copy of before in which the values that equal
-// after's once both are JSON (a state round trip turns integers into
-// floats) are after's, so that the text plan shows only real changes.
-func sameAsAfter(before, after map[string]any) map[string]any {
-	out := make(map[string]any, len(before))
-	for k, v := range before {
-		out[k] = v
-		if a, ok := after[k]; ok {
-			jb, errB := json.Marshal(v)
-			ja, errA := json.Marshal(a)
-			if errA == nil && errB == nil && string(ja) == string(jb) {
-				out[k] = a
-			}
-		}
-	}
-	return out
 }
 
 // describeFilter renders a row filter for a reason.
@@ -492,9 +506,9 @@ func describeCopy(ts *TableScope) string {
 	case ts.SchemaOnly:
 		return "structure only (schema_only): no rows are copied"
 	case ts.Filter != "":
-		return fmt.Sprintf("copy the rows where %s (~%d rows in the table, %s)", ts.Filter, max(ts.Source.EstimatedRows, 0), humanBytes(ts.Source.Bytes))
+		return fmt.Sprintf("copy the rows where %s (~%d rows in the table, %s)", ts.Filter, max(ts.Source.EstimatedRows, 0), lang.FormatBytes(ts.Source.Bytes))
 	}
-	return fmt.Sprintf("copy ~%d rows (%s)", max(ts.Source.EstimatedRows, 0), humanBytes(ts.Source.Bytes))
+	return fmt.Sprintf("copy ~%d rows (%s)", max(ts.Source.EstimatedRows, 0), lang.FormatBytes(ts.Source.Bytes))
 }
 
 // checkTruncateCascade refuses a truncate that would cascade through
@@ -539,13 +553,13 @@ func (b *builder) checkTruncateCascade(a addrs.Addr, ds *DatabaseScope, ts *Tabl
 }
 
 // postData plans indexes, constraints and triggers after the copies.
-func (b *builder) postData(ds *DatabaseScope, schema *Change, tables []addrs.Addr) *Change {
+func (b *builder) postData(ds *DatabaseScope, schema *plans.Change, tables []addrs.Addr) *plans.Change {
 	a := b.addr(addrs.PostData, ds.Name)
-	c := &Change{Addr: a, Action: NoOp, DependsOn: append([]addrs.Addr{schema.Addr}, tables...),
-		After: map[string]any{"index_jobs": b.r.Snapshot.IndexJobs, "source": "pg_dump --schema-only --section=post-data"}}
-	if prior := b.prior(a); prior == nil || prior.Status != state.StatusDone || schema.Action == Create {
-		c.Action, c.Reason = Create, "build indexes, constraints and triggers after the data is copied"
-		if prior != nil && prior.Status != state.StatusDone && schema.Action != Create {
+	c := &plans.Change{Addr: a, Action: plans.NoOp, DependsOn: append([]addrs.Addr{schema.Addr}, tables...),
+		After: &plans.PostDataAttrs{IndexJobs: b.r.Snapshot.IndexJobs, Source: "pg_dump --schema-only --section=post-data"}}
+	if prior := b.prior(a); prior == nil || prior.Status != state.StatusDone || schema.Action == plans.Create {
+		c.Action, c.Reason = plans.Create, "build indexes, constraints and triggers after the data is copied"
+		if prior != nil && prior.Status != state.StatusDone && schema.Action != plans.Create {
 			// Items that already exist count as done (ApplyPostData).
 			c.Reason += ": the previous run was interrupted before it finished"
 		}
@@ -569,7 +583,7 @@ func (b *builder) anyTableOnTarget(ds *DatabaseScope) bool {
 }
 
 // sequences plans the sequence value sync.
-func (b *builder) sequences(ds *DatabaseScope, dep addrs.Addr) *Change {
+func (b *builder) sequences(ds *DatabaseScope, dep addrs.Addr) *plans.Change {
 	a := b.addr(addrs.Sequences, ds.Name)
 	n := 0
 	for _, s := range ds.Source.Sequences {
@@ -577,9 +591,9 @@ func (b *builder) sequences(ds *DatabaseScope, dep addrs.Addr) *Change {
 			n++
 		}
 	}
-	c := &Change{Addr: a, Action: NoOp, DependsOn: []addrs.Addr{dep}, After: map[string]any{"sequences": n}}
+	c := &plans.Change{Addr: a, Action: plans.NoOp, DependsOn: []addrs.Addr{dep}, After: &plans.SequencesAttrs{Sequences: n}}
 	if prior := b.prior(a); prior == nil || prior.Status != state.StatusDone || b.recopyDB[ds.Name] != "" {
-		c.Action, c.Reason = Create, fmt.Sprintf("set %d sequence(s) on the target to the source values", n)
+		c.Action, c.Reason = plans.Create, fmt.Sprintf("set %d sequence(s) on the target to the source values", n)
 	}
 	if n > 0 && b.method != lang.SyncNone {
 		b.diags.Warnf(a.String(), "Sequences are synced, not replicated",
@@ -588,11 +602,21 @@ func (b *builder) sequences(ds *DatabaseScope, dep addrs.Addr) *Change {
 	return b.add(c)
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
+// refStrings renders table references as "db.schema.table".
+func refStrings(rs []lang.TableRef) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.String()
 	}
-	return s
+	return out
+}
+
+// timeWindow returns the plan's form of a configured time window, or nil.
+func timeWindow(w *lang.TimeWindow) *plans.TimeWindow {
+	if w == nil {
+		return nil
+	}
+	return &plans.TimeWindow{Column: w.Column, Last: w.Last.String()}
 }
 
 // tableList names up to n tables.
@@ -608,24 +632,9 @@ func tableList(ts []*catalog.Table, n int) string {
 	return strings.Join(names, ", ")
 }
 
-// humanBytes renders a size as PostgreSQL's pg_size_pretty does.
-func humanBytes(n int64) string {
-	units := []string{"bytes", "kB", "MB", "GB", "TB"}
-	f := float64(n)
-	i := 0
-	for f >= 10*1024 && i < len(units)-1 {
-		f /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%d bytes", n)
-	}
-	return fmt.Sprintf("%.0f %s", f, units[i])
-}
-
 // planDeletes plans the removal of resources recorded in state that the
 // configuration no longer wants. Only what state records is ever deleted.
-func (p *Plan) planDeletes(in Input, desired map[string]bool, diags *Diagnostics) {
+func planDeletes(p *plans.Plan, in Input, desired map[string]bool, diags *plans.Diagnostics) {
 	if in.Prior == nil {
 		return
 	}
@@ -645,7 +654,12 @@ func (p *Plan) planDeletes(in Input, desired map[string]bool, diags *Diagnostics
 			continue
 		}
 		res := in.Prior.Resource(s)
-		c := &Change{Addr: a, Action: Delete, Before: res.Attributes}
+		before, err := plans.DecodeAttrs(a.Kind, res.Attributes)
+		if err != nil {
+			diags.Errorf(s, "Unreadable state entry", "%v. Remove it with `database-replicator state rm %s` and plan again.", err, s)
+			continue
+		}
+		c := &plans.Change{Addr: a, Action: plans.Delete, Before: before}
 		switch a.Kind {
 		case addrs.Subscription, addrs.Slot, addrs.Publication:
 			c.Reason = "no longer in the configuration: drop the " + string(a.Kind)
@@ -660,7 +674,7 @@ func (p *Plan) planDeletes(in Input, desired map[string]bool, diags *Diagnostics
 	}
 	// Deletes run in reverse: subscription before publication before slot.
 	for _, c := range p.Changes {
-		if c.Action != Delete {
+		if c.Action != plans.Delete {
 			continue
 		}
 		switch c.Addr.Kind {
@@ -681,14 +695,14 @@ func (p *Plan) planDeletes(in Input, desired map[string]bool, diags *Diagnostics
 
 // selectTargets keeps the changes matching any pattern, plus everything
 // they depend on.
-func (p *Plan) selectTargets(patterns []string) {
-	byAddr := map[string]*Change{}
+func selectTargets(p *plans.Plan, patterns []string) {
+	byAddr := map[string]*plans.Change{}
 	for _, c := range p.Changes {
 		byAddr[c.Addr.String()] = c
 	}
 	keep := map[string]bool{}
-	var visit func(c *Change)
-	visit = func(c *Change) {
+	var visit func(c *plans.Change)
+	visit = func(c *plans.Change) {
 		if keep[c.Addr.String()] {
 			return
 		}
@@ -706,7 +720,7 @@ func (p *Plan) selectTargets(patterns []string) {
 			}
 		}
 	}
-	var out []*Change
+	var out []*plans.Change
 	for _, c := range p.Changes {
 		if keep[c.Addr.String()] {
 			out = append(out, c)
@@ -714,9 +728,9 @@ func (p *Plan) selectTargets(patterns []string) {
 	}
 	p.Changes = out
 	// Keep the diagnostics about what is left (and those about no resource).
-	var diags Diagnostics
+	var diags plans.Diagnostics
 	for _, d := range p.Warnings {
-		if _, err := addrs.Parse(d.Address); err != nil || keep[d.Address] || d.Severity == SevError {
+		if _, err := addrs.Parse(d.Address); err != nil || keep[d.Address] || d.Severity == plans.SevError {
 			diags = append(diags, d)
 		}
 	}

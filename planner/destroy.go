@@ -1,7 +1,10 @@
 package planner
 
 import (
+	"fmt"
+
 	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/state"
 )
 
@@ -10,26 +13,31 @@ import (
 // With dropData it also drops the target databases it created; otherwise
 // target data stays and the other entries are only forgotten. Only what
 // the state records is ever dropped.
-func Destroy(prior *state.State, dropData bool, reason string) *Plan {
-	p := &Plan{}
+func Destroy(prior *state.State, dropData bool, reason string) *plans.Plan {
+	p := &plans.Plan{}
 	if prior != nil {
 		p.StateLineage, p.StateSerial = prior.Lineage, prior.Serial
 	}
-	var changes []*Change
+	var changes []*plans.Change
 	for _, ad := range prior.Addresses() {
 		a, err := addrs.Parse(ad)
 		if err != nil {
 			continue
 		}
 		r := prior.Resource(ad)
-		c := &Change{Addr: a, Action: Delete, Before: r.Attributes, Reason: reason}
+		c := &plans.Change{Addr: a, Action: plans.Delete, Reason: reason}
+		before, err := plans.DecodeAttrs(a.Kind, r.Attributes)
+		if err != nil {
+			c.Reason += fmt.Sprintf(" (its recorded attributes do not decode: %v)", err)
+		}
+		c.Before = before
 		switch a.Kind {
 		case addrs.Subscription, addrs.Publication, addrs.Slot:
 		case addrs.Database:
 			if !dropData {
 				c.Reason = reason + "; the database and its data stay (destroy --drop-data drops it)"
 			} else {
-				c.After = map[string]any{"drop_data": true}
+				c.After = &plans.DatabaseAttrs{DropData: true}
 				c.Reason = reason + "; --drop-data: the target database is dropped"
 			}
 		default:

@@ -4,14 +4,15 @@ import (
 	"testing"
 
 	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
 )
 
 func TestDestroyOrderAndDropData(t *testing.T) {
 	_, _, st := applied()
 	p := Destroy(st, false, "destroy")
-	byAddr := map[string]*Change{}
+	byAddr := map[string]*plans.Change{}
 	for _, c := range p.Changes {
-		if c.Action != Delete {
+		if c.Action != plans.Delete {
 			t.Fatalf("%s: %s", c.Addr, c.Action)
 		}
 		byAddr[c.Addr.String()] = c
@@ -32,7 +33,7 @@ func TestDestroyOrderAndDropData(t *testing.T) {
 	}
 	p = Destroy(st, true, "destroy")
 	for _, c := range p.Changes {
-		if c.Addr.Kind == addrs.Database && c.After["drop_data"] != true {
+		if c.Addr.Kind == addrs.Database && wire(c.After)["drop_data"] != true {
 			t.Fatalf("--drop-data not planned: %v", c.After)
 		}
 	}

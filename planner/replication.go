@@ -11,6 +11,7 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/database-replicator/database-replicator/state"
@@ -57,14 +58,14 @@ func publishedTables(ds *DatabaseScope) []*TableScope {
 }
 
 // publication plans the source publication of one database.
-func (b *builder) publication(ds *DatabaseScope, schema *Change) *Change {
+func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Change {
 	a := b.addr(addrs.Publication, ds.Name)
 	name := b.r.Sync.Publication
 	tables := publishedTables(ds)
-	wantTables := []string{}
-	wantFilters := map[string]any{}
-	windows := map[string]any{}
-	var full []string
+	var want []plans.PublishedTable
+	// wanted indexes want by table.
+	wanted := map[plans.TableName]int{}
+	var full []plans.TableName
 	// left out of the publication: tables the subscription's table sync
 	// copies again (their table changes add them back), and tables the
 	// target lacks under on_schema_drift = "ignore" (the apply worker
@@ -75,7 +76,7 @@ func (b *builder) publication(ds *DatabaseScope, schema *Change) *Change {
 		switch {
 		case b.resync[ts.Ref.String()] != "":
 			leftOut[ts.Ref.String()] = true
-		case b.r.Policy.OnSchemaDrift == lang.DriftIgnore && schema.Action != Create && tdb != nil && tdb.Table(ts.Ref.Schema, ts.Ref.Table) == nil:
+		case b.r.Policy.OnSchemaDrift == lang.DriftIgnore && schema.Action != plans.Create && tdb != nil && tdb.Table(ts.Ref.Schema, ts.Ref.Table) == nil:
 			leftOut[ts.Ref.String()] = true
 			b.diags.Warnf(a.String(), "Table not published",
 				"%s is in scope but missing on %s, and policy.on_schema_drift = \"ignore\": it is not added to publication %q (the subscription's apply worker would fail on its first row). Create it on the target, or set on_schema_drift = \"apply\".",
@@ -83,18 +84,11 @@ func (b *builder) publication(ds *DatabaseScope, schema *Change) *Change {
 		}
 	}
 	for _, ts := range tables {
-		q := lang.QuoteIdent(ts.Ref.Schema) + "." + lang.QuoteIdent(ts.Ref.Table)
 		if !leftOut[ts.Ref.String()] {
-			wantTables = append(wantTables, q)
+			wanted[tableName(ts)] = len(want)
+			want = append(want, plans.PublishedTable{Table: tableName(ts), Filter: ts.Filter, Window: timeWindow(ts.Window)})
 		}
 		if ts.Filter != "" {
-			if !leftOut[ts.Ref.String()] {
-				wantFilters[q] = ts.Filter
-				if ts.Window != nil {
-					wantFilters[q] = ts.Filter + " (frozen to a constant cut-off when the publication is created)"
-					windows[q] = map[string]any{"column": ts.Window.Column, "last": ts.Window.Last.String()}
-				}
-			}
 			if chk := b.in.FilterChecks[ts.Ref.String()]; ts.Window == nil && chk.NotPublishable != "" {
 				b.diags.Errorf(a.String(), "Row filter cannot be used in a publication",
 					"%s on %s refuses the filter of %s in a publication: %s. Publications allow only immutable expressions over the table's columns; for a moving time cut-off use a time_window block (frozen to a constant cut-off when the publication is created), or use sync { method = \"xmin\" }.",
@@ -128,19 +122,12 @@ func (b *builder) publication(ds *DatabaseScope, schema *Change) *Change {
 	}
 	for _, ts := range tables {
 		if ts.ReplicaIdentity == "full" && ts.Source.ReplicaIdentity != "full" {
-			full = append(full, lang.QuoteIdent(ts.Ref.Schema)+"."+lang.QuoteIdent(ts.Ref.Table))
+			full = append(full, tableName(ts))
 		}
 	}
-	sort.Strings(wantTables)
-	sort.Strings(full)
-	after := map[string]any{"name": name, "server": b.srcName, "tables": wantTables, "row_filters": wantFilters}
-	if len(full) > 0 {
-		after["set_replica_identity_full"] = full
-	}
-	if len(windows) > 0 {
-		after["time_windows"] = windows
-	}
-	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: []addrs.Addr{schema.Addr}}
+	plans.SortTableNames(full)
+	after := &plans.PublicationAttrs{Name: name, Server: b.srcName, Tables: want, SetReplicaIdentityFull: full}
+	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: []addrs.Addr{schema.Addr}}
 	prior := b.prior(a)
 	var actual *catalog.Publication
 	for _, p := range ds.Source.Publications {
@@ -150,55 +137,53 @@ func (b *builder) publication(ds *DatabaseScope, schema *Change) *Change {
 	}
 	switch {
 	case actual == nil && prior == nil:
-		c.Action, c.Reason = Create, fmt.Sprintf("publish %d table(s) of %q on %s", len(wantTables), ds.Name, b.srcName)
+		c.Action, c.Reason = plans.Create, fmt.Sprintf("publish %d table(s) of %q on %s", len(want), ds.Name, b.srcName)
 	case actual == nil:
-		c.Action, c.Reason = Create, fmt.Sprintf("recorded in state but missing on %s (dropped outside database-replicator): create it again", b.srcName)
+		c.Action, c.Reason = plans.Create, fmt.Sprintf("recorded in state but missing on %s (dropped outside database-replicator): create it again", b.srcName)
 	case prior == nil:
 		b.diags.Errorf(a.String(), "Publication exists and is not managed here",
 			"%s already has a publication %q in %q that this state does not record. database-replicator never takes over objects it did not create: choose another sync { publication = \"...\" }, or drop it if it is a leftover.",
 			b.srcName, name, ds.Name)
 	default:
-		haveTables := []string{}
-		haveFilters := map[string]any{}
+		var have []plans.PublishedTable
+		haveFilters := map[plans.TableName]string{}
 		for _, pt := range actual.Tables {
-			q := lang.QuoteIdent(pt.Schema) + "." + lang.QuoteIdent(pt.Name)
-			haveTables = append(haveTables, q)
-			if pt.RowFilter != "" {
-				haveFilters[q] = pt.RowFilter
-			}
+			t := plans.TableName{Schema: pt.Schema, Table: pt.Name}
+			have = append(have, plans.PublishedTable{Table: t, Filter: pt.RowFilter})
+			haveFilters[t] = pt.RowFilter
 		}
-		sort.Strings(haveTables)
-		c.Before = map[string]any{"name": name, "server": b.srcName, "tables": haveTables, "row_filters": haveFilters}
+		sort.Slice(have, func(i, j int) bool { return have[i].Table.Less(have[j].Table) })
+		c.Before = &plans.PublicationAttrs{Name: name, Server: b.srcName, Tables: have}
 		var why []string
 		// The tables dropped for a re-copy by the table sync say why
 		// themselves; any other difference is "published tables differ".
-		var others, dropped []string
-		for _, q := range haveTables {
-			if ref, ok := b.publishedRef(ds, q); ok && b.resync[ref] != "" {
+		others := map[plans.TableName]bool{}
+		var dropped []lang.TableRef
+		for _, h := range have {
+			if ts := ds.Table(h.Table.Schema, h.Table.Table); ts != nil && b.resync[ts.Ref.String()] != "" {
+				ref := ts.Ref.String()
 				why = append(why, fmt.Sprintf("%s: %s: removed from the publication (ALTER PUBLICATION ... DROP TABLE) before the subscription's refresh; %s adds it back with its new filter once the target table is emptied",
 					ref, b.resync[ref], b.addr(addrs.Table, ref)))
-				dropped = append(dropped, ref)
+				dropped = append(dropped, ts.Ref)
 				continue
 			}
-			others = append(others, q)
+			others[h.Table] = true
 		}
-		if len(dropped) > 0 {
-			c.After[AttrDropForTableSync] = dropped
-		}
-		if !reflect.DeepEqual(nonNil(others), wantTables) {
+		after.DropForTableSync = dropped
+		if !sameTables(others, wanted) {
 			why = append(why, "published tables differ")
 		}
 		for _, ts := range tables {
 			if leftOut[ts.Ref.String()] {
 				continue
 			}
-			q := lang.QuoteIdent(ts.Ref.Schema) + "." + lang.QuoteIdent(ts.Ref.Table)
-			have, _ := haveFilters[q].(string)
+			w := &want[wanted[tableName(ts)]]
+			have := haveFilters[tableName(ts)]
 			if ts.Window != nil {
 				if !windowFilterMatches(have, ts.Window.Column) {
 					why = append(why, "row filter of "+ts.Ref.String()+" differs")
 				} else {
-					wantFilters[q] = have
+					w.Cutoff = have
 				}
 				continue
 			}
@@ -206,36 +191,44 @@ func (b *builder) publication(ds *DatabaseScope, schema *Change) *Change {
 				why = append(why, "row filter of "+ts.Ref.String()+" differs")
 			} else if have != "" {
 				// Show the stored spelling so an equal filter renders no diff.
-				wantFilters[q] = have
+				w.Filter = have
 			}
 		}
 		if len(full) > 0 {
 			why = append(why, "replica identity FULL requested")
 		}
 		if len(why) > 0 {
-			c.Action, c.Reason = Update, strings.Join(why, "; ")
+			c.Action, c.Reason = plans.Update, strings.Join(why, "; ")
 		}
 	}
 	return b.add(c)
 }
 
-// publishedRef returns the table reference of a published table, quoted
-// as the publication change names it, when it is in scope.
-func (b *builder) publishedRef(ds *DatabaseScope, quoted string) (string, bool) {
-	for _, ts := range ds.Tables {
-		if lang.QuoteIdent(ts.Ref.Schema)+"."+lang.QuoteIdent(ts.Ref.Table) == quoted {
-			return ts.Ref.String(), true
+// tableName is the name of a scoped table inside its database.
+func tableName(ts *TableScope) plans.TableName {
+	return plans.TableName{Schema: ts.Ref.Schema, Table: ts.Ref.Table}
+}
+
+// sameTables reports whether two sets of tables hold the same names.
+func sameTables(a map[plans.TableName]bool, b map[plans.TableName]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for t := range a {
+		if _, ok := b[t]; !ok {
+			return false
 		}
 	}
-	return "", false
+	return true
 }
 
 // slot plans the logical replication slot of one database.
-func (b *builder) slot(ds *DatabaseScope, pub addrs.Addr) *Change {
+func (b *builder) slot(ds *DatabaseScope, pub addrs.Addr) *plans.Change {
 	a := b.addr(addrs.Slot, ds.Name)
 	name := SlotName(b.r.Sync.Subscription, ds.Name)
-	after := map[string]any{"name": name, "plugin": "pgoutput", "server": b.srcName, "database": ds.Name}
-	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: []addrs.Addr{pub}}
+	after := &plans.SlotAttrs{Name: name, Plugin: "pgoutput", Server: b.srcName, Database: ds.Name}
+	before := *after
+	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: []addrs.Addr{pub}}
 	var actual *catalog.Slot
 	for i := range b.src.Slots {
 		if b.src.Slots[i].Name == name {
@@ -245,10 +238,10 @@ func (b *builder) slot(ds *DatabaseScope, pub addrs.Addr) *Change {
 	prior := b.prior(a)
 	switch {
 	case actual == nil && prior == nil:
-		c.Action = Create
+		c.Action = plans.Create
 		c.Reason = "create the slot with an exported snapshot: every table is copied inside that snapshot, so streaming starts exactly where the copy ends"
 	case actual == nil:
-		c.Action = Replace
+		c.Action = plans.Replace
 		c.Reason = fmt.Sprintf("the slot is gone from %s: changes since it was lost cannot be streamed; create a new slot and copy every table of %q again", b.srcName, ds.Name)
 		b.recopyDB[ds.Name] = "the replication slot was lost"
 	case prior == nil:
@@ -256,19 +249,19 @@ func (b *builder) slot(ds *DatabaseScope, pub addrs.Addr) *Change {
 			"%s already has a replication slot %q that this state does not record. Choose another sync { subscription = \"...\" } (the slot name derives from it), or drop the slot if it is a leftover: SELECT pg_drop_replication_slot('%s');",
 			b.srcName, name, name)
 	case b.subscriptionLost(ds):
-		c.Before = after
-		c.Action = Replace
+		c.Before = &before
+		c.Action = plans.Replace
 		c.Reason = "the subscription was dropped outside database-replicator and took its replication progress with it: streaming again from this slot could apply its last transactions twice, so the slot is created again and every table of the database is copied again inside the new snapshot"
 		b.recopyDB[ds.Name] = "the subscription and its replication progress were lost"
 	case b.snapshotInterrupted(ds):
-		c.Before = after
-		c.Action = Replace
+		c.Before = &before
+		c.Action = plans.Replace
 		c.Reason = "an earlier apply stopped after creating the slot and before every table was copied: its exported snapshot is gone, so the slot is created again and every table of the database is copied again inside the new snapshot"
 		b.recopyDB[ds.Name] = "the exported snapshot of the interrupted apply is gone"
 	default:
-		c.Before = after
+		c.Before = &before
 		if actual.WALStatus == "lost" {
-			c.Action = Replace
+			c.Action = plans.Replace
 			c.Reason = "the slot's WAL was removed (wal_status = lost): create a new slot and copy every table again"
 			b.recopyDB[ds.Name] = "the replication slot lost its WAL"
 		}
@@ -277,7 +270,7 @@ func (b *builder) slot(ds *DatabaseScope, pub addrs.Addr) *Change {
 }
 
 // subscription plans the target subscription of one database.
-func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *Change {
+func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	a := b.addr(addrs.Subscription, ds.Name)
 	name := b.r.Sync.Subscription
 	slot := SlotName(name, ds.Name)
@@ -291,10 +284,10 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *Change {
 			conn = info.WithDatabase(ds.Name).Redacted()
 		}
 	}
-	after := map[string]any{"name": name, "server": b.dstName, "slot_name": slot,
-		"publications": []string{b.r.Sync.Publication}, "enabled": true, "connection": conn,
-		"options": "create_slot = false, copy_data = false"}
-	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: deps}
+	after := &plans.SubscriptionAttrs{Name: name, Server: b.dstName, SlotName: slot,
+		Publications: []string{b.r.Sync.Publication}, Enabled: true, Connection: conn,
+		Options: "create_slot = false, copy_data = false"}
+	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: deps}
 	if hasPassword {
 		b.diags.Warnf(a.String(), "The subscription will store a password",
 			"The source URL carries a password, and PostgreSQL stores a subscription's connection string in pg_subscription on %s, readable by its superusers. To keep it out: drop the password from the source URL and put it in ~/.pgpass of the postgres user on the target host (see docs/security.md).", b.dstName)
@@ -311,22 +304,23 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *Change {
 	prior := b.prior(a)
 	switch {
 	case actual == nil && prior == nil:
-		c.Action, c.Reason = Create, "start streaming from the slot, where the snapshot copy ended (copy_data = false)"
+		c.Action, c.Reason = plans.Create, "start streaming from the slot, where the snapshot copy ended (copy_data = false)"
 	case actual == nil:
-		c.Action = Create
+		c.Action = plans.Create
 		c.Reason = fmt.Sprintf("recorded in state but missing on %s (dropped outside database-replicator): create it again; it resumes from the slot's confirmed position", b.dstName)
 	case prior == nil:
 		b.diags.Errorf(a.String(), "Subscription exists and is not managed here",
 			"%s already has a subscription %q in %q that this state does not record. Choose another sync { subscription = \"...\" }, or drop it if it is a leftover.", b.dstName, name, ds.Name)
 	default:
-		c.Before = map[string]any{"name": name, "server": b.dstName, "slot_name": actual.SlotName,
-			"publications": actual.Publications, "enabled": actual.Enabled, "connection": conn,
-			"options": "create_slot = false, copy_data = false"}
+		before := &plans.SubscriptionAttrs{Name: name, Server: b.dstName, SlotName: actual.SlotName,
+			Publications: actual.Publications, Enabled: actual.Enabled, Connection: conn,
+			Options: "create_slot = false, copy_data = false"}
+		c.Before = before
 		var why []string
-		if stop := b.stopApplying(ds, c); stop != "" {
+		if stop := b.stopApplying(ds, after); stop != "" {
 			why = append(why, stop)
 		}
-		if sync := b.tableSync(ds, actual, c); sync != "" {
+		if sync := b.tableSync(ds, actual, c.Addr, before, after); sync != "" {
 			why = append(why, sync)
 		}
 		if !actual.Enabled {
@@ -342,26 +336,26 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *Change {
 			why = append(why, "the previous apply stopped before it finished: finish it")
 		}
 		if len(why) > 0 {
-			c.Action, c.Reason = Update, strings.Join(why, "; ")
+			c.Action, c.Reason = plans.Update, strings.Join(why, "; ")
 		}
 	}
 	return b.add(c)
 }
 
 // xmin plans the xmin cursor of one table (xmin sync method).
-func (b *builder) xmin(ts *TableScope) *Change {
+func (b *builder) xmin(ts *TableScope) *plans.Change {
 	a := b.addr(addrs.Xmin, ts.Ref.String())
-	after := map[string]any{"interval": lang.FormatInterval(b.r.Sync.Interval), "batch_size": b.r.Sync.BatchSize,
-		"primary_key": nonNil(ts.Source.PrimaryKey)}
-	c := &Change{Addr: a, Action: NoOp, After: after, DependsOn: []addrs.Addr{b.addr(addrs.Table, ts.Ref.String())}}
+	after := &plans.XminAttrs{Interval: lang.FormatInterval(b.r.Sync.Interval), BatchSize: b.r.Sync.BatchSize,
+		PrimaryKey: ts.Source.PrimaryKey}
+	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: []addrs.Addr{b.addr(addrs.Table, ts.Ref.String())}}
 	if len(ts.Source.PrimaryKey) == 0 {
 		b.diags.Warnf(a.String(), "Table without primary key under xmin sync",
 			"%s has no primary key: xmin sync cannot upsert or reconcile it row by row, so each cycle that sees a change copies the table again (truncate and copy). Add a primary key to avoid that.", ts.Ref.String())
 	}
 	if prior := b.prior(a); prior == nil || b.recopyDB[ts.Ref.Database] != "" {
-		c.Action, c.Reason = Create, "start the xmin cursor at the snapshot's xmin watermark"
+		c.Action, c.Reason = plans.Create, "start the xmin cursor at the snapshot's xmin watermark"
 	} else {
-		c.Before = prior.Attributes
+		c.Before = b.priorAttrs(a)
 	}
 	return b.add(c)
 }
@@ -378,47 +372,23 @@ func windowFilterMatches(stored, column string) bool {
 	return false
 }
 
-// Attributes of a subscription change that the provider reads.
-const (
-	// AttrRefreshPublication lists the tables an update of the
-	// subscription hands to its table sync: the provider runs ALTER
-	// SUBSCRIPTION ... REFRESH PUBLICATION WITH (copy_data = true).
-	AttrRefreshPublication = "refresh_publication"
-	// AttrTableSync lists, in state, every table of the database that was
-	// copied by the subscription's table sync instead of the snapshot
-	// (it has no table record of its own).
-	AttrTableSync = "table_sync"
-	// AttrStopApplying lists the tables an update of the subscription
-	// stops applying because the publication dropped them for a re-copy
-	// by the table sync: the provider runs ALTER SUBSCRIPTION ... REFRESH
-	// PUBLICATION (pg_subscription_rel no longer lists them) and waits
-	// until the subscription has applied what was published before, so
-	// that no earlier change reaches them once they are emptied.
-	AttrStopApplying = "stop_applying"
-	// AttrDropForTableSync lists the tables an update of the publication
-	// drops so that the table sync can copy them again (their table
-	// changes add them back). It shows the reviewer what the tables diff
-	// means; it is not kept in state.
-	AttrDropForTableSync = "drop_for_table_sync"
-)
-
 // stopApplying plans the first half of the re-copy of tables by the table
 // sync (see planResync): it records them in the change's stop_applying
 // attribute and returns the reason for an update, or "".
-func (b *builder) stopApplying(ds *DatabaseScope, c *Change) string {
-	var tables []string
+func (b *builder) stopApplying(ds *DatabaseScope, after *plans.SubscriptionAttrs) string {
+	var tables []lang.TableRef
 	for _, ts := range ds.Tables {
 		if b.resync[ts.Ref.String()] != "" {
-			tables = append(tables, ts.Ref.String())
+			tables = append(tables, ts.Ref)
 		}
 	}
 	if len(tables) == 0 {
 		return ""
 	}
-	sort.Strings(tables)
-	c.After[AttrStopApplying] = tables
+	sortRefs(tables)
+	after.StopApplying = tables
 	return fmt.Sprintf("%s removed from the publication for a re-copy: REFRESH PUBLICATION so that the apply worker stops applying it (pg_subscription_rel no longer lists it), then wait until the subscription has applied every change published before the removal; the table's change empties it and hands it to the table sync",
-		strings.Join(tables, ", "))
+		strings.Join(refStrings(tables), ", "))
 }
 
 // streaming reports whether streaming of a database has started: an
@@ -441,7 +411,10 @@ func (b *builder) subscriptionStarted(ds *DatabaseScope) bool {
 	if sub == nil || tdb == nil {
 		return false
 	}
-	name, _ := sub.Attributes["name"].(string)
+	var name string
+	if sa := priorOf[*plans.SubscriptionAttrs](b, b.addr(addrs.Subscription, ds.Name)); sa != nil {
+		name = sa.Name
+	}
 	if name == "" {
 		name = b.r.Sync.Subscription
 	}
@@ -451,8 +424,8 @@ func (b *builder) subscriptionStarted(ds *DatabaseScope) bool {
 // syncedByTableSync reports whether the state records a table as copied
 // by the subscription's table sync.
 func (b *builder) syncedByTableSync(ds *DatabaseScope, ts *TableScope) bool {
-	sub := b.prior(b.addr(addrs.Subscription, ds.Name))
-	return sub != nil && slices.Contains(state.StringList(sub.Attributes[AttrTableSync]), ts.Ref.String())
+	sub := priorOf[*plans.SubscriptionAttrs](b, b.addr(addrs.Subscription, ds.Name))
+	return sub != nil && slices.Contains(sub.TableSync, ts.Ref)
 }
 
 // subscriptionTableState returns the pg_subscription_rel state of a table
@@ -489,16 +462,20 @@ func subscriptionTableState(tdb *catalog.Database, sub *catalog.Subscription, ts
 // the subscription); one it knows is synced or syncing, and is left
 // alone. It records them in the change's table_sync attribute and
 // returns the reason for an update, or "".
-func (b *builder) tableSync(ds *DatabaseScope, actual *catalog.Subscription, c *Change) string {
-	sub := b.prior(b.addr(addrs.Subscription, ds.Name))
-	inScope := map[string]bool{}
-	for _, ts := range ds.Tables {
-		inScope[ts.Ref.String()] = true
+func (b *builder) tableSync(ds *DatabaseScope, actual *catalog.Subscription, a addrs.Addr, before, after *plans.SubscriptionAttrs) string {
+	sub := priorOf[*plans.SubscriptionAttrs](b, a)
+	if sub == nil {
+		sub = &plans.SubscriptionAttrs{}
 	}
-	var recorded, synced, refresh, syncing []string
-	for _, s := range state.StringList(sub.Attributes[AttrTableSync]) {
-		if inScope[s] {
-			recorded = append(recorded, s)
+	inScope := map[lang.TableRef]bool{}
+	for _, ts := range ds.Tables {
+		inScope[ts.Ref] = true
+	}
+	var recorded, synced, refresh []lang.TableRef
+	var syncing []string
+	for _, r := range sub.TableSync {
+		if inScope[r] {
+			recorded = append(recorded, r)
 		}
 	}
 	synced = append(synced, recorded...)
@@ -512,7 +489,8 @@ func (b *builder) tableSync(ds *DatabaseScope, actual *catalog.Subscription, c *
 			if r := b.prior(b.addr(addrs.Table, ref)); r != nil {
 				// A table the table sync copied again (its filter
 				// changed) keeps its table record.
-				if st, known := subscriptionTableState(tdb, actual, ts); r.Attributes["copied_by"] == "table_sync" && b.resync[ref] == "" && known && st != catalog.SubStateReady {
+				ta := priorOf[*plans.TableAttrs](b, b.addr(addrs.Table, ref))
+				if st, known := subscriptionTableState(tdb, actual, ts); ta != nil && ta.CopiedByTableSync && b.resync[ref] == "" && known && st != catalog.SubStateReady {
 					syncing = append(syncing, fmt.Sprintf("%s (%s)", ref, describeSubState(st)))
 				}
 				continue
@@ -521,8 +499,8 @@ func (b *builder) tableSync(ds *DatabaseScope, actual *catalog.Subscription, c *
 				// Not published (the publication warns): nothing to sync.
 				continue
 			}
-			if !slices.Contains(synced, ref) {
-				synced = append(synced, ref)
+			if !slices.Contains(synced, ts.Ref) {
+				synced = append(synced, ts.Ref)
 			}
 			st, known := subscriptionTableState(tdb, actual, ts)
 			switch {
@@ -530,31 +508,32 @@ func (b *builder) tableSync(ds *DatabaseScope, actual *catalog.Subscription, c *
 				syncing = append(syncing, fmt.Sprintf("%s (%s)", ref, describeSubState(st)))
 			case known:
 			default:
-				refresh = append(refresh, ref)
+				refresh = append(refresh, ts.Ref)
 				if tt := tdb.Table(ts.Ref.Schema, ts.Ref.Table); tt != nil && tt.EstimatedRows > 0 {
-					b.diags.Warnf(c.Addr.String(), "Table sync copies into a table that holds rows",
+					b.diags.Warnf(a.String(), "Table sync copies into a table that holds rows",
 						"%s already exists on %s with about %d row(s): the subscription's table sync copies the source's rows into it as it is, without emptying it first. Empty it on the target before apply if those rows are stale.", ref, b.dstName, tt.EstimatedRows)
 				}
 			}
 		}
 	}
-	sort.Strings(synced)
-	sort.Strings(recorded)
-	if len(recorded) > 0 {
-		c.Before[AttrTableSync] = recorded
-	}
-	if len(synced) > 0 {
-		c.After[AttrTableSync] = synced
-	}
+	sortRefs(synced)
+	sortRefs(recorded)
+	before.TableSync = recorded
+	after.TableSync = synced
 	if len(syncing) > 0 {
-		b.diags.Warnf(c.Addr.String(), "Table sync in progress",
+		b.diags.Warnf(a.String(), "Table sync in progress",
 			"The subscription's table sync is still copying %s; each table streams once it is ready. Nothing to do: plan shows no change for them meanwhile.", strings.Join(syncing, ", "))
 	}
 	if len(refresh) == 0 {
 		return ""
 	}
-	c.After[AttrRefreshPublication] = refresh
-	return fmt.Sprintf("%s added to the scope after streaming started: copied by the subscription's table sync (REFRESH PUBLICATION WITH copy_data = true)", strings.Join(refresh, ", "))
+	after.RefreshPublication = refresh
+	return fmt.Sprintf("%s added to the scope after streaming started: copied by the subscription's table sync (REFRESH PUBLICATION WITH copy_data = true)", strings.Join(refStrings(refresh), ", "))
+}
+
+// sortRefs sorts table references as their "db.schema.table" texts sort.
+func sortRefs(rs []lang.TableRef) {
+	sort.Slice(rs, func(i, j int) bool { return rs[i].String() < rs[j].String() })
 }
 
 // describeSubState names a pg_subscription_rel state.
@@ -605,6 +584,9 @@ func (b *builder) subscriptionLost(ds *DatabaseScope) bool {
 	if tdb == nil {
 		return false // the database itself is recreated
 	}
-	name, _ := sub.Attributes["name"].(string)
+	var name string
+	if sa := priorOf[*plans.SubscriptionAttrs](b, b.addr(addrs.Subscription, ds.Name)); sa != nil {
+		name = sa.Name
+	}
 	return tdb.Subscription(name) == nil
 }

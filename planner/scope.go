@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 )
 
@@ -65,8 +66,8 @@ func refMatches(ref lang.TableRef, db, schema, table string) bool {
 
 // ResolveScope computes the databases and tables a replication covers on
 // its source, and reports configured names that do not exist there.
-func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (*Scope, Diagnostics) {
-	var diags Diagnostics
+func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (*Scope, plans.Diagnostics) {
+	var diags plans.Diagnostics
 	scope := &Scope{Replication: r}
 	addr := "replication." + r.Name
 
@@ -136,10 +137,10 @@ func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (
 	}
 
 	// Every configured table must exist where it is said to be.
-	check := func(kind string, refs []lang.TableRef, severity Severity) {
+	check := func(kind string, refs []lang.TableRef, severity plans.Severity) {
 		for _, ref := range refs {
 			if !refExists(src, names, ref) {
-				d := Diagnostic{Severity: severity, Address: addr,
+				d := plans.Diagnostic{Severity: severity, Address: addr,
 					Summary: "Table not found on the source",
 					Detail: fmt.Sprintf("%s names %s, but %s has no such table in the databases in scope. Names are case-sensitive: check the spelling and the schema (unqualified names mean schema public).",
 						kind, ref.String(), sourceName)}
@@ -147,14 +148,14 @@ func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (
 			}
 		}
 	}
-	check("include_tables", r.IncludeTables, SevError)
-	check("exclude_tables", r.ExcludeTables, SevWarning)
-	check("schema_only", r.SchemaOnly, SevError)
+	check("include_tables", r.IncludeTables, plans.SevError)
+	check("exclude_tables", r.ExcludeTables, plans.SevWarning)
+	check("schema_only", r.SchemaOnly, plans.SevError)
 	var blockRefs []lang.TableRef
 	for _, tc := range r.Tables {
 		blockRefs = append(blockRefs, tc.Ref)
 	}
-	check("a table block", blockRefs, SevError)
+	check("a table block", blockRefs, plans.SevError)
 	return scope, diags
 }
 

@@ -3,7 +3,6 @@ package state
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 )
 
@@ -17,57 +16,34 @@ func (r *Resource) String(key string) string {
 	return s
 }
 
-// Int returns the integer attribute key. It accepts Go integers, integral
-// floats and json.Number, and reports false when the attribute is absent
-// or not an integer.
+// Int returns the integer attribute key, and false when it is absent or
+// not an integer. Attributes hold numbers as json.Number: Decode reads them
+// so, and the plan's attribute encoding (plans.EncodeAttrs) writes them so;
+// a typed reader decodes a resource's attributes with plans.DecodeAttrs.
 func (r *Resource) Int(key string) (int64, bool) {
 	if r == nil {
 		return 0, false
 	}
-	switch v := r.Attributes[key].(type) {
-	case int:
-		return int64(v), true
-	case int32:
-		return int64(v), true
-	case int64:
-		return v, true
-	case uint32:
-		return int64(v), true
-	case uint64:
-		if v > math.MaxInt64 {
-			return 0, false
-		}
-		return int64(v), true
-	case float64:
-		if v != math.Trunc(v) || math.Abs(v) > 1<<53 {
-			return 0, false
-		}
-		return int64(v), true
-	case json.Number:
-		n, err := v.Int64()
-		return n, err == nil
+	n, ok := r.Attributes[key].(json.Number)
+	if !ok {
+		return 0, false
 	}
-	return 0, false
+	v, err := n.Int64()
+	return v, err == nil
 }
 
 // Uint returns the unsigned integer attribute key (LSNs, 64-bit XIDs),
-// accepting the same forms as Int.
+// as Int does.
 func (r *Resource) Uint(key string) (uint64, bool) {
 	if r == nil {
 		return 0, false
 	}
-	switch v := r.Attributes[key].(type) {
-	case uint64:
-		return v, true
-	case json.Number:
-		n, err := strconv.ParseUint(v.String(), 10, 64)
-		return n, err == nil
-	}
-	n, ok := r.Int(key)
-	if !ok || n < 0 {
+	n, ok := r.Attributes[key].(json.Number)
+	if !ok {
 		return 0, false
 	}
-	return uint64(n), true
+	v, err := strconv.ParseUint(n.String(), 10, 64)
+	return v, err == nil
 }
 
 // copyValue deep-copies a JSON-like value. Values of other types are
@@ -118,22 +94,4 @@ func normalize(v any) (any, error) {
 		return nil, err
 	}
 	return out, nil
-}
-
-// StringList reads a list-of-strings attribute value, as written ([]string)
-// or as read back from JSON ([]any); other values give nil.
-func StringList(v any) []string {
-	switch x := v.(type) {
-	case []string:
-		return x
-	case []any:
-		out := make([]string, 0, len(x))
-		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }

@@ -66,9 +66,9 @@ func (e *ConflictError) Error() string {
 // Unwrap returns Kind, so errors.Is(err, ErrStaleSerial) works.
 func (e *ConflictError) Unwrap() error { return e.Kind }
 
-// checkWrite decides the lineage and serial of the next write of s over
+// CheckWrite decides the lineage and serial of the next write of s over
 // the stored lineage and serial (exists is false when nothing is stored).
-func checkWrite(where string, s *State, exists bool, storedLineage string, storedSerial uint64) (lineage string, serial uint64, err error) {
+func CheckWrite(where string, s *State, exists bool, storedLineage string, storedSerial uint64) (lineage string, serial uint64, err error) {
 	if !exists {
 		lineage = s.Lineage
 		if lineage == "" {
@@ -95,9 +95,9 @@ func checkWrite(where string, s *State, exists bool, storedLineage string, store
 	return s.Lineage, s.Serial + 1, nil
 }
 
-// encodeWrite encodes scrubbed (a Scrub result) with the given lineage
+// EncodeWrite encodes scrubbed (a Scrub result) with the given lineage
 // and serial.
-func encodeWrite(scrubbed *State, lineage string, serial uint64) ([]byte, error) {
+func EncodeWrite(scrubbed *State, lineage string, serial uint64) ([]byte, error) {
 	scrubbed.Version, scrubbed.Lineage, scrubbed.Serial = FormatVersion, lineage, serial
 	return Encode(scrubbed)
 }

@@ -76,11 +76,11 @@ func (l *Local) Write(ctx context.Context, s *State) error {
 	if err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
-	lineage, serial, err := checkWrite(l.Describe(), s, exists, stored.Lineage, stored.Serial)
+	lineage, serial, err := CheckWrite(l.Describe(), s, exists, stored.Lineage, stored.Serial)
 	if err != nil {
 		return err
 	}
-	data, err := encodeWrite(scrubbed, lineage, serial)
+	data, err := EncodeWrite(scrubbed, lineage, serial)
 	if err != nil {
 		return fmt.Errorf("write state %s: %w", l.path, err)
 	}

@@ -20,7 +20,7 @@ func (l *Local) Lock(ctx context.Context, info LockInfo) (func(context.Context) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	info.fill()
+	info.Fill()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	data, err := json.MarshalIndent(info, "", "  ")

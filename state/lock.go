@@ -30,12 +30,12 @@ type LockInfo struct {
 // with a fresh random ID.
 func NewLockInfo(operation, version string) LockInfo {
 	info := LockInfo{Operation: operation, Version: version}
-	info.fill()
+	info.Fill()
 	return info
 }
 
-// fill sets the empty fields of info from the current process.
-func (info *LockInfo) fill() {
+// Fill sets the empty fields of info from the current process.
+func (info *LockInfo) Fill() {
 	if info.ID == "" {
 		if id, err := NewLineage(); err == nil {
 			info.ID = id

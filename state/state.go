@@ -28,9 +28,9 @@ type Resource struct {
 	Address string
 	// Kind is the resource kind, e.g. "table", "slot", "subscription".
 	Kind string
-	// Attributes are JSON-able values describing the resource. After a
-	// Read, numbers are json.Number (64-bit LSNs and XIDs keep every
-	// digit); the Int, Uint and String accessors accept either form.
+	// Attributes are generic JSON values describing the resource, numbers
+	// as json.Number (64-bit LSNs and XIDs keep every digit), in the form
+	// plans.EncodeAttrs writes and plans.DecodeAttrs reads.
 	Attributes map[string]any
 	// Status is the progress of the resource: StatusCreated,
 	// StatusInProgress, StatusDone, or another short word.

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
@@ -73,12 +74,15 @@ func TestAttributeAccessors(t *testing.T) {
 	if r.String("name") != "s" || r.String("lsn") != "" {
 		t.Fatal("String accessor")
 	}
-	live := &Resource{Attributes: map[string]any{"n": 42, "u": uint64(1) << 63}}
+	live := &Resource{Attributes: map[string]any{"n": json.Number("42"), "u": json.Number("9223372036854775808"), "go": 42}}
 	if v, ok := live.Int("n"); !ok || v != 42 {
-		t.Fatal("Int on a Go int")
+		t.Fatal("Int on a json.Number")
 	}
 	if v, ok := live.Uint("u"); !ok || v != 1<<63 {
-		t.Fatal("Uint on a Go uint64")
+		t.Fatal("Uint on a json.Number")
+	}
+	if _, ok := live.Int("go"); ok {
+		t.Fatal("Int accepted a Go int: attributes hold json.Number only")
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/database-replicator/database-replicator/lang"
-	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/actions"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 )
@@ -36,7 +36,7 @@ func (c *applyCmd) Run(a *app) error {
 	}
 	plan := fresh
 	if c.PlanFile != "" {
-		saved, err := planner.ReadFile(c.PlanFile)
+		saved, err := plans.ReadFile(c.PlanFile)
 		if err != nil {
 			return err
 		}

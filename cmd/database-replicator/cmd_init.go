@@ -8,6 +8,7 @@ import (
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/state"
 )
 
@@ -52,7 +53,7 @@ func (c *initCmd) Run(a *app) error {
 		return err
 	}
 	// The snapshot part only: no subscription yet.
-	var kept []*planner.Change
+	var kept []*plans.Change
 	for _, ch := range plan.Changes {
 		if ch.Addr.Kind != addrs.Subscription {
 			kept = append(kept, ch)
@@ -85,11 +86,11 @@ func (c *initCmd) Run(a *app) error {
 }
 
 // sizeTable prints the predecessor's table: database, size, estimated time.
-func (a *app) sizeTable(p *planner.Plan) error {
+func (a *app) sizeTable(p *plans.Plan) error {
 	sizes := map[string]int64{}
 	var order []string
 	for _, ch := range p.Changes {
-		if ch.Addr.Kind != addrs.Table || ch.Action == planner.NoOp || ch.Action == planner.Delete {
+		if ch.Addr.Kind != addrs.Table || ch.Action == plans.NoOp || ch.Action == plans.Delete {
 			continue
 		}
 		ref := planner.DatabaseOf(ch.Addr)
@@ -99,9 +100,7 @@ func (a *app) sizeTable(p *planner.Plan) error {
 		if _, ok := sizes[ref]; !ok {
 			order = append(order, ref)
 		}
-		if b, ok := ch.After["bytes"].(int64); ok {
-			sizes[ref] += b
-		}
+		sizes[ref] += plannedBytes(ch)
 	}
 	w := tabwriter.NewWriter(a.io.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "\nDATABASE\tSIZE\tESTIMATED TIME\t")
@@ -134,7 +133,7 @@ func (a *app) forgetState(cfg *lang.Config, backend state.Backend) error {
 		return err
 	}
 	p := planner.Destroy(prior, false, "init --no-resume starts fresh")
-	var objects []*planner.Change
+	var objects []*plans.Change
 	for _, ch := range p.Changes {
 		switch ch.Addr.Kind {
 		case addrs.Subscription, addrs.Slot, addrs.Publication:

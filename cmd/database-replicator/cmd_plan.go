@@ -11,12 +11,15 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/database-replicator/database-replicator/providers/postgres/rowfilter"
 	"github.com/database-replicator/database-replicator/state"
+	"github.com/database-replicator/database-replicator/state/pgstate"
 )
 
 // planCmd introspects, diffs and prints the plan.
@@ -64,10 +67,10 @@ func (c *planCmd) Run(a *app) error {
 }
 
 // countErrors counts error diagnostics.
-func countErrors(ds planner.Diagnostics) int {
+func countErrors(ds plans.Diagnostics) int {
 	n := 0
 	for _, d := range ds {
-		if d.Severity == planner.SevError {
+		if d.Severity == plans.SevError {
 			n++
 		}
 	}
@@ -75,7 +78,7 @@ func countErrors(ds planner.Diagnostics) int {
 }
 
 // makePlan reads state, introspects every endpoint and builds the plan.
-func (a *app) makePlan(cfg *lang.Config, backend state.Backend, targets []string) (*planner.Plan, planner.Diagnostics, error) {
+func (a *app) makePlan(cfg *lang.Config, backend state.Backend, targets []string) (*plans.Plan, plans.Diagnostics, error) {
 	prior, err := backend.Read(a.ctx)
 	if err != nil {
 		return nil, nil, err
@@ -165,15 +168,8 @@ func (a *app) checkFilters(cfg *lang.Config, servers map[string]*catalog.Server)
 }
 
 // renderPlan prints the plan in the selected format.
-func (a *app) renderPlan(p *planner.Plan, asJSON, asMarkdown bool) error {
-	var v planner.View = planner.TextView{Color: a.color}
-	switch {
-	case asJSON:
-		v = planner.JSONView{}
-	case asMarkdown:
-		v = planner.MarkdownView{}
-	}
-	return v.Render(a.io.stdout, p)
+func (a *app) renderPlan(p *plans.Plan, asJSON, asMarkdown bool) error {
+	return views.NewPlanView(a.io.stdout, asJSON, asMarkdown, a.color).Plan(p)
 }
 
 // showCmd renders a saved plan.
@@ -185,7 +181,7 @@ type showCmd struct {
 
 // Run implements the command.
 func (c *showCmd) Run(a *app) error {
-	p, err := planner.ReadFile(c.File)
+	p, err := plans.ReadFile(c.File)
 	if err != nil {
 		return err
 	}
@@ -203,7 +199,7 @@ func (a *app) stateBackend(cfg *lang.Config) (state.Backend, error) {
 	}
 	switch sc.Backend {
 	case lang.BackendPostgres:
-		return state.NewPostgres(sc.URL, sc.Schema), nil
+		return pgstate.New(sc.URL, sc.Schema), nil
 	default:
 		return state.NewLocal(sc.Path), nil
 	}

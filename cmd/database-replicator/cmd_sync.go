@@ -10,6 +10,7 @@ import (
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/database-replicator/database-replicator/providers/postgres/datacopy"
 	"github.com/database-replicator/database-replicator/providers/postgres/xminsync"
@@ -114,7 +115,7 @@ func (a *app) prepareSync(cfg *lang.Config) ([]*syncJob, error) {
 	syncPart := 0
 	for _, ch := range plan.Changes {
 		switch {
-		case ch.Action == planner.NoOp:
+		case ch.Action == plans.NoOp:
 		case ch.Addr.Kind == addrs.Subscription:
 			syncPart++
 		default:

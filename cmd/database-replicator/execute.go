@@ -8,14 +8,14 @@ import (
 
 	"github.com/database-replicator/database-replicator/executor"
 	"github.com/database-replicator/database-replicator/lang"
-	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/actions"
 	"github.com/database-replicator/database-replicator/state"
 )
 
 // execute applies a plan with the configuration's endpoints.
-func (a *app) execute(cfg *lang.Config, backend state.Backend, p *planner.Plan, parallelism int) error {
+func (a *app) execute(cfg *lang.Config, backend state.Backend, p *plans.Plan, parallelism int) error {
 	prior, err := backend.Read(a.ctx)
 	if err != nil {
 		return err
@@ -24,7 +24,7 @@ func (a *app) execute(cfg *lang.Config, backend state.Backend, p *planner.Plan, 
 }
 
 // runPlan runs the executor over p and prints the outcome.
-func (a *app) runPlan(cfg *lang.Config, backend state.Backend, prior *state.State, p *planner.Plan, parallelism int) error {
+func (a *app) runPlan(cfg *lang.Config, backend state.Backend, prior *state.State, p *plans.Plan, parallelism int) error {
 	eps, jobs, err := a.endpoints(cfg)
 	if err != nil {
 		return err

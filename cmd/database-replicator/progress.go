@@ -12,8 +12,8 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/database-replicator/database-replicator/executor"
-	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
 )
 
 // progressView shows an apply's progress: bars on a terminal (mpb: a bar
@@ -37,7 +37,7 @@ type progressView struct {
 
 // running is one change in progress.
 type running struct {
-	change   *planner.Change
+	change   *plans.Change
 	counters *executor.Counters
 	started  time.Time
 	bar      *mpb.Bar
@@ -45,10 +45,10 @@ type running struct {
 
 // newProgressView starts the view for a plan. With bars, it returns the
 // writer logs must go to so that they print above the bars.
-func newProgressView(p *planner.Plan, log hclog.Logger, tty bool, out io.Writer, interval time.Duration) (*progressView, io.Writer) {
+func newProgressView(p *plans.Plan, log hclog.Logger, tty bool, out io.Writer, interval time.Duration) (*progressView, io.Writer) {
 	v := &progressView{log: log, interval: interval, running: map[string]*running{}, stop: make(chan struct{})}
 	for _, c := range p.Changes {
-		if c.Action != planner.NoOp {
+		if c.Action != plans.NoOp {
 			v.total++
 		}
 	}
@@ -74,7 +74,7 @@ func (v *progressView) Event(e executor.Event) {
 	case executor.EventStarted:
 		r := &running{change: e.Change, counters: e.Progress, started: e.Time}
 		if v.bars != nil && e.Change.Addr.Kind == addrs.Table {
-			size, _ := e.Change.After["bytes"].(int64)
+			size := plannedBytes(e.Change)
 			r.bar = v.bars.AddBar(max(size, 1),
 				mpb.PrependDecorators(decor.Name(e.Change.Addr.Key, decor.WCSyncSpaceR),
 					decor.Any(func(decor.Statistics) string {
@@ -132,7 +132,7 @@ func (v *progressView) refresh() {
 				continue
 			}
 			_, bytes := r.counters.Totals()
-			if size, _ := r.change.After["bytes"].(int64); bytes >= size {
+			if size := plannedBytes(r.change); bytes >= size {
 				r.bar.SetTotal(bytes+1, false)
 			}
 			r.bar.EwmaSetCurrent(bytes, 200*time.Millisecond)
@@ -174,4 +174,12 @@ func (v *progressView) Close() {
 		v.mu.Unlock()
 		v.bars.Wait()
 	}
+}
+
+// plannedBytes is the size of the table a change copies (0 for other kinds).
+func plannedBytes(c *plans.Change) int64 {
+	if t, ok := c.After.(*plans.TableAttrs); ok {
+		return t.Bytes
+	}
+	return 0
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/database-replicator/database-replicator/executor"
-	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
 )
 
 // syncBuffer is a bytes.Buffer safe for the bars' goroutine.
@@ -32,10 +32,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func progressPlan() (*planner.Plan, *planner.Change) {
-	tbl := &planner.Change{Addr: addrs.New("main", addrs.Table, "app.public.big"), Action: planner.Create,
-		After: map[string]any{"bytes": int64(10 << 20)}}
-	return &planner.Plan{Changes: []*planner.Change{tbl}}, tbl
+func progressPlan() (*plans.Plan, *plans.Change) {
+	tbl := &plans.Change{Addr: addrs.New("main", addrs.Table, "app.public.big"), Action: plans.Create,
+		After: &plans.TableAttrs{Bytes: 10 << 20}}
+	return &plans.Plan{Changes: []*plans.Change{tbl}}, tbl
 }
 
 func TestProgressBarsOnATerminal(t *testing.T) {

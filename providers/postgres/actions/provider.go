@@ -9,14 +9,13 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/database-replicator/database-replicator/executor"
-	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/database-replicator/database-replicator/providers/postgres/schemadump"
 	"github.com/database-replicator/database-replicator/providers/postgres/snapshot"
+	"github.com/hashicorp/go-hclog"
 )
 
 // Endpoints are the servers of one replication.
@@ -61,13 +60,6 @@ type Provider struct {
 	analyzed map[string]map[schemadump.QualifiedName]bool
 }
 
-// postDataOnce is one database's post-data dump.
-type postDataOnce struct {
-	once  sync.Once
-	items []schemadump.PostDataItem
-	err   error
-}
-
 // lane takes one COPY lane of a replication (released by the returned
 // function), waiting for one to be free.
 func (p *Provider) lane(ctx context.Context, replication string, jobs int) (func(), error) {
@@ -90,7 +82,7 @@ func (p *Provider) lane(ctx context.Context, replication string, jobs int) (func
 }
 
 // New returns a provider for the plan's replications.
-func New(p *planner.Plan, replications map[string]Endpoints, log hclog.Logger) *Provider {
+func New(p *plans.Plan, replications map[string]Endpoints, log hclog.Logger) *Provider {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
@@ -98,7 +90,7 @@ func New(p *planner.Plan, replications map[string]Endpoints, log hclog.Logger) *
 		slots: map[string]*snapshot.ExportedSlot{}, snapshots: map[string]*snapshot.Held{},
 		replaced: map[string][]schemadump.QualifiedName{}, filtered: map[string]bool{}, truncated: map[string]*sync.Once{}, truncErr: map[string]error{}}
 	for _, c := range p.Changes {
-		if c.Addr.Kind != addrs.Table || c.Action == planner.Delete {
+		if c.Addr.Kind != addrs.Table || c.Action == plans.Delete {
 			continue
 		}
 		ref, err := tableRef(c.Addr.Key)
@@ -108,14 +100,18 @@ func New(p *planner.Plan, replications map[string]Endpoints, log hclog.Logger) *
 		k := key(c.Addr.Replication, ref.Database)
 		q := schemadump.QualifiedName{Schema: ref.Schema, Name: ref.Table}
 		prov.scope[k] = append(prov.scope[k], q)
-		if f, _ := c.After["filter"].(string); f != "" {
+		after, _ := c.After.(*plans.TableAttrs)
+		if after == nil {
+			continue
+		}
+		if after.Filter != "" {
 			prov.filtered[k] = true
 		}
-		if c.Action == planner.Replace && c.After["copied_by"] != "table_sync" {
+		if c.Action == plans.Replace && !after.CopiedByTableSync {
 			// Tables the subscription's table sync copies again empty
 			// themselves (recopyByTableSync); these are copied in a
 			// snapshot.
-			if so, _ := c.After["schema_only"].(bool); !so {
+			if !after.SchemaOnly {
 				prov.replaced[k] = append(prov.replaced[k], q)
 				prov.truncated[k] = &sync.Once{}
 			}
@@ -130,7 +126,7 @@ var _ executor.Provider = (*Provider)(nil)
 func key(replication, db string) string { return replication + "/" + db }
 
 // endpoints returns the servers of a change's replication.
-func (p *Provider) endpoints(c *planner.Change) (Endpoints, error) {
+func (p *Provider) endpoints(c *plans.Change) (Endpoints, error) {
 	ep, ok := p.replications[c.Addr.Replication]
 	if !ok {
 		return Endpoints{}, fmt.Errorf("%s: replication %q has no endpoints", c.Addr, c.Addr.Replication)
@@ -139,12 +135,12 @@ func (p *Provider) endpoints(c *planner.Change) (Endpoints, error) {
 }
 
 // Apply performs one change.
-func (p *Provider) Apply(ctx context.Context, c *planner.Change, progress executor.Progress) (map[string]any, error) {
+func (p *Provider) Apply(ctx context.Context, c *plans.Change, progress executor.Progress) (plans.Attrs, error) {
 	ep, err := p.endpoints(c)
 	if err != nil {
 		return nil, err
 	}
-	var attrs map[string]any
+	var attrs plans.Attrs
 	switch c.Addr.Kind {
 	case addrs.Database:
 		attrs, err = p.database(ctx, ep, c)
@@ -195,14 +191,14 @@ func (p *Provider) Close(ctx context.Context) error {
 	return first
 }
 
-// merge returns a copy of base with extra's keys added.
-func merge(base map[string]any, extra map[string]any) map[string]any {
-	out := map[string]any{}
-	for k, v := range base {
-		out[k] = v
+// attrsOf returns the attributes a change acts on (what the resource was
+// for a delete, what it will be otherwise) as the kind's type. They are
+// the plan's: an action copies them before it records more.
+func attrsOf[T plans.Attrs](c *plans.Change) (T, error) {
+	a, ok := c.Acted().(T)
+	if !ok {
+		var zero T
+		return zero, fmt.Errorf("the change carries no %s attributes (%T): run plan again", c.Addr.Kind, c.Acted())
 	}
-	for k, v := range extra {
-		out[k] = v
-	}
-	return out
+	return a, nil
 }

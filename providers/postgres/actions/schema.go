@@ -3,59 +3,12 @@ package actions
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"strings"
 
-	"github.com/database-replicator/database-replicator/lang"
-	"github.com/database-replicator/database-replicator/planner"
-	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
-	"github.com/database-replicator/database-replicator/providers/postgres/datacopy"
-	"github.com/database-replicator/database-replicator/providers/postgres/ddl"
-	"github.com/database-replicator/database-replicator/providers/postgres/globals"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/schemadump"
-	"github.com/database-replicator/database-replicator/state"
 )
-
-// database creates (or drops and recreates) the target database.
-func (p *Provider) database(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
-	name := c.Addr.Key
-	switch c.Action {
-	case planner.Delete:
-		if drop, _ := c.After["drop_data"].(bool); drop {
-			return nil, ddl.DropDatabase(ctx, ep.Target, name)
-		}
-		return nil, nil // target data stays
-	case planner.Replace:
-		if err := ddl.DropDatabase(ctx, ep.Target, name); err != nil {
-			return nil, err
-		}
-	case planner.Create:
-		if c.Before != nil {
-			return c.After, nil // an existing, empty database is adopted
-		}
-	default:
-		return c.After, nil
-	}
-	enc, _ := c.After["encoding"].(string)
-	collate, _ := c.After["collate"].(string)
-	ctype, _ := c.After["ctype"].(string)
-	if err := ddl.CreateDatabase(ctx, ep.Target, name, enc, collate, ctype); err != nil {
-		return nil, err
-	}
-	return c.After, nil
-}
-
-// globals copies roles and grants.
-func (p *Provider) globals(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
-	if c.Action == planner.Delete {
-		return nil, nil
-	}
-	res, err := globals.Copy(ctx, ep.Source, ep.Target, func(msg string) { p.log.Warn(msg) })
-	if err != nil {
-		return nil, err
-	}
-	return merge(c.After, map[string]any{"roles_created": len(res.RolesCreated), "roles_skipped": len(res.RolesSkipped)}), nil
-}
 
 // schemaScope is the dump scope of one database: its tables in the plan.
 func (p *Provider) schemaScope(replication, db string) schemadump.SchemaScope {
@@ -66,12 +19,12 @@ func (p *Provider) schemaScope(replication, db string) schemadump.SchemaScope {
 }
 
 // schema restores the pre-data schema of one database.
-func (p *Provider) schema(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+func (p *Provider) schema(ctx context.Context, ep Endpoints, c *plans.Change) (plans.Attrs, error) {
 	db := c.Addr.Key
 	switch c.Action {
-	case planner.Delete:
+	case plans.Delete:
 		return nil, nil
-	case planner.Update:
+	case plans.Update:
 		return p.schemaDrift(ctx, ep, c)
 	}
 	var sql bytes.Buffer
@@ -91,26 +44,23 @@ func (p *Provider) schema(ctx context.Context, ep Endpoints, c *planner.Change) 
 // primary keys, indexes, constraints and triggers), before the
 // publication carries them and the subscription's table sync fills them.
 // Every step is idempotent: an interrupted apply is simply run again.
-func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
+func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *plans.Change) (plans.Attrs, error) {
 	db := c.Addr.Key
 	src, dst := ep.Source.WithDatabase(db), ep.Target.WithDatabase(db)
+	after, err := attrsOf[*plans.SchemaAttrs](c)
+	if err != nil {
+		return nil, err
+	}
+	if after.Drift == nil {
+		return nil, errors.New("schema drift: the change names no drift: run plan again")
+	}
 	var tables []schemadump.QualifiedName
-	for _, s := range state.StringList(c.After["missing_tables"]) {
-		ref, err := tableRef(s)
-		if err != nil {
-			return nil, fmt.Errorf("schema drift: %w", err)
-		}
+	for _, ref := range after.Drift.MissingTables {
 		tables = append(tables, schemadump.QualifiedName{Schema: ref.Schema, Name: ref.Table})
 	}
 	columns := map[schemadump.QualifiedName][]string{}
-	if m, ok := c.After["add_columns"].(map[string]any); ok {
-		for s, v := range m {
-			ref, err := tableRef(s)
-			if err != nil {
-				return nil, fmt.Errorf("schema drift: %w", err)
-			}
-			columns[schemadump.QualifiedName{Schema: ref.Schema, Name: ref.Table}] = state.StringList(v)
-		}
+	for ref, cols := range after.Drift.AddColumns {
+		columns[schemadump.QualifiedName{Schema: ref.Schema, Name: ref.Table}] = cols
 	}
 	warn := func(msg string) { p.log.Warn(msg, "database", db) }
 	scope := p.schemaScope(c.Addr.Replication, db)
@@ -136,186 +86,4 @@ func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *planner.Cha
 	}
 	p.log.Info("schema drift applied", "database", db, "tables", len(tables), "columns", len(defs), "items", len(pre)+len(post))
 	return c.After, nil
-}
-
-// postData builds indexes, constraints and triggers after the copy.
-func (p *Provider) postData(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
-	if c.Action == planner.Delete {
-		return nil, nil
-	}
-	db := c.Addr.Key
-	all, err := p.postDataItems(ctx, ep, c.Addr.Replication, db)
-	if err != nil {
-		return nil, err
-	}
-	// What was built with its table in this run is done; the rest (and,
-	// after a resume, everything: existing objects count as done) runs now.
-	p.mu.Lock()
-	built := p.built[key(c.Addr.Replication, db)]
-	var items []schemadump.PostDataItem
-	for _, it := range all {
-		if !built[it.ID] {
-			items = append(items, it)
-		}
-	}
-	p.mu.Unlock()
-	jobs := ep.IndexJobs
-	if jobs < 1 {
-		jobs = 1
-	}
-	if err := schemadump.ApplyPostData(ctx, ep.Target.WithDatabase(db), items, jobs); err != nil {
-		return nil, err
-	}
-	los, err := datacopy.CopyLargeObjects(ctx, ep.Source.WithDatabase(db), ep.Target.WithDatabase(db), p.currentSnapshot(c.Addr.Replication, db))
-	if err != nil {
-		return nil, err
-	}
-	if err := p.analyze(ctx, ep, c.Addr.Replication, db); err != nil {
-		return nil, err
-	}
-	return merge(c.After, map[string]any{"items": len(all), "large_objects": los}), nil
-}
-
-// sequences sets the target's sequences to the source's values.
-func (p *Provider) sequences(ctx context.Context, ep Endpoints, c *planner.Change) (map[string]any, error) {
-	if c.Action == planner.Delete {
-		return nil, nil
-	}
-	db := c.Addr.Key
-	n, err := datacopy.SyncSequences(ctx, ep.Source.WithDatabase(db), ep.Target.WithDatabase(db), nil)
-	if err != nil {
-		return nil, err
-	}
-	return merge(c.After, map[string]any{"sequences": n}), nil
-}
-
-// notValidForeignKeys adds NOT VALID to foreign keys: with row filters, a
-// kept row may reference a row the filter left out, and validating the
-// constraint would fail. New rows are still checked; logical replication
-// applies changes without firing the checks, as on any subscriber.
-func notValidForeignKeys(items []schemadump.PostDataItem) []schemadump.PostDataItem {
-	out := make([]schemadump.PostDataItem, len(items))
-	for i, it := range items {
-		if it.Kind == "FK CONSTRAINT" && !it.Partitioned && !strings.Contains(it.SQL, "NOT VALID") {
-			sql := strings.TrimRight(it.SQL, " \n")
-			if strings.HasSuffix(sql, ";") {
-				it.SQL = strings.TrimSuffix(sql, ";") + " NOT VALID;\n"
-			}
-		}
-		out[i] = it
-	}
-	return out
-}
-
-// currentSnapshot is the snapshot the run's copies of a database used, if
-// it is still held ("" after a resume: large objects are then read as of
-// now, which is what the copy of a resumed run has to accept anyway).
-func (p *Provider) currentSnapshot(replication, db string) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	k := key(replication, db)
-	if s := p.slots[k]; s != nil && s.Alive() {
-		return s.SnapshotName
-	}
-	if s := p.snapshots[k]; s != nil {
-		return s.Name
-	}
-	return ""
-}
-
-// postDataItems returns a database's post-data items, dumped once per run
-// (the first table copied triggers it; post-data reuses it).
-func (p *Provider) postDataItems(ctx context.Context, ep Endpoints, replication, db string) ([]schemadump.PostDataItem, error) {
-	k := key(replication, db)
-	p.mu.Lock()
-	if p.post == nil {
-		p.post = map[string]*postDataOnce{}
-	}
-	o := p.post[k]
-	if o == nil {
-		o = &postDataOnce{}
-		p.post[k] = o
-	}
-	p.mu.Unlock()
-	o.once.Do(func() {
-		o.items, o.err = schemadump.DumpPostData(ctx, ep.Source.WithDatabase(db), p.schemaScope(replication, db))
-		if o.err == nil && p.filtered[k] {
-			o.items = notValidForeignKeys(o.items)
-		}
-	})
-	return o.items, o.err
-}
-
-// buildWithTable builds a copied table's indexes and primary key, unique,
-// check and exclusion constraints right after its copy, while other tables
-// are still being copied, then analyzes it. Foreign keys, triggers and the
-// rest wait for post-data.
-func (p *Provider) buildWithTable(ctx context.Context, ep Endpoints, replication string, ref lang.TableRef) error {
-	items, err := p.postDataItems(ctx, ep, replication, ref.Database)
-	if err != nil {
-		return err
-	}
-	table := schemadump.QualifiedName{Schema: ref.Schema, Name: ref.Table}
-	var mine []schemadump.PostDataItem
-	for _, it := range items {
-		if it.BuildsWithTable() && it.Table == table {
-			mine = append(mine, it)
-		}
-	}
-	target := ep.Target.WithDatabase(ref.Database)
-	if err := schemadump.ApplyPostData(ctx, target, mine, 1); err != nil {
-		return err
-	}
-	conn, err := conninfo.Connect(ctx, target)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "ANALYZE "+table.String()); err != nil {
-		return fmt.Errorf("analyze %s: %w", table, err)
-	}
-	k := key(replication, ref.Database)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.built == nil {
-		p.built, p.analyzed = map[string]map[int]bool{}, map[string]map[schemadump.QualifiedName]bool{}
-	}
-	if p.built[k] == nil {
-		p.built[k], p.analyzed[k] = map[int]bool{}, map[schemadump.QualifiedName]bool{}
-	}
-	for _, it := range mine {
-		p.built[k][it.ID] = true
-	}
-	p.analyzed[k][table] = true
-	return nil
-}
-
-// analyze gathers planner statistics for the copied tables of a database
-// that were not analyzed right after their copy, so that the target plans
-// queries well from the first minute.
-func (p *Provider) analyze(ctx context.Context, ep Endpoints, replication, db string) error {
-	p.mu.Lock()
-	var tables []schemadump.QualifiedName
-	for _, t := range p.scope[key(replication, db)] {
-		if !p.analyzed[key(replication, db)][t] {
-			tables = append(tables, t)
-		}
-	}
-	p.mu.Unlock()
-	if len(tables) == 0 {
-		return nil
-	}
-	conn, err := conninfo.Connect(ctx, ep.Target.WithDatabase(db))
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	names := make([]string, len(tables))
-	for i, t := range tables {
-		names[i] = t.String()
-	}
-	if _, err := conn.Exec(ctx, "ANALYZE "+strings.Join(names, ", ")); err != nil {
-		return fmt.Errorf("analyze: %w", err)
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package planner
+package views
 
 import (
 	"bytes"
@@ -8,27 +8,45 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/sergi/go-diff/diffmatchpatch"
 )
 
-// View renders a plan for one audience.
-type View interface {
-	Render(w io.Writer, p *Plan) error
+// PlanView shows a plan (plan, show, apply and init print one).
+type PlanView interface {
+	Plan(p *plans.Plan) error
 }
 
-// TextView renders a plan for a terminal: markers, attribute diffs,
+// PlanText renders a plan for a terminal: markers, attribute diffs,
 // reasons, warnings and the summary line.
-type TextView struct {
+type PlanText struct {
+	W io.Writer
 	// Color enables ANSI colours (on a TTY, unless --no-color).
 	Color bool
 }
 
-// JSONView renders the documented JSON format (format_version 1).
-type JSONView struct{}
+// PlanJSON renders the documented JSON format (docs/plan-json.md).
+type PlanJSON struct {
+	W io.Writer
+}
 
-// MarkdownView renders a summary table and collapsible details for a pull
+// PlanMarkdown renders a summary table and collapsible details for a pull
 // request.
-type MarkdownView struct{}
+type PlanMarkdown struct {
+	W io.Writer
+}
+
+// NewPlanView returns the view of the selected format: JSON, markdown, or
+// (neither) text, coloured when color is set.
+func NewPlanView(w io.Writer, asJSON, asMarkdown, color bool) PlanView {
+	switch {
+	case asJSON:
+		return PlanJSON{W: w}
+	case asMarkdown:
+		return PlanMarkdown{W: w}
+	}
+	return PlanText{W: w, Color: color}
+}
 
 // ANSI colour codes used by the text view.
 const (
@@ -43,36 +61,36 @@ const (
 // longValue is the length beyond which string changes are shown as a diff.
 const longValue = 60
 
-func (v TextView) paint(code, s string) string {
+func (v PlanText) paint(code, s string) string {
 	if !v.Color {
 		return s
 	}
 	return code + s + ansiReset
 }
 
-func actionColor(a Action) string {
+func actionColor(a plans.Action) string {
 	switch a {
-	case Create:
+	case plans.Create:
 		return ansiGreen
-	case Update:
+	case plans.Update:
 		return ansiYellow
-	case Replace:
+	case plans.Replace:
 		return ansiCyan
-	case Delete:
+	case plans.Delete:
 		return ansiRed
 	}
 	return ""
 }
 
-// Render writes the text plan.
-func (v TextView) Render(w io.Writer, p *Plan) error {
+// Plan writes the text plan.
+func (v PlanText) Plan(p *plans.Plan) error {
 	var b strings.Builder
 	if !p.HasChanges() {
 		b.WriteString(v.paint(ansiBold+ansiGreen, "No changes.") + " The target matches the configuration and the source.\n")
 	} else {
 		b.WriteString("database-replicator will perform the following actions:\n")
 		for _, c := range p.Changes {
-			if c.Action == NoOp {
+			if c.Action == plans.NoOp {
 				continue
 			}
 			v.renderChange(&b, c)
@@ -82,7 +100,7 @@ func (v TextView) Render(w io.Writer, p *Plan) error {
 		b.WriteString("\n")
 		for _, d := range p.Warnings {
 			label := v.paint(ansiBold+ansiYellow, "Warning:")
-			if d.Severity == SevError {
+			if d.Severity == plans.SevError {
 				label = v.paint(ansiBold+ansiRed, "Error:")
 			}
 			fmt.Fprintf(&b, "%s %s\n", label, d.Summary)
@@ -98,11 +116,11 @@ func (v TextView) Render(w io.Writer, p *Plan) error {
 	}
 	s := p.Summary()
 	fmt.Fprintf(&b, "\n%s %d to add, %d to change, %d to destroy.\n", v.paint(ansiBold, "Plan:"), s.Add, s.Change, s.Destroy)
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(v.W, b.String())
 	return err
 }
 
-func (v TextView) renderChange(b *strings.Builder, c *Change) {
+func (v PlanText) renderChange(b *strings.Builder, c *plans.Change) {
 	marker := v.paint(actionColor(c.Action), c.Action.Marker())
 	fmt.Fprintf(b, "\n  %s %s will be %s\n", v.paint(ansiBold, "#"), v.paint(ansiBold, c.Addr.String()), c.Action.Verb())
 	if c.Reason != "" {
@@ -113,7 +131,8 @@ func (v TextView) renderChange(b *strings.Builder, c *Change) {
 	} else {
 		fmt.Fprintf(b, "  %s %s %q {\n", marker, c.Addr.Kind, c.Addr.Key)
 	}
-	keys := attrKeys(c.Before, c.After)
+	beforeAttrs, afterAttrs := plans.EncodeAttrs(c.Before), plans.EncodeAttrs(c.After)
+	keys := attrKeys(beforeAttrs, afterAttrs)
 	width := 0
 	for _, k := range keys {
 		if len(k) > width {
@@ -121,8 +140,8 @@ func (v TextView) renderChange(b *strings.Builder, c *Change) {
 		}
 	}
 	for _, k := range keys {
-		before, hadBefore := c.Before[k]
-		after, hasAfter := c.After[k]
+		before, hadBefore := beforeAttrs[k]
+		after, hasAfter := afterAttrs[k]
 		name := k + strings.Repeat(" ", width-len(k))
 		switch {
 		case !hadBefore && hasAfter:
@@ -132,7 +151,7 @@ func (v TextView) renderChange(b *strings.Builder, c *Change) {
 		case formatValue(before) == formatValue(after):
 			// Equal as rendered: 49152 read back from state as a float or
 			// a json.Number is the same value as the int64 planned.
-			if c.Action != Update && c.Action != Replace {
+			if c.Action != plans.Update && c.Action != plans.Replace {
 				fmt.Fprintf(b, "        %s = %s\n", name, formatValue(after))
 			}
 		default:
@@ -159,7 +178,7 @@ func (v TextView) renderChange(b *strings.Builder, c *Change) {
 
 // diffLines renders a word-level diff of two long values: removed text in
 // [-…-], inserted text in {+…+}, as git diff --word-diff does.
-func (v TextView) diffLines(before, after string) []string {
+func (v PlanText) diffLines(before, after string) []string {
 	dmp := diffmatchpatch.New()
 	diffs := dmp.DiffCleanupSemantic(dmp.DiffMain(before, after, false))
 	var s strings.Builder
@@ -228,18 +247,18 @@ func formatValue(v any) string {
 	return s
 }
 
-// Render writes the plan as indented JSON followed by a newline.
-func (JSONView) Render(w io.Writer, p *Plan) error {
+// Plan writes the plan as indented JSON followed by a newline.
+func (v PlanJSON) Plan(p *plans.Plan) error {
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return fmt.Errorf("render plan as JSON: %w", err)
 	}
-	_, err = w.Write(append(b, '\n'))
+	_, err = v.W.Write(append(b, '\n'))
 	return err
 }
 
-// Render writes the markdown plan.
-func (MarkdownView) Render(w io.Writer, p *Plan) error {
+// Plan writes the markdown plan.
+func (v PlanMarkdown) Plan(p *plans.Plan) error {
 	var b strings.Builder
 	s := p.Summary()
 	b.WriteString("### database-replicator plan\n\n")
@@ -249,7 +268,7 @@ func (MarkdownView) Render(w io.Writer, p *Plan) error {
 		fmt.Fprintf(&b, "**Plan:** %d to add, %d to change, %d to destroy.\n\n", s.Add, s.Change, s.Destroy)
 		b.WriteString("| action | address | reason |\n|---|---|---|\n")
 		for _, c := range p.Changes {
-			if c.Action == NoOp {
+			if c.Action == plans.NoOp {
 				continue
 			}
 			fmt.Fprintf(&b, "| `%s` %s | `%s` | %s |\n", c.Action.Marker(), c.Action, mdEscape(c.Addr.String()), mdEscape(c.Reason))
@@ -257,8 +276,8 @@ func (MarkdownView) Render(w io.Writer, p *Plan) error {
 		b.WriteString("\n<details><summary>Details</summary>\n\n```diff\n")
 		var text strings.Builder
 		for _, c := range p.Changes {
-			if c.Action != NoOp {
-				TextView{}.renderChange(&text, c)
+			if c.Action != plans.NoOp {
+				PlanText{}.renderChange(&text, c)
 			}
 		}
 		b.WriteString(strings.TrimLeft(text.String(), "\n"))
@@ -268,7 +287,7 @@ func (MarkdownView) Render(w io.Writer, p *Plan) error {
 		b.WriteString("\n#### Warnings\n\n")
 		for _, d := range p.Warnings {
 			icon := "⚠️"
-			if d.Severity == SevError {
+			if d.Severity == plans.SevError {
 				icon = "❌"
 			}
 			fmt.Fprintf(&b, "- %s **%s**", icon, mdEscape(d.Summary))
@@ -281,7 +300,7 @@ func (MarkdownView) Render(w io.Writer, p *Plan) error {
 			b.WriteString("\n")
 		}
 	}
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(v.W, b.String())
 	return err
 }
 

@@ -1,4 +1,4 @@
-package state
+package pgstate
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/database-replicator/database-replicator/providers/postgres/pgtest"
+	"github.com/database-replicator/database-replicator/state"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -29,18 +30,18 @@ func TestPostgres(t *testing.T) {
 func testPostgresReadWrite(t *testing.T, c *pgtest.Cluster, url string) {
 	ctx := context.Background()
 	const schema = `Replicator "State"`
-	p := NewPostgres(url, schema)
+	p := New(url, schema)
 	s, err := p.Read(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Serial != 0 || s.Lineage != "" || !s.Empty() {
-		t.Fatalf("first Read = %+v, want New()", s)
+		t.Fatalf("first Read = %+v, want state.New()", s)
 	}
 	if n := c.QueryInt(t, "postgres", "SELECT count(*) FROM pg_namespace WHERE nspname = $1", schema); n != 0 {
 		t.Fatal("Read created the schema")
 	}
-	s.SetResource(&Resource{Address: `replication.main.slot["myapp"]`, Kind: "slot", Status: StatusCreated,
+	s.SetResource(&state.Resource{Address: `replication.main.slot["myapp"]`, Kind: "slot", Status: state.StatusCreated,
 		Attributes: map[string]any{"lsn": uint64(1) << 62}})
 	if err := p.Write(ctx, s); err != nil {
 		t.Fatal(err)
@@ -50,11 +51,11 @@ func testPostgresReadWrite(t *testing.T, c *pgtest.Cluster, url string) {
 	}
 	lineage := s.Lineage
 	for want := uint64(2); want <= 3; want++ {
-		s.SetResource(&Resource{Address: fmt.Sprintf(`replication.main.table["myapp.public.t%d"]`, want), Kind: "table"})
+		s.SetResource(&state.Resource{Address: fmt.Sprintf(`replication.main.table["myapp.public.t%d"]`, want), Kind: "table"})
 		if err := p.Write(ctx, s); err != nil {
 			t.Fatal(err)
 		}
-		got, err := NewPostgres(url, schema).Read(ctx)
+		got, err := New(url, schema).Read(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,15 +83,15 @@ func testPostgresReadWrite(t *testing.T, c *pgtest.Cluster, url string) {
 	if err := p.Write(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Write(ctx, b); !errors.Is(err, ErrStaleSerial) {
+	if err := p.Write(ctx, b); !errors.Is(err, state.ErrStaleSerial) {
 		t.Fatalf("stale write: %v", err)
 	}
-	if err := p.Write(ctx, New()); !errors.Is(err, ErrStaleSerial) {
+	if err := p.Write(ctx, state.New()); !errors.Is(err, state.ErrStaleSerial) {
 		t.Fatalf("New() over a stored state: %v", err)
 	}
-	other := New()
+	other := state.New()
 	other.Lineage, other.Serial = "00000000-0000-4000-8000-000000000000", 100
-	if err := p.Write(ctx, other); !errors.Is(err, ErrLineageMismatch) {
+	if err := p.Write(ctx, other); !errors.Is(err, state.ErrLineageMismatch) {
 		t.Fatalf("lineage mismatch: %v", err)
 	}
 	if got, _ := p.Read(ctx); got.Serial != 4 || got.Lineage != lineage {
@@ -104,14 +105,14 @@ func testPostgresReadWrite(t *testing.T, c *pgtest.Cluster, url string) {
 
 func testPostgresLock(t *testing.T, url string) {
 	ctx := context.Background()
-	a, b := NewPostgres(url, "lock_test"), NewPostgres(url, "lock_test")
-	info := NewLockInfo("apply", "v0.1.0")
+	a, b := New(url, "lock_test"), New(url, "lock_test")
+	info := state.NewLockInfo("apply", "v0.1.0")
 	unlock, err := a.Lock(ctx, info)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = b.Lock(ctx, NewLockInfo("plan", ""))
-	var le *LockedError
+	_, err = b.Lock(ctx, state.NewLockInfo("plan", ""))
+	var le *state.LockedError
 	if !errors.As(err, &le) {
 		t.Fatalf("second Lock: %v, want *LockedError", err)
 	}
@@ -122,7 +123,7 @@ func testPostgresLock(t *testing.T, url string) {
 		t.Fatalf("error %q", err)
 	}
 	// Another schema has its own lock.
-	unlockOther, err := NewPostgres(url, "lock_test_other").Lock(ctx, NewLockInfo("plan", ""))
+	unlockOther, err := New(url, "lock_test_other").Lock(ctx, state.NewLockInfo("plan", ""))
 	if err != nil {
 		t.Fatalf("lock of another schema: %v", err)
 	}
@@ -130,16 +131,16 @@ func testPostgresLock(t *testing.T, url string) {
 		t.Fatal(err)
 	}
 	// Only the holder writes.
-	if err := b.Write(ctx, New()); !errors.As(err, &le) {
+	if err := b.Write(ctx, state.New()); !errors.As(err, &le) {
 		t.Fatalf("write by a non-holder: %v", err)
 	}
-	if err := a.Write(ctx, New()); err != nil {
+	if err := a.Write(ctx, state.New()); err != nil {
 		t.Fatalf("write by the holder: %v", err)
 	}
 	if err := unlock(ctx); err != nil {
 		t.Fatal(err)
 	}
-	unlockB, err := b.Lock(ctx, NewLockInfo("plan", ""))
+	unlockB, err := b.Lock(ctx, state.NewLockInfo("plan", ""))
 	if err != nil {
 		t.Fatalf("Lock after unlock: %v", err)
 	}
@@ -166,7 +167,7 @@ func testPostgresConcurrentLock(t *testing.T, url string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			unlock, err := NewPostgres(url, "concurrent_lock").Lock(ctx, NewLockInfo("sync", ""))
+			unlock, err := New(url, "concurrent_lock").Lock(ctx, state.NewLockInfo("sync", ""))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -181,7 +182,7 @@ func testPostgresConcurrentLock(t *testing.T, url string) {
 		t.Fatalf("%d lockers won, want 1 (errors: %v)", len(unlocks), errs)
 	}
 	for _, err := range errs {
-		var le *LockedError
+		var le *state.LockedError
 		if !errors.As(err, &le) {
 			t.Fatalf("loser error: %v", err)
 		}
@@ -193,11 +194,11 @@ func testPostgresConcurrentLock(t *testing.T, url string) {
 
 func testPostgresForceUnlock(t *testing.T, c *pgtest.Cluster, url string) {
 	ctx := context.Background()
-	a, b := NewPostgres(url, "force_unlock"), NewPostgres(url, "force_unlock")
-	if err := b.ForceUnlock(ctx, "x"); !errors.Is(err, ErrNotLocked) {
+	a, b := New(url, "force_unlock"), New(url, "force_unlock")
+	if err := b.ForceUnlock(ctx, "x"); !errors.Is(err, state.ErrNotLocked) {
 		t.Fatalf("ForceUnlock before any lock: %v", err)
 	}
-	info := NewLockInfo("apply", "")
+	info := state.NewLockInfo("apply", "")
 	unlock, err := a.Lock(ctx, info)
 	if err != nil {
 		t.Fatal(err)
@@ -220,19 +221,19 @@ func testPostgresForceUnlock(t *testing.T, c *pgtest.Cluster, url string) {
 	if err := b.ForceUnlock(ctx, info.ID); err != nil {
 		t.Fatal(err)
 	}
-	unlockB, err := b.Lock(ctx, NewLockInfo("plan", ""))
+	unlockB, err := b.Lock(ctx, state.NewLockInfo("plan", ""))
 	if err != nil {
 		t.Fatalf("Lock after force-unlock: %v", err)
 	}
 	// The terminated holder can neither write nor remove the new lock.
-	if err := a.Write(ctx, New()); err == nil || !strings.Contains(err.Error(), "no longer holds the state lock") {
+	if err := a.Write(ctx, state.New()); err == nil || !strings.Contains(err.Error(), "no longer holds the state lock") {
 		t.Fatalf("write by the force-unlocked holder: %v", err)
 	}
 	if err := unlock(ctx); err == nil {
 		t.Fatal("unlock after force-unlock succeeded")
 	}
-	var le *LockedError
-	if _, err := a.Lock(ctx, NewLockInfo("apply", "")); !errors.As(err, &le) {
+	var le *state.LockedError
+	if _, err := a.Lock(ctx, state.NewLockInfo("apply", "")); !errors.As(err, &le) {
 		t.Fatalf("lock while b holds it: %v", err)
 	}
 	if err := unlockB(ctx); err != nil {
@@ -241,7 +242,7 @@ func testPostgresForceUnlock(t *testing.T, c *pgtest.Cluster, url string) {
 	// A stale record (its session gone) does not block a new locker.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		unlockA, err := a.Lock(ctx, NewLockInfo("apply", ""))
+		unlockA, err := a.Lock(ctx, state.NewLockInfo("apply", ""))
 		if err == nil {
 			if err := unlockA(ctx); err != nil {
 				t.Fatal(err)
@@ -257,10 +258,10 @@ func testPostgresForceUnlock(t *testing.T, c *pgtest.Cluster, url string) {
 
 func testPostgresSecrets(t *testing.T, c *pgtest.Cluster, url string) {
 	ctx := context.Background()
-	p := NewPostgres(url, "secrets")
+	p := New(url, "secrets")
 	const pw = "Sup3r-S3cret-pw"
-	s := New()
-	s.SetResource(&Resource{Address: `replication.main.subscription["myapp"]`, Kind: "subscription", Attributes: map[string]any{
+	s := state.New()
+	s.SetResource(&state.Resource{Address: `replication.main.subscription["myapp"]`, Kind: "subscription", Attributes: map[string]any{
 		"source":   "postgres://replicator:" + pw + "@src.example.com/myapp",
 		"conninfo": "host=src user=replicator password=" + pw,
 		"backend":  url,
@@ -288,28 +289,28 @@ func testPostgresSecrets(t *testing.T, c *pgtest.Cluster, url string) {
 	// Connection errors never show the password.
 	bad := strings.Replace(url, c.Password(), pw, 1)
 	for _, err := range []error{
-		func() error { _, err := NewPostgres(bad, "secrets").Read(ctx); return err }(),
-		NewPostgres(bad, "secrets").Write(ctx, New()),
-		func() error { _, err := NewPostgres(bad, "secrets").Lock(ctx, NewLockInfo("apply", "")); return err }(),
-		NewPostgres(bad, "secrets").ForceUnlock(ctx, "x"),
+		func() error { _, err := New(bad, "secrets").Read(ctx); return err }(),
+		New(bad, "secrets").Write(ctx, state.New()),
+		func() error { _, err := New(bad, "secrets").Lock(ctx, state.NewLockInfo("apply", "")); return err }(),
+		New(bad, "secrets").ForceUnlock(ctx, "x"),
 	} {
 		if err == nil || strings.Contains(err.Error(), pw) {
 			t.Fatalf("error with a wrong password: %v", err)
 		}
 	}
-	if d := NewPostgres(bad, "secrets").Describe(); strings.Contains(d, pw) {
+	if d := New(bad, "secrets").Describe(); strings.Contains(d, pw) {
 		t.Fatalf("Describe() = %q", d)
 	}
 }
 
 func testPostgresNewerVersion(t *testing.T, c *pgtest.Cluster, url string) {
 	ctx := context.Background()
-	p := NewPostgres(url, "newer")
-	if err := p.Write(ctx, New()); err != nil {
+	p := New(url, "newer")
+	if err := p.Write(ctx, state.New()); err != nil {
 		t.Fatal(err)
 	}
 	c.Exec(t, "postgres", `UPDATE newer.state SET data = jsonb_set(data, '{version}', '2')`)
-	if _, err := p.Read(ctx); !errors.Is(err, ErrNewerVersion) ||
+	if _, err := p.Read(ctx); !errors.Is(err, state.ErrNewerVersion) ||
 		!strings.Contains(err.Error(), "state format version 2 is newer than this binary supports (1)") {
 		t.Fatalf("Read: %v", err)
 	}

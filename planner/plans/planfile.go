@@ -1,8 +1,7 @@
-package planner
+package plans
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,9 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
-	"github.com/hashicorp/hcl/v2"
 )
 
 // planFileVersion is the version of the saved-plan file format.
@@ -53,7 +50,7 @@ func (p *Plan) WriteFile(path string) error {
 		for i, d := range c.DependsOn {
 			deps[i] = d.String()
 		}
-		sp.Changes = append(sp.Changes, savedChange{Address: c.Addr.String(), Action: c.Action, Before: c.Before, After: c.After, Reason: c.Reason, DependsOn: deps})
+		sp.Changes = append(sp.Changes, savedChange{Address: c.Addr.String(), Action: c.Action, Before: EncodeAttrs(c.Before), After: EncodeAttrs(c.After), Reason: c.Reason, DependsOn: deps})
 	}
 	b, err := json.MarshalIndent(sp, "", "  ")
 	if err != nil {
@@ -88,7 +85,9 @@ func ReadFile(path string) (*Plan, error) {
 		return nil, fmt.Errorf("read plan: %w", err)
 	}
 	var sp savedPlan
-	if err := json.Unmarshal(b, &sp); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // attributes decode as their wire form (EncodeAttrs)
+	if err := dec.Decode(&sp); err != nil {
 		return nil, fmt.Errorf("read plan %s: not a saved plan (%v): create one with `database-replicator plan --out %s`", path, err, path)
 	}
 	if sp.FileVersion != planFileVersion {
@@ -103,7 +102,13 @@ func ReadFile(path string) (*Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read plan %s: %w", path, err)
 		}
-		ch := &Change{Addr: a, Action: c.Action, Before: c.Before, After: c.After, Reason: c.Reason}
+		ch := &Change{Addr: a, Action: c.Action, Reason: c.Reason}
+		if ch.Before, err = DecodeAttrs(a.Kind, c.Before); err != nil {
+			return nil, fmt.Errorf("read plan %s: %s: %w", path, c.Address, err)
+		}
+		if ch.After, err = DecodeAttrs(a.Kind, c.After); err != nil {
+			return nil, fmt.Errorf("read plan %s: %s: %w", path, c.Address, err)
+		}
 		for _, d := range c.DependsOn {
 			da, err := addrs.Parse(d)
 			if err != nil {
@@ -147,44 +152,3 @@ func (p *Plan) CheckFresh(configDigest, lineage string, serial uint64, fingerpri
 	}
 	return fmt.Errorf("%w: %s; run `database-replicator plan --out FILE` again and review the new plan", ErrStalePlan, strings.Join(moved, "; "))
 }
-
-// ConfigDigest is a digest of the configuration's meaning: reformatting
-// or comments do not change it; any setting does. Secrets only enter it
-// hashed.
-func ConfigDigest(cfg *lang.Config) string {
-	type endpoint struct{ Kind, Name, URL string }
-	type digestable struct {
-		Endpoints    []endpoint
-		Replications []lang.Replication
-		State        lang.StateConfig
-	}
-	var d digestable
-	for _, m := range []map[string]*lang.Endpoint{cfg.Sources, cfg.Targets} {
-		for _, e := range m {
-			d.Endpoints = append(d.Endpoints, endpoint{string(e.Kind), e.Name, e.URL})
-		}
-	}
-	sort.Slice(d.Endpoints, func(i, j int) bool {
-		return d.Endpoints[i].Kind+"."+d.Endpoints[i].Name < d.Endpoints[j].Kind+"."+d.Endpoints[j].Name
-	})
-	for _, r := range cfg.Replications {
-		c := *r
-		c.DeclRange = zeroRange
-		c.Tables = nil
-		for _, t := range r.Tables {
-			tc := *t
-			tc.DeclRange = zeroRange
-			c.Tables = append(c.Tables, &tc)
-		}
-		d.Replications = append(d.Replications, c)
-	}
-	if cfg.State != nil {
-		d.State = *cfg.State
-		d.State.DeclRange = zeroRange
-	}
-	b, _ := json.Marshal(d)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
-var zeroRange hcl.Range

@@ -1,4 +1,8 @@
-package state
+// Package pgstate is the state backend that keeps the state in a
+// PostgreSQL database (state { backend = "postgres" }). It lives apart from
+// package state so that the state model, and the executor that records
+// into it, do not link the PostgreSQL driver.
+package pgstate
 
 import (
 	"context"
@@ -8,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/database-replicator/database-replicator/state"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -15,11 +20,11 @@ import (
 // backend uses; the name column leaves room for several states per schema.
 const pgStateName = "default"
 
-// Postgres stores the state as a row of <schema>.state in a PostgreSQL
+// Backend stores the state as a row of <schema>.state in a PostgreSQL
 // database and locks it with a session-level advisory lock, recording the
 // holder in <schema>.state_lock. The schema and tables are created on the
 // first Lock or Write.
-type Postgres struct {
+type Backend struct {
 	connString string
 	schema     string
 	key        int64 // advisory lock key, derived from the schema name
@@ -37,19 +42,19 @@ type pgLock struct {
 	backendPID uint32
 }
 
-var _ Backend = (*Postgres)(nil)
+var _ state.Backend = (*Backend)(nil)
 
-// NewPostgres returns a backend storing the state in schema of the
+// New returns a backend storing the state in schema of the
 // database connString points to. Nothing is contacted until first use.
-func NewPostgres(connString, schema string) *Postgres {
+func New(connString, schema string) *Backend {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte("database-replicator state lock\x00" + schema))
-	return &Postgres{connString: connString, schema: schema, key: int64(h.Sum64())}
+	return &Backend{connString: connString, schema: schema, key: int64(h.Sum64())}
 }
 
 // Describe implements Backend: database, host and table, never the
 // password.
-func (p *Postgres) Describe() string {
+func (p *Backend) Describe() string {
 	table := pgx.Identifier{p.schema, "state"}.Sanitize()
 	cfg, err := pgx.ParseConfig(p.connString)
 	if err != nil {
@@ -59,10 +64,10 @@ func (p *Postgres) Describe() string {
 }
 
 // table returns the quoted name of a table of the backend's schema.
-func (p *Postgres) table(name string) string { return pgx.Identifier{p.schema, name}.Sanitize() }
+func (p *Backend) table(name string) string { return pgx.Identifier{p.schema, name}.Sanitize() }
 
 // connect opens a new session to the state database.
-func (p *Postgres) connect(ctx context.Context) (*pgx.Conn, error) {
+func (p *Backend) connect(ctx context.Context) (*pgx.Conn, error) {
 	if p.schema == "" {
 		return nil, errors.New("postgres state backend: empty schema name")
 	}
@@ -81,7 +86,7 @@ func (p *Postgres) connect(ctx context.Context) (*pgx.Conn, error) {
 }
 
 // tablesExist reports whether the state and state_lock tables exist.
-func (p *Postgres) tablesExist(ctx context.Context, conn *pgx.Conn) (bool, error) {
+func (p *Backend) tablesExist(ctx context.Context, conn *pgx.Conn) (bool, error) {
 	var ok bool
 	err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
 		p.table("state"), p.table("state_lock")).Scan(&ok)
@@ -94,7 +99,7 @@ func (p *Postgres) tablesExist(ctx context.Context, conn *pgx.Conn) (bool, error
 // ensureTables creates the schema and tables when absent. Concurrent
 // creators serialise on a transaction-level advisory lock keyed by two
 // int4 values, a key space that never conflicts with the bigint state lock.
-func (p *Postgres) ensureTables(ctx context.Context, conn *pgx.Conn) error {
+func (p *Backend) ensureTables(ctx context.Context, conn *pgx.Conn) error {
 	p.mu.Lock()
 	ready := p.ready
 	p.mu.Unlock()
@@ -146,12 +151,12 @@ func (p *Postgres) ensureTables(ctx context.Context, conn *pgx.Conn) error {
 
 // Read implements Backend. It creates nothing: a database without the
 // state tables holds the empty state.
-func (p *Postgres) Read(ctx context.Context) (*State, error) {
+func (p *Backend) Read(ctx context.Context) (*state.State, error) {
 	s, err := p.read(ctx)
 	return s, p.redact(err)
 }
 
-func (p *Postgres) read(ctx context.Context) (*State, error) {
+func (p *Backend) read(ctx context.Context) (*state.State, error) {
 	conn, err := p.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -159,17 +164,17 @@ func (p *Postgres) read(ctx context.Context) (*State, error) {
 	defer conn.Close(context.WithoutCancel(ctx))
 	ok, err := p.tablesExist(ctx, conn)
 	if err != nil || !ok {
-		return New(), err
+		return state.New(), err
 	}
 	var data string
 	err = conn.QueryRow(ctx, "SELECT data::text FROM "+p.table("state")+" WHERE name = $1", pgStateName).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return New(), nil
+		return state.New(), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read state from %s: %w", p.Describe(), err)
 	}
-	s, err := Decode([]byte(data))
+	s, err := state.Decode([]byte(data))
 	if err != nil {
 		return nil, fmt.Errorf("read state from %s: %w", p.Describe(), err)
 	}
@@ -180,12 +185,12 @@ func (p *Postgres) read(ctx context.Context) (*State, error) {
 // (SELECT ... FOR UPDATE), checks lineage and serial, and stores the
 // scrubbed state. It refuses to write while another session holds the
 // state lock, or when this instance's lock was lost.
-func (p *Postgres) Write(ctx context.Context, s *State) error {
+func (p *Backend) Write(ctx context.Context, s *state.State) error {
 	return p.redact(p.write(ctx, s))
 }
 
-func (p *Postgres) write(ctx context.Context, s *State) error {
-	scrubbed, err := Scrub(s)
+func (p *Backend) write(ctx context.Context, s *state.State) error {
+	scrubbed, err := state.Scrub(s)
 	if err != nil {
 		return fmt.Errorf("write state to %s: %w", p.Describe(), err)
 	}
@@ -211,11 +216,11 @@ func (p *Postgres) write(ctx context.Context, s *State) error {
 		if err != nil && exists {
 			return fmt.Errorf("read the stored serial: %w", err)
 		}
-		lineage, serial, err = checkWrite(p.Describe(), s, exists, storedLineage, uint64(storedSerial))
+		lineage, serial, err = state.CheckWrite(p.Describe(), s, exists, storedLineage, uint64(storedSerial))
 		if err != nil {
 			return err
 		}
-		data, err := encodeWrite(scrubbed, lineage, serial)
+		data, err := state.EncodeWrite(scrubbed, lineage, serial)
 		if err != nil {
 			return err
 		}
@@ -230,12 +235,12 @@ func (p *Postgres) write(ctx context.Context, s *State) error {
 			pgStateName, lineage, int64(serial), string(data))
 		if err == nil && tag.RowsAffected() == 0 {
 			// Another run created the state between our read and insert.
-			return &ConflictError{Kind: ErrStaleSerial, Where: p.Describe(), WritingLineage: s.Lineage, WritingSerial: s.Serial}
+			return &state.ConflictError{Kind: state.ErrStaleSerial, Where: p.Describe(), WritingLineage: s.Lineage, WritingSerial: s.Serial}
 		}
 		return err
 	})
 	if err != nil {
-		var ce *ConflictError
+		var ce *state.ConflictError
 		if errors.As(err, &ce) {
 			return err
 		}
@@ -243,7 +248,7 @@ func (p *Postgres) write(ctx context.Context, s *State) error {
 	}
 	s.Lineage, s.Serial = lineage, serial
 	if s.Version == 0 {
-		s.Version = FormatVersion
+		s.Version = state.FormatVersion
 	}
 	return nil
 }
@@ -253,13 +258,13 @@ func (p *Postgres) write(ctx context.Context, s *State) error {
 func splitKey(key int64) (hi, lo uint32) { return uint32(uint64(key) >> 32), uint32(uint64(key)) }
 
 // redact removes the connection password from err's message.
-func (p *Postgres) redact(err error) error {
+func (p *Backend) redact(err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := RedactString(err.Error())
+	msg := state.RedactString(err.Error())
 	if cfg, perr := pgx.ParseConfig(p.connString); perr == nil && len(cfg.Password) >= 4 {
-		msg = strings.ReplaceAll(msg, cfg.Password, Redacted)
+		msg = strings.ReplaceAll(msg, cfg.Password, state.Redacted)
 	}
 	if msg == err.Error() {
 		return err

@@ -1,4 +1,4 @@
-package state
+package pgstate
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/database-replicator/database-replicator/state"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -20,13 +21,13 @@ type queryer interface {
 // held open until unlock, plus a row in <schema>.state_lock describing the
 // holder, which a refused locker reports in its *LockedError. A crashed
 // holder's session ends and frees the lock by itself.
-func (p *Postgres) Lock(ctx context.Context, info LockInfo) (func(context.Context) error, error) {
+func (p *Backend) Lock(ctx context.Context, info state.LockInfo) (func(context.Context) error, error) {
 	unlock, err := p.lock(ctx, info)
 	return unlock, p.redact(err)
 }
 
-func (p *Postgres) lock(ctx context.Context, info LockInfo) (func(context.Context) error, error) {
-	info.fill()
+func (p *Backend) lock(ctx context.Context, info state.LockInfo) (func(context.Context) error, error) {
+	info.Fill()
 	conn, err := p.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -70,7 +71,7 @@ func (p *Postgres) lock(ctx context.Context, info LockInfo) (func(context.Contex
 }
 
 // lockedError describes the current holder of the advisory lock.
-func (p *Postgres) lockedError(ctx context.Context, q queryer) error {
+func (p *Backend) lockedError(ctx context.Context, q queryer) error {
 	holderPID, err := p.holderPID(ctx, q)
 	if err != nil {
 		return err
@@ -79,18 +80,18 @@ func (p *Postgres) lockedError(ctx context.Context, q queryer) error {
 	if err != nil {
 		return err
 	}
-	le := &LockedError{Path: p.table("state_lock")}
+	le := &state.LockedError{Path: p.table("state_lock")}
 	if found && (holderPID == 0 || rec.backendPID == holderPID) {
 		le.Info = rec.info
 	} else {
 		// The holder has not recorded itself yet (or the record is stale).
-		le.Info = LockInfo{ID: "unknown", Operation: "another session", PID: int(holderPID), Host: "the state database", Who: "unknown"}
+		le.Info = state.LockInfo{ID: "unknown", Operation: "another session", PID: int(holderPID), Host: "the state database", Who: "unknown"}
 	}
 	return le
 }
 
 // unlock releases the lock id held by this instance.
-func (p *Postgres) unlock(ctx context.Context, id string) error {
+func (p *Backend) unlock(ctx context.Context, id string) error {
 	p.mu.Lock()
 	held := p.held
 	if held != nil && held.id == id {
@@ -113,7 +114,7 @@ func (p *Postgres) unlock(ctx context.Context, id string) error {
 
 // checkLockForWrite refuses a write while another session holds the lock,
 // or when this instance held the lock and lost it.
-func (p *Postgres) checkLockForWrite(ctx context.Context, q queryer) error {
+func (p *Backend) checkLockForWrite(ctx context.Context, q queryer) error {
 	holderPID, err := p.holderPID(ctx, q)
 	if err != nil {
 		return err
@@ -133,7 +134,7 @@ func (p *Postgres) checkLockForWrite(ctx context.Context, q queryer) error {
 
 // holderPID returns the backend pid holding the state advisory lock in
 // the current database, or 0.
-func (p *Postgres) holderPID(ctx context.Context, q queryer) (uint32, error) {
+func (p *Backend) holderPID(ctx context.Context, q queryer) (uint32, error) {
 	hi, lo := splitKey(p.key)
 	var pid uint32
 	err := q.QueryRow(ctx, `SELECT pid FROM pg_locks
@@ -152,12 +153,12 @@ LIMIT 1`, int64(hi), int64(lo)).Scan(&pid)
 
 // lockRecord is a row of <schema>.state_lock.
 type lockRecord struct {
-	info       LockInfo
+	info       state.LockInfo
 	backendPID uint32
 }
 
 // lockRecord reads the state_lock row.
-func (p *Postgres) lockRecord(ctx context.Context, q queryer) (lockRecord, bool, error) {
+func (p *Backend) lockRecord(ctx context.Context, q queryer) (lockRecord, bool, error) {
 	var rec lockRecord
 	var data []byte
 	err := q.QueryRow(ctx, "SELECT info::text, backend_pid FROM "+p.table("state_lock")+" WHERE name = $1",
@@ -178,11 +179,11 @@ func (p *Postgres) lockRecord(ctx context.Context, q queryer) (lockRecord, bool,
 // it terminates the session holding the advisory lock
 // (pg_terminate_backend, which needs superuser, the same role, or
 // pg_signal_backend) and removes the record.
-func (p *Postgres) ForceUnlock(ctx context.Context, id string) error {
+func (p *Backend) ForceUnlock(ctx context.Context, id string) error {
 	return p.redact(p.forceUnlock(ctx, id))
 }
 
-func (p *Postgres) forceUnlock(ctx context.Context, id string) error {
+func (p *Backend) forceUnlock(ctx context.Context, id string) error {
 	conn, err := p.connect(ctx)
 	if err != nil {
 		return err
@@ -190,7 +191,7 @@ func (p *Postgres) forceUnlock(ctx context.Context, id string) error {
 	defer conn.Close(context.WithoutCancel(ctx))
 	if ok, err := p.tablesExist(ctx, conn); err != nil || !ok {
 		if err == nil {
-			err = ErrNotLocked
+			err = state.ErrNotLocked
 		}
 		return fmt.Errorf("force-unlock %s: %w", p.Describe(), err)
 	}
@@ -204,7 +205,7 @@ func (p *Postgres) forceUnlock(ctx context.Context, id string) error {
 	}
 	switch {
 	case !found && holderPID == 0:
-		return fmt.Errorf("force-unlock %s: %w", p.Describe(), ErrNotLocked)
+		return fmt.Errorf("force-unlock %s: %w", p.Describe(), state.ErrNotLocked)
 	case !found:
 		return fmt.Errorf("force-unlock %s: the lock is held by session pid %d, which has not recorded a lock ID yet; try again",
 			p.Describe(), holderPID)
@@ -230,7 +231,7 @@ func (p *Postgres) forceUnlock(ctx context.Context, id string) error {
 }
 
 // waitReleased waits until no session holds the advisory lock.
-func (p *Postgres) waitReleased(ctx context.Context, conn *pgx.Conn) error {
+func (p *Backend) waitReleased(ctx context.Context, conn *pgx.Conn) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {

@@ -1,0 +1,78 @@
+package views
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
+)
+
+// Values read back from state (json.Number) equal the planned ones, and
+// text is not HTML-escaped.
+func TestTextViewValues(t *testing.T) {
+	before, err := plans.DecodeAttrs(addrs.Table, map[string]any{"bytes": json.Number("49152"), "estimated_rows": json.Number("10"), "filter": "id <= 100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &plans.Plan{Changes: []*plans.Change{{
+		Addr:   addrs.New("main", addrs.Table, "app.public.events"),
+		Action: plans.Replace,
+		Reason: "filter changed",
+		Before: before,
+		After:  &plans.TableAttrs{Bytes: 49152, EstimatedRows: 10, Filter: "id <= 200 AND kind <> 'x'"},
+	}}}
+	var out bytes.Buffer
+	if err := (PlanText{W: &out}).Plan(p); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, unwanted := range []string{"bytes", "estimated_rows", `\u003c`} {
+		if strings.Contains(text, unwanted) {
+			t.Errorf("plan text shows %q:\n%s", unwanted, text)
+		}
+	}
+	if !regexp.MustCompile(`~ filter += "id <= 100" -> "id <= 200 AND kind <> 'x'"`).MatchString(text) {
+		t.Errorf("plan text lacks the filter change:\n%s", text)
+	}
+}
+
+// Every plan view writes to its writer: text says "No changes." for a
+// plan of noops, JSON keeps format_version and the noop change, markdown
+// lists what changes in a table and warnings apart.
+func TestPlanViews(t *testing.T) {
+	noop := &plans.Plan{Changes: []*plans.Change{{Addr: addrs.New("main", addrs.Sequences, "app"), Action: plans.NoOp,
+		After: &plans.SequencesAttrs{Sequences: 2}}}}
+	var out bytes.Buffer
+	if err := NewPlanView(&out, false, false, false).Plan(noop); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "No changes.") || !strings.Contains(out.String(), "Plan: 0 to add, 0 to change, 0 to destroy.") {
+		t.Errorf("text view of noops:\n%s", out.String())
+	}
+	out.Reset()
+	if err := NewPlanView(&out, true, false, false).Plan(noop); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"format_version": "1"`, `"action": "noop"`, `"sequences": 2`, `"warnings": []`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("JSON view lacks %s:\n%s", want, out.String())
+		}
+	}
+	create := &plans.Plan{Changes: []*plans.Change{{Addr: addrs.New("main", addrs.Table, "app.public.a|b"), Action: plans.Create,
+		Reason: "copy | rows", After: &plans.TableAttrs{Bytes: 8192}}},
+		Warnings: plans.Diagnostics{{Severity: plans.SevError, Summary: "Broken", Detail: "line one\nline two"}}}
+	out.Reset()
+	if err := NewPlanView(&out, false, true, false).Plan(create); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"**Plan:** 1 to add, 0 to change, 0 to destroy.", "| `+` create | `replication.main.table[\"app.public.a\\|b\"]` | copy \\| rows |",
+		"<details>", "+ bytes", "- ❌ **Broken**: line one line two"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("markdown view lacks %q:\n%s", want, out.String())
+		}
+	}
+}

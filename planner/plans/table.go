@@ -1,0 +1,155 @@
+package plans
+
+import (
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner/addrs"
+)
+
+// TableAttrs describe the copy of one table.
+type TableAttrs struct {
+	// Filter is the row filter SQL ("" copies every row).
+	Filter string
+	// SchemaOnly tables get their structure and no rows.
+	SchemaOnly bool
+	// EstimatedRows and Bytes are the source's estimates.
+	EstimatedRows, Bytes int64
+	// Method is the replication's sync method.
+	Method lang.SyncMethod
+	// Publication carries the table (slot-based methods); "" otherwise.
+	Publication string
+	// CopiedByTableSync is set when the subscription's table sync copies
+	// the table instead of a snapshot copy; Subscription then names the
+	// subscription, and TimeWindow the window its filter is frozen from.
+	CopiedByTableSync bool
+	Subscription      string
+	TimeWindow        *TimeWindow
+	// Recorded by apply: rows and bytes copied, CTID parts of a split
+	// copy, and the frozen filter a re-copy by the table sync published.
+	CopiedRows, CopiedBytes *int64
+	Parts                   *int
+	FrozenTimeWindow        string
+}
+
+// Kind implements Attrs.
+func (*TableAttrs) Kind() addrs.Kind { return addrs.Table }
+
+// copiedByTableSync is the wire value of copied_by for CopiedByTableSync.
+const copiedByTableSync = "table_sync"
+
+func (a *TableAttrs) encode() map[string]any {
+	m := map[string]any{"filter": a.Filter, "schema_only": a.SchemaOnly,
+		"estimated_rows": number(a.EstimatedRows), "bytes": number(a.Bytes), "method": string(a.Method)}
+	if a.Publication != "" {
+		m["publication"] = a.Publication
+	}
+	if a.CopiedByTableSync {
+		m["copied_by"] = copiedByTableSync
+	}
+	if a.Subscription != "" {
+		m["subscription"] = a.Subscription
+	}
+	if a.TimeWindow != nil {
+		m["time_window"] = a.TimeWindow.wire()
+	}
+	if a.CopiedRows != nil {
+		m["copied_rows"] = number(*a.CopiedRows)
+	}
+	if a.CopiedBytes != nil {
+		m["copied_bytes"] = number(*a.CopiedBytes)
+	}
+	if a.Parts != nil {
+		m["parts"] = number(*a.Parts)
+	}
+	if a.FrozenTimeWindow != "" {
+		m["frozen_time_window"] = a.FrozenTimeWindow
+	}
+	return m
+}
+
+func decodeTable(f *fields) *TableAttrs {
+	return &TableAttrs{
+		Filter: f.str("filter"), SchemaOnly: f.boolean("schema_only"),
+		EstimatedRows: f.integer("estimated_rows"), Bytes: f.integer("bytes"),
+		Method: lang.SyncMethod(f.str("method")), Publication: f.str("publication"),
+		CopiedByTableSync: f.str("copied_by") == copiedByTableSync, Subscription: f.str("subscription"),
+		TimeWindow: f.window("time_window", f.m["time_window"]),
+		CopiedRows: f.optInt64("copied_rows"), CopiedBytes: f.optInt64("copied_bytes"), Parts: f.optInt("parts"),
+		FrozenTimeWindow: f.str("frozen_time_window"),
+	}
+}
+
+// PostDataAttrs describe the indexes, constraints and triggers built after
+// the copies of one database.
+type PostDataAttrs struct {
+	// IndexJobs is the number of parallel builds; Source where the DDL
+	// comes from.
+	IndexJobs int
+	Source    string
+	// Recorded by apply: post-data items and large objects copied.
+	Items, LargeObjects *int
+}
+
+// Kind implements Attrs.
+func (*PostDataAttrs) Kind() addrs.Kind { return addrs.PostData }
+
+func (a *PostDataAttrs) encode() map[string]any {
+	m := map[string]any{"index_jobs": number(a.IndexJobs), "source": a.Source}
+	if a.Items != nil {
+		m["items"] = number(*a.Items)
+	}
+	if a.LargeObjects != nil {
+		m["large_objects"] = number(*a.LargeObjects)
+	}
+	return m
+}
+
+func decodePostData(f *fields) *PostDataAttrs {
+	return &PostDataAttrs{IndexJobs: int(f.integer("index_jobs")), Source: f.str("source"),
+		Items: f.optInt("items"), LargeObjects: f.optInt("large_objects")}
+}
+
+// SequencesAttrs describe the sequence value sync of one database.
+type SequencesAttrs struct {
+	// Sequences is how many sequences are set (planned, then as set).
+	Sequences int
+}
+
+// Kind implements Attrs.
+func (*SequencesAttrs) Kind() addrs.Kind { return addrs.Sequences }
+
+func (a *SequencesAttrs) encode() map[string]any {
+	return map[string]any{"sequences": number(a.Sequences)}
+}
+
+func decodeSequences(f *fields) *SequencesAttrs {
+	return &SequencesAttrs{Sequences: int(f.integer("sequences"))}
+}
+
+// XminAttrs describe the xmin cursor of one table (xmin sync method).
+type XminAttrs struct {
+	// Interval is the sync interval as configured ("10s").
+	Interval string
+	// BatchSize is the number of rows per upsert batch.
+	BatchSize int
+	// PrimaryKey lists the table's primary-key columns.
+	PrimaryKey []string
+	// XminWatermark is where the cursor starts, recorded by apply (0:
+	// not recorded).
+	XminWatermark uint64
+}
+
+// Kind implements Attrs.
+func (*XminAttrs) Kind() addrs.Kind { return addrs.Xmin }
+
+func (a *XminAttrs) encode() map[string]any {
+	m := map[string]any{"interval": a.Interval, "batch_size": number(a.BatchSize), "primary_key": list(nonNil(a.PrimaryKey))}
+	if a.XminWatermark != 0 {
+		m["xmin_watermark"] = number(a.XminWatermark)
+	}
+	return m
+}
+
+func decodeXmin(f *fields) *XminAttrs {
+	return &XminAttrs{Interval: f.str("interval"), BatchSize: int(f.integer("batch_size")),
+		PrimaryKey: f.strs("primary_key"), XminWatermark: f.unsigned("xmin_watermark")}
+}

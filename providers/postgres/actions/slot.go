@@ -1,0 +1,42 @@
+package actions
+
+import (
+	"context"
+
+	"github.com/database-replicator/database-replicator/planner/plans"
+	"github.com/database-replicator/database-replicator/providers/postgres/snapshot"
+)
+
+// slot creates the logical slot with an exported snapshot, and keeps the
+// snapshot for the table copies of this run.
+func (p *Provider) slot(ctx context.Context, ep Endpoints, c *plans.Change) (plans.Attrs, error) {
+	db := c.Addr.Key
+	attrs, err := attrsOf[*plans.SlotAttrs](c)
+	if err != nil {
+		return nil, err
+	}
+	name := attrs.Name
+	src := ep.Source.WithDatabase(db)
+	if c.Action == plans.Delete || c.Action == plans.Replace {
+		if err := snapshot.DropSlot(ctx, src, name); err != nil {
+			return nil, err
+		}
+		if c.Action == plans.Delete {
+			return nil, nil
+		}
+	}
+	s, err := snapshot.CreateSlotWithSnapshot(ctx, src, name)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if old := p.slots[key(c.Addr.Replication, db)]; old != nil {
+		_ = old.Close(ctx)
+	}
+	p.slots[key(c.Addr.Replication, db)] = s
+	p.mu.Unlock()
+	p.log.Info("replication slot created", "slot", name, "database", db, "consistent_point", s.ConsistentPoint)
+	out := *attrs
+	out.ConsistentPoint, out.Snapshot = s.ConsistentPoint, s.SnapshotName
+	return &out, nil
+}

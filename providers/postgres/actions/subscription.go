@@ -1,0 +1,142 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner/plans"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/jackc/pgx/v5"
+)
+
+// subscription creates, alters or drops the target subscription.
+func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *plans.Change) (plans.Attrs, error) {
+	db := c.Addr.Key
+	attrs, err := attrsOf[*plans.SubscriptionAttrs](c)
+	if err != nil {
+		return nil, err
+	}
+	name, slot, pubs := attrs.Name, attrs.SlotName, attrs.Publications
+	conn, err := conninfo.Connect(ctx, ep.Target.WithDatabase(db))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	sub := pgx.Identifier{name}.Sanitize()
+	quotedPubs := make([]string, len(pubs))
+	for i, pb := range pubs {
+		quotedPubs[i] = pgx.Identifier{pb}.Sanitize()
+	}
+	switch c.Action {
+	case plans.Delete:
+		for _, sql := range []string{"ALTER SUBSCRIPTION " + sub + " DISABLE", "ALTER SUBSCRIPTION " + sub + " SET (slot_name = NONE)", "DROP SUBSCRIPTION " + sub} {
+			if _, err := conn.Exec(ctx, sql); err != nil {
+				return nil, fmt.Errorf("%s: %w", sql, err)
+			}
+		}
+		return nil, nil
+	case plans.Update:
+		stmts := []string{
+			"ALTER SUBSCRIPTION " + sub + " SET PUBLICATION " + strings.Join(quotedPubs, ", ") + " WITH (refresh = false)",
+			"ALTER SUBSCRIPTION " + sub + " ENABLE",
+		}
+		stop := attrs.StopApplying
+		if len(attrs.RefreshPublication) > 0 || len(stop) > 0 {
+			// Tables added to the publication after streaming started: the
+			// subscription's table sync copies them (and only them: tables
+			// already subscribed are not copied again), then streams them.
+			// Tables the publication dropped leave pg_subscription_rel:
+			// the apply worker stops applying them.
+			// Needs an enabled subscription; repeating it is harmless.
+			stmts = append(stmts, "ALTER SUBSCRIPTION "+sub+" REFRESH PUBLICATION WITH (copy_data = true)")
+		}
+		for _, sql := range stmts {
+			if _, err := conn.Exec(ctx, sql); err != nil {
+				return nil, fmt.Errorf("%s: %w", sql, err)
+			}
+		}
+		if len(stop) > 0 {
+			if err := p.waitApplied(ctx, ep, db, slot, stop); err != nil {
+				return nil, err
+			}
+		}
+		out := *attrs
+		out.RefreshPublication, out.StopApplying = nil, nil
+		return &out, nil
+	}
+	// The slot must be free: release this run's exported snapshot first.
+	p.mu.Lock()
+	if s := p.slots[key(c.Addr.Replication, db)]; s != nil {
+		_ = s.Close(ctx)
+		delete(p.slots, key(c.Addr.Replication, db))
+	}
+	p.mu.Unlock()
+	sql := "CREATE SUBSCRIPTION " + sub + " CONNECTION " + conninfo.QuoteLiteral(conninfo.SubscriptionConnString(ep.Source.WithDatabase(db))) +
+		" PUBLICATION " + strings.Join(quotedPubs, ", ") +
+		" WITH (create_slot = false, slot_name = " + conninfo.QuoteLiteral(slot) + ", copy_data = false, enabled = true)"
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		// The statement holds the connection string: never print it.
+		return nil, fmt.Errorf("CREATE SUBSCRIPTION %s: %s", sub, conninfo.RedactURL(err.Error()))
+	}
+	return attrs, nil
+}
+
+// catchUpTimeout bounds the wait for a subscription to apply what was
+// published before tables were dropped from its publication for a re-copy.
+const catchUpTimeout = 5 * time.Minute
+
+// waitApplied waits until the subscription streaming from slot has
+// applied every change the source wrote up to now (the slot confirms a
+// position at or past the source's current WAL position). Called after
+// the publication dropped tables for a re-copy and the subscription's
+// refresh took them out of pg_subscription_rel: from then on no change
+// written before the drop can reach them, so emptying them is safe.
+func (p *Provider) waitApplied(ctx context.Context, ep Endpoints, db, slot string, refs []lang.TableRef) error {
+	tables := make([]string, len(refs))
+	for i, r := range refs {
+		tables[i] = r.String()
+	}
+	src, err := conninfo.Connect(ctx, ep.Source.WithDatabase(db))
+	if err != nil {
+		return err
+	}
+	defer src.Close(context.Background())
+	var lsn string
+	if err := src.QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+		return fmt.Errorf("read the source's WAL position: %w", err)
+	}
+	deadline := time.Now().Add(catchUpTimeout)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var confirmed *string
+		var done bool
+		err := src.QueryRow(ctx, `SELECT confirmed_flush_lsn::text, COALESCE(confirmed_flush_lsn >= $2::pg_lsn, false)
+			FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, slot, lsn).Scan(&confirmed, &done)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("replication slot %q is gone: run plan again", slot)
+		case err != nil:
+			return fmt.Errorf("read the position of replication slot %q: %w", slot, err)
+		case done:
+			p.log.Info("subscription caught up before the re-copy", "database", db, "slot", slot, "lsn", lsn, "tables", strings.Join(tables, ", "))
+			return nil
+		case time.Now().After(deadline):
+			at := "none"
+			if confirmed != nil {
+				at = *confirmed
+			}
+			return fmt.Errorf("the subscription has not applied the source's changes up to %s after %s (slot %q confirmed %s): is it streaming? %s stay out of the publication until it has; run apply again",
+				lsn, catchUpTimeout, slot, at, strings.Join(tables, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}

@@ -1,0 +1,263 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/database-replicator/database-replicator/executor"
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner/plans"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/datacopy"
+	"github.com/database-replicator/database-replicator/providers/postgres/rowfilter"
+	"github.com/database-replicator/database-replicator/providers/postgres/snapshot"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/sync/errgroup"
+)
+
+// errSnapshotGone explains what happens when a copy has no snapshot.
+var errSnapshotGone = errors.New("the exported snapshot of this database's replication slot is gone (an earlier apply stopped after creating the slot): run plan again; it recreates the slot and copies the database's tables again inside the new snapshot")
+
+// tableRef parses a table address key.
+func tableRef(k string) (lang.TableRef, error) { return lang.ParseTableRef(k) }
+
+// snapshotFor returns the snapshot every copy of a database runs in: the
+// slot's exported snapshot (logical) or one held for the run (xmin).
+func (p *Provider) snapshotFor(ctx context.Context, ep Endpoints, replication, db string, logical bool) (name string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := key(replication, db)
+	if logical {
+		s := p.slots[k]
+		if s == nil || !s.Alive() {
+			return "", errSnapshotGone
+		}
+		return s.SnapshotName, nil
+	}
+	if s := p.snapshots[k]; s != nil {
+		return s.Name, nil
+	}
+	s, err := snapshot.Export(ctx, ep.Source.WithDatabase(db))
+	if err != nil {
+		return "", err
+	}
+	p.snapshots[k] = s
+	return s.Name, nil
+}
+
+// table copies one table inside its database's snapshot.
+func (p *Provider) table(ctx context.Context, ep Endpoints, c *plans.Change, progress executor.Progress) (plans.Attrs, error) {
+	if c.Action == plans.Delete {
+		return nil, nil // stop managing it; the target keeps its rows
+	}
+	ref, err := tableRef(c.Addr.Key)
+	if err != nil {
+		return nil, err
+	}
+	after, err := attrsOf[*plans.TableAttrs](c)
+	if err != nil {
+		return nil, err
+	}
+	if after.SchemaOnly {
+		return after, nil
+	}
+	if after.CopiedByTableSync && c.Action == plans.Replace {
+		return p.recopyByTableSync(ctx, ep, c.Addr.Key, after, ref)
+	}
+	// Only the slot-based methods copy in a slot's exported snapshot; xmin
+	// and none copy in one snapshot held for the run.
+	logical := after.Method == lang.SyncLogical || after.Method == lang.SyncStream
+	snap, err := p.snapshotFor(ctx, ep, c.Addr.Replication, ref.Database, logical)
+	if err != nil {
+		return nil, err
+	}
+	src, err := conninfo.Connect(ctx, ep.Source.WithDatabase(ref.Database))
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close(context.Background())
+	dst, err := conninfo.Connect(ctx, ep.Target.WithDatabase(ref.Database))
+	if err != nil {
+		return nil, err
+	}
+	defer dst.Close(context.Background())
+	filter := after.Filter
+	if logical && filter != "" {
+		// Copy exactly what the publication streams: its stored filter
+		// (a time window is frozen to a constant there).
+		pub := after.Publication
+		stored, published, err := rowfilter.OfPublication(ctx, src, pub, ref.Schema, ref.Table)
+		if err != nil {
+			return nil, err
+		}
+		if !published {
+			return nil, fmt.Errorf("publication %s does not carry the table: run plan again", pub)
+		}
+		filter = stored
+	}
+	if c.Action == plans.Replace {
+		if err := p.truncateReplaced(ctx, ep, c.Addr.Replication, ref.Database); err != nil {
+			return nil, err
+		}
+		// Foreign keys and triggers exist on a table copied again: the
+		// copy must not fire them (rows arrive in any order).
+		if _, err := dst.Exec(ctx, "SET session_replication_role = replica"); err != nil {
+			return nil, fmt.Errorf("copy again needs superuser on the target (SET session_replication_role = replica): %w", err)
+		}
+	}
+	req := datacopy.CopyRequest{Schema: ref.Schema, Table: ref.Table, Filter: filter, Snapshot: snap}
+	onProgress := func(rows, bytes int64) { progress.Rows(rows); progress.Bytes(bytes) }
+	size := after.Bytes
+	out := *after
+	if ep.SplitLargerThan > 0 && size > ep.SplitLargerThan && ep.SplitParts > 1 {
+		stats, parts, err := p.copySplit(ctx, ep, c.Addr.Replication, ref.Database, req, src, ep.SplitParts, c.Action == plans.Replace, onProgress)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.buildWithTable(ctx, ep, c.Addr.Replication, ref); err != nil {
+			return nil, err
+		}
+		out.CopiedRows, out.CopiedBytes, out.Parts = &stats.Rows, &stats.Bytes, &parts
+		return &out, nil
+	}
+	release, err := p.lane(ctx, c.Addr.Replication, ep.SplitParts)
+	if err != nil {
+		return nil, err
+	}
+	// A first copy goes into an empty table: write it frozen.
+	req.Freeze = c.Action == plans.Create
+	stats, err := datacopy.CopyTable(ctx, src, dst, req, onProgress)
+	release()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.buildWithTable(ctx, ep, c.Addr.Replication, ref); err != nil {
+		return nil, err
+	}
+	out.CopiedRows, out.CopiedBytes = &stats.Rows, &stats.Bytes
+	return &out, nil
+}
+
+// truncateReplaced empties every table of a database that this run copies
+// again, in one TRUNCATE, once, before the first of them is copied: the
+// tables may reference each other, so they cannot be truncated one by one.
+func (p *Provider) truncateReplaced(ctx context.Context, ep Endpoints, replication, db string) error {
+	k := key(replication, db)
+	p.mu.Lock()
+	once := p.truncated[k]
+	p.mu.Unlock()
+	if once == nil {
+		return nil
+	}
+	once.Do(func() {
+		var names []string
+		for _, q := range p.replaced[k] {
+			names = append(names, pgx.Identifier{q.Schema, q.Name}.Sanitize())
+		}
+		conn, err := conninfo.Connect(ctx, ep.Target.WithDatabase(db))
+		if err != nil {
+			p.truncErr[k] = err
+			return
+		}
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(ctx, "TRUNCATE ONLY "+strings.Join(names, ", "))
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "0A000" {
+			// A table outside this set references one of them (a foreign
+			// key): TRUNCATE refuses, so empty them with DELETE, foreign-key
+			// triggers off, so that the referencing rows stay — they match
+			// again once the rows are copied back.
+			err = deleteAllRows(ctx, conn, names)
+		}
+		if err != nil {
+			p.truncErr[k] = fmt.Errorf("empty the tables copied again (%s): %w", strings.Join(names, ", "), err)
+		}
+	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.truncErr[k]
+}
+
+// deleteAllRows empties tables with DELETE in one transaction, with
+// session_replication_role = replica so that foreign keys neither refuse
+// nor cascade.
+func deleteAllRows(ctx context.Context, conn *pgx.Conn, tables []string) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck // no-op after commit
+	if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+		return fmt.Errorf("needs superuser on the target (SET session_replication_role = replica): %w", err)
+	}
+	for _, t := range tables {
+		if _, err := tx.Exec(ctx, "DELETE FROM ONLY "+t); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// copySplit copies a big table as parallel CTID ranges, every part inside
+// the same snapshot, each with its own source and target connection (with
+// foreign keys and triggers off when the table is copied again). The
+// parts commit separately: an interrupted split copy leaves the change in
+// progress, and the next plan truncates and copies the table again.
+func (p *Provider) copySplit(ctx context.Context, ep Endpoints, replication, db string, req datacopy.CopyRequest, src *pgx.Conn, parts int, again bool, onProgress func(rows, bytes int64)) (datacopy.CopyStats, int, error) {
+	blocks, err := datacopy.TableBlocks(ctx, src, req.Schema, req.Table)
+	if err != nil {
+		return datacopy.CopyStats{}, 0, err
+	}
+	ranges := datacopy.SplitByCTID(blocks, parts)
+	var mu sync.Mutex
+	var total datacopy.CopyStats
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range ranges {
+		part := ranges[i]
+		g.Go(func() error {
+			s, err := conninfo.Connect(gctx, ep.Source.WithDatabase(db))
+			if err != nil {
+				return err
+			}
+			defer s.Close(context.Background())
+			d, err := conninfo.Connect(gctx, ep.Target.WithDatabase(db))
+			if err != nil {
+				return err
+			}
+			defer d.Close(context.Background())
+			if again {
+				if _, err := d.Exec(gctx, "SET session_replication_role = replica"); err != nil {
+					return fmt.Errorf("copy again needs superuser on the target (SET session_replication_role = replica): %w", err)
+				}
+			}
+			r := req
+			r.CTIDRange = &part
+			release, err := p.lane(gctx, replication, parts)
+			if err != nil {
+				return err
+			}
+			st, err := datacopy.CopyTable(gctx, s, d, r, func(rows, bytes int64) {
+				mu.Lock()
+				defer mu.Unlock()
+				onProgress(rows, bytes)
+			})
+			release()
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			total.Rows += st.Rows
+			total.Bytes += st.Bytes
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return datacopy.CopyStats{}, 0, err
+	}
+	return total, len(ranges), nil
+}
