@@ -11,6 +11,8 @@ import (
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
+	"github.com/database-replicator/database-replicator/providers/postgres/planning"
 	"github.com/database-replicator/database-replicator/providers/postgres/xminsync"
 	"github.com/database-replicator/database-replicator/state"
 )
@@ -331,4 +333,13 @@ func ago(t *time.Time) string {
 		return "never"
 	}
 	return time.Since(*t).Round(time.Second).String() + " ago"
+}
+
+// introspectAll resolves the endpoints and introspects every server.
+func (a *app) introspectAll(cfg *lang.Config) (map[string]*postgres.Server, error) {
+	eps, err := endpoints.Resolve(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return planning.IntrospectAll(a.ctx, eps, a.log)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/providers/postgres"
+	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 )
 
 // checkStatus is the outcome of one live check.
@@ -78,8 +79,7 @@ type checkResult struct {
 func (a *app) validateLive(cfg *lang.Config, asJSON bool) error {
 	var results []checkResult
 	facts := map[string]*postgres.Server{}
-	endpoints := usedEndpoints(cfg)
-	for _, ep := range endpoints {
+	for _, ep := range endpoints.Used(cfg) {
 		f, rs := a.checkServer(ep)
 		results = append(results, rs...)
 		if f != nil {
@@ -155,25 +155,6 @@ func (a *app) validateLive(cfg *lang.Config, asJSON bool) error {
 	}
 	fmt.Fprintln(a.io.stdout, "\nAll blocking checks passed.")
 	return nil
-}
-
-// usedEndpoints lists the endpoints replications refer to, sources first.
-func usedEndpoints(cfg *lang.Config) []*lang.Endpoint {
-	var out []*lang.Endpoint
-	seen := map[string]bool{}
-	add := func(e *lang.Endpoint) {
-		if e != nil && !seen[e.Address()] {
-			seen[e.Address()] = true
-			out = append(out, e)
-		}
-	}
-	for _, r := range cfg.Replications {
-		add(cfg.Sources[r.Source])
-	}
-	for _, r := range cfg.Replications {
-		add(cfg.Targets[r.Target])
-	}
-	return out
 }
 
 // checkServer connects to one endpoint and reads its server-level facts.
