@@ -8,7 +8,7 @@ import (
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/actions"
-	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 )
 
 // applyCmd makes the target match the plan.
@@ -81,16 +81,16 @@ func (a *app) confirm(command, skipFlag string) error {
 
 // endpointsFor resolves each replication's servers and its snapshot jobs.
 func endpointsFor(cfg *lang.Config) (map[string]actions.Endpoints, int, error) {
+	set, err := endpoints.Resolve(cfg)
+	if err != nil {
+		return nil, 0, err
+	}
 	eps := map[string]actions.Endpoints{}
 	jobs := 1
 	for _, r := range cfg.Replications {
-		src, err := conninfo.ParseURL(cfg.Sources[r.Source].URL)
+		src, dst, err := set.Pair(r)
 		if err != nil {
-			return nil, 0, fmt.Errorf("source.%s: %w", r.Source, err)
-		}
-		dst, err := conninfo.ParseURL(cfg.Targets[r.Target].URL)
-		if err != nil {
-			return nil, 0, fmt.Errorf("target.%s: %w", r.Target, err)
+			return nil, 0, err
 		}
 		eps[r.Name] = actions.Endpoints{Source: src, Target: dst, IndexJobs: r.Snapshot.IndexJobs,
 			SplitLargerThan: r.Snapshot.SplitLargerThan, SplitParts: r.Snapshot.Jobs}

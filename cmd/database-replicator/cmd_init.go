@@ -5,6 +5,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
@@ -106,23 +107,9 @@ func (a *app) sizeTable(p *plans.Plan) error {
 	fmt.Fprintln(w, "\nDATABASE\tSIZE\tESTIMATED TIME\t")
 	for _, db := range order {
 		est := time.Duration(sizes[db] / copyRate * int64(time.Second))
-		fmt.Fprintf(w, "%s\t%s\t~%s\t\n", db, humanSize(sizes[db]), max(est, time.Second).Round(time.Second))
+		fmt.Fprintf(w, "%s\t%s\t~%s\t\n", db, views.Size(sizes[db]), max(est, time.Second).Round(time.Second))
 	}
 	return w.Flush()
-}
-
-// humanSize renders bytes like pg_size_pretty.
-func humanSize(n int64) string {
-	units := []string{"bytes", "kB", "MB", "GB", "TB"}
-	f, i := float64(n), 0
-	for f >= 1024 && i < len(units)-1 {
-		f /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%d bytes", n)
-	}
-	return fmt.Sprintf("%.1f %s", f, units[i])
 }
 
 // forgetState drops the replication objects the state records (subscriptions,
@@ -152,3 +139,7 @@ func (a *app) forgetState(cfg *lang.Config, backend state.Backend) error {
 	}
 	return backend.Write(a.ctx, prior)
 }
+
+// humanSize renders bytes like pg_size_pretty (views.Size; progress.go
+// still calls it by this name).
+func humanSize(n int64) string { return views.Size(n) }

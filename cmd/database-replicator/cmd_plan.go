@@ -5,19 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-
 	"sort"
-	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
-	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/plans"
-	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
-	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
-	"github.com/database-replicator/database-replicator/providers/postgres/rowfilter"
+	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
+	"github.com/database-replicator/database-replicator/providers/postgres/planning"
 	"github.com/database-replicator/database-replicator/state"
 	"github.com/database-replicator/database-replicator/state/pgstate"
 )
@@ -79,92 +73,15 @@ func countErrors(ds plans.Diagnostics) int {
 
 // makePlan reads state, introspects every endpoint and builds the plan.
 func (a *app) makePlan(cfg *lang.Config, backend state.Backend, targets []string) (*plans.Plan, plans.Diagnostics, error) {
+	eps, err := endpoints.Resolve(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
 	prior, err := backend.Read(a.ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	servers, err := a.introspectAll(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	plan, diags := planner.Build(planner.Input{
-		Config: cfg, Servers: servers, Prior: prior, Targets: targets, Now: time.Now().UTC(),
-		FilterChecks: a.checkFilters(cfg, servers),
-	})
-	return plan, diags, nil
-}
-
-// introspectAll introspects every endpoint a replication uses, in parallel.
-func (a *app) introspectAll(cfg *lang.Config) (map[string]*catalog.Server, error) {
-	eps := usedEndpoints(cfg)
-	out := make([]*catalog.Server, len(eps))
-	g, ctx := errgroup.WithContext(a.ctx)
-	for i, ep := range eps {
-		g.Go(func() error {
-			info, err := conninfo.ParseURL(ep.URL)
-			if err != nil {
-				return fmt.Errorf("%s: %w", ep.Address(), err)
-			}
-			a.log.Debug("introspecting", "endpoint", ep.Address(), "url", info.Redacted())
-			s, err := catalog.Introspect(ctx, info, nil)
-			if err != nil {
-				return fmt.Errorf("%s: %w", ep.Address(), err)
-			}
-			out[i] = s
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	servers := map[string]*catalog.Server{}
-	for i, ep := range eps {
-		servers[ep.Address()] = out[i]
-	}
-	return servers, nil
-}
-
-// checkFilters asks each source whether the configured row filters are
-// valid and how it stores them, so that the planner compares filters by
-// meaning and reports a broken filter before anything is copied.
-func (a *app) checkFilters(cfg *lang.Config, servers map[string]*catalog.Server) map[string]rowfilter.Result {
-	out := map[string]rowfilter.Result{}
-	for _, r := range cfg.Replications {
-		src := cfg.Sources[r.Source]
-		if src == nil || servers[src.Address()] == nil {
-			continue
-		}
-		info, err := conninfo.ParseURL(src.URL)
-		if err != nil {
-			continue
-		}
-		var reqs []rowfilter.Request
-		refs := map[rowfilter.Request]string{}
-		for _, t := range r.Tables {
-			p := t.Predicate()
-			if p == "" || t.Ref.Database == "" {
-				continue
-			}
-			db := servers[src.Address()].Database(t.Ref.Database)
-			if db == nil || db.Table(t.Ref.Schema, t.Ref.Table) == nil {
-				continue // the planner reports the missing table
-			}
-			req := rowfilter.Request{Database: t.Ref.Database, Schema: t.Ref.Schema, Table: t.Ref.Table, Filter: p}
-			reqs = append(reqs, req)
-			refs[req] = t.Ref.String()
-		}
-		if len(reqs) == 0 {
-			continue
-		}
-		got, err := rowfilter.Check(a.ctx, info, reqs)
-		if err != nil {
-			a.log.Warn("row filters are compared as text", "source", src.Address(), "reason", err)
-		}
-		for req, chk := range got {
-			out[refs[req]] = chk
-		}
-	}
-	return out
+	return planning.Make(a.ctx, planning.Input{Config: cfg, Endpoints: eps, Prior: prior, Targets: targets, Log: a.log})
 }
 
 // renderPlan prints the plan in the selected format.

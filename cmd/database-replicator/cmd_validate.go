@@ -2,10 +2,11 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"strings"
 
-	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
+	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
+	"github.com/database-replicator/database-replicator/providers/postgres/preflight"
 )
 
 // validateCmd checks the configuration and, unless --offline, the servers.
@@ -21,35 +22,29 @@ func (c *validateCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	out := a.io.stdout
-	if c.JSON {
-		out = io.Discard
-	}
+	view := views.NewValidateView(a.io.stdout, c.JSON)
 	from := strings.Join(cfg.Files, ", ")
 	if c.used() {
 		from = "--source/--target and filter flags"
 	}
-	fmt.Fprintf(out, "Configuration is valid (%s).\n", from)
-	for _, r := range cfg.Replications {
-		fmt.Fprintf(out, "  replication.%s: source.%s -> target.%s, %s, sync %s\n",
-			r.Name, r.Source, r.Target, describeScope(r), r.Sync.Method)
+	if err := view.Config(from, cfg.Replications); err != nil {
+		return err
 	}
 	if c.Offline {
+		return view.Offline()
+	}
+	// A connection string that does not parse is a failed check: the
+	// error is in the set, per endpoint.
+	eps, _ := endpoints.Resolve(cfg)
+	checks := preflight.Run(a.ctx, cfg, eps)
+	if err := view.Checks(checks); err != nil {
+		return err
+	}
+	if failed := preflight.Failures(checks); failed > 0 {
 		if c.JSON {
-			return writeJSON(a.io.stdout, validateReport{ConfigValid: true, Checks: []checkJSON{}})
+			return exitCode(1)
 		}
-		return nil
+		return &exitError{code: 1, err: fmt.Errorf("validate: %d blocking check(s) failed", failed)}
 	}
-	return a.validateLive(cfg, c.JSON)
-}
-
-// describeScope summarises which databases a replication covers.
-func describeScope(r *lang.Replication) string {
-	switch {
-	case len(r.Databases) > 0:
-		return "databases " + strings.Join(r.Databases, ", ")
-	case len(r.ExcludeDatabases) > 0:
-		return "every database except " + strings.Join(r.ExcludeDatabases, ", ")
-	}
-	return "every non-template database"
+	return nil
 }

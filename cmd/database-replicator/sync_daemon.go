@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/database-replicator/database-replicator/providers/postgres/syncloop"
 )
 
 // daemonChildArg is the only argument of a background sync process; its
@@ -172,10 +174,10 @@ func (a *app) daemonStop() error {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return fmt.Errorf("sync --stop: signal pid %d: %w", pid, err)
 	}
-	deadline := time.Now().Add(stopGrace + 10*time.Second)
+	deadline := time.Now().Add(syncloop.DefaultStopGrace + 10*time.Second)
 	for processIsDaemon(pid) {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("sync --stop: pid %d is still running after %s: see its log, or kill it", pid, stopGrace+10*time.Second)
+			return fmt.Errorf("sync --stop: pid %d is still running after %s: see its log, or kill it", pid, syncloop.DefaultStopGrace+10*time.Second)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -1,4 +1,4 @@
-package main
+package syncloop
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// syncMetrics are the Prometheus metrics of the sync loop. They are kept
-// up to date whether or not --metrics-addr serves them.
-type syncMetrics struct {
+// Metrics are the Prometheus metrics of the sync loop. They are kept up
+// to date whether or not Serve serves them.
+type Metrics struct {
 	reg        *prometheus.Registry
 	lagBytes   *prometheus.GaugeVec
 	lagSeconds *prometheus.GaugeVec
@@ -26,10 +26,10 @@ type syncMetrics struct {
 	errors     *prometheus.CounterVec
 }
 
-// newSyncMetrics registers the metrics on a registry of their own (with
-// the Go and process collectors).
-func newSyncMetrics() *syncMetrics {
-	m := &syncMetrics{
+// NewMetrics registers the metrics on a registry of their own (with the
+// Go and process collectors).
+func NewMetrics() *Metrics {
+	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		lagBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "replicator_lag_bytes",
 			Help: "Logical replication lag: source WAL position minus the slot's confirmed flush position."}, []string{"replication", "database"}),
@@ -51,9 +51,9 @@ func newSyncMetrics() *syncMetrics {
 	return m
 }
 
-// serve listens on addr and serves /metrics until ctx ends. It returns the
+// Serve listens on addr and serves /metrics until ctx ends. It returns the
 // address it listens on (useful with port 0).
-func (m *syncMetrics) serve(ctx context.Context, addr string) (string, error) {
+func (m *Metrics) Serve(ctx context.Context, addr string) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("--metrics-addr %s: %w (choose a free address, e.g. 127.0.0.1:9187)", addr, err)

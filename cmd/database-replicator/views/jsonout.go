@@ -1,0 +1,17 @@
+package views
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// writeIndentedJSON prints v as two-space indented JSON and a newline.
+func writeIndentedJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode JSON: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

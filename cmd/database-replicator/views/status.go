@@ -1,0 +1,94 @@
+package views
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/database-replicator/database-replicator/providers/postgres/status"
+)
+
+// StatusView renders `status`: one call per redraw.
+type StatusView interface {
+	// Status renders the rows of every database.
+	Status(rows []status.Row) error
+}
+
+// NewStatusView returns the JSON or the human view writing to w.
+func NewStatusView(w io.Writer, asJSON bool) StatusView {
+	if asJSON {
+		return StatusJSON{W: w}
+	}
+	return StatusText{W: w, Now: time.Now}
+}
+
+// StatusJSON renders status as {"databases": [...]}.
+type StatusJSON struct{ W io.Writer }
+
+// Status implements StatusView.
+func (v StatusJSON) Status(rows []status.Row) error {
+	return writeIndentedJSON(v.W, map[string]any{"databases": rows})
+}
+
+// StatusText renders status as tables: one line per database, then one
+// per xmin table when any database has xmin cursors.
+type StatusText struct {
+	W io.Writer
+	// Now is the clock "12s ago" is measured against.
+	Now func() time.Time
+}
+
+// Status implements StatusView.
+func (v StatusText) Status(rows []status.Row) error {
+	if len(rows) == 0 {
+		fmt.Fprintln(v.W, "Nothing replicated yet: run `database-replicator apply`.")
+		return nil
+	}
+	w := tabwriter.NewWriter(v.W, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "REPLICATION\tDATABASE\tMETHOD\tSTATE\tTABLES\tSLOT\tLAG\tRETAINED WAL")
+	for _, r := range rows {
+		tables := ""
+		for _, k := range []string{"ready", "synced", "copying", "init"} {
+			if n := r.Tables[k]; n > 0 {
+				tables += fmt.Sprintf("%d %s ", n, k)
+			}
+		}
+		slot := "-"
+		if r.Slot != "" {
+			slot = r.Slot + map[bool]string{true: " (active)", false: " (inactive)"}[r.SlotActive]
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s, %.1fs\t%s\n", r.Replication, r.Database, r.Method, r.State, tables, slot,
+			Size(r.LagBytes), r.LagSeconds, Size(r.RetainedWAL))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	var any bool
+	for _, r := range rows {
+		any = any || len(r.Xmin) > 0
+	}
+	if !any {
+		return nil
+	}
+	w = tabwriter.NewWriter(v.W, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "\nXMIN TABLE\tLAST CYCLE\tROWS\tTIME\tLAST RECONCILE\tROWS APPLIED")
+	for _, r := range rows {
+		for _, x := range r.Xmin {
+			fmt.Fprintf(w, "%s.%s\t%s\t%d\t%.2fs\t%s\t%d\n", r.Database, x.Table, v.ago(x.LastCycleAt), x.LastCycleRows, x.LastCycleSeconds, v.ago(x.LastReconcileAt), x.RowsApplied)
+		}
+	}
+	return w.Flush()
+}
+
+// ago renders a time as "12s ago", or "never".
+func (v StatusText) ago(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	return now().Sub(*t).Round(time.Second).String() + " ago"
+}

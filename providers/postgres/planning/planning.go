@@ -1,0 +1,145 @@
+// Package planning orchestrates a plan: it introspects every endpoint of a
+// configuration in parallel, asks each source how it reads the configured
+// row filters, and hands both to planner.Build. The planner itself stays
+// pure; this package is where its inputs are read from live servers.
+package planning
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/plans"
+	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
+	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
+	"github.com/database-replicator/database-replicator/providers/postgres/rowfilter"
+	"github.com/database-replicator/database-replicator/state"
+)
+
+// Input is what a plan is made from.
+type Input struct {
+	// Config is the loaded configuration.
+	Config *lang.Config
+	// Endpoints are Config's endpoints, resolved once.
+	Endpoints *endpoints.Set
+	// Prior is the state before this plan.
+	Prior *state.State
+	// Targets limits the plan (plan --target); empty means everything.
+	Targets []string
+	// Log receives debug lines and the warning when row filters cannot
+	// be checked by the server. Nil discards them.
+	Log hclog.Logger
+	// Now stamps the plan; zero means time.Now().UTC().
+	Now time.Time
+}
+
+// Make introspects every endpoint and builds the plan. The error is an I/O
+// failure; problems of the configuration against the servers are the
+// diagnostics.
+func Make(ctx context.Context, in Input) (*plans.Plan, plans.Diagnostics, error) {
+	log := logger(in.Log)
+	servers, err := IntrospectAll(ctx, in.Endpoints, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := in.Now
+	if now.IsZero() {
+		now = time.Now().UTC()
+	}
+	plan, diags := planner.Build(planner.Input{
+		Config: in.Config, Servers: servers, Prior: in.Prior, Targets: in.Targets, Now: now,
+		FilterChecks: CheckFilters(ctx, in.Config, in.Endpoints, servers, log),
+	})
+	return plan, diags, nil
+}
+
+// IntrospectAll introspects every endpoint in parallel, each with every
+// database (catalog.Introspect with nil), and returns them by address
+// ("source.prod"). The first failure, naming its endpoint, cancels the
+// others.
+func IntrospectAll(ctx context.Context, eps *endpoints.Set, log hclog.Logger) (map[string]*catalog.Server, error) {
+	log = logger(log)
+	all := eps.All()
+	out := make([]*catalog.Server, len(all))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, ep := range all {
+		g.Go(func() error {
+			if ep.Err != nil {
+				return ep.Err
+			}
+			log.Debug("introspecting", "endpoint", ep.Address(), "url", ep.Info.Redacted())
+			s, err := catalog.Introspect(gctx, ep.Info, nil)
+			if err != nil {
+				return fmt.Errorf("%s: %w", ep.Address(), err)
+			}
+			out[i] = s
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	servers := map[string]*catalog.Server{}
+	for i, ep := range all {
+		servers[ep.Address()] = out[i]
+	}
+	return servers, nil
+}
+
+// CheckFilters asks each source whether the configured row filters are
+// valid and how it stores them, so that the planner compares filters by
+// meaning and reports a broken filter before anything is copied. The
+// result is keyed by table reference. A source that cannot answer is
+// logged as a warning: its filters are then compared as text.
+func CheckFilters(ctx context.Context, cfg *lang.Config, eps *endpoints.Set, servers map[string]*catalog.Server, log hclog.Logger) map[string]rowfilter.Result {
+	log = logger(log)
+	out := map[string]rowfilter.Result{}
+	for _, r := range cfg.Replications {
+		src := cfg.Sources[r.Source]
+		if src == nil || servers[src.Address()] == nil {
+			continue
+		}
+		info, err := eps.Source(r)
+		if err != nil {
+			continue // IntrospectAll failed on it already
+		}
+		var reqs []rowfilter.Request
+		refs := map[rowfilter.Request]string{}
+		for _, t := range r.Tables {
+			p := t.Predicate()
+			if p == "" || t.Ref.Database == "" {
+				continue
+			}
+			db := servers[src.Address()].Database(t.Ref.Database)
+			if db == nil || db.Table(t.Ref.Schema, t.Ref.Table) == nil {
+				continue // the planner reports the missing table
+			}
+			req := rowfilter.Request{Database: t.Ref.Database, Schema: t.Ref.Schema, Table: t.Ref.Table, Filter: p}
+			reqs = append(reqs, req)
+			refs[req] = t.Ref.String()
+		}
+		if len(reqs) == 0 {
+			continue
+		}
+		got, err := rowfilter.Check(ctx, info, reqs)
+		if err != nil {
+			log.Warn("row filters are compared as text", "source", src.Address(), "reason", err)
+		}
+		for req, chk := range got {
+			out[refs[req]] = chk
+		}
+	}
+	return out
+}
+
+func logger(l hclog.Logger) hclog.Logger {
+	if l == nil {
+		return hclog.NewNullLogger()
+	}
+	return l
+}

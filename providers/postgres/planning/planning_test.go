@@ -1,0 +1,72 @@
+package planning
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
+	"github.com/database-replicator/database-replicator/providers/postgres/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+func TestIntrospectAllAndCheckFilters(t *testing.T) {
+	src := pgtest.Start(t)
+	src.CreateDatabase(t, "app")
+	src.Exec(t, "app", "CREATE TABLE items (id int PRIMARY KEY, n int)")
+	cfg := &lang.Config{
+		Sources: map[string]*lang.Endpoint{"prod": {Kind: lang.KindSource, Name: "prod", URL: src.URL("postgres")}},
+		Targets: map[string]*lang.Endpoint{"new": {Kind: lang.KindTarget, Name: "new", URL: src.URL("postgres")}},
+		Replications: []*lang.Replication{{Name: "main", Source: "prod", Target: "new", Tables: []*lang.TableConfig{
+			{Ref: lang.TableRef{Database: "app", Schema: "public", Table: "items"}, Where: "n > 0"},
+			{Ref: lang.TableRef{Database: "app", Schema: "public", Table: "items_gone"}, Where: "n > 0"},
+		}}},
+	}
+	eps, err := endpoints.Resolve(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	servers, err := IntrospectAll(ctx, eps, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := servers["source.prod"]
+	if s == nil || servers["target.new"] == nil {
+		t.Fatalf("servers %v, want source.prod and target.new", servers)
+	}
+	if db := s.Database("app"); db == nil || db.Table("public", "items") == nil {
+		t.Fatal("IntrospectAll did not read database app in full")
+	}
+	checks := CheckFilters(ctx, cfg, eps, servers, nil)
+	if len(checks) != 1 {
+		t.Fatalf("checks %v, want one (the missing table is the planner's to report)", checks)
+	}
+	if c := checks["app.public.items"]; c.Invalid != "" || !strings.Contains(c.Deparsed, "n > 0") {
+		t.Fatalf("check %+v, want a valid filter deparsed as (n > 0)", c)
+	}
+
+	cfg.Replications[0].Tables[0].Where = "no_such_column > 0"
+	if c := CheckFilters(ctx, cfg, eps, servers, nil)["app.public.items"]; c.Invalid == "" {
+		t.Fatalf("check %+v, want the server's complaint about no_such_column", c)
+	}
+}
+
+func TestIntrospectAllNamesTheFailingEndpoint(t *testing.T) {
+	cfg := &lang.Config{
+		Sources:      map[string]*lang.Endpoint{"prod": {Kind: lang.KindSource, Name: "prod", URL: "postgres://127.0.0.1:1/x?connect_timeout=2"}},
+		Targets:      map[string]*lang.Endpoint{"new": {Kind: lang.KindTarget, Name: "new", URL: "postgres://127.0.0.1:1/x?connect_timeout=2"}},
+		Replications: []*lang.Replication{{Name: "main", Source: "prod", Target: "new"}},
+	}
+	eps, err := endpoints.Resolve(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = IntrospectAll(context.Background(), eps, nil)
+	if err == nil || !(strings.HasPrefix(err.Error(), "source.prod: ") || strings.HasPrefix(err.Error(), "target.new: ")) {
+		t.Fatalf("error %v, want one naming the endpoint", err)
+	}
+}

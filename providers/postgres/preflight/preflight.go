@@ -1,0 +1,340 @@
+// Package preflight checks, against the live servers, what the snapshot and
+// the sync of each replication need: reachability and versions, the sync
+// method the source allows, privileges, free slots and WAL senders, row
+// filter support, and whether the target reaches the source. Results are
+// data (Check); rendering them is the caller's business.
+package preflight
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
+	"github.com/database-replicator/database-replicator/providers/postgres/pgtool"
+)
+
+// Status is the outcome of one check.
+type Status int
+
+// Check outcomes.
+const (
+	// OK: the check passed.
+	OK Status = iota
+	// Warn: worth knowing, not blocking.
+	Warn
+	// Fail: blocking; the snapshot or the sync would fail.
+	Fail
+)
+
+// Check is one live check and its outcome.
+type Check struct {
+	// Subject is what was checked: an endpoint ("source.prod") or a
+	// replication ("replication.main").
+	Subject string
+	// Name is the check, e.g. "free replication slots".
+	Name string
+	// Status is the outcome.
+	Status Status
+	// Detail is what was found.
+	Detail string
+	// Fix is how to make a failing or warning check pass, "" when none.
+	Fix string
+}
+
+// Failures counts the blocking failures among checks.
+func Failures(checks []Check) int {
+	n := 0
+	for _, c := range checks {
+		if c.Status == Fail {
+			n++
+		}
+	}
+	return n
+}
+
+// Run connects to every endpoint of cfg and checks each replication. An
+// endpoint whose connection string does not parse, or that cannot be
+// reached, is a failed check, and the checks that need it are skipped.
+func Run(ctx context.Context, cfg *lang.Config, eps *endpoints.Set) []Check {
+	var out []Check
+	facts := map[string]*catalog.Server{}
+	for _, ep := range eps.All() {
+		f, cs := CheckServer(ctx, ep)
+		out = append(out, cs...)
+		if f != nil {
+			facts[ep.Address()] = f
+		}
+	}
+	pgDumpMajor, pgDumpErr := PgDumpMajor(ctx)
+	for _, r := range cfg.Replications {
+		src, dst := facts["source."+r.Source], facts["target."+r.Target]
+		subject := "replication." + r.Name
+		if src != nil && dst != nil {
+			out = append(out, Versions(subject, src, dst))
+		}
+		if src == nil {
+			continue
+		}
+		out = append(out, PgDump(subject, src, pgDumpMajor, pgDumpErr))
+		out = append(out, SyncMethod(subject, r, src))
+		out = append(out, Replication(subject, r, src, dst)...)
+		if dst != nil {
+			out = append(out, Reach(ctx, r, eps, src, dst)...)
+		}
+	}
+	return out
+}
+
+// serverTimeout bounds the connection and reads of one server check.
+const serverTimeout = 30 * time.Second
+
+// CheckServer connects to one endpoint and reads its server-level facts
+// (no per-database detail). The facts are nil when it could not.
+func CheckServer(ctx context.Context, ep endpoints.Endpoint) (*catalog.Server, []Check) {
+	subject := ep.Address()
+	if ep.Err != nil {
+		return nil, []Check{{subject, "connection string", Fail, ep.Err.Error(), "write a libpq URL (postgres://user@host:5432/db) or key=value string"}}
+	}
+	info := ep.Info
+	ctx, cancel := context.WithTimeout(ctx, serverTimeout)
+	defer cancel()
+	conn, err := conninfo.Connect(ctx, info)
+	if err != nil {
+		return nil, []Check{{subject, "reachable", Fail, err.Error(), "check host, port, credentials and pg_hba.conf for " + info.Redacted()}}
+	}
+	conn.Close(context.Background())
+	f, err := catalog.Introspect(ctx, info, []string{})
+	if err != nil {
+		return nil, []Check{{subject, "reachable", Fail, fmt.Sprintf("read server facts: %v", err), ""}}
+	}
+	cs := []Check{{subject, "reachable", OK, "PostgreSQL " + f.Version, ""}}
+	if f.VersionNum >= 120000 {
+		cs = append(cs, Check{subject, "version >= 12", OK, strconv.Itoa(f.VersionNum / 10000), ""})
+	} else {
+		cs = append(cs, Check{subject, "version >= 12", Fail, f.Version, "upgrade the server to PostgreSQL 12 or newer"})
+	}
+	return f, cs
+}
+
+// Versions checks that the target's major version is at least the source's.
+func Versions(subject string, src, dst *catalog.Server) Check {
+	sm, tm := src.VersionNum/10000, dst.VersionNum/10000
+	if tm >= sm {
+		return Check{subject, "target major >= source major", OK, fmt.Sprintf("%d >= %d", tm, sm), ""}
+	}
+	return Check{subject, "target major >= source major", Fail, fmt.Sprintf("target %d < source %d", tm, sm),
+		"use a target server whose major version is at least the source's; logical replication and pg_dump output do not go backwards"}
+}
+
+// PgDump checks that the local pg_dump (major version pgDumpMajor, or the
+// error finding it) can dump the source.
+func PgDump(subject string, src *catalog.Server, pgDumpMajor int, pgDumpErr error) Check {
+	sm := src.VersionNum / 10000
+	switch {
+	case pgDumpErr != nil:
+		return Check{subject, "pg_dump available", Fail, pgDumpErr.Error(),
+			"install the PostgreSQL client tools (apt-get install postgresql-client) or put pg_dump on PATH"}
+	case pgDumpMajor < sm:
+		return Check{subject, "pg_dump major >= source major", Fail, fmt.Sprintf("pg_dump %d < source %d", pgDumpMajor, sm),
+			fmt.Sprintf("install postgresql-client-%d or newer and put its bin directory first on PATH", sm)}
+	}
+	return Check{subject, "pg_dump major >= source major", OK, fmt.Sprintf("%d >= %d", pgDumpMajor, sm), ""}
+}
+
+// SyncMethod explains which sync method the replication will use. For
+// auto it reports planner.DecideMethod's choice, the one plan and sync
+// make: a fallback to xmin is a warning with the change that would allow
+// logical replication.
+func SyncMethod(subject string, r *lang.Replication, src *catalog.Server) Check {
+	logical := src.WalLevel == "logical"
+	switch r.Sync.Method {
+	case lang.SyncLogical, lang.SyncStream:
+		name := "wal_level for " + string(r.Sync.Method) + " sync"
+		if !logical {
+			return Check{subject, name, Fail, "source has wal_level=" + src.WalLevel,
+				"ALTER SYSTEM SET wal_level = logical; then restart the source (or set sync { method = \"xmin\" }, which needs no source change)"}
+		}
+		return Check{subject, name, OK, "logical", ""}
+	case lang.SyncAuto:
+		d := planner.DecideMethod(r, src)
+		detail := lowerFirst(d.Why)
+		switch d.Fallback {
+		case planner.FallbackWalLevel:
+			return Check{subject, "sync method", Warn, detail,
+				"for sub-second logical replication: ALTER SYSTEM SET wal_level = logical; then restart the source"}
+		case planner.FallbackPrivilege:
+			return Check{subject, "sync method", Warn, detail,
+				fmt.Sprintf("for sub-second logical replication: ALTER ROLE %s WITH REPLICATION;   -- on Amazon RDS: GRANT rds_replication TO %s;",
+					pgx.Identifier{src.CurrentUser}.Sanitize(), pgx.Identifier{src.CurrentUser}.Sanitize())}
+		}
+		return Check{subject, "sync method", OK, detail, ""}
+	}
+	return Check{subject, "sync method", OK, string(r.Sync.Method), ""}
+}
+
+// lowerFirst lower-cases the first letter of a sentence used as a detail.
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+var pgDumpVersionRE = regexp.MustCompile(`\(PostgreSQL\) (\d+)`)
+
+// PgDumpMajor runs `pg_dump --version` and returns its major version.
+func PgDumpMajor(ctx context.Context) (int, error) {
+	path, err := pgtool.Find("pg_dump")
+	if err != nil {
+		return 0, err
+	}
+	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	if err != nil {
+		return 0, fmt.Errorf("%s --version: %w", path, err)
+	}
+	m := pgDumpVersionRE.FindStringSubmatch(string(out))
+	if m == nil {
+		return 0, fmt.Errorf("%s --version printed %q: not a PostgreSQL version", path, strings.TrimSpace(string(out)))
+	}
+	return strconv.Atoi(m[1])
+}
+
+// Replication checks privileges, headroom, databases and filters for one
+// replication, each failure with the SQL that fixes it. dst may be nil
+// (target unreachable).
+func Replication(subject string, r *lang.Replication, src, dst *catalog.Server) []Check {
+	var out []Check
+	method := planner.DecideMethod(r, src).Method
+	logical := method == lang.SyncLogical || method == lang.SyncStream
+
+	// Databases in scope exist on the source.
+	var dbs []string
+	for _, n := range r.Databases {
+		if src.Database(n) == nil {
+			out = append(out, Check{subject, "database " + n + " exists on source", Fail, "not found",
+				fmt.Sprintf("remove %q from databases, or create it on the source", n)})
+			continue
+		}
+		dbs = append(dbs, n)
+	}
+	if len(r.Databases) == 0 {
+		for _, d := range src.Databases {
+			if !d.IsTemplate && d.AllowConn && !slices.Contains(r.ExcludeDatabases, d.Name) {
+				dbs = append(dbs, d.Name)
+			}
+		}
+	}
+	if len(r.Databases) > 0 && len(dbs) == len(r.Databases) {
+		out = append(out, Check{subject, "databases exist on source", OK, strings.Join(dbs, ", "), ""})
+	}
+
+	// Source privileges.
+	sp := src.Privileges
+	if logical {
+		if sp.Superuser || sp.Replication || sp.RDSReplication {
+			out = append(out, Check{subject, "source may replicate", OK, privilegeWord(sp), ""})
+		} else {
+			out = append(out, Check{subject, "source may replicate", Fail, src.CurrentUser + " has neither REPLICATION nor rds_replication",
+				fmt.Sprintf("ALTER ROLE %s WITH REPLICATION;   -- on Amazon RDS: GRANT rds_replication TO %s;", pgx.Identifier{src.CurrentUser}.Sanitize(), pgx.Identifier{src.CurrentUser}.Sanitize())})
+		}
+		freeSlots := src.MaxReplicationSlots - src.UsedReplicationSlots
+		if freeSlots >= len(dbs) {
+			out = append(out, Check{subject, "free replication slots", OK, fmt.Sprintf("%d free, %d needed", freeSlots, len(dbs)), ""})
+		} else {
+			out = append(out, Check{subject, "free replication slots", Fail, fmt.Sprintf("%d free, %d needed (one per database)", freeSlots, len(dbs)),
+				fmt.Sprintf("ALTER SYSTEM SET max_replication_slots = %d; then restart the source", src.UsedReplicationSlots+len(dbs)+2)})
+		}
+		freeSenders := src.MaxWalSenders - src.UsedWalSenders
+		if freeSenders >= len(dbs) {
+			out = append(out, Check{subject, "free WAL senders", OK, fmt.Sprintf("%d free, %d needed", freeSenders, len(dbs)), ""})
+		} else {
+			out = append(out, Check{subject, "free WAL senders", Fail, fmt.Sprintf("%d free, %d needed (one per database)", freeSenders, len(dbs)),
+				fmt.Sprintf("ALTER SYSTEM SET max_wal_senders = %d; then restart the source", src.UsedWalSenders+len(dbs)+2)})
+		}
+		var filtered []string
+		for _, t := range r.Tables {
+			if t.Predicate() != "" {
+				filtered = append(filtered, t.Ref.String())
+			}
+		}
+		if len(filtered) > 0 {
+			if src.VersionNum >= 150000 {
+				out = append(out, Check{subject, "row filters in publications", OK, "PostgreSQL 15+", ""})
+			} else {
+				out = append(out, Check{subject, "row filters in publications", Fail,
+					fmt.Sprintf("source runs %s; row filters (%s) need 15+", src.Version, strings.Join(filtered, ", ")),
+					"set sync { method = \"xmin\" }, upgrade the source to PostgreSQL 15+, or remove the filters"})
+			}
+		}
+	}
+
+	// Target privileges.
+	if dst != nil {
+		tp := dst.Privileges
+		if tp.Superuser || tp.CreateDB {
+			out = append(out, Check{subject, "target may create databases", OK, privilegeWord(tp), ""})
+		} else {
+			out = append(out, Check{subject, "target may create databases", Fail, dst.CurrentUser + " has neither CREATEDB nor superuser",
+				fmt.Sprintf("ALTER ROLE %s WITH CREATEDB;", pgx.Identifier{dst.CurrentUser}.Sanitize())})
+		}
+		if logical && !tp.Superuser {
+			out = append(out, Check{subject, "target may create subscriptions", Warn, dst.CurrentUser + " is not a superuser",
+				"CREATE SUBSCRIPTION needs superuser before PostgreSQL 16 (16+: GRANT pg_create_subscription); or use sync { method = \"stream\" }"})
+		}
+	}
+	return out
+}
+
+// privilegeWord names the strongest privilege a user holds.
+func privilegeWord(p catalog.Privileges) string {
+	switch {
+	case p.Superuser:
+		return "superuser"
+	case p.RDSReplication:
+		return "rds_replication"
+	case p.Replication:
+		return "REPLICATION"
+	case p.CreateDB:
+		return "CREATEDB"
+	}
+	return "no special privileges"
+}
+
+// Reach asks the target to connect to the source the way its subscription
+// will (logical replication only; needs superuser on the target).
+func Reach(ctx context.Context, r *lang.Replication, eps *endpoints.Set, src, dst *catalog.Server) []Check {
+	subject := "replication." + r.Name
+	if planner.DecideMethod(r, src).Method != lang.SyncLogical {
+		return nil
+	}
+	if !dst.Privileges.Superuser {
+		return []Check{{subject, "target can reach source", Warn, "not checked: needs superuser on the target", ""}}
+	}
+	si, di, err := eps.Pair(r)
+	if err != nil {
+		return []Check{{subject, "target can reach source", Warn, "not checked: " + err.Error(), ""}}
+	}
+	ctx, cancel := context.WithTimeout(ctx, serverTimeout)
+	defer cancel()
+	msg, err := conninfo.TargetReachesSource(ctx, di, si)
+	switch {
+	case err != nil:
+		return []Check{{subject, "target can reach source", Warn, "not checked: " + err.Error(), ""}}
+	case msg != "":
+		return []Check{{subject, "target can reach source", Fail, msg,
+			"the subscription connects from the target server to " + si.Redacted() + ": allow the target host in the source's pg_hba.conf and firewall, give the source URL a host name the target resolves, or use sync { method = \"stream\" }"}}
+	}
+	return []Check{{subject, "target can reach source", OK, "the target connected to " + si.Redacted(), ""}}
+}

@@ -1,0 +1,269 @@
+// Package status reports the replication state of every database of every
+// replication: the subscription, its tables' sync states, the slot, the lag
+// in bytes and seconds and the WAL it retains (logical), or the cursors of
+// the xmin engine (xmin). Unhealthy is the health rule behind
+// `status --max-lag`. ReadLag is the light read the sync loop's lag tick
+// uses: server-level rows only, one connection per server.
+package status
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
+	"github.com/database-replicator/database-replicator/providers/postgres/planning"
+	"github.com/database-replicator/database-replicator/providers/postgres/xminsync"
+	"github.com/database-replicator/database-replicator/state"
+)
+
+// Row is the status of one database of one replication. Its JSON form is
+// `status --json`'s.
+type Row struct {
+	Replication  string         `json:"replication"`
+	Database     string         `json:"database"`
+	Method       string         `json:"method"`
+	Subscription string         `json:"subscription,omitempty"`
+	State        string         `json:"state"`
+	Enabled      bool           `json:"enabled"`
+	Tables       map[string]int `json:"tables,omitempty"`
+	Slot         string         `json:"slot,omitempty"`
+	SlotActive   bool           `json:"slot_active"`
+	LagBytes     int64          `json:"lag_bytes"`
+	LagSeconds   float64        `json:"lag_seconds"`
+	RetainedWAL  int64          `json:"retained_wal_bytes"`
+	XminCursors  int            `json:"xmin_cursors,omitempty"`
+	// Xmin lists the xmin engine's cursor of each table.
+	Xmin    []XminTable `json:"xmin,omitempty"`
+	Problem string      `json:"problem,omitempty"`
+}
+
+// XminTable is one table's xmin cursor and last cycle.
+type XminTable struct {
+	Table            string     `json:"table"`
+	Watermark        uint64     `json:"watermark"`
+	LastCycleAt      *time.Time `json:"last_cycle_at,omitempty"`
+	LastCycleSeconds float64    `json:"last_cycle_seconds"`
+	LastCycleRows    int64      `json:"last_cycle_rows"`
+	LastReconcileAt  *time.Time `json:"last_reconcile_at,omitempty"`
+	RowsApplied      int64      `json:"rows_applied"`
+	// Interrupted is true when a cycle stopped part way (it resumes).
+	Interrupted bool `json:"interrupted,omitempty"`
+}
+
+// Logical states of a database (Row.State).
+const (
+	StateStreaming      = "streaming"
+	StateNotConnected   = "not connected"
+	StateDisabled       = "disabled"
+	StateNoSubscription = "no subscription"
+)
+
+// Unhealthy names the first database that is not streaming or lags more
+// than maxLag (maxLag 0: lag is not checked), or returns "". An xmin
+// database is unhealthy until its first cycle, and when its last cycle
+// is older than maxLag; a logical one when its subscription is not
+// streaming, or when it lags in seconds while bytes are still pending.
+func Unhealthy(rows []Row, maxLag time.Duration) string {
+	for _, r := range rows {
+		if r.Method == string(lang.SyncXmin) {
+			switch {
+			case len(r.Xmin) == 0 || r.Xmin[0].LastCycleAt == nil:
+				return fmt.Sprintf("replication.%s database %q has had no xmin sync cycle yet", r.Replication, r.Database)
+			case maxLag > 0 && r.LagSeconds > maxLag.Seconds():
+				return fmt.Sprintf("replication.%s database %q: last xmin cycle %.0fs ago (max %s)", r.Replication, r.Database, r.LagSeconds, maxLag)
+			}
+			continue
+		}
+		if r.Method != string(lang.SyncLogical) {
+			continue
+		}
+		if r.State != StateStreaming {
+			return fmt.Sprintf("replication.%s database %q is not streaming (%s)", r.Replication, r.Database, r.State)
+		}
+		if maxLag > 0 && r.LagSeconds > maxLag.Seconds() && r.LagBytes > 0 {
+			return fmt.Sprintf("replication.%s database %q lags %.1fs (max %s)", r.Replication, r.Database, r.LagSeconds, maxLag)
+		}
+	}
+	return ""
+}
+
+// Input is what Collect reads from.
+type Input struct {
+	// Config is the loaded configuration.
+	Config *lang.Config
+	// Endpoints are Config's endpoints, resolved once.
+	Endpoints *endpoints.Set
+	// State lists the databases each replication has created.
+	State *state.State
+	// Log receives debug lines; nil discards them.
+	Log hclog.Logger
+}
+
+// Collect introspects both sides of every replication and reports each
+// database the state records. A database whose details cannot be read
+// gets a Problem instead of failing the whole report; the error is for
+// an endpoint that cannot be introspected.
+func Collect(ctx context.Context, in Input) ([]Row, error) {
+	servers, err := planning.IntrospectAll(ctx, in.Endpoints, in.Log)
+	if err != nil {
+		return nil, err
+	}
+	var rows []Row
+	for _, r := range in.Config.Replications {
+		src, dst := servers["source."+r.Source], servers["target."+r.Target]
+		method := planner.DecideMethod(r, src).Method
+		target, terr := in.Endpoints.Target(r)
+		for _, db := range StateDatabases(in.State, r.Name) {
+			row := Row{Replication: r.Name, Database: db, Method: string(method), Tables: map[string]int{}}
+			switch method {
+			case lang.SyncLogical, lang.SyncStream:
+				logicalStatus(ctx, r, db, src, dst, target, terr, &row)
+			case lang.SyncXmin:
+				for _, ad := range in.State.Addresses() {
+					if p, err := addrs.Parse(ad); err == nil && p.Kind == addrs.Xmin && p.Replication == r.Name && planner.DatabaseOf(p) == db {
+						row.XminCursors++
+					}
+				}
+				xminStatus(ctx, r, db, target, terr, &row)
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows, nil
+}
+
+// readTimeout bounds each per-database read.
+const readTimeout = 10 * time.Second
+
+// xminStatus reads the xmin cursors of one database from the target.
+func xminStatus(ctx context.Context, r *lang.Replication, db string, target conninfo.Info, terr error, row *Row) {
+	if terr != nil {
+		row.State, row.Problem = "unknown", terr.Error()
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	conn, err := conninfo.Connect(ctx, target.WithDatabase(db))
+	if err != nil {
+		row.State, row.Problem = "unknown", err.Error()
+		return
+	}
+	defer conn.Close(context.Background())
+	cursors, err := xminsync.ReadCursors(ctx, conn, r.Name)
+	if err != nil {
+		row.State, row.Problem = "unknown", err.Error()
+		return
+	}
+	if len(cursors) == 0 {
+		row.State = "waiting for the first sync cycle (run `database-replicator sync`)"
+		return
+	}
+	var last time.Time
+	for _, c := range cursors {
+		row.Xmin = append(row.Xmin, XminTable{Table: c.Table, Watermark: c.Watermark, LastCycleAt: c.LastCycleAt,
+			LastCycleSeconds: c.LastCycleSeconds, LastCycleRows: c.LastCycleRows, LastReconcileAt: c.LastReconcileAt,
+			RowsApplied: c.RowsApplied, Interrupted: c.CycleTarget != nil})
+		if c.LastCycleAt != nil && c.LastCycleAt.After(last) {
+			last = *c.LastCycleAt
+		}
+	}
+	row.State = "waiting for the first sync cycle"
+	if !last.IsZero() {
+		row.State = fmt.Sprintf("last xmin cycle %s ago", time.Since(last).Round(time.Second))
+		row.LagSeconds = time.Since(last).Seconds()
+	}
+}
+
+// logicalStatus fills the subscription, slot and lag of one database.
+func logicalStatus(ctx context.Context, r *lang.Replication, db string, src, dst *catalog.Server, target conninfo.Info, terr error, row *Row) {
+	row.Subscription = r.Sync.Subscription
+	row.Slot = planner.SlotName(r.Sync.Subscription, db)
+	if sl := src.Slot(row.Slot); sl != nil {
+		row.SlotActive = sl.Active
+		row.RetainedWAL = sl.RetainedBytes
+		row.LagBytes = catalog.LSNDiff(src.CurrentWALLSN, sl.ConfirmedFlushLSN)
+	} else {
+		row.Problem = "slot missing on the source"
+	}
+	tdb := dst.Database(db)
+	var sub *catalog.Subscription
+	if tdb != nil {
+		sub = tdb.Subscription(r.Sync.Subscription)
+	}
+	row.State, row.Enabled = logicalState(sub != nil, sub != nil && sub.Enabled, row.SlotActive)
+	if sub != nil {
+		for _, t := range sub.Tables {
+			row.Tables[tableStateWord(t.State)]++
+		}
+		if terr == nil {
+			ctx, cancel := context.WithTimeout(ctx, readTimeout)
+			secs, ok, err := catalog.SubscriptionLagSeconds(ctx, target.WithDatabase(db), r.Sync.Subscription)
+			cancel()
+			if err == nil && ok {
+				row.LagSeconds = lagSeconds(secs, row.LagBytes)
+			}
+		}
+	}
+}
+
+// logicalState is a logical database's state and whether its
+// subscription is enabled.
+func logicalState(exists, enabled, slotActive bool) (string, bool) {
+	switch {
+	case !exists:
+		return StateNoSubscription, false
+	case !enabled:
+		return StateDisabled, false
+	case !slotActive:
+		return StateNotConnected, true
+	}
+	return StateStreaming, true
+}
+
+// lagSeconds is the subscription's reported lag, counted only while bytes
+// are pending: an idle source confirms nothing new, and its worker's last
+// confirmation grows old without any lag.
+func lagSeconds(reported float64, lagBytes int64) float64 {
+	if lagBytes > 0 {
+		return reported
+	}
+	return 0
+}
+
+// tableStateWord names pg_subscription_rel.srsubstate.
+func tableStateWord(s string) string {
+	switch s {
+	case catalog.SubStateReady:
+		return "ready"
+	case catalog.SubStateSyncDone:
+		return "synced"
+	case catalog.SubStateDataSync:
+		return "copying"
+	case catalog.SubStateInit:
+		return "init"
+	case catalog.SubStateFinished:
+		return "finished"
+	}
+	return s
+}
+
+// StateDatabases lists, sorted, the databases a replication's state records.
+func StateDatabases(st *state.State, replication string) []string {
+	var out []string
+	for _, ad := range st.Addresses() {
+		if p, err := addrs.Parse(ad); err == nil && p.Kind == addrs.Database && p.Replication == replication {
+			out = append(out, p.Key)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,142 @@
+package syncloop
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
+	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
+	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
+	"github.com/database-replicator/database-replicator/providers/postgres/xminsync"
+	"github.com/database-replicator/database-replicator/state"
+)
+
+// Pending sorts the pending changes of a plan for sync: subscriptions
+// (which sync creates or repairs) and anything else, which blocks sync
+// until apply has run (each as "address (action)").
+func Pending(p *plans.Plan) (subscriptions int, blocking []string) {
+	for _, ch := range p.Changes {
+		switch {
+		case ch.Action == plans.NoOp:
+		case ch.Addr.Kind == addrs.Subscription:
+			subscriptions++
+		default:
+			blocking = append(blocking, fmt.Sprintf("%s (%s)", ch.Addr, ch.Action))
+		}
+	}
+	return subscriptions, blocking
+}
+
+// JobsInput is what the jobs of a configuration are built from.
+type JobsInput struct {
+	Config    *lang.Config
+	Endpoints *endpoints.Set
+	// State holds each table's xmin watermark from its copy.
+	State *state.State
+	// Servers are the introspected endpoints by address.
+	Servers map[string]*catalog.Server
+	// SyncInterval and ReconcileInterval override the configuration's
+	// when not zero; NoReconcile turns reconciliation off.
+	SyncInterval, ReconcileInterval time.Duration
+	NoReconcile                     bool
+	// Log receives warnings about tables; nil discards them.
+	Log hclog.Logger
+}
+
+// Choice is the sync method decided for one replication.
+type Choice struct {
+	Replication string
+	planner.MethodDecision
+}
+
+// Jobs describes each replication's loop. It returns the method chosen
+// for each replication up to the first error (sync prints them), and an
+// error when no replication syncs or one asks for a method this version
+// cannot run.
+func Jobs(in JobsInput) ([]*Job, []Choice, error) {
+	log := in.Log
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	var jobs []*Job
+	var choices []Choice
+	for _, r := range in.Config.Replications {
+		src := in.Servers["source."+r.Source]
+		d := planner.DecideMethod(r, src)
+		choices = append(choices, Choice{Replication: r.Name, MethodDecision: d})
+		if d.Method == lang.SyncNone {
+			continue
+		}
+		if d.Method == lang.SyncStream {
+			return nil, choices, fmt.Errorf("replication.%s: sync.method = \"stream\" is not available in this version: use \"logical\" (the target must reach the source) or \"xmin\"", r.Name)
+		}
+		si, di, err := in.Endpoints.Pair(r)
+		if err != nil {
+			return nil, choices, err
+		}
+		scope, sd := planner.ResolveScope(r, src, "source."+r.Source)
+		if sd.HasErrors() {
+			return nil, choices, fmt.Errorf("replication.%s: %s", r.Name, sd[0].Detail)
+		}
+		job := &Job{Replication: r, Method: d.Method, Source: si, Target: di,
+			Interval: firstNonZero(in.SyncInterval, r.Sync.Interval, lang.DefaultSyncInterval),
+			// The configuration holds the default when it says nothing;
+			// reconcile_interval = "off" is zero.
+			ReconcileEvery: firstNonZero(in.ReconcileInterval, r.Sync.ReconcileInterval, -1),
+		}
+		if in.NoReconcile {
+			job.ReconcileEvery = -1
+		}
+		for _, ds := range scope.Databases {
+			db := Database{Name: ds.Name}
+			if d.Method == lang.SyncXmin {
+				db.Tables = xminTables(in.State, r.Name, ds, log)
+			}
+			job.Databases = append(job.Databases, db)
+		}
+		jobs = append(jobs, job)
+	}
+	if len(jobs) == 0 {
+		return nil, choices, errors.New("sync: no replication has a sync method (sync.method = \"none\" everywhere)")
+	}
+	return jobs, choices, nil
+}
+
+func firstNonZero(ds ...time.Duration) time.Duration {
+	for _, d := range ds {
+		if d != 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// xminTables describes the tables of one database for the xmin engine,
+// starting each at the watermark its copy recorded in state.
+func xminTables(st *state.State, replication string, ds *planner.DatabaseScope, log hclog.Logger) []xminsync.Table {
+	var out []xminsync.Table
+	for _, ts := range ds.Tables {
+		if ts.SchemaOnly {
+			continue
+		}
+		key := ts.Ref.Schema + "." + ts.Ref.Table
+		var start uint64
+		if res := st.Resource(addrs.New(replication, addrs.Xmin, ts.Ref.String()).String()); res != nil {
+			start, _ = res.Uint("xmin_watermark")
+		}
+		if start == 0 {
+			log.Warn("no xmin watermark in state for this table: its first cycle reads every row once", "table", ts.Ref.String())
+		}
+		if len(ts.Source.PrimaryKey) == 0 {
+			log.Warn("table without primary key: any change copies it again (truncate and copy in one transaction)", "table", ts.Ref.String())
+		}
+		out = append(out, xminsync.FromCatalog(key, ts.Source, ts.Filter, start))
+	}
+	return out
+}

@@ -1,0 +1,96 @@
+package syncloop
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/providers/postgres/datacopy"
+	"github.com/database-replicator/database-replicator/providers/postgres/status"
+	"github.com/database-replicator/database-replicator/providers/postgres/xminsync"
+)
+
+// RunCycle runs one cycle of a job: an xmin cycle per database (xmin),
+// then the database's sequences (both methods). Only o.Log, o.Metrics
+// and o.Report are used.
+func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Options) error {
+	name := j.Replication.Name
+	for _, db := range j.Databases {
+		src, dst := j.Source.WithDatabase(db.Name), j.Target.WithDatabase(db.Name)
+		if j.Method == lang.SyncXmin {
+			start := time.Now()
+			res, err := xminsync.Cycle(ctx, src, dst, db.Tables, xminsync.Options{
+				Replication:    name,
+				BatchSize:      j.Replication.Sync.BatchSize,
+				Parallel:       j.Replication.Snapshot.Jobs,
+				ReconcileAfter: c.ReconcileAfter,
+				Log:            o.Log.With("replication", name, "database", db.Name),
+				Stop:           stop,
+				OnRows: func(table string, up, del int64) {
+					o.Metrics.rows.WithLabelValues(name, db.Name, table, "upsert").Add(float64(up))
+					o.Metrics.rows.WithLabelValues(name, db.Name, table, "delete").Add(float64(del))
+				},
+			})
+			if err != nil {
+				return fmt.Errorf("replication.%s database %q: %w", name, db.Name, err)
+			}
+			o.Metrics.cycle.WithLabelValues(name, db.Name).Observe(time.Since(start).Seconds())
+			o.Metrics.lastCycle.WithLabelValues(name, db.Name).SetToCurrentTime()
+			up, del := res.Rows()
+			rep := CycleReport{Replication: name, Database: db.Name, Upserted: up, Deleted: del,
+				Tables: len(res.Tables), Took: time.Since(start)}
+			for _, t := range res.Tables {
+				if t.Recopied {
+					rep.Notes = append(rep.Notes, t.Table+" copied again")
+				}
+				if t.FullScan {
+					rep.Notes = append(rep.Notes, t.Table+" read in full")
+				}
+			}
+			rep.Reconciled = len(res.Tables) > 0 && res.Tables[0].Reconciled
+			o.Report.XminCycle(rep)
+		}
+		n, err := datacopy.SyncSequences(ctx, src, dst, nil)
+		if err != nil {
+			return fmt.Errorf("replication.%s database %q: sequences: %w", name, db.Name, err)
+		}
+		if j.Method == lang.SyncLogical || c.Once {
+			o.Log.Info("sequences synced", "replication", name, "database", db.Name, "sequences", n)
+		}
+	}
+	return nil
+}
+
+// LagTick reads the lag of the logical jobs with status.ReadLag (one
+// connection and one query per server), updates the metrics and reports
+// each database. A failure is counted, logged and left to the next tick.
+func LagTick(ctx context.Context, jobs []*Job, o Options) {
+	var reqs []status.Logical
+	for _, j := range jobs {
+		if j.Method != lang.SyncLogical {
+			continue
+		}
+		dbs := make([]string, len(j.Databases))
+		for i, d := range j.Databases {
+			dbs[i] = d.Name
+		}
+		reqs = append(reqs, status.Logical{Replication: j.Replication.Name, Subscription: j.Replication.Sync.Subscription,
+			Source: j.Source, Target: j.Target, Databases: dbs})
+	}
+	if len(reqs) == 0 {
+		return
+	}
+	rows, err := status.ReadLag(ctx, reqs)
+	if err != nil {
+		o.Metrics.errors.WithLabelValues().Inc()
+		o.Log.Error("status", "error", err)
+		return
+	}
+	for _, r := range rows {
+		o.Metrics.lagBytes.WithLabelValues(r.Replication, r.Database).Set(float64(r.LagBytes))
+		o.Metrics.lagSeconds.WithLabelValues(r.Replication, r.Database).Set(r.LagSeconds)
+		o.Metrics.streaming.WithLabelValues(r.Replication, r.Database).Set(map[bool]float64{true: 1}[r.State == status.StateStreaming])
+		o.Report.Lag(r)
+	}
+}
