@@ -39,6 +39,7 @@ fuzz:
 	$(GO) test ./lang/ -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./lang/ -run '^$$' -fuzz '^FuzzTableFilterFlag$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./lang/ -run '^$$' -fuzz '^FuzzTimeFilterFlag$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./providers/postgres/connstr/ -run '^$$' -fuzz '^FuzzRedactURL$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin

@@ -14,6 +14,7 @@ import (
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/connstr"
 	"github.com/database-replicator/database-replicator/state"
 )
 
@@ -278,7 +279,7 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Chan
 	conn := ""
 	hasPassword := false
 	if src != nil {
-		conn = conninfo.RedactURL(src.URL)
+		conn = connstr.RedactURL(src.URL)
 		if info, err := conninfo.ParseURL(src.URL); err == nil {
 			hasPassword = info.Password() != ""
 			conn = info.WithDatabase(ds.Name).Redacted()

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/connstr"
 )
 
-// Redacted replaces every password Scrub removes (conninfo.Mask).
-const Redacted = conninfo.Mask
+// Redacted replaces every password Scrub removes (connstr.Mask).
+const Redacted = connstr.Mask
 
 // credentialKeys are attribute names (or their last _, - or . separated
 // word) that Scrub refuses: their values are credentials by name.
@@ -29,9 +29,9 @@ func (e *SecretError) Error() string {
 }
 
 // RedactString replaces every password in s with Redacted; it is
-// conninfo.RedactText, the one redaction of free text (URL userinfo,
+// connstr.RedactText, the one redaction of free text (URL userinfo,
 // password=... keywords, "password": "..." JSON members).
-func RedactString(s string) string { return conninfo.RedactText(s) }
+func RedactString(s string) string { return connstr.RedactText(s) }
 
 // Scrub returns a deep copy of s that is safe to store: every string
 // (addresses, kinds, statuses and attribute values at any depth) has its

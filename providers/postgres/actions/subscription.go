@@ -10,6 +10,7 @@ import (
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/connstr"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -80,7 +81,7 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *plans.Chan
 		" WITH (create_slot = false, slot_name = " + conninfo.QuoteLiteral(slot) + ", copy_data = false, enabled = true)"
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		// The statement holds the connection string: never print it.
-		return nil, fmt.Errorf("CREATE SUBSCRIPTION %s: %s", sub, conninfo.RedactURL(err.Error()))
+		return nil, fmt.Errorf("CREATE SUBSCRIPTION %s: %s", sub, connstr.RedactURL(err.Error()))
 	}
 	return attrs, nil
 }

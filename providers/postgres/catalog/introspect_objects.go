@@ -6,9 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/database-replicator/database-replicator/providers/postgres/connstr"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 )
 
 // sequencesQuery lists the sequences of user schemas with their owning
@@ -197,7 +196,7 @@ func (r *dbReader) subscriptions(ctx context.Context, d *Database) error {
 		if sub == nil {
 			cp := s
 			cp.Publications = append([]string{}, s.Publications...)
-			cp.ConnInfo = conninfo.RedactURL(s.ConnInfo)
+			cp.ConnInfo = connstr.RedactURL(s.ConnInfo)
 			sub = &cp
 			byName[s.Name] = sub
 			d.Subscriptions = append(d.Subscriptions, sub)

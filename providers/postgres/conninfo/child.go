@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/database-replicator/database-replicator/providers/postgres/connstr"
 )
 
 // childKeywords are the libpq keywords handed on to child tools as
@@ -43,24 +45,24 @@ func ChildConnString(info Info) string {
 		return ""
 	}
 	cs := info.s
-	host, ok := cs.get("host")
+	host, ok := cs.Get("host")
 	if !ok {
 		host = info.Host()
 	}
-	port, ok := cs.get("port")
+	port, ok := cs.Get("port")
 	if !ok {
 		port = strconv.Itoa(int(info.Port()))
 	}
-	parts := []string{"host=" + quoteKV(host), "port=" + quoteKV(port),
-		"user=" + quoteKV(info.User()), "dbname=" + quoteKV(info.Database())}
+	parts := []string{"host=" + connstr.QuoteKV(host), "port=" + connstr.QuoteKV(port),
+		"user=" + connstr.QuoteKV(info.User()), "dbname=" + connstr.QuoteKV(info.Database())}
 	var serverParams []string
-	for _, k := range cs.keys {
-		v := cs.values[k]
+	for _, k := range cs.Keys {
+		v := cs.Values[k]
 		switch {
 		case k == "host" || k == "port" || k == "user" || k == "dbname":
 		case childKeywords[k]:
 			if k != "options" {
-				parts = append(parts, k+"="+quoteKV(v))
+				parts = append(parts, k+"="+connstr.QuoteKV(v))
 			}
 		case k == "password" || k == "passfile" || k == "sslpassword" || k == "service" ||
 			k == "servicefile" || pgxKeywords[k] || strings.HasPrefix(k, "pool_"):
@@ -74,16 +76,16 @@ func ChildConnString(info Info) string {
 		"keepalives_count":    strconv.Itoa(keepaliveCount),
 	}
 	for _, k := range []string{"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"} {
-		if _, ok := cs.get(k); !ok {
+		if _, ok := cs.Get(k); !ok {
 			parts = append(parts, k+"="+defaults[k])
 		}
 	}
-	options, _ := cs.get("options")
+	options, _ := cs.Get("options")
 	if len(serverParams) > 0 {
 		options = strings.TrimSpace(options + " " + strings.Join(serverParams, " "))
 	}
 	if options != "" {
-		parts = append(parts, "options="+quoteKV(options))
+		parts = append(parts, "options="+connstr.QuoteKV(options))
 	}
 	return strings.Join(parts, " ")
 }
@@ -112,16 +114,16 @@ func ChildEnv(info Info, passFile string) []string {
 	if !info.Valid() {
 		return env
 	}
-	host, ok := info.s.get("host")
+	host, ok := info.s.Get("host")
 	if !ok {
 		host = info.Host()
 	}
-	port, ok := info.s.get("port")
+	port, ok := info.s.Get("port")
 	if !ok {
 		port = strconv.Itoa(int(info.Port()))
 	}
 	timeout := "30"
-	if v, ok := info.s.get("connect_timeout"); ok && v != "" {
+	if v, ok := info.s.Get("connect_timeout"); ok && v != "" {
 		timeout = v
 	}
 	add := map[string]string{

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/database-replicator/database-replicator/providers/postgres/connstr"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -40,8 +41,8 @@ var libpqOnlyKeys = map[string]bool{
 //
 // Its String and Redacted methods never show the password.
 type Info struct {
-	s   *connSettings  // what the string says
-	res *pgconn.Config // resolved by pgx (environment, defaults, passfile)
+	s   *connstr.Settings // what the string says
+	res *pgconn.Config    // resolved by pgx (environment, defaults, passfile)
 }
 
 // ParseURL parses a libpq URL (postgres://user:pass@host:port/db?opts) or
@@ -51,35 +52,26 @@ func ParseURL(s string) (Info, error) {
 	if strings.TrimSpace(s) == "" {
 		return Info{}, errors.New("empty connection string: write a URL such as postgres://user@host:5432/db")
 	}
-	cs, err := parseConnString(s)
+	cs, err := connstr.Parse(s)
 	if err != nil {
-		return Info{}, fmt.Errorf("parse connection string %s: %w", RedactURL(s), err)
+		return Info{}, fmt.Errorf("parse connection string %s: %w", connstr.RedactURL(s), err)
 	}
 	return newConnInfo(cs)
 }
 
 // newConnInfo resolves parsed settings with pgx.
-func newConnInfo(cs *connSettings) (Info, error) {
-	res, err := pgconn.ParseConfig(cs.pgxString())
+func newConnInfo(cs *connstr.Settings) (Info, error) {
+	res, err := pgconn.ParseConfig(pgxString(cs))
 	if err != nil {
-		return Info{}, fmt.Errorf("connection string %s: %s", cs.renderRedacted(), Scrub(parseErrorText(err), cs.values["password"]))
+		return Info{}, fmt.Errorf("connection string %s: %s", cs.RenderRedacted(), Scrub(parseErrorText(err), cs.Values["password"]))
 	}
 	return Info{s: cs, res: res}, nil
 }
 
 // pgxString renders the settings as key=value for pgx, without the keys
 // pgx would misread as server parameters.
-func (cs *connSettings) pgxString() string {
-	return cs.renderKV(cs.values["password"], func(k string) bool { return libpqOnlyKeys[k] })
-}
-
-// renderRedacted renders the settings in their original form, with the
-// password replaced by xxxxx.
-func (cs *connSettings) renderRedacted() string {
-	if cs.form == formURL {
-		return cs.renderURL(Mask)
-	}
-	return cs.renderKV(Mask, nil)
+func pgxString(cs *connstr.Settings) string {
+	return cs.RenderKV(cs.Values["password"], func(k string) bool { return libpqOnlyKeys[k] })
 }
 
 // parseErrorText is pgconn's reason without the connection string it
@@ -102,7 +94,7 @@ func parseErrorText(err error) string {
 // scrub replaces a password in a message (long enough to be recognizable).
 func Scrub(msg, password string) string {
 	if len(password) >= 3 {
-		msg = strings.ReplaceAll(msg, password, Mask)
+		msg = strings.ReplaceAll(msg, password, connstr.Mask)
 	}
 	return msg
 }
@@ -182,7 +174,7 @@ func (c Info) SSLMode() string {
 	if !c.Valid() {
 		return ""
 	}
-	if v, ok := c.s.get("sslmode"); ok {
+	if v, ok := c.s.Get("sslmode"); ok {
 		return v
 	}
 	return envLookup("PGSSLMODE")
@@ -191,11 +183,11 @@ func (c Info) SSLMode() string {
 // Setting returns a keyword as written in the connection string (e.g.
 // "application_name"); never the password.
 func (c Info) Setting(key string) (string, bool) {
-	key = canonicalKey(key)
+	key = connstr.CanonicalKey(key)
 	if !c.Valid() || key == "password" {
 		return "", false
 	}
-	return c.s.get(key)
+	return c.s.Get(key)
 }
 
 // WithDatabase returns the same server and credentials for another
@@ -204,8 +196,8 @@ func (c Info) WithDatabase(name string) Info {
 	if !c.Valid() {
 		return c
 	}
-	cs := c.s.clone()
-	cs.set("dbname", name)
+	cs := c.s.Clone()
+	cs.Set("dbname", name)
 	res := c.res.Copy()
 	res.Database = name
 	return Info{s: cs, res: res}
@@ -217,7 +209,7 @@ func (c Info) Redacted() string {
 	if !c.Valid() {
 		return ""
 	}
-	return c.s.renderRedacted()
+	return c.s.RenderRedacted()
 }
 
 // String is Redacted, so that printing a Info never shows the password.
@@ -228,7 +220,7 @@ func (c Info) String() string { return c.Redacted() }
 func (c Info) keepalive() (net.KeepAliveConfig, error) {
 	ka := net.KeepAliveConfig{Enable: true, Idle: keepaliveIdle, Interval: keepaliveInterval, Count: keepaliveCount}
 	seconds := func(key string, dst *time.Duration) error {
-		if v, ok := c.s.get(key); ok && v != "" {
+		if v, ok := c.s.Get(key); ok && v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
 				return fmt.Errorf("invalid %s %q: want a number of seconds", key, v)
@@ -237,7 +229,7 @@ func (c Info) keepalive() (net.KeepAliveConfig, error) {
 		}
 		return nil
 	}
-	if v, ok := c.s.get("keepalives"); ok && v == "0" {
+	if v, ok := c.s.Get("keepalives"); ok && v == "0" {
 		ka.Enable = false
 	}
 	if err := seconds("keepalives_idle", &ka.Idle); err != nil {
@@ -246,7 +238,7 @@ func (c Info) keepalive() (net.KeepAliveConfig, error) {
 	if err := seconds("keepalives_interval", &ka.Interval); err != nil {
 		return ka, err
 	}
-	if v, ok := c.s.get("keepalives_count"); ok && v != "" {
+	if v, ok := c.s.Get("keepalives_count"); ok && v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			return ka, fmt.Errorf("invalid keepalives_count %q: want a number", v)
@@ -266,9 +258,9 @@ func (c Info) ConnConfig() (*pgx.ConnConfig, error) {
 	if !c.Valid() {
 		return nil, errors.New("no connection string")
 	}
-	cfg, err := pgx.ParseConfig(c.s.pgxString())
+	cfg, err := pgx.ParseConfig(pgxString(c.s))
 	if err != nil {
-		return nil, fmt.Errorf("connection string %s: %s", c.Redacted(), Scrub(parseErrorText(err), c.s.values["password"]))
+		return nil, fmt.Errorf("connection string %s: %s", c.Redacted(), Scrub(parseErrorText(err), c.s.Values["password"]))
 	}
 	// Resolve the password once: the same value Password reports.
 	cfg.Password = c.res.Password

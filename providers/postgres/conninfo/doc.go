@@ -1,7 +1,8 @@
 // Package conninfo is how database-replicator reaches a PostgreSQL server:
 // connection strings parsed once into an Info (ParseURL), our own
-// connections (Connect, with ConnectError classifying failures), URL and
-// message redaction (RedactURL, Scrub), and credentials for child tools: a
+// connections (Connect, with ConnectError classifying failures), scrubbing
+// a known password out of server messages (Scrub), and credentials for
+// child tools: a
 // password-free connection string (ChildConnString), an environment
 // (ChildEnv) and a 0600 password file (WritePassFile), so that passwords
 // never appear in argv or logs. It also holds the few server facts every

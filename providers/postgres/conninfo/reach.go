@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/database-replicator/database-replicator/providers/postgres/connstr"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -29,7 +30,7 @@ func TargetReachesSource(ctx context.Context, target, source Info) (string, erro
 		" CONNECTION " + QuoteLiteral(SubscriptionConnString(source)) + " PUBLICATION replicator_reach_check" +
 		" WITH (connect = true, enabled = false, create_slot = false, slot_name = NONE, copy_data = false)"
 	if _, err := tx.Exec(ctx, sql); err != nil {
-		msg := RedactURL(ServerMessage(err))
+		msg := connstr.RedactURL(ServerMessage(err))
 		if p := source.Password(); len(p) >= 4 {
 			msg = strings.ReplaceAll(msg, p, "xxxxx")
 		}

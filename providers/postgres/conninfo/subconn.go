@@ -1,5 +1,7 @@
 package conninfo
 
+import "github.com/database-replicator/database-replicator/providers/postgres/connstr"
+
 // SubscriptionConnString is the connection string a target's subscription
 // uses to reach the source: ChildConnString plus the password when the
 // source URL has one. PostgreSQL stores it in pg_subscription on the
@@ -8,7 +10,7 @@ package conninfo
 func SubscriptionConnString(info Info) string {
 	s := ChildConnString(info)
 	if p := info.Password(); p != "" {
-		s += " password=" + quoteKV(p)
+		s += " password=" + connstr.QuoteKV(p)
 	}
 	return s
 }

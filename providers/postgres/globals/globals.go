@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/connstr"
 	"github.com/database-replicator/database-replicator/providers/postgres/pgtool"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -636,7 +637,7 @@ func describeStatement(t []sqlToken) string {
 	shown := make([]sqlToken, 0, len(t))
 	for i, tok := range t {
 		if tok.kind == tokString && i > 0 && t[i-1].isWord("PASSWORD") {
-			tok = sqlToken{tokString, "'" + conninfo.Mask + "'"}
+			tok = sqlToken{tokString, "'" + connstr.Mask + "'"}
 		}
 		shown = append(shown, tok)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/connstr"
 )
 
 // Command describes one run of a PostgreSQL client program (pg_dump,
@@ -127,7 +128,7 @@ var passwordClause = regexp.MustCompile(`(?is)(PASSWORD\s+)E?'(?:[^']|'')*'?`)
 // literal from a child's output before it is shown.
 func RedactOutput(s, password string) string {
 	s = conninfo.Scrub(s, password)
-	return passwordClause.ReplaceAllString(s, "${1}'"+conninfo.Mask+"'")
+	return passwordClause.ReplaceAllString(s, "${1}'"+connstr.Mask+"'")
 }
 
 // tailBuffer keeps the last limit bytes written to it.

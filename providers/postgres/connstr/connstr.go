@@ -1,4 +1,4 @@
-package conninfo
+package connstr
 
 import (
 	"errors"
@@ -7,54 +7,56 @@ import (
 	"strings"
 )
 
-// connForm is how a connection string was written.
-type connForm int
+// Form is how a connection string was written.
+type Form int
 
 const (
-	formKV  connForm = iota // host=h user=u ...
-	formURL                 // postgres://u@h/db?...
+	FormKV  Form = iota // host=h user=u ...
+	FormURL             // postgres://u@h/db?...
 )
 
-// connSettings is a connection string parsed the way libpq parses it:
+// Settings is a connection string parsed the way libpq parses it:
 // canonical keyword names (dbname, not database), values decoded once, and
 // the order in which the keywords first appeared (for rendering).
-type connSettings struct {
-	form   connForm
-	scheme string // "postgres" or "postgresql" for URLs
-	keys   []string
-	values map[string]string
-	// pwInQuery: a URL's password came from ?password= (rendered there).
-	pwInQuery bool
+type Settings struct {
+	Form   Form
+	Scheme string // "postgres" or "postgresql" for URLs
+	// Keys lists the keywords in the order they first appeared.
+	Keys []string
+	// Values maps canonical keywords to their decoded values.
+	Values map[string]string
+	// PwInQuery: a URL's password came from ?password= (rendered there).
+	PwInQuery bool
 }
 
-// get returns a setting and whether it was given.
-func (s *connSettings) get(key string) (string, bool) {
-	v, ok := s.values[key]
+// Get returns a setting and whether it was given.
+func (s *Settings) Get(key string) (string, bool) {
+	v, ok := s.Values[key]
 	return v, ok
 }
 
-// set sets a setting, keeping the position of an existing key.
-func (s *connSettings) set(key, value string) {
-	if s.values == nil {
-		s.values = map[string]string{}
+// Set sets a setting, keeping the position of an existing key.
+func (s *Settings) Set(key, value string) {
+	if s.Values == nil {
+		s.Values = map[string]string{}
 	}
-	if _, ok := s.values[key]; !ok {
-		s.keys = append(s.keys, key)
+	if _, ok := s.Values[key]; !ok {
+		s.Keys = append(s.Keys, key)
 	}
-	s.values[key] = value
+	s.Values[key] = value
 }
 
-// clone returns an independent copy.
-func (s *connSettings) clone() *connSettings {
-	c := &connSettings{form: s.form, scheme: s.scheme, pwInQuery: s.pwInQuery, keys: append([]string(nil), s.keys...), values: map[string]string{}}
-	for k, v := range s.values {
-		c.values[k] = v
+// Clone returns an independent copy.
+func (s *Settings) Clone() *Settings {
+	c := &Settings{Form: s.Form, Scheme: s.Scheme, PwInQuery: s.PwInQuery, Keys: append([]string(nil), s.Keys...), Values: map[string]string{}}
+	for k, v := range s.Values {
+		c.Values[k] = v
 	}
 	return c
 }
 
-// canonicalKey maps keyword aliases to libpq's names.
-func canonicalKey(k string) string {
+// CanonicalKey maps keyword aliases to libpq's names.
+func CanonicalKey(k string) string {
 	if k == "database" {
 		return "dbname"
 	}
@@ -64,9 +66,9 @@ func canonicalKey(k string) string {
 // urlScheme matches the start of a URL of any scheme.
 var urlScheme = regexp.MustCompile(`^\s*[a-zA-Z][a-zA-Z0-9+.-]*://`)
 
-// parseConnString parses a libpq URL (postgres:// or postgresql://) or a
+// Parse parses a libpq URL (postgres:// or postgresql://) or a
 // key=value string. Errors never quote the input (it may hold a password).
-func parseConnString(s string) (*connSettings, error) {
+func Parse(s string) (*Settings, error) {
 	if strings.IndexByte(s, 0) >= 0 {
 		return nil, errors.New("forbidden NUL byte in connection string")
 	}
@@ -76,16 +78,16 @@ func parseConnString(s string) (*connSettings, error) {
 		}
 	}
 	if urlScheme.MatchString(s) {
-		return nil, errors.New("unsupported URL scheme: use postgres:// or postgresql://")
+		return nil, errors.New("unsupported URL Scheme: use postgres:// or postgresql://")
 	}
 	return parseKVSettings(s)
 }
 
-// parseURLSettings parses what follows scheme:// with libpq's rules: the
+// parseURLSettings parses what follows Scheme:// with libpq's rules: the
 // userinfo ends at the first '@' before any '/', hosts and ports are
 // comma-separated lists, every component is percent-decoded exactly once.
-func parseURLSettings(scheme, p string) (*connSettings, error) {
-	cs := &connSettings{form: formURL, scheme: scheme}
+func parseURLSettings(scheme, p string) (*Settings, error) {
+	cs := &Settings{Form: FormURL, Scheme: scheme}
 	if i := strings.IndexAny(p, "@/"); i >= 0 && p[i] == '@' {
 		user, password, hasPassword := strings.Cut(p[:i], ":")
 		p = p[i+1:]
@@ -94,14 +96,14 @@ func parseURLSettings(scheme, p string) (*connSettings, error) {
 			if err != nil {
 				return nil, err
 			}
-			cs.set("user", v)
+			cs.Set("user", v)
 		}
 		if hasPassword && password != "" {
 			v, err := uriDecode(password, "password")
 			if err != nil {
 				return nil, err
 			}
-			cs.set("password", v)
+			cs.Set("password", v)
 		}
 	}
 	var hosts, ports []string
@@ -148,14 +150,14 @@ func parseURLSettings(scheme, p string) (*connSettings, error) {
 		if err != nil {
 			return nil, err
 		}
-		cs.set("host", v)
+		cs.Set("host", v)
 	}
 	if sawPort {
 		v, err := uriDecode(strings.Join(ports, ","), "port")
 		if err != nil {
 			return nil, err
 		}
-		cs.set("port", v)
+		cs.Set("port", v)
 	}
 	if strings.HasPrefix(p, "/") {
 		db := p[1:]
@@ -168,7 +170,7 @@ func parseURLSettings(scheme, p string) (*connSettings, error) {
 			if err != nil {
 				return nil, err
 			}
-			cs.set("dbname", v)
+			cs.Set("dbname", v)
 		}
 	}
 	if strings.HasPrefix(p, "?") {
@@ -182,7 +184,7 @@ func parseURLSettings(scheme, p string) (*connSettings, error) {
 }
 
 // parseURLQuery parses key=value&... query parameters into cs.
-func parseURLQuery(cs *connSettings, q string) error {
+func parseURLQuery(cs *Settings, q string) error {
 	for q != "" {
 		pair := q
 		if i := strings.IndexByte(q, '&'); i >= 0 {
@@ -201,7 +203,7 @@ func parseURLQuery(cs *connSettings, q string) error {
 		if err != nil {
 			return err
 		}
-		key = canonicalKey(key)
+		key = CanonicalKey(key)
 		value, err := uriDecode(rawValue, "query parameter "+key)
 		if err != nil {
 			return err
@@ -210,9 +212,9 @@ func parseURLQuery(cs *connSettings, q string) error {
 			key, value = "sslmode", "require"
 		}
 		if key == "password" {
-			cs.pwInQuery = true
+			cs.PwInQuery = true
 		}
-		cs.set(key, value)
+		cs.Set(key, value)
 	}
 	return nil
 }
@@ -267,8 +269,8 @@ func isSpace(c byte) bool {
 
 // parseKVSettings parses a libpq key=value string: values may be single
 // quoted, and a backslash escapes the next character.
-func parseKVSettings(s string) (*connSettings, error) {
-	cs := &connSettings{form: formKV}
+func parseKVSettings(s string) (*Settings, error) {
+	cs := &Settings{Form: FormKV}
 	i := 0
 	for {
 		for i < len(s) && isSpace(s[i]) {
@@ -326,7 +328,7 @@ func parseKVSettings(s string) (*connSettings, error) {
 				i++
 			}
 		}
-		cs.set(canonicalKey(key), val.String())
+		cs.Set(CanonicalKey(key), val.String())
 	}
 }
 
@@ -338,30 +340,30 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// quoteKV renders a key=value value, quoted when it needs to be.
-func quoteKV(v string) string {
+// QuoteKV renders a key=value value, quoted when it needs to be.
+func QuoteKV(v string) string {
 	if v != "" && !strings.ContainsAny(v, " \t\n\r\v\f'\\") {
 		return v
 	}
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
 
-// renderKV renders settings as key=value pairs, in order, with the
+// RenderKV renders settings as key=value pairs, in order, with the
 // password replaced by mask (or left out when mask is "").
-func (s *connSettings) renderKV(mask string, skip func(string) bool) string {
+func (s *Settings) RenderKV(mask string, skip func(string) bool) string {
 	var parts []string
-	for _, k := range s.keys {
+	for _, k := range s.Keys {
 		if skip != nil && skip(k) {
 			continue
 		}
-		v := s.values[k]
+		v := s.Values[k]
 		if k == "password" {
 			if mask == "" {
 				continue
 			}
 			v = mask
 		}
-		parts = append(parts, k+"="+quoteKV(v))
+		parts = append(parts, k+"="+QuoteKV(v))
 	}
 	return strings.Join(parts, " ")
 }
@@ -380,18 +382,18 @@ func escapeURL(v string) string {
 	return b.String()
 }
 
-// renderURL renders settings as a URL with the password replaced by mask
+// RenderURL renders settings as a URL with the password replaced by mask
 // (or left out when mask is "").
-func (s *connSettings) renderURL(mask string) string {
+func (s *Settings) RenderURL(mask string) string {
 	var b strings.Builder
-	scheme := s.scheme
+	scheme := s.Scheme
 	if scheme == "" {
 		scheme = "postgres"
 	}
 	b.WriteString(scheme + "://")
-	user, hasUser := s.get("user")
-	_, hasPassword := s.get("password")
-	inUserinfo := hasPassword && mask != "" && !s.pwInQuery
+	user, hasUser := s.Get("user")
+	_, hasPassword := s.Get("password")
+	inUserinfo := hasPassword && mask != "" && !s.PwInQuery
 	if hasUser || inUserinfo {
 		b.WriteString(escapeURL(user))
 		if inUserinfo {
@@ -399,8 +401,8 @@ func (s *connSettings) renderURL(mask string) string {
 		}
 		b.WriteString("@")
 	}
-	hostList, _ := s.get("host")
-	portList, hasPort := s.get("port")
+	hostList, _ := s.Get("host")
+	portList, hasPort := s.Get("port")
 	hosts := strings.Split(hostList, ",")
 	ports := strings.Split(portList, ",")
 	if hasPort && len(ports) != len(hosts) {
@@ -420,7 +422,7 @@ func (s *connSettings) renderURL(mask string) string {
 			b.WriteString(":" + escapeURL(ports[i]))
 		}
 	}
-	if db, ok := s.get("dbname"); ok {
+	if db, ok := s.Get("dbname"); ok {
 		b.WriteString("/" + escapeURL(db))
 	}
 	sep := "?"
@@ -428,14 +430,14 @@ func (s *connSettings) renderURL(mask string) string {
 		b.WriteString(sep + "port=" + escapeURL(portList))
 		sep = "&"
 	}
-	for _, k := range s.keys {
+	for _, k := range s.Keys {
 		switch k {
 		case "user", "host", "port", "dbname":
 			continue
 		}
-		v := escapeURL(s.values[k])
+		v := escapeURL(s.Values[k])
 		if k == "password" {
-			if mask == "" || !s.pwInQuery {
+			if mask == "" || !s.PwInQuery {
 				continue // left out, or already in the userinfo
 			}
 			v = mask
@@ -444,4 +446,13 @@ func (s *connSettings) renderURL(mask string) string {
 		sep = "&"
 	}
 	return b.String()
+}
+
+// RenderRedacted renders the settings in their original form, with the
+// password masked.
+func (s *Settings) RenderRedacted() string {
+	if s.Form == FormURL {
+		return s.RenderURL(Mask)
+	}
+	return s.RenderKV(Mask, nil)
 }

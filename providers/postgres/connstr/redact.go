@@ -1,4 +1,4 @@
-package conninfo
+package connstr
 
 import (
 	"regexp"
@@ -31,8 +31,8 @@ var (
 // its parsed settings (so nothing of the password can survive); anything
 // else is masked by RedactText. It never panics.
 func RedactURL(s string) string {
-	if cs, err := parseConnString(s); err == nil && plausible(cs, s) {
-		return cs.renderRedacted()
+	if cs, err := Parse(s); err == nil && Plausible(cs, s) {
+		return cs.RenderRedacted()
 	}
 	return RedactText(s)
 }
@@ -50,8 +50,8 @@ func RedactText(s string) string {
 	}
 	// A text that is one URL is rendered again from its settings, which
 	// keeps the rest of a ?password=...&... query intact.
-	if cs, err := parseConnString(s); err == nil && cs.form == formURL && plausible(cs, s) {
-		return cs.renderRedacted()
+	if cs, err := Parse(s); err == nil && cs.Form == FormURL && Plausible(cs, s) {
+		return cs.RenderRedacted()
 	}
 	s = urlUserinfo.ReplaceAllString(s, "${1}"+Mask+"@")
 	s = jsonPassword.ReplaceAllString(s, "${1}"+Mask+"${3}")
@@ -64,26 +64,26 @@ func RedactText(s string) string {
 	})
 }
 
-// plausible rejects parses where libpq's reading likely differs from what
+// Plausible rejects parses where libpq's reading likely differs from what
 // the user meant, e.g. postgres://u:pa/ss@host with an unencoded '/' in
 // the password, which libpq reads as host "u", port "pa": such strings are
 // masked by pattern instead.
-func plausible(cs *connSettings, s string) bool {
-	if cs.form != formURL {
+func Plausible(cs *Settings, s string) bool {
+	if cs.Form != FormURL {
 		return true
 	}
-	if port, ok := cs.get("port"); ok {
+	if port, ok := cs.Get("port"); ok {
 		for _, p := range strings.Split(port, ",") {
 			if strings.Trim(p, "0123456789") != "" {
 				return false
 			}
 		}
 	}
-	if host, _ := cs.get("host"); strings.Contains(host, "@") {
+	if host, _ := cs.Get("host"); strings.Contains(host, "@") {
 		return false
 	}
-	if _, hasUser := cs.get("user"); !hasUser {
-		if db, _ := cs.get("dbname"); strings.Contains(db, "@") {
+	if _, hasUser := cs.Get("user"); !hasUser {
+		if db, _ := cs.Get("dbname"); strings.Contains(db, "@") {
 			return false
 		}
 	}
