@@ -5,7 +5,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
@@ -107,7 +106,7 @@ func (a *app) sizeTable(p *plans.Plan) error {
 	fmt.Fprintln(w, "\nDATABASE\tSIZE\tESTIMATED TIME\t")
 	for _, db := range order {
 		est := time.Duration(sizes[db] / copyRate * int64(time.Second))
-		fmt.Fprintf(w, "%s\t%s\t~%s\t\n", db, views.Size(sizes[db]), max(est, time.Second).Round(time.Second))
+		fmt.Fprintf(w, "%s\t%s\t~%s\t\n", db, lang.FormatBytes(sizes[db]), max(est, time.Second).Round(time.Second))
 	}
 	return w.Flush()
 }
@@ -139,7 +138,3 @@ func (a *app) forgetState(cfg *lang.Config, backend state.Backend) error {
 	}
 	return backend.Write(a.ctx, prior)
 }
-
-// humanSize renders bytes like pg_size_pretty (views.Size; progress.go
-// still calls it by this name).
-func humanSize(n int64) string { return views.Size(n) }

@@ -12,6 +12,7 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/database-replicator/database-replicator/executor"
+	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
 )
@@ -152,7 +153,7 @@ func (v *progressView) refresh() {
 		}
 		rows, bytes := r.counters.Totals()
 		secs := max(time.Since(r.started).Seconds(), 0.001)
-		args = append(args, k, fmt.Sprintf("%d rows, %s, %.1f MB/s", rows, humanSize(bytes), float64(bytes)/secs/(1<<20)))
+		args = append(args, k, fmt.Sprintf("%d rows, %s, %.1f MB/s", rows, lang.FormatBytes(bytes), float64(bytes)/secs/(1<<20)))
 	}
 	v.log.Info("progress", args...)
 }

@@ -75,7 +75,7 @@ func TestProgressLinesWithoutATerminal(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	v.Close()
 	s := out.String()
-	if !strings.Contains(s, "progress: done=0/1") || !strings.Contains(s, `replication.main.table["app.public.big"]="42 rows, 3.0 MB`) {
+	if !strings.Contains(s, "progress: done=0/1") || !strings.Contains(s, `replication.main.table["app.public.big"]="42 rows, 3072 kB`) {
 		t.Fatalf("progress line:\n%s", s)
 	}
 }
