@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
 
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
@@ -181,7 +179,7 @@ func (c *stateShowCmd) Run(a *app) error {
 	if r == nil {
 		return fmt.Errorf("state show: no entry %s; `database-replicator state list` shows what is recorded", c.Address)
 	}
-	return writeJSON(a.io.stdout, r)
+	return views.StateEntry(a.io.stdout, r)
 }
 
 type stateRmCmd struct {
@@ -241,14 +239,4 @@ func (a *app) readState() (*state.State, error) {
 		return nil, err
 	}
 	return backend.Read(a.ctx)
-}
-
-// writeJSON prints v as indented JSON.
-func writeJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
 }
