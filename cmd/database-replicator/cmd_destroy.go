@@ -50,7 +50,11 @@ func (c *destroyCmd) Run(a *app) error {
 			return err
 		}
 	}
-	if err := a.runPlan(cfg, backend, prior, p, 1); err != nil {
+	eps, err := resolveEndpoints(cfg)
+	if err != nil {
+		return err
+	}
+	if err := a.runPlan(cfg, eps, backend, prior, p, 1); err != nil {
 		return err
 	}
 	fmt.Fprintln(a.io.stdout, "Destroy complete.")

@@ -9,6 +9,7 @@ import (
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
+	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 	"github.com/database-replicator/database-replicator/state"
 )
 
@@ -42,13 +43,17 @@ func (c *initCmd) Run(a *app) error {
 		return err
 	}
 	defer unlock()
+	eps, err := resolveEndpoints(cfg)
+	if err != nil {
+		return err
+	}
 
 	if c.NoResume {
-		if err := a.forgetState(cfg, backend); err != nil {
+		if err := a.forgetState(cfg, eps, backend); err != nil {
 			return err
 		}
 	}
-	plan, diags, err := a.makePlan(cfg, backend, nil)
+	plan, diags, err := a.makePlan(cfg, eps, backend, nil)
 	if err != nil {
 		return err
 	}
@@ -78,7 +83,7 @@ func (c *initCmd) Run(a *app) error {
 			return err
 		}
 	}
-	if err := a.execute(cfg, backend, plan, 0); err != nil {
+	if err := a.execute(cfg, eps, backend, plan, 0); err != nil {
 		return err
 	}
 	fmt.Fprintln(a.io.stdout, "Snapshot complete. The replication slot keeps every change since the snapshot: run `database-replicator apply` to start streaming from it.")
@@ -113,7 +118,7 @@ func (a *app) sizeTable(p *plans.Plan) error {
 
 // forgetState drops the replication objects the state records (subscriptions,
 // slots, publications), then writes an empty state: --no-resume.
-func (a *app) forgetState(cfg *lang.Config, backend state.Backend) error {
+func (a *app) forgetState(cfg *lang.Config, eps *endpoints.Set, backend state.Backend) error {
 	prior, err := backend.Read(a.ctx)
 	if err != nil {
 		return err
@@ -129,7 +134,7 @@ func (a *app) forgetState(cfg *lang.Config, backend state.Backend) error {
 	p.Changes = objects
 	if len(p.Changes) > 0 {
 		fmt.Fprintf(a.io.stdout, "init --no-resume: dropping %d replication object(s) recorded in state.\n", len(p.Changes))
-		if err := a.runPlan(cfg, backend, prior, p, 1); err != nil {
+		if err := a.runPlan(cfg, eps, backend, prior, p, 1); err != nil {
 			return err
 		}
 	}

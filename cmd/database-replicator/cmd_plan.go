@@ -34,7 +34,11 @@ func (c *planCmd) Run(a *app) error {
 		return err
 	}
 	defer unlock()
-	plan, diags, err := a.makePlan(cfg, backend, c.Target)
+	eps, err := resolveEndpoints(cfg)
+	if err != nil {
+		return err
+	}
+	plan, diags, err := a.makePlan(cfg, eps, backend, c.Target)
 	if err != nil {
 		return err
 	}
@@ -70,11 +74,7 @@ func countErrors(ds plans.Diagnostics) int {
 }
 
 // makePlan reads state, introspects every endpoint and builds the plan.
-func (a *app) makePlan(cfg *lang.Config, backend state.Backend, targets []string) (*plans.Plan, plans.Diagnostics, error) {
-	eps, err := endpoints.Resolve(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
+func (a *app) makePlan(cfg *lang.Config, eps *endpoints.Set, backend state.Backend, targets []string) (*plans.Plan, plans.Diagnostics, error) {
 	prior, err := backend.Read(a.ctx)
 	if err != nil {
 		return nil, nil, err

@@ -7,7 +7,6 @@ import (
 
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
-	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 	"github.com/database-replicator/database-replicator/providers/postgres/planning"
 	"github.com/database-replicator/database-replicator/providers/postgres/syncloop"
 )
@@ -65,7 +64,7 @@ func (c *syncCmd) Run(a *app) error {
 // prepareSync makes sure the snapshot is in place, creates or repairs the
 // subscriptions the plan asks for, and describes each replication's loop.
 func (a *app) prepareSync(cfg *lang.Config, c *syncCmd, view views.SyncView) ([]*syncloop.Job, error) {
-	eps, err := endpoints.Resolve(cfg)
+	eps, err := resolveEndpoints(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +73,7 @@ func (a *app) prepareSync(cfg *lang.Config, c *syncCmd, view views.SyncView) ([]
 		return nil, err
 	}
 	defer unlock()
-	plan, diags, err := a.makePlan(cfg, backend, nil)
+	plan, diags, err := a.makePlan(cfg, eps, backend, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +91,7 @@ func (a *app) prepareSync(cfg *lang.Config, c *syncCmd, view views.SyncView) ([]
 		if err := a.renderPlan(plan, false, false); err != nil {
 			return nil, err
 		}
-		if err := a.execute(cfg, backend, plan, 0); err != nil {
+		if err := a.execute(cfg, eps, backend, plan, 0); err != nil {
 			return nil, err
 		}
 	}
