@@ -2,14 +2,14 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
-	"time"
 
+	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
+	"github.com/database-replicator/database-replicator/providers/postgres/planning"
 	"github.com/database-replicator/database-replicator/state"
 )
 
@@ -23,9 +23,6 @@ type initCmd struct {
 	Local        bool `help:"Accepted for compatibility; execution is always local."`
 	connectionFlags
 }
-
-// copyRate is the rough copy speed used for the estimate in the size table.
-const copyRate = 50 << 20 // bytes per second
 
 // Run implements the command.
 func (c *initCmd) Run(a *app) error {
@@ -75,7 +72,7 @@ func (c *initCmd) Run(a *app) error {
 		fmt.Fprintln(a.io.stdout, "\nThe snapshot is complete; run `database-replicator apply` to create the subscription.")
 		return nil
 	}
-	if err := a.sizeTable(plan); err != nil {
+	if err := views.SnapshotSizes(a.io.stdout, planning.SnapshotEstimate(plan)); err != nil {
 		return err
 	}
 	if !c.Yes {
@@ -88,32 +85,6 @@ func (c *initCmd) Run(a *app) error {
 	}
 	fmt.Fprintln(a.io.stdout, "Snapshot complete. The replication slot keeps every change since the snapshot: run `database-replicator apply` to start streaming from it.")
 	return nil
-}
-
-// sizeTable prints the predecessor's table: database, size, estimated time.
-func (a *app) sizeTable(p *plans.Plan) error {
-	sizes := map[string]int64{}
-	var order []string
-	for _, ch := range p.Changes {
-		if ch.Addr.Kind != addrs.Table || ch.Action == plans.NoOp || ch.Action == plans.Delete {
-			continue
-		}
-		ref := planner.DatabaseOf(ch.Addr)
-		if ref == "" {
-			continue
-		}
-		if _, ok := sizes[ref]; !ok {
-			order = append(order, ref)
-		}
-		sizes[ref] += plannedBytes(ch)
-	}
-	w := tabwriter.NewWriter(a.io.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "\nDATABASE\tSIZE\tESTIMATED TIME\t")
-	for _, db := range order {
-		est := time.Duration(sizes[db] / copyRate * int64(time.Second))
-		fmt.Fprintf(w, "%s\t%s\t~%s\t\n", db, lang.FormatBytes(sizes[db]), max(est, time.Second).Round(time.Second))
-	}
-	return w.Flush()
 }
 
 // forgetState drops the replication objects the state records (subscriptions,
