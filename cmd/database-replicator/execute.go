@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/executor"
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
@@ -33,7 +34,7 @@ func (a *app) runPlan(cfg *lang.Config, eps *endpoints.Set, backend state.Backen
 	if parallelism > 0 {
 		jobs = parallelism
 	}
-	view, logOut := newProgressView(p, a.log, a.io.stderrTTY && !a.global.NoColor, a.io.stderr, a.progressEvery)
+	view, logOut := views.NewProgress(p, a.log, a.io.stderrTTY && !a.global.NoColor, a.io.stderr, a.progressEvery)
 	log := a.log
 	if logOut != nil {
 		log = newLoggerTo(a.global, logOut, false)
