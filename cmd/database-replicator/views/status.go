@@ -93,3 +93,7 @@ func (v StatusText) ago(t *time.Time) string {
 	}
 	return now().Sub(*t).Round(time.Second).String() + " ago"
 }
+
+// ClearScreen moves a terminal's cursor home and clears it, before a
+// status --watch redraw.
+func ClearScreen(w io.Writer) { fmt.Fprint(w, "\x1b[H\x1b[2J") }
