@@ -5,7 +5,6 @@ import (
 
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
-	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
@@ -94,15 +93,7 @@ func (a *app) forgetState(cfg *lang.Config, eps *endpoints.Set, backend state.Ba
 	if err != nil {
 		return err
 	}
-	p := planner.Destroy(prior, false, "init --no-resume starts fresh")
-	var objects []*plans.Change
-	for _, ch := range p.Changes {
-		switch ch.Addr.Kind {
-		case addrs.Subscription, addrs.Slot, addrs.Publication:
-			objects = append(objects, ch)
-		}
-	}
-	p.Changes = objects
+	p := planning.ForgetPlan(prior)
 	if len(p.Changes) > 0 {
 		fmt.Fprintf(a.io.stdout, "init --no-resume: dropping %d replication object(s) recorded in state.\n", len(p.Changes))
 		if err := a.runPlan(cfg, eps, backend, prior, p, 1); err != nil {
