@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/plans"
-	"github.com/database-replicator/database-replicator/providers/postgres/actions"
-	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 )
 
 // applyCmd makes the target match the plan.
@@ -30,7 +27,11 @@ func (c *applyCmd) Run(a *app) error {
 	}
 	defer unlock()
 
-	fresh, diags, err := a.makePlan(cfg, backend, nil)
+	eps, err := resolveEndpoints(cfg)
+	if err != nil {
+		return err
+	}
+	fresh, diags, err := a.makePlan(cfg, eps, backend, nil)
 	if err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func (c *applyCmd) Run(a *app) error {
 			return err
 		}
 	}
-	if err := a.execute(cfg, backend, plan, c.Parallelism); err != nil {
+	if err := a.execute(cfg, eps, backend, plan, c.Parallelism); err != nil {
 		return err
 	}
 	fmt.Fprintln(a.io.stdout, "Apply complete.")
@@ -77,24 +78,4 @@ func (a *app) confirm(command, skipFlag string) error {
 		return &exitError{code: 1, err: fmt.Errorf("%s cancelled; nothing was changed", command)}
 	}
 	return nil
-}
-
-// endpointsFor resolves each replication's servers and its snapshot jobs.
-func endpointsFor(cfg *lang.Config) (map[string]actions.Endpoints, int, error) {
-	set, err := endpoints.Resolve(cfg)
-	if err != nil {
-		return nil, 0, err
-	}
-	eps := map[string]actions.Endpoints{}
-	jobs := 1
-	for _, r := range cfg.Replications {
-		src, dst, err := set.Pair(r)
-		if err != nil {
-			return nil, 0, err
-		}
-		eps[r.Name] = actions.Endpoints{Source: src, Target: dst, IndexJobs: r.Snapshot.IndexJobs,
-			SplitLargerThan: r.Snapshot.SplitLargerThan, SplitParts: r.Snapshot.Jobs}
-		jobs = max(jobs, r.Snapshot.Jobs)
-	}
-	return eps, jobs, nil
 }

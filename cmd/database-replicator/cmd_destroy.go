@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/database-replicator/database-replicator/planner"
-	"github.com/database-replicator/database-replicator/planner/addrs"
 )
 
 // destroyCmd removes the replication objects the state records.
@@ -35,22 +34,19 @@ func (c *destroyCmd) Run(a *app) error {
 	if !p.HasChanges() {
 		return nil
 	}
-	for _, r := range cfg.Replications {
-		if !r.Policy.PreventDestroy {
-			continue
-		}
-		for _, ch := range p.Changes {
-			if ch.Addr.Replication == r.Name && ch.Addr.Kind != addrs.Globals {
-				return &exitError{code: 1, err: fmt.Errorf("destroy: replication.%s has policy.prevent_destroy = true: set it to false to destroy its objects; nothing was changed", r.Name)}
-			}
-		}
+	if err := planner.CheckPreventDestroy(cfg, p); err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("destroy: %w", err)}
 	}
 	if !c.AutoApprove {
 		if err := a.confirm("destroy", "--auto-approve"); err != nil {
 			return err
 		}
 	}
-	if err := a.runPlan(cfg, backend, prior, p, 1); err != nil {
+	eps, err := resolveEndpoints(cfg)
+	if err != nil {
+		return err
+	}
+	if err := a.runPlan(cfg, eps, backend, prior, p, 1); err != nil {
 		return err
 	}
 	fmt.Fprintln(a.io.stdout, "Destroy complete.")

@@ -2,14 +2,13 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
-	"time"
 
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
-	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
+	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
+	"github.com/database-replicator/database-replicator/providers/postgres/planning"
 	"github.com/database-replicator/database-replicator/state"
 )
 
@@ -23,9 +22,6 @@ type initCmd struct {
 	Local        bool `help:"Accepted for compatibility; execution is always local."`
 	connectionFlags
 }
-
-// copyRate is the rough copy speed used for the estimate in the size table.
-const copyRate = 50 << 20 // bytes per second
 
 // Run implements the command.
 func (c *initCmd) Run(a *app) error {
@@ -43,13 +39,17 @@ func (c *initCmd) Run(a *app) error {
 		return err
 	}
 	defer unlock()
+	eps, err := resolveEndpoints(cfg)
+	if err != nil {
+		return err
+	}
 
 	if c.NoResume {
-		if err := a.forgetState(cfg, backend); err != nil {
+		if err := a.forgetState(cfg, eps, backend); err != nil {
 			return err
 		}
 	}
-	plan, diags, err := a.makePlan(cfg, backend, nil)
+	plan, diags, err := a.makePlan(cfg, eps, backend, nil)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (c *initCmd) Run(a *app) error {
 		fmt.Fprintln(a.io.stdout, "\nThe snapshot is complete; run `database-replicator apply` to create the subscription.")
 		return nil
 	}
-	if err := a.sizeTable(plan); err != nil {
+	if err := views.SnapshotSizes(a.io.stdout, planning.SnapshotEstimate(plan)); err != nil {
 		return err
 	}
 	if !c.Yes {
@@ -79,58 +79,24 @@ func (c *initCmd) Run(a *app) error {
 			return err
 		}
 	}
-	if err := a.execute(cfg, backend, plan, 0); err != nil {
+	if err := a.execute(cfg, eps, backend, plan, 0); err != nil {
 		return err
 	}
 	fmt.Fprintln(a.io.stdout, "Snapshot complete. The replication slot keeps every change since the snapshot: run `database-replicator apply` to start streaming from it.")
 	return nil
 }
 
-// sizeTable prints the predecessor's table: database, size, estimated time.
-func (a *app) sizeTable(p *plans.Plan) error {
-	sizes := map[string]int64{}
-	var order []string
-	for _, ch := range p.Changes {
-		if ch.Addr.Kind != addrs.Table || ch.Action == plans.NoOp || ch.Action == plans.Delete {
-			continue
-		}
-		ref := planner.DatabaseOf(ch.Addr)
-		if ref == "" {
-			continue
-		}
-		if _, ok := sizes[ref]; !ok {
-			order = append(order, ref)
-		}
-		sizes[ref] += plannedBytes(ch)
-	}
-	w := tabwriter.NewWriter(a.io.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "\nDATABASE\tSIZE\tESTIMATED TIME\t")
-	for _, db := range order {
-		est := time.Duration(sizes[db] / copyRate * int64(time.Second))
-		fmt.Fprintf(w, "%s\t%s\t~%s\t\n", db, views.Size(sizes[db]), max(est, time.Second).Round(time.Second))
-	}
-	return w.Flush()
-}
-
 // forgetState drops the replication objects the state records (subscriptions,
 // slots, publications), then writes an empty state: --no-resume.
-func (a *app) forgetState(cfg *lang.Config, backend state.Backend) error {
+func (a *app) forgetState(cfg *lang.Config, eps *endpoints.Set, backend state.Backend) error {
 	prior, err := backend.Read(a.ctx)
 	if err != nil {
 		return err
 	}
-	p := planner.Destroy(prior, false, "init --no-resume starts fresh")
-	var objects []*plans.Change
-	for _, ch := range p.Changes {
-		switch ch.Addr.Kind {
-		case addrs.Subscription, addrs.Slot, addrs.Publication:
-			objects = append(objects, ch)
-		}
-	}
-	p.Changes = objects
+	p := planning.ForgetPlan(prior)
 	if len(p.Changes) > 0 {
 		fmt.Fprintf(a.io.stdout, "init --no-resume: dropping %d replication object(s) recorded in state.\n", len(p.Changes))
-		if err := a.runPlan(cfg, backend, prior, p, 1); err != nil {
+		if err := a.runPlan(cfg, eps, backend, prior, p, 1); err != nil {
 			return err
 		}
 	}
@@ -139,7 +105,3 @@ func (a *app) forgetState(cfg *lang.Config, backend state.Backend) error {
 	}
 	return backend.Write(a.ctx, prior)
 }
-
-// humanSize renders bytes like pg_size_pretty (views.Size; progress.go
-// still calls it by this name).
-func humanSize(n int64) string { return views.Size(n) }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
 
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
@@ -36,7 +34,11 @@ func (c *planCmd) Run(a *app) error {
 		return err
 	}
 	defer unlock()
-	plan, diags, err := a.makePlan(cfg, backend, c.Target)
+	eps, err := resolveEndpoints(cfg)
+	if err != nil {
+		return err
+	}
+	plan, diags, err := a.makePlan(cfg, eps, backend, c.Target)
 	if err != nil {
 		return err
 	}
@@ -72,11 +74,7 @@ func countErrors(ds plans.Diagnostics) int {
 }
 
 // makePlan reads state, introspects every endpoint and builds the plan.
-func (a *app) makePlan(cfg *lang.Config, backend state.Backend, targets []string) (*plans.Plan, plans.Diagnostics, error) {
-	eps, err := endpoints.Resolve(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
+func (a *app) makePlan(cfg *lang.Config, eps *endpoints.Set, backend state.Backend, targets []string) (*plans.Plan, plans.Diagnostics, error) {
 	prior, err := backend.Read(a.ctx)
 	if err != nil {
 		return nil, nil, err
@@ -181,7 +179,7 @@ func (c *stateShowCmd) Run(a *app) error {
 	if r == nil {
 		return fmt.Errorf("state show: no entry %s; `database-replicator state list` shows what is recorded", c.Address)
 	}
-	return writeJSON(a.io.stdout, r)
+	return views.StateEntry(a.io.stdout, r)
 }
 
 type stateRmCmd struct {
@@ -241,14 +239,4 @@ func (a *app) readState() (*state.State, error) {
 		return nil, err
 	}
 	return backend.Read(a.ctx)
-}
-
-// writeJSON prints v as indented JSON.
-func writeJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
 }

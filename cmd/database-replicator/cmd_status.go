@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -23,46 +24,45 @@ func (c *statusCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	eps, err := endpoints.Resolve(cfg)
+	eps, err := resolveEndpoints(cfg)
 	if err != nil {
 		return err
 	}
 	view := views.NewStatusView(a.io.stdout, c.JSON)
-	for {
-		rows, err := a.collectStatus(cfg, eps)
-		if err != nil {
-			return err
-		}
-		if c.Watch > 0 && a.io.stdoutTTY {
-			fmt.Fprint(a.io.stdout, "\x1b[H\x1b[2J")
-		}
-		if err := view.Status(rows); err != nil {
-			return err
-		}
-		bad := status.Unhealthy(rows, c.MaxLag)
-		if c.Watch <= 0 {
-			if c.MaxLag > 0 && bad != "" {
-				return &exitError{code: 2, err: fmt.Errorf("status: %s", bad)}
+	if c.Watch > 0 {
+		return status.Watch(a.ctx, c.Watch, func(ctx context.Context) error {
+			rows, err := a.collectStatus(ctx, cfg, eps)
+			if err != nil {
+				return err
 			}
-			return nil
-		}
-		select {
-		case <-a.ctx.Done():
-			return nil
-		case <-time.After(c.Watch):
-		}
+			if a.io.stdoutTTY {
+				views.ClearScreen(a.io.stdout)
+			}
+			return view.Status(rows)
+		})
 	}
+	rows, err := a.collectStatus(a.ctx, cfg, eps)
+	if err != nil {
+		return err
+	}
+	if err := view.Status(rows); err != nil {
+		return err
+	}
+	if bad := status.Unhealthy(rows, c.MaxLag); c.MaxLag > 0 && bad != "" {
+		return &exitError{code: 2, err: fmt.Errorf("status: %s", bad)}
+	}
+	return nil
 }
 
 // collectStatus reads the state and collects the status of every database.
-func (a *app) collectStatus(cfg *lang.Config, eps *endpoints.Set) ([]status.Row, error) {
+func (a *app) collectStatus(ctx context.Context, cfg *lang.Config, eps *endpoints.Set) ([]status.Row, error) {
 	backend, err := a.stateBackend(cfg)
 	if err != nil {
 		return nil, err
 	}
-	st, err := backend.Read(a.ctx)
+	st, err := backend.Read(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return status.Collect(a.ctx, status.Input{Config: cfg, Endpoints: eps, State: st, Log: a.log})
+	return status.Collect(ctx, status.Input{Config: cfg, Endpoints: eps, State: st, Log: a.log})
 }

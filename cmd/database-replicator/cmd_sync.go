@@ -1,14 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
-	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
-	"github.com/database-replicator/database-replicator/providers/postgres/planning"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/syncloop"
 )
 
@@ -62,10 +62,11 @@ func (c *syncCmd) Run(a *app) error {
 	})
 }
 
-// prepareSync makes sure the snapshot is in place, creates or repairs the
-// subscriptions the plan asks for, and describes each replication's loop.
+// prepareSync plans under the state lock, refuses a plan with errors, and
+// hands the rest to syncloop.Prepare: the subscriptions are created or
+// repaired and each replication's loop described.
 func (a *app) prepareSync(cfg *lang.Config, c *syncCmd, view views.SyncView) ([]*syncloop.Job, error) {
-	eps, err := endpoints.Resolve(cfg)
+	eps, err := resolveEndpoints(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -74,48 +75,30 @@ func (a *app) prepareSync(cfg *lang.Config, c *syncCmd, view views.SyncView) ([]
 		return nil, err
 	}
 	defer unlock()
-	plan, diags, err := a.makePlan(cfg, backend, nil)
+	plan, diags, err := a.makePlan(cfg, eps, backend, nil)
 	if err != nil {
 		return nil, err
 	}
-	syncPart, blocking := syncloop.Pending(plan)
-	if diags.HasErrors() || len(blocking) > 0 {
+	if diags.HasErrors() {
 		if err := a.renderPlan(plan, false, false); err != nil {
 			return nil, err
 		}
-		if diags.HasErrors() {
-			return nil, &exitError{code: 1, err: fmt.Errorf("sync: %d error(s) above must be fixed first; nothing was changed", countErrors(diags))}
-		}
-		return nil, &exitError{code: 1, err: fmt.Errorf("sync: the snapshot is not complete: %d change(s) besides subscriptions are pending (%s). Run `database-replicator apply` (or `init`) first; sync only creates or repairs subscriptions and runs the sync loop", len(blocking), strings.Join(firstN(blocking, 3), ", "))}
+		return nil, &exitError{code: 1, err: fmt.Errorf("sync: %d error(s) above must be fixed first; nothing was changed", countErrors(diags))}
 	}
-	if syncPart > 0 {
-		if err := a.renderPlan(plan, false, false); err != nil {
-			return nil, err
-		}
-		if err := a.execute(cfg, backend, plan, 0); err != nil {
-			return nil, err
-		}
-	}
-	st, err := backend.Read(a.ctx)
-	if err != nil {
-		return nil, err
-	}
-	servers, err := planning.IntrospectAll(a.ctx, eps, a.log)
-	if err != nil {
-		return nil, err
-	}
-	jobs, choices, err := syncloop.Jobs(syncloop.JobsInput{Config: cfg, Endpoints: eps, State: st, Servers: servers,
-		SyncInterval: c.SyncInterval, ReconcileInterval: c.ReconcileInterval, NoReconcile: c.NoReconcile, Log: a.log})
+	jobs, choices, err := syncloop.Prepare(a.ctx, syncloop.PrepareInput{
+		Jobs: syncloop.JobsInput{Config: cfg, Endpoints: eps, SyncInterval: c.SyncInterval,
+			ReconcileInterval: c.ReconcileInterval, NoReconcile: c.NoReconcile, Log: a.log},
+		Plan:  plan,
+		State: backend,
+		Show:  func(p *plans.Plan) error { return a.renderPlan(p, false, false) },
+		Apply: func(_ context.Context, p *plans.Plan) error { return a.execute(cfg, eps, backend, p, 0) },
+	})
 	for _, ch := range choices {
 		view.Method(ch)
 	}
-	return jobs, err
-}
-
-// firstN returns the first n items of s.
-func firstN(s []string, n int) []string {
-	if len(s) > n {
-		return s[:n]
+	var incomplete *syncloop.SnapshotIncompleteError
+	if errors.As(err, &incomplete) {
+		return nil, &exitError{code: 1, err: err}
 	}
-	return s
+	return jobs, err
 }

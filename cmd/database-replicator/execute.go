@@ -6,38 +6,40 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/executor"
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/actions"
+	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 	"github.com/database-replicator/database-replicator/state"
 )
 
 // execute applies a plan with the configuration's endpoints.
-func (a *app) execute(cfg *lang.Config, backend state.Backend, p *plans.Plan, parallelism int) error {
+func (a *app) execute(cfg *lang.Config, eps *endpoints.Set, backend state.Backend, p *plans.Plan, parallelism int) error {
 	prior, err := backend.Read(a.ctx)
 	if err != nil {
 		return err
 	}
-	return a.runPlan(cfg, backend, prior, p, parallelism)
+	return a.runPlan(cfg, eps, backend, prior, p, parallelism)
 }
 
 // runPlan runs the executor over p and prints the outcome.
-func (a *app) runPlan(cfg *lang.Config, backend state.Backend, prior *state.State, p *plans.Plan, parallelism int) error {
-	eps, jobs, err := a.endpoints(cfg)
+func (a *app) runPlan(cfg *lang.Config, eps *endpoints.Set, backend state.Backend, prior *state.State, p *plans.Plan, parallelism int) error {
+	servers, jobs, err := actions.EndpointsFor(cfg, eps)
 	if err != nil {
 		return err
 	}
 	if parallelism > 0 {
 		jobs = parallelism
 	}
-	view, logOut := newProgressView(p, a.log, a.io.stderrTTY && !a.global.NoColor, a.io.stderr, a.progressEvery)
+	view, logOut := views.NewProgress(p, a.log, a.io.stderrTTY && !a.global.NoColor, a.io.stderr, a.progressEvery)
 	log := a.log
 	if logOut != nil {
 		log = newLoggerTo(a.global, logOut, false)
 	}
-	prov := actions.New(p, eps, log)
+	prov := actions.New(p, servers, log)
 	defer prov.Close(context.Background())
 	start := time.Now()
 	res, err := executor.Run(a.ctx, p, prov, backend, prior, executor.Options{
@@ -60,10 +62,11 @@ func (a *app) runPlan(cfg *lang.Config, backend state.Backend, prior *state.Stat
 	return nil
 }
 
-// endpoints resolves the servers of every replication of the configuration.
-func (a *app) endpoints(cfg *lang.Config) (map[string]actions.Endpoints, int, error) {
+// resolveEndpoints parses the connection string of every endpoint of cfg,
+// once per command.
+func resolveEndpoints(cfg *lang.Config) (*endpoints.Set, error) {
 	if cfg == nil {
-		return nil, 0, errors.New("no configuration: pass -c PATH or --source/--target")
+		return nil, errors.New("no configuration: pass -c PATH or --source/--target")
 	}
-	return endpointsFor(cfg)
+	return endpoints.Resolve(cfg)
 }

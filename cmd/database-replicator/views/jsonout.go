@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+
+	"github.com/database-replicator/database-replicator/state"
 )
 
 // writeIndentedJSON prints v as two-space indented JSON and a newline.
@@ -15,3 +17,6 @@ func writeIndentedJSON(w io.Writer, v any) error {
 	_, err = w.Write(append(b, '\n'))
 	return err
 }
+
+// StateEntry renders one state entry for `state show` as indented JSON.
+func StateEntry(w io.Writer, r *state.Resource) error { return writeIndentedJSON(w, r) }

@@ -1,17 +1,21 @@
 package views
 
-import "fmt"
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
 
-// Size renders bytes like pg_size_pretty: "512 bytes", "1.5 kB", "2.0 GB".
-func Size(n int64) string {
-	units := []string{"bytes", "kB", "MB", "GB", "TB"}
-	f, i := float64(n), 0
-	for f >= 1024 && i < len(units)-1 {
-		f /= 1024
-		i++
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/providers/postgres/planning"
+)
+
+// SnapshotSizes renders init's table before it copies: database, size and
+// estimated copy time, right-aligned, after a blank line.
+func SnapshotSizes(w io.Writer, est []planning.DatabaseEstimate) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\nDATABASE\tSIZE\tESTIMATED TIME\t")
+	for _, e := range est {
+		fmt.Fprintf(tw, "%s\t%s\t~%s\t\n", e.Database, lang.FormatBytes(e.Bytes), e.Time)
 	}
-	if i == 0 {
-		return fmt.Sprintf("%d bytes", n)
-	}
-	return fmt.Sprintf("%.1f %s", f, units[i])
+	return tw.Flush()
 }

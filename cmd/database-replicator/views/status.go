@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/providers/postgres/status"
 )
 
@@ -59,7 +60,7 @@ func (v StatusText) Status(rows []status.Row) error {
 			slot = r.Slot + map[bool]string{true: " (active)", false: " (inactive)"}[r.SlotActive]
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s, %.1fs\t%s\n", r.Replication, r.Database, r.Method, r.State, tables, slot,
-			Size(r.LagBytes), r.LagSeconds, Size(r.RetainedWAL))
+			lang.FormatBytes(r.LagBytes), r.LagSeconds, lang.FormatBytes(r.RetainedWAL))
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -92,3 +93,7 @@ func (v StatusText) ago(t *time.Time) string {
 	}
 	return now().Sub(*t).Round(time.Second).String() + " ago"
 }
+
+// ClearScreen moves a terminal's cursor home and clears it, before a
+// status --watch redraw.
+func ClearScreen(w io.Writer) { fmt.Fprint(w, "\x1b[H\x1b[2J") }

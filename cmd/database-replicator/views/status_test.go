@@ -21,9 +21,9 @@ func TestStatusText(t *testing.T) {
 	if err := (StatusText{W: &b, Now: func() time.Time { return now }}).Status(rows); err != nil {
 		t.Fatal(err)
 	}
-	want := `REPLICATION  DATABASE  METHOD   STATE                    TABLES              SLOT              LAG             RETAINED WAL
-main         app       logical  streaming                3 ready 1 copying   sub_app (active)  2.0 kB, 0.2s    3.0 MB
-main         crm       xmin     last xmin cycle 12s ago                      -                 0 bytes, 12.0s  0 bytes
+	want := `REPLICATION  DATABASE  METHOD   STATE                    TABLES              SLOT              LAG               RETAINED WAL
+main         app       logical  streaming                3 ready 1 copying   sub_app (active)  2048 bytes, 0.2s  3072 kB
+main         crm       xmin     last xmin cycle 12s ago                      -                 0 bytes, 12.0s    0 bytes
 
 XMIN TABLE        LAST CYCLE  ROWS  TIME   LAST RECONCILE  ROWS APPLIED
 crm.public.users  12s ago     7     0.50s  never           70

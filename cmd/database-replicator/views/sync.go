@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/providers/postgres/status"
 	"github.com/database-replicator/database-replicator/providers/postgres/syncloop"
 )
@@ -49,7 +50,7 @@ func (v SyncText) XminCycle(r syncloop.CycleReport) {
 
 // Lag implements syncloop.Reporter.
 func (v SyncText) Lag(r status.Row) {
-	fmt.Fprintf(v.W, "logical replication.%s %q: %s, lag %s / %.1fs\n", r.Replication, r.Database, r.State, Size(r.LagBytes), r.LagSeconds)
+	fmt.Fprintf(v.W, "logical replication.%s %q: %s, lag %s / %.1fs\n", r.Replication, r.Database, r.State, lang.FormatBytes(r.LagBytes), r.LagSeconds)
 }
 
 // Stopped implements syncloop.Reporter.

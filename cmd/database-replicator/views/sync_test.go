@@ -24,7 +24,7 @@ func TestSyncText(t *testing.T) {
 	want := `replication.main: xmin sync — Source has wal_level=replica: using xmin-based sync (no source changes required)
 xmin cycle replication.main "app": 3 upserted, 1 deleted, 2 table(s) in 1.235s, reconciled (public.logs copied again; public.t read in full)
 xmin cycle replication.main "crm": 0 upserted, 0 deleted, 1 table(s) in 5ms
-logical replication.main "app": streaming, lag 1.5 kB / 0.4s
+logical replication.main "app": streaming, lag 1536 bytes / 0.4s
 Sync stopped; cursors are saved: the next sync resumes where this one stopped.
 Sync stopped.
 `

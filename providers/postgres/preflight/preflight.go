@@ -8,8 +8,6 @@ package preflight
 import (
 	"context"
 	"fmt"
-	"os/exec"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,7 +75,7 @@ func Run(ctx context.Context, cfg *lang.Config, eps *endpoints.Set) []Check {
 			facts[ep.Address()] = f
 		}
 	}
-	pgDumpMajor, pgDumpErr := PgDumpMajor(ctx)
+	pgDumpMajor, pgDumpErr := pgtool.DumpMajor(ctx)
 	for _, r := range cfg.Replications {
 		src, dst := facts["source."+r.Source], facts["target."+r.Target]
 		subject := "replication." + r.Name
@@ -190,25 +188,6 @@ func lowerFirst(s string) string {
 		return s
 	}
 	return strings.ToLower(s[:1]) + s[1:]
-}
-
-var pgDumpVersionRE = regexp.MustCompile(`\(PostgreSQL\) (\d+)`)
-
-// PgDumpMajor runs `pg_dump --version` and returns its major version.
-func PgDumpMajor(ctx context.Context) (int, error) {
-	path, err := pgtool.Find("pg_dump")
-	if err != nil {
-		return 0, err
-	}
-	out, err := exec.CommandContext(ctx, path, "--version").Output()
-	if err != nil {
-		return 0, fmt.Errorf("%s --version: %w", path, err)
-	}
-	m := pgDumpVersionRE.FindStringSubmatch(string(out))
-	if m == nil {
-		return 0, fmt.Errorf("%s --version printed %q: not a PostgreSQL version", path, strings.TrimSpace(string(out)))
-	}
-	return strconv.Atoi(m[1])
 }
 
 // Replication checks privileges, headroom, databases and filters for one

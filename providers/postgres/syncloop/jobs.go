@@ -13,6 +13,7 @@ import (
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
+	"github.com/database-replicator/database-replicator/providers/postgres/planning"
 	"github.com/database-replicator/database-replicator/providers/postgres/xminsync"
 	"github.com/database-replicator/database-replicator/state"
 )
@@ -82,7 +83,7 @@ func Jobs(in JobsInput) ([]*Job, []Choice, error) {
 		}
 		scope, sd := planner.ResolveScope(r, src, "source."+r.Source)
 		if sd.HasErrors() {
-			return nil, choices, fmt.Errorf("replication.%s: %s", r.Name, sd[0].Detail)
+			return nil, choices, fmt.Errorf("replication.%s: %w", r.Name, planning.DiagnosticsErr(sd))
 		}
 		job := &Job{Replication: r, Method: d.Method, Source: si, Target: di,
 			Interval: firstNonZero(in.SyncInterval, r.Sync.Interval, lang.DefaultSyncInterval),

@@ -77,3 +77,21 @@ func TestJobsMethodsAndIntervals(t *testing.T) {
 		t.Fatalf("none everywhere: %v", err)
 	}
 }
+
+func TestJobsReportsEveryScopeError(t *testing.T) {
+	cfg := &lang.Config{
+		Sources: map[string]*lang.Endpoint{"prod": {Kind: lang.KindSource, Name: "prod", URL: "postgres://src/postgres"}},
+		Targets: map[string]*lang.Endpoint{"new": {Kind: lang.KindTarget, Name: "new", URL: "postgres://dst/postgres"}},
+		Replications: []*lang.Replication{{Name: "main", Source: "prod", Target: "new", Databases: []string{"gone1", "gone2"},
+			Sync: lang.Sync{Method: lang.SyncXmin}}},
+	}
+	eps, err := endpoints.Resolve(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	servers := map[string]*catalog.Server{"source.prod": {WalLevel: "replica"}, "target.new": {}}
+	_, _, err = Jobs(JobsInput{Config: cfg, Endpoints: eps, State: state.New(), Servers: servers})
+	if err == nil || !strings.Contains(err.Error(), `"gone1"`) || !strings.Contains(err.Error(), `"gone2"`) {
+		t.Fatalf("err = %v, want both missing databases named (not only the first diagnostic)", err)
+	}
+}

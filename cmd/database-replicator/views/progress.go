@@ -1,4 +1,4 @@
-package main
+package views
 
 import (
 	"fmt"
@@ -12,22 +12,24 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/database-replicator/database-replicator/executor"
+	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
+	"github.com/database-replicator/database-replicator/providers/postgres/planning"
 )
 
-// progressView shows an apply's progress: bars on a terminal (mpb: a bar
+// Progress shows an apply's progress: bars on a terminal (mpb: a bar
 // per running table with rows, bytes, rate and ETA, and an overall bar),
 // otherwise a log line every interval (start and finish of each change are
 // logged by the executor).
-type progressView struct {
+type Progress struct {
 	log      hclog.Logger
 	interval time.Duration
 	total    int
 
 	mu      sync.Mutex
 	done    int
-	running map[string]*running
+	running map[string]*runningChange
 	bars    *mpb.Progress
 	overall *mpb.Bar
 
@@ -35,18 +37,19 @@ type progressView struct {
 	wg   sync.WaitGroup
 }
 
-// running is one change in progress.
-type running struct {
+// runningChange is one change in progress.
+type runningChange struct {
 	change   *plans.Change
 	counters *executor.Counters
 	started  time.Time
 	bar      *mpb.Bar
 }
 
-// newProgressView starts the view for a plan. With bars, it returns the
-// writer logs must go to so that they print above the bars.
-func newProgressView(p *plans.Plan, log hclog.Logger, tty bool, out io.Writer, interval time.Duration) (*progressView, io.Writer) {
-	v := &progressView{log: log, interval: interval, running: map[string]*running{}, stop: make(chan struct{})}
+// NewProgress starts the view for a plan: bars on out when tty, otherwise
+// a "progress" line on log every interval. With bars, it returns the
+// writer logs must go to so that they print above the bars; Close stops it.
+func NewProgress(p *plans.Plan, log hclog.Logger, tty bool, out io.Writer, interval time.Duration) (*Progress, io.Writer) {
+	v := &Progress{log: log, interval: interval, running: map[string]*runningChange{}, stop: make(chan struct{})}
 	for _, c := range p.Changes {
 		if c.Action != plans.NoOp {
 			v.total++
@@ -66,15 +69,15 @@ func newProgressView(p *plans.Plan, log hclog.Logger, tty bool, out io.Writer, i
 }
 
 // Event records an executor event (safe for concurrent use).
-func (v *progressView) Event(e executor.Event) {
+func (v *Progress) Event(e executor.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	key := e.Change.Addr.String()
 	switch e.Type {
 	case executor.EventStarted:
-		r := &running{change: e.Change, counters: e.Progress, started: e.Time}
+		r := &runningChange{change: e.Change, counters: e.Progress, started: e.Time}
 		if v.bars != nil && e.Change.Addr.Kind == addrs.Table {
-			size := plannedBytes(e.Change)
+			size := planning.CopyBytes(e.Change)
 			r.bar = v.bars.AddBar(max(size, 1),
 				mpb.PrependDecorators(decor.Name(e.Change.Addr.Key, decor.WCSyncSpaceR),
 					decor.Any(func(decor.Statistics) string {
@@ -104,7 +107,7 @@ func (v *progressView) Event(e executor.Event) {
 }
 
 // loop refreshes bars, or logs a progress line every interval.
-func (v *progressView) loop() {
+func (v *Progress) loop() {
 	defer v.wg.Done()
 	tick := v.interval
 	if v.bars != nil {
@@ -123,7 +126,7 @@ func (v *progressView) loop() {
 }
 
 // refresh moves the bars, or writes one progress log line.
-func (v *progressView) refresh() {
+func (v *Progress) refresh() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.bars != nil {
@@ -132,7 +135,7 @@ func (v *progressView) refresh() {
 				continue
 			}
 			_, bytes := r.counters.Totals()
-			if size := plannedBytes(r.change); bytes >= size {
+			if size := planning.CopyBytes(r.change); bytes >= size {
 				r.bar.SetTotal(bytes+1, false)
 			}
 			r.bar.EwmaSetCurrent(bytes, 200*time.Millisecond)
@@ -152,13 +155,13 @@ func (v *progressView) refresh() {
 		}
 		rows, bytes := r.counters.Totals()
 		secs := max(time.Since(r.started).Seconds(), 0.001)
-		args = append(args, k, fmt.Sprintf("%d rows, %s, %.1f MB/s", rows, humanSize(bytes), float64(bytes)/secs/(1<<20)))
+		args = append(args, k, fmt.Sprintf("%d rows, %s, %.1f MB/s", rows, lang.FormatBytes(bytes), float64(bytes)/secs/(1<<20)))
 	}
 	v.log.Info("progress", args...)
 }
 
 // Close stops the view and waits for the bars to finish drawing.
-func (v *progressView) Close() {
+func (v *Progress) Close() {
 	close(v.stop)
 	v.wg.Wait()
 	if v.bars != nil {
@@ -174,12 +177,4 @@ func (v *progressView) Close() {
 		v.mu.Unlock()
 		v.bars.Wait()
 	}
-}
-
-// plannedBytes is the size of the table a change copies (0 for other kinds).
-func plannedBytes(c *plans.Change) int64 {
-	if t, ok := c.After.(*plans.TableAttrs); ok {
-		return t.Bytes
-	}
-	return 0
 }

@@ -1,4 +1,4 @@
-package main
+package views
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ func progressPlan() (*plans.Plan, *plans.Change) {
 func TestProgressBarsOnATerminal(t *testing.T) {
 	p, tbl := progressPlan()
 	var out syncBuffer
-	v, logOut := newProgressView(p, hclog.NewNullLogger(), true, &out, time.Second)
+	v, logOut := NewProgress(p, hclog.NewNullLogger(), true, &out, time.Second)
 	if logOut == nil {
 		t.Fatal("with bars, logs must be routed above them")
 	}
@@ -64,7 +64,7 @@ func TestProgressLinesWithoutATerminal(t *testing.T) {
 	p, tbl := progressPlan()
 	var out syncBuffer
 	log := hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Info})
-	v, logOut := newProgressView(p, log, false, &out, 50*time.Millisecond)
+	v, logOut := NewProgress(p, log, false, &out, 50*time.Millisecond)
 	if logOut != nil {
 		t.Fatal("no bars without a terminal")
 	}
@@ -75,7 +75,7 @@ func TestProgressLinesWithoutATerminal(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	v.Close()
 	s := out.String()
-	if !strings.Contains(s, "progress: done=0/1") || !strings.Contains(s, `replication.main.table["app.public.big"]="42 rows, 3.0 MB`) {
+	if !strings.Contains(s, "progress: done=0/1") || !strings.Contains(s, `replication.main.table["app.public.big"]="42 rows, 3072 kB`) {
 		t.Fatalf("progress line:\n%s", s)
 	}
 }
