@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/lang/diag"
 )
@@ -49,7 +50,7 @@ func (c *fmtCmd) Run(a *app) error {
 		changed = append(changed, f)
 		fmt.Fprintln(a.io.stdout, f)
 		if c.Diff {
-			fmt.Fprint(a.io.stdout, unifiedDiff(f, string(src), string(out)))
+			fmt.Fprint(a.io.stdout, views.UnifiedDiff(f, string(src), string(out)))
 		}
 		if !c.Check {
 			if err := writeFileKeepMode(f, out); err != nil {

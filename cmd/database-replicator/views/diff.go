@@ -1,4 +1,4 @@
-package main
+package views
 
 import (
 	"fmt"
@@ -7,8 +7,9 @@ import (
 	"github.com/sergi/go-diff/diffmatchpatch"
 )
 
-// unifiedDiff renders a line-based diff of before and after.
-func unifiedDiff(name, before, after string) string {
+// UnifiedDiff renders a line-based diff of a file before and after
+// formatting, as `fmt --diff` prints it.
+func UnifiedDiff(name, before, after string) string {
 	dmp := diffmatchpatch.New()
 	a, b, lines := dmp.DiffLinesToChars(before, after)
 	diffs := dmp.DiffCharsToLines(dmp.DiffMain(a, b, false), lines)
