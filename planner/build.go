@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
@@ -34,7 +35,7 @@ type Input struct {
 }
 
 // Build computes the plan.
-func Build(in Input) (*plans.Plan, plans.Diagnostics) {
+func Build(in Input) (*plans.Plan, diag.Diagnostics) {
 	p := &plans.Plan{CreatedAt: in.Now, Fingerprints: map[string]string{}, ConfigDigest: ConfigDigest(in.Config)}
 	if in.Prior != nil {
 		p.StateLineage, p.StateSerial = in.Prior.Lineage, in.Prior.Serial
@@ -42,7 +43,7 @@ func Build(in Input) (*plans.Plan, plans.Diagnostics) {
 	for name, s := range in.Servers {
 		p.Fingerprints[name] = s.Fingerprint()
 	}
-	var diags plans.Diagnostics
+	var diags diag.Diagnostics
 	desired := map[string]bool{}
 	for _, r := range in.Config.Replications {
 		b := &builder{in: in, r: r, plan: p, diags: &diags, desired: desired,
@@ -55,12 +56,12 @@ func Build(in Input) (*plans.Plan, plans.Diagnostics) {
 		b.build()
 	}
 	planDeletes(p, in, desired, &diags)
-	p.Warnings = diags
+	p.Diagnostics = diags
 	if len(in.Targets) > 0 {
 		selectTargets(p, in.Targets)
 	}
 	p.Sort()
-	return p, p.Warnings
+	return p, p.Diagnostics
 }
 
 // builder plans one replication block.
@@ -72,7 +73,7 @@ type builder struct {
 	scope            *Scope
 	method           lang.SyncMethod
 	plan             *plans.Plan
-	diags            *plans.Diagnostics
+	diags            *diag.Diagnostics
 	desired          map[string]bool
 	// recopyDB marks databases whose every table must be copied again, with why.
 	recopyDB map[string]string
@@ -129,7 +130,7 @@ func (b *builder) build() {
 	b.scope = scope
 	var why string
 	b.method, why = ResolveMethod(b.r, b.src)
-	*b.diags = append(*b.diags, plans.Diagnostic{Severity: plans.SevWarning, Summary: "Sync method: " + string(b.method), Detail: why, Address: "replication." + b.r.Name})
+	*b.diags = append(*b.diags, diag.Diagnostic{Severity: diag.Warning, Summary: "Sync method: " + string(b.method), Detail: why, Address: "replication." + b.r.Name})
 
 	var dbChanges []addrs.Addr
 	for _, ds := range scope.Databases {
@@ -634,7 +635,7 @@ func tableList(ts []*catalog.Table, n int) string {
 
 // planDeletes plans the removal of resources recorded in state that the
 // configuration no longer wants. Only what state records is ever deleted.
-func planDeletes(p *plans.Plan, in Input, desired map[string]bool, diags *plans.Diagnostics) {
+func planDeletes(p *plans.Plan, in Input, desired map[string]bool, diags *diag.Diagnostics) {
 	if in.Prior == nil {
 		return
 	}
@@ -728,11 +729,11 @@ func selectTargets(p *plans.Plan, patterns []string) {
 	}
 	p.Changes = out
 	// Keep the diagnostics about what is left (and those about no resource).
-	var diags plans.Diagnostics
-	for _, d := range p.Warnings {
-		if _, err := addrs.Parse(d.Address); err != nil || keep[d.Address] || d.Severity == plans.SevError {
+	var diags diag.Diagnostics
+	for _, d := range p.Diagnostics {
+		if _, err := addrs.Parse(d.Address); err != nil || keep[d.Address] || d.Severity == diag.Error {
 			diags = append(diags, d)
 		}
 	}
-	p.Warnings = diags
+	p.Diagnostics = diags
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
@@ -151,10 +152,10 @@ func changes(p *plans.Plan) map[string]plans.Action {
 	return out
 }
 
-func errorsOf(ds plans.Diagnostics) []string {
+func errorsOf(ds diag.Diagnostics) []string {
 	var out []string
 	for _, d := range ds {
-		if d.Severity == plans.SevError {
+		if d.Severity == diag.Error {
 			out = append(out, d.Summary+": "+d.Detail)
 		}
 	}
@@ -1040,7 +1041,7 @@ func planText(p *plans.Plan) string {
 			fmt.Fprintf(&b, "# after: %s\n", strings.Join(deps, ", "))
 		}
 	}
-	for _, d := range p.Warnings {
+	for _, d := range p.Diagnostics {
 		fmt.Fprintf(&b, "%s: %s\n  on %s\n  %s\n", d.Severity, d.Summary, d.Address, d.Detail)
 	}
 	s := p.Summary()

@@ -84,7 +84,7 @@ func (a *app) prepareSync(cfg *lang.Config, c *syncCmd, view views.SyncView) ([]
 			return nil, err
 		}
 		if diags.HasErrors() {
-			return nil, &exitError{code: 1, err: fmt.Errorf("sync: %d error(s) above must be fixed first; nothing was changed", countErrors(diags))}
+			return nil, &exitError{code: 1, err: fmt.Errorf("sync: %d error(s) above must be fixed first; nothing was changed", len(diags.Errors()))}
 		}
 		return nil, &exitError{code: 1, err: fmt.Errorf("sync: the snapshot is not complete: %d change(s) besides subscriptions are pending (%s). Run `database-replicator apply` (or `init`) first; sync only creates or repairs subscriptions and runs the sync loop", len(blocking), strings.Join(firstN(blocking, 3), ", "))}
 	}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/sergi/go-diff/diffmatchpatch"
 )
@@ -96,11 +97,11 @@ func (v PlanText) Plan(p *plans.Plan) error {
 			v.renderChange(&b, c)
 		}
 	}
-	if len(p.Warnings) > 0 {
+	if len(p.Diagnostics) > 0 {
 		b.WriteString("\n")
-		for _, d := range p.Warnings {
+		for _, d := range p.Diagnostics {
 			label := v.paint(ansiBold+ansiYellow, "Warning:")
-			if d.Severity == plans.SevError {
+			if d.Severity == diag.Error {
 				label = v.paint(ansiBold+ansiRed, "Error:")
 			}
 			fmt.Fprintf(&b, "%s %s\n", label, d.Summary)
@@ -283,11 +284,11 @@ func (v PlanMarkdown) Plan(p *plans.Plan) error {
 		b.WriteString(strings.TrimLeft(text.String(), "\n"))
 		b.WriteString("```\n\n</details>\n")
 	}
-	if len(p.Warnings) > 0 {
+	if len(p.Diagnostics) > 0 {
 		b.WriteString("\n#### Warnings\n\n")
-		for _, d := range p.Warnings {
+		for _, d := range p.Diagnostics {
 			icon := "⚠️"
-			if d.Severity == plans.SevError {
+			if d.Severity == diag.Error {
 				icon = "❌"
 			}
 			fmt.Fprintf(&b, "- %s **%s**", icon, mdEscape(d.Summary))

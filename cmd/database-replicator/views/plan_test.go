@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
 )
@@ -64,7 +65,7 @@ func TestPlanViews(t *testing.T) {
 	}
 	create := &plans.Plan{Changes: []*plans.Change{{Addr: addrs.New("main", addrs.Table, "app.public.a|b"), Action: plans.Create,
 		Reason: "copy | rows", After: &plans.TableAttrs{Bytes: 8192}}},
-		Warnings: plans.Diagnostics{{Severity: plans.SevError, Summary: "Broken", Detail: "line one\nline two"}}}
+		Diagnostics: diag.Diagnostics{{Severity: diag.Error, Summary: "Broken", Detail: "line one\nline two"}}}
 	out.Reset()
 	if err := NewPlanView(&out, false, true, false).Plan(create); err != nil {
 		t.Fatal(err)
