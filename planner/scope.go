@@ -77,12 +77,12 @@ func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (
 		for _, n := range r.Databases {
 			db := src.Database(n)
 			if db == nil {
-				diags.Errorf(addr, "Database not found on the source",
+				diags.AddError(CodeDatabaseNotFound, addr, "Database not found on the source",
 					"%q is listed in databases, but %s has no such database. Existing databases: %s.", n, sourceName, strings.Join(databaseNames(src), ", "))
 				continue
 			}
 			if db.IsTemplate || !db.AllowConn {
-				diags.Errorf(addr, "Database cannot be replicated",
+				diags.AddError(CodeDatabaseNotReplicable, addr, "Database cannot be replicated",
 					"%q on %s is a template or does not allow connections; remove it from databases.", n, sourceName)
 				continue
 			}
@@ -93,7 +93,7 @@ func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (
 		for _, n := range r.ExcludeDatabases {
 			excluded[n] = true
 			if src.Database(n) == nil {
-				diags.Warnf(addr, "Excluded database does not exist",
+				diags.AddWarning(CodeExcludedDatabaseMissing, addr, "Excluded database does not exist",
 					"%q is listed in exclude_databases, but %s has no such database; the entry has no effect.", n, sourceName)
 			}
 		}
@@ -140,7 +140,7 @@ func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (
 	check := func(kind string, refs []lang.TableRef, severity diag.Severity) {
 		for _, ref := range refs {
 			if !refExists(src, names, ref) {
-				d := diag.Diagnostic{Severity: severity, Address: addr,
+				d := diag.Diagnostic{Severity: severity, Code: CodeTableNotFound, Address: addr,
 					Summary: "Table not found on the source",
 					Detail: fmt.Sprintf("%s names %s, but %s has no such table in the databases in scope. Names are case-sensitive: check the spelling and the schema (unqualified names mean schema public).",
 						kind, ref.String(), sourceName)}
