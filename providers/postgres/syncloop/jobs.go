@@ -82,7 +82,7 @@ func Jobs(in JobsInput) ([]*Job, []Choice, error) {
 		}
 		scope, sd := planner.ResolveScope(r, src, "source."+r.Source)
 		if sd.HasErrors() {
-			return nil, choices, fmt.Errorf("replication.%s: %s", r.Name, sd[0].Detail)
+			return nil, choices, sd.Err() // every error, each naming replication.NAME
 		}
 		job := &Job{Replication: r, Method: d.Method, Source: si, Target: di,
 			Interval: firstNonZero(in.SyncInterval, r.Sync.Interval, lang.DefaultSyncInterval),
