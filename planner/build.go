@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
@@ -34,7 +35,7 @@ type Input struct {
 }
 
 // Build computes the plan.
-func Build(in Input) (*plans.Plan, plans.Diagnostics) {
+func Build(in Input) (*plans.Plan, diag.Diagnostics) {
 	p := &plans.Plan{CreatedAt: in.Now, Fingerprints: map[string]string{}, ConfigDigest: ConfigDigest(in.Config)}
 	if in.Prior != nil {
 		p.StateLineage, p.StateSerial = in.Prior.Lineage, in.Prior.Serial
@@ -42,25 +43,25 @@ func Build(in Input) (*plans.Plan, plans.Diagnostics) {
 	for name, s := range in.Servers {
 		p.Fingerprints[name] = s.Fingerprint()
 	}
-	var diags plans.Diagnostics
+	var diags diag.Diagnostics
 	desired := map[string]bool{}
 	for _, r := range in.Config.Replications {
 		b := &builder{in: in, r: r, plan: p, diags: &diags, desired: desired,
 			srcName: "source." + r.Source, dstName: "target." + r.Target, recopyDB: map[string]string{}, resync: map[string]string{}}
 		b.src, b.dst = in.Servers[b.srcName], in.Servers[b.dstName]
 		if b.src == nil || b.dst == nil {
-			diags.Errorf("replication."+r.Name, "Server not introspected", "internal: %s or %s was not introspected before planning", b.srcName, b.dstName)
+			diags.AddError(CodeServerNotIntrospected, "replication."+r.Name, "Server not introspected", "internal: %s or %s was not introspected before planning", b.srcName, b.dstName)
 			continue
 		}
 		b.build()
 	}
 	planDeletes(p, in, desired, &diags)
-	p.Warnings = diags
+	p.Diagnostics = diags
 	if len(in.Targets) > 0 {
 		selectTargets(p, in.Targets)
 	}
 	p.Sort()
-	return p, p.Warnings
+	return p, p.Diagnostics
 }
 
 // builder plans one replication block.
@@ -72,7 +73,7 @@ type builder struct {
 	scope            *Scope
 	method           lang.SyncMethod
 	plan             *plans.Plan
-	diags            *plans.Diagnostics
+	diags            *diag.Diagnostics
 	desired          map[string]bool
 	// recopyDB marks databases whose every table must be copied again, with why.
 	recopyDB map[string]string
@@ -102,7 +103,7 @@ func (b *builder) priorAttrs(a addrs.Addr) plans.Attrs {
 	}
 	attrs, err := plans.DecodeAttrs(a.Kind, r.Attributes)
 	if err != nil {
-		b.diags.Errorf(a.String(), "Unreadable state entry",
+		b.diags.AddError(CodeUnreadableStateEntry, a.String(), "Unreadable state entry",
 			"%v. Remove it with `database-replicator state rm %s` and plan again.", err, a.String())
 		return nil
 	}
@@ -129,7 +130,7 @@ func (b *builder) build() {
 	b.scope = scope
 	var why string
 	b.method, why = ResolveMethod(b.r, b.src)
-	*b.diags = append(*b.diags, plans.Diagnostic{Severity: plans.SevWarning, Summary: "Sync method: " + string(b.method), Detail: why, Address: "replication." + b.r.Name})
+	*b.diags = append(*b.diags, diag.Diagnostic{Severity: diag.Warning, Code: CodeSyncMethod, Summary: "Sync method: " + string(b.method), Detail: why, Address: "replication." + b.r.Name})
 
 	var dbChanges []addrs.Addr
 	for _, ds := range scope.Databases {
@@ -163,7 +164,7 @@ func (b *builder) database(ds *DatabaseScope) *plans.Change {
 		c.Action, c.Before = plans.Create, &plans.DatabaseAttrs{Name: ds.Name, Encoding: tdb.Encoding, Server: b.dstName}
 		c.Reason = fmt.Sprintf("%q exists on %s and holds no tables: it is adopted", ds.Name, b.dstName)
 	case prior == nil && !b.r.Snapshot.DropExisting:
-		b.diags.Errorf(a.String(), "Target database already holds data",
+		b.diags.AddError(CodeTargetDatabaseNotEmpty, a.String(), "Target database already holds data",
 			"%q on %s has %d table(s) (%s) and is not recorded in state. Set snapshot { drop_existing = true } to drop and recreate it, or point the replication at an empty database.",
 			ds.Name, b.dstName, len(tdb.Tables), tableList(tdb.Tables, 5))
 		c.Action = plans.Create
@@ -189,14 +190,14 @@ func (b *builder) checkDropCascade(a addrs.Addr, ds *DatabaseScope, tdb *catalog
 		for _, fk := range t.ForeignKeys {
 			if ds.Table(fk.RefSchema, fk.RefTable) != nil {
 				to := lang.TableRef{Database: ds.Name, Schema: fk.RefSchema, Table: fk.RefTable}
-				b.diags.Errorf(a.String(), "drop_existing would cascade outside the scope",
+				b.diags.AddError(CodeDropExistingCascade, a.String(), "drop_existing would cascade outside the scope",
 					"Dropping %q on %s destroys %s, which is outside the replication scope and references %s (foreign key %s). Add %s to the scope, or move it out of this database first.",
 					ds.Name, b.dstName, ref.String(), to.String(), fk.Name, ref.String())
 			}
 		}
 	}
 	if len(outside) > 0 {
-		b.diags.Warnf(a.String(), "drop_existing destroys tables outside the scope",
+		b.diags.AddWarning(CodeDropExistingOutsideScope, a.String(), "drop_existing destroys tables outside the scope",
 			"Dropping %q on %s also destroys: %s.", ds.Name, b.dstName, strings.Join(outside, ", "))
 	}
 }
@@ -248,7 +249,7 @@ func (b *builder) databaseContents(ds *DatabaseScope, globals *plans.Change) {
 	post := b.postData(ds, schema, tableAddrs)
 	for _, ts := range ds.Tables {
 		if ts.Filter != "" && !ts.SchemaOnly {
-			b.diags.Warnf(post.Addr.String(), "Foreign keys are created NOT VALID",
+			b.diags.AddWarning(CodeForeignKeysNotValid, post.Addr.String(), "Foreign keys are created NOT VALID",
 				"%q has row-filtered tables (e.g. %s): a copied row may reference a row the filter left out, so foreign keys of %q are created NOT VALID on the target (new rows are still checked).", ds.Name, ts.Ref.String(), ds.Name)
 			break
 		}
@@ -331,9 +332,9 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	detail := describeDrift(missingTables, missingColumns)
 	switch b.r.Policy.OnSchemaDrift {
 	case lang.DriftFail:
-		b.diags.Errorf(a.String(), "Schema drift", "%s on %s, and policy.on_schema_drift = \"fail\". Apply the DDL on the target yourself, or set on_schema_drift = \"apply\".", detail, b.dstName)
+		b.diags.AddError(CodeSchemaDrift, a.String(), "Schema drift", "%s on %s, and policy.on_schema_drift = \"fail\". Apply the DDL on the target yourself, or set on_schema_drift = \"apply\".", detail, b.dstName)
 	case lang.DriftIgnore:
-		b.diags.Warnf(a.String(), "Schema drift ignored", "%s on %s (policy.on_schema_drift = \"ignore\").", detail, b.dstName)
+		b.diags.AddWarning(CodeSchemaDriftIgnored, a.String(), "Schema drift ignored", "%s on %s (policy.on_schema_drift = \"ignore\").", detail, b.dstName)
 		return b.add(c)
 	}
 	c.Action = plans.Update
@@ -381,7 +382,7 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *p
 	priorAttrs := priorOf[*plans.TableAttrs](b, a)
 	what := describeCopy(ts)
 	if chk := b.in.FilterChecks[ts.Ref.String()]; chk.Invalid != "" {
-		b.diags.Errorf(a.String(), "Row filter is not valid for this table",
+		b.diags.AddError(CodeRowFilterInvalid, a.String(), "Row filter is not valid for this table",
 			"%s on %s rejects the filter %q: %s. Fix the where expression in the table block.", ts.Ref.String(), b.srcName, ts.Filter, chk.Invalid)
 	}
 	switch {
@@ -438,7 +439,7 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *p
 		}
 	}
 	if c.Action == plans.Replace && b.r.Policy.PreventDestroy {
-		b.diags.Errorf(a.String(), "prevent_destroy forbids truncating a table",
+		b.diags.AddError(CodePreventDestroyTruncate, a.String(), "prevent_destroy forbids truncating a table",
 			"%s would be truncated and copied again (%s), and policy.prevent_destroy = true. Set prevent_destroy = false for this apply if that is intended.", ts.Ref.String(), c.Reason)
 	}
 	return b.add(c)
@@ -541,7 +542,7 @@ func (b *builder) checkTruncateCascade(a addrs.Addr, ds *DatabaseScope, ts *Tabl
 				seen[name] = true
 				chain := append(append([]string{}, h.chain...), fmt.Sprintf("%s (foreign key %s)", name, fk.Name))
 				if ds.Table(t.Schema, t.Name) == nil {
-					b.diags.Errorf(a.String(), "TRUNCATE would cascade outside the scope",
+					b.diags.AddError(CodeTruncateCascade, a.String(), "TRUNCATE would cascade outside the scope",
 						"Copying %s again truncates it, and on %s the truncate cascades: %s. The last table is outside the replication scope and would lose its rows. Add it to the scope, drop that foreign key on the target, or keep the old filter.",
 						start, b.dstName, strings.Join(chain, " <- "))
 					continue
@@ -596,7 +597,7 @@ func (b *builder) sequences(ds *DatabaseScope, dep addrs.Addr) *plans.Change {
 		c.Action, c.Reason = plans.Create, fmt.Sprintf("set %d sequence(s) on the target to the source values", n)
 	}
 	if n > 0 && b.method != lang.SyncNone {
-		b.diags.Warnf(a.String(), "Sequences are synced, not replicated",
+		b.diags.AddWarning(CodeSequencesSynced, a.String(), "Sequences are synced, not replicated",
 			"PostgreSQL does not replicate sequence values; database-replicator sets the %d sequence(s) of %q at apply, on every sync cycle and at cutover.", n, ds.Name)
 	}
 	return b.add(c)
@@ -634,7 +635,7 @@ func tableList(ts []*catalog.Table, n int) string {
 
 // planDeletes plans the removal of resources recorded in state that the
 // configuration no longer wants. Only what state records is ever deleted.
-func planDeletes(p *plans.Plan, in Input, desired map[string]bool, diags *plans.Diagnostics) {
+func planDeletes(p *plans.Plan, in Input, desired map[string]bool, diags *diag.Diagnostics) {
 	if in.Prior == nil {
 		return
 	}
@@ -650,13 +651,13 @@ func planDeletes(p *plans.Plan, in Input, desired map[string]bool, diags *plans.
 		}
 		a, err := addrs.Parse(s)
 		if err != nil {
-			diags.Warnf(s, "Unreadable address in state", "%v; remove it with `database-replicator state rm`.", err)
+			diags.AddWarning(CodeUnreadableStateAddress, s, "Unreadable address in state", "%v; remove it with `database-replicator state rm`.", err)
 			continue
 		}
 		res := in.Prior.Resource(s)
 		before, err := plans.DecodeAttrs(a.Kind, res.Attributes)
 		if err != nil {
-			diags.Errorf(s, "Unreadable state entry", "%v. Remove it with `database-replicator state rm %s` and plan again.", err, s)
+			diags.AddError(CodeUnreadableStateEntry, s, "Unreadable state entry", "%v. Remove it with `database-replicator state rm %s` and plan again.", err, s)
 			continue
 		}
 		c := &plans.Change{Addr: a, Action: plans.Delete, Before: before}
@@ -664,7 +665,7 @@ func planDeletes(p *plans.Plan, in Input, desired map[string]bool, diags *plans.
 		case addrs.Subscription, addrs.Slot, addrs.Publication:
 			c.Reason = "no longer in the configuration: drop the " + string(a.Kind)
 			if preventing[a.Replication] {
-				diags.Errorf(s, "prevent_destroy forbids dropping a replication object",
+				diags.AddError(CodePreventDestroyDrop, s, "prevent_destroy forbids dropping a replication object",
 					"%s is no longer wanted, and policy.prevent_destroy = true. Set prevent_destroy = false to let this plan drop it.", s)
 			}
 		default:
@@ -728,11 +729,11 @@ func selectTargets(p *plans.Plan, patterns []string) {
 	}
 	p.Changes = out
 	// Keep the diagnostics about what is left (and those about no resource).
-	var diags plans.Diagnostics
-	for _, d := range p.Warnings {
-		if _, err := addrs.Parse(d.Address); err != nil || keep[d.Address] || d.Severity == plans.SevError {
+	var diags diag.Diagnostics
+	for _, d := range p.Diagnostics {
+		if _, err := addrs.Parse(d.Address); err != nil || keep[d.Address] || d.Severity == diag.Error {
 			diags = append(diags, d)
 		}
 	}
-	p.Warnings = diags
+	p.Diagnostics = diags
 }

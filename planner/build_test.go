@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
@@ -151,10 +153,26 @@ func changes(p *plans.Plan) map[string]plans.Action {
 	return out
 }
 
-func errorsOf(ds plans.Diagnostics) []string {
+// codesOf returns the codes of the diagnostics of severity sev, in order.
+func codesOf(ds diag.Diagnostics, sev diag.Severity) []diag.Code {
+	var out []diag.Code
+	for _, d := range ds {
+		if d.Severity == sev {
+			out = append(out, d.Code)
+		}
+	}
+	return out
+}
+
+// hasCode reports whether a diagnostic of severity sev carries code.
+func hasCode(ds diag.Diagnostics, sev diag.Severity, code diag.Code) bool {
+	return slices.Contains(codesOf(ds, sev), code)
+}
+
+func errorsOf(ds diag.Diagnostics) []string {
 	var out []string
 	for _, d := range ds {
-		if d.Severity == plans.SevError {
+		if d.Severity == diag.Error {
 			out = append(out, d.Summary+": "+d.Detail)
 		}
 	}
@@ -440,7 +458,7 @@ func TestTableAddedAfterSubscription(t *testing.T) {
 		}
 		found := false
 		for _, d := range diags {
-			found = found || d.Summary == "Table sync in progress"
+			found = found || (d.Code == CodeTableSyncInProgress && d.Summary == "Table sync in progress")
 		}
 		if found != (tt.warning != "") {
 			t.Errorf("state %s: table sync warning %v, want %v", tt.state, found, tt.warning != "")
@@ -528,6 +546,9 @@ func TestTruncateCascadeOutsideScopeIsRefused(t *testing.T) {
 	dst.Database("app").Tables = append(dst.Database("app").Tables, notes)
 	_, diags := Build(Input{Config: loadConfig(t, `table "app.customers" { where = "id > 0" }`), Servers: servers(src, dst), Prior: st})
 	errs := errorsOf(diags)
+	if codes := codesOf(diags, diag.Error); !slices.Equal(codes, []diag.Code{CodeTruncateCascade}) {
+		t.Errorf("error codes %v, want %s", codes, CodeTruncateCascade)
+	}
 	if len(errs) != 1 || !strings.Contains(errs[0], "TRUNCATE would cascade outside the scope") ||
 		!strings.Contains(errs[0], "app.public.customers <- app.public.notes (foreign key notes_customers_id_fkey)") {
 		t.Fatalf("errors: %v", errs)
@@ -542,7 +563,7 @@ func TestTruncateCascadeThroughScopeNamesWholeChain(t *testing.T) {
 	_, diags := Build(Input{Config: loadConfig(t, `table "app.customers" { where = "id > 0" }`), Servers: servers(src, dst), Prior: st})
 	errs := errorsOf(diags)
 	want := "app.public.customers <- app.public.orders (foreign key orders_customers_id_fkey) <- app.public.order_audit (foreign key order_audit_orders_id_fkey)"
-	if len(errs) != 1 || !strings.Contains(errs[0], want) {
+	if len(errs) != 1 || !strings.Contains(errs[0], want) || !hasCode(diags, diag.Error, CodeTruncateCascade) {
 		t.Fatalf("errors: %v\nwant the chain %s", errs, want)
 	}
 }
@@ -551,7 +572,8 @@ func TestTargetHoldingDataNeedsDropExisting(t *testing.T) {
 	_, dst, _ := applied()
 	p, diags := Build(Input{Config: loadConfig(t, ""), Servers: servers(sourceServer(), dst), Prior: state.New()})
 	errs := errorsOf(diags)
-	if len(errs) == 0 || !strings.Contains(errs[0], "Target database already holds data") || !strings.Contains(errs[0], "drop_existing = true") {
+	if len(errs) == 0 || !strings.Contains(errs[0], "Target database already holds data") || !strings.Contains(errs[0], "drop_existing = true") ||
+		codesOf(diags, diag.Error)[0] != CodeTargetDatabaseNotEmpty {
 		t.Fatalf("errors: %v", errs)
 	}
 	_ = p
@@ -564,7 +586,8 @@ func TestTargetHoldingDataNeedsDropExisting(t *testing.T) {
 	dst.Database("app").Subscriptions = nil
 	_, diags = Build(Input{Config: loadConfig(t, "snapshot {\n drop_existing = true\n }"), Servers: servers(sourceServer(), dst), Prior: state.New()})
 	errs = errorsOf(diags)
-	if len(errs) != 1 || !strings.Contains(errs[0], "drop_existing would cascade outside the scope") || !strings.Contains(errs[0], "app.public.notes") {
+	if len(errs) != 1 || !strings.Contains(errs[0], "drop_existing would cascade outside the scope") || !strings.Contains(errs[0], "app.public.notes") ||
+		!hasCode(diags, diag.Error, CodeDropExistingCascade) {
 		t.Fatalf("errors: %v", errs)
 	}
 }
@@ -580,6 +603,11 @@ func TestObjectsNotInStateAreNeverAdopted(t *testing.T) {
 	for _, want := range []string{"Publication exists and is not managed here", "Replication slot exists and is not managed here"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("missing %q in %v", want, found)
+		}
+	}
+	for _, code := range []diag.Code{CodePublicationNotManaged, CodeSlotNotManaged} {
+		if !hasCode(diags, diag.Error, code) {
+			t.Errorf("no error %s in %v", code, codesOf(diags, diag.Error))
 		}
 	}
 }
@@ -604,6 +632,17 @@ func TestWarnings(t *testing.T) {
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("diagnostics lack %q:\n%s", want, text)
+		}
+	}
+	for _, want := range []struct {
+		sev  diag.Severity
+		code diag.Code
+	}{
+		{diag.Warning, CodeNoReplicaIdentity}, {diag.Error, CodeRowFilterNeedsPG15}, {diag.Warning, CodeSequencesSynced},
+		{diag.Warning, CodeSubscriptionStoresPassword}, {diag.Warning, CodeSyncMethod},
+	} {
+		if !hasCode(diags, want.sev, want.code) {
+			t.Errorf("no %s %s among %v", want.sev, want.code, diags)
 		}
 	}
 	js, err := json.Marshal(p)
@@ -642,7 +681,7 @@ func TestXminMethodPlansCursorsAndNoPublication(t *testing.T) {
 	}
 	found := false
 	for _, d := range diags {
-		if strings.Contains(d.Detail, "Source has wal_level=replica: using xmin-based sync (no source changes required)") {
+		if d.Code == CodeSyncMethod && d.Severity == diag.Warning && strings.Contains(d.Detail, "Source has wal_level=replica: using xmin-based sync (no source changes required)") {
 			found = true
 		}
 	}
@@ -894,7 +933,7 @@ func TestFilterChangeWhileStreaming(t *testing.T) {
 		}
 		found := false
 		for _, d := range diags {
-			found = found || (d.Summary == "Table sync in progress" && strings.Contains(d.Detail, "app.public.events (copying)"))
+			found = found || (d.Code == CodeTableSyncInProgress && strings.Contains(d.Detail, "app.public.events (copying)"))
 		}
 		if found != tt.syncing {
 			t.Errorf("state %s: table sync warning %v, want %v", tt.state, found, tt.syncing)
@@ -952,7 +991,7 @@ func TestDriftIgnoredTableIsNotPublished(t *testing.T) {
 	}
 	var warned []string
 	for _, d := range diags {
-		if d.Summary == "Table not published" || d.Summary == "Schema drift ignored" {
+		if d.Code == CodeTableNotPublished || d.Code == CodeSchemaDriftIgnored {
 			warned = append(warned, d.Summary+": "+d.Detail)
 		}
 	}
@@ -1040,7 +1079,7 @@ func planText(p *plans.Plan) string {
 			fmt.Fprintf(&b, "# after: %s\n", strings.Join(deps, ", "))
 		}
 	}
-	for _, d := range p.Warnings {
+	for _, d := range p.Diagnostics {
 		fmt.Fprintf(&b, "%s: %s\n  on %s\n  %s\n", d.Severity, d.Summary, d.Address, d.Detail)
 	}
 	s := p.Summary()

@@ -79,7 +79,7 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 			leftOut[ts.Ref.String()] = true
 		case b.r.Policy.OnSchemaDrift == lang.DriftIgnore && schema.Action != plans.Create && tdb != nil && tdb.Table(ts.Ref.Schema, ts.Ref.Table) == nil:
 			leftOut[ts.Ref.String()] = true
-			b.diags.Warnf(a.String(), "Table not published",
+			b.diags.AddWarning(CodeTableNotPublished, a.String(), "Table not published",
 				"%s is in scope but missing on %s, and policy.on_schema_drift = \"ignore\": it is not added to publication %q (the subscription's apply worker would fail on its first row). Create it on the target, or set on_schema_drift = \"apply\".",
 				ts.Ref.String(), b.dstName, name)
 		}
@@ -91,12 +91,12 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 		}
 		if ts.Filter != "" {
 			if chk := b.in.FilterChecks[ts.Ref.String()]; ts.Window == nil && chk.NotPublishable != "" {
-				b.diags.Errorf(a.String(), "Row filter cannot be used in a publication",
+				b.diags.AddError(CodeRowFilterUnpublishable, a.String(), "Row filter cannot be used in a publication",
 					"%s on %s refuses the filter of %s in a publication: %s. Publications allow only immutable expressions over the table's columns; for a moving time cut-off use a time_window block (frozen to a constant cut-off when the publication is created), or use sync { method = \"xmin\" }.",
 					b.srcName, ds.Name, ts.Ref.String(), chk.NotPublishable)
 			}
 			if b.src.VersionNum < 150000 {
-				b.diags.Errorf(a.String(), "Row filters need PostgreSQL 15 on the source",
+				b.diags.AddError(CodeRowFilterNeedsPG15, a.String(), "Row filters need PostgreSQL 15 on the source",
 					"%s has a row filter, and %s runs PostgreSQL %s; publications carry row filters only from 15 on. Use sync { method = \"xmin\" }, upgrade the source, or remove the filter.",
 					ts.Ref.String(), b.srcName, b.src.Version)
 			}
@@ -106,7 +106,7 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 			outside = fmt.Sprintf("column %q of the time window is not part of the primary key", ts.Window.Column)
 		}
 		if outside != "" && ts.ReplicaIdentity != "full" && ts.Source.ReplicaIdentity != "full" {
-			b.diags.Errorf(a.String(), "Row filter uses columns outside the replica identity",
+			b.diags.AddError(CodeRowFilterReplicaIdentity, a.String(), "Row filter uses columns outside the replica identity",
 				"Once %s is published with its row filter, UPDATE and DELETE on it would fail on %s (%s). Add to the configuration:\n  table %q {\n    replica_identity = \"full\"\n  }\nor filter on primary-key columns only.",
 				ts.Ref.String(), b.srcName, outside, ts.Ref.String())
 		}
@@ -115,7 +115,7 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 			case ts.ReplicaIdentity == "full":
 			case ts.Source.ReplicaIdentity == "full" || (ts.Source.ReplicaIdentity == "index" && ts.Source.ReplicaIdentityIndex != ""):
 			default:
-				b.diags.Warnf(b.addr(addrs.Table, ts.Ref.String()).String(), "Table without primary key or replica identity",
+				b.diags.AddWarning(CodeNoReplicaIdentity, b.addr(addrs.Table, ts.Ref.String()).String(), "Table without primary key or replica identity",
 					"%s has no primary key; once it is published, UPDATE and DELETE on it fail on the source. Add a primary key, or add to the configuration:\n  table %q {\n    replica_identity = \"full\"\n  }",
 					ts.Ref.String(), ts.Ref.String())
 			}
@@ -142,7 +142,7 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 	case actual == nil:
 		c.Action, c.Reason = plans.Create, fmt.Sprintf("recorded in state but missing on %s (dropped outside database-replicator): create it again", b.srcName)
 	case prior == nil:
-		b.diags.Errorf(a.String(), "Publication exists and is not managed here",
+		b.diags.AddError(CodePublicationNotManaged, a.String(), "Publication exists and is not managed here",
 			"%s already has a publication %q in %q that this state does not record. database-replicator never takes over objects it did not create: choose another sync { publication = \"...\" }, or drop it if it is a leftover.",
 			b.srcName, name, ds.Name)
 	default:
@@ -246,7 +246,7 @@ func (b *builder) slot(ds *DatabaseScope, pub addrs.Addr) *plans.Change {
 		c.Reason = fmt.Sprintf("the slot is gone from %s: changes since it was lost cannot be streamed; create a new slot and copy every table of %q again", b.srcName, ds.Name)
 		b.recopyDB[ds.Name] = "the replication slot was lost"
 	case prior == nil:
-		b.diags.Errorf(a.String(), "Replication slot exists and is not managed here",
+		b.diags.AddError(CodeSlotNotManaged, a.String(), "Replication slot exists and is not managed here",
 			"%s already has a replication slot %q that this state does not record. Choose another sync { subscription = \"...\" } (the slot name derives from it), or drop the slot if it is a leftover: SELECT pg_drop_replication_slot('%s');",
 			b.srcName, name, name)
 	case b.subscriptionLost(ds):
@@ -290,7 +290,7 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Chan
 		Options: "create_slot = false, copy_data = false"}
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: deps}
 	if hasPassword {
-		b.diags.Warnf(a.String(), "The subscription will store a password",
+		b.diags.AddWarning(CodeSubscriptionStoresPassword, a.String(), "The subscription will store a password",
 			"The source URL carries a password, and PostgreSQL stores a subscription's connection string in pg_subscription on %s, readable by its superusers. To keep it out: drop the password from the source URL and put it in ~/.pgpass of the postgres user on the target host (see docs/security.md).", b.dstName)
 	}
 	tdb := b.dst.Database(ds.Name)
@@ -310,7 +310,7 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Chan
 		c.Action = plans.Create
 		c.Reason = fmt.Sprintf("recorded in state but missing on %s (dropped outside database-replicator): create it again; it resumes from the slot's confirmed position", b.dstName)
 	case prior == nil:
-		b.diags.Errorf(a.String(), "Subscription exists and is not managed here",
+		b.diags.AddError(CodeSubscriptionNotManaged, a.String(), "Subscription exists and is not managed here",
 			"%s already has a subscription %q in %q that this state does not record. Choose another sync { subscription = \"...\" }, or drop it if it is a leftover.", b.dstName, name, ds.Name)
 	default:
 		before := &plans.SubscriptionAttrs{Name: name, Server: b.dstName, SlotName: actual.SlotName,
@@ -350,7 +350,7 @@ func (b *builder) xmin(ts *TableScope) *plans.Change {
 		PrimaryKey: ts.Source.PrimaryKey}
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: []addrs.Addr{b.addr(addrs.Table, ts.Ref.String())}}
 	if len(ts.Source.PrimaryKey) == 0 {
-		b.diags.Warnf(a.String(), "Table without primary key under xmin sync",
+		b.diags.AddWarning(CodeXminNoPrimaryKey, a.String(), "Table without primary key under xmin sync",
 			"%s has no primary key: xmin sync cannot upsert or reconcile it row by row, so each cycle that sees a change copies the table again (truncate and copy). Add a primary key to avoid that.", ts.Ref.String())
 	}
 	if prior := b.prior(a); prior == nil || b.recopyDB[ts.Ref.Database] != "" {
@@ -511,7 +511,7 @@ func (b *builder) tableSync(ds *DatabaseScope, actual *catalog.Subscription, a a
 			default:
 				refresh = append(refresh, ts.Ref)
 				if tt := tdb.Table(ts.Ref.Schema, ts.Ref.Table); tt != nil && tt.EstimatedRows > 0 {
-					b.diags.Warnf(a.String(), "Table sync copies into a table that holds rows",
+					b.diags.AddWarning(CodeTableSyncIntoRows, a.String(), "Table sync copies into a table that holds rows",
 						"%s already exists on %s with about %d row(s): the subscription's table sync copies the source's rows into it as it is, without emptying it first. Empty it on the target before apply if those rows are stale.", ref, b.dstName, tt.EstimatedRows)
 				}
 			}
@@ -522,7 +522,7 @@ func (b *builder) tableSync(ds *DatabaseScope, actual *catalog.Subscription, a a
 	before.TableSync = recorded
 	after.TableSync = synced
 	if len(syncing) > 0 {
-		b.diags.Warnf(a.String(), "Table sync in progress",
+		b.diags.AddWarning(CodeTableSyncInProgress, a.String(), "Table sync in progress",
 			"The subscription's table sync is still copying %s; each table streams once it is ready. Nothing to do: plan shows no change for them meanwhile.", strings.Join(syncing, ", "))
 	}
 	if len(refresh) == 0 {

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/database-replicator/database-replicator/lang"
-	"github.com/database-replicator/database-replicator/planner/plans"
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 )
 
@@ -66,8 +66,8 @@ func refMatches(ref lang.TableRef, db, schema, table string) bool {
 
 // ResolveScope computes the databases and tables a replication covers on
 // its source, and reports configured names that do not exist there.
-func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (*Scope, plans.Diagnostics) {
-	var diags plans.Diagnostics
+func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (*Scope, diag.Diagnostics) {
+	var diags diag.Diagnostics
 	scope := &Scope{Replication: r}
 	addr := "replication." + r.Name
 
@@ -77,12 +77,12 @@ func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (
 		for _, n := range r.Databases {
 			db := src.Database(n)
 			if db == nil {
-				diags.Errorf(addr, "Database not found on the source",
+				diags.AddError(CodeDatabaseNotFound, addr, "Database not found on the source",
 					"%q is listed in databases, but %s has no such database. Existing databases: %s.", n, sourceName, strings.Join(databaseNames(src), ", "))
 				continue
 			}
 			if db.IsTemplate || !db.AllowConn {
-				diags.Errorf(addr, "Database cannot be replicated",
+				diags.AddError(CodeDatabaseNotReplicable, addr, "Database cannot be replicated",
 					"%q on %s is a template or does not allow connections; remove it from databases.", n, sourceName)
 				continue
 			}
@@ -93,7 +93,7 @@ func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (
 		for _, n := range r.ExcludeDatabases {
 			excluded[n] = true
 			if src.Database(n) == nil {
-				diags.Warnf(addr, "Excluded database does not exist",
+				diags.AddWarning(CodeExcludedDatabaseMissing, addr, "Excluded database does not exist",
 					"%q is listed in exclude_databases, but %s has no such database; the entry has no effect.", n, sourceName)
 			}
 		}
@@ -137,10 +137,10 @@ func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (
 	}
 
 	// Every configured table must exist where it is said to be.
-	check := func(kind string, refs []lang.TableRef, severity plans.Severity) {
+	check := func(kind string, refs []lang.TableRef, severity diag.Severity) {
 		for _, ref := range refs {
 			if !refExists(src, names, ref) {
-				d := plans.Diagnostic{Severity: severity, Address: addr,
+				d := diag.Diagnostic{Severity: severity, Code: CodeTableNotFound, Address: addr,
 					Summary: "Table not found on the source",
 					Detail: fmt.Sprintf("%s names %s, but %s has no such table in the databases in scope. Names are case-sensitive: check the spelling and the schema (unqualified names mean schema public).",
 						kind, ref.String(), sourceName)}
@@ -148,14 +148,14 @@ func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (
 			}
 		}
 	}
-	check("include_tables", r.IncludeTables, plans.SevError)
-	check("exclude_tables", r.ExcludeTables, plans.SevWarning)
-	check("schema_only", r.SchemaOnly, plans.SevError)
+	check("include_tables", r.IncludeTables, diag.Error)
+	check("exclude_tables", r.ExcludeTables, diag.Warning)
+	check("schema_only", r.SchemaOnly, diag.Error)
 	var blockRefs []lang.TableRef
 	for _, tc := range r.Tables {
 		blockRefs = append(blockRefs, tc.Ref)
 	}
-	check("a table block", blockRefs, plans.SevError)
+	check("a table block", blockRefs, diag.Error)
 	return scope, diags
 }
 

@@ -50,7 +50,7 @@ func (c *applyCmd) Run(a *app) error {
 		return err
 	}
 	if diags.HasErrors() {
-		return &exitError{code: 1, err: fmt.Errorf("apply: %d error(s) above must be fixed first; nothing was changed", countErrors(diags))}
+		return &exitError{code: 1, err: fmt.Errorf("apply: %d error(s) above must be fixed first; nothing was changed", len(diags.Errors()))}
 	}
 	if !plan.HasChanges() {
 		return nil

@@ -65,7 +65,7 @@ func (c *initCmd) Run(a *app) error {
 		return err
 	}
 	if diags.HasErrors() {
-		return &exitError{code: 1, err: fmt.Errorf("init: %d error(s) above must be fixed first; nothing was changed", countErrors(diags))}
+		return &exitError{code: 1, err: fmt.Errorf("init: %d error(s) above must be fixed first; nothing was changed", len(diags.Errors()))}
 	}
 	if !plan.HasChanges() {
 		fmt.Fprintln(a.io.stdout, "\nThe snapshot is complete; run `database-replicator apply` to create the subscription.")

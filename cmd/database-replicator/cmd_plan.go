@@ -7,6 +7,7 @@ import (
 
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 	"github.com/database-replicator/database-replicator/providers/postgres/planning"
@@ -46,7 +47,7 @@ func (c *planCmd) Run(a *app) error {
 		return err
 	}
 	if diags.HasErrors() {
-		return &exitError{code: 1, err: fmt.Errorf("plan: %d error(s) above must be fixed first", countErrors(diags))}
+		return &exitError{code: 1, err: fmt.Errorf("plan: %d error(s) above must be fixed first", len(diags.Errors()))}
 	}
 	if c.Out != "" {
 		if err := plan.WriteFile(c.Out); err != nil {
@@ -62,19 +63,8 @@ func (c *planCmd) Run(a *app) error {
 	return nil
 }
 
-// countErrors counts error diagnostics.
-func countErrors(ds plans.Diagnostics) int {
-	n := 0
-	for _, d := range ds {
-		if d.Severity == plans.SevError {
-			n++
-		}
-	}
-	return n
-}
-
 // makePlan reads state, introspects every endpoint and builds the plan.
-func (a *app) makePlan(cfg *lang.Config, eps *endpoints.Set, backend state.Backend, targets []string) (*plans.Plan, plans.Diagnostics, error) {
+func (a *app) makePlan(cfg *lang.Config, eps *endpoints.Set, backend state.Backend, targets []string) (*plans.Plan, diag.Diagnostics, error) {
 	prior, err := backend.Read(a.ctx)
 	if err != nil {
 		return nil, nil, err

@@ -83,7 +83,7 @@ func (a *app) prepareSync(cfg *lang.Config, c *syncCmd, view views.SyncView) ([]
 		if err := a.renderPlan(plan, false, false); err != nil {
 			return nil, err
 		}
-		return nil, &exitError{code: 1, err: fmt.Errorf("sync: %d error(s) above must be fixed first; nothing was changed", countErrors(diags))}
+		return nil, &exitError{code: 1, err: fmt.Errorf("sync: %d error(s) above must be fixed first; nothing was changed", len(diags.Errors()))}
 	}
 	jobs, choices, err := syncloop.Prepare(a.ctx, syncloop.PrepareInput{
 		Jobs: syncloop.JobsInput{Config: cfg, Endpoints: eps, SyncInterval: c.SyncInterval,

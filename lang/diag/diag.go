@@ -106,19 +106,6 @@ func (ds *Diagnostics) Append(more ...Diagnostic) {
 	*ds = append(*ds, more...)
 }
 
-// Errorf appends an error without a code about addr (which may be "").
-// It has the call shape of the planner's former Diagnostics.Errorf; prefer
-// AddError, which carries a code.
-func (ds *Diagnostics) Errorf(addr, summary, detailFormat string, args ...any) {
-	ds.Append(Diagnostic{Severity: Error, Summary: summary, Detail: fmt.Sprintf(detailFormat, args...), Address: addr})
-}
-
-// Warnf appends a warning without a code about addr (which may be "").
-// Prefer AddWarning, which carries a code.
-func (ds *Diagnostics) Warnf(addr, summary, detailFormat string, args ...any) {
-	ds.Append(Diagnostic{Severity: Warning, Summary: summary, Detail: fmt.Sprintf(detailFormat, args...), Address: addr})
-}
-
 // AddError appends an error with a code about addr (which may be "").
 func (ds *Diagnostics) AddError(code Code, addr, summary, detailFormat string, args ...any) {
 	ds.Append(Diagnostic{Severity: Error, Code: code, Summary: summary, Detail: fmt.Sprintf(detailFormat, args...), Address: addr})

@@ -17,8 +17,8 @@ func rng(file string, line, col int) *Range {
 
 func TestHelpersAndPartition(t *testing.T) {
 	var ds Diagnostics
-	ds.Warnf("replication.main", "Sync method: xmin", "wal_level is %s", "replica")
-	ds.Errorf("table.a.public.t", "Missing table", "%s does not exist", "a.public.t")
+	ds.AddWarning("plan.sync-method", "replication.main", "Sync method: xmin", "wal_level is %s", "replica")
+	ds.AddError("plan.table-not-found", "table.a.public.t", "Missing table", "%s does not exist", "a.public.t")
 	ds.AddWarning("plan.w", "", "W2", "detail %d", 2)
 	ds.AddError("plan.e", "replication.main", "E2", "detail %d", 2)
 
@@ -34,8 +34,8 @@ func TestHelpersAndPartition(t *testing.T) {
 	if got := summaries(ds.ErrorsFirst()); !reflect.DeepEqual(got, []string{"Missing table", "E2", "Sync method: xmin", "W2"}) {
 		t.Errorf("ErrorsFirst = %v", got)
 	}
-	if ds[0].Detail != "wal_level is replica" || ds[0].Address != "replication.main" || ds[0].Code != "" {
-		t.Errorf("Warnf = %+v", ds[0])
+	if ds[0].Detail != "wal_level is replica" || ds[0].Address != "replication.main" || ds[0].Code != "plan.sync-method" || ds[0].Severity != Warning {
+		t.Errorf("AddWarning = %+v", ds[0])
 	}
 	if ds[3].Code != "plan.e" || ds[3].Severity != Error || ds[3].Detail != "detail 2" {
 		t.Errorf("AddError = %+v", ds[3])

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 )
 
@@ -101,7 +102,7 @@ func TestAttrsWireShape(t *testing.T) {
 // A saved plan gives back the typed attributes it was written with.
 func TestPlanFileRoundTrip(t *testing.T) {
 	p := &Plan{ConfigDigest: "d", StateLineage: "l", StateSerial: 3, Fingerprints: map[string]string{"source.prod": "f"},
-		CreatedAt: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), Warnings: Diagnostics{{Severity: SevWarning, Summary: "s"}}}
+		CreatedAt: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), Diagnostics: diag.Diagnostics{{Severity: diag.Warning, Summary: "s"}}}
 	for i, a := range sampleAttrs() {
 		key := "app"
 		if a.Kind() == addrs.Table || a.Kind() == addrs.Xmin {

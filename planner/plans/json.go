@@ -3,6 +3,7 @@ package plans
 import (
 	"encoding/json"
 
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 )
 
@@ -23,18 +24,18 @@ type jsonChange struct {
 
 // jsonPlan is the stable JSON form of a plan.
 type jsonPlan struct {
-	FormatVersion string       `json:"format_version"`
-	Changes       []jsonChange `json:"changes"`
-	Warnings      Diagnostics  `json:"warnings"`
-	Summary       Summary      `json:"summary"`
+	FormatVersion string           `json:"format_version"`
+	Changes       []jsonChange     `json:"changes"`
+	Warnings      diag.Diagnostics `json:"warnings"`
+	Summary       Summary          `json:"summary"`
 }
 
 // MarshalJSON renders the plan in the documented format_version 1 shape:
 // each change's attributes in their wire form (EncodeAttrs).
 func (p *Plan) MarshalJSON() ([]byte, error) {
-	out := jsonPlan{FormatVersion: FormatVersion, Changes: []jsonChange{}, Warnings: p.Warnings, Summary: p.Summary()}
+	out := jsonPlan{FormatVersion: FormatVersion, Changes: []jsonChange{}, Warnings: p.Diagnostics, Summary: p.Summary()}
 	if out.Warnings == nil {
-		out.Warnings = Diagnostics{}
+		out.Warnings = diag.Diagnostics{}
 	}
 	for _, c := range p.Changes {
 		deps := make([]string, 0, len(c.DependsOn))

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 )
 
@@ -86,8 +87,10 @@ func (c *Change) Acted() Attrs {
 // Plan is the ordered list of changes apply will make, and what it was
 // computed from, so that a saved plan can be refused when it is stale.
 type Plan struct {
-	Changes  []*Change
-	Warnings Diagnostics
+	Changes []*Change
+	// Diagnostics are the errors and warnings found while planning, in
+	// the order found; the plan JSON keeps them under "warnings".
+	Diagnostics diag.Diagnostics
 	// ConfigDigest is a digest of the configuration the plan was made from.
 	ConfigDigest string
 	// StateLineage and StateSerial identify the prior state.

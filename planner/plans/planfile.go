@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 )
 
@@ -26,7 +27,7 @@ type savedPlan struct {
 	StateSerial  uint64            `json:"state_serial"`
 	Fingerprints map[string]string `json:"fingerprints"`
 	Changes      []savedChange     `json:"changes"`
-	Warnings     Diagnostics       `json:"warnings"`
+	Warnings     diag.Diagnostics  `json:"warnings"`
 }
 
 type savedChange struct {
@@ -43,7 +44,7 @@ type savedChange struct {
 func (p *Plan) WriteFile(path string) error {
 	sp := savedPlan{
 		FileVersion: planFileVersion, CreatedAt: p.CreatedAt.UTC(), ConfigDigest: p.ConfigDigest,
-		StateLineage: p.StateLineage, StateSerial: p.StateSerial, Fingerprints: p.Fingerprints, Warnings: p.Warnings,
+		StateLineage: p.StateLineage, StateSerial: p.StateSerial, Fingerprints: p.Fingerprints, Warnings: p.Diagnostics,
 	}
 	for _, c := range p.Changes {
 		deps := make([]string, len(c.DependsOn))
@@ -95,7 +96,7 @@ func ReadFile(path string) (*Plan, error) {
 	}
 	p := &Plan{
 		ConfigDigest: sp.ConfigDigest, StateLineage: sp.StateLineage, StateSerial: sp.StateSerial,
-		Fingerprints: sp.Fingerprints, Warnings: sp.Warnings, CreatedAt: sp.CreatedAt,
+		Fingerprints: sp.Fingerprints, Diagnostics: sp.Warnings, CreatedAt: sp.CreatedAt,
 	}
 	for _, c := range sp.Changes {
 		a, err := addrs.Parse(c.Address)

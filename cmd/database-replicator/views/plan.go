@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/sergi/go-diff/diffmatchpatch"
 )
@@ -96,20 +97,24 @@ func (v PlanText) Plan(p *plans.Plan) error {
 			v.renderChange(&b, c)
 		}
 	}
-	if len(p.Warnings) > 0 {
+	if len(p.Diagnostics) > 0 {
 		b.WriteString("\n")
-		for _, d := range p.Warnings {
+		// Errors first, then warnings: a warning never stands where an
+		// error is expected.
+		for _, d := range p.Diagnostics.ErrorsFirst() {
 			label := v.paint(ansiBold+ansiYellow, "Warning:")
-			if d.Severity == plans.SevError {
+			if d.IsError() {
 				label = v.paint(ansiBold+ansiRed, "Error:")
 			}
 			fmt.Fprintf(&b, "%s %s\n", label, d.Summary)
 			if d.Address != "" {
 				fmt.Fprintf(&b, "  on %s\n", d.Address)
 			}
-			for _, l := range strings.Split(d.Detail, "\n") {
-				if l != "" {
-					fmt.Fprintf(&b, "  %s\n", l)
+			for _, text := range []string{d.Detail, d.Fix} {
+				for _, l := range strings.Split(text, "\n") {
+					if l != "" {
+						fmt.Fprintf(&b, "  %s\n", l)
+					}
 				}
 			}
 		}
@@ -283,25 +288,33 @@ func (v PlanMarkdown) Plan(p *plans.Plan) error {
 		b.WriteString(strings.TrimLeft(text.String(), "\n"))
 		b.WriteString("```\n\n</details>\n")
 	}
-	if len(p.Warnings) > 0 {
-		b.WriteString("\n#### Warnings\n\n")
-		for _, d := range p.Warnings {
-			icon := "⚠️"
-			if d.Severity == plans.SevError {
-				icon = "❌"
-			}
-			fmt.Fprintf(&b, "- %s **%s**", icon, mdEscape(d.Summary))
-			if d.Address != "" {
-				fmt.Fprintf(&b, " (`%s`)", d.Address)
-			}
-			if d.Detail != "" {
-				fmt.Fprintf(&b, ": %s", mdEscape(strings.ReplaceAll(d.Detail, "\n", " ")))
-			}
-			b.WriteString("\n")
-		}
-	}
+	// Errors under their own heading before the warnings.
+	writeMarkdownDiagnostics(&b, "Errors", "❌", p.Diagnostics.Errors())
+	writeMarkdownDiagnostics(&b, "Warnings", "⚠️", p.Diagnostics.Warnings())
 	_, err := io.WriteString(v.W, b.String())
 	return err
+}
+
+// writeMarkdownDiagnostics writes a heading and one bullet per diagnostic,
+// nothing when ds is empty.
+func writeMarkdownDiagnostics(b *strings.Builder, heading, icon string, ds diag.Diagnostics) {
+	if len(ds) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n#### %s\n\n", heading)
+	for _, d := range ds {
+		fmt.Fprintf(b, "- %s **%s**", icon, mdEscape(d.Summary))
+		if d.Address != "" {
+			fmt.Fprintf(b, " (`%s`)", d.Address)
+		}
+		if d.Detail != "" {
+			fmt.Fprintf(b, ": %s", mdEscape(strings.ReplaceAll(d.Detail, "\n", " ")))
+		}
+		if d.Fix != "" {
+			fmt.Fprintf(b, " Fix: %s", mdEscape(strings.ReplaceAll(d.Fix, "\n", " ")))
+		}
+		b.WriteString("\n")
+	}
 }
 
 // mdEscape escapes characters that break a markdown table cell.

@@ -100,10 +100,12 @@ type validateReport struct {
 	Checks           []checkJSON `json:"checks"`
 }
 
-// checkJSON is one live check in JSON.
+// checkJSON is one live check in JSON. Code is the check's stable code
+// (docs/diagnostics.md), added within the document's shape.
 type checkJSON struct {
 	Subject string `json:"subject"`
 	Check   string `json:"check"`
+	Code    string `json:"code"`
 	Status  string `json:"status"`
 	Detail  string `json:"detail"`
 	Fix     string `json:"fix,omitempty"`
@@ -119,7 +121,7 @@ func (v ValidateJSON) Offline() error { return v.Checks(nil) }
 func (v ValidateJSON) Checks(checks []preflight.Check) error {
 	rep := validateReport{ConfigValid: true, BlockingFailures: preflight.Failures(checks), Checks: []checkJSON{}}
 	for _, c := range checks {
-		rep.Checks = append(rep.Checks, checkJSON{Subject: c.Subject, Check: c.Name, Status: word(c.Status), Detail: c.Detail, Fix: c.Fix})
+		rep.Checks = append(rep.Checks, checkJSON{Subject: c.Subject, Check: c.Name, Code: string(c.Code), Status: word(c.Status), Detail: c.Detail, Fix: c.Fix})
 	}
 	return writeIndentedJSON(v.W, rep)
 }

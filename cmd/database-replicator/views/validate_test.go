@@ -9,9 +9,9 @@ import (
 )
 
 var testChecks = []preflight.Check{
-	{Subject: "source.prod", Name: "reachable", Status: preflight.OK, Detail: "PostgreSQL 15.4"},
-	{Subject: "replication.main", Name: "sync method", Status: preflight.Warn, Detail: "source has wal_level=replica: using xmin-based sync", Fix: "ALTER SYSTEM SET wal_level = logical"},
-	{Subject: "replication.main", Name: "target may create databases", Status: preflight.Fail, Detail: "app has neither CREATEDB nor superuser", Fix: "ALTER ROLE app WITH CREATEDB;"},
+	{Subject: "source.prod", Name: "reachable", Code: preflight.CodeReachable, Status: preflight.OK, Detail: "PostgreSQL 15.4"},
+	{Subject: "replication.main", Name: "sync method", Code: preflight.CodeSyncMethod, Status: preflight.Warn, Detail: "source has wal_level=replica: using xmin-based sync", Fix: "ALTER SYSTEM SET wal_level = logical"},
+	{Subject: "replication.main", Name: "target may create databases", Code: preflight.CodeCreateDBPrivilege, Status: preflight.Fail, Detail: "app has neither CREATEDB nor superuser", Fix: "ALTER ROLE app WITH CREATEDB;"},
 }
 
 func TestValidateText(t *testing.T) {
@@ -67,6 +67,7 @@ func TestValidateJSON(t *testing.T) {
     {
       "subject": "replication.main",
       "check": "target may create databases",
+      "code": "preflight.createdb-privilege",
       "status": "fail",
       "detail": "app has neither CREATEDB nor superuser",
       "fix": "ALTER ROLE app WITH CREATEDB;"

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
@@ -41,7 +42,7 @@ type Input struct {
 // Make introspects every endpoint and builds the plan. The error is an I/O
 // failure; problems of the configuration against the servers are the
 // diagnostics.
-func Make(ctx context.Context, in Input) (*plans.Plan, plans.Diagnostics, error) {
+func Make(ctx context.Context, in Input) (*plans.Plan, diag.Diagnostics, error) {
 	log := logger(in.Log)
 	servers, err := IntrospectAll(ctx, in.Endpoints, log)
 	if err != nil {

@@ -2,7 +2,8 @@
 // the sync of each replication need: reachability and versions, the sync
 // method the source allows, privileges, free slots and WAL senders, row
 // filter support, and whether the target reaches the source. Results are
-// data (Check); rendering them is the caller's business.
+// data (Check, each with a stable code); Diagnostics turns the failed and
+// warning ones into diagnostics; rendering them is the caller's business.
 package preflight
 
 import (
@@ -16,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
@@ -43,6 +45,10 @@ type Check struct {
 	Subject string
 	// Name is the check, e.g. "free replication slots".
 	Name string
+	// Code identifies the check (the rule behind it) for scripts and
+	// docs/diagnostics.md; several names may share one code ("database app
+	// exists on source", "databases exist on source").
+	Code diag.Code
 	// Status is the outcome.
 	Status Status
 	// Detail is what was found.
@@ -60,6 +66,28 @@ func Failures(checks []Check) int {
 		}
 	}
 	return n
+}
+
+// Diagnostics turns the checks that did not pass into diagnostics, in
+// order: a failed check is an error, a warning check a warning. The
+// diagnostic's code is the check's, its summary the check's name, its
+// detail what was found, its address the subject and its fix the check's
+// fix. Passed checks are left out.
+func Diagnostics(checks []Check) diag.Diagnostics {
+	var ds diag.Diagnostics
+	for _, c := range checks {
+		var sev diag.Severity
+		switch c.Status {
+		case Fail:
+			sev = diag.Error
+		case Warn:
+			sev = diag.Warning
+		default:
+			continue
+		}
+		ds.Append(diag.Diagnostic{Severity: sev, Code: c.Code, Summary: c.Name, Detail: c.Detail, Address: c.Subject, Fix: c.Fix})
+	}
+	return ds
 }
 
 // Run connects to every endpoint of cfg and checks each replication. An
@@ -103,25 +131,25 @@ const serverTimeout = 30 * time.Second
 func CheckServer(ctx context.Context, ep endpoints.Endpoint) (*catalog.Server, []Check) {
 	subject := ep.Address()
 	if ep.Err != nil {
-		return nil, []Check{{subject, "connection string", Fail, ep.Err.Error(), "write a libpq URL (postgres://user@host:5432/db) or key=value string"}}
+		return nil, []Check{{subject, "connection string", CodeConnectionString, Fail, ep.Err.Error(), "write a libpq URL (postgres://user@host:5432/db) or key=value string"}}
 	}
 	info := ep.Info
 	ctx, cancel := context.WithTimeout(ctx, serverTimeout)
 	defer cancel()
 	conn, err := conninfo.Connect(ctx, info)
 	if err != nil {
-		return nil, []Check{{subject, "reachable", Fail, err.Error(), "check host, port, credentials and pg_hba.conf for " + info.Redacted()}}
+		return nil, []Check{{subject, "reachable", CodeReachable, Fail, err.Error(), "check host, port, credentials and pg_hba.conf for " + info.Redacted()}}
 	}
 	conn.Close(context.Background())
 	f, err := catalog.Introspect(ctx, info, []string{})
 	if err != nil {
-		return nil, []Check{{subject, "reachable", Fail, fmt.Sprintf("read server facts: %v", err), ""}}
+		return nil, []Check{{subject, "reachable", CodeReachable, Fail, fmt.Sprintf("read server facts: %v", err), ""}}
 	}
-	cs := []Check{{subject, "reachable", OK, "PostgreSQL " + f.Version, ""}}
+	cs := []Check{{subject, "reachable", CodeReachable, OK, "PostgreSQL " + f.Version, ""}}
 	if f.VersionNum >= 120000 {
-		cs = append(cs, Check{subject, "version >= 12", OK, strconv.Itoa(f.VersionNum / 10000), ""})
+		cs = append(cs, Check{subject, "version >= 12", CodeServerVersion, OK, strconv.Itoa(f.VersionNum / 10000), ""})
 	} else {
-		cs = append(cs, Check{subject, "version >= 12", Fail, f.Version, "upgrade the server to PostgreSQL 12 or newer"})
+		cs = append(cs, Check{subject, "version >= 12", CodeServerVersion, Fail, f.Version, "upgrade the server to PostgreSQL 12 or newer"})
 	}
 	return f, cs
 }
@@ -130,9 +158,9 @@ func CheckServer(ctx context.Context, ep endpoints.Endpoint) (*catalog.Server, [
 func Versions(subject string, src, dst *catalog.Server) Check {
 	sm, tm := src.VersionNum/10000, dst.VersionNum/10000
 	if tm >= sm {
-		return Check{subject, "target major >= source major", OK, fmt.Sprintf("%d >= %d", tm, sm), ""}
+		return Check{subject, "target major >= source major", CodeTargetVersion, OK, fmt.Sprintf("%d >= %d", tm, sm), ""}
 	}
-	return Check{subject, "target major >= source major", Fail, fmt.Sprintf("target %d < source %d", tm, sm),
+	return Check{subject, "target major >= source major", CodeTargetVersion, Fail, fmt.Sprintf("target %d < source %d", tm, sm),
 		"use a target server whose major version is at least the source's; logical replication and pg_dump output do not go backwards"}
 }
 
@@ -142,13 +170,13 @@ func PgDump(subject string, src *catalog.Server, pgDumpMajor int, pgDumpErr erro
 	sm := src.VersionNum / 10000
 	switch {
 	case pgDumpErr != nil:
-		return Check{subject, "pg_dump available", Fail, pgDumpErr.Error(),
+		return Check{subject, "pg_dump available", CodePgDumpAvailable, Fail, pgDumpErr.Error(),
 			"install the PostgreSQL client tools (apt-get install postgresql-client) or put pg_dump on PATH"}
 	case pgDumpMajor < sm:
-		return Check{subject, "pg_dump major >= source major", Fail, fmt.Sprintf("pg_dump %d < source %d", pgDumpMajor, sm),
+		return Check{subject, "pg_dump major >= source major", CodePgDumpVersion, Fail, fmt.Sprintf("pg_dump %d < source %d", pgDumpMajor, sm),
 			fmt.Sprintf("install postgresql-client-%d or newer and put its bin directory first on PATH", sm)}
 	}
-	return Check{subject, "pg_dump major >= source major", OK, fmt.Sprintf("%d >= %d", pgDumpMajor, sm), ""}
+	return Check{subject, "pg_dump major >= source major", CodePgDumpVersion, OK, fmt.Sprintf("%d >= %d", pgDumpMajor, sm), ""}
 }
 
 // SyncMethod explains which sync method the replication will use. For
@@ -161,25 +189,25 @@ func SyncMethod(subject string, r *lang.Replication, src *catalog.Server) Check 
 	case lang.SyncLogical, lang.SyncStream:
 		name := "wal_level for " + string(r.Sync.Method) + " sync"
 		if !logical {
-			return Check{subject, name, Fail, "source has wal_level=" + src.WalLevel,
+			return Check{subject, name, CodeWalLevel, Fail, "source has wal_level=" + src.WalLevel,
 				"ALTER SYSTEM SET wal_level = logical; then restart the source (or set sync { method = \"xmin\" }, which needs no source change)"}
 		}
-		return Check{subject, name, OK, "logical", ""}
+		return Check{subject, name, CodeWalLevel, OK, "logical", ""}
 	case lang.SyncAuto:
 		d := planner.DecideMethod(r, src)
 		detail := lowerFirst(d.Why)
 		switch d.Fallback {
 		case planner.FallbackWalLevel:
-			return Check{subject, "sync method", Warn, detail,
+			return Check{subject, "sync method", CodeSyncMethod, Warn, detail,
 				"for sub-second logical replication: ALTER SYSTEM SET wal_level = logical; then restart the source"}
 		case planner.FallbackPrivilege:
-			return Check{subject, "sync method", Warn, detail,
+			return Check{subject, "sync method", CodeSyncMethod, Warn, detail,
 				fmt.Sprintf("for sub-second logical replication: ALTER ROLE %s WITH REPLICATION;   -- on Amazon RDS: GRANT rds_replication TO %s;",
 					pgx.Identifier{src.CurrentUser}.Sanitize(), pgx.Identifier{src.CurrentUser}.Sanitize())}
 		}
-		return Check{subject, "sync method", OK, detail, ""}
+		return Check{subject, "sync method", CodeSyncMethod, OK, detail, ""}
 	}
-	return Check{subject, "sync method", OK, string(r.Sync.Method), ""}
+	return Check{subject, "sync method", CodeSyncMethod, OK, string(r.Sync.Method), ""}
 }
 
 // lowerFirst lower-cases the first letter of a sentence used as a detail.
@@ -202,7 +230,7 @@ func Replication(subject string, r *lang.Replication, src, dst *catalog.Server) 
 	var dbs []string
 	for _, n := range r.Databases {
 		if src.Database(n) == nil {
-			out = append(out, Check{subject, "database " + n + " exists on source", Fail, "not found",
+			out = append(out, Check{subject, "database " + n + " exists on source", CodeSourceDatabases, Fail, "not found",
 				fmt.Sprintf("remove %q from databases, or create it on the source", n)})
 			continue
 		}
@@ -216,30 +244,30 @@ func Replication(subject string, r *lang.Replication, src, dst *catalog.Server) 
 		}
 	}
 	if len(r.Databases) > 0 && len(dbs) == len(r.Databases) {
-		out = append(out, Check{subject, "databases exist on source", OK, strings.Join(dbs, ", "), ""})
+		out = append(out, Check{subject, "databases exist on source", CodeSourceDatabases, OK, strings.Join(dbs, ", "), ""})
 	}
 
 	// Source privileges.
 	sp := src.Privileges
 	if logical {
 		if sp.Superuser || sp.Replication || sp.RDSReplication {
-			out = append(out, Check{subject, "source may replicate", OK, privilegeWord(sp), ""})
+			out = append(out, Check{subject, "source may replicate", CodeReplicationPrivilege, OK, privilegeWord(sp), ""})
 		} else {
-			out = append(out, Check{subject, "source may replicate", Fail, src.CurrentUser + " has neither REPLICATION nor rds_replication",
+			out = append(out, Check{subject, "source may replicate", CodeReplicationPrivilege, Fail, src.CurrentUser + " has neither REPLICATION nor rds_replication",
 				fmt.Sprintf("ALTER ROLE %s WITH REPLICATION;   -- on Amazon RDS: GRANT rds_replication TO %s;", pgx.Identifier{src.CurrentUser}.Sanitize(), pgx.Identifier{src.CurrentUser}.Sanitize())})
 		}
 		freeSlots := src.MaxReplicationSlots - src.UsedReplicationSlots
 		if freeSlots >= len(dbs) {
-			out = append(out, Check{subject, "free replication slots", OK, fmt.Sprintf("%d free, %d needed", freeSlots, len(dbs)), ""})
+			out = append(out, Check{subject, "free replication slots", CodeReplicationSlots, OK, fmt.Sprintf("%d free, %d needed", freeSlots, len(dbs)), ""})
 		} else {
-			out = append(out, Check{subject, "free replication slots", Fail, fmt.Sprintf("%d free, %d needed (one per database)", freeSlots, len(dbs)),
+			out = append(out, Check{subject, "free replication slots", CodeReplicationSlots, Fail, fmt.Sprintf("%d free, %d needed (one per database)", freeSlots, len(dbs)),
 				fmt.Sprintf("ALTER SYSTEM SET max_replication_slots = %d; then restart the source", src.UsedReplicationSlots+len(dbs)+2)})
 		}
 		freeSenders := src.MaxWalSenders - src.UsedWalSenders
 		if freeSenders >= len(dbs) {
-			out = append(out, Check{subject, "free WAL senders", OK, fmt.Sprintf("%d free, %d needed", freeSenders, len(dbs)), ""})
+			out = append(out, Check{subject, "free WAL senders", CodeWalSenders, OK, fmt.Sprintf("%d free, %d needed", freeSenders, len(dbs)), ""})
 		} else {
-			out = append(out, Check{subject, "free WAL senders", Fail, fmt.Sprintf("%d free, %d needed (one per database)", freeSenders, len(dbs)),
+			out = append(out, Check{subject, "free WAL senders", CodeWalSenders, Fail, fmt.Sprintf("%d free, %d needed (one per database)", freeSenders, len(dbs)),
 				fmt.Sprintf("ALTER SYSTEM SET max_wal_senders = %d; then restart the source", src.UsedWalSenders+len(dbs)+2)})
 		}
 		var filtered []string
@@ -250,9 +278,9 @@ func Replication(subject string, r *lang.Replication, src, dst *catalog.Server) 
 		}
 		if len(filtered) > 0 {
 			if src.VersionNum >= 150000 {
-				out = append(out, Check{subject, "row filters in publications", OK, "PostgreSQL 15+", ""})
+				out = append(out, Check{subject, "row filters in publications", CodeRowFilters, OK, "PostgreSQL 15+", ""})
 			} else {
-				out = append(out, Check{subject, "row filters in publications", Fail,
+				out = append(out, Check{subject, "row filters in publications", CodeRowFilters, Fail,
 					fmt.Sprintf("source runs %s; row filters (%s) need 15+", src.Version, strings.Join(filtered, ", ")),
 					"set sync { method = \"xmin\" }, upgrade the source to PostgreSQL 15+, or remove the filters"})
 			}
@@ -263,13 +291,13 @@ func Replication(subject string, r *lang.Replication, src, dst *catalog.Server) 
 	if dst != nil {
 		tp := dst.Privileges
 		if tp.Superuser || tp.CreateDB {
-			out = append(out, Check{subject, "target may create databases", OK, privilegeWord(tp), ""})
+			out = append(out, Check{subject, "target may create databases", CodeCreateDBPrivilege, OK, privilegeWord(tp), ""})
 		} else {
-			out = append(out, Check{subject, "target may create databases", Fail, dst.CurrentUser + " has neither CREATEDB nor superuser",
+			out = append(out, Check{subject, "target may create databases", CodeCreateDBPrivilege, Fail, dst.CurrentUser + " has neither CREATEDB nor superuser",
 				fmt.Sprintf("ALTER ROLE %s WITH CREATEDB;", pgx.Identifier{dst.CurrentUser}.Sanitize())})
 		}
 		if logical && !tp.Superuser {
-			out = append(out, Check{subject, "target may create subscriptions", Warn, dst.CurrentUser + " is not a superuser",
+			out = append(out, Check{subject, "target may create subscriptions", CodeSubscriptionPrivilege, Warn, dst.CurrentUser + " is not a superuser",
 				"CREATE SUBSCRIPTION needs superuser before PostgreSQL 16 (16+: GRANT pg_create_subscription); or use sync { method = \"stream\" }"})
 		}
 	}
@@ -299,21 +327,21 @@ func Reach(ctx context.Context, r *lang.Replication, eps *endpoints.Set, src, ds
 		return nil
 	}
 	if !dst.Privileges.Superuser {
-		return []Check{{subject, "target can reach source", Warn, "not checked: needs superuser on the target", ""}}
+		return []Check{{subject, "target can reach source", CodeTargetReachesSource, Warn, "not checked: needs superuser on the target", ""}}
 	}
 	si, di, err := eps.Pair(r)
 	if err != nil {
-		return []Check{{subject, "target can reach source", Warn, "not checked: " + err.Error(), ""}}
+		return []Check{{subject, "target can reach source", CodeTargetReachesSource, Warn, "not checked: " + err.Error(), ""}}
 	}
 	ctx, cancel := context.WithTimeout(ctx, serverTimeout)
 	defer cancel()
 	msg, err := conninfo.TargetReachesSource(ctx, di, si)
 	switch {
 	case err != nil:
-		return []Check{{subject, "target can reach source", Warn, "not checked: " + err.Error(), ""}}
+		return []Check{{subject, "target can reach source", CodeTargetReachesSource, Warn, "not checked: " + err.Error(), ""}}
 	case msg != "":
-		return []Check{{subject, "target can reach source", Fail, msg,
+		return []Check{{subject, "target can reach source", CodeTargetReachesSource, Fail, msg,
 			"the subscription connects from the target server to " + si.Redacted() + ": allow the target host in the source's pg_hba.conf and firewall, give the source URL a host name the target resolves, or use sync { method = \"stream\" }"}}
 	}
-	return []Check{{subject, "target can reach source", OK, "the target connected to " + si.Redacted(), ""}}
+	return []Check{{subject, "target can reach source", CodeTargetReachesSource, OK, "the target connected to " + si.Redacted(), ""}}
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 	"github.com/database-replicator/database-replicator/providers/postgres/pgtest"
 )
@@ -96,6 +98,11 @@ func TestWalLevelReplica(t *testing.T) {
 		!strings.Contains(c.Fix, "ALTER SYSTEM SET wal_level = logical") {
 		t.Errorf("sync method: %+v", c)
 	}
+	if d := Diagnostics(cs); !slices.ContainsFunc(d, func(d diag.Diagnostic) bool {
+		return d.Code == CodeSyncMethod && d.Severity == diag.Warning && d.Address == "replication.main"
+	}) {
+		t.Errorf("no sync-method warning among %+v", d)
+	}
 	if has(cs, "replication.main", "source may replicate") || has(cs, "replication.main", "target can reach source") {
 		t.Errorf("xmin needs no replication privilege or reach check:\n%s", dump(cs))
 	}
@@ -107,6 +114,9 @@ func TestWalLevelReplica(t *testing.T) {
 	}
 	if Failures(cs) == 0 {
 		t.Error("logical on a wal_level=replica source must be a blocking failure")
+	}
+	if errs := Diagnostics(cs).Errors(); len(errs) != Failures(cs) || !slices.ContainsFunc(errs, func(d diag.Diagnostic) bool { return d.Code == CodeWalLevel }) {
+		t.Errorf("errors %+v: want one per failure, with %s", errs, CodeWalLevel)
 	}
 }
 
@@ -137,7 +147,7 @@ func TestUserWithoutPrivileges(t *testing.T) {
 func TestUnreachableServer(t *testing.T) {
 	dst := pgtest.Start(t)
 	cs := run(t, config("postgres://nobody@127.0.0.1:1/postgres?connect_timeout=3&sslmode=disable", dst.URL("postgres")))
-	if c := find(t, cs, "source.prod", "reachable"); c.Status != Fail || !strings.Contains(c.Fix, "pg_hba.conf") {
+	if c := find(t, cs, "source.prod", "reachable"); c.Status != Fail || c.Code != CodeReachable || !strings.Contains(c.Fix, "pg_hba.conf") {
 		t.Errorf("reachable: %+v", c)
 	}
 	if c := find(t, cs, "target.new", "reachable"); c.Status != OK {
@@ -157,7 +167,7 @@ func TestUnparsableURLIsACheck(t *testing.T) {
 		t.Fatal("want a parse error")
 	}
 	_, cs := CheckServer(context.Background(), eps.All()[0])
-	if len(cs) != 1 || cs[0].Name != "connection string" || cs[0].Status != Fail || !strings.HasPrefix(cs[0].Detail, "source.prod: ") {
+	if len(cs) != 1 || cs[0].Name != "connection string" || cs[0].Code != CodeConnectionString || cs[0].Status != Fail || !strings.HasPrefix(cs[0].Detail, "source.prod: ") {
 		t.Fatalf("got %+v", cs)
 	}
 }

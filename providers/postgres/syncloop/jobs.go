@@ -13,7 +13,6 @@ import (
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
-	"github.com/database-replicator/database-replicator/providers/postgres/planning"
 	"github.com/database-replicator/database-replicator/providers/postgres/xminsync"
 	"github.com/database-replicator/database-replicator/state"
 )
@@ -83,7 +82,7 @@ func Jobs(in JobsInput) ([]*Job, []Choice, error) {
 		}
 		scope, sd := planner.ResolveScope(r, src, "source."+r.Source)
 		if sd.HasErrors() {
-			return nil, choices, fmt.Errorf("replication.%s: %w", r.Name, planning.DiagnosticsErr(sd))
+			return nil, choices, sd.Err() // every error, each naming replication.NAME
 		}
 		job := &Job{Replication: r, Method: d.Method, Source: si, Target: di,
 			Interval: firstNonZero(in.SyncInterval, r.Sync.Interval, lang.DefaultSyncInterval),

@@ -64,7 +64,7 @@ func Run(ctx context.Context, in Input) ([]Verdict, int, error) {
 		src := servers["source."+r.Source]
 		scope, diags := planner.ResolveScope(r, src, "source."+r.Source)
 		if diags.HasErrors() {
-			return nil, 0, fmt.Errorf("verify: %w", planning.DiagnosticsErr(diags))
+			return nil, 0, fmt.Errorf("verify: %w", diags.Err())
 		}
 		method := planner.DecideMethod(r, src).Method
 		si, di, err := in.Endpoints.Pair(r)

@@ -1,0 +1,101 @@
+package planner
+
+import "github.com/database-replicator/database-replicator/lang/diag"
+
+// Diagnostic codes of the planner, one per rule. They are stable: scripts
+// and tests match them, and docs/diagnostics.md explains each one and its
+// fix (TestCodesDocumented checks that every code has a row there).
+const (
+	// CodeServerNotIntrospected: an endpoint of a replication was not
+	// introspected before planning (an internal error).
+	CodeServerNotIntrospected diag.Code = "plan.server-not-introspected"
+	// CodeUnreadableStateEntry: a state entry whose attributes cannot be
+	// read.
+	CodeUnreadableStateEntry diag.Code = "plan.unreadable-state-entry"
+	// CodeUnreadableStateAddress: a state entry whose address does not
+	// parse (warning).
+	CodeUnreadableStateAddress diag.Code = "plan.unreadable-state-address"
+	// CodeSyncMethod: which sync method the replication uses, and why
+	// (warning, informational).
+	CodeSyncMethod diag.Code = "plan.sync-method"
+	// CodeDatabaseNotFound: a database listed in databases is missing on
+	// the source.
+	CodeDatabaseNotFound diag.Code = "plan.database-not-found"
+	// CodeDatabaseNotReplicable: a listed database is a template or does
+	// not allow connections.
+	CodeDatabaseNotReplicable diag.Code = "plan.database-not-replicable"
+	// CodeExcludedDatabaseMissing: a database in exclude_databases does not
+	// exist (warning).
+	CodeExcludedDatabaseMissing diag.Code = "plan.excluded-database-missing"
+	// CodeTableNotFound: a table named in the configuration is missing on
+	// the source (a warning for exclude_tables).
+	CodeTableNotFound diag.Code = "plan.table-not-found"
+	// CodeTargetDatabaseNotEmpty: the target database holds tables and is
+	// not recorded in state.
+	CodeTargetDatabaseNotEmpty diag.Code = "plan.target-database-not-empty"
+	// CodeDropExistingCascade: drop_existing would destroy a table outside
+	// the scope that references one inside it.
+	CodeDropExistingCascade diag.Code = "plan.drop-existing-cascade"
+	// CodeDropExistingOutsideScope: drop_existing also destroys tables
+	// outside the scope (warning).
+	CodeDropExistingOutsideScope diag.Code = "plan.drop-existing-outside-scope"
+	// CodeForeignKeysNotValid: foreign keys are created NOT VALID because
+	// tables are row-filtered (warning).
+	CodeForeignKeysNotValid diag.Code = "plan.foreign-keys-not-valid"
+	// CodeSchemaDrift: the target's schema drifted and
+	// policy.on_schema_drift = "fail".
+	CodeSchemaDrift diag.Code = "plan.schema-drift"
+	// CodeSchemaDriftIgnored: the target's schema drifted and
+	// policy.on_schema_drift = "ignore" (warning).
+	CodeSchemaDriftIgnored diag.Code = "plan.schema-drift-ignored"
+	// CodeRowFilterInvalid: the source rejects a row filter.
+	CodeRowFilterInvalid diag.Code = "plan.row-filter-invalid"
+	// CodePreventDestroyTruncate: policy.prevent_destroy forbids truncating
+	// a table to copy it again.
+	CodePreventDestroyTruncate diag.Code = "plan.prevent-destroy-truncate"
+	// CodeTruncateCascade: truncating a table to copy it again would
+	// cascade to a table outside the scope.
+	CodeTruncateCascade diag.Code = "plan.truncate-cascade"
+	// CodeSequencesSynced: sequence values are synced, not replicated
+	// (warning).
+	CodeSequencesSynced diag.Code = "plan.sequences-synced"
+	// CodePreventDestroyDrop: policy.prevent_destroy forbids dropping a
+	// replication object that is no longer wanted.
+	CodePreventDestroyDrop diag.Code = "plan.prevent-destroy-drop"
+	// CodeTableNotPublished: a table missing on the target under
+	// on_schema_drift = "ignore" is left out of the publication (warning).
+	CodeTableNotPublished diag.Code = "plan.table-not-published"
+	// CodeRowFilterUnpublishable: the source refuses a row filter in a
+	// publication.
+	CodeRowFilterUnpublishable diag.Code = "plan.row-filter-unpublishable"
+	// CodeRowFilterNeedsPG15: publications carry row filters only from
+	// PostgreSQL 15 on.
+	CodeRowFilterNeedsPG15 diag.Code = "plan.row-filter-needs-pg15"
+	// CodeRowFilterReplicaIdentity: a row filter uses columns outside the
+	// replica identity.
+	CodeRowFilterReplicaIdentity diag.Code = "plan.row-filter-replica-identity"
+	// CodeNoReplicaIdentity: a published table has no primary key or
+	// replica identity (warning).
+	CodeNoReplicaIdentity diag.Code = "plan.no-replica-identity"
+	// CodePublicationNotManaged: a publication of that name exists and is
+	// not recorded in state.
+	CodePublicationNotManaged diag.Code = "plan.publication-not-managed"
+	// CodeSlotNotManaged: a replication slot of that name exists and is not
+	// recorded in state.
+	CodeSlotNotManaged diag.Code = "plan.slot-not-managed"
+	// CodeSubscriptionStoresPassword: the source URL's password would be
+	// stored in pg_subscription on the target (warning).
+	CodeSubscriptionStoresPassword diag.Code = "plan.subscription-stores-password"
+	// CodeSubscriptionNotManaged: a subscription of that name exists and is
+	// not recorded in state.
+	CodeSubscriptionNotManaged diag.Code = "plan.subscription-not-managed"
+	// CodeXminNoPrimaryKey: a table without primary key under xmin sync is
+	// copied again on every change (warning).
+	CodeXminNoPrimaryKey diag.Code = "plan.xmin-no-primary-key"
+	// CodeTableSyncIntoRows: the subscription's table sync copies into a
+	// target table that already holds rows (warning).
+	CodeTableSyncIntoRows diag.Code = "plan.table-sync-into-rows"
+	// CodeTableSyncInProgress: the subscription's table sync is still
+	// copying tables (warning, informational).
+	CodeTableSyncInProgress diag.Code = "plan.table-sync-in-progress"
+)
