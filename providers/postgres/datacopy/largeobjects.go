@@ -31,8 +31,8 @@ func CopyLargeObjects(ctx context.Context, src, dst conninfo.Info, snapshotName 
 	}
 	defer stx.Rollback(context.Background())
 	if snapshotName != "" {
-		if _, err := stx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+snapshotName+"'"); err != nil {
-			return 0, fmt.Errorf("large objects: %w: %w", snapshot.ErrLost, err)
+		if err := snapshot.Import(ctx, stx, snapshotName); err != nil {
+			return 0, fmt.Errorf("large objects: %w", err)
 		}
 	}
 	rows, err := stx.Query(ctx, "SELECT oid FROM pg_catalog.pg_largeobject_metadata ORDER BY oid")
