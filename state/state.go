@@ -87,6 +87,17 @@ func (s *State) RemoveResource(addr string) bool {
 	return ok
 }
 
+// Clear forgets every recorded resource; lineage and serial stay, so the
+// next write is still checked against the backend.
+func (s *State) Clear() {
+	if s == nil {
+		return
+	}
+	for a := range s.Resources {
+		delete(s.Resources, a)
+	}
+}
+
 // Addresses returns the recorded addresses in sorted order.
 func (s *State) Addresses() []string {
 	if s == nil {

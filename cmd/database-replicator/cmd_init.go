@@ -6,7 +6,6 @@ import (
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
-	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 	"github.com/database-replicator/database-replicator/providers/postgres/planning"
 	"github.com/database-replicator/database-replicator/state"
@@ -54,13 +53,7 @@ func (c *initCmd) Run(a *app) error {
 		return err
 	}
 	// The snapshot part only: no subscription yet.
-	var kept []*plans.Change
-	for _, ch := range plan.Changes {
-		if ch.Addr.Kind != addrs.Subscription {
-			kept = append(kept, ch)
-		}
-	}
-	plan.Changes = kept
+	plan.Without(addrs.Subscription)
 	if err := a.renderPlan(plan, false, false); err != nil {
 		return err
 	}
@@ -100,8 +93,6 @@ func (a *app) forgetState(cfg *lang.Config, eps *endpoints.Set, backend state.Ba
 			return err
 		}
 	}
-	for _, ad := range prior.Addresses() {
-		prior.RemoveResource(ad)
-	}
+	prior.Clear()
 	return backend.Write(a.ctx, prior)
 }

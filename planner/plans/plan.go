@@ -7,6 +7,7 @@
 package plans
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -137,6 +138,18 @@ func (p *Plan) HasChanges() bool {
 		}
 	}
 	return false
+}
+
+// Without removes every change of the given resource kinds, keeping the
+// order of the rest (init keeps the snapshot part of a plan this way).
+func (p *Plan) Without(kinds ...addrs.Kind) {
+	kept := p.Changes[:0]
+	for _, ch := range p.Changes {
+		if !slices.Contains(kinds, ch.Addr.Kind) {
+			kept = append(kept, ch)
+		}
+	}
+	p.Changes = kept
 }
 
 // Sort orders changes by address (creation order of kinds, then key).
