@@ -134,3 +134,46 @@ func TestPlanFileRoundTrip(t *testing.T) {
 		t.Fatal("saved plan differs after a round trip")
 	}
 }
+
+// TestPublicationCutoffIsData checks that whether a time window is frozen
+// travels as time_window_cutoffs, and that a state written before that
+// member (cut-off in row_filters, no note) still decodes to a cut-off.
+func TestPublicationCutoffIsData(t *testing.T) {
+	frozen := EncodeAttrs(&PublicationAttrs{Name: "p", Tables: []PublishedTable{
+		{Table: TableName{"public", "b"}, Window: &TimeWindow{Column: "x", Last: "1 day"}, Cutoff: "(x > '2024-01-01')"},
+	}})
+	if got := frozen["time_window_cutoffs"].(map[string]any)[`"public"."b"`]; got != "(x > '2024-01-01')" {
+		t.Fatalf("time_window_cutoffs = %v", frozen["time_window_cutoffs"])
+	}
+	legacy := map[string]any{"name": "p", "tables": []any{`"public"."b"`, `"public"."c"`},
+		"row_filters":  map[string]any{`"public"."b"`: "(x > '2024-01-01')", `"public"."c"`: "y > 1 " + windowNote},
+		"time_windows": map[string]any{`"public"."b"`: map[string]any{"column": "x", "last": "1 day"}, `"public"."c"`: map[string]any{"column": "y", "last": "1 day"}}}
+	a, err := DecodeAttrs(addrs.Publication, legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := a.(*PublicationAttrs).Tables
+	if tables[0].Cutoff != "(x > '2024-01-01')" || tables[0].Filter != "" {
+		t.Errorf("legacy frozen window decoded as %+v", tables[0])
+	}
+	if tables[1].Cutoff != "" || tables[1].Filter != "y > 1" {
+		t.Errorf("legacy pending window decoded as %+v", tables[1])
+	}
+	// A predicate that merely ends like the note is not mistaken once
+	// cut-offs are recorded as data.
+	pending := EncodeAttrs(&PublicationAttrs{Name: "p", Tables: []PublishedTable{
+		{Table: TableName{"public", "b"}, Window: &TimeWindow{Column: "x", Last: "1 day"}, Cutoff: "(x > '2024-01-01')"},
+		{Table: TableName{"public", "c"}, Filter: "y > 1", Window: &TimeWindow{Column: "y", Last: "1 day"}},
+	}})
+	b, _ := json.Marshal(pending)
+	var wire map[string]any
+	_ = json.Unmarshal(b, &wire)
+	back, err := DecodeAttrs(addrs.Publication, wire)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt := back.(*PublicationAttrs).Tables
+	if bt[0].Cutoff == "" || bt[1].Cutoff != "" || bt[1].Filter != "y > 1" {
+		t.Errorf("round trip: %+v", bt)
+	}
+}

@@ -54,8 +54,9 @@ func (t PublishedTable) RowFilter() string {
 func (*PublicationAttrs) Kind() addrs.Kind { return addrs.Publication }
 
 // windowNote follows the predicate of a time window still to be frozen in
-// the wire form of row_filters. It is display text: decoding strips it,
-// and nothing acts on it.
+// the wire form of row_filters. It is display text for readers of the
+// plan JSON: whether a window is frozen is carried by time_window_cutoffs.
+// Only states written before that member existed are read by the note.
 const windowNote = "(frozen to a constant cut-off when the publication is created)"
 
 func (a *PublicationAttrs) encode() map[string]any {
@@ -63,12 +64,14 @@ func (a *PublicationAttrs) encode() map[string]any {
 	filters := map[string]any{}
 	windows := map[string]any{}
 	frozen := map[string]any{}
+	cutoffs := map[string]any{}
 	for _, t := range a.Tables {
 		q := t.Table.wire()
 		tables = append(tables, q)
 		switch {
 		case t.Window != nil && t.Cutoff != "":
 			filters[q] = t.Cutoff
+			cutoffs[q] = t.Cutoff
 		case t.Window != nil:
 			filters[q] = t.Filter + " " + windowNote
 		case t.Filter != "":
@@ -100,6 +103,9 @@ func (a *PublicationAttrs) encode() map[string]any {
 	if len(frozen) > 0 {
 		m["frozen_time_windows"] = frozen
 	}
+	if len(cutoffs) > 0 {
+		m["time_window_cutoffs"] = cutoffs
+	}
 	return m
 }
 
@@ -108,6 +114,7 @@ func decodePublication(f *fields) *PublicationAttrs {
 	filters := f.object("row_filters")
 	windows := f.object("time_windows")
 	frozen := f.object("frozen_time_windows")
+	cutoffs := f.object("time_window_cutoffs")
 	text := func(key string, m map[string]any, q string) string {
 		s, ok := m[q].(string)
 		if !ok && m[q] != nil {
@@ -119,10 +126,15 @@ func decodePublication(f *fields) *PublicationAttrs {
 		t := PublishedTable{Table: f.tableName("tables", q), Filter: text("row_filters", filters, q), Frozen: text("frozen_time_windows", frozen, q)}
 		if w, ok := windows[q]; ok {
 			t.Window = f.window("time_windows", w)
-			if pred, pending := strings.CutSuffix(t.Filter, " "+windowNote); pending {
-				t.Filter = pred
-			} else {
+			switch {
+			case cutoffs[q] != nil:
+				t.Cutoff, t.Filter = text("time_window_cutoffs", cutoffs, q), ""
+			case len(cutoffs) == 0 && !strings.HasSuffix(t.Filter, " "+windowNote):
+				// Written before time_window_cutoffs: a window's filter
+				// without the note is the stored cut-off.
 				t.Cutoff, t.Filter = t.Filter, ""
+			default:
+				t.Filter = strings.TrimSuffix(t.Filter, " "+windowNote)
 			}
 		}
 		a.Tables = append(a.Tables, t)
