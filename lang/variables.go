@@ -124,7 +124,7 @@ func (d *decoder) varFromString(v *Variable, s, from string) (cty.Value, bool) {
 		}
 		if diags.HasErrors() {
 			d.errorf(CodeInvalidVariableValue, v.DeclRange.Ptr(), fmt.Sprintf("Invalid value for variable %q", v.Name),
-				"The value from %s is not a valid HCL expression of type %s: %s.", from, ty.FriendlyName(), diags[0].Summary)
+				"The value from %s is not a valid HCL expression of type %s: %s.", from, ty.FriendlyName(), errorSummaries(diags))
 			return cty.NilVal, false
 		}
 	}
@@ -213,4 +213,16 @@ func kindName(t cty.Type) string {
 		return "value"
 	}
 	return t.FriendlyName()
+}
+
+// errorSummaries joins the summaries of every error in diags (warnings
+// left out), for a message that quotes HCL's own diagnostics.
+func errorSummaries(diags hcl.Diagnostics) string {
+	var out []string
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			out = append(out, d.Summary)
+		}
+	}
+	return strings.Join(out, "; ")
 }
