@@ -2,10 +2,6 @@ package preflight
 
 import (
 	"errors"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +9,7 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/lang/diag"
+	"github.com/database-replicator/database-replicator/lang/diag/diagtest"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 )
 
@@ -84,45 +81,10 @@ func TestChecksCarryCodes(t *testing.T) {
 	}
 }
 
-// TestCodesDocumented checks that every code of codes.go has a row in
-// docs/diagnostics.md and that codes are unique.
+// TestCodesDocumented checks that every code of codes.go is unique, starts
+// with preflight. and has a row in docs/diagnostics.md.
 func TestCodesDocumented(t *testing.T) {
-	doc, err := os.ReadFile("../../../docs/diagnostics.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := parser.ParseFile(token.NewFileSet(), "codes.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]string{}
-	for _, decl := range f.Decls {
-		gd, ok := decl.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
-			continue
-		}
-		for _, spec := range gd.Specs {
-			vs := spec.(*ast.ValueSpec)
-			for i, name := range vs.Names {
-				lit, ok := vs.Values[i].(*ast.BasicLit)
-				if !ok {
-					continue
-				}
-				code, _ := strconv.Unquote(lit.Value)
-				if prev, dup := seen[code]; dup {
-					t.Errorf("%s and %s share code %q", prev, name.Name, code)
-				}
-				seen[code] = name.Name
-				if !strings.HasPrefix(code, "preflight.") {
-					t.Errorf("%s (%q) does not start with preflight.", name.Name, code)
-				}
-				if !strings.Contains(string(doc), "| `"+code+"` |") {
-					t.Errorf("%s (%q) has no row in docs/diagnostics.md", name.Name, code)
-				}
-			}
-		}
-	}
-	if len(seen) < 15 {
-		t.Errorf("found only %d codes in codes.go", len(seen))
+	if n := diagtest.CodesDocumented(t, "codes.go", "../../../docs/diagnostics.md", "preflight."); n < 15 {
+		t.Errorf("found only %d codes in codes.go", n)
 	}
 }
