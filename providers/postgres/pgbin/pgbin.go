@@ -41,6 +41,12 @@ func Versioned() []string {
 	return matches
 }
 
+// ForMajor returns /usr/lib/postgresql/N/bin for major version n, whether
+// or not it exists.
+func ForMajor(n int) string {
+	return filepath.Join("/usr/lib/postgresql", strconv.Itoa(n), "bin")
+}
+
 // Has reports whether dir holds every one of the programs as an
 // executable file.
 func Has(dir string, programs ...string) bool {
