@@ -8,6 +8,7 @@
 package pgbin
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -45,6 +46,15 @@ func Versioned() []string {
 // or not it exists.
 func ForMajor(n int) string {
 	return filepath.Join("/usr/lib/postgresql", strconv.Itoa(n), "bin")
+}
+
+// NewerToolsFix is the fix for client tools (pg_dump) older than a
+// server of major version n: an older pg_dump refuses a newer server.
+// The lookup order decides it: a newer /usr/lib/postgresql/N/bin wins by
+// itself, PATH comes after every one of those, so Env is the override.
+func NewerToolsFix(n int) string {
+	return fmt.Sprintf("install the PostgreSQL %d client tools or newer (Debian/Ubuntu: apt-get install postgresql-client-%d; "+
+		"/usr/lib/postgresql/*/bin is searched newest first), or set %s to the bin directory of pg_dump %d or newer", n, n, Env, n)
 }
 
 // Has reports whether dir holds every one of the programs as an
