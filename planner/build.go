@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/database-replicator/database-replicator/providers/postgres/pgbin"
+
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner/addrs"
@@ -32,6 +34,10 @@ type Input struct {
 	Targets []string
 	// Now stamps the plan.
 	Now time.Time
+	// PgDumpMajor is the major version of the local pg_dump (which dumps
+	// servers up to its own major version); 0 when unknown, then apply
+	// reports a pg_dump that is too old.
+	PgDumpMajor int
 }
 
 // Build computes the plan.
@@ -62,6 +68,23 @@ func Build(in Input) (*plans.Plan, diag.Diagnostics) {
 	}
 	p.Sort()
 	return p, p.Diagnostics
+}
+
+// checkVersions refuses, as errors, a target older than the source
+// (neither logical replication nor pg_dump output goes backwards) and a
+// local pg_dump older than the source.
+func (b *builder) checkVersions() {
+	sm, tm := b.src.VersionNum/10000, b.dst.VersionNum/10000
+	if tm < sm {
+		b.diags.AddError(CodeTargetOlderThanSource, "replication."+b.r.Name, "Target is older than the source",
+			"%s runs PostgreSQL %d and %s runs PostgreSQL %d: use a target server whose major version is at least the source's; logical replication and pg_dump output do not go backwards (target %d < source %d).",
+			b.dstName, tm, b.srcName, sm, tm, sm)
+	}
+	if d := b.in.PgDumpMajor; d > 0 && d < sm {
+		b.diags.AddError(CodePgDumpOlderThanSource, "replication."+b.r.Name, "Local pg_dump is older than the source",
+			"%s runs PostgreSQL %d and the local pg_dump is %d (pg_dump %d < source %d); pg_dump refuses a newer server. Fix: %s.",
+			b.srcName, sm, d, d, sm, pgbin.NewerToolsFix(sm))
+	}
 }
 
 // builder plans one replication block.
@@ -125,6 +148,7 @@ func (b *builder) add(c *plans.Change) *plans.Change {
 }
 
 func (b *builder) build() {
+	b.checkVersions()
 	scope, d := ResolveScope(b.r, b.src, b.srcName)
 	*b.diags = append(*b.diags, d...)
 	b.scope = scope

@@ -98,4 +98,10 @@ const (
 	// CodeTableSyncInProgress: the subscription's table sync is still
 	// copying tables (warning, informational).
 	CodeTableSyncInProgress diag.Code = "plan.table-sync-in-progress"
+	// CodeTargetOlderThanSource: the target's major version is older than
+	// the source's; neither logical replication nor pg_dump goes backwards.
+	CodeTargetOlderThanSource diag.Code = "plan.target-older-than-source"
+	// CodePgDumpOlderThanSource: the local pg_dump is older than the
+	// source server, which it refuses to dump.
+	CodePgDumpOlderThanSource diag.Code = "plan.pg-dump-older-than-source"
 )

@@ -38,6 +38,10 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *plans.Chang
 	out := *attrs
 	out.DropForTableSync = nil
 	out.Tables = append([]plans.PublishedTable{}, attrs.Tables...)
+	version, err := conninfo.ServerVersionNum(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
 	var current map[plans.TableName]string
 	if c.Action == plans.Update {
 		if current, err = publishedTables(ctx, conn, name); err != nil {
@@ -60,6 +64,9 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *plans.Chang
 		}
 		if f != "" {
 			return quoteTable(t.Table) + " WHERE (" + f + ")", nil
+		}
+		if version < 130000 {
+			return leavesBefore13(ctx, conn, t.Table)
 		}
 		return quoteTable(t.Table), nil
 	}
@@ -127,6 +134,37 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *plans.Chang
 		}
 	}
 	return &out, nil
+}
+
+// leavesBefore13 renders a table for a publication on PostgreSQL 12, which
+// refuses partitioned tables ("Adding partitioned tables to publications
+// is not supported"): a partitioned table becomes its leaf partitions
+// (the catalog reports them folded back into the partitioned table), any
+// other table itself. Row filters, which could not apply to the leaves,
+// do not exist before 15.
+func leavesBefore13(ctx context.Context, conn *pgx.Conn, t plans.TableName) (string, error) {
+	table := quoteTable(t)
+	rows, err := conn.Query(ctx, `SELECT n.nspname::text, c.relname::text
+		FROM pg_catalog.pg_partition_tree($1::regclass) l
+		JOIN pg_catalog.pg_class c ON c.oid = l.relid
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE l.isleaf AND l.relid <> $1::regclass
+		ORDER BY 1, 2`, table)
+	if err != nil {
+		return "", fmt.Errorf("list the partitions of %s: %w", table, err)
+	}
+	var leaves []string
+	var schema, name string
+	if _, err := pgx.ForEachRow(rows, []any{&schema, &name}, func() error {
+		leaves = append(leaves, quoteTable(plans.TableName{Schema: schema, Table: name}))
+		return nil
+	}); err != nil {
+		return "", fmt.Errorf("list the partitions of %s: %w", table, err)
+	}
+	if len(leaves) == 0 {
+		return table, nil
+	}
+	return strings.Join(leaves, ", "), nil
 }
 
 // quoteTable renders a table name as a SQL identifier.

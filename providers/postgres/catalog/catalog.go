@@ -351,8 +351,9 @@ type Publication struct {
 	// ViaRoot is publish_via_partition_root.
 	ViaRoot bool `json:"via_root"`
 	// Tables are the published tables as pg_publication_tables lists them
-	// (FOR ALL TABLES and TABLES IN SCHEMA expanded), sorted by schema,
-	// then name.
+	// (FOR ALL TABLES and TABLES IN SCHEMA expanded), except that a
+	// partitioned table whose every leaf partition is published appears
+	// as itself, not as its partitions; sorted by schema, then name.
 	Tables []PublicationTable `json:"tables,omitempty"`
 }
 

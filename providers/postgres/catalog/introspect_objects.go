@@ -96,15 +96,21 @@ func (r *dbReader) sequenceValues(ctx context.Context, seqs []*Sequence) error {
 // publicationsQuery lists publications with their tables; the %s are the
 // row filter and column list (PostgreSQL 15+) and publish_via_partition_root
 // (13+). An explicit column list is told apart from "all columns" by
-// pg_publication_rel.prattrs.
+// pg_publication_rel.prattrs. A listed partition comes with its top-most
+// partitioned ancestor and that ancestor's number of leaf partitions, for
+// foldPartitions.
 const publicationsQuery = `
 SELECT p.pubname::text, pg_get_userbyid(p.pubowner)::text, p.puballtables,
        p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, %s,
-       COALESCE(pt.schemaname::text, ''), COALESCE(pt.tablename::text, ''), %s
+       COALESCE(pt.schemaname::text, ''), COALESCE(pt.tablename::text, ''), %s,
+       COALESCE(rn.nspname::text, ''), COALESCE(rc.relname::text, ''),
+       COALESCE((SELECT count(*) FROM pg_catalog.pg_partition_tree(rc.oid) l WHERE l.isleaf), 0)::int
 FROM pg_catalog.pg_publication p
 LEFT JOIN pg_catalog.pg_publication_tables pt ON pt.pubname = p.pubname
 LEFT JOIN pg_catalog.pg_namespace tn ON tn.nspname = pt.schemaname
-LEFT JOIN pg_catalog.pg_class tc ON tc.relnamespace = tn.oid AND tc.relname = pt.tablename`
+LEFT JOIN pg_catalog.pg_class tc ON tc.relnamespace = tn.oid AND tc.relname = pt.tablename
+LEFT JOIN pg_catalog.pg_class rc ON tc.relispartition AND rc.oid = pg_catalog.pg_partition_root(tc.oid)
+LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace`
 
 // publicationsRel15 adds the column lists of PostgreSQL 15+.
 const publicationsRel15 = `
@@ -125,12 +131,14 @@ func (r *dbReader) publications(ctx context.Context, d *Database) error {
 		return err
 	}
 	byName := map[string]*Publication{}
+	listed := map[*Publication][]listedTable{}
 	var (
 		p  Publication
 		pt PublicationTable
+		lt listedTable
 	)
 	_, err = pgx.ForEachRow(rows, []any{&p.Name, &p.Owner, &p.AllTables, &p.Insert, &p.Update, &p.Delete, &p.Truncate, &p.ViaRoot,
-		&pt.Schema, &pt.Name, &pt.RowFilter, &pt.Columns}, func() error {
+		&pt.Schema, &pt.Name, &pt.RowFilter, &pt.Columns, &lt.rootSchema, &lt.rootName, &lt.rootLeaves}, func() error {
 		pub := byName[p.Name]
 		if pub == nil {
 			cp := p
@@ -144,7 +152,9 @@ func (r *dbReader) publications(ctx context.Context, d *Database) error {
 			if len(t.Columns) == 0 {
 				t.Columns = nil
 			}
-			pub.Tables = append(pub.Tables, t)
+			l := lt
+			l.table = t
+			listed[pub] = append(listed[pub], l)
 		}
 		return nil
 	})
@@ -153,11 +163,55 @@ func (r *dbReader) publications(ctx context.Context, d *Database) error {
 	}
 	sort.Slice(d.Publications, func(i, j int) bool { return d.Publications[i].Name < d.Publications[j].Name })
 	for _, pub := range d.Publications {
+		pub.Tables = foldPartitions(listed[pub])
 		sort.Slice(pub.Tables, func(i, j int) bool {
 			return lessQualified(pub.Tables[i].Schema, pub.Tables[i].Name, pub.Tables[j].Schema, pub.Tables[j].Name)
 		})
 	}
 	return nil
+}
+
+// listedTable is one row of pg_publication_tables with, for a partition,
+// its top-most partitioned ancestor and that ancestor's leaf count.
+type listedTable struct {
+	table                PublicationTable
+	rootSchema, rootName string
+	rootLeaves           int
+}
+
+// foldPartitions reports a partitioned table whose every leaf partition
+// is published as the partitioned table itself, as it was added to the
+// publication: pg_publication_tables lists the leaves instead (without
+// publish_via_partition_root), and PostgreSQL 12 cannot publish a
+// partitioned table at all, so its leaves are added one by one. The
+// folded entry takes the first leaf's row filter and column list (those of
+// the ancestor they were published through). Partitions of a partially
+// published tree stay as they are.
+func foldPartitions(listed []listedTable) []PublicationTable {
+	type root struct{ schema, name string }
+	count := map[root]int{}
+	for _, l := range listed {
+		if l.rootName != "" {
+			count[root{l.rootSchema, l.rootName}]++
+		}
+	}
+	var out []PublicationTable
+	done := map[root]bool{}
+	for _, l := range listed {
+		r := root{l.rootSchema, l.rootName}
+		if l.rootName == "" || l.rootLeaves == 0 || count[r] < l.rootLeaves {
+			out = append(out, l.table)
+			continue
+		}
+		if done[r] {
+			continue
+		}
+		done[r] = true
+		t := l.table
+		t.Schema, t.Name = r.schema, r.name
+		out = append(out, t)
+	}
+	return out
 }
 
 // subscriptionsQuery lists the subscriptions of the current database with

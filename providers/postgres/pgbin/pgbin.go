@@ -8,6 +8,7 @@
 package pgbin
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -39,6 +40,21 @@ func Versioned() []string {
 	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	sort.SliceStable(matches, func(i, j int) bool { return majorOf(matches[i]) > majorOf(matches[j]) })
 	return matches
+}
+
+// ForMajor returns /usr/lib/postgresql/N/bin for major version n, whether
+// or not it exists.
+func ForMajor(n int) string {
+	return filepath.Join("/usr/lib/postgresql", strconv.Itoa(n), "bin")
+}
+
+// NewerToolsFix is the fix for client tools (pg_dump) older than a
+// server of major version n: an older pg_dump refuses a newer server.
+// The lookup order decides it: a newer /usr/lib/postgresql/N/bin wins by
+// itself, PATH comes after every one of those, so Env is the override.
+func NewerToolsFix(n int) string {
+	return fmt.Sprintf("install the PostgreSQL %d client tools or newer (Debian/Ubuntu: apt-get install postgresql-client-%d; "+
+		"/usr/lib/postgresql/*/bin is searched newest first), or set %s to the bin directory of pg_dump %d or newer", n, n, Env, n)
 }
 
 // Has reports whether dir holds every one of the programs as an

@@ -52,16 +52,23 @@ var errPortInUse = errors.New("port already in use")
 // (or skips it when the binaries are missing and PGTEST_SKIP_MISSING=1).
 func Start(t testing.TB, opts ...Option) *Cluster {
 	t.Helper()
-	tmpl, err := getTemplate()
-	if err != nil {
-		if errors.Is(err, errNoBinaries) && os.Getenv("PGTEST_SKIP_MISSING") == "1" {
-			t.Skipf("pgtest: %v", err)
-		}
-		t.Fatalf("pgtest: %v", err)
-	}
-	cfg := config{user: bootstrapUser, password: tmpl.password, settings: defaultSettings()}
+	cfg := config{user: bootstrapUser, password: DefaultPassword, settings: defaultSettings()}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	major := cfg.major
+	if major == 0 {
+		var err error
+		if major, err = envMajor(); err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+	}
+	tmpl, err := getTemplate(major)
+	if err != nil {
+		if skip, why := skipMissing(err); skip {
+			t.Skipf("pgtest: %s", why)
+		}
+		t.Fatalf("pgtest: %v", err)
 	}
 	c := &Cluster{tmpl: tmpl, user: cfg.user, password: cfg.password, settings: cfg.settings}
 	c.dir, err = os.MkdirTemp(tmpl.base, "c")
@@ -437,5 +444,10 @@ func (c *Cluster) User() string { return c.user }
 // Password returns the superuser's password.
 func (c *Cluster) Password() string { return c.password }
 
-// BinDir returns the directory of the PostgreSQL binaries in use.
+// BinDir returns the directory of the PostgreSQL server binaries in use.
+// For a cluster of another major version (Major) it may hold only
+// initdb, pg_ctl and postgres, no client tools.
 func (c *Cluster) BinDir() string { return c.tmpl.binDir }
+
+// Major returns the server's major version (12, 13, …).
+func (c *Cluster) Major() int { return c.tmpl.major }

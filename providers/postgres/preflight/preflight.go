@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/database-replicator/database-replicator/providers/postgres/pgbin"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/database-replicator/database-replicator/lang"
@@ -174,7 +176,7 @@ func PgDump(subject string, src *catalog.Server, pgDumpMajor int, pgDumpErr erro
 			"install the PostgreSQL client tools (apt-get install postgresql-client) or put pg_dump on PATH"}
 	case pgDumpMajor < sm:
 		return Check{subject, "pg_dump major >= source major", CodePgDumpVersion, Fail, fmt.Sprintf("pg_dump %d < source %d", pgDumpMajor, sm),
-			fmt.Sprintf("install postgresql-client-%d or newer and put its bin directory first on PATH", sm)}
+			pgbin.NewerToolsFix(sm)}
 	}
 	return Check{subject, "pg_dump major >= source major", CodePgDumpVersion, OK, fmt.Sprintf("%d >= %d", pgDumpMajor, sm), ""}
 }
