@@ -90,7 +90,8 @@ const (
 	// CodeInvalidTableReference: a table reference that does not parse.
 	CodeInvalidTableReference diag.Code = "config.invalid-table-reference"
 	// CodeInvalidFilter: a --table-filter/--time-filter or TOML filter
-	// entry that does not parse.
+	// entry that does not parse, or a row filter (where) that is not one
+	// SQL expression (CheckRowFilterSyntax).
 	CodeInvalidFilter diag.Code = "config.invalid-filter"
 	// CodeTableNotInDatabases: a table in a database the replication does
 	// not list.

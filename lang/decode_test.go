@@ -303,6 +303,10 @@ func TestDiagnostics(t *testing.T) {
 `), summary: "Invalid table reference", detail: "4 dotted parts", line: 6, col: 9},
 
 		// Rule 3: where/time_window, windows, intervals.
+		{name: "where injection", code: "config.invalid-filter", src: repl(`  table "inj.t" {
+    where = "1=1); commit; drop table y; --"
+  }
+`), summary: "Invalid where", detail: "closes a parenthesis it did not open", line: 7, col: 13},
 		{name: "where and time_window", code: "config.mutually-exclusive", src: repl(`  table "a.t" {
     where = "x > 1"
     time_window {

@@ -63,8 +63,8 @@ func ParseTableFilterFlag(s string) (*TableConfig, error) {
 	if pred == "" {
 		return nil, bad("the predicate after the colon is empty")
 	}
-	if strings.ContainsRune(pred, 0) {
-		return nil, bad("the predicate contains a NUL byte")
+	if err := CheckRowFilterSyntax(pred); err != nil {
+		return nil, bad("the predicate is not one SQL expression: " + err.Error())
 	}
 	return &TableConfig{Ref: ref, Where: pred}, nil
 }

@@ -48,6 +48,9 @@ func TestParseTableFilterFlag(t *testing.T) {
 		{"a:x\x00", "NUL"},
 		{"\xff:x", "UTF-8"},
 		{`a"b":x`, "quote inside a part"},
+		{"inj.t:1=1); drop table if exists y; --", "not one SQL expression"},
+		{"inj.t:1=1) OR (true", "closes a parenthesis it did not open"},
+		{"inj.t:true; select 1", "statement separator"},
 	}
 	for _, tt := range bad {
 		_, err := ParseTableFilterFlag(tt.in)

@@ -424,6 +424,9 @@ func (d *decoder) decodeTable(b *hcl.Block, ctx *hcl.EvalContext, r *Replication
 			if strings.TrimSpace(s) == "" {
 				d.attrErrorf(CodeEmptyValue, where, "Empty where",
 					"where is empty: write a SQL condition such as where = \"created_at > now() - interval '90 days'\", or remove it to copy every row.")
+			} else if err := CheckRowFilterSyntax(s); err != nil {
+				d.attrErrorf(CodeInvalidFilter, where, "Invalid where",
+					"The row filter of %s is not one SQL expression: %s. Write a boolean condition over the table's columns, such as where = \"created_at > now() - interval '90 days'\".", ref, err)
 			} else {
 				tc.Where = s
 			}

@@ -445,6 +445,12 @@ func (d *tomlDecoder) decodeFilter(db, kind string, e map[string]any, path []str
 	tc := &TableConfig{Ref: ref, DeclRange: d.rangeOf(path)}
 	if kind == "table_filters" {
 		where, okW := str("where", true)
+		if okW {
+			if err := CheckRowFilterSyntax(where); err != nil {
+				d.errorf(CodeInvalidFilter, append(append([]string{}, path...), "where"), "Invalid where", "In %s: the row filter is not one SQL expression: %s.", section, err)
+				okW = false
+			}
+		}
 		tc.Where = where
 		ok = ok && okW
 	} else {

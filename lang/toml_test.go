@@ -168,6 +168,7 @@ func TestDecodeTOMLErrors(t *testing.T) {
 		{"filter missing table", "[databases.a]\n[[databases.a.table_filters]]\nwhere = \"x > 1\"\n", nil, "Missing table", "needs table", 2, 1},
 		{"filter missing where", "[[databases.a.table_filters]]\ntable = \"t\"\n", nil, "Missing where", "needs where", 1, 1},
 		{"empty where", "[[databases.a.table_filters]]\ntable = \"t\"\nwhere = \"  \"\n", nil, "Empty where", "", 3, 1},
+		{"where injection", "[[databases.a.table_filters]]\ntable = \"t\"\nwhere = \"1=1); commit; drop table y; --\"\n", nil, "Invalid where", "not one SQL expression", 3, 1},
 		{"where not a string", "[[databases.a.table_filters]]\ntable = \"t\"\nwhere = true\n", nil, "Invalid where", "not a boolean", 3, 1},
 		{"time filter missing column", "[[databases.a.time_filters]]\ntable = \"t\"\nlast = \"1 day\"\n", nil, "Missing column", "needs column", 1, 1},
 		{"time filter missing last", "[[databases.a.time_filters]]\ntable = \"t\"\ncolumn = \"c\"\n", nil, "Missing last", "needs last", 1, 1},

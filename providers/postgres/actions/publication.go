@@ -2,13 +2,16 @@ package actions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
+	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // publication creates, alters or drops the source publication of a database.
@@ -29,11 +32,9 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *plans.Chang
 		_, err := conn.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pub)
 		return nil, err
 	}
+	var stmts []string
 	for _, t := range attrs.SetReplicaIdentityFull {
-		table := quoteTable(t)
-		if _, err := conn.Exec(ctx, "ALTER TABLE "+table+" REPLICA IDENTITY FULL"); err != nil {
-			return nil, fmt.Errorf("set replica identity full on %s: %w", table, err)
-		}
+		stmts = append(stmts, "ALTER TABLE "+quoteTable(t)+" REPLICA IDENTITY FULL")
 	}
 	out := *attrs
 	out.DropForTableSync = nil
@@ -63,6 +64,13 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *plans.Chang
 			f = fw
 		}
 		if f != "" {
+			// The filter is data: refuse text that would not stay one
+			// expression inside the parentheses (the plan file may have
+			// been edited), and run the statement through the extended
+			// protocol, which executes one statement only.
+			if err := lang.CheckRowFilterSyntax(f); err != nil {
+				return "", fmt.Errorf("row filter of %s: %w", quoteTable(t.Table), err)
+			}
 			return quoteTable(t.Table) + " WHERE (" + f + ")", nil
 		}
 		if version < 130000 {
@@ -70,7 +78,6 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *plans.Chang
 		}
 		return quoteTable(t.Table), nil
 	}
-	var stmts []string
 	if added, dropped, ok := addedAndDropped(current, out.Tables); c.Action == plans.Update && ok {
 		// Published tables that keep their filter are left alone: DROP
 		// TABLE for those no longer wanted (or dropped for a re-copy by
@@ -118,10 +125,12 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *plans.Chang
 	}
 	if len(stmts) > 0 {
 		// One transaction: a rerun finds either nothing or everything done.
+		// Every statement goes through the extended protocol (one
+		// statement per text), as they carry row filters.
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			for _, sql := range stmts {
-				if _, err := tx.Exec(ctx, sql); err != nil {
-					return fmt.Errorf("%s: %w", strings.SplitN(strings.SplitN(sql, " FOR ", 2)[0], " TABLE ", 2)[0], err)
+				if _, err := conninfo.ExecOne(ctx, tx.Conn(), sql); err != nil {
+					return statementError(sql, err)
 				}
 			}
 			return nil
@@ -130,6 +139,10 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *plans.Chang
 			return nil, err
 		}
 		for _, sql := range stmts {
+			if strings.HasPrefix(sql, "ALTER TABLE ") {
+				p.log.Info("replica identity set to full", "database", db, "statement", sql)
+				continue
+			}
 			p.log.Info("publication changed", "publication", name, "database", db, "statement", strings.SplitN(sql, " WHERE ", 2)[0])
 		}
 	}
@@ -165,6 +178,24 @@ func leavesBefore13(ctx context.Context, conn *pgx.Conn, t plans.TableName) (str
 		return table, nil
 	}
 	return strings.Join(leaves, ", "), nil
+}
+
+// statementError names the statement that failed (without its row
+// filters) and, when the source refused a row filter, says so.
+func statementError(sql string, err error) error {
+	what := strings.SplitN(strings.SplitN(sql, " FOR ", 2)[0], " TABLE ", 2)[0]
+	if strings.HasPrefix(sql, "ALTER TABLE ") {
+		what = sql
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && strings.Contains(pgErr.Message, "WHERE") {
+		msg := pgErr.Message
+		if pgErr.Detail != "" {
+			msg += ": " + pgErr.Detail
+		}
+		return fmt.Errorf("%s: the source refuses a row filter (%s); nothing of this publication change was applied: fix the filter (publications allow only immutable built-in functions and operators over the table's columns), or use sync { method = \"xmin\" }: %w", what, msg, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // quoteTable renders a table name as a SQL identifier.

@@ -224,3 +224,27 @@ func TestChildEnvDropsSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestUnencodedAtIsNotEchoed checks that a password with an unencoded @
+// is refused without showing any part of it.
+func TestUnencodedAtIsNotEchoed(t *testing.T) {
+	for _, u := range []string{
+		"postgres://alice:p@ss-SECRET@127.0.0.1:5432/db",
+		"postgresql://alice:p@SECRET@ss@db.example/db?sslmode=disable&password=OTHERSECRET",
+	} {
+		_, err := ParseURL(u)
+		if err == nil {
+			t.Fatalf("%s: accepted", u)
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "SECRET") || strings.Contains(msg, "alice") {
+			t.Errorf("%s: message shows the credentials: %s", u, msg)
+		}
+		if !strings.Contains(msg, "%40") {
+			t.Errorf("%s: message %q does not say how to fix it", u, msg)
+		}
+	}
+	if _, err := ParseURL("postgres://alice:p%40ss@127.0.0.1:5432/db"); err != nil {
+		t.Fatalf("encoded @: %v", err)
+	}
+}

@@ -52,11 +52,36 @@ func ParseURL(s string) (Info, error) {
 	if strings.TrimSpace(s) == "" {
 		return Info{}, errors.New("empty connection string: write a URL such as postgres://user@host:5432/db")
 	}
+	if err := checkOneAt(s); err != nil {
+		return Info{}, err
+	}
 	cs, err := connstr.Parse(s)
 	if err != nil {
 		return Info{}, fmt.Errorf("parse connection string %s: %w", connstr.RedactURL(s), err)
 	}
 	return newConnInfo(cs)
+}
+
+// checkOneAt refuses a URL with more than one @ before its host. libpq
+// ends the user and password at the first @, so the rest of a password
+// holding an unencoded @ would become part of the host, and be shown in
+// every message that names the host. The message shows neither the user
+// nor the password.
+func checkOneAt(s string) error {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok || (scheme != "postgres" && scheme != "postgresql") {
+		return nil
+	}
+	authority := rest
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		authority = rest[:i]
+	}
+	if strings.Count(authority, "@") < 2 {
+		return nil
+	}
+	at := strings.LastIndex(authority, "@")
+	shown := connstr.RedactURL(scheme + "://" + connstr.Mask + "@" + rest[at+1:])
+	return fmt.Errorf("parse connection string %s: more than one @ before the host: percent-encode @ in the user name or password as %%40", shown)
 }
 
 // newConnInfo resolves parsed settings with pgx.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -104,4 +105,69 @@ func PassEntries(info Info) []PassEntry {
 		out = append(out, PassEntry{Host: host, Port: strconv.Itoa(hp.Port), Database: "*", User: info.User(), Password: pw})
 	}
 	return out
+}
+
+// ChildPassFile is a password file handed to one child tool that never
+// outlives this process: on Linux an unnamed file (O_TMPFILE, or created
+// and unlinked at once where the file system lacks it) that the child
+// inherits as an open descriptor and reads through /dev/fd/N; a kill -9 of
+// this process leaves no copy of the password on disk. Elsewhere it is a
+// 0600 file named in the directory, removed by Close.
+type ChildPassFile struct {
+	file *os.File // the unnamed file, nil for a named one
+	path string   // the named file
+	done func() error
+}
+
+// OpenChildPassFile writes entries into a new ChildPassFile in dir
+// (os.TempDir() when "").
+func OpenChildPassFile(dir string, entries ...PassEntry) (*ChildPassFile, error) {
+	var b strings.Builder
+	for _, e := range entries {
+		l, err := e.line()
+		if err != nil {
+			return nil, fmt.Errorf("write password file: %w", err)
+		}
+		b.WriteString(l)
+	}
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	f, err := openUnnamed(dir)
+	if err != nil {
+		return nil, fmt.Errorf("create password file in %s: %w", dir, err)
+	}
+	if f == nil {
+		path, cleanup, err := WritePassFile(dir, entries...)
+		if err != nil {
+			return nil, err
+		}
+		return &ChildPassFile{path: path, done: cleanup}, nil
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("write password file: %w", err)
+	}
+	return &ChildPassFile{file: f, done: f.Close}, nil
+}
+
+// Attach hands the file to cmd (as one of its ExtraFiles when unnamed)
+// and returns the value of PGPASSFILE for it (see ChildEnv). Call it
+// once, after setting cmd.ExtraFiles if any.
+func (p *ChildPassFile) Attach(cmd *exec.Cmd) string {
+	if p.file == nil {
+		return p.path
+	}
+	fd := 3 + len(cmd.ExtraFiles)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, p.file)
+	return "/dev/fd/" + strconv.Itoa(fd)
+}
+
+// Close releases the file (removes it when it has a name); call it when
+// the child has exited.
+func (p *ChildPassFile) Close() error {
+	if err := p.done(); err != nil && !errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("remove password file: %w", err)
+	}
+	return nil
 }

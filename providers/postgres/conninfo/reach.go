@@ -9,12 +9,23 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// TargetReachesSource checks that the target server can open the
-// connection its subscription will use: inside a transaction that is
-// rolled back, it creates a disabled subscription without a slot, which
-// makes the target connect to the source (needs the rights to create a
-// subscription on the target). It returns the target's complaint, with
-// passwords redacted, or "" when the connection works.
+// TargetReachesSource checks that the target server can open a
+// connection to the source like the one its subscription will use:
+// inside a transaction that is rolled back, it creates a disabled
+// subscription without a slot, which makes the target connect to the
+// source (needs the rights to create a subscription on the target). It
+// returns the target's complaint, with passwords redacted, or "" when the
+// target reached the source.
+//
+// The statement never carries the password, since the target's server
+// log may record it (log_statement = 'ddl' or 'all'): the connection
+// string is the source's without it. What is verified: the target
+// resolves and reaches the source's host and port, TLS as configured,
+// and the source's pg_hba.conf admits the target host for the user and
+// database. When the source URL has a password, the source asking the
+// target for one counts as reached (that password is checked from this
+// machine by every other connection); without one the target must log in
+// on its own (its ~/.pgpass), and a refusal is reported.
 func TargetReachesSource(ctx context.Context, target, source Info) (string, error) {
 	conn, err := Connect(ctx, target)
 	if err != nil {
@@ -27,14 +38,24 @@ func TargetReachesSource(ctx context.Context, target, source Info) (string, erro
 	}
 	defer tx.Rollback(context.Background())
 	sql := "CREATE SUBSCRIPTION " + pgx.Identifier{"replicator_reach_check"}.Sanitize() +
-		" CONNECTION " + QuoteLiteral(SubscriptionConnString(source)) + " PUBLICATION replicator_reach_check" +
+		" CONNECTION " + QuoteLiteral(ChildConnString(source)) + " PUBLICATION replicator_reach_check" +
 		" WITH (connect = true, enabled = false, create_slot = false, slot_name = NONE, copy_data = false)"
-	if _, err := tx.Exec(ctx, sql); err != nil {
+	if _, err := ExecOne(ctx, tx.Conn(), sql); err != nil {
 		msg := connstr.RedactURL(ServerMessage(err))
+		if source.Password() != "" && passwordRequested(msg) {
+			return "", nil
+		}
 		if p := source.Password(); len(p) >= 4 {
 			msg = strings.ReplaceAll(msg, p, "xxxxx")
 		}
 		return msg, nil
 	}
 	return "", nil
+}
+
+// passwordRequested reports whether a connection failure means the
+// server asked for a password that was not sent (or that the target's own
+// pass file had wrong): the connection got as far as authentication.
+func passwordRequested(msg string) bool {
+	return strings.Contains(msg, "no password supplied") || strings.Contains(msg, "password authentication failed")
 }

@@ -2,6 +2,9 @@ package conninfo
 
 import (
 	"context"
+	"fmt"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -9,7 +12,8 @@ import (
 )
 
 func TestTargetReachesSource(t *testing.T) {
-	src, dst := pgtest.Start(t), pgtest.Start(t)
+	src := pgtest.Start(t)
+	dst := pgtest.Start(t, pgtest.WithSetting("log_statement", "all"))
 	si, _ := ParseURL(src.URL("postgres"))
 	di, _ := ParseURL(dst.URL("postgres"))
 	ctx := context.Background()
@@ -20,12 +24,36 @@ func TestTargetReachesSource(t *testing.T) {
 	if n := dst.QueryInt(t, "postgres", "SELECT count(*) FROM pg_subscription"); n != 0 {
 		t.Fatalf("the check left %d subscription(s)", n)
 	}
-	bad, _ := ParseURL(strings.Replace(src.URL("postgres"), pgtest.DefaultPassword, "wrong-secret-pw", 1))
-	msg, err = TargetReachesSource(ctx, di, bad)
-	if err != nil || !strings.Contains(msg, "could not connect to the publisher") || !strings.Contains(msg, "password authentication failed") {
-		t.Fatalf("wrong password: %q, %v", msg, err)
+
+	// Nothing listens there: the target's complaint.
+	gone, _ := ParseURL(strings.Replace(src.URL("postgres"), fmt.Sprintf(":%d/", src.Port()), ":1/", 1))
+	msg, err = TargetReachesSource(ctx, di, gone)
+	if err != nil || !strings.Contains(msg, "could not connect to the publisher") {
+		t.Fatalf("unreachable source: %q, %v", msg, err)
 	}
-	if strings.Contains(msg, "wrong-secret-pw") {
-		t.Fatalf("message leaks the password: %q", msg)
+
+	// A wrong password is not the target's to find out (this machine's
+	// own connections do): the source asked for one, so it was reached.
+	u, _ := url.Parse(src.URL("postgres"))
+	u.User = url.UserPassword("no_such_role", "no-such-secret-pw")
+	noRole, _ := ParseURL(u.String())
+	if msg, err := TargetReachesSource(ctx, di, noRole); err != nil || msg != "" {
+		// The source asks for a password before it tells roles apart.
+		t.Fatalf("unknown role: %q, %v", msg, err)
+	}
+
+	// The source's password never reaches the target: not in its log
+	// (log_statement = 'all'), not in its catalogs.
+	log, err := os.ReadFile(dst.LogPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range []string{src.Password(), "no-such-secret-pw"} {
+		if strings.Contains(string(log), pw) {
+			t.Fatalf("the target's server log holds the source password %q", pw)
+		}
+	}
+	if !strings.Contains(string(log), "replicator_reach_check") {
+		t.Fatal("the target's log does not show the check: log_statement = 'all' did not apply")
 	}
 }

@@ -37,8 +37,8 @@ type Command struct {
 	// Stdout receives the child's standard output (discarded when nil),
 	// streamed: nothing is buffered in a file.
 	Stdout io.Writer
-	// PassDir is where the temporary password file goes (os.TempDir()
-	// when "").
+	// PassDir is the file system the temporary password file is made in
+	// (os.TempDir() when ""); on Linux it has no name there.
 	PassDir string
 }
 
@@ -57,9 +57,11 @@ func (r Command) argv() []string {
 }
 
 // Run runs a client program with the credentials of r.Info handed over
-// only through a temporary 0600 password file (PGPASSFILE), which is
-// removed when Run returns, also on panic and when ctx is cancelled
-// (exec.CommandContext kills the child first). Standard output is streamed
+// only through a password file (PGPASSFILE) that does not outlive this
+// process: on Linux an unnamed 0600 file the child inherits as a
+// descriptor (/dev/fd/N), so that not even a kill -9 leaves the password
+// on disk; elsewhere a 0600 file removed when Run returns, also on panic
+// and when ctx is cancelled (exec.CommandContext kills the child first). Standard output is streamed
 // to r.Stdout; standard error is captured and, on failure, returned in the
 // error with any password redacted.
 func Run(ctx context.Context, r Command) (err error) {
@@ -73,21 +75,21 @@ func Run(ctx context.Context, r Command) (err error) {
 	if name == "" {
 		name = filepath.Base(path)
 	}
+	cmd := exec.CommandContext(ctx, path, r.argv()...)
+	cmd.SysProcAttr = toolProcAttr()
 	passFile := ""
 	if entries := conninfo.PassEntries(r.Info); r.Info.Valid() && len(entries) > 0 {
-		p, cleanup, err := conninfo.WritePassFile(r.PassDir, entries...)
+		pf, err := conninfo.OpenChildPassFile(r.PassDir, entries...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		passFile = p
+		passFile = pf.Attach(cmd)
 		defer func() {
-			if cerr := cleanup(); cerr != nil && err == nil {
+			if cerr := pf.Close(); cerr != nil && err == nil {
 				err = fmt.Errorf("%s: %w", name, cerr)
 			}
 		}()
 	}
-	cmd := exec.CommandContext(ctx, path, r.argv()...)
-	cmd.SysProcAttr = toolProcAttr()
 	if r.Info.Valid() {
 		cmd.Env = conninfo.ChildEnv(r.Info, passFile)
 	} else {

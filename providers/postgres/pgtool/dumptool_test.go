@@ -21,7 +21,7 @@ func fakeTool(t *testing.T, out, extra string) string {
 	script := `#!/bin/sh
 tr '\0' ' ' < /proc/$$/cmdline > ` + out + `.argv
 echo "$PGPASSFILE" > ` + out + `.passfile
-stat -c %a "$PGPASSFILE" > ` + out + `.mode
+stat -L -c %a "$PGPASSFILE" > ` + out + `.mode
 cat "$PGPASSFILE" > ` + out + `.content
 env | grep '^PG' > ` + out + `.env
 ` + extra + "\n"
@@ -48,7 +48,7 @@ func TestSchemaDumpToolPassesCredentialsOnlyThroughPassFile(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "rec")
 	passDir := t.TempDir()
-	tool := fakeTool(t, out, `echo "stdout-data"; echo "oops password $PW" >&2`)
+	tool := fakeTool(t, out, `ls -A `+passDir+` > `+out+`.dir; echo "stdout-data"; echo "oops password $PW" >&2`)
 	var stdout bytes.Buffer
 	err = Run(context.Background(), Command{Path: tool, Name: "fake", Info: info, Args: []string{"--schema-only"}, Stdout: &stdout, PassDir: passDir})
 	if err != nil {
@@ -67,12 +67,16 @@ func TestSchemaDumpToolPassesCredentialsOnlyThroughPassFile(t *testing.T) {
 	if got := readFile(t, out+".content"); got != `db.example:6543:*:alice:s3cr\:et\\pw` {
 		t.Errorf("pass file = %q", got)
 	}
-	pf := readFile(t, out+".passfile")
-	if filepath.Dir(pf) != passDir {
-		t.Errorf("pass file %s not in %s", pf, passDir)
+	// On Linux the file has no name: the child reads the descriptor it
+	// inherited, and the directory stays empty throughout.
+	if pf := readFile(t, out+".passfile"); pf != "/dev/fd/3" {
+		t.Errorf("PGPASSFILE = %s, want /dev/fd/3", pf)
 	}
-	if _, err := os.Stat(pf); !os.IsNotExist(err) {
-		t.Errorf("pass file %s still exists after the run (%v)", pf, err)
+	if got := readFile(t, out+".dir"); got != "" {
+		t.Errorf("%s held %q while the tool ran", passDir, got)
+	}
+	if left, _ := os.ReadDir(passDir); len(left) > 0 {
+		t.Errorf("%s holds %v after the run", passDir, left)
 	}
 	if env := readFile(t, out+".env"); strings.Contains(env, "PGPASSWORD") || strings.Contains(env, pw) {
 		t.Errorf("child environment holds the password: %q", env)

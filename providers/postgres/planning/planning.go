@@ -100,9 +100,10 @@ func IntrospectAll(ctx context.Context, eps *endpoints.Set, log hclog.Logger) (m
 	return servers, nil
 }
 
-// CheckFilters asks each source whether the configured row filters are
-// valid and how it stores them, so that the planner compares filters by
-// meaning and reports a broken filter before anything is copied. The
+// CheckFilters asks each source, read-only, whether the configured row
+// filters are valid and publishable and whether each means what its
+// publication stores, so that the planner compares filters by meaning and
+// reports a broken filter before anything is copied. The
 // result is keyed by table reference. A source that cannot answer is
 // logged as a warning: its filters are then compared as text.
 func CheckFilters(ctx context.Context, cfg *lang.Config, eps *endpoints.Set, servers map[string]*catalog.Server, log hclog.Logger) map[string]rowfilter.Result {
@@ -128,7 +129,8 @@ func CheckFilters(ctx context.Context, cfg *lang.Config, eps *endpoints.Set, ser
 			if db == nil || db.Table(t.Ref.Schema, t.Ref.Table) == nil {
 				continue // the planner reports the missing table
 			}
-			req := rowfilter.Request{Database: t.Ref.Database, Schema: t.Ref.Schema, Table: t.Ref.Table, Filter: p}
+			req := rowfilter.Request{Database: t.Ref.Database, Schema: t.Ref.Schema, Table: t.Ref.Table, Filter: p,
+				Stored: storedFilter(db.Publication(r.Sync.Publication), t.Ref.Schema, t.Ref.Table)}
 			reqs = append(reqs, req)
 			refs[req] = t.Ref.String()
 		}
@@ -144,6 +146,19 @@ func CheckFilters(ctx context.Context, cfg *lang.Config, eps *endpoints.Set, ser
 		}
 	}
 	return out
+}
+
+// storedFilter is the row filter pub stores for a table ("" for none).
+func storedFilter(pub *catalog.Publication, schema, table string) string {
+	if pub == nil {
+		return ""
+	}
+	for _, pt := range pub.Tables {
+		if pt.Schema == schema && pt.Name == table {
+			return pt.RowFilter
+		}
+	}
+	return ""
 }
 
 func logger(l hclog.Logger) hclog.Logger {

@@ -16,14 +16,15 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 func TestIntrospectAllAndCheckFilters(t *testing.T) {
 	src := pgtest.Start(t)
 	src.CreateDatabase(t, "app")
-	src.Exec(t, "app", "CREATE TABLE items (id int PRIMARY KEY, n int)")
+	src.Exec(t, "app", "CREATE TABLE items (id int PRIMARY KEY, n int); CREATE TABLE y (id int)")
+	src.Exec(t, "app", "CREATE PUBLICATION pub FOR TABLE items WHERE (n > 0)")
 	cfg := &lang.Config{
 		Sources: map[string]*lang.Endpoint{"prod": {Kind: lang.KindSource, Name: "prod", URL: src.URL("postgres")}},
 		Targets: map[string]*lang.Endpoint{"new": {Kind: lang.KindTarget, Name: "new", URL: src.URL("postgres")}},
 		Replications: []*lang.Replication{{Name: "main", Source: "prod", Target: "new", Tables: []*lang.TableConfig{
-			{Ref: lang.TableRef{Database: "app", Schema: "public", Table: "items"}, Where: "n > 0"},
+			{Ref: lang.TableRef{Database: "app", Schema: "public", Table: "items"}, Where: "N>0"},
 			{Ref: lang.TableRef{Database: "app", Schema: "public", Table: "items_gone"}, Where: "n > 0"},
-		}}},
+		}, Sync: lang.Sync{Publication: "pub"}}},
 	}
 	eps, err := endpoints.Resolve(cfg)
 	if err != nil {
@@ -45,8 +46,21 @@ func TestIntrospectAllAndCheckFilters(t *testing.T) {
 	if len(checks) != 1 {
 		t.Fatalf("checks %v, want one (the missing table is the planner's to report)", checks)
 	}
-	if c := checks["app.public.items"]; c.Invalid != "" || !strings.Contains(c.Deparsed, "n > 0") {
-		t.Fatalf("check %+v, want a valid filter deparsed as (n > 0)", c)
+	if c := checks["app.public.items"]; c.Invalid != "" || c.Deparsed != "(n > 0)" {
+		t.Fatalf("check %+v, want a valid filter that means the stored (n > 0)", c)
+	}
+
+	// A filter that escapes its parentheses is refused before it reaches
+	// the server; nothing on the source changes.
+	cfg.Replications[0].Tables[0].Where = "1=1); commit; drop table y; --"
+	if c := CheckFilters(ctx, cfg, eps, servers, nil)["app.public.items"]; c.Invalid == "" {
+		t.Fatalf("check %+v, want the injection refused", c)
+	}
+	if n := src.QueryInt(t, "app", "SELECT count(*) FROM pg_class WHERE relname = 'y'"); n != 1 {
+		t.Fatal("CheckFilters dropped table y")
+	}
+	if n := src.QueryInt(t, "app", "SELECT count(*) FROM pg_publication"); n != 1 {
+		t.Fatalf("%d publications after CheckFilters, want the one it found", n)
 	}
 
 	cfg.Replications[0].Tables[0].Where = "no_such_column > 0"

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
+	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -16,30 +18,47 @@ type Request struct {
 	Database, Schema, Table string
 	// Filter is the SQL boolean expression as configured.
 	Filter string
+	// Stored is the filter the publication that the plan compares with
+	// stores for the table ("" when it has none or does not carry the
+	// table).
+	Stored string
 }
 
 // Result is what the source server says about one row filter.
 type Result struct {
-	// Deparsed is the filter as PostgreSQL stores it in a publication
-	// (15+), or "" when the server cannot tell (older server, no privilege).
+	// Deparsed is Stored when the server reads the configured filter and
+	// the stored one as the same expression (their query plans are equal),
+	// else "": compare the configured filter with the stored one as text.
 	Deparsed string
-	// Invalid is the server's complaint when the filter is not a valid
-	// boolean expression over the table, or "".
+	// Invalid is the complaint when the filter is not one valid boolean
+	// expression over the table, or "".
 	Invalid string
-	// NotPublishable is the server's complaint when the filter is valid
-	// but a publication refuses it (PostgreSQL 15+ allows only immutable
-	// functions and simple expressions in row filters), or "".
+	// NotPublishable says why a publication would refuse the valid filter
+	// (PostgreSQL 15+ allows only columns, constants, built-in operators
+	// and immutable built-in functions, no subqueries, no system
+	// columns), or "". The check is read-only and conservative: what it
+	// cannot decide (an overloaded function, a user-defined operator or
+	// type, a user-defined SQL function the planner inlines) the server
+	// refuses when apply creates the publication.
 	NotPublishable string
-	// OutsideReplicaIdentity is the server's complaint when the filter
-	// uses columns outside the table's replica identity: once published,
-	// UPDATE and DELETE on the table fail on the source (PostgreSQL 15+).
+	// OutsideReplicaIdentity names the columns the filter uses outside
+	// the table's replica identity: once published, UPDATE and DELETE on
+	// the table fail on the source (PostgreSQL 15+); or "".
 	OutsideReplicaIdentity string
 }
 
-// Check asks the source, inside transactions that are rolled
-// back, whether each filter is valid SQL for its table (by planning a
-// query with it) and, on PostgreSQL 15+, how a publication would store it.
-// Nothing is left behind on the server.
+// Settings of the read-only transaction the checks run in.
+const (
+	statementTimeout = "30s"
+	lockTimeout      = "10s"
+)
+
+// Check asks the source about each filter without changing anything: it
+// refuses a filter that is not one expression (lang.CheckRowFilterSyntax)
+// before sending it, then, in a READ ONLY transaction with a statement
+// timeout, plans a query with the filter through the extended protocol
+// (one statement only) and reads the plan and the catalogs. No CREATE, no
+// DML: nothing is left behind, even when the process is killed midway.
 func Check(ctx context.Context, info conninfo.Info, reqs []Request) (map[Request]Result, error) {
 	byDB := map[string][]Request{}
 	for _, r := range reqs {
@@ -65,93 +84,108 @@ func checkFiltersIn(ctx context.Context, info conninfo.Info, reqs []Request, out
 		return err
 	}
 	defer conn.Close(context.Background())
-	var version int
-	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
-		return fmt.Errorf("read server version: %w", err)
-	}
-	tx, err := conn.Begin(ctx)
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin a read-only transaction: %w", err)
 	}
 	defer tx.Rollback(context.Background())
-	for i, r := range reqs {
-		table := pgx.Identifier{r.Schema, r.Table}.Sanitize()
-		var check Result
-		if _, err := tx.Exec(ctx, "SAVEPOINT filter_check"); err != nil {
-			return fmt.Errorf("savepoint: %w", err)
+	var version int
+	if err := tx.QueryRow(ctx, "SELECT pg_catalog.current_setting('server_version_num')::int").Scan(&version); err != nil {
+		return fmt.Errorf("read server version: %w", err)
+	}
+	settings := []string{
+		"statement_timeout = '" + statementTimeout + "'",
+		"lock_timeout = '" + lockTimeout + "'",
+		// Plans made only of sequential scans: the filter shows as one
+		// Filter line, the same for equal expressions.
+		"enable_indexscan = off", "enable_bitmapscan = off", "enable_indexonlyscan = off",
+		"enable_tidscan = off", "max_parallel_workers_per_gather = 0",
+	}
+	if version >= 140000 {
+		// A killed plan ends its backend at once, even mid-statement.
+		settings = append(settings, "client_connection_check_interval = '1s'")
+	}
+	for _, s := range settings {
+		if _, err := tx.Exec(ctx, "SET LOCAL "+s); err != nil {
+			return fmt.Errorf("set %s: %w", s, err)
 		}
-		if _, err := tx.Exec(ctx, "EXPLAIN SELECT 1 FROM "+table+" WHERE ("+r.Filter+")"); err != nil {
-			check.Invalid = conninfo.ServerMessage(err)
-			if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT filter_check"); err != nil {
-				return fmt.Errorf("rollback to savepoint: %w", err)
-			}
-			out[r] = check
-			continue
+	}
+	c := &checker{tx: tx, conn: tx.Conn(), version: version}
+	for _, r := range reqs {
+		res, err := c.check(ctx, r)
+		if err != nil {
+			return err
 		}
-		if version >= 150000 {
-			pub := fmt.Sprintf("replicator_filter_check_%d", i)
-			_, err := tx.Exec(ctx, "CREATE PUBLICATION "+pgx.Identifier{pub}.Sanitize()+" FOR TABLE "+table+" WHERE ("+r.Filter+")")
-			if err == nil {
-				err = tx.QueryRow(ctx, "SELECT coalesce(rowfilter, '') FROM pg_catalog.pg_publication_tables WHERE pubname = $1", pub).Scan(&check.Deparsed)
-			}
-			if err == nil {
-				check.OutsideReplicaIdentity, err = updateRefused(ctx, tx, table)
-			}
-			if err != nil {
-				var pgErr *pgconn.PgError
-				if errors.As(err, &pgErr) && pgErr.Code != "42501" {
-					// Not a privilege problem: publications reject this filter.
-					check.NotPublishable = conninfo.ServerMessage(err)
-				}
-			}
-		}
-		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT filter_check"); err != nil {
-			return fmt.Errorf("rollback to savepoint: %w", err)
-		}
-		out[r] = check
+		out[r] = res
 	}
 	return nil
 }
 
-// updateRefused plans an UPDATE of no rows on a table that a publication
-// with a row filter now carries: PostgreSQL refuses it at executor start
-// when the filter uses columns outside the replica identity. It returns
-// that complaint ("" when updates work) inside a savepoint.
-func updateRefused(ctx context.Context, tx pgx.Tx, table string) (string, error) {
-	var col string
-	err := tx.QueryRow(ctx, `SELECT attname FROM pg_catalog.pg_attribute
-		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
-		ORDER BY attnum LIMIT 1`, table).Scan(&col)
-	if err != nil {
-		return "", fmt.Errorf("pick a column of %s: %w", table, err)
-	}
-	if _, err := tx.Exec(ctx, "SAVEPOINT update_check"); err != nil {
-		return "", err
-	}
-	c := pgx.Identifier{col}.Sanitize()
-	_, uerr := tx.Exec(ctx, "UPDATE "+table+" SET "+c+" = "+c+" WHERE false")
-	if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT update_check"); err != nil {
-		return "", err
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(uerr, &pgErr) && pgErr.Code == "42P10" {
-		return conninfo.ServerMessage(uerr), nil
-	}
-	return "", nil
+// checker runs the checks of one database inside its read-only transaction.
+type checker struct {
+	tx      pgx.Tx
+	conn    *pgx.Conn
+	version int
 }
 
-// OfPublication returns the row filter a publication stores for a
-// table, as PostgreSQL deparsed it ("" when the table is published
-// without one); published is false when the publication does not carry
-// the table.
-func OfPublication(ctx context.Context, conn *pgx.Conn, publication, schema, table string) (filter string, published bool, err error) {
-	err = conn.QueryRow(ctx, `SELECT coalesce(rowfilter, '') FROM pg_catalog.pg_publication_tables
-		WHERE pubname = $1 AND schemaname = $2 AND tablename = $3`, publication, schema, table).Scan(&filter)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return "", false, nil
-	case err != nil:
-		return "", false, fmt.Errorf("read the row filter of %s in publication %s: %w", pgx.Identifier{schema, table}.Sanitize(), publication, err)
+// check answers one request inside a savepoint, so that a refused filter
+// does not end the transaction.
+func (c *checker) check(ctx context.Context, r Request) (Result, error) {
+	var res Result
+	if err := lang.CheckRowFilterSyntax(r.Filter); err != nil {
+		res.Invalid = err.Error()
+		return res, nil
 	}
-	return filter, true, nil
+	if _, err := c.tx.Exec(ctx, "SAVEPOINT filter_check"); err != nil {
+		return res, fmt.Errorf("savepoint: %w", err)
+	}
+	table := pgx.Identifier{r.Schema, r.Table}.Sanitize()
+	plan, err := c.explain(ctx, table, r.Filter)
+	if err == nil && c.version >= 150000 {
+		err = c.publishable(ctx, table, plan, &res)
+		if err == nil && r.Stored != "" && lang.CheckRowFilterSyntax(r.Stored) == nil {
+			var stored []string
+			if stored, err = c.explain(ctx, table, r.Stored); err == nil && strings.Join(stored, "\n") == strings.Join(plan, "\n") {
+				res.Deparsed = r.Stored
+			}
+		}
+	}
+	if _, rerr := c.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT filter_check"); rerr != nil {
+		return res, fmt.Errorf("rollback to savepoint: %w", errors.Join(err, rerr))
+	}
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+	case ctx.Err() != nil || !errors.As(err, &pgErr):
+		return res, err
+	case pgErr.Code == "42501":
+		// No privilege to plan a query on the table: the server cannot
+		// tell; the filter is compared as text.
+		return Result{}, nil
+	case strings.HasPrefix(pgErr.Code, "57") || strings.HasPrefix(pgErr.Code, "55") ||
+		strings.HasPrefix(pgErr.Code, "53") || strings.HasPrefix(pgErr.Code, "40") || strings.HasPrefix(pgErr.Code, "08"):
+		// Timeout, lock timeout, resources, conflict, connection: not a
+		// verdict on the filter.
+		return res, fmt.Errorf("check the row filter of %s: %w", table, err)
+	default:
+		res.Invalid = conninfo.ServerMessage(err)
+	}
+	return res, nil
+}
+
+// explain returns the plan of a query over table with filter as its
+// WHERE clause: EXPLAIN (VERBOSE, COSTS OFF), without ANALYZE (nothing is
+// executed), as one statement through the extended protocol.
+func (c *checker) explain(ctx context.Context, table, filter string) ([]string, error) {
+	rows, err := conninfo.ExecOne(ctx, c.conn, "EXPLAIN (VERBOSE, COSTS OFF) SELECT 1 FROM "+table+" WHERE (\n"+filter+"\n)")
+	if err != nil {
+		return nil, err
+	}
+	plan := make([]string, len(rows))
+	for i, row := range rows {
+		if len(row) > 0 {
+			plan[i] = row[0]
+		}
+	}
+	return plan, nil
 }
