@@ -4,14 +4,43 @@ BIN         ?= bin/database-replicator
 PKG         := ./...
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
 FUZZTIME    ?= 60s
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
+BUILD_DATE  ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS     := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildDate=$(BUILD_DATE)
+PLATFORMS   ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+DIST        ?= dist
 
+.PHONY: cross release
 .PHONY: all build test test-matrix lint fmt-check fuzz demo bench clean
 
 all: build
 
 ## build: compile the CLI into bin/database-replicator
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/database-replicator
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/database-replicator
+
+## cross: compile for every release platform (PLATFORMS) without keeping the binaries
+cross:
+	@set -e; for p in $(PLATFORMS); do \
+		echo "--- $$p"; \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -o /dev/null ./cmd/database-replicator; \
+	done
+
+## release: versioned archives for every platform and their SHA-256 checksums in DIST
+release:
+	@set -e; rm -rf $(DIST); mkdir -p $(DIST); \
+	for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		name=database-replicator_$(VERSION)_$${os}_$${arch}; \
+		mkdir -p $(DIST)/$$name; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(DIST)/$$name/database-replicator$$ext ./cmd/database-replicator; \
+		cp LICENSE README.md $(DIST)/$$name/; \
+		if [ $$os = windows ]; then (cd $(DIST) && zip -qr $$name.zip $$name); \
+		else tar -C $(DIST) -czf $(DIST)/$$name.tar.gz $$name; fi; \
+		rm -rf $(DIST)/$$name; \
+	done; \
+	cd $(DIST) && sha256sum *.tar.gz *.zip > SHA256SUMS && cat SHA256SUMS
 
 ## test: unit and integration tests against throwaway local PostgreSQL clusters
 test:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -12,8 +13,41 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version, commit and buildDate are set at build time with -ldflags
+// "-X main.version=... -X main.commit=... -X main.buildDate=..." (make
+// build, make release); a plain `go build` falls back to the module's VCS
+// stamp.
+var (
+	version   = "dev"
+	commit    = ""
+	buildDate = ""
+)
+
+// versionLine is what --version prints: the version, the commit and the
+// build date, each "unknown" when neither ldflags nor the VCS stamp says.
+func versionLine() string {
+	c, d := commit, buildDate
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			switch {
+			case s.Key == "vcs.revision" && c == "":
+				c = s.Value
+			case s.Key == "vcs.time" && d == "":
+				d = s.Value
+			}
+		}
+	}
+	if len(c) > 12 {
+		c = c[:12]
+	}
+	if c == "" {
+		c = "unknown"
+	}
+	if d == "" {
+		d = "unknown"
+	}
+	return fmt.Sprintf("database-replicator %s (commit %s, built %s)", version, c, d)
+}
 
 // ioEnv is everything a command may touch of the outside world, so that
 // tests can run commands in-process.
@@ -121,7 +155,7 @@ func run(ctx context.Context, args []string, env *ioEnv) (code int) {
 		kong.Exit(func(code int) { panic(kongExit{code}) }),
 		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-		kong.Vars{"version": "database-replicator " + version},
+		kong.Vars{"version": versionLine()},
 	)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "Error: internal CLI definition: %v\n", err)

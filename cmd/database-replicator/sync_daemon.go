@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/database-replicator/database-replicator/providers/postgres/syncloop"
@@ -63,7 +62,7 @@ func daemonPID() (pid int, running bool, err error) {
 
 // processIsDaemon reports whether pid is a live background sync.
 func processIsDaemon(pid int) bool {
-	if pid <= 0 || syscall.Kill(pid, 0) != nil {
+	if pid <= 0 || !processAlive(pid) {
 		return false
 	}
 	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
@@ -171,7 +170,7 @@ func (a *app) daemonStop() error {
 		fmt.Fprintln(a.io.stdout, "No background sync is running.")
 		return nil
 	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+	if err := terminate(pid); err != nil {
 		return fmt.Errorf("sync --stop: signal pid %d: %w", pid, err)
 	}
 	deadline := time.Now().Add(syncloop.DefaultStopGrace + 10*time.Second)
