@@ -67,8 +67,11 @@ func (s Scope) has(r relName) bool {
 	return s.Tables == nil || r.Name == "" || s.Tables(r.Schema, r.Name)
 }
 
-// compared reports whether o takes part in the comparison.
+// compared reports whether o takes part in the comparison (nil does).
 func (s Scope) compared(o *Object) bool {
+	if o == nil {
+		return true
+	}
 	if s.TablesOnly && o.rel.Name == "" {
 		return false
 	}
@@ -90,12 +93,12 @@ func (s Scope) compared(o *Object) bool {
 func Diff(src, dst *Schema, scope Scope) ([]Difference, int) {
 	keys := map[string]bool{}
 	for k, o := range src.Objects {
-		if scope.compared(o) {
+		if scope.compared(o) && scope.compared(src.parentOf(o)) {
 			keys[k] = true
 		}
 	}
 	for k, o := range dst.Objects {
-		if _, onSource := src.Objects[k]; !onSource && scope.compared(o) {
+		if _, onSource := src.Objects[k]; !onSource && scope.compared(o) && scope.compared(dst.parentOf(o)) {
 			keys[k] = true
 		}
 	}
@@ -142,6 +145,20 @@ func Diff(src, dst *Schema, scope Scope) ([]Difference, int) {
 	return out, len(sorted)
 }
 
+// parentOf returns the relation (table, view, materialized view) o
+// belongs to, or nil: a view's columns are compared as the view is.
+func (s *Schema) parentOf(o *Object) *Object {
+	if o.Parent == "" {
+		return nil
+	}
+	for _, kind := range []string{"view", "materialized view"} {
+		if p := s.Objects[key(kind, o.Parent)]; p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
 func firstOf(a, b *Object) *Object {
 	if a != nil {
 		return a
@@ -169,6 +186,12 @@ func diffAttributes(s, d *Object, scope Scope) []AttributeDifference {
 		if n == "owned by" && !scope.has(s.ownedBy) {
 			// OWNED BY a table out of scope: the copy keeps the sequence
 			// without it.
+			continue
+		}
+		if n == "position" && (s.Attributes[n] == "" || d.Attributes[n] == "") {
+			// Compared only between tables without a parent on both
+			// sides (a dump recreates a child's columns in its parent's
+			// order).
 			continue
 		}
 		if s.Attributes[n] != d.Attributes[n] {
