@@ -65,10 +65,16 @@ type Options struct {
 	IgnoreSchemas []string
 }
 
-// acl renders an ACL sorted, a NULL ACL as the default it stands for (a
-// dump never grants what is the default anyway).
+// acl renders an ACL as its difference from the default privileges of
+// the object's kind and owner on that server: "default", then "+item"
+// for each grant beyond it and "-item" for each default one revoked. So a
+// dump's re-granted defaults and a newer server's larger default (MAINTAIN
+// from PostgreSQL 17) compare equal.
 func acl(col, kind, owner string) string {
-	return fmt.Sprintf(`pg_catalog.array_to_string(ARRAY(SELECT x::text FROM pg_catalog.unnest(COALESCE(%s, pg_catalog.acldefault('%s', %s))) x ORDER BY 1), ' ')`, col, kind, owner)
+	def := fmt.Sprintf("pg_catalog.acldefault('%s', %s)", kind, owner)
+	return fmt.Sprintf(`CASE WHEN %[1]s IS NULL THEN 'default' ELSE pg_catalog.concat_ws(' ', 'default',
+		(SELECT pg_catalog.string_agg('+' || x::text, ' ' ORDER BY x::text) FROM pg_catalog.unnest(%[1]s) x WHERE NOT x = ANY(%[2]s)),
+		(SELECT pg_catalog.string_agg('-' || x::text, ' ' ORDER BY x::text) FROM pg_catalog.unnest(%[2]s) x WHERE NOT x = ANY(%[1]s))) END`, col, def)
 }
 
 // notExtension keeps objects that are not members of an extension

@@ -88,7 +88,7 @@ func TestSchemaDifferences(t *testing.T) {
 		attribute          string // "" for missing/extra
 	}{
 		{"table comment", "COMMENT ON TABLE app.customers IS 'x'", "COMMENT ON TABLE app.customers IS 'who buys'", "table", "app.customers", schemacompare.Different, "comment"},
-		{"owner", "ALTER VIEW app.names OWNER TO reader", "ALTER VIEW app.names OWNER TO postgres", "view", "app.names", schemacompare.Different, "grants,owner"},
+		{"owner", "ALTER VIEW app.names OWNER TO reader", "ALTER VIEW app.names OWNER TO postgres", "view", "app.names", schemacompare.Different, "owner"},
 		{"grant", "REVOKE SELECT ON app.customers FROM reader", "GRANT SELECT ON app.customers TO reader", "table", "app.customers", schemacompare.Different, "grants"},
 		{"partition", "ALTER TABLE app.orders DETACH PARTITION app.orders_2024", "ALTER TABLE app.orders ATTACH PARTITION app.orders_2024 FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
 			"table", "app.orders_2024", schemacompare.Different, "kind,partition bound,partition of"},
