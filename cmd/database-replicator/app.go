@@ -73,7 +73,7 @@ type cli struct {
 	Init     initCmd     `cmd:"" help:"Copy the snapshot (everything but the subscription), with a size estimate first. Resumable."`
 	Sync     syncCmd     `cmd:"" help:"Create or repair the subscriptions, then keep the target in sync: xmin cycles, sequences, lag. --daemon runs it in the background."`
 	Status   statusCmd   `cmd:"" help:"Replication state per database: subscription, table sync states, slot, lag in bytes and seconds, retained WAL."`
-	Verify   verifyCmd   `cmd:"" help:"Compare source and target table by table with bucketed checksums; list the differing keys. Exit 2 on differences."`
+	Verify   verifyCmd   `cmd:"" help:"Compare source and target: the schema object by object, the rows table by table with bucketed checksums; list what differs. Exit 2 on differences."`
 	Destroy  destroyCmd  `cmd:"" help:"Remove the subscriptions, slots and publications the state records (target data stays unless --drop-data)."`
 	Show     showCmd     `cmd:"" help:"Render a plan saved with 'plan --out'."`
 	StateCmd stateCmd    `cmd:"" name:"state" help:"Inspect or edit the state."`

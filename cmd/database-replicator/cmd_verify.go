@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
@@ -9,11 +10,14 @@ import (
 	"github.com/database-replicator/database-replicator/providers/postgres/verify"
 )
 
-// verifyCmd compares source and target row by row, by checksums.
+// verifyCmd compares source and target: the schema object by object, the
+// rows by checksums.
 type verifyCmd struct {
-	JSON    bool     `name:"json" help:"Print the result as JSON."`
-	Table   []string `help:"Only this table (db.table or db.schema.table; repeatable)." placeholder:"TABLE" sep:"none"`
-	MaxKeys int      `help:"Differing keys listed per kind and table." default:"20"`
+	JSON       bool     `name:"json" help:"Print the result as JSON."`
+	Table      []string `help:"Only this table (db.table or db.schema.table; repeatable)." placeholder:"TABLE" sep:"none"`
+	MaxKeys    int      `help:"Differing keys listed per kind and table." default:"20"`
+	DataOnly   bool     `name:"data-only" help:"Compare the rows only, not the schema." xor:"only"`
+	SchemaOnly bool     `name:"schema-only" help:"Compare the schema only, not the rows." xor:"only"`
 }
 
 // Run implements the command.
@@ -34,15 +38,23 @@ func (c *verifyCmd) Run(a *app) error {
 		}
 		want = append(want, ref)
 	}
-	verdicts, differ, err := verify.Run(a.ctx, verify.Input{Config: cfg, Endpoints: eps, Tables: want, MaxKeys: c.MaxKeys})
+	rep, err := verify.Run(a.ctx, verify.Input{Config: cfg, Endpoints: eps, Tables: want, MaxKeys: c.MaxKeys,
+		SkipData: c.SchemaOnly, SkipSchema: c.DataOnly})
 	if err != nil {
 		return err
 	}
-	if err := views.NewVerifyView(a.io.stdout, c.JSON).Verdicts(verdicts, differ); err != nil {
+	if err := views.NewVerifyView(a.io.stdout, c.JSON).Report(rep); err != nil {
 		return err
 	}
-	if differ > 0 {
-		return &exitError{code: 2, err: fmt.Errorf("verify: %d table(s) differ", differ)}
+	var parts []string
+	if rep.TablesDiffer > 0 {
+		parts = append(parts, fmt.Sprintf("%d table(s)", rep.TablesDiffer))
+	}
+	if rep.ObjectsDiffer > 0 {
+		parts = append(parts, fmt.Sprintf("%d schema object(s)", rep.ObjectsDiffer))
+	}
+	if len(parts) > 0 {
+		return &exitError{code: 2, err: fmt.Errorf("verify: %s differ", strings.Join(parts, " and "))}
 	}
 	return nil
 }

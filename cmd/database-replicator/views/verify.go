@@ -6,13 +6,14 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/database-replicator/database-replicator/providers/postgres/schemacompare"
 	"github.com/database-replicator/database-replicator/providers/postgres/verify"
 )
 
-// VerifyView renders verify's verdicts.
+// VerifyView renders verify's report.
 type VerifyView interface {
-	// Verdicts renders every table's verdict; differ is how many differ.
-	Verdicts(vs []verify.Verdict, differ int) error
+	// Report renders every table's and every database schema's verdict.
+	Report(rep *verify.Report) error
 }
 
 // NewVerifyView returns the JSON or the human view writing to w.
@@ -23,20 +24,57 @@ func NewVerifyView(w io.Writer, asJSON bool) VerifyView {
 	return VerifyText{W: w}
 }
 
-// VerifyJSON renders {"tables": [...], "differences": N}.
+// VerifyJSON renders {"tables": [...], "schema": [...], "differences": N}:
+// "tables" without --schema-only, "schema" without --data-only;
+// "differences" counts the differing tables and schema objects.
 type VerifyJSON struct{ W io.Writer }
 
-// Verdicts implements VerifyView.
-func (v VerifyJSON) Verdicts(vs []verify.Verdict, differ int) error {
-	return writeIndentedJSON(v.W, map[string]any{"tables": vs, "differences": differ})
+// Report implements VerifyView.
+func (v VerifyJSON) Report(rep *verify.Report) error {
+	out := map[string]any{"differences": rep.TablesDiffer + rep.ObjectsDiffer}
+	if rep.DataCompared {
+		out["tables"] = rep.Tables
+	}
+	if rep.SchemaCompared {
+		out["schema"] = rep.Schema
+	}
+	return writeIndentedJSON(v.W, out)
 }
 
-// VerifyText renders a table of verdicts, then the differing keys and
-// notes of each table.
+// VerifyText renders a table of table verdicts with the differing keys
+// and notes of each table, then a table of schema verdicts per database
+// with each differing object.
 type VerifyText struct{ W io.Writer }
 
-// Verdicts implements VerifyView.
-func (v VerifyText) Verdicts(vs []verify.Verdict, _ int) error {
+// Report implements VerifyView.
+func (v VerifyText) Report(rep *verify.Report) error {
+	if rep.DataCompared {
+		if err := v.tables(rep.Tables); err != nil {
+			return err
+		}
+	}
+	if !rep.SchemaCompared {
+		return nil
+	}
+	w := tabwriter.NewWriter(v.W, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "SCHEMA OF\tOBJECTS\tDIFFERING\tRESULT")
+	for _, s := range rep.Schema {
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", s.Database, s.Objects, len(s.Differences), s.Result)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	for _, s := range rep.Schema {
+		for _, d := range s.Differences {
+			fmt.Fprintf(v.W, "%s: %s %s: %s\n", s.Database, d.Kind, d.Object, describe(d))
+		}
+	}
+	return nil
+}
+
+// tables renders the table verdicts (verify's output before it compared
+// schemas, byte for byte).
+func (v VerifyText) tables(vs []verify.Verdict) error {
 	w := tabwriter.NewWriter(v.W, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "TABLE\tSOURCE ROWS\tTARGET ROWS\tRESULT\tTIME")
 	for _, x := range vs {
@@ -60,4 +98,32 @@ func (v VerifyText) Verdicts(vs []verify.Verdict, _ int) error {
 		}
 	}
 	return nil
+}
+
+// maxInlineValue is the longest attribute value shown in the human
+// output; longer or multi-line values (function bodies) are in --json.
+const maxInlineValue = 60
+
+// describe renders what differs about one object on one line.
+func describe(d schemacompare.Difference) string {
+	if d.Problem != schemacompare.Different {
+		return d.Problem
+	}
+	parts := make([]string, len(d.Attributes))
+	for i, a := range d.Attributes {
+		if len(a.Source) > maxInlineValue || len(a.Target) > maxInlineValue || strings.ContainsAny(a.Source+a.Target, "\n") {
+			parts[i] = a.Name + " differs (see --json)"
+			continue
+		}
+		parts[i] = fmt.Sprintf("%s: source %s, target %s", a.Name, shown(a.Source), shown(a.Target))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// shown renders an attribute value, an empty one as (none).
+func shown(v string) string {
+	if v == "" {
+		return "(none)"
+	}
+	return fmt.Sprintf("%q", v)
 }

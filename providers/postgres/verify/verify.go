@@ -1,10 +1,11 @@
-// Package verify compares source and target of every replication table by
-// table: it walks the scope of each replication (every database, every
-// table that carries data, or only the tables asked for), compares each
-// with the bucketed checksum comparison (compare.VerifyTable), and
-// returns one verdict per table. For logical replication a filtered table
-// is compared with the filter its publication carries, so that a time
-// window frozen there is what the source side reads.
+// Package verify compares source and target of every replication: it
+// walks the scope of each replication (every database, every table that
+// carries data, or only the tables asked for), compares each table's rows
+// with the bucketed checksum comparison (compare.VerifyTable) and each
+// database's schema with schemacompare, and returns one verdict per table
+// and per database. For logical replication a filtered table is compared
+// with the filter its publication carries, so that a time window frozen
+// there is what the source side reads.
 package verify
 
 import (
@@ -19,6 +20,8 @@ import (
 	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 	"github.com/database-replicator/database-replicator/providers/postgres/planning"
 	"github.com/database-replicator/database-replicator/providers/postgres/rowfilter"
+	"github.com/database-replicator/database-replicator/providers/postgres/schemacompare"
+	"github.com/database-replicator/database-replicator/providers/postgres/xminsync"
 )
 
 // Verdict is one table's outcome. Its JSON form is verify --json's.
@@ -49,38 +52,139 @@ type Input struct {
 	Tables []lang.TableRef
 	// MaxKeys is how many differing keys are listed per kind and table.
 	MaxKeys int
+	// SkipData leaves the rows out (verify --schema-only); SkipSchema
+	// leaves the schema out (verify --data-only).
+	SkipData, SkipSchema bool
 }
 
-// Run compares every table in scope and returns the verdicts and how many
-// tables differ. A table that differs is not an error.
-func Run(ctx context.Context, in Input) ([]Verdict, int, error) {
+// SchemaVerdict is one database's schema outcome. Its JSON form is
+// verify --json's.
+type SchemaVerdict struct {
+	// Database is the database's name.
+	Database string `json:"database"`
+	// Result is "equal" or "DIFFERENT".
+	Result string `json:"result"`
+	// Objects is how many objects were compared.
+	Objects int `json:"objects"`
+	// Differences are the objects that differ.
+	Differences []schemacompare.Difference `json:"differences,omitempty"`
+}
+
+// Report is everything verify found.
+type Report struct {
+	// DataCompared and SchemaCompared say what was compared.
+	DataCompared, SchemaCompared bool
+	// Tables are the verdicts of the tables compared (none with SkipData).
+	Tables []Verdict
+	// TablesDiffer is how many tables differ.
+	TablesDiffer int
+	// Schema are the verdicts of the databases' schemas (none with
+	// SkipSchema).
+	Schema []SchemaVerdict
+	// ObjectsDiffer is how many schema objects differ.
+	ObjectsDiffer int
+}
+
+// Run compares every table and every database schema in scope. Something
+// that differs is not an error.
+func Run(ctx context.Context, in Input) (*Report, error) {
 	servers, err := planning.IntrospectAll(ctx, in.Endpoints, nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	var verdicts []Verdict
-	differ := 0
+	rep := &Report{DataCompared: !in.SkipData, SchemaCompared: !in.SkipSchema}
 	for _, r := range in.Config.Replications {
 		src := servers["source."+r.Source]
 		scope, diags := planner.ResolveScope(r, src, "source."+r.Source)
 		if diags.HasErrors() {
-			return nil, 0, fmt.Errorf("verify: %w", diags.Err())
+			return nil, fmt.Errorf("verify: %w", diags.Err())
 		}
 		method := planner.DecideMethod(r, src).Method
 		si, di, err := in.Endpoints.Pair(r)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		for _, ds := range scope.Databases {
-			vs, n, err := Database(ctx, DatabaseInput{Replication: r, Scope: ds, Source: si, Target: di, Method: method, Tables: in.Tables, MaxKeys: in.MaxKeys})
-			if err != nil {
-				return nil, 0, err
+			din := DatabaseInput{Replication: r, Scope: ds, Source: si, Target: di, Method: method, Tables: in.Tables, MaxKeys: in.MaxKeys,
+				IgnoreSchemas: ignoredSchemas(in.Config)}
+			if !in.SkipSchema {
+				sv, err := Schema(ctx, din)
+				if err != nil {
+					return nil, err
+				}
+				rep.Schema = append(rep.Schema, sv)
+				rep.ObjectsDiffer += len(sv.Differences)
 			}
-			verdicts = append(verdicts, vs...)
-			differ += n
+			if in.SkipData {
+				continue
+			}
+			vs, n, err := Database(ctx, din)
+			if err != nil {
+				return nil, err
+			}
+			rep.Tables = append(rep.Tables, vs...)
+			rep.TablesDiffer += n
 		}
 	}
-	return verdicts, differ, nil
+	return rep, nil
+}
+
+// Schema compares the schema of one database in scope: the objects of the
+// tables in scope (all of them, or those of in.Tables only) and, without
+// in.Tables, every other object of the database. Sequence values must be
+// equal without sync and not behind the source's where sync runs.
+func Schema(ctx context.Context, in DatabaseInput) (SchemaVerdict, error) {
+	name := in.Scope.Name
+	read := func(info conninfo.Info, side string) (*schemacompare.Schema, error) {
+		conn, err := conninfo.Connect(ctx, info.WithDatabase(name))
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close(context.Background())
+		s, err := schemacompare.Read(ctx, conn, schemacompare.Options{IgnoreSchemas: in.IgnoreSchemas})
+		if err != nil {
+			return nil, fmt.Errorf("verify the schema of %q on the %s: %w", name, side, err)
+		}
+		return s, nil
+	}
+	src, err := read(in.Source, "source")
+	if err != nil {
+		return SchemaVerdict{}, err
+	}
+	dst, err := read(in.Target, "target")
+	if err != nil {
+		return SchemaVerdict{}, err
+	}
+	inScope := map[[2]string]bool{}
+	for _, ts := range in.Scope.Tables {
+		if Selected(in.Tables, ts.Ref) {
+			inScope[[2]string{ts.Ref.Schema, ts.Ref.Table}] = true
+		}
+	}
+	scope := schemacompare.Scope{
+		Tables:         func(schema, table string) bool { return inScope[[2]string{schema, table}] },
+		TablesOnly:     len(in.Tables) > 0,
+		SequenceValues: schemacompare.ValuesNotBehind,
+	}
+	if in.Method == lang.SyncNone {
+		scope.SequenceValues = schemacompare.ValuesEqual
+	}
+	diffs, n := schemacompare.Diff(src, dst, scope)
+	v := SchemaVerdict{Database: name, Result: Equal, Objects: n, Differences: diffs}
+	if len(diffs) > 0 {
+		v.Result = Different
+	}
+	return v, nil
+}
+
+// ignoredSchemas are the tool's own schemas, left out of the schema
+// comparison: the xmin cursor's, and a PostgreSQL state backend's.
+func ignoredSchemas(cfg *lang.Config) []string {
+	out := []string{xminsync.CursorSchema}
+	if cfg != nil && cfg.State != nil && cfg.State.Backend == lang.BackendPostgres && cfg.State.Schema != "" {
+		out = append(out, cfg.State.Schema)
+	}
+	return out
 }
 
 // DatabaseInput is one database of one replication to compare.
@@ -93,6 +197,8 @@ type DatabaseInput struct {
 	Method  lang.SyncMethod
 	Tables  []lang.TableRef
 	MaxKeys int
+	// IgnoreSchemas are left out of the schema comparison (the tool's own).
+	IgnoreSchemas []string
 }
 
 // Database compares the tables of one database in scope over one

@@ -48,9 +48,13 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	vs, differ, err := Run(ctx, Input{Config: cfg, Endpoints: eps, MaxKeys: 10})
+	rep, err := Run(ctx, Input{Config: cfg, Endpoints: eps, MaxKeys: 10})
 	if err != nil {
 		t.Fatal(err)
+	}
+	vs, differ := rep.Tables, rep.TablesDiffer
+	if rep.ObjectsDiffer != 0 || len(rep.Schema) != 1 || rep.Schema[0].Result != Equal || rep.Schema[0].Objects < 8 {
+		t.Errorf("schema: %+v; want equal (same DDL on both sides)", rep.Schema)
 	}
 	got := map[string]Verdict{}
 	for _, v := range vs {
@@ -68,8 +72,8 @@ func TestRun(t *testing.T) {
 	}
 
 	only := []lang.TableRef{{Database: "app", Schema: "public", Table: "same"}}
-	vs, differ, err = Run(ctx, Input{Config: cfg, Endpoints: eps, Tables: only, MaxKeys: 10})
-	if err != nil || differ != 0 || len(vs) != 1 || vs[0].Table != "app.public.same" {
-		t.Fatalf("--table same: %+v %d %v", vs, differ, err)
+	rep, err = Run(ctx, Input{Config: cfg, Endpoints: eps, Tables: only, MaxKeys: 10, SkipSchema: true})
+	if err != nil || rep.TablesDiffer != 0 || len(rep.Tables) != 1 || rep.Tables[0].Table != "app.public.same" || rep.Schema != nil {
+		t.Fatalf("--table same --data-only: %+v %v", rep, err)
 	}
 }
