@@ -31,11 +31,13 @@ func (c *planCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	backend, unlock, err := a.lockState(cfg, "plan")
+	// plan changes nothing, so it takes no lock: it reads the last state
+	// written (atomically) and never blocks, or is blocked by, an apply.
+	// A plan saved with --out is refused at apply when the state moved on.
+	backend, err := a.stateBackend(cfg)
 	if err != nil {
 		return err
 	}
-	defer unlock()
 	eps, err := resolveEndpoints(cfg)
 	if err != nil {
 		return err

@@ -224,7 +224,7 @@ state { path = "`+statePath+`" }
 	// The killed run's lock file is left, but the kernel released its
 	// flock: the plain rerun below takes it over, no force-unlock needed.
 	if _, err := os.Stat(statePath + ".lock"); err != nil {
-		t.Logf("no lock file left by the killed apply: %v", err)
+		t.Fatalf("the killed apply left no lock file: %v", err)
 	}
 
 	// The second apply converges.
@@ -240,6 +240,9 @@ state { path = "`+statePath+`" }
 	}
 	if !strings.Contains(string(rerun), "Apply complete.") {
 		t.Fatalf("apply after the kill did not complete:\n%s", rerun)
+	}
+	if !strings.Contains(string(rerun), "took over the state lock of a run that died holding it") {
+		t.Errorf("the plain rerun did not report taking over the killed run's lock:\n%s", summarize(string(rerun)))
 	}
 	t.Logf("rerun took %s", time.Since(rerunStart).Round(time.Millisecond))
 
