@@ -29,6 +29,23 @@ type syncCmd struct {
 	connectionFlags
 }
 
+// Validate checks the interval flags against the bounds of the
+// configuration's sync.interval and sync.reconcile_interval (zero means
+// the flag was not given).
+func (c *syncCmd) Validate() error {
+	if c.SyncInterval != 0 {
+		if err := lang.CheckSyncInterval(c.SyncInterval); err != nil {
+			return fmt.Errorf("--sync-interval: %w", err)
+		}
+	}
+	if c.ReconcileInterval != 0 {
+		if err := lang.CheckSyncInterval(c.ReconcileInterval); err != nil {
+			return fmt.Errorf("--reconcile-interval: %w; use --no-reconcile to turn reconciliation off", err)
+		}
+	}
+	return nil
+}
+
 // Run implements the command.
 func (c *syncCmd) Run(a *app) error {
 	switch {
