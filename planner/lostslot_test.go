@@ -51,7 +51,7 @@ func TestLostSlotRepairDisablesTheSubscription(t *testing.T) {
 			if sa.DisableSubscription != subName || !strings.Contains(slot.Reason, "is disabled first") {
 				t.Fatalf("slot change does not disable subscription %q first: %+v (%s)", subName, sa, slot.Reason)
 			}
-			if sub.Action != plans.Update || !sub.After.(*plans.SubscriptionAttrs).Enabled ||
+			if sub.Action != plans.Update || !sub.After.(*plans.SubscriptionAttrs).Enabled || sub.Before.(*plans.SubscriptionAttrs).Enabled ||
 				!strings.Contains(sub.Reason, tt.why) || !strings.Contains(sub.Reason, "enable it once the copies are done") {
 				t.Fatalf("subscription change %s (%s), want an update enabling it after the copies", sub.Action, sub.Reason)
 			}

@@ -336,7 +336,9 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Chan
 		}
 		if reason := b.recopyDB[ds.Name]; reason != "" {
 			// The slot change disabled it (see slot): the copies are done
-			// when this change runs, so it streams from the new slot.
+			// when this change runs, so it streams from the new slot. The
+			// plan shows it as enabled false -> true.
+			before.Enabled = false
 			why = append(why, fmt.Sprintf("%s: the slot is replaced and every table copied again with the subscription disabled; "+
 				"enable it once the copies are done, streaming from the new slot", reason))
 		} else if !actual.Enabled {
