@@ -48,6 +48,12 @@ func TestLostSlotRepairUnderWrites(t *testing.T) {
 		`CREATE TABLE accounts (aid int PRIMARY KEY, bid int, abalance int NOT NULL, filler char(84))`,
 		fmt.Sprintf(`INSERT INTO accounts SELECT g, 1 + g / 100000, 0, '' FROM generate_series(1, %d) g`, lostSlotAccounts),
 		`CREATE TABLE history (hid bigserial PRIMARY KEY, aid int, delta int, mtime timestamptz DEFAULT now())`,
+		// Ballast copied with one job: the copies take longer than the
+		// apply worker's retry interval (5s), so an enabled subscription
+		// would attach to the new slot and apply changes before some
+		// table is emptied and copied.
+		`CREATE TABLE ballast (id int PRIMARY KEY, v text)`,
+		`INSERT INTO ballast SELECT g, md5(g::text) FROM generate_series(1, 1500000) g`,
 		`VACUUM ANALYZE`,
 	} {
 		src.Exec(t, "app", sql)
@@ -61,6 +67,9 @@ replication "main" {
   source    = source.prod
   target    = target.replica
   databases = ["app"]
+  snapshot {
+    jobs = 1
+  }
 }
 state { path = "`+filepath.Join(dir, "replicator.state.json")+`" }
 `), 0o600); err != nil {
