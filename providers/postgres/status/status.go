@@ -42,11 +42,11 @@ type Row struct {
 	// LagKnown is false when there is no lag to measure (no slot, a lost
 	// slot, a disabled or missing subscription): LagBytes and LagSeconds
 	// are then 0 and mean nothing.
-	LagKnown   bool    `json:"lag_known"`
-	LagBytes   int64   `json:"lag_bytes"`
-	LagSeconds float64 `json:"lag_seconds"`
-	RetainedWAL  int64          `json:"retained_wal_bytes"`
-	XminCursors  int            `json:"xmin_cursors,omitempty"`
+	LagKnown    bool    `json:"lag_known"`
+	LagBytes    int64   `json:"lag_bytes"`
+	LagSeconds  float64 `json:"lag_seconds"`
+	RetainedWAL int64   `json:"retained_wal_bytes"`
+	XminCursors int     `json:"xmin_cursors,omitempty"`
 	// Xmin lists the xmin engine's cursor of each table.
 	Xmin    []XminTable `json:"xmin,omitempty"`
 	Problem string      `json:"problem,omitempty"`

@@ -42,9 +42,9 @@ func TestUnhealthy(t *testing.T) {
 // with a problem, and has no lag (no fake 0.0).
 func TestFinishLogical(t *testing.T) {
 	for _, tc := range []struct {
-		name                                 string
+		name                                string
 		slot, lost, exists, enabled, active bool
-		want                                 string
+		want                                string
 	}{
 		{"slot missing", false, false, true, true, false, StateSlotMissing},
 		{"slot lost", true, true, true, true, true, StateSlotLost},
