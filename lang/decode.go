@@ -414,6 +414,12 @@ func (d *decoder) enumAttr(a *hcl.Attribute, ctx *hcl.EvalContext, allowed []str
 // intervalAttr decodes an interval such as "90s" or "1h"; with allowOff,
 // "off" decodes as zero.
 func (d *decoder) intervalAttr(a *hcl.Attribute, ctx *hcl.EvalContext, allowOff bool) (time.Duration, bool) {
+	return d.boundedIntervalAttr(a, ctx, allowOff, nil)
+}
+
+// boundedIntervalAttr is intervalAttr with a further check of the value
+// (nil for none), e.g. CheckSyncInterval.
+func (d *decoder) boundedIntervalAttr(a *hcl.Attribute, ctx *hcl.EvalContext, allowOff bool, check func(time.Duration) error) (time.Duration, bool) {
 	s, _, ok := d.stringAttr(a, ctx)
 	if !ok {
 		return 0, false
@@ -422,6 +428,9 @@ func (d *decoder) intervalAttr(a *hcl.Attribute, ctx *hcl.EvalContext, allowOff 
 		return 0, true
 	}
 	dur, err := ParseInterval(s)
+	if err == nil && check != nil {
+		err = check(dur)
+	}
 	if err != nil {
 		detail := err.Error() + "."
 		if allowOff {

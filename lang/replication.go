@@ -559,12 +559,12 @@ func (d *decoder) decodeSync(b *hcl.Block, ctx *hcl.EvalContext, s *Sync) {
 		}
 	}
 	if a, ok := attrs["interval"]; ok {
-		if v, ok := d.intervalAttr(a, ctx, false); ok {
+		if v, ok := d.boundedIntervalAttr(a, ctx, false, CheckSyncInterval); ok {
 			s.Interval = v
 		}
 	}
 	if a, ok := attrs["reconcile_interval"]; ok {
-		if v, ok := d.intervalAttr(a, ctx, true); ok {
+		if v, ok := d.boundedIntervalAttr(a, ctx, true, CheckSyncInterval); ok {
 			s.ReconcileInterval = v
 		}
 	}

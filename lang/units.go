@@ -62,10 +62,32 @@ func ParseInterval(s string) (time.Duration, error) {
 	return total, nil
 }
 
+// MinSyncInterval is the shortest sync interval and reconciliation
+// interval: every xmin cycle scans every table, so a shorter one would
+// keep the servers busy with back-to-back scans.
+const MinSyncInterval = time.Second
+
+// CheckSyncInterval checks d against the bounds of sync.interval and
+// sync.reconcile_interval; the configuration and the sync flags share it,
+// and so its messages.
+func CheckSyncInterval(d time.Duration) error {
+	switch {
+	case d <= 0:
+		return fmt.Errorf("interval %s must be longer than zero", FormatInterval(d))
+	case d < MinSyncInterval:
+		return fmt.Errorf("interval %s is shorter than the minimum of %s (each xmin cycle scans every table)",
+			FormatInterval(d), FormatInterval(MinSyncInterval))
+	}
+	return nil
+}
+
 // FormatInterval renders a duration in the form ParseInterval reads, using
 // the largest units that divide it ("7d", "1h30m", "90s").
 func FormatInterval(d time.Duration) string {
-	if d <= 0 {
+	if d < 0 {
+		return "-" + FormatInterval(-d)
+	}
+	if d == 0 {
 		return "0s"
 	}
 	var b strings.Builder

@@ -312,6 +312,7 @@ func TestDrift(t *testing.T) {
 			},
 			want: map[string]plans.Action{
 				`replication.main.slot["app"]`:                   plans.Replace,
+				`replication.main.subscription["app"]`:           plans.Update,
 				`replication.main.table["app.public.customers"]`: plans.Replace,
 				`replication.main.table["app.public.events"]`:    plans.Replace,
 				`replication.main.table["app.public.orders"]`:    plans.Replace,

@@ -267,6 +267,16 @@ func (b *builder) slot(ds *DatabaseScope, pub addrs.Addr) *plans.Change {
 			b.recopyDB[ds.Name] = "the replication slot lost its WAL"
 		}
 	}
+	if c.Action == plans.Replace {
+		if sub := b.targetSubscription(ds); sub != nil {
+			// The subscription's apply worker would attach to the new slot
+			// at once and apply changes to tables still being emptied and
+			// copied: apply disables it before the slot is replaced, and
+			// the subscription's change enables it after the copies.
+			after.DisableSubscription = sub.Name
+			c.Reason += fmt.Sprintf("; subscription %q on %s is disabled first, so that nothing is applied to the tables until they are copied", sub.Name, b.dstName)
+		}
+	}
 	return b.add(c)
 }
 
@@ -324,7 +334,14 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Chan
 		if sync := b.tableSync(ds, actual, c.Addr, before, after); sync != "" {
 			why = append(why, sync)
 		}
-		if !actual.Enabled {
+		if reason := b.recopyDB[ds.Name]; reason != "" {
+			// The slot change disabled it (see slot): the copies are done
+			// when this change runs, so it streams from the new slot. The
+			// plan shows it as enabled false -> true.
+			before.Enabled = false
+			why = append(why, fmt.Sprintf("%s: the slot is replaced and every table copied again with the subscription disabled; "+
+				"enable it once the copies are done, streaming from the new slot", reason))
+		} else if !actual.Enabled {
 			why = append(why, "the subscription is disabled: enable it")
 		}
 		if actual.SlotName != slot {
@@ -571,6 +588,16 @@ func (b *builder) snapshotInterrupted(ds *DatabaseScope) bool {
 		}
 	}
 	return false
+}
+
+// targetSubscription returns the subscription of ds that exists on the
+// target, or nil.
+func (b *builder) targetSubscription(ds *DatabaseScope) *catalog.Subscription {
+	tdb := b.dst.Database(ds.Name)
+	if tdb == nil {
+		return nil
+	}
+	return tdb.Subscription(b.r.Sync.Subscription)
 }
 
 // subscriptionLost reports whether the subscription of a database was

@@ -16,6 +16,10 @@ type Local struct {
 	path string
 	mu   sync.Mutex // serialises Read/Write/Lock of this instance
 	held string     // ID of the lock this instance holds, or ""
+	// lockFile is the open lock file whose flock this instance holds.
+	lockFile *os.File
+	// tookOver is the dead holder's lock the last Lock took over.
+	tookOver *LockInfo
 }
 
 var _ Backend = (*Local)(nil)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,10 +13,17 @@ import (
 )
 
 // Lock implements Backend. It creates PATH.lock exclusively, holding info
-// as JSON. The file appears with its content complete: it is written to a
-// temporary file first and hard-linked into place (link fails when the
-// name exists, like O_CREATE|O_EXCL); where hard links are unsupported it
-// is created with O_CREATE|O_EXCL directly.
+// as JSON, and holds an OS lock (flock) on it until unlock. The file
+// appears with its content complete and already flocked: it is written to
+// a temporary file, locked, and hard-linked into place (link fails when
+// the name exists, like O_CREATE|O_EXCL); where hard links are unsupported
+// it is created with O_CREATE|O_EXCL directly.
+//
+// The kernel releases the flock when the holder's process ends, however it
+// ends (kill -9 included). So when PATH.lock exists but nobody holds its
+// flock, and it names a process of this host that no longer exists, the
+// holder is provably gone and Lock takes the lock over. A lock from
+// another host is never taken over: `state force-unlock` removes it.
 func (l *Local) Lock(ctx context.Context, info LockInfo) (func(context.Context) error, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -28,25 +36,106 @@ func (l *Local) Lock(ctx context.Context, info LockInfo) (func(context.Context) 
 		return nil, fmt.Errorf("lock state %s: %w", l.path, err)
 	}
 	data = append(data, '\n')
-	err = createExclusive(l.LockPath(), data)
-	if errors.Is(err, fs.ErrExist) {
-		held, rerr := readLockFile(l.LockPath())
-		if rerr != nil {
-			return nil, fmt.Errorf("lock state %s: the lock file %s exists but cannot be read (%v); "+
-				"if no database-replicator is running, delete it", l.path, l.LockPath(), rerr)
+	l.tookOver = nil
+	var f *os.File
+	for attempt := 0; f == nil; attempt++ {
+		if attempt == 10 {
+			return nil, fmt.Errorf("lock state %s: the lock file %s keeps changing; retry", l.path, l.LockPath())
 		}
-		return nil, l.lockedError(held)
+		f, err = createExclusive(l.LockPath(), data)
+		if errors.Is(err, fs.ErrExist) {
+			f, err = l.takeOver(data)
+			if errors.Is(err, errLockChanged) {
+				continue
+			}
+		}
+		if err != nil {
+			var le *LockedError
+			if errors.As(err, &le) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("lock state %s: %w", l.path, err)
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("lock state %s: %w", l.path, err)
-	}
-	l.held = info.ID
+	l.held, l.lockFile = info.ID, f
 	var once sync.Once
 	var uerr error
 	return func(ctx context.Context) error {
 		once.Do(func() { uerr = l.unlock(info.ID) })
 		return uerr
 	}, nil
+}
+
+// errLockChanged reports that the lock file was removed or replaced while
+// Lock looked at it: Lock starts again.
+var errLockChanged = errors.New("lock file changed")
+
+// takeOver handles an existing lock file: it returns *LockedError when its
+// holder runs (or may run), or, when the holder is provably gone, writes
+// data over the file and returns it flocked.
+func (l *Local) takeOver(data []byte) (*os.File, error) {
+	path := l.LockPath()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errLockChanged
+	}
+	if err != nil {
+		return nil, err
+	}
+	got, ferr := tryFlock(f)
+	if got && !sameFile(f, path) {
+		_ = f.Close()
+		return nil, errLockChanged
+	}
+	held, rerr := readLock(f, path)
+	if rerr != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("the lock file %s exists but cannot be read (%v); "+
+			"if no database-replicator is running, delete it", path, rerr)
+	}
+	le := l.lockedError(held)
+	if !got || ferr != nil || !le.HolderGone {
+		_ = f.Close()
+		return nil, le
+	}
+	// Nobody holds the flock and the holder's process is gone: the kernel
+	// released its lock when it died. Rewrite the file in place (same
+	// inode, so a concurrent locker's flock on it fails).
+	if err := f.Truncate(0); err == nil {
+		if _, err = f.WriteAt(data, 0); err == nil {
+			err = f.Sync()
+		}
+		if err != nil {
+			_ = f.Close()
+			return nil, fmt.Errorf("take over the stale lock %s: %w", path, err)
+		}
+	} else {
+		_ = f.Close()
+		return nil, fmt.Errorf("take over the stale lock %s: %w", path, err)
+	}
+	l.tookOver = &held
+	return f, nil
+}
+
+// TookOver returns the lock the last successful Lock took over from a
+// process that had died holding it, or nil.
+func (l *Local) TookOver() *LockInfo {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.tookOver
+}
+
+// readLock reads the LockInfo from an open lock file.
+func readLock(f *os.File, path string) (LockInfo, error) {
+	var info LockInfo
+	data, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<20))
+	if err != nil {
+		return info, err
+	}
+	if err := json.Unmarshal(data, &info); err != nil {
+		return info, fmt.Errorf("lock file %s: %w", path, err)
+	}
+	return info, nil
 }
 
 // lockedError describes a lock held by info, noticing a dead holder.
@@ -64,6 +153,7 @@ func (l *Local) unlock(id string) error {
 	defer l.mu.Unlock()
 	if l.held == id {
 		l.held = ""
+		defer l.releaseFlock()
 	}
 	info, err := readLockFile(l.LockPath())
 	if errors.Is(err, fs.ErrNotExist) {
@@ -80,6 +170,14 @@ func (l *Local) unlock(id string) error {
 		return fmt.Errorf("unlock state %s: %w", l.path, err)
 	}
 	return nil
+}
+
+// releaseFlock closes the held lock file, releasing its flock.
+func (l *Local) releaseFlock() {
+	if l.lockFile != nil {
+		_ = l.lockFile.Close()
+		l.lockFile = nil
+	}
 }
 
 // ForceUnlock implements Backend: it removes the lock file when it holds
@@ -107,6 +205,7 @@ func (l *Local) ForceUnlock(ctx context.Context, id string) error {
 	}
 	if l.held == id {
 		l.held = ""
+		l.releaseFlock()
 	}
 	return nil
 }
@@ -125,47 +224,74 @@ func readLockFile(path string) (LockInfo, error) {
 }
 
 // createExclusive creates path with data, failing with fs.ErrExist when it
-// already exists. The file is 0600 and fsynced.
-func createExclusive(path string, data []byte) error {
+// already exists. The file is 0600, fsynced, and returned open with its
+// flock held.
+func createExclusive(path string, data []byte) (*os.File, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create directory: %w", err)
+		return nil, fmt.Errorf("create directory: %w", err)
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("create temporary lock file: %w", err)
+		return nil, fmt.Errorf("create temporary lock file: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := writeAndSync(tmp, data); err != nil {
-		return err
+	if err := writeAndSync(tmp, data, false); err != nil {
+		_ = tmp.Close()
+		return nil, err
+	}
+	// Locked before it appears under its name: nobody sees it unlocked.
+	if _, err := tryFlock(tmp); err != nil {
+		_ = tmp.Close()
+		return nil, fmt.Errorf("flock %s: %w", tmp.Name(), err)
 	}
 	err = os.Link(tmp.Name(), path)
-	if err == nil || errors.Is(err, fs.ErrExist) {
-		if err == nil {
-			err = syncDir(dir)
+	if err == nil {
+		if err = syncDir(dir); err != nil {
+			_ = os.Remove(path)
+			_ = tmp.Close()
+			return nil, err
 		}
-		return err
+		return tmp, nil
+	}
+	_ = tmp.Close()
+	if errors.Is(err, fs.ErrExist) {
+		return nil, err
 	}
 	// No hard links here: create the lock file itself exclusively.
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := writeAndSync(f, data); err != nil {
+	if _, err := tryFlock(f); err != nil {
+		_ = f.Close()
 		_ = os.Remove(path)
-		return err
+		return nil, fmt.Errorf("flock %s: %w", path, err)
 	}
-	return syncDir(dir)
+	if err := writeAndSync(f, data, false); err != nil {
+		_ = f.Close()
+		_ = os.Remove(path)
+		return nil, err
+	}
+	if err := syncDir(dir); err != nil {
+		_ = f.Close()
+		_ = os.Remove(path)
+		return nil, err
+	}
+	return f, nil
 }
 
-// writeAndSync writes data to f, fsyncs and closes it.
-func writeAndSync(f *os.File, data []byte) error {
+// writeAndSync writes data to f and fsyncs it; it closes f when close is
+// set.
+func writeAndSync(f *os.File, data []byte, close bool) error {
 	_, err := f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if close {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", f.Name(), err)

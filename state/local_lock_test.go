@@ -3,6 +3,7 @@ package state
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -211,31 +212,97 @@ func TestLocalLockHeldByChildProcess(t *testing.T) {
 		t.Fatalf("error lacks the child's pid: %v", err)
 	}
 
-	// The child dies without unlocking: the lock is reported stale, not
-	// broken silently.
+	// The child dies without unlocking (SIGKILL, like kill -9): the kernel
+	// released its flock, so the next Lock takes the lock over.
 	if err := child.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	_ = child.Wait()
-	_, err = l.Lock(ctx, NewLockInfo("plan", ""))
-	if !errors.As(err, &le) || !le.HolderGone {
-		t.Fatalf("Lock after the holder died: %v", err)
-	}
-	for _, want := range []string{"the holder process is gone", "force-unlock " + id, l.LockPath()} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("stale lock error %q lacks %q", err, want)
-		}
-	}
-	if err := l.ForceUnlock(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	unlock, err := l.Lock(ctx, NewLockInfo("plan", ""))
+	info := NewLockInfo("apply", "")
+	unlock, err := l.Lock(ctx, info)
 	if err != nil {
-		t.Fatalf("Lock after force-unlock: %v", err)
+		t.Fatalf("Lock after the holder was killed: %v", err)
+	}
+	if got := l.TookOver(); got == nil || got.ID != id || got.PID != child.Process.Pid {
+		t.Fatalf("TookOver = %+v, want the killed child's lock %s", got, id)
+	}
+	held, err := readLockFile(l.LockPath())
+	if err != nil || held.ID != info.ID {
+		t.Fatalf("lock file after the take-over: %+v, %v", held, err)
+	}
+	// The taken-over lock is a real lock: another locker is refused.
+	other := NewLocal(l.Path())
+	if _, err := other.Lock(ctx, NewLockInfo("plan", "")); !errors.As(err, &le) || le.Info.ID != info.ID {
+		t.Fatalf("second Lock after the take-over: %v", err)
 	}
 	if err := unlock(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := os.Stat(l.LockPath()); !os.IsNotExist(err) {
+		t.Fatalf("lock file left after unlock: %v", err)
+	}
+}
+
+// TestLocalLockNotTakenOverUnlessProvablyGone writes lock files nobody
+// flocks (an older version's, or one from another host) and checks that
+// Lock refuses them unless their holder is a dead process of this host.
+func TestLocalLockNotTakenOverUnlessProvablyGone(t *testing.T) {
+	ctx := context.Background()
+	host, _ := os.Hostname()
+	for _, tc := range []struct {
+		name     string
+		holder   LockInfo
+		wantGone bool
+	}{
+		{"live process on this host", LockInfo{ID: "live", PID: os.Getpid(), Host: host}, false},
+		{"process on another host", LockInfo{ID: "remote", PID: 1 << 22, Host: host + "-elsewhere"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLocal(t)
+			tc.holder.Fill()
+			data, _ := json.Marshal(tc.holder)
+			if err := os.WriteFile(l.LockPath(), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := l.Lock(ctx, NewLockInfo("apply", ""))
+			var le *LockedError
+			if !errors.As(err, &le) || le.Info.ID != tc.holder.ID || le.HolderGone != tc.wantGone {
+				t.Fatalf("Lock over %s: %v", tc.name, err)
+			}
+			if !strings.Contains(err.Error(), "force-unlock "+tc.holder.ID) {
+				t.Fatalf("error lacks the force-unlock hint: %v", err)
+			}
+		})
+	}
+	// A lock file of a dead process of this host that nobody flocks (left
+	// by an older version) is taken over.
+	l := newLocal(t)
+	dead := LockInfo{ID: "dead", PID: deadPID(t), Host: host}
+	dead.Fill()
+	data, _ := json.Marshal(dead)
+	if err := os.WriteFile(l.LockPath(), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := l.Lock(ctx, NewLockInfo("apply", ""))
+	if err != nil {
+		t.Fatalf("Lock over a dead process's lock: %v", err)
+	}
+	if got := l.TookOver(); got == nil || got.ID != "dead" {
+		t.Fatalf("TookOver = %+v", got)
+	}
+	if err := unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deadPID returns the pid of a process that has exited.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skipf("cannot run true: %v", err)
+	}
+	return cmd.Process.Pid
 }
 
 func TestLocalLockUnreadableLockFile(t *testing.T) {

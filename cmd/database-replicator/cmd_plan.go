@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
@@ -30,11 +31,13 @@ func (c *planCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	backend, unlock, err := a.lockState(cfg, "plan")
+	// plan changes nothing, so it takes no lock: it reads the last state
+	// written (atomically) and never blocks, or is blocked by, an apply.
+	// A plan saved with --out is refused at apply when the state moved on.
+	backend, err := a.stateBackend(cfg)
 	if err != nil {
 		return err
 	}
-	defer unlock()
 	eps, err := resolveEndpoints(cfg)
 	if err != nil {
 		return err
@@ -120,6 +123,12 @@ func (a *app) lockState(cfg *lang.Config, op string) (state.Backend, func(), err
 	unlock, err := backend.Lock(a.ctx, a.lockInfo(op))
 	if err != nil {
 		return nil, nil, err
+	}
+	if local, ok := backend.(*state.Local); ok {
+		if dead := local.TookOver(); dead != nil {
+			a.log.Warn("took over the state lock of a run that died holding it (the kernel released its file lock)",
+				"operation", dead.Operation, "pid", dead.PID, "since", dead.Created.Format(time.RFC3339), "lock_id", dead.ID)
+		}
 	}
 	return backend, func() {
 		if err := unlock(context.Background()); err != nil {

@@ -15,7 +15,7 @@ import (
 type statusCmd struct {
 	JSON   bool          `name:"json" help:"Print the status as JSON."`
 	Watch  time.Duration `help:"Redraw every DURATION until interrupted (e.g. 5s)." placeholder:"DURATION"`
-	MaxLag time.Duration `help:"Exit 2 when lag exceeds DURATION or replication is not streaming." placeholder:"DURATION"`
+	MaxLag time.Duration `help:"Also exit 2 when lag exceeds DURATION (status exits 2 whenever replication is not streaming)." placeholder:"DURATION"`
 }
 
 // Run implements the command.
@@ -48,7 +48,9 @@ func (c *statusCmd) Run(a *app) error {
 	if err := view.Status(rows); err != nil {
 		return err
 	}
-	if bad := status.Unhealthy(rows, c.MaxLag); c.MaxLag > 0 && bad != "" {
+	// Exit 2 whenever a database is not streaming (every broken state is
+	// one); --max-lag adds the lag check.
+	if bad := status.Unhealthy(rows, c.MaxLag); bad != "" {
 		return &exitError{code: 2, err: fmt.Errorf("status: %s", bad)}
 	}
 	return nil

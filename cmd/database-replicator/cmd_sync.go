@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"time"
 
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/plans"
+	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 	"github.com/database-replicator/database-replicator/providers/postgres/syncloop"
 )
 
@@ -26,6 +29,23 @@ type syncCmd struct {
 	connectionFlags
 }
 
+// Validate checks the interval flags against the bounds of the
+// configuration's sync.interval and sync.reconcile_interval (zero means
+// the flag was not given).
+func (c *syncCmd) Validate() error {
+	if c.SyncInterval != 0 {
+		if err := lang.CheckSyncInterval(c.SyncInterval); err != nil {
+			return fmt.Errorf("--sync-interval: %w", err)
+		}
+	}
+	if c.ReconcileInterval != 0 {
+		if err := lang.CheckSyncInterval(c.ReconcileInterval); err != nil {
+			return fmt.Errorf("--reconcile-interval: %w; use --no-reconcile to turn reconciliation off", err)
+		}
+	}
+	return nil
+}
+
 // Run implements the command.
 func (c *syncCmd) Run(a *app) error {
 	switch {
@@ -40,8 +60,19 @@ func (c *syncCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
+	eps, err := resolveEndpoints(cfg)
+	if err != nil {
+		return err
+	}
+	// One sync per replication: a second one (daemon, foreground or
+	// --once) refuses here, naming the holder, before it changes anything.
+	release, err := syncloop.Exclusive(a.ctx, cfg, eps, syncCommandName(c))
+	if err != nil {
+		return err
+	}
+	defer release()
 	view := views.NewSyncView(a.io.stdout)
-	jobs, err := a.prepareSync(cfg, c, view)
+	jobs, err := a.prepareSync(cfg, eps, c, view)
 	if err != nil {
 		return err
 	}
@@ -62,14 +93,21 @@ func (c *syncCmd) Run(a *app) error {
 	})
 }
 
+// syncCommandName names this sync for the holder of the sync lock.
+func syncCommandName(c *syncCmd) string {
+	switch {
+	case slices.Contains(os.Args, daemonChildArg):
+		return "sync --daemon"
+	case c.Once:
+		return "sync --once"
+	}
+	return "sync"
+}
+
 // prepareSync plans under the state lock, refuses a plan with errors, and
 // hands the rest to syncloop.Prepare: the subscriptions are created or
 // repaired and each replication's loop described.
-func (a *app) prepareSync(cfg *lang.Config, c *syncCmd, view views.SyncView) ([]*syncloop.Job, error) {
-	eps, err := resolveEndpoints(cfg)
-	if err != nil {
-		return nil, err
-	}
+func (a *app) prepareSync(cfg *lang.Config, eps *endpoints.Set, c *syncCmd, view views.SyncView) ([]*syncloop.Job, error) {
 	backend, unlock, err := a.lockState(cfg, "sync")
 	if err != nil {
 		return nil, err

@@ -12,10 +12,11 @@ import (
 	"github.com/database-replicator/database-replicator/state"
 )
 
-// TestSecondPlanFailsWhileLocked holds the state lock as a concurrent apply
-// would, and checks that plan fails at once naming the holder, and that
-// state force-unlock clears the lock.
-func TestSecondPlanFailsWhileLocked(t *testing.T) {
+// TestSecondApplyFailsWhileLocked holds the state lock as a concurrent
+// apply would, and checks that apply fails at once naming the holder,
+// that plan takes no lock (it goes on to the servers, here unreachable),
+// and that state force-unlock clears the lock.
+func TestSecondApplyFailsWhileLocked(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "replication.hcl")
 	statePath := filepath.Join(dir, "replicator.state.json")
@@ -36,9 +37,14 @@ state { path = "`+statePath+`" }
 	}
 	var stdout, stderr bytes.Buffer
 	env := &ioEnv{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, lookupEnv: func(string) (string, bool) { return "", false }}
-	code := run(context.Background(), []string{"-c", cfg, "plan"}, env)
+	if code := run(context.Background(), []string{"-c", cfg, "plan", "--detailed-exitcode"}, env); code != 1 ||
+		strings.Contains(stderr.String(), "locked") || !strings.Contains(stderr.String(), "connection refused") {
+		t.Fatalf("plan while locked: exit %d, want 1 from the unreachable source, not from the lock; stderr:\n%s", code, stderr.String())
+	}
+	stderr.Reset()
+	code := run(context.Background(), []string{"-c", cfg, "apply", "--auto-approve"}, env)
 	if code != 1 {
-		t.Fatalf("plan exit %d, want 1; stderr:\n%s", code, stderr.String())
+		t.Fatalf("apply exit %d, want 1; stderr:\n%s", code, stderr.String())
 	}
 	msg := stderr.String()
 	for _, want := range []string{"state is locked by apply", "pid " + strconv.Itoa(os.Getpid()), "force-unlock " + holder.ID} {

@@ -153,6 +153,12 @@ type SlotAttrs struct {
 	// Recorded by apply: the slot's consistent point and the name of the
 	// snapshot it exported.
 	ConsistentPoint, Snapshot string
+	// DisableSubscription names the target subscription that apply
+	// disables (and waits for its apply worker to stop) before it replaces
+	// the slot: the worker must not apply changes to tables that are being
+	// emptied and copied again. The subscription's own change enables it
+	// after the copies. Not kept in state.
+	DisableSubscription string
 }
 
 // Kind implements Attrs.
@@ -166,12 +172,15 @@ func (a *SlotAttrs) encode() map[string]any {
 	if a.Snapshot != "" {
 		m["snapshot"] = a.Snapshot
 	}
+	if a.DisableSubscription != "" {
+		m["disable_subscription"] = a.DisableSubscription
+	}
 	return m
 }
 
 func decodeSlot(f *fields) *SlotAttrs {
 	return &SlotAttrs{Name: f.str("name"), Plugin: f.str("plugin"), Server: f.str("server"), Database: f.str("database"),
-		ConsistentPoint: f.str("consistent_point"), Snapshot: f.str("snapshot")}
+		ConsistentPoint: f.str("consistent_point"), Snapshot: f.str("snapshot"), DisableSubscription: f.str("disable_subscription")}
 }
 
 // SubscriptionAttrs describe the target subscription of one database.

@@ -57,13 +57,29 @@ func (v StatusText) Status(rows []status.Row) error {
 		}
 		slot := "-"
 		if r.Slot != "" {
-			slot = r.Slot + map[bool]string{true: " (active)", false: " (inactive)"}[r.SlotActive]
+			switch {
+			case r.State == status.StateSlotMissing:
+				slot = r.Slot + " (MISSING)"
+			case r.WALStatus == "lost":
+				slot = r.Slot + " (WAL LOST)"
+			default:
+				slot = r.Slot + map[bool]string{true: " (active)", false: " (inactive)"}[r.SlotActive]
+			}
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s, %.1fs\t%s\n", r.Replication, r.Database, r.Method, r.State, tables, slot,
-			lang.FormatBytes(r.LagBytes), r.LagSeconds, lang.FormatBytes(r.RetainedWAL))
+		lag := "-"
+		if r.LagKnown || r.Method == string(lang.SyncXmin) {
+			lag = fmt.Sprintf("%s, %.1fs", lang.FormatBytes(r.LagBytes), r.LagSeconds)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Replication, r.Database, r.Method, r.State, tables, slot,
+			lag, lang.FormatBytes(r.RetainedWAL))
 	}
 	if err := w.Flush(); err != nil {
 		return err
+	}
+	for _, r := range rows {
+		if r.Problem != "" {
+			fmt.Fprintf(v.W, "\nProblem: replication.%s database %q: %s\n", r.Replication, r.Database, r.Problem)
+		}
 	}
 	var any bool
 	for _, r := range rows {

@@ -2,6 +2,7 @@ package views
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ func TestStatusText(t *testing.T) {
 	cycle := now.Add(-12 * time.Second)
 	rows := []status.Row{
 		{Replication: "main", Database: "app", Method: "logical", State: "streaming", Tables: map[string]int{"ready": 3, "copying": 1},
-			Slot: "sub_app", SlotActive: true, LagBytes: 2048, LagSeconds: 0.25, RetainedWAL: 3 << 20},
+			Slot: "sub_app", SlotActive: true, LagKnown: true, LagBytes: 2048, LagSeconds: 0.25, RetainedWAL: 3 << 20},
 		{Replication: "main", Database: "crm", Method: "xmin", State: "last xmin cycle 12s ago", LagSeconds: 12,
 			Xmin: []status.XminTable{{Table: "public.users", LastCycleAt: &cycle, LastCycleRows: 7, LastCycleSeconds: 0.5, RowsApplied: 70}}},
 	}
@@ -32,6 +33,31 @@ crm.public.users  12s ago     7     0.50s  never           70
 		t.Fatalf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 
+	// Broken states: no fake lag, the slot's trouble in its column, and a
+	// problem line each.
+	b.Reset()
+	broken := []status.Row{
+		{Replication: "main", Database: "app", Method: "logical", State: status.StateSlotMissing, Slot: "sub_app", Problem: "the replication slot is missing"},
+		{Replication: "main", Database: "crm", Method: "logical", State: status.StateSlotLost, Slot: "sub_crm", WALStatus: "lost", Problem: "the replication slot lost its WAL"},
+		{Replication: "main", Database: "hr", Method: "logical", State: status.StateDisabled, Slot: "sub_hr", SlotActive: false, Problem: "the subscription is disabled"},
+	}
+	if err := (StatusText{W: &b, Now: func() time.Time { return now }}).Status(broken); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		"sub_app (MISSING)", "sub_crm (WAL LOST)", "sub_hr (inactive)",
+		"\nProblem: replication.main database \"app\": the replication slot is missing\n",
+		"Problem: replication.main database \"crm\": the replication slot lost its WAL\n",
+		"Problem: replication.main database \"hr\": the subscription is disabled\n",
+	} {
+		if !strings.Contains(b.String(), line) {
+			t.Errorf("broken status lacks %q:\n%s", line, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "0.0s") || strings.Contains(b.String(), "0 bytes, ") {
+		t.Errorf("broken status shows a lag:\n%s", b.String())
+	}
+
 	b.Reset()
 	if err := NewStatusView(&b, false).Status(nil); err != nil {
 		t.Fatal(err)
@@ -43,7 +69,8 @@ crm.public.users  12s ago     7     0.50s  never           70
 
 func TestStatusJSON(t *testing.T) {
 	var b bytes.Buffer
-	rows := []status.Row{{Replication: "main", Database: "app", Method: "logical", State: "disabled", Slot: "sub_app", LagBytes: 5}}
+	rows := []status.Row{{Replication: "main", Database: "app", Method: "logical", State: "disabled", Slot: "sub_app",
+		Problem: "the subscription is disabled"}}
 	if err := NewStatusView(&b, true).Status(rows); err != nil {
 		t.Fatal(err)
 	}
@@ -57,9 +84,11 @@ func TestStatusJSON(t *testing.T) {
       "enabled": false,
       "slot": "sub_app",
       "slot_active": false,
-      "lag_bytes": 5,
+      "lag_known": false,
+      "lag_bytes": 0,
       "lag_seconds": 0,
-      "retained_wal_bytes": 0
+      "retained_wal_bytes": 0,
+      "problem": "the subscription is disabled"
     }
   ]
 }

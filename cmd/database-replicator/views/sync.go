@@ -50,6 +50,10 @@ func (v SyncText) XminCycle(r syncloop.CycleReport) {
 
 // Lag implements syncloop.Reporter.
 func (v SyncText) Lag(r status.Row) {
+	if r.Problem != "" {
+		fmt.Fprintf(v.W, "PROBLEM: logical replication.%s %q: %s: %s\n", r.Replication, r.Database, r.State, r.Problem)
+		return
+	}
 	fmt.Fprintf(v.W, "logical replication.%s %q: %s, lag %s / %.1fs\n", r.Replication, r.Database, r.State, lang.FormatBytes(r.LagBytes), r.LagSeconds)
 }
 

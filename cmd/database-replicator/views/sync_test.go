@@ -18,13 +18,15 @@ func TestSyncText(t *testing.T) {
 	v.XminCycle(syncloop.CycleReport{Replication: "main", Database: "app", Upserted: 3, Deleted: 1, Tables: 2, Took: 1234567 * time.Microsecond, Reconciled: true,
 		Notes: []string{"public.logs copied again", "public.t read in full"}})
 	v.XminCycle(syncloop.CycleReport{Replication: "main", Database: "crm", Tables: 1, Took: 5 * time.Millisecond})
-	v.Lag(status.Row{Replication: "main", Database: "app", State: "streaming", LagBytes: 1536, LagSeconds: 0.42})
+	v.Lag(status.Row{Replication: "main", Database: "app", State: "streaming", LagKnown: true, LagBytes: 1536, LagSeconds: 0.42})
+	v.Lag(status.Row{Replication: "main", Database: "crm", State: "disabled", Problem: "the subscription is disabled: nothing is applied"})
 	v.Stopped(true)
 	v.Stopped(false)
 	want := `replication.main: xmin sync — Source has wal_level=replica: using xmin-based sync (no source changes required)
 xmin cycle replication.main "app": 3 upserted, 1 deleted, 2 table(s) in 1.235s, reconciled (public.logs copied again; public.t read in full)
 xmin cycle replication.main "crm": 0 upserted, 0 deleted, 1 table(s) in 5ms
 logical replication.main "app": streaming, lag 1536 bytes / 0.4s
+PROBLEM: logical replication.main "crm": disabled: the subscription is disabled: nothing is applied
 Sync stopped; cursors are saved: the next sync resumes where this one stopped.
 Sync stopped.
 `

@@ -17,6 +17,13 @@ func (p *Provider) slot(ctx context.Context, ep Endpoints, c *plans.Change) (pla
 	}
 	name := attrs.Name
 	src := ep.Source.WithDatabase(db)
+	if sub := attrs.DisableSubscription; sub != "" && c.Action == plans.Replace {
+		// Nothing may be applied to the tables until they are copied again
+		// in the new slot's snapshot; the subscription's change enables it.
+		if err := p.disableSubscription(ctx, ep, db, sub); err != nil {
+			return nil, err
+		}
+	}
 	if c.Action == plans.Delete || c.Action == plans.Replace {
 		if err := snapshot.DropSlot(ctx, src, name); err != nil {
 			return nil, err
@@ -38,5 +45,6 @@ func (p *Provider) slot(ctx context.Context, ep Endpoints, c *plans.Change) (pla
 	p.log.Info("replication slot created", "slot", name, "database", db, "consistent_point", s.ConsistentPoint)
 	out := *attrs
 	out.ConsistentPoint, out.Snapshot = s.ConsistentPoint, s.SnapshotName
+	out.DisableSubscription = ""
 	return &out, nil
 }

@@ -86,6 +86,45 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *plans.Chan
 	return attrs, nil
 }
 
+// workerStopTimeout bounds the wait for a disabled subscription's apply
+// worker to exit.
+const workerStopTimeout = time.Minute
+
+// disableSubscription disables the subscription name in database db of the
+// target and waits until its apply worker (and table sync workers) have
+// exited: ALTER SUBSCRIPTION ... DISABLE only asks them to stop.
+func (p *Provider) disableSubscription(ctx context.Context, ep Endpoints, db, name string) error {
+	conn, err := conninfo.Connect(ctx, ep.Target.WithDatabase(db))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	sql := "ALTER SUBSCRIPTION " + pgx.Identifier{name}.Sanitize() + " DISABLE"
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("%s: %w", sql, err)
+	}
+	deadline := time.Now().Add(workerStopTimeout)
+	for {
+		var workers int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_stat_subscription WHERE subname = $1 AND pid IS NOT NULL`,
+			name).Scan(&workers); err != nil {
+			return fmt.Errorf("wait for the workers of subscription %q to stop: %w", name, err)
+		}
+		if workers == 0 {
+			p.log.Info("subscription disabled before its slot is replaced", "database", db, "subscription", name)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("subscription %q is disabled but %d of its workers still run after %s; run apply again", name, workers, workerStopTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // catchUpTimeout bounds the wait for a subscription to apply what was
 // published before tables were dropped from its publication for a re-copy.
 const catchUpTimeout = 5 * time.Minute

@@ -80,18 +80,14 @@ func ReadLag(ctx context.Context, reqs []Logical) ([]Row, error) {
 		for _, db := range r.Databases {
 			row := Row{Replication: r.Replication, Database: db, Method: string(lang.SyncLogical),
 				Subscription: r.Subscription, Slot: planner.SlotName(r.Subscription, db)}
-			if sl, ok := src.slots[row.Slot]; ok {
-				row.SlotActive = sl.active
+			sl, slotFound := src.slots[row.Slot]
+			if slotFound {
+				row.SlotActive, row.WALStatus = sl.active, sl.walStatus
 				row.RetainedWAL = sl.retained
 				row.LagBytes = catalog.LSNDiff(src.currentLSN, sl.confirmedFlush)
-			} else {
-				row.Problem = "slot missing on the source"
 			}
 			sub, ok := dst[subKey{db, r.Subscription}]
-			row.State, row.Enabled = logicalState(ok, sub.enabled, row.SlotActive)
-			if ok {
-				row.LagSeconds = lagSeconds(sub.lagSeconds, row.LagBytes)
-			}
+			finishLogical(&row, slotFound, ok, sub.enabled, sub.lagSeconds)
 			rows = append(rows, row)
 		}
 	}
@@ -108,6 +104,7 @@ type slotRow struct {
 	active         bool
 	confirmedFlush string
 	retained       int64
+	walStatus      string
 }
 
 // lagSlotsQuery reads the current WAL position (on a primary or a
@@ -117,7 +114,8 @@ const lagSlotsQuery = `
 WITH lsn AS (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS current)
 SELECT COALESCE(lsn.current::text, ''), s.slot_name::text, COALESCE(s.active, false),
        COALESCE(s.confirmed_flush_lsn::text, ''),
-       COALESCE(pg_wal_lsn_diff(lsn.current, s.restart_lsn), 0)::bigint
+       COALESCE(pg_wal_lsn_diff(lsn.current, s.restart_lsn), 0)::bigint,
+       COALESCE(to_jsonb(s)->>'wal_status', '')
 FROM lsn LEFT JOIN pg_catalog.pg_replication_slots s ON s.slot_name = ANY($1::text[])`
 
 // readSlots reads the current WAL position and the named slots of one
@@ -137,7 +135,7 @@ func readSlots(ctx context.Context, info conninfo.Info, names []string) (sourceS
 	for rows.Next() {
 		var name *string
 		var sl slotRow
-		if err := rows.Scan(&out.currentLSN, &name, &sl.active, &sl.confirmedFlush, &sl.retained); err != nil {
+		if err := rows.Scan(&out.currentLSN, &name, &sl.active, &sl.confirmedFlush, &sl.retained, &sl.walStatus); err != nil {
 			return out, fmt.Errorf("lag: source %s: read slots: %w", info.Redacted(), err)
 		}
 		if name != nil {

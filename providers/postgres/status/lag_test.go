@@ -151,11 +151,14 @@ func TestReadLag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if light[0].State != StateNoSubscription || light[0].Problem != "slot missing on the source" {
+	if light[0].State != StateSlotMissing || !strings.Contains(light[0].Problem, "slot is missing on the source") || light[0].LagKnown {
 		t.Errorf("app: %+v", light[0])
 	}
-	if light[1].State != StateDisabled || light[1].Enabled {
+	if light[1].State != StateDisabled || light[1].Enabled || light[1].LagKnown || !strings.Contains(light[1].Problem, "disabled") {
 		t.Errorf("crm: %+v", light[1])
+	}
+	if bad := Unhealthy(light, 0); !strings.Contains(bad, `"app" is not streaming (slot missing)`) {
+		t.Errorf("Unhealthy = %q", bad)
 	}
 }
 

@@ -37,10 +37,16 @@ type Row struct {
 	Tables       map[string]int `json:"tables,omitempty"`
 	Slot         string         `json:"slot,omitempty"`
 	SlotActive   bool           `json:"slot_active"`
-	LagBytes     int64          `json:"lag_bytes"`
-	LagSeconds   float64        `json:"lag_seconds"`
-	RetainedWAL  int64          `json:"retained_wal_bytes"`
-	XminCursors  int            `json:"xmin_cursors,omitempty"`
+	// WALStatus is the slot's wal_status ("lost": its WAL is gone).
+	WALStatus string `json:"wal_status,omitempty"`
+	// LagKnown is false when there is no lag to measure (no slot, a lost
+	// slot, a disabled or missing subscription): LagBytes and LagSeconds
+	// are then 0 and mean nothing.
+	LagKnown    bool    `json:"lag_known"`
+	LagBytes    int64   `json:"lag_bytes"`
+	LagSeconds  float64 `json:"lag_seconds"`
+	RetainedWAL int64   `json:"retained_wal_bytes"`
+	XminCursors int     `json:"xmin_cursors,omitempty"`
 	// Xmin lists the xmin engine's cursor of each table.
 	Xmin    []XminTable `json:"xmin,omitempty"`
 	Problem string      `json:"problem,omitempty"`
@@ -65,6 +71,8 @@ const (
 	StateNotConnected   = "not connected"
 	StateDisabled       = "disabled"
 	StateNoSubscription = "no subscription"
+	StateSlotMissing    = "slot missing"
+	StateSlotLost       = "slot lost"
 )
 
 // Unhealthy names the first database that is not streaming or lags more
@@ -76,6 +84,8 @@ func Unhealthy(rows []Row, maxLag time.Duration) string {
 	for _, r := range rows {
 		if r.Method == string(lang.SyncXmin) {
 			switch {
+			case r.Problem != "":
+				return fmt.Sprintf("replication.%s database %q: %s", r.Replication, r.Database, r.Problem)
 			case len(r.Xmin) == 0 || r.Xmin[0].LastCycleAt == nil:
 				return fmt.Sprintf("replication.%s database %q has had no xmin sync cycle yet", r.Replication, r.Database)
 			case maxLag > 0 && r.LagSeconds > maxLag.Seconds():
@@ -87,7 +97,11 @@ func Unhealthy(rows []Row, maxLag time.Duration) string {
 			continue
 		}
 		if r.State != StateStreaming {
-			return fmt.Sprintf("replication.%s database %q is not streaming (%s)", r.Replication, r.Database, r.State)
+			msg := fmt.Sprintf("replication.%s database %q is not streaming (%s)", r.Replication, r.Database, r.State)
+			if r.Problem != "" {
+				msg += ": " + r.Problem
+			}
+			return msg
 		}
 		if maxLag > 0 && r.LagSeconds > maxLag.Seconds() && r.LagBytes > 0 {
 			return fmt.Sprintf("replication.%s database %q lags %.1fs (max %s)", r.Replication, r.Database, r.LagSeconds, maxLag)
@@ -187,46 +201,68 @@ func xminStatus(ctx context.Context, r *lang.Replication, db string, target conn
 func logicalStatus(ctx context.Context, r *lang.Replication, db string, src, dst *catalog.Server, target conninfo.Info, terr error, row *Row) {
 	row.Subscription = r.Sync.Subscription
 	row.Slot = planner.SlotName(r.Sync.Subscription, db)
+	slotFound := false
 	if sl := src.Slot(row.Slot); sl != nil {
-		row.SlotActive = sl.Active
+		slotFound = true
+		row.SlotActive, row.WALStatus = sl.Active, sl.WALStatus
 		row.RetainedWAL = sl.RetainedBytes
 		row.LagBytes = catalog.LSNDiff(src.CurrentWALLSN, sl.ConfirmedFlushLSN)
-	} else {
-		row.Problem = "slot missing on the source"
 	}
 	tdb := dst.Database(db)
 	var sub *catalog.Subscription
 	if tdb != nil {
 		sub = tdb.Subscription(r.Sync.Subscription)
 	}
-	row.State, row.Enabled = logicalState(sub != nil, sub != nil && sub.Enabled, row.SlotActive)
+	var secs float64
 	if sub != nil {
 		for _, t := range sub.Tables {
 			row.Tables[tableStateWord(t.State)]++
 		}
-		if terr == nil {
+		if terr == nil && sub.Enabled {
 			ctx, cancel := context.WithTimeout(ctx, readTimeout)
-			secs, ok, err := catalog.SubscriptionLagSeconds(ctx, target.WithDatabase(db), r.Sync.Subscription)
+			s, ok, err := catalog.SubscriptionLagSeconds(ctx, target.WithDatabase(db), r.Sync.Subscription)
 			cancel()
 			if err == nil && ok {
-				row.LagSeconds = lagSeconds(secs, row.LagBytes)
+				secs = s
 			}
 		}
 	}
+	finishLogical(row, slotFound, sub != nil, sub != nil && sub.Enabled, secs)
 }
 
-// logicalState is a logical database's state and whether its
-// subscription is enabled.
-func logicalState(exists, enabled, slotActive bool) (string, bool) {
+// finishLogical sets a logical row's state, problem and lag from what was
+// read (the slot's fields and LagBytes are already set when slotFound);
+// Collect and ReadLag share it so both tell the same truth. Every state
+// but streaming carries a Problem saying what is wrong and what to do, and
+// the lag is known only while a slot with its WAL feeds an enabled
+// subscription.
+func finishLogical(row *Row, slotFound, subExists, subEnabled bool, reportedSeconds float64) {
+	row.Enabled = subExists && subEnabled
 	switch {
-	case !exists:
-		return StateNoSubscription, false
-	case !enabled:
-		return StateDisabled, false
-	case !slotActive:
-		return StateNotConnected, true
+	case !slotFound:
+		row.State = StateSlotMissing
+		row.Problem = "the replication slot is missing on the source: nothing streams, and changes made since it was lost are not on the target; run plan and apply (the slot is replaced and every table copied again)"
+	case row.WALStatus == "lost":
+		row.State = StateSlotLost
+		row.Problem = "the replication slot lost its WAL (wal_status = lost, max_slot_wal_keep_size): changes were removed before the target got them; run plan and apply (the slot is replaced and every table copied again)"
+	case !subExists:
+		row.State = StateNoSubscription
+		row.Problem = "the subscription is missing on the target: nothing is applied; run plan and apply"
+	case !subEnabled:
+		row.State = StateDisabled
+		row.Problem = "the subscription is disabled: nothing is applied; run apply (or sync) to enable it"
+	case !row.SlotActive:
+		row.State = StateNotConnected
+		row.Problem = "the subscription's apply worker is not connected to the slot: see the target's server log"
+	default:
+		row.State = StateStreaming
 	}
-	return StateStreaming, true
+	row.LagKnown = slotFound && row.WALStatus != "lost" && subExists && subEnabled
+	if !row.LagKnown {
+		row.LagBytes, row.LagSeconds = 0, 0
+		return
+	}
+	row.LagSeconds = lagSeconds(reportedSeconds, row.LagBytes)
 }
 
 // lagSeconds is the subscription's reported lag, counted only while bytes

@@ -38,20 +38,45 @@ func TestUnhealthy(t *testing.T) {
 	}
 }
 
-func TestLogicalState(t *testing.T) {
+// TestFinishLogical: every broken state is a state other than streaming
+// with a problem, and has no lag (no fake 0.0).
+func TestFinishLogical(t *testing.T) {
 	for _, tc := range []struct {
-		exists, enabled, active bool
-		want                    string
-		wantEnabled             bool
+		name                                string
+		slot, lost, exists, enabled, active bool
+		want                                string
 	}{
-		{false, false, true, StateNoSubscription, false},
-		{true, false, true, StateDisabled, false},
-		{true, true, false, StateNotConnected, true},
-		{true, true, true, StateStreaming, true},
+		{"slot missing", false, false, true, true, false, StateSlotMissing},
+		{"slot lost", true, true, true, true, true, StateSlotLost},
+		{"no subscription", true, false, false, false, true, StateNoSubscription},
+		{"disabled", true, false, true, false, true, StateDisabled},
+		{"not connected", true, false, true, true, false, StateNotConnected},
+		{"streaming", true, false, true, true, true, StateStreaming},
 	} {
-		if got, en := logicalState(tc.exists, tc.enabled, tc.active); got != tc.want || en != tc.wantEnabled {
-			t.Errorf("logicalState(%v, %v, %v) = %s %v, want %s %v", tc.exists, tc.enabled, tc.active, got, en, tc.want, tc.wantEnabled)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			row := Row{Method: "logical", SlotActive: tc.active, LagBytes: 100}
+			if tc.lost {
+				row.WALStatus = "lost"
+			}
+			finishLogical(&row, tc.slot, tc.exists, tc.enabled, 7)
+			if row.State != tc.want {
+				t.Fatalf("state %q, want %q", row.State, tc.want)
+			}
+			broken := tc.want != StateStreaming
+			if broken != (row.Problem != "") {
+				t.Errorf("problem %q for state %s", row.Problem, row.State)
+			}
+			if broken && Unhealthy([]Row{row}, 0) == "" {
+				t.Errorf("%s is not unhealthy", row.State)
+			}
+			wantLag := tc.slot && !tc.lost && tc.exists && tc.enabled
+			if row.LagKnown != wantLag || (!wantLag && (row.LagSeconds != 0 || row.LagBytes != 0)) {
+				t.Errorf("lag known %v (%d bytes, %.1fs), want known %v", row.LagKnown, row.LagBytes, row.LagSeconds, wantLag)
+			}
+			if row.Enabled != (tc.exists && tc.enabled) {
+				t.Errorf("enabled %v", row.Enabled)
+			}
+		})
 	}
 	if lagSeconds(4, 0) != 0 || lagSeconds(4, 1) != 4 {
 		t.Error("lag in seconds counts only while bytes are pending")

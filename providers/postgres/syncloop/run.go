@@ -88,8 +88,19 @@ func LagTick(ctx context.Context, jobs []*Job, o Options) {
 		return
 	}
 	for _, r := range rows {
-		o.Metrics.lagBytes.WithLabelValues(r.Replication, r.Database).Set(float64(r.LagBytes))
-		o.Metrics.lagSeconds.WithLabelValues(r.Replication, r.Database).Set(r.LagSeconds)
+		if r.LagKnown {
+			o.Metrics.lagBytes.WithLabelValues(r.Replication, r.Database).Set(float64(r.LagBytes))
+			o.Metrics.lagSeconds.WithLabelValues(r.Replication, r.Database).Set(r.LagSeconds)
+		} else {
+			// No lag to measure (slot missing or lost, subscription
+			// disabled or missing): no series rather than a fake 0;
+			// replicator_streaming is 0 and the problem is logged.
+			o.Metrics.lagBytes.DeleteLabelValues(r.Replication, r.Database)
+			o.Metrics.lagSeconds.DeleteLabelValues(r.Replication, r.Database)
+		}
+		if r.Problem != "" {
+			o.Log.Warn("replication is not streaming", "replication", r.Replication, "database", r.Database, "state", r.State, "problem", r.Problem)
+		}
 		o.Metrics.streaming.WithLabelValues(r.Replication, r.Database).Set(map[bool]float64{true: 1}[r.State == status.StateStreaming])
 		o.Report.Lag(r)
 	}
