@@ -337,9 +337,9 @@ func TestDiagnostics(t *testing.T) {
   }
 `), summary: "Invalid interval for reconcile_interval", detail: `Write "off" to disable it`, line: 7},
 		{name: "bad max_lag", code: "config.invalid-interval", src: repl(`  policy {
-    max_lag = "30"
+    max_lag = "30 sec"
   }
-`), summary: "Invalid interval for max_lag", detail: "has no unit", line: 7},
+`), summary: "Invalid interval for max_lag", detail: "unknown unit", line: 7},
 
 		// Rule 4: settings for tables that copy no rows.
 		{name: "where on schema-only table", code: "config.filter-on-schema-only", src: repl(`  schema_only = ["a.t"]

@@ -59,7 +59,7 @@ func TestSQLNameQuotes(t *testing.T) {
 func TestParseInterval(t *testing.T) {
 	good := map[string]time.Duration{
 		"90s": 90 * time.Second, "5m": 5 * time.Minute, "1h": time.Hour, "7d": 7 * 24 * time.Hour,
-		"2w": 14 * 24 * time.Hour, "1h30m": 90 * time.Minute, "250ms": 250 * time.Millisecond, " 24h ": 24 * time.Hour,
+		"2w": 14 * 24 * time.Hour, "1h30m": 90 * time.Minute, "300": 300 * time.Second, "86400": 24 * time.Hour, "250ms": 250 * time.Millisecond, " 24h ": 24 * time.Hour,
 	}
 	for in, want := range good {
 		got, err := ParseInterval(in)
@@ -72,7 +72,7 @@ func TestParseInterval(t *testing.T) {
 	}
 	bad := map[string]string{
 		"":                      "empty interval",
-		"90":                    "has no unit",
+		"1h30":                  "has no unit",
 		"1 hour":                "unknown unit",
 		"h":                     "expected a number",
 		"0s":                    "longer than zero",

@@ -19,11 +19,15 @@ var intervalUnits = map[string]time.Duration{
 }
 
 // ParseInterval parses a positive interval such as "90s", "5m", "1h", "7d",
-// "2w" or a combination like "1h30m".
+// "2w" or a combination like "1h30m". A bare number is seconds ("300"),
+// as the predecessor's --sync-interval and --reconcile-interval read it.
 func ParseInterval(s string) (time.Duration, error) {
 	in := strings.TrimSpace(s)
 	if in == "" {
 		return 0, fmt.Errorf("empty interval: write a number and a unit, e.g. \"90s\", \"5m\", \"1h\" or \"7d\"")
+	}
+	if strings.Trim(in, "0123456789") == "" {
+		in += "s"
 	}
 	var total time.Duration
 	for in != "" {

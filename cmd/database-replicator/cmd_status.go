@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
@@ -13,9 +12,9 @@ import (
 
 // statusCmd reports replication state and lag.
 type statusCmd struct {
-	JSON   bool          `name:"json" help:"Print the status as JSON."`
-	Watch  time.Duration `help:"Redraw every DURATION until interrupted (e.g. 5s)." placeholder:"DURATION"`
-	MaxLag time.Duration `help:"Also exit 2 when lag exceeds DURATION (status exits 2 whenever replication is not streaming)." placeholder:"DURATION"`
+	JSON   bool         `name:"json" help:"Print the status as JSON."`
+	Watch  intervalFlag `help:"Redraw every DURATION until interrupted (e.g. 5s)." placeholder:"DURATION"`
+	MaxLag intervalFlag `help:"Also exit 2 when lag exceeds DURATION (status exits 2 whenever replication is not streaming)." placeholder:"DURATION"`
 }
 
 // Run implements the command.
@@ -29,8 +28,8 @@ func (c *statusCmd) Run(a *app) error {
 		return err
 	}
 	view := views.NewStatusView(a.io.stdout, c.JSON)
-	if c.Watch > 0 {
-		return status.Watch(a.ctx, c.Watch, func(ctx context.Context) error {
+	if c.Watch.D > 0 {
+		return status.Watch(a.ctx, c.Watch.D, func(ctx context.Context) error {
 			rows, err := a.collectStatus(ctx, cfg, eps)
 			if err != nil {
 				return err
@@ -50,7 +49,7 @@ func (c *statusCmd) Run(a *app) error {
 	}
 	// Exit 2 whenever a database is not streaming (every broken state is
 	// one); --max-lag adds the lag check.
-	if bad := status.Unhealthy(rows, c.MaxLag); bad != "" {
+	if bad := status.Unhealthy(rows, c.MaxLag.D); bad != "" {
 		return &exitError{code: 2, err: fmt.Errorf("status: %s", bad)}
 	}
 	return nil

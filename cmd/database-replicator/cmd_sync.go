@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"time"
 
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
@@ -18,28 +17,27 @@ import (
 // syncCmd applies the sync part of the plan (subscriptions) and runs the
 // continuous-sync loop: xmin cycles, sequence syncs, lag reports.
 type syncCmd struct {
-	Once              bool          `help:"Run one full cycle (xmin: changed rows, reconciliation unless --no-reconcile, sequences; logical: sequences and a status line) and exit."`
-	SyncInterval      time.Duration `help:"Time between xmin cycles and sequence syncs (default: the configuration's sync.interval)." placeholder:"DURATION"`
-	ReconcileInterval time.Duration `help:"Time between reconciliations that find rows deleted on the source (xmin; default: sync.reconcile_interval)." placeholder:"DURATION"`
-	NoReconcile       bool          `help:"Never reconcile (xmin): deleted rows stay on the target."`
-	Daemon            bool          `help:"Run in the background: log in ~/.database-replicator/sync.log, pid in ~/.database-replicator/sync.pid." xor:"daemon"`
-	DaemonStatus      bool          `help:"Report whether a background sync runs (exit 1 when none)." xor:"daemon"`
-	Stop              bool          `help:"Stop the background sync: it finishes the batch it is applying and exits." xor:"daemon"`
-	MetricsAddr       string        `help:"Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9187)." placeholder:"ADDR"`
+	Once              bool         `help:"Run one full cycle (xmin: changed rows, reconciliation unless --no-reconcile, sequences; logical: sequences and a status line) and exit."`
+	SyncInterval      intervalFlag `help:"Time between xmin cycles and sequence syncs, e.g. 30s, 5m or 300 (seconds; default: the configuration's sync.interval)." placeholder:"DURATION"`
+	ReconcileInterval intervalFlag `help:"Time between reconciliations that find rows deleted on the source, e.g. 1h, 1d or 86400 (xmin; default: sync.reconcile_interval)." placeholder:"DURATION"`
+	NoReconcile       bool         `help:"Never reconcile (xmin): deleted rows stay on the target."`
+	Daemon            bool         `help:"Run in the background: log in ~/.database-replicator/sync.log, pid in ~/.database-replicator/sync.pid." xor:"daemon"`
+	DaemonStatus      bool         `help:"Report whether a background sync runs (exit 1 when none)." xor:"daemon"`
+	Stop              bool         `help:"Stop the background sync: it finishes the batch it is applying and exits." xor:"daemon"`
+	MetricsAddr       string       `help:"Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9187)." placeholder:"ADDR"`
 	connectionFlags
 }
 
 // Validate checks the interval flags against the bounds of the
-// configuration's sync.interval and sync.reconcile_interval (zero means
-// the flag was not given).
+// configuration's sync.interval and sync.reconcile_interval.
 func (c *syncCmd) Validate() error {
-	if c.SyncInterval != 0 {
-		if err := lang.CheckSyncInterval(c.SyncInterval); err != nil {
+	if c.SyncInterval.Set {
+		if err := lang.CheckSyncInterval(c.SyncInterval.D); err != nil {
 			return fmt.Errorf("--sync-interval: %w", err)
 		}
 	}
-	if c.ReconcileInterval != 0 {
-		if err := lang.CheckSyncInterval(c.ReconcileInterval); err != nil {
+	if c.ReconcileInterval.Set {
+		if err := lang.CheckSyncInterval(c.ReconcileInterval.D); err != nil {
 			return fmt.Errorf("--reconcile-interval: %w; use --no-reconcile to turn reconciliation off", err)
 		}
 	}
@@ -124,8 +122,8 @@ func (a *app) prepareSync(cfg *lang.Config, eps *endpoints.Set, c *syncCmd, view
 		return nil, &exitError{code: 1, err: fmt.Errorf("sync: %d error(s) above must be fixed first; nothing was changed", len(diags.Errors()))}
 	}
 	jobs, choices, err := syncloop.Prepare(a.ctx, syncloop.PrepareInput{
-		Jobs: syncloop.JobsInput{Config: cfg, Endpoints: eps, SyncInterval: c.SyncInterval,
-			ReconcileInterval: c.ReconcileInterval, NoReconcile: c.NoReconcile, Log: a.log},
+		Jobs: syncloop.JobsInput{Config: cfg, Endpoints: eps, SyncInterval: c.SyncInterval.D,
+			ReconcileInterval: c.ReconcileInterval.D, NoReconcile: c.NoReconcile, Log: a.log},
 		Plan:  plan,
 		State: backend,
 		Show:  func(p *plans.Plan) error { return a.renderPlan(p, false, false) },
