@@ -88,7 +88,9 @@ type Globals struct {
 	LogLevel  string   `help:"Log level: trace, debug, info, warn, error, off." enum:"trace,debug,info,warn,error,off" default:"info"`
 	LogFormat string   `help:"Log format: text or json." enum:"text,json" default:"text"`
 	NoColor   bool     `help:"Disable colour in output (also when NO_COLOR is set)."`
-	State     string   `help:"Local state file to use instead of the configuration's state block." placeholder:"PATH"`
+	// NoInteractive is the predecessor's flag: never prompt.
+	NoInteractive bool   `help:"Never prompt: a command that would ask for confirmation fails instead, naming the flag that skips the question (-y/--yes)."`
+	State         string `help:"Local state file to use instead of the configuration's state block." placeholder:"PATH"`
 }
 
 // exitError carries a specific exit code. A nil err means the message was

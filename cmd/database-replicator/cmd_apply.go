@@ -10,7 +10,7 @@ import (
 
 // applyCmd makes the target match the plan.
 type applyCmd struct {
-	AutoApprove bool   `help:"Apply without asking for confirmation."`
+	AutoApprove bool   `short:"y" aliases:"yes" help:"Apply without asking for confirmation (also -y, --yes)."`
 	Parallelism int    `help:"Changes applied at once (default: snapshot.jobs)." placeholder:"N"`
 	PlanFile    string `arg:"" optional:"" help:"A plan saved with 'plan --out'; refused when stale." placeholder:"PLANFILE"`
 }
@@ -56,7 +56,7 @@ func (c *applyCmd) Run(a *app) error {
 		return nil
 	}
 	if !c.AutoApprove {
-		if err := a.confirm("apply", "--auto-approve"); err != nil {
+		if err := a.confirm("apply", "--auto-approve", confirmYes); err != nil {
 			return err
 		}
 	}
@@ -67,14 +67,39 @@ func (c *applyCmd) Run(a *app) error {
 	return nil
 }
 
-// confirm asks for "yes" on a terminal and refuses otherwise.
-func (a *app) confirm(command, skipFlag string) error {
+// confirmStyle is how a command asks before it changes anything.
+type confirmStyle int
+
+const (
+	// confirmYes is Terraform's question for apply and destroy: only
+	// "yes" proceeds.
+	confirmYes confirmStyle = iota
+	// confirmYN is the predecessor's question for its commands:
+	// "[y/N]", y or yes (any case) proceeds, anything else declines.
+	confirmYN
+)
+
+// confirm asks on a terminal and refuses without one or with
+// --no-interactive, naming skipFlag.
+func (a *app) confirm(command, skipFlag string, style confirmStyle) error {
+	if a.global != nil && a.global.NoInteractive {
+		return fmt.Errorf("%s needs confirmation and --no-interactive forbids asking: pass %s (or -y) after reviewing the plan", command, skipFlag)
+	}
 	if !a.io.stdinTTY {
 		return fmt.Errorf("%s needs confirmation: run it in a terminal, or pass %s (e.g. in CI, after reviewing the plan)", command, skipFlag)
 	}
-	fmt.Fprint(a.io.stdout, "\nDo you want to perform these actions? Only 'yes' will be accepted.\n  Enter a value: ")
+	if style == confirmYN {
+		fmt.Fprint(a.io.stdout, "\nProceed with replication? [y/N]: ")
+	} else {
+		fmt.Fprint(a.io.stdout, "\nDo you want to perform these actions? Only 'yes' will be accepted.\n  Enter a value: ")
+	}
 	line, _ := bufio.NewReader(a.io.stdin).ReadString('\n')
-	if strings.TrimSpace(line) != "yes" {
+	answer := strings.TrimSpace(line)
+	ok := answer == "yes"
+	if style == confirmYN {
+		ok = strings.EqualFold(answer, "y") || strings.EqualFold(answer, "yes")
+	}
+	if !ok {
 		return &exitError{code: 1, err: fmt.Errorf("%s cancelled; nothing was changed", command)}
 	}
 	return nil

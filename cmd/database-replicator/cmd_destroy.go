@@ -8,7 +8,7 @@ import (
 
 // destroyCmd removes the replication objects the state records.
 type destroyCmd struct {
-	AutoApprove bool `help:"Destroy without asking for confirmation."`
+	AutoApprove bool `short:"y" aliases:"yes" help:"Destroy without asking for confirmation (also -y, --yes)."`
 	DropData    bool `help:"Also drop the target databases the state records (their data is lost)."`
 }
 
@@ -38,7 +38,7 @@ func (c *destroyCmd) Run(a *app) error {
 		return &exitError{code: 1, err: fmt.Errorf("destroy: %w", err)}
 	}
 	if !c.AutoApprove {
-		if err := a.confirm("destroy", "--auto-approve"); err != nil {
+		if err := a.confirm("destroy", "--auto-approve", confirmYes); err != nil {
 			return err
 		}
 	}

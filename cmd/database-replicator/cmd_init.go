@@ -15,7 +15,7 @@ import (
 // subscription. The slot created for the snapshot stays on the source, so
 // a later `sync` (or `apply`) starts streaming exactly where the copy ended.
 type initCmd struct {
-	Yes          bool `help:"Do not ask for confirmation."`
+	Yes          bool `short:"y" help:"Do not ask for confirmation (-y)."`
 	DropExisting bool `help:"Drop and recreate target databases that already hold data."`
 	NoResume     bool `help:"Start fresh: drop the replication objects the state records, forget the state, and copy everything again (implies --drop-existing)."`
 	Local        bool `help:"Accepted for compatibility; execution is always local."`
@@ -68,7 +68,7 @@ func (c *initCmd) Run(a *app) error {
 		return err
 	}
 	if !c.Yes {
-		if err := a.confirm("init", "--yes"); err != nil {
+		if err := a.confirm("init", "--yes", confirmYN); err != nil {
 			return err
 		}
 	}
