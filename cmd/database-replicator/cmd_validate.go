@@ -24,7 +24,10 @@ func (c *validateCmd) Run(a *app) error {
 	}
 	view := views.NewValidateView(a.io.stdout, c.JSON)
 	from := strings.Join(cfg.Files, ", ")
-	if c.used() {
+	switch {
+	case c.used() && len(cfg.Files) > 0:
+		from += " with --source/--target"
+	case c.used():
 		from = "--source/--target and filter flags"
 	}
 	if err := view.Config(from, cfg.Replications); err != nil {

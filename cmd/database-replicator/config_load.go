@@ -14,6 +14,12 @@ import (
 // loadConfig loads the configuration named by --config, prints every
 // diagnostic to stderr, and returns an error when any of them is an error.
 func (a *app) loadConfig() (*lang.Config, error) {
+	return a.loadConfigWithVars(nil)
+}
+
+// loadConfigWithVars is loadConfig with variables that override --var
+// (the URLs of --source/--target for a TOML file).
+func (a *app) loadConfigWithVars(override map[string]string) (*lang.Config, error) {
 	path := a.global.Config
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -24,6 +30,9 @@ func (a *app) loadConfig() (*lang.Config, error) {
 	vars, err := parseVars(a.global.Var)
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range override {
+		vars[k] = v
 	}
 	cfg, diags := lang.LoadPath(path, lang.LoadOptions{Vars: vars, LookupEnv: a.io.lookupEnv})
 	if err := a.printDiagnostics(diags, nil); err != nil {

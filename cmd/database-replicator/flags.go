@@ -1,6 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
 	"github.com/database-replicator/database-replicator/lang"
 )
 
@@ -22,11 +26,35 @@ type connectionFlags struct {
 // used reports whether the flags replace the configuration file.
 func (f *connectionFlags) used() bool { return f.Source != "" || f.Target != "" }
 
+// filtersUsed reports whether any scope or filter flag is given.
+func (f *connectionFlags) filtersUsed() bool {
+	return len(f.IncludeDatabases)+len(f.ExcludeDatabases)+len(f.IncludeTables)+len(f.ExcludeTables)+
+		len(f.SchemaOnlyTables)+len(f.TableFilter)+len(f.TimeFilter) > 0
+}
+
+// defaultConfigPath is --config's default.
+const defaultConfigPath = "replication.hcl"
+
 // loadConfigOrFlags builds the configuration from --source/--target and the
-// filter flags when they are given, and loads --config otherwise.
+// filter flags when they are given, and loads --config otherwise. With
+// both, as the predecessor allowed, a TOML file gives the filters and the
+// flags the URLs (a filter flag on top is refused, not merged silently);
+// an explicit HCL file is refused: it would be ignored.
 func (a *app) loadConfigOrFlags(f *connectionFlags) (*lang.Config, error) {
 	if !f.used() {
 		return a.loadConfig()
+	}
+	if path := a.global.Config; path != defaultConfigPath {
+		if !strings.EqualFold(filepath.Ext(path), ".toml") {
+			return nil, fmt.Errorf("-c %s and --source/--target both describe the replication: an HCL configuration names its own servers; drop --source/--target (put the URLs in the file or in variables), or drop -c", path)
+		}
+		if f.filtersUsed() {
+			return nil, fmt.Errorf("-c %s gives the filters and so do the filter flags: keep the filters in one place (the TOML file, or the flags)", path)
+		}
+		if f.Source == "" || f.Target == "" {
+			return nil, fmt.Errorf("-c %s with flags needs both --source and --target", path)
+		}
+		return a.loadConfigWithVars(map[string]string{lang.SourceURLVar: f.Source, lang.TargetURLVar: f.Target})
 	}
 	cfg, diags := lang.FlagConfig(lang.FilterFlags{
 		IncludeDatabases: f.IncludeDatabases, ExcludeDatabases: f.ExcludeDatabases,
