@@ -10,11 +10,12 @@ import (
 type destroyCmd struct {
 	AutoApprove bool `short:"y" aliases:"yes" help:"Destroy without asking for confirmation (also -y, --yes)."`
 	DropData    bool `help:"Also drop the target databases the state records (their data is lost)."`
+	connectionFlags
 }
 
 // Run implements the command.
 func (c *destroyCmd) Run(a *app) error {
-	cfg, err := a.loadConfig()
+	cfg, err := a.loadConfigOrFlags(&c.connectionFlags)
 	if err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func (c *initCmd) Run(a *app) error {
 		return &exitError{code: 1, err: fmt.Errorf("init: %d error(s) above must be fixed first; nothing was changed", len(diags.Errors()))}
 	}
 	if !plan.HasChanges() {
-		fmt.Fprintln(a.io.stdout, "\nThe snapshot is complete; run `database-replicator apply` to create the subscription.")
+		fmt.Fprintf(a.io.stdout, "\nThe snapshot is complete; run `%s` to create the subscription.\n", nextStep(&c.connectionFlags))
 		return nil
 	}
 	if err := views.SnapshotSizes(a.io.stdout, planning.SnapshotEstimate(plan)); err != nil {
@@ -75,7 +75,7 @@ func (c *initCmd) Run(a *app) error {
 	if err := a.execute(cfg, eps, backend, plan, 0); err != nil {
 		return err
 	}
-	fmt.Fprintln(a.io.stdout, "Snapshot complete. The replication slot keeps every change since the snapshot: run `database-replicator apply` to start streaming from it.")
+	fmt.Fprintf(a.io.stdout, "Snapshot complete. The replication slot keeps every change since the snapshot: run `%s` to start streaming from it.\n", nextStep(&c.connectionFlags))
 	return nil
 }
 
@@ -95,4 +95,13 @@ func (a *app) forgetState(cfg *lang.Config, eps *endpoints.Set, backend state.Ba
 	}
 	prior.Clear()
 	return backend.Write(a.ctx, prior)
+}
+
+// nextStep is the command that creates the subscription after init: apply
+// with a configuration file, sync with the same flags (apply needs a file).
+func nextStep(f *connectionFlags) string {
+	if f.used() {
+		return "database-replicator sync --source ... --target ... (with the same filter flags)"
+	}
+	return "database-replicator apply"
 }

@@ -15,11 +15,12 @@ type statusCmd struct {
 	JSON   bool         `name:"json" help:"Print the status as JSON."`
 	Watch  intervalFlag `help:"Redraw every DURATION until interrupted (e.g. 5s)." placeholder:"DURATION"`
 	MaxLag intervalFlag `help:"Also exit 2 when lag exceeds DURATION (status exits 2 whenever replication is not streaming)." placeholder:"DURATION"`
+	connectionFlags
 }
 
 // Run implements the command.
 func (c *statusCmd) Run(a *app) error {
-	cfg, err := a.loadConfig()
+	cfg, err := a.loadConfigOrFlags(&c.connectionFlags)
 	if err != nil {
 		return err
 	}

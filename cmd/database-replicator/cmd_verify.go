@@ -18,11 +18,12 @@ type verifyCmd struct {
 	MaxKeys    int      `help:"Differing keys listed per kind and table." default:"20"`
 	DataOnly   bool     `name:"data-only" help:"Compare the rows only, not the schema." xor:"only"`
 	SchemaOnly bool     `name:"schema-only" help:"Compare the schema only, not the rows." xor:"only"`
+	connectionFlags
 }
 
 // Run implements the command.
 func (c *verifyCmd) Run(a *app) error {
-	cfg, err := a.loadConfig()
+	cfg, err := a.loadConfigOrFlags(&c.connectionFlags)
 	if err != nil {
 		return err
 	}
