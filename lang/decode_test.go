@@ -86,27 +86,27 @@ func TestLoadFullExample(t *testing.T) {
 	if r.ExcludeDatabases != nil || r.IncludeTables != nil {
 		t.Errorf("ExcludeDatabases = %v, IncludeTables = %v; want nil", r.ExcludeDatabases, r.IncludeTables)
 	}
-	if want := []TableRef{{"myapp", "public", "logs"}, {"myapp", "public", "cache"}}; !reflect.DeepEqual(r.ExcludeTables, want) {
+	if want := []TableRef{{Database: "myapp", Schema: "public", Table: "logs"}, {Database: "myapp", Schema: "public", Table: "cache"}}; !reflect.DeepEqual(r.ExcludeTables, want) {
 		t.Errorf("ExcludeTables = %v", r.ExcludeTables)
 	}
-	if want := []TableRef{{"myapp", "public", "audit_logs"}}; !reflect.DeepEqual(r.SchemaOnly, want) {
+	if want := []TableRef{{Database: "myapp", Schema: "public", Table: "audit_logs"}}; !reflect.DeepEqual(r.SchemaOnly, want) {
 		t.Errorf("SchemaOnly = %v", r.SchemaOnly)
 	}
 	if len(r.Tables) != 3 {
 		t.Fatalf("tables = %d", len(r.Tables))
 	}
 	t0, t1, t2 := r.Tables[0], r.Tables[1], r.Tables[2]
-	if t0.Ref != (TableRef{"myapp", "public", "events"}) || t0.Where != "created_at > now() - interval '90 days'" || t0.TimeWindow != nil || t0.ReplicaIdentity != "" || t0.DeclRange.Start.Line != 23 {
+	if t0.Ref != (TableRef{Database: "myapp", Schema: "public", Table: "events"}) || t0.Where != "created_at > now() - interval '90 days'" || t0.TimeWindow != nil || t0.ReplicaIdentity != "" || t0.DeclRange.Start.Line != 23 {
 		t.Errorf("table 0 = %+v", t0)
 	}
-	if t1.Ref != (TableRef{"analytics", "public", "metrics"}) || t1.Where != "" || t1.TimeWindow == nil ||
+	if t1.Ref != (TableRef{Database: "analytics", Schema: "public", Table: "metrics"}) || t1.Where != "" || t1.TimeWindow == nil ||
 		*t1.TimeWindow != (TimeWindow{Column: "timestamp", Last: Window{6, "months"}}) {
 		t.Errorf("table 1 = %+v %+v", t1, t1.TimeWindow)
 	}
 	if got := t1.Predicate(); got != `"timestamp" > now() - interval '6 months'` {
 		t.Errorf("table 1 predicate = %s", got)
 	}
-	if t2.Ref != (TableRef{"myapp", "public", "legacy_events"}) || t2.ReplicaIdentity != "full" || t2.Predicate() != "" {
+	if t2.Ref != (TableRef{Database: "myapp", Schema: "public", Table: "legacy_events"}) || t2.ReplicaIdentity != "full" || t2.Predicate() != "" {
 		t.Errorf("table 2 = %+v", t2)
 	}
 	if want := (Snapshot{Jobs: 8, IndexJobs: 4, Globals: true, DropExisting: false, SplitLargerThan: DefaultSplitLargerThan}); r.Snapshot != want {
@@ -147,7 +147,7 @@ func TestLoadFanOut(t *testing.T) {
 		Publication: "replicator_warehouse_pub", Subscription: "replicator_warehouse_sub"}); w.Sync != want {
 		t.Errorf("warehouse sync = %+v", w.Sync)
 	}
-	if want := []TableRef{{"myapp", "public", "orders"}, {"myapp", "public", "customers"}}; !reflect.DeepEqual(w.IncludeTables, want) {
+	if want := []TableRef{{Database: "myapp", Schema: "public", Table: "orders"}, {Database: "myapp", Schema: "public", Table: "customers"}}; !reflect.DeepEqual(w.IncludeTables, want) {
 		t.Errorf("IncludeTables = %v", w.IncludeTables)
 	}
 	if w.Tables[0].TimeWindow.Last != (Window{1, "years"}) {
@@ -217,7 +217,7 @@ state {
 }
 `, LoadOptions{})
 	r := cfg.Replications[0]
-	if want := []TableRef{{"myapp", "public", "users"}, {"myapp", "sales", "orders"}, {"myapp", "public", "Odd.Name"}}; !reflect.DeepEqual(r.IncludeTables, want) {
+	if want := []TableRef{{Database: "myapp", Schema: "public", Table: "users"}, {Database: "myapp", Schema: "sales", Table: "orders"}, {Database: "myapp", Schema: "public", Table: "Odd.Name"}}; !reflect.DeepEqual(r.IncludeTables, want) {
 		t.Errorf("IncludeTables = %v", r.IncludeTables)
 	}
 	if want := []string{"test"}; !reflect.DeepEqual(r.ExcludeDatabases, want) || r.Databases != nil {

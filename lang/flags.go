@@ -195,9 +195,11 @@ func checkName(what, name string) error {
 // --exclude-tables, --schema-only-tables; flag is its name, with or
 // without the leading dashes, for messages). Each value may hold several
 // comma-separated references; each reference is "db.table" (schema
-// public) or "db.schema.table", with double quotes around a part that
-// contains a dot, a comma or a quote. Duplicates are dropped; the order of
-// first appearance is kept.
+// public), "db.schema.table" or a bare "table" (no database: the planner
+// resolves it to the one database in scope that has public.table, and
+// refuses it when none or several do), with double quotes around a part
+// that contains a dot, a comma or a quote. Duplicates are dropped; the
+// order of first appearance is kept.
 func ParseTableList(flag string, values []string) ([]TableRef, error) {
 	flag = "--" + strings.TrimLeft(flag, "-")
 	var out []TableRef
@@ -211,11 +213,14 @@ func ParseTableList(flag string, values []string) ([]TableRef, error) {
 			if item == "" {
 				return nil, fmt.Errorf("%s %q: empty entry: write comma-separated tables such as \"myapp.users,myapp.sales.orders\" without empty entries", flag, v)
 			}
-			ref, err := ParseTableRef(item)
+			ref, err := parseFlagTableRef(item)
 			if err != nil {
 				return nil, fmt.Errorf("%s %q: %s", flag, v, err)
 			}
 			for _, p := range []struct{ what, name string }{{"database", ref.Database}, {"schema", ref.Schema}, {"table", ref.Table}} {
+				if p.what == "database" && ref.Database == "" {
+					continue
+				}
 				if err := checkName(p.what, p.name); err != nil {
 					return nil, fmt.Errorf("%s %q: %s: write \"db.table\" or \"db.schema.table\"", flag, v, err)
 				}
@@ -227,6 +232,19 @@ func ParseTableList(flag string, values []string) ([]TableRef, error) {
 		}
 	}
 	return out, nil
+}
+
+// parseFlagTableRef parses one table-list entry: ParseTableRef's forms,
+// or a bare "table" without database (resolved by the planner).
+func parseFlagTableRef(s string) (TableRef, error) {
+	parts, err := SplitQualifiedName(s)
+	if err != nil {
+		return TableRef{}, err
+	}
+	if len(parts) == 1 {
+		return TableRef{Schema: "public", Table: parts[0]}, nil
+	}
+	return ParseTableRef(s)
 }
 
 // parseDatabaseList parses the values of --include-databases or
@@ -333,7 +351,7 @@ func FlagConfig(f FilterFlags, sourceURL, targetURL string) (*Config, diag.Diagn
 
 	inScope := func(flag string, ref TableRef) bool {
 		if ref.Database == "" {
-			return true
+			return true // resolved against the source by the planner
 		}
 		if r.Databases != nil && !contains(r.Databases, ref.Database) {
 			errf(CodeTableNotInDatabases, "Table outside the replicated databases",

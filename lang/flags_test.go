@@ -14,15 +14,15 @@ func TestParseTableFilterFlag(t *testing.T) {
 		ref   TableRef
 		where string
 	}{
-		{"events:created_at > now() - interval '90 days'", TableRef{"", "public", "events"}, "created_at > now() - interval '90 days'"},
-		{"myapp.events:id > 5", TableRef{"myapp", "public", "events"}, "id > 5"},
-		{"myapp.sales.orders: status = 'open' ", TableRef{"myapp", "sales", "orders"}, "status = 'open'"},
-		{"myapp.events:ts > '10:00'::time", TableRef{"myapp", "public", "events"}, "ts > '10:00'::time"},
-		{`myapp."odd:name".t:a::text = 'x:y'`, TableRef{"myapp", "odd:name", "t"}, "a::text = 'x:y'"},
-		{`"my.db"."we""ird".t:true`, TableRef{"my.db", `we"ird`, "t"}, "true"},
-		{" myapp.events :x", TableRef{"myapp", "public", "events"}, "x"},
-		{"données.événements:créé > now()", TableRef{"données", "public", "événements"}, "créé > now()"},
-		{"日本.表:列 = '値'", TableRef{"日本", "public", "表"}, "列 = '値'"},
+		{"events:created_at > now() - interval '90 days'", TableRef{Database: "", Schema: "public", Table: "events"}, "created_at > now() - interval '90 days'"},
+		{"myapp.events:id > 5", TableRef{Database: "myapp", Schema: "public", Table: "events"}, "id > 5"},
+		{"myapp.sales.orders: status = 'open' ", TableRef{Database: "myapp", Schema: "sales", Table: "orders"}, "status = 'open'"},
+		{"myapp.events:ts > '10:00'::time", TableRef{Database: "myapp", Schema: "public", Table: "events"}, "ts > '10:00'::time"},
+		{`myapp."odd:name".t:a::text = 'x:y'`, TableRef{Database: "myapp", Schema: "odd:name", Table: "t"}, "a::text = 'x:y'"},
+		{`"my.db"."we""ird".t:true`, TableRef{Database: "my.db", Schema: `we"ird`, Table: "t"}, "true"},
+		{" myapp.events :x", TableRef{Database: "myapp", Schema: "public", Table: "events"}, "x"},
+		{"données.événements:créé > now()", TableRef{Database: "données", Schema: "public", Table: "événements"}, "créé > now()"},
+		{"日本.表:列 = '値'", TableRef{Database: "日本", Schema: "public", Table: "表"}, "列 = '値'"},
 	}
 	for _, tt := range good {
 		tc, err := ParseTableFilterFlag(tt.in)
@@ -70,13 +70,13 @@ func TestParseTimeFilterFlag(t *testing.T) {
 		ref TableRef
 		tw  TimeWindow
 	}{
-		{"metrics:timestamp:6 months", TableRef{"", "public", "metrics"}, TimeWindow{"timestamp", Window{6, "months"}}},
-		{"analytics.metrics:ts:90d", TableRef{"analytics", "public", "metrics"}, TimeWindow{"ts", Window{90, "days"}}},
-		{"a.s.t: created_at : 1 year ", TableRef{"a", "s", "t"}, TimeWindow{"created_at", Window{1, "years"}}},
-		{`a.t:"Created:At":2w`, TableRef{"a", "public", "t"}, TimeWindow{"Created:At", Window{2, "weeks"}}},
-		{`a.t:"col.with.dots":1 day`, TableRef{"a", "public", "t"}, TimeWindow{"col.with.dots", Window{1, "days"}}},
-		{`a.t:"say ""hi""":3 hours`, TableRef{"a", "public", "t"}, TimeWindow{`say "hi"`, Window{3, "hours"}}},
-		{"数据.表:时间:7 days", TableRef{"数据", "public", "表"}, TimeWindow{"时间", Window{7, "days"}}},
+		{"metrics:timestamp:6 months", TableRef{Database: "", Schema: "public", Table: "metrics"}, TimeWindow{"timestamp", Window{6, "months"}}},
+		{"analytics.metrics:ts:90d", TableRef{Database: "analytics", Schema: "public", Table: "metrics"}, TimeWindow{"ts", Window{90, "days"}}},
+		{"a.s.t: created_at : 1 year ", TableRef{Database: "a", Schema: "s", Table: "t"}, TimeWindow{"created_at", Window{1, "years"}}},
+		{`a.t:"Created:At":2w`, TableRef{Database: "a", Schema: "public", Table: "t"}, TimeWindow{"Created:At", Window{2, "weeks"}}},
+		{`a.t:"col.with.dots":1 day`, TableRef{Database: "a", Schema: "public", Table: "t"}, TimeWindow{"col.with.dots", Window{1, "days"}}},
+		{`a.t:"say ""hi""":3 hours`, TableRef{Database: "a", Schema: "public", Table: "t"}, TimeWindow{`say "hi"`, Window{3, "hours"}}},
+		{"数据.表:时间:7 days", TableRef{Database: "数据", Schema: "public", Table: "表"}, TimeWindow{"时间", Window{7, "days"}}},
 	}
 	for _, tt := range good {
 		tc, err := ParseTimeFilterFlag(tt.in)
@@ -117,9 +117,14 @@ func TestParseTableList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []TableRef{{"myapp", "public", "users"}, {"myapp", "sales", "orders"}, {"my.db", "public", "t"}, {"日本", "public", "表"}}
+	want := []TableRef{{Database: "myapp", Schema: "public", Table: "users"}, {Database: "myapp", Schema: "sales", Table: "orders"}, {Database: "my.db", Schema: "public", Table: "t"}, {Database: "日本", Schema: "public", Table: "表"}}
 	if !reflect.DeepEqual(refs, want) {
 		t.Errorf("refs = %v, want %v", refs, want)
+	}
+	// A bare table names no database: the planner resolves it.
+	refs, err = ParseTableList("--exclude-tables", []string{"users"})
+	if err != nil || len(refs) != 1 || refs[0] != (TableRef{Schema: "public", Table: "users"}) {
+		t.Errorf("bare table: %v %v", refs, err)
 	}
 	refs, err = ParseTableList("--exclude-tables", []string{`db."a,b"`})
 	if err != nil || len(refs) != 1 || refs[0].Table != "a,b" {
@@ -129,7 +134,6 @@ func TestParseTableList(t *testing.T) {
 		values []string
 		want   string
 	}{
-		{[]string{"users"}, `--schema-only-tables "users": table reference "users" names no database`},
 		{[]string{"a.b,,c.d"}, "empty entry"},
 		{[]string{""}, "empty entry"},
 		{[]string{"a.b.c.d"}, "4 dotted parts"},
@@ -170,10 +174,10 @@ func TestFlagConfig(t *testing.T) {
 	if !reflect.DeepEqual(r.Databases, []string{"myapp", "analytics"}) || r.ExcludeDatabases != nil {
 		t.Errorf("databases: %v %v", r.Databases, r.ExcludeDatabases)
 	}
-	if !reflect.DeepEqual(r.ExcludeTables, []TableRef{{"myapp", "public", "logs"}, {"analytics", "public", "events"}}) {
+	if !reflect.DeepEqual(r.ExcludeTables, []TableRef{{Database: "myapp", Schema: "public", Table: "logs"}, {Database: "analytics", Schema: "public", Table: "events"}}) {
 		t.Errorf("ExcludeTables = %v", r.ExcludeTables)
 	}
-	if !reflect.DeepEqual(r.SchemaOnly, []TableRef{{"myapp", "public", "audit_logs"}}) {
+	if !reflect.DeepEqual(r.SchemaOnly, []TableRef{{Database: "myapp", Schema: "public", Table: "audit_logs"}}) {
 		t.Errorf("SchemaOnly = %v", r.SchemaOnly)
 	}
 	var got []string
@@ -199,7 +203,7 @@ func TestFlagConfig(t *testing.T) {
 	if len(diags) > 0 {
 		t.Fatalf("diags: %v", diags)
 	}
-	if r := cfg.Replications[0]; len(r.Tables) != 1 || r.Tables[0].Ref != (TableRef{"", "public", "events"}) || !reflect.DeepEqual(r.ExcludeDatabases, []string{"test"}) || r.Databases != nil {
+	if r := cfg.Replications[0]; len(r.Tables) != 1 || r.Tables[0].Ref != (TableRef{Database: "", Schema: "public", Table: "events"}) || !reflect.DeepEqual(r.ExcludeDatabases, []string{"test"}) || r.Databases != nil {
 		t.Errorf("wildcard: %+v", r)
 	}
 
@@ -225,7 +229,7 @@ func TestFlagConfigErrors(t *testing.T) {
 		{"table outside databases", FilterFlags{IncludeDatabases: []string{"a"}, IncludeTables: []string{"b.t"}}, "s", "Table outside the replicated databases", `--include-tables names b.public.t in database "b"`},
 		{"table in excluded database", FilterFlags{ExcludeDatabases: []string{"b"}, SchemaOnlyTables: []string{"b.t"}}, "s", "Table in an excluded database", "Remove \"b\" from --exclude-databases"},
 		{"filter outside databases", FilterFlags{IncludeDatabases: []string{"a"}, TableFilters: []string{"b.t:x"}}, "s", "Table outside the replicated databases", "--table-filter"},
-		{"bad table list", FilterFlags{IncludeTables: []string{"t"}}, "s", "Invalid --include-tables", "names no database"},
+		{"bad table list", FilterFlags{IncludeTables: []string{"a.b.c.d"}}, "s", "Invalid --include-tables", "4 dotted parts"},
 		{"bad table filter", FilterFlags{TableFilters: []string{"events"}}, "s", "Invalid --table-filter", `expected "[db.]table:PREDICATE"`},
 		{"bad time filter", FilterFlags{TimeFilters: []string{"a.t:c:forever"}}, "s", "Invalid --time-filter", "must start with a number"},
 		{"schema-only excluded", FilterFlags{ExcludeTables: []string{"a.t"}, SchemaOnlyTables: []string{"a.t"}}, "s", "Schema-only table is excluded", "a.public.t"},

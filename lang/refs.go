@@ -9,8 +9,9 @@ import (
 // (case-sensitive, never folded); in the dotted text form a part that
 // contains a dot or a double quote is written in double quotes.
 type TableRef struct {
-	// Database is empty only for flag-form filters that apply to every
-	// database in scope.
+	// Database is empty for flag-form names written without one: a
+	// filter then applies to every database in scope, and a table-list
+	// entry to the one database in scope that has the table.
 	Database string
 	Schema   string
 	Table    string

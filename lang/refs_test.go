@@ -12,11 +12,11 @@ func TestParseTableRef(t *testing.T) {
 		want    TableRef
 		wantErr string
 	}{
-		{in: "myapp.users", want: TableRef{"myapp", "public", "users"}},
-		{in: "myapp.sales.orders", want: TableRef{"myapp", "sales", "orders"}},
-		{in: `myapp."Mixed Case"."Table.With.Dots"`, want: TableRef{"myapp", "Mixed Case", "Table.With.Dots"}},
-		{in: `"my""db".t`, want: TableRef{`my"db`, "public", "t"}},
-		{in: "données.clients", want: TableRef{"données", "public", "clients"}},
+		{in: "myapp.users", want: TableRef{Database: "myapp", Schema: "public", Table: "users"}},
+		{in: "myapp.sales.orders", want: TableRef{Database: "myapp", Schema: "sales", Table: "orders"}},
+		{in: `myapp."Mixed Case"."Table.With.Dots"`, want: TableRef{Database: "myapp", Schema: "Mixed Case", Table: "Table.With.Dots"}},
+		{in: `"my""db".t`, want: TableRef{Database: `my"db`, Schema: "public", Table: "t"}},
+		{in: "données.clients", want: TableRef{Database: "données", Schema: "public", Table: "clients"}},
 		{in: "users", wantErr: "names no database"},
 		{in: "a.b.c.d", wantErr: "4 dotted parts"},
 		{in: "a..b", wantErr: "empty part"},
@@ -50,7 +50,7 @@ func TestParseTableRef(t *testing.T) {
 }
 
 func TestSQLNameQuotes(t *testing.T) {
-	r := TableRef{"db", `we"ird`, "Tab le"}
+	r := TableRef{Database: "db", Schema: `we"ird`, Table: "Tab le"}
 	if got, want := r.SQLName(), `"we""ird"."Tab le"`; got != want {
 		t.Fatalf("SQLName = %s, want %s", got, want)
 	}

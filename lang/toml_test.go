@@ -75,9 +75,9 @@ func TestLoadTOMLPredecessor(t *testing.T) {
 				t.Errorf("unexpected lists: %v %v %v", r.ExcludeDatabases, r.IncludeTables, r.ExcludeTables)
 			}
 			wantSO := []TableRef{
-				{"legacy.db", "public", "odd.name"},
-				{"myapp", "public", "audit_logs"},
-				{"myapp", "archive", "old_events"},
+				{Database: "legacy.db", Schema: "public", Table: "odd.name"},
+				{Database: "myapp", Schema: "public", Table: "audit_logs"},
+				{Database: "myapp", Schema: "archive", Table: "old_events"},
 			}
 			if !reflect.DeepEqual(r.SchemaOnly, wantSO) {
 				t.Errorf("SchemaOnly = %v, want %v", r.SchemaOnly, wantSO)
@@ -89,10 +89,10 @@ func TestLoadTOMLPredecessor(t *testing.T) {
 				line  int
 			}
 			want := []tbl{
-				{TableRef{"analytics", "Web Stats", "page_views"}, "", &TimeWindow{"Viewed At", Window{90, "days"}}, 23},
-				{TableRef{"myapp", "public", "events"}, "created_at > now() - interval '90 days'", nil, 6},
-				{TableRef{"myapp", "sales", "orders"}, "status <> 'archived' AND placed_at > '2024-01-01 10:00'::timestamp", nil, 11},
-				{TableRef{"myapp", "public", "metrics"}, "", &TimeWindow{"timestamp", Window{6, "months"}}, 15},
+				{TableRef{Database: "analytics", Schema: "Web Stats", Table: "page_views"}, "", &TimeWindow{"Viewed At", Window{90, "days"}}, 23},
+				{TableRef{Database: "myapp", Schema: "public", Table: "events"}, "created_at > now() - interval '90 days'", nil, 6},
+				{TableRef{Database: "myapp", Schema: "sales", Table: "orders"}, "status <> 'archived' AND placed_at > '2024-01-01 10:00'::timestamp", nil, 11},
+				{TableRef{Database: "myapp", Schema: "public", Table: "metrics"}, "", &TimeWindow{"timestamp", Window{6, "months"}}, 15},
 			}
 			if len(r.Tables) != len(want) {
 				t.Fatalf("Tables: %d, want %d", len(r.Tables), len(want))
@@ -138,7 +138,7 @@ func TestDecodeTOMLDefaults(t *testing.T) {
 	if len(diags) > 0 {
 		t.Fatalf("inline: %v", diags)
 	}
-	if r := cfg.Replications[0]; len(r.Tables) != 1 || r.Tables[0].Where != "x > 1" || r.SchemaOnly[0] != (TableRef{"myapp", "public", "a"}) {
+	if r := cfg.Replications[0]; len(r.Tables) != 1 || r.Tables[0].Where != "x > 1" || r.SchemaOnly[0] != (TableRef{Database: "myapp", Schema: "public", Table: "a"}) {
 		t.Errorf("inline: %+v", r)
 	}
 }

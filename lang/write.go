@@ -298,6 +298,11 @@ func writeReplication(b *hclwrite.Body, r *Replication) {
 	}{{"include_tables", r.IncludeTables}, {"exclude_tables", r.ExcludeTables}, {"schema_only", r.SchemaOnly}} {
 		var refs []TableRef
 		for _, ref := range l.refs {
+			if ref.Database == "" && len(r.Databases) == 0 {
+				text := fmt.Sprintf("# %s lists %s without a database: write it as \"DB.%s\".", l.name, ref, ref)
+				b.AppendUnstructuredTokens(hclwrite.Tokens{{Type: hclsyntax.TokenComment, Bytes: []byte(strings.ReplaceAll(text, "\n", " ") + "\n")}})
+				continue
+			}
 			refs = append(refs, expandRef(r, ref)...)
 		}
 		if len(refs) > 0 {

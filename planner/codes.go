@@ -104,4 +104,7 @@ const (
 	// CodePgDumpOlderThanSource: the local pg_dump is older than the
 	// source server, which it refuses to dump.
 	CodePgDumpOlderThanSource diag.Code = "plan.pg-dump-older-than-source"
+	// CodeTableAmbiguous: a table-list entry without a database matches a
+	// table in several databases in scope.
+	CodeTableAmbiguous diag.Code = "plan.table-ambiguous"
 )

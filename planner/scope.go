@@ -105,6 +105,16 @@ func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (
 	}
 	sort.Strings(names)
 
+	// Table-list entries written without a database (the predecessor's
+	// --exclude-tables users) name the one database in scope that has the
+	// table; the rest of planning sees the resolved copy.
+	resolved := *r
+	resolved.IncludeTables = resolveBareRefs(&diags, addr, "include_tables", r.IncludeTables, src, names, sourceName)
+	resolved.ExcludeTables = resolveBareRefs(&diags, addr, "exclude_tables", r.ExcludeTables, src, names, sourceName)
+	resolved.SchemaOnly = resolveBareRefs(&diags, addr, "schema_only", r.SchemaOnly, src, names, sourceName)
+	r = &resolved
+	scope.Replication = r
+
 	for _, name := range names {
 		db := src.Database(name)
 		ds := &DatabaseScope{Name: name, Source: db}
@@ -139,17 +149,19 @@ func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (
 	// Every configured table must exist where it is said to be.
 	check := func(kind string, refs []lang.TableRef, severity diag.Severity) {
 		for _, ref := range refs {
-			if !refExists(src, names, ref) {
-				d := diag.Diagnostic{Severity: severity, Code: CodeTableNotFound, Address: addr,
-					Summary: "Table not found on the source",
-					Detail: fmt.Sprintf("%s names %s, but %s has no such table in the databases in scope. Names are case-sensitive: check the spelling and the schema (unqualified names mean schema public).",
-						kind, ref.String(), sourceName)}
-				diags = append(diags, d)
+			if ref.Database == "" || refExists(src, names, ref) {
+				continue // bare names were checked when resolved
 			}
+			d := diag.Diagnostic{Severity: severity, Code: CodeTableNotFound, Address: addr,
+				Summary: "Table not found on the source",
+				Detail: fmt.Sprintf("%s names %s, but %s has no such table in the databases in scope. Names are case-sensitive: check the spelling and the schema (unqualified names mean schema public).%s",
+					kind, ref.String(), sourceName, schemaHint(src, names, ref))}
+			diags = append(diags, d)
 		}
 	}
 	check("include_tables", r.IncludeTables, diag.Error)
-	check("exclude_tables", r.ExcludeTables, diag.Warning)
+	// A misspelt exclusion would replicate the table it meant to leave out.
+	check("exclude_tables", r.ExcludeTables, diag.Error)
 	check("schema_only", r.SchemaOnly, diag.Error)
 	var blockRefs []lang.TableRef
 	for _, tc := range r.Tables {
@@ -202,4 +214,60 @@ func databaseNames(s *catalog.Server) []string {
 		return []string{"(none)"}
 	}
 	return out
+}
+
+// resolveBareRefs returns refs with every entry that names no database
+// replaced by the one database in scope that has its table; an entry that
+// matches no database or several is reported as an error naming the
+// candidates, and left out.
+func resolveBareRefs(diags *diag.Diagnostics, addr, kind string, refs []lang.TableRef, src *catalog.Server, dbs []string, sourceName string) []lang.TableRef {
+	var out []lang.TableRef
+	for _, ref := range refs {
+		if ref.Database != "" {
+			out = append(out, ref)
+			continue
+		}
+		var found []lang.TableRef
+		for _, n := range dbs {
+			if db := src.Database(n); db != nil && db.Table(ref.Schema, ref.Table) != nil {
+				found = append(found, lang.TableRef{Database: n, Schema: ref.Schema, Table: ref.Table})
+			}
+		}
+		switch len(found) {
+		case 1:
+			out = append(out, found[0])
+		case 0:
+			diags.AddError(CodeTableNotFound, addr, "Table not found on the source",
+				"%s names %s without a database, and no database in scope on %s has that table (databases in scope: %s). Names are case-sensitive: check the spelling and the schema, or write DB.SCHEMA.TABLE.",
+				kind, ref.String(), sourceName, strings.Join(dbs, ", "))
+		default:
+			names := make([]string, len(found))
+			for i, f := range found {
+				names[i] = f.String()
+			}
+			diags.AddError(CodeTableAmbiguous, addr, "Table name matches several databases",
+				"%s names %s without a database, and several databases in scope have it: %s. Write the one you mean as DB.SCHEMA.TABLE (list each to mean all of them).",
+				kind, ref.String(), strings.Join(names, ", "))
+		}
+	}
+	return out
+}
+
+// schemaHint suggests, for a "db.table" reference that does not exist,
+// the tables it may have meant as "schema.table" (the predecessor's
+// reading of two dotted parts).
+func schemaHint(src *catalog.Server, dbs []string, ref lang.TableRef) string {
+	if ref.Schema != "public" {
+		return ""
+	}
+	var cands []string
+	for _, n := range dbs {
+		if db := src.Database(n); db != nil && db.Table(ref.Database, ref.Table) != nil {
+			cands = append(cands, lang.TableRef{Database: n, Schema: ref.Database, Table: ref.Table}.String())
+		}
+	}
+	if len(cands) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" Two dotted parts mean DATABASE.TABLE; if you meant schema %q, write %s.", ref.Database, strings.Join(cands, " or "))
 }
