@@ -314,9 +314,10 @@ func TestFaultsDuringStreaming(t *testing.T) {
 	}
 }
 
-// TestFaultKillApply kills apply (SIGKILL) at random moments under a
-// writer, each time followed by a plain rerun that is killed in turn at
-// the next point, until one run completes; the target must converge.
+// TestFaultKillApply kills apply (SIGKILL) at random moments of a full
+// apply under a writer; after each kill a rerun of apply must converge and
+// verify must agree. Between kill points destroy --drop-data starts the
+// replication over, so that every kill lands in a fresh apply.
 func TestFaultKillApply(t *testing.T) {
 	faultSuite(t)
 	kills := 5
@@ -330,39 +331,45 @@ func TestFaultKillApply(t *testing.T) {
 	t.Logf("seed %d (REPLICATOR_FAULT_SEED), %d kill points", seed, kills)
 	rnd := rand.New(rand.NewPCG(uint64(seed), 0))
 	f := newFaultFixture(t, false)
-	stop := f.startWriter()
-	defer stop()
+	begin := time.Now()
+	f.r.must("apply", "--auto-approve")
+	full := time.Since(begin)
+	t.Logf("a full apply takes %s", full.Round(time.Millisecond))
 	for i := 0; i < kills; i++ {
+		f.r.must("destroy", "--auto-approve", "--drop-data")
+		stop := f.startWriter()
 		done, out, cmd := f.background("apply", "--auto-approve")
-		after := time.Duration(rnd.Int64N(int64(6 * time.Second)))
+		after := time.Duration(rnd.Int64N(int64(full)))
 		select {
 		case code := <-done:
-			t.Logf("kill %d: apply ended by itself (exit %d) before %s", i+1, code, after)
-			if code != 0 {
-				f.forceUnlockIfNeeded(out.String())
-			}
-			continue
+			t.Logf("kill %d: apply ended by itself (exit %d) before %s:\n%s", i+1, code, after.Round(time.Millisecond), lastLines(out.String(), 5))
 		case <-time.After(after):
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			t.Logf("kill %d after %s", i+1, after.Round(time.Millisecond))
 		}
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-		t.Logf("kill %d after %s", i+1, after.Round(time.Millisecond))
+		f.rerunApply()
+		f.r.must("plan", "--detailed-exitcode")
+		f.converge(stop)
 	}
-	// A plain rerun. While a killed run's lock still blocks it (until the
-	// OS-lock recovery of issue 14 item 3 is merged), the lock is removed
-	// with state force-unlock first; the lead switches this to a plain
-	// rerun after that merge.
+}
+
+// rerunApply runs apply again after a kill. While the killed run's lock
+// still blocks it (until the OS-lock recovery of issue 14 item 3 is
+// merged), the lock is removed with state force-unlock first; the lead
+// switches this to a plain rerun after that merge.
+func (f *faultFixture) rerunApply() {
+	f.t.Helper()
 	for try := 0; try < 3; try++ {
 		out, code := f.r.run("apply", "--auto-approve")
 		if code == 0 {
-			break
+			return
 		}
 		if !f.forceUnlockIfNeeded(out) {
-			t.Fatalf("rerun after the kills: exit %d\n%s", code, out)
+			f.t.Fatalf("rerun of apply after the kill: exit %d\n%s", code, out)
 		}
 	}
-	f.r.must("plan", "--detailed-exitcode")
-	f.converge(stop)
+	f.t.Fatal("rerun of apply: still locked after 3 force-unlocks")
 }
 
 // forceUnlockIfNeeded removes the lock a killed run left, when out names
