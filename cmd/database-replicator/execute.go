@@ -71,9 +71,9 @@ func withResumeHint(command string, err error) error {
 	case strings.Contains(err.Error(), resume):
 		return err
 	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("%w\nThe state records what finished: %s.", err, resume)
+		return fmt.Errorf("%w\nthe state records what finished: %s", err, resume)
 	case conninfo.ConnectionLost(err):
-		return fmt.Errorf("%w\nA server connection was lost during the step(s) above (a restart or a network fault); the state records what finished: %s.", err, resume)
+		return fmt.Errorf("%w\na server connection was lost during the step(s) above (a restart or a network fault); the state records what finished: %s", err, resume)
 	}
 	return err
 }

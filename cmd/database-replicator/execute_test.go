@@ -17,10 +17,10 @@ func TestWithResumeHint(t *testing.T) {
 		err  error
 		want string // "" when the error must stay as it is
 	}{
-		{fmt.Errorf(`replication.main.table["app.public.big"]: create: copy: source: %w`, restart), "A server connection was lost during the step(s) above"},
+		{fmt.Errorf(`replication.main.table["app.public.big"]: create: copy: source: %w`, restart), "a server connection was lost during the step(s) above"},
 		{fmt.Errorf(`replication.main.table["a"]: create: copy: %w`, io.ErrUnexpectedEOF), "run apply again to resume"},
 		{errors.New("pg_dump: error: query failed: server closed the connection unexpectedly"), "run apply again to resume"},
-		{fmt.Errorf("apply interrupted: %w", context.Canceled), "The state records what finished: run apply again to resume."},
+		{fmt.Errorf("apply interrupted: %w", context.Canceled), "the state records what finished: run apply again to resume"},
 		{errors.New("apply interrupted; the state records the progress, run apply again to resume: context canceled"), ""},
 		{errors.New(`replication.main.table["a"]: create: relation "x" does not exist`), ""},
 	} {
