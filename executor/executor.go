@@ -514,7 +514,11 @@ func (r *runner) apply(n *node) outcome {
 			o.interrupted = true
 			r.log.Warn("change interrupted", "address", n.addr, "elapsed", elapsed, "error", err)
 		} else {
-			r.log.Error("change failed", "address", n.addr, "elapsed", elapsed, "error", err)
+			// The error itself ends the run's output (Run returns it):
+			// logged here only at debug level, so that it is not printed
+			// twice.
+			r.log.Error("change failed", "address", n.addr, "elapsed", elapsed)
+			r.log.Debug("change failed", "address", n.addr, "error", err)
 			if werr := r.record(n, state.StatusFailed, attrs); werr != nil {
 				o.writeErr = fmt.Errorf("record %s failed: %w", n.addr, werr)
 			}

@@ -30,6 +30,10 @@ func NewLocal(path string) *Local { return &Local{path: path} }
 // Path is the state file path.
 func (l *Local) Path() string { return l.path }
 
+// BackupPath is where the state before the latest write is kept (like
+// Terraform's terraform.tfstate.backup): PATH.backup, mode 0600.
+func (l *Local) BackupPath() string { return l.path + ".backup" }
+
 // LockPath is the lock file path.
 func (l *Local) LockPath() string { return l.path + ".lock" }
 
@@ -87,6 +91,17 @@ func (l *Local) Write(ctx context.Context, s *State) error {
 	data, err := EncodeWrite(scrubbed, lineage, serial)
 	if err != nil {
 		return fmt.Errorf("write state %s: %w", l.path, err)
+	}
+	if exists {
+		// Keep the state this write replaces: when the state file is
+		// deleted or damaged, the backup is the way back.
+		prev, err := os.ReadFile(l.path)
+		if err != nil {
+			return fmt.Errorf("write state %s: read the previous state for its backup: %w", l.path, err)
+		}
+		if err := writeFileAtomic(l.BackupPath(), prev); err != nil {
+			return fmt.Errorf("write state backup %s: %w", l.BackupPath(), err)
+		}
 	}
 	if err := writeFileAtomic(l.path, data); err != nil {
 		return fmt.Errorf("write state %s: %w", l.path, err)

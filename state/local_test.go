@@ -130,12 +130,12 @@ func TestLocalAtomicWriteFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 1 || entries[0].Name() != filepath.Base(l.Path()) {
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		t.Fatalf("directory holds %q, want only the state file", names)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{filepath.Base(l.Path()), filepath.Base(l.BackupPath())}; !slices.Equal(names, want) {
+		t.Fatalf("directory holds %q, want only %q", names, want)
 	}
 	st, err := os.Stat(l.Path())
 	if err != nil {
@@ -147,6 +147,45 @@ func TestLocalAtomicWriteFiles(t *testing.T) {
 	data, _ := os.ReadFile(l.Path())
 	if !strings.HasSuffix(string(data), "}\n") {
 		t.Fatal("state file lacks a trailing newline")
+	}
+}
+
+// TestLocalKeepsBackup: every write keeps the state it replaces in
+// PATH.backup (0600); after the state file is deleted, the next write
+// starts a new state and leaves the backup of the lost one alone.
+func TestLocalKeepsBackup(t *testing.T) {
+	ctx := context.Background()
+	l := newLocal(t)
+	if err := l.Write(ctx, oneResource(`replication.main.table["a.public.one"]`, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(l.BackupPath()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a first write made a backup: %v", err)
+	}
+	first, _ := os.ReadFile(l.Path())
+	s, err := l.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetResource(&Resource{Address: `replication.main.table["a.public.two"]`, Kind: "table", Status: StatusDone})
+	if err := l.Write(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	backup, err := os.ReadFile(l.BackupPath())
+	if err != nil || string(backup) != string(first) {
+		t.Fatalf("backup = %q (%v), want the previous state %q", backup, err, first)
+	}
+	if st, _ := os.Stat(l.BackupPath()); st.Mode().Perm() != 0o600 {
+		t.Fatalf("backup mode %v, want 0600", st.Mode().Perm())
+	}
+	if err := os.Remove(l.Path()); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Write(ctx, New()); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(l.BackupPath()); string(b) != string(first) {
+		t.Fatalf("the write after the state file was deleted replaced the backup")
 	}
 }
 

@@ -128,6 +128,9 @@ type app struct {
 	progressEvery time.Duration
 	// args are the command-line arguments (sync --daemon passes them on).
 	args []string
+	// command is the command that runs (apply, init, sync, ...): the one a
+	// rerun resumes with.
+	command string
 }
 
 func run(ctx context.Context, args []string, env *ioEnv) (code int) {
@@ -173,6 +176,7 @@ func run(ctx context.Context, args []string, env *ioEnv) (code int) {
 		return 1
 	}
 	a := &app{ctx: ctx, io: env, global: &c.Globals, progressEvery: 10 * time.Second, args: args}
+	a.command, _, _ = strings.Cut(kctx.Command(), " ")
 	if v, ok := env.lookupEnv("REPLICATOR_PROGRESS_INTERVAL"); ok {
 		if d, err := time.ParseDuration(v); err == nil && d > 0 {
 			a.progressEvery = d

@@ -72,7 +72,9 @@ func (a *app) makePlan(cfg *lang.Config, eps *endpoints.Set, backend state.Backe
 	if err != nil {
 		return nil, nil, err
 	}
-	return planning.Make(a.ctx, planning.Input{Config: cfg, Endpoints: eps, Prior: prior, Targets: targets, Log: a.log})
+	p, diags, err := planning.Make(a.ctx, planning.Input{Config: cfg, Endpoints: eps, Prior: prior, Targets: targets, Log: a.log})
+	pointToStateBackup(backend, diags)
+	return p, diags, err
 }
 
 // renderPlan prints the plan in the selected format.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
@@ -12,6 +13,7 @@ import (
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/actions"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 	"github.com/database-replicator/database-replicator/state"
 )
@@ -54,12 +56,26 @@ func (a *app) runPlan(cfg *lang.Config, eps *endpoints.Set, backend state.Backen
 			len(res.Applied), len(res.Failed), len(res.Skipped), time.Since(start).Round(time.Millisecond))
 	}
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("%w; the state records what finished: run apply again to resume", err)
-		}
-		return err
+		return withResumeHint(a.command, err)
 	}
 	return nil
+}
+
+// withResumeHint adds to the error of an interrupted run, or of one that
+// lost a server connection (a restart, a network reset), that the state
+// records what finished and that running command again resumes; the
+// addresses in err name the steps that failed.
+func withResumeHint(command string, err error) error {
+	resume := "run " + command + " again to resume"
+	switch {
+	case strings.Contains(err.Error(), resume):
+		return err
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w\nthe state records what finished: %s", err, resume)
+	case conninfo.ConnectionLost(err):
+		return fmt.Errorf("%w\na server connection was lost during the step(s) above (a restart or a network fault); the state records what finished: %s", err, resume)
+	}
+	return err
 }
 
 // resolveEndpoints parses the connection string of every endpoint of cfg,

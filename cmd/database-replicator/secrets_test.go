@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,32 +12,27 @@ import (
 	"github.com/database-replicator/database-replicator/providers/postgres/pgtest"
 )
 
-// TestNoPasswordInChildProcesses runs apply while scanning every process's
-// argv and environment: the child tools (pg_dump, pg_dumpall, pg_restore,
-// psql) must get the password only from their pass file.
-func TestNoPasswordInChildProcesses(t *testing.T) {
-	src, dst := pgtest.Start(t), pgtest.Start(t)
-	src.CreateDatabase(t, "app")
-	src.Exec(t, "app", "CREATE TABLE t (id int PRIMARY KEY, v text)")
-	src.Exec(t, "app", "INSERT INTO t SELECT g, 'v' FROM generate_series(1, 1000) g")
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "replication.hcl")
-	if err := os.WriteFile(cfg, []byte(`
-variable "source_url" {
-  sensitive = true
-}
-source "s" { url = var.source_url }
-target "t" { url = "`+dst.URL("postgres")+`" }
-replication "main" {
-  source    = source.s
-  target    = target.t
-  databases = ["app"]
-}
-state { path = "`+filepath.Join(dir, "state.json")+`" }
-`), 0o600); err != nil {
-		t.Fatal(err)
+// TestNoPasswordAnywhere gives the source password to the tool in each of
+// the four ways (in the URL, PGPASSWORD, PGPASSFILE, ~/.pgpass) and runs
+// plan --out, apply, status, verify and a background sync with it, while
+// scanning the argv and environment of every child tool (pg_dump,
+// pg_dumpall, pg_restore, psql). Afterwards the password must be nowhere:
+// not in the output, the state file or its backup, the plan file, the
+// daemon log, the temporary directory, nor the server logs of either
+// server, which record every statement (log_statement = 'all'). Both
+// servers have passwords of their own, so that no other test binary
+// running at the same time can trip the scan.
+func TestNoPasswordAnywhere(t *testing.T) {
+	if testing.Short() {
+		t.Skip("live test with child processes")
 	}
-	password := src.Password()
+	logAll := pgtest.WithSetting("log_statement", "all")
+	src := pgtest.Start(t, pgtest.UniquePassword(), logAll)
+	dst := pgtest.Start(t, pgtest.UniquePassword(), logAll)
+	if src.Password() == dst.Password() || src.Password() == pgtest.DefaultPassword {
+		t.Fatal("the clusters do not have passwords of their own")
+	}
+	secrets := []string{src.Password(), dst.Password()}
 
 	stop := make(chan struct{})
 	var mu sync.Mutex
@@ -70,31 +64,82 @@ state { path = "`+filepath.Join(dir, "state.json")+`" }
 				environ, _ := os.ReadFile(p + "/environ")
 				mu.Lock()
 				seen[tool] = true
-				if bytes.Contains(cmdline, []byte(password)) {
-					leaks = append(leaks, tool+" argv: "+strings.Join(argv, " "))
-				}
-				if bytes.Contains(environ, []byte(password)) {
-					leaks = append(leaks, tool+" environment")
+				for _, s := range secrets {
+					if bytes.Contains(cmdline, []byte(s)) {
+						leaks = append(leaks, tool+" argv: "+strings.Join(argv, " "))
+					}
+					if bytes.Contains(environ, []byte(s)) {
+						leaks = append(leaks, tool+" environment")
+					}
 				}
 				mu.Unlock()
 			}
 			time.Sleep(time.Millisecond)
 		}
 	}()
+	var stopOnce sync.Once
+	stopScan := func() { stopOnce.Do(func() { close(stop); wg.Wait() }) }
+	defer stopScan()
 
-	var stdout, stderr bytes.Buffer
-	env := &ioEnv{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, lookupEnv: func(k string) (string, bool) {
-		if k == "REPLICATOR_VAR_source_url" {
-			return src.URL("postgres"), true
-		}
-		return "", false
-	}}
-	code := run(context.Background(), []string{"-c", cfg, "apply", "--auto-approve"}, env)
-	close(stop)
-	wg.Wait()
-	if code != 0 {
-		t.Fatalf("apply exit %d:\n%s\n%s", code, stdout.String(), stderr.String())
+	pgpassLine := "127.0.0.1:*:*:" + src.User() + ":" + src.Password() + "\n"
+	modes := []struct {
+		name string
+		// env returns the environment giving the password; dir is the
+		// test's directory, home its $HOME.
+		env func(dir, home string) []string
+	}{
+		{"url", func(dir, home string) []string { return []string{"REPLICATOR_VAR_source_url=" + src.URL("postgres")} }},
+		{"pgpassword", func(dir, home string) []string {
+			return []string{"REPLICATOR_VAR_source_url=" + src.URLWithoutPassword("postgres"), "PGPASSWORD=" + src.Password()}
+		}},
+		{"pgpassfile", func(dir, home string) []string {
+			f := filepath.Join(dir, "pass", "my.pgpass")
+			must(t, os.MkdirAll(filepath.Dir(f), 0o700))
+			must(t, os.WriteFile(f, []byte(pgpassLine), 0o600))
+			return []string{"REPLICATOR_VAR_source_url=" + src.URLWithoutPassword("postgres"), "PGPASSFILE=" + f}
+		}},
+		{"home-pgpass", func(dir, home string) []string {
+			must(t, os.WriteFile(filepath.Join(home, ".pgpass"), []byte(pgpassLine), 0o600))
+			return []string{"REPLICATOR_VAR_source_url=" + src.URLWithoutPassword("postgres")}
+		}},
 	}
+	if os.Getenv("REPLICATOR_FAULTS") == "" {
+		// make test runs the URL case; make test-faults runs all four.
+		modes = modes[:1]
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			db := "app_" + strings.ReplaceAll(m.name, "-", "_")
+			src.CreateDatabase(t, db)
+			src.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY, v text)")
+			src.Exec(t, db, "INSERT INTO t SELECT g, 'v' FROM generate_series(1, 1000) g")
+			dir := t.TempDir()
+			r := newCLI(t, logicalConfig(dir, db, ""), "REPLICATOR_VAR_target_url="+dst.URL("postgres"))
+			r.env = append(r.env, m.env(r.dir, r.home)...)
+			var out strings.Builder
+			out.WriteString(r.must("plan", "--out", filepath.Join(dir, "tfplan")))
+			out.WriteString(r.must("apply", "--auto-approve"))
+			src.Exec(t, db, "INSERT INTO t VALUES (1001, 'after apply')")
+			waitDigestsEqual(t, src, dst, db, time.Minute)
+			out.WriteString(r.must("status"))
+			out.WriteString(r.must("verify"))
+			out.WriteString(r.must("sync", "--daemon", "--sync-interval", "1s"))
+			time.Sleep(2 * time.Second)
+			out.WriteString(r.must("sync", "--stop"))
+			// A second apply writes the state again, so a backup exists.
+			out.WriteString(r.must("apply", "--auto-approve"))
+			for _, s := range secrets {
+				if strings.Contains(out.String(), s) {
+					t.Fatalf("a password is in the output:\n%s", out.String())
+				}
+			}
+			for _, s := range secrets {
+				// state, backup, plan file, daemon log, TMPDIR
+				scanForSecret(t, s, []string{filepath.Join(r.dir, "pass", "my.pgpass"), filepath.Join(r.home, ".pgpass")}, dir, r.dir)
+			}
+		})
+	}
+	stopScan()
 	if len(leaks) > 0 {
 		t.Fatalf("password visible in child processes: %v", leaks)
 	}
@@ -102,10 +147,27 @@ state { path = "`+filepath.Join(dir, "state.json")+`" }
 		t.Fatal("no child tool was observed: the scan proves nothing")
 	}
 	t.Logf("child tools observed: %v", seen)
-	if strings.Contains(stdout.String()+stderr.String(), password) {
-		t.Fatal("password in apply's output")
+	for _, c := range []*pgtest.Cluster{src, dst} {
+		b, err := os.ReadFile(c.LogPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(b, []byte("CREATE")) {
+			t.Fatalf("server log %s records no statement: the scan proves nothing", c.LogPath())
+		}
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				i := bytes.Index(b, []byte(s))
+				t.Errorf("a password is in the server log %s: …%s…", c.LogPath(), b[max(0, i-300):i])
+			}
+		}
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir, "state.json")); bytes.Contains(b, []byte(password)) {
-		t.Fatal("password in the state file")
+}
+
+// must fails the test on err.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

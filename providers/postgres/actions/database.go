@@ -2,6 +2,9 @@ package actions
 
 import (
 	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/ddl"
@@ -36,7 +39,19 @@ func (p *Provider) database(ctx context.Context, ep Endpoints, c *plans.Change) 
 		locale = *after.Locale
 	}
 	if err := ddl.CreateDatabase(ctx, ep.Target, name, after.Encoding, locale.Collate, locale.CType); err != nil {
-		return nil, err
+		var pgErr *pgconn.PgError
+		if c.Action != plans.Create || !errors.As(err, &pgErr) || pgErr.Code != "42P04" {
+			return nil, err
+		}
+		// The database appeared after the plan was made: typically the
+		// CREATE DATABASE of a run killed with SIGKILL, which the server
+		// finished after its client was gone. As at plan time, an
+		// empty database is adopted; one holding tables is not.
+		n, cerr := ddl.DatabaseHasTables(ctx, ep.Target, name)
+		if cerr != nil || n > 0 {
+			return nil, err
+		}
+		p.log.Info("the database appeared since the plan and holds no tables: it is adopted", "database", name)
 	}
 	return c.After, nil
 }

@@ -166,7 +166,8 @@ func (p *Provider) Apply(ctx context.Context, c *plans.Change, progress executor
 		err = fmt.Errorf("no action for %s", c.Addr.Kind)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", c.Action, c.Addr, err)
+		// The executor names the address and the action.
+		return nil, err
 	}
 	return attrs, nil
 }

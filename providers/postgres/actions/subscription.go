@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,12 +77,17 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *plans.Chan
 		delete(p.slots, key(c.Addr.Replication, db))
 	}
 	p.mu.Unlock()
-	sql := "CREATE SUBSCRIPTION " + sub + " CONNECTION " + conninfo.QuoteLiteral(conninfo.SubscriptionConnString(ep.Source.WithDatabase(db))) +
+	source := ep.Source.WithDatabase(db)
+	sql := "CREATE SUBSCRIPTION " + sub + " CONNECTION " + conninfo.QuoteLiteral(conninfo.SubscriptionConnString(source)) +
 		" PUBLICATION " + strings.Join(quotedPubs, ", ") +
 		" WITH (create_slot = false, slot_name = " + conninfo.QuoteLiteral(slot) + ", copy_data = false, enabled = true)"
-	if _, err := conn.Exec(ctx, sql); err != nil {
+	if err := p.createSubscription(ctx, conn, sql, source.Password() != ""); err != nil {
 		// The statement holds the connection string: never print it.
-		return nil, fmt.Errorf("CREATE SUBSCRIPTION %s: %s", sub, connstr.RedactURL(err.Error()))
+		msg := connstr.RedactURL(err.Error())
+		if pw := source.Password(); len(pw) >= 4 {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+		return nil, fmt.Errorf("CREATE SUBSCRIPTION %s: %s", sub, msg)
 	}
 	return attrs, nil
 }
@@ -123,6 +129,70 @@ func (p *Provider) disableSubscription(ctx context.Context, ep Endpoints, db, na
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// quietSettings keep a statement out of the server log: log_statement
+// ('ddl' and 'all' record CREATE SUBSCRIPTION with its connection string),
+// log_min_duration_statement (a slow statement is logged with its text)
+// and log_min_error_statement (a failed statement is logged with its
+// text). All three are superuser settings (PostgreSQL 15+: or granted
+// with GRANT SET).
+var quietSettings = []string{"log_statement", "log_min_duration_statement", "log_min_error_statement"}
+
+// serverMajor is the major version the server announced (0 if unknown).
+func serverMajor(conn *pgx.Conn) int {
+	v := conn.PgConn().ParameterStatus("server_version")
+	if i := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		v = v[:i]
+	}
+	n, _ := strconv.Atoi(v)
+	return n
+}
+
+// createSubscription runs CREATE SUBSCRIPTION sql (with create_slot =
+// false, so it may run in a transaction). When the statement carries a
+// password it runs in a transaction whose SET LOCAL settings keep it out
+// of the target's server log, provided the role may change them; when it
+// may not, the statement runs anyway and a warning says the server log
+// may record the password (docs/security.md).
+func (p *Provider) createSubscription(ctx context.Context, conn *pgx.Conn, sql string, hasPassword bool) error {
+	if !hasPassword {
+		_, err := conninfo.ExecOne(ctx, conn, sql)
+		return err
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(context.Background())
+	var quiet bool
+	if err := tx.QueryRow(ctx, `SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user`).Scan(&quiet); err != nil {
+		return fmt.Errorf("is the target role a superuser: %w", err)
+	}
+	if !quiet && serverMajor(conn) >= 15 {
+		// has_parameter_privilege exists from PostgreSQL 15 on (GRANT SET).
+		quiet = true
+		for _, name := range quietSettings {
+			var may bool
+			if err := tx.QueryRow(ctx, `SELECT pg_catalog.has_parameter_privilege($1, 'SET')`, name).Scan(&may); err != nil {
+				return fmt.Errorf("may this role set %s: %w", name, err)
+			}
+			quiet = quiet && may
+		}
+	}
+	if quiet {
+		for _, set := range []string{"SET LOCAL log_statement = 'none'", "SET LOCAL log_min_duration_statement = -1", "SET LOCAL log_min_error_statement = 'panic'"} {
+			if _, err := tx.Exec(ctx, set); err != nil {
+				return fmt.Errorf("%s: %w", set, err)
+			}
+		}
+	} else {
+		p.log.Warn("the target role may not change log_statement: the target's server log may record the source password of CREATE SUBSCRIPTION (see docs/security.md)")
+	}
+	if _, err := conninfo.ExecOne(ctx, tx.Conn(), sql); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
 
 // catchUpTimeout bounds the wait for a subscription to apply what was

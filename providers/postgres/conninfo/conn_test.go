@@ -112,6 +112,59 @@ func TestConnectErrors(t *testing.T) {
 	}
 }
 
+// TestServerErrorDuringPreferIsNotTLS: with sslmode=prefer the driver
+// tries TLS first (the test servers refuse it) and then plain text; the
+// server's answer to the plain attempt is the error to report, not TLS.
+func TestServerErrorDuringPreferIsNotTLS(t *testing.T) {
+	c := pgtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	prefer := strings.Replace(c.URL("postgres"), "sslmode=disable", "sslmode=prefer", 1)
+	check := func(url string, kind ConnectFailure, want ...string) {
+		t.Helper()
+		info, err := ParseURL(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := Connect(ctx, info)
+		if err == nil {
+			conn.Close(ctx)
+			t.Fatalf("Connect(%s) succeeded", connstr.RedactURL(url))
+		}
+		var ce *ConnectError
+		if !errors.As(err, &ce) || ce.Kind != kind || strings.Contains(err.Error(), "TLS") || strings.Contains(err.Error(), "sslmode") {
+			t.Fatalf("Connect(%s) error = %v (kind %v), want %s without TLS", connstr.RedactURL(url), err, ce, kind)
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Fatalf("Connect(%s) error = %v, want it to contain %q", connstr.RedactURL(url), err, w)
+			}
+		}
+		t.Logf("%s: %v", kind, err)
+	}
+	check(prefer+"&foo=bar", FailureServer, `unrecognized configuration parameter "foo"`, "42704", "not a libpq keyword")
+	check(strings.Replace(prefer, ":"+c.Password()+"@", ":not-the-password@", 1), FailureAuth, "password authentication failed")
+
+	// A smart shutdown keeps this session and refuses new ones.
+	held := c.Connect(t, "postgres")
+	c.BeginSmartShutdown(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, _ := ParseURL(prefer)
+		conn, err := Connect(ctx, info)
+		if err != nil {
+			break
+		}
+		conn.Close(ctx)
+		if time.Now().After(deadline) {
+			t.Fatal("the server still accepts connections 10s after SIGTERM")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	check(prefer, FailureServer, "the database system is shutting down", "57P03", "retry once it accepts connections")
+	_ = held
+}
+
 func TestPercentEncodedPasswordConnects(t *testing.T) {
 	c := pgtest.Start(t)
 	c.CreateRole(t, "alice", "p@ss:w/rd %")

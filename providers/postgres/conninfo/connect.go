@@ -26,6 +26,7 @@ const (
 	FailureAuth       ConnectFailure = "auth"        // wrong user/password, pg_hba.conf
 	FailureTLS        ConnectFailure = "tls"         // TLS negotiation or certificate
 	FailureNoDatabase ConnectFailure = "no-database" // database does not exist
+	FailureServer     ConnectFailure = "server"      // the server answered with another error
 	FailureOther      ConnectFailure = "other"
 )
 
@@ -102,6 +103,12 @@ func ClassifyConnectError(info Info, err error) *ConnectError {
 		e.Kind = FailureAuth
 		e.Problem = "authentication failed: " + pgErr.Message
 		e.Fix = "check the user name, password and pg_hba.conf"
+	case errors.As(err, &pgErr):
+		// The server answered: whatever TLS did first (sslmode=prefer
+		// tries TLS, then plain text), its error is the cause.
+		e.Kind = FailureServer
+		e.Problem = "server error: " + pgErr.Severity + ": " + pgErr.Message + " (SQLSTATE " + pgErr.Code + ")"
+		e.Fix = serverErrorFix(pgErr.Code)
 	case errors.As(err, &dnsErr):
 		e.Kind = FailureDNS
 		e.Problem = fmt.Sprintf("cannot resolve host name %q", dnsErr.Name)
@@ -129,6 +136,21 @@ func ClassifyConnectError(info Info, err error) *ConnectError {
 	}
 	e.Problem = Scrub(e.Problem, info.Password())
 	return e
+}
+
+// serverErrorFix says what to do about an error the server sent while a
+// connection was being opened.
+func serverErrorFix(code string) string {
+	switch {
+	case code == "57P03":
+		return "the server is starting up or shutting down; retry once it accepts connections"
+	case code == "53300":
+		return "the server has no free connection slots; raise max_connections or close idle sessions"
+	case code == "42704", strings.HasPrefix(code, "22"):
+		return "a parameter of the connection string is not a libpq keyword, so it was sent to the server as a setting, which refused it: remove or fix it"
+	default:
+		return "see the server's message; check the connection string and the server's log"
+	}
 }
 
 // isNetTimeout reports a network timeout anywhere in err's chain.

@@ -277,6 +277,11 @@ func (c *Cluster) setupSuperuser() error {
 	if c.user != bootstrapUser {
 		sql = "CREATE ROLE " + role + " SUPERUSER LOGIN REPLICATION CREATEDB CREATEROLE PASSWORD " + quoteLiteral(c.password)
 	}
+	// Keep the password out of the server log even with log_statement
+	// = 'all', so that tests may scan the log for it.
+	if _, err := conn.Exec(ctx, "SET log_statement = 'none'"); err != nil {
+		return fmt.Errorf("set up superuser %s: %w", c.user, err)
+	}
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("set up superuser %s: %w", c.user, err)
 	}

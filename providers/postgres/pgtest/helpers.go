@@ -3,6 +3,7 @@ package pgtest
 import (
 	"context"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,4 +95,22 @@ func (c *Cluster) RunTool(t testing.TB, name string, args ...string) string {
 		t.Fatalf("pgtest: %s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// BeginSmartShutdown asks the server for a smart shutdown (SIGTERM) and
+// returns at once: the sessions already open go on, new connections are
+// refused with "the database system is shutting down" (57P03) until the
+// last session ends and the server exits (the cluster is removed at
+// cleanup as usual).
+func (c *Cluster) BeginSmartShutdown(t testing.TB) {
+	t.Helper()
+	c.mu.Lock()
+	p := c.proc
+	c.mu.Unlock()
+	if p == nil {
+		t.Fatalf("pgtest: BeginSmartShutdown: server is not running")
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("pgtest: BeginSmartShutdown: %v", err)
+	}
 }

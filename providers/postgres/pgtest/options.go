@@ -1,5 +1,10 @@
 package pgtest
 
+import (
+	"crypto/rand"
+	"encoding/hex"
+)
+
 // Option changes how Start builds a cluster.
 type Option func(*config)
 
@@ -60,4 +65,16 @@ func defaultSettings() map[string]string {
 		"log_min_messages":                "warning",
 		"log_line_prefix":                 "%m [%p] %q%u@%d ",
 	}
+}
+
+// UniquePassword gives the cluster's superuser a random password of its
+// own, so that a test scanning processes, files or logs for it cannot be
+// tripped by another cluster (every other one shares DefaultPassword).
+func UniquePassword() Option {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported systems
+	}
+	pw := "pgtest-" + hex.EncodeToString(b[:])
+	return func(c *config) { c.password = pw }
 }

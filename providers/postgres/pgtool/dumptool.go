@@ -162,7 +162,12 @@ func (t *tailBuffer) String() string {
 // --version output, scaled as majorVersion: "pg_dump (PostgreSQL) 15.4"
 // → 1500, "9.6.24" → 906.
 func toolMajor(ctx context.Context, path string) (int, error) {
-	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	cmd := exec.CommandContext(ctx, path, "--version")
+	// Even a version check gets no PG* or REPLICATOR_VAR_* variable: they
+	// may hold passwords, and every process's environment is readable by
+	// its user (and root) in /proc.
+	cmd.Env = conninfo.ChildEnv(conninfo.Info{}, "")
+	out, err := cmd.Output()
 	if err != nil {
 		return 0, fmt.Errorf("%s --version: %w", path, err)
 	}
