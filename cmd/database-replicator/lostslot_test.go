@@ -34,6 +34,22 @@ func TestLostSlotRepairUnderWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large live test")
 	}
+	lostSlotRepair(t, "dropped", dropSlotWhileStreaming)
+}
+
+// TestFaultLostSlotWALInvalidated is the same repair for a slot that
+// max_slot_wal_keep_size invalidated (wal_status = lost) while the target
+// was down with its subscription enabled (fault suite: make test-faults).
+func TestFaultLostSlotWALInvalidated(t *testing.T) {
+	faultSuite(t)
+	lostSlotRepair(t, "invalidated", invalidateSlotByWAL)
+}
+
+// lostSlotRepair copies a database by logical replication under a writer,
+// loses its slot with lose, and checks that plan shows the subscription
+// disabled during the re-copy and that apply converges (digests, verify,
+// plan without changes).
+func lostSlotRepair(t *testing.T, how string, lose func(t *testing.T, src, dst *pgtest.Cluster, slot string)) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("go is not on PATH: cannot build the binary")
@@ -109,34 +125,13 @@ state { path = "`+filepath.Join(dir, "replicator.state.json")+`" }
 	slot := queryText(t, src, "postgres", `SELECT slot_name FROM pg_replication_slots WHERE database = 'app'`)
 	waitSubscriptionStreaming(t, src, slot)
 
-	// The slot is dropped by hand while the subscription streams: its
-	// walsender is terminated first (the worker reconnects at once, so
-	// retry until the drop wins).
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var dropped bool
-		conn, err := pgx.Connect(context.Background(), src.URL("postgres"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = conn.Exec(context.Background(), `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL`, slot)
-		_, err = conn.Exec(context.Background(), `SELECT pg_drop_replication_slot($1)`, slot)
-		dropped = err == nil
-		conn.Close(context.Background())
-		if dropped {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("could not drop slot %s: %v", slot, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(500 * time.Millisecond) // the worker fails on the missing slot, the writer goes on
+	lose(t, src, dst, slot)
+	time.Sleep(500 * time.Millisecond) // the worker fails on the lost slot, the writer goes on
 
 	out, code := run("plan")
-	t.Logf("plan after the slot was dropped:\n%s", out)
+	t.Logf("plan after the slot was %s:\n%s", how, out)
 	if code != 0 {
-		t.Fatalf("plan after the slot was dropped: exit %d\n%s", code, out)
+		t.Fatalf("plan after the slot was %s: exit %d\n%s", how, code, out)
 	}
 	for _, want := range []string{
 		`replication.main.slot["app"] will be replaced`,
@@ -162,7 +157,7 @@ state { path = "`+filepath.Join(dir, "replicator.state.json")+`" }
 
 	// Catch-up, then the row digests must be equal.
 	q := `SELECT count(*)::text || ' ' || coalesce(md5(string_agg(md5(t::text), ',' ORDER BY %s)), '') FROM %s t`
-	deadline = time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		var diff []string
 		for tbl, key := range map[string]string{"accounts": "aid", "history": "hid"} {
@@ -281,4 +276,50 @@ func accountsWriter(ctx context.Context, url string) (int, error) {
 		}
 		n++
 	}
+}
+
+// dropSlotWhileStreaming drops the slot by hand while the subscription
+// streams: its walsender is terminated first (the worker reconnects at
+// once, so it retries until the drop wins).
+func dropSlotWhileStreaming(t *testing.T, src, _ *pgtest.Cluster, slot string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var dropped bool
+		conn, err := pgx.Connect(context.Background(), src.URL("postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = conn.Exec(context.Background(), `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL`, slot)
+		_, err = conn.Exec(context.Background(), `SELECT pg_drop_replication_slot($1)`, slot)
+		dropped = err == nil
+		conn.Close(context.Background())
+		if dropped {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("could not drop slot %s: %v", slot, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// invalidateSlotByWAL stops the target (its subscription stays enabled),
+// writes more WAL than max_slot_wal_keep_size allows the slot to retain,
+// checkpoints until PostgreSQL invalidates the slot (wal_status = lost),
+// and starts the target again.
+func invalidateSlotByWAL(t *testing.T, src, dst *pgtest.Cluster, slot string) {
+	src.Exec(t, "postgres", `ALTER SYSTEM SET max_slot_wal_keep_size = '32MB'`)
+	src.Exec(t, "postgres", `SELECT pg_reload_conf()`)
+	dst.Stop(t)
+	src.Exec(t, "postgres", `CREATE TABLE IF NOT EXISTS walfill (v text)`)
+	deadline := time.Now().Add(2 * time.Minute)
+	for queryText(t, src, "postgres", `SELECT coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = '`+slot+`'`) != "lost" {
+		if time.Now().After(deadline) {
+			t.Fatalf("slot %s was not invalidated", slot)
+		}
+		src.Exec(t, "postgres", `INSERT INTO walfill SELECT repeat(md5(g::text), 32) FROM generate_series(1, 20000) g`)
+		src.Exec(t, "postgres", `SELECT pg_switch_wal()`)
+		src.Exec(t, "postgres", `CHECKPOINT`)
+	}
+	dst.Start(t)
 }
