@@ -531,9 +531,18 @@ func describeCopy(ts *TableScope) string {
 	case ts.SchemaOnly:
 		return "structure only (schema_only): no rows are copied"
 	case ts.Filter != "":
-		return fmt.Sprintf("copy the rows where %s (~%d rows in the table, %s)", ts.Filter, max(ts.Source.EstimatedRows, 0), lang.FormatBytes(ts.Source.Bytes))
+		return fmt.Sprintf("copy the rows where %s (%s in the table, %s)", ts.Filter, describeRows(ts.Source.EstimatedRows), lang.FormatBytes(ts.Source.Bytes))
 	}
-	return fmt.Sprintf("copy ~%d rows (%s)", max(ts.Source.EstimatedRows, 0), lang.FormatBytes(ts.Source.Bytes))
+	return fmt.Sprintf("copy %s (%s)", describeRows(ts.Source.EstimatedRows), lang.FormatBytes(ts.Source.Bytes))
+}
+
+// describeRows renders a row estimate: "~N rows", or "an unknown number
+// of rows (never analysed)" for reltuples = -1.
+func describeRows(n int64) string {
+	if n < 0 {
+		return "an unknown number of rows (never analysed)"
+	}
+	return fmt.Sprintf("~%d rows", n)
 }
 
 // checkTruncateCascade refuses a truncate that would cascade through

@@ -1099,3 +1099,14 @@ func plainValue(v any) string {
 	_ = enc.Encode(v)
 	return strings.TrimSuffix(b.String(), "\n")
 }
+
+func TestDescribeCopyNeverAnalysed(t *testing.T) {
+	ts := &TableScope{Source: &catalog.Table{EstimatedRows: -1, Bytes: 8192}}
+	if got := describeCopy(ts); got != "copy an unknown number of rows (never analysed) (8192 bytes)" {
+		t.Errorf("describeCopy = %q", got)
+	}
+	ts.Source.EstimatedRows = 3
+	if got := describeCopy(ts); got != "copy ~3 rows (8192 bytes)" {
+		t.Errorf("describeCopy = %q", got)
+	}
+}

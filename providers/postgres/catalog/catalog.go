@@ -221,9 +221,11 @@ type Table struct {
 	ParentSchema string `json:"parent_schema,omitempty"`
 	// ParentName is the partition parent's name, literally.
 	ParentName string `json:"parent_name,omitempty"`
-	// EstimatedRows is reltuples; 0 when the table was never analyzed.
+	// EstimatedRows is reltuples; -1 (unknown) when the table was never
+	// analysed. A partitioned table has the sum of its partitions'.
 	EstimatedRows int64 `json:"estimated_rows"`
-	// Bytes is pg_table_size (heap, TOAST, free space and visibility maps).
+	// Bytes is pg_table_size (heap, TOAST, free space and visibility maps);
+	// a partitioned table has the sum of its partitions'.
 	Bytes int64 `json:"bytes"`
 	// Columns are the live columns in attnum order.
 	Columns []Column `json:"columns"`

@@ -98,7 +98,8 @@ const tablesQuery = `
 SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, c.relpersistence = 'u',
        COALESCE(pn.nspname::text, ''), COALESCE(pc.relname::text, ''),
        CASE WHEN pc.oid IS NULL THEN '' ELSE format('%I.%I', pn.nspname, pc.relname) END,
-       GREATEST(c.reltuples, 0)::bigint,
+       CASE WHEN c.reltuples < 0 OR (c.reltuples = 0 AND c.relpages > 0) THEN -1
+            ELSE c.reltuples END::bigint,
        COALESCE(pg_table_size(c.oid), 0),
        c.relreplident::text,
        COALESCE((SELECT ic.relname::text FROM pg_catalog.pg_index i
@@ -146,8 +147,43 @@ func (r *dbReader) tables(ctx context.Context, d *Database) error {
 	for _, t := range tables {
 		r.byOID[t.OID] = t
 	}
+	sumPartitions(tables)
 	d.Tables = tables
 	return nil
+}
+
+// sumPartitions gives every partitioned table the sum of its partitions'
+// row estimates and sizes (a partitioned table holds no rows itself and is
+// never analysed by autovacuum): -1 rows when any partition's is unknown.
+func sumPartitions(tables []*Table) {
+	children := map[[2]string][]*Table{}
+	for _, t := range tables {
+		if t.ParentName != "" {
+			k := [2]string{t.ParentSchema, t.ParentName}
+			children[k] = append(children[k], t)
+		}
+	}
+	var sum func(t *Table, depth int) (rows, bytes int64)
+	sum = func(t *Table, depth int) (rows, bytes int64) {
+		if t.Kind != KindPartitioned || depth > 64 {
+			return t.EstimatedRows, t.Bytes
+		}
+		for _, c := range children[[2]string{t.Schema, t.Name}] {
+			r, b := sum(c, depth+1)
+			if r < 0 || rows < 0 {
+				rows = -1
+			} else {
+				rows += r
+			}
+			bytes += b
+		}
+		return rows, bytes
+	}
+	for _, t := range tables {
+		if t.Kind == KindPartitioned {
+			t.EstimatedRows, t.Bytes = sum(t, 0)
+		}
+	}
 }
 
 // columnsQuery reads the live columns of every user table.
