@@ -624,7 +624,7 @@ func TestWarnings(t *testing.T) {
 		text += d.Summary + ": " + d.Detail + "\n"
 	}
 	for _, want := range []string{
-		"Table without primary key or replica identity", `replica_identity = "full"`,
+		"Tables without a usable replica identity", `replica_identity = "full"`, "--replica-identity-full=app.public.logs", `sync { method = "xmin" }`,
 		"Row filters need PostgreSQL 15 on the source",
 		"Sequences are synced, not replicated",
 		"The subscription will store a password",
@@ -638,7 +638,7 @@ func TestWarnings(t *testing.T) {
 		sev  diag.Severity
 		code diag.Code
 	}{
-		{diag.Warning, CodeNoReplicaIdentity}, {diag.Error, CodeRowFilterNeedsPG15}, {diag.Warning, CodeSequencesSynced},
+		{diag.Error, CodeNoReplicaIdentity}, {diag.Error, CodeRowFilterNeedsPG15}, {diag.Warning, CodeSequencesSynced},
 		{diag.Warning, CodeSubscriptionStoresPassword}, {diag.Warning, CodeSyncMethod},
 	} {
 		if !hasCode(diags, want.sev, want.code) {

@@ -74,8 +74,9 @@ const (
 	// CodeRowFilterReplicaIdentity: a row filter uses columns outside the
 	// replica identity.
 	CodeRowFilterReplicaIdentity diag.Code = "plan.row-filter-replica-identity"
-	// CodeNoReplicaIdentity: a published table has no primary key or
-	// replica identity (warning).
+	// CodeNoReplicaIdentity: a published table (or an inheritance child
+	// published with it) has no usable replica identity: UPDATE and DELETE
+	// on it would fail on the source (error).
 	CodeNoReplicaIdentity diag.Code = "plan.no-replica-identity"
 	// CodePublicationNotManaged: a publication of that name exists and is
 	// not recorded in state.

@@ -221,6 +221,9 @@ type Table struct {
 	ParentSchema string `json:"parent_schema,omitempty"`
 	// ParentName is the partition parent's name, literally.
 	ParentName string `json:"parent_name,omitempty"`
+	// Inherits are the parents of table inheritance (INHERITS, not
+	// partitioning) in declaration order; nil for most tables.
+	Inherits []RelName `json:"inherits,omitempty"`
 	// EstimatedRows is reltuples; -1 (unknown) when the table was never
 	// analysed. A partitioned table has the sum of its partitions'.
 	EstimatedRows int64 `json:"estimated_rows"`
@@ -248,6 +251,29 @@ type Table struct {
 	// immediate index over plain NOT NULL columns exists (the primary key
 	// counts): a candidate for REPLICA IDENTITY USING INDEX.
 	HasUniqueNotNullIndex bool `json:"has_unique_not_null_index"`
+}
+
+// RelName is a schema-qualified relation name, stored literally.
+type RelName struct {
+	// Schema is the schema name.
+	Schema string `json:"schema"`
+	// Name is the relation name.
+	Name string `json:"name"`
+}
+
+// UsableReplicaIdentity reports whether UPDATE and DELETE on the table
+// still work once it is published: it has REPLICA IDENTITY FULL, USING
+// INDEX, or the default with a primary key.
+func (t *Table) UsableReplicaIdentity() bool {
+	switch t.ReplicaIdentity {
+	case ReplicaIdentityFull:
+		return true
+	case ReplicaIdentityIndex:
+		return t.ReplicaIdentityIndex != ""
+	case ReplicaIdentityDefault:
+		return len(t.PrimaryKey) > 0
+	}
+	return false
 }
 
 // Column returns the column with this name, or nil.

@@ -111,7 +111,12 @@ SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, c.relpersistenc
                  AND NOT EXISTS (
                    SELECT 1 FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
                    LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-                   WHERE k.ord <= i.indnkeyatts AND (k.attnum <= 0 OR a.attnotnull IS NOT TRUE)))
+                   WHERE k.ord <= i.indnkeyatts AND (k.attnum <= 0 OR a.attnotnull IS NOT TRUE))),
+       ARRAY(SELECT ARRAY[ipn.nspname::text, ipc.relname::text]
+             FROM pg_catalog.pg_inherits i
+             JOIN pg_catalog.pg_class ipc ON ipc.oid = i.inhparent
+             JOIN pg_catalog.pg_namespace ipn ON ipn.oid = ipc.relnamespace
+             WHERE i.inhrelid = c.oid AND NOT c.relispartition ORDER BY i.inhseqno)
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_inherits inh ON c.relispartition AND inh.inhrelid = c.oid
@@ -133,9 +138,15 @@ func (r *dbReader) tables(ctx context.Context, d *Database) error {
 	tables, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Table, error) {
 		t := &Table{}
 		var ident string
+		var inherits [][]string
 		err := row.Scan(&t.OID, &t.Schema, &t.Name, &t.Kind, &t.Unlogged, &t.ParentSchema, &t.ParentName, &t.Parent,
-			&t.EstimatedRows, &t.Bytes, &ident, &t.ReplicaIdentityIndex, &t.HasUniqueNotNullIndex)
+			&t.EstimatedRows, &t.Bytes, &ident, &t.ReplicaIdentityIndex, &t.HasUniqueNotNullIndex, &inherits)
 		t.ReplicaIdentity = replicaIdentities[ident]
+		for _, p := range inherits {
+			if len(p) == 2 {
+				t.Inherits = append(t.Inherits, RelName{Schema: p[0], Name: p[1]})
+			}
+		}
 		return t, err
 	})
 	if err != nil {
