@@ -589,14 +589,20 @@ func (b *builder) checkTruncateCascade(a addrs.Addr, ds *DatabaseScope, ts *Tabl
 // postData plans indexes, constraints and triggers after the copies.
 func (b *builder) postData(ds *DatabaseScope, schema *plans.Change, tables []addrs.Addr) *plans.Change {
 	a := b.addr(addrs.PostData, ds.Name)
-	c := &plans.Change{Addr: a, Action: plans.NoOp, DependsOn: append([]addrs.Addr{schema.Addr}, tables...),
-		After: &plans.PostDataAttrs{IndexJobs: b.r.Snapshot.IndexJobs, Source: "pg_dump --schema-only --section=post-data"}}
+	after := &plans.PostDataAttrs{IndexJobs: b.r.Snapshot.IndexJobs, Source: "pg_dump --schema-only --section=post-data"}
+	c := &plans.Change{Addr: a, Action: plans.NoOp, DependsOn: append([]addrs.Addr{schema.Addr}, tables...), After: after}
 	if prior := b.prior(a); prior == nil || prior.Status != state.StatusDone || schema.Action == plans.Create {
 		c.Action, c.Reason = plans.Create, "build indexes, constraints and triggers after the data is copied"
 		if prior != nil && prior.Status != state.StatusDone && schema.Action != plans.Create {
 			// Items that already exist count as done (ApplyPostData).
 			c.Reason += ": the previous run was interrupted before it finished"
 		}
+		if mv := b.planMatviews(ds, after, true); mv != "" {
+			c.Reason += "; then " + mv
+		}
+	} else if mv := b.planMatviews(ds, after, false); mv != "" {
+		c.Action, c.Reason = plans.Update, "materialized views differ from the source in whether they are populated: "+mv
+		c.Before = priorOf[*plans.PostDataAttrs](b, a)
 	}
 	return b.add(c)
 }

@@ -87,6 +87,11 @@ type PostDataAttrs struct {
 	Source    string
 	// Recorded by apply: post-data items and large objects copied.
 	Items, LargeObjects *int
+	// RefreshMaterializedViews are the materialized views populated on
+	// the source and not on the target, in REFRESH order (each after the
+	// ones it reads); NoDataMaterializedViews those populated on the
+	// target only (REFRESH ... WITH NO DATA).
+	RefreshMaterializedViews, NoDataMaterializedViews []TableName
 }
 
 // Kind implements Attrs.
@@ -100,12 +105,29 @@ func (a *PostDataAttrs) encode() map[string]any {
 	if a.LargeObjects != nil {
 		m["large_objects"] = number(*a.LargeObjects)
 	}
+	for key, ts := range map[string][]TableName{"refresh_materialized_views": a.RefreshMaterializedViews, "no_data_materialized_views": a.NoDataMaterializedViews} {
+		if len(ts) > 0 {
+			// In REFRESH order, not sorted.
+			names := make([]string, len(ts))
+			for i, t := range ts {
+				names[i] = t.wire()
+			}
+			m[key] = list(names)
+		}
+	}
 	return m
 }
 
 func decodePostData(f *fields) *PostDataAttrs {
-	return &PostDataAttrs{IndexJobs: int(f.integer("index_jobs")), Source: f.str("source"),
+	a := &PostDataAttrs{IndexJobs: int(f.integer("index_jobs")), Source: f.str("source"),
 		Items: f.optInt("items"), LargeObjects: f.optInt("large_objects")}
+	for _, q := range f.strs("refresh_materialized_views") {
+		a.RefreshMaterializedViews = append(a.RefreshMaterializedViews, f.tableName("refresh_materialized_views", q))
+	}
+	for _, q := range f.strs("no_data_materialized_views") {
+		a.NoDataMaterializedViews = append(a.NoDataMaterializedViews, f.tableName("no_data_materialized_views", q))
+	}
+	return a
 }
 
 // SequencesAttrs describe the sequence value sync of one database.

@@ -26,6 +26,14 @@ func (p *Provider) postData(ctx context.Context, ep Endpoints, c *plans.Change) 
 		return nil, nil
 	}
 	db := c.Addr.Key
+	after, err := attrsOf[*plans.PostDataAttrs](c)
+	if err != nil {
+		return nil, err
+	}
+	if c.Action == plans.Update {
+		// Only materialized views differ (planMatviews).
+		return after, refreshMaterializedViews(ctx, ep.Target.WithDatabase(db), after.RefreshMaterializedViews, after.NoDataMaterializedViews)
+	}
 	all, err := p.postDataItems(ctx, ep, c.Addr.Replication, db)
 	if err != nil {
 		return nil, err
@@ -52,11 +60,11 @@ func (p *Provider) postData(ctx context.Context, ep Endpoints, c *plans.Change) 
 	if err != nil {
 		return nil, err
 	}
-	if err := p.analyze(ctx, ep, c.Addr.Replication, db); err != nil {
+	// After the data and the indexes: populated exactly as on the source.
+	if err := refreshMaterializedViews(ctx, ep.Target.WithDatabase(db), after.RefreshMaterializedViews, after.NoDataMaterializedViews); err != nil {
 		return nil, err
 	}
-	after, err := attrsOf[*plans.PostDataAttrs](c)
-	if err != nil {
+	if err := p.analyze(ctx, ep, c.Addr.Replication, db); err != nil {
 		return nil, err
 	}
 	out := *after

@@ -121,6 +121,9 @@ type Database struct {
 	// Sequences are the sequences of the user schemas, sorted by schema,
 	// then name.
 	Sequences []*Sequence `json:"sequences,omitempty"`
+	// MaterializedViews are the materialized views of the user schemas,
+	// each after the materialized views it reads (REFRESH order).
+	MaterializedViews []MaterializedView `json:"materialized_views,omitempty"`
 	// Publications are the publications of the database, sorted by name.
 	Publications []*Publication `json:"publications,omitempty"`
 	// Subscriptions are the subscriptions that live in this database,

@@ -58,6 +58,7 @@ func (in introspector) database(ctx context.Context, info conninfo.Info, s *Serv
 		{"columns", r.columns},
 		{"constraints", r.constraints},
 		{"sequences", r.sequences},
+		{"materialized views", r.matviews},
 		{"publications", r.publications},
 		{"subscriptions", r.subscriptions},
 	}

@@ -1,6 +1,9 @@
 package catalog
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestSumPartitions(t *testing.T) {
 	root := &Table{Schema: "public", Name: "payment", Kind: KindPartitioned, EstimatedRows: -1}
@@ -17,5 +20,22 @@ func TestSumPartitions(t *testing.T) {
 	sumPartitions([]*Table{root, mid, a, b, c})
 	if root.EstimatedRows != -1 || mid.EstimatedRows != -1 {
 		t.Errorf("an unknown partition makes the sum unknown: root %d, mid %d", root.EstimatedRows, mid.EstimatedRows)
+	}
+}
+
+func TestOrderMatviews(t *testing.T) {
+	// b reads view v, which reads matview c; a reads nothing.
+	rels := []viewRel{
+		{oid: 1, kind: "m", mv: MaterializedView{Name: "a"}},
+		{oid: 2, kind: "m", mv: MaterializedView{Name: "b"}, deps: []uint32{3, 99}},
+		{oid: 3, kind: "v", deps: []uint32{4}},
+		{oid: 4, kind: "m", mv: MaterializedView{Name: "c"}},
+	}
+	var got []string
+	for _, m := range orderMatviews(rels) {
+		got = append(got, m.Name)
+	}
+	if want := "a c b"; strings.Join(got, " ") != want {
+		t.Errorf("order %v, want %s", got, want)
 	}
 }
