@@ -600,8 +600,25 @@ func (b *builder) postData(ds *DatabaseScope, schema *plans.Change, tables []add
 		if mv := b.planMatviews(ds, after, true); mv != "" {
 			c.Reason += "; then " + mv
 		}
-	} else if mv := b.planMatviews(ds, after, false); mv != "" {
-		c.Action, c.Reason = plans.Update, "materialized views differ from the source in whether they are populated: "+mv
+		after.Database = b.databaseProperties(ds, a)
+		if d := describeProperties(after.Database); d != "" {
+			c.Reason += "; last, set the database's " + d + " as on the source"
+		}
+		return b.add(c)
+	}
+	var why []string
+	if mv := b.planMatviews(ds, after, false); mv != "" {
+		why = append(why, "materialized views differ from the source in whether they are populated: "+mv)
+	}
+	if tdb := b.dst.Database(ds.Name); tdb != nil {
+		want := b.databaseProperties(ds, a)
+		if d := propertiesDiffer(want, tdb); len(d) > 0 {
+			after.Database = want
+			why = append(why, "database properties differ from the source: "+strings.Join(d, "; "))
+		}
+	}
+	if len(why) > 0 {
+		c.Action, c.Reason = plans.Update, strings.Join(why, "; ")
 		c.Before = priorOf[*plans.PostDataAttrs](b, a)
 	}
 	return b.add(c)

@@ -92,6 +92,9 @@ type PostDataAttrs struct {
 	// ones it reads); NoDataMaterializedViews those populated on the
 	// target only (REFRESH ... WITH NO DATA).
 	RefreshMaterializedViews, NoDataMaterializedViews []TableName
+	// Database are the database's properties set last; nil when not
+	// planned.
+	Database *DatabaseProperties
 }
 
 // Kind implements Attrs.
@@ -105,6 +108,7 @@ func (a *PostDataAttrs) encode() map[string]any {
 	if a.LargeObjects != nil {
 		m["large_objects"] = number(*a.LargeObjects)
 	}
+	a.Database.encode(m)
 	for key, ts := range map[string][]TableName{"refresh_materialized_views": a.RefreshMaterializedViews, "no_data_materialized_views": a.NoDataMaterializedViews} {
 		if len(ts) > 0 {
 			// In REFRESH order, not sorted.
@@ -120,7 +124,7 @@ func (a *PostDataAttrs) encode() map[string]any {
 
 func decodePostData(f *fields) *PostDataAttrs {
 	a := &PostDataAttrs{IndexJobs: int(f.integer("index_jobs")), Source: f.str("source"),
-		Items: f.optInt("items"), LargeObjects: f.optInt("large_objects")}
+		Items: f.optInt("items"), LargeObjects: f.optInt("large_objects"), Database: decodeDatabaseProperties(f)}
 	for _, q := range f.strs("refresh_materialized_views") {
 		a.RefreshMaterializedViews = append(a.RefreshMaterializedViews, f.tableName("refresh_materialized_views", q))
 	}

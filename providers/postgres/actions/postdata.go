@@ -31,8 +31,11 @@ func (p *Provider) postData(ctx context.Context, ep Endpoints, c *plans.Change) 
 		return nil, err
 	}
 	if c.Action == plans.Update {
-		// Only materialized views differ (planMatviews).
-		return after, refreshMaterializedViews(ctx, ep.Target.WithDatabase(db), after.RefreshMaterializedViews, after.NoDataMaterializedViews)
+		// Only materialized views or database properties differ.
+		if err := refreshMaterializedViews(ctx, ep.Target.WithDatabase(db), after.RefreshMaterializedViews, after.NoDataMaterializedViews); err != nil {
+			return nil, err
+		}
+		return after, p.setDatabaseProperties(ctx, ep.Target, db, after.Database)
 	}
 	all, err := p.postDataItems(ctx, ep, c.Addr.Replication, db)
 	if err != nil {
@@ -65,6 +68,11 @@ func (p *Provider) postData(ctx context.Context, ep Endpoints, c *plans.Change) 
 		return nil, err
 	}
 	if err := p.analyze(ctx, ep, c.Addr.Replication, db); err != nil {
+		return nil, err
+	}
+	// Last: a setting such as default_transaction_read_only or a revoked
+	// CONNECT must not get in the way of the copy.
+	if err := p.setDatabaseProperties(ctx, ep.Target, db, after.Database); err != nil {
 		return nil, err
 	}
 	out := *after

@@ -33,6 +33,8 @@ type Server struct {
 	CurrentUser string `json:"current_user"`
 	// Privileges are the current user's role attributes and memberships.
 	Privileges Privileges `json:"privileges"`
+	// Roles are the names of every role of the server, sorted.
+	Roles []string `json:"roles,omitempty"`
 	// Databases are all databases of the server, sorted by name.
 	Databases []*Database `json:"databases"`
 	// Slots are all replication slots of the server, sorted by name.
@@ -91,7 +93,8 @@ func (s *Server) Slot(name string) *Slot {
 }
 
 // Database is one database of a server. Only Name, Owner, Encoding,
-// Collate, CType, SizeBytes, AllowConn and IsTemplate are filled for a
+// Collate, CType, SizeBytes, AllowConn, IsTemplate, Settings, ACL and
+// Comment are filled for a
 // database that was not introspected (Introspected false).
 type Database struct {
 	// Name is the database name.
@@ -110,6 +113,14 @@ type Database struct {
 	AllowConn bool `json:"allow_conn"`
 	// IsTemplate is datistemplate.
 	IsTemplate bool `json:"is_template"`
+	// Settings are the database's own settings (ALTER DATABASE ... SET),
+	// "name=value" as pg_db_role_setting stores them, sorted; nil if none.
+	Settings []string `json:"settings,omitempty"`
+	// ACL is datacl as aclitem texts ("grantee=privileges/grantor", "" as
+	// grantee for PUBLIC); nil for the default (never granted or revoked).
+	ACL []string `json:"acl,omitempty"`
+	// Comment is the database's comment, "" if none.
+	Comment string `json:"comment,omitempty"`
 	// Introspected is true when the fields below were read.
 	Introspected bool `json:"introspected"`
 	// Schemas are the user schemas (not pg_catalog, information_schema,

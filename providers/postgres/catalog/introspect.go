@@ -134,7 +134,10 @@ const databasesQuery = `
 SELECT d.datname::text, pg_get_userbyid(d.datdba)::text, pg_encoding_to_char(d.encoding)::text,
        COALESCE(d.datcollate::text, ''), COALESCE(d.datctype::text, ''),
        COALESCE(CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) END, 0),
-       d.datallowconn, d.datistemplate
+       d.datallowconn, d.datistemplate,
+       ARRAY(SELECT unnest(s.setconfig) FROM pg_catalog.pg_db_role_setting s
+             WHERE s.setdatabase = d.oid AND s.setrole = 0),
+       d.datacl::text[], COALESCE(pg_catalog.shobj_description(d.oid, 'pg_database'), '')
 FROM pg_catalog.pg_database d`
 
 // readDatabases fills the list of databases, sorted by name.
@@ -145,7 +148,12 @@ func readDatabases(ctx context.Context, conn *pgx.Conn, s *Server) error {
 	}
 	dbs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Database, error) {
 		d := &Database{}
-		err := r.Scan(&d.Name, &d.Owner, &d.Encoding, &d.Collate, &d.CType, &d.SizeBytes, &d.AllowConn, &d.IsTemplate)
+		err := r.Scan(&d.Name, &d.Owner, &d.Encoding, &d.Collate, &d.CType, &d.SizeBytes, &d.AllowConn, &d.IsTemplate,
+			&d.Settings, &d.ACL, &d.Comment)
+		sort.Strings(d.Settings)
+		if len(d.Settings) == 0 {
+			d.Settings = nil
+		}
 		return d, err
 	})
 	if err != nil {
@@ -153,7 +161,12 @@ func readDatabases(ctx context.Context, conn *pgx.Conn, s *Server) error {
 	}
 	sort.Slice(dbs, func(i, j int) bool { return dbs[i].Name < dbs[j].Name })
 	s.Databases = dbs
-	return nil
+	rows, err = conn.Query(ctx, "SELECT rolname::text FROM pg_catalog.pg_roles ORDER BY 1", pgx.QueryExecModeExec)
+	if err != nil {
+		return err
+	}
+	s.Roles, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	return err
 }
 
 // slotsQuery lists the replication slots; %s is the wal_status column
