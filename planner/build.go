@@ -350,10 +350,25 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 			addColumns[ts.Ref] = add
 		}
 	}
-	if len(missingTables) == 0 && len(missingColumns) == 0 {
+	skip := map[lang.TableRef]bool{}
+	for _, r := range missingTables {
+		skip[r] = true
+	}
+	parts := b.planPartitions(ds, tdb, skip)
+	if len(missingTables) == 0 && len(missingColumns) == 0 && parts.empty() {
 		return b.add(c)
 	}
 	detail := describeDrift(missingTables, missingColumns)
+	if !parts.empty() {
+		if detail != "" {
+			detail += " and "
+		}
+		detail += parts.describe()
+	}
+	if len(parts.Drop) > 0 && b.r.Policy.PreventDestroy && b.r.Policy.OnSchemaDrift == lang.DriftApply {
+		b.diags.AddError(CodePreventDestroyTruncate, a.String(), "prevent_destroy forbids dropping a partition",
+			"%s would be dropped on %s with its rows, as on the source, and policy.prevent_destroy = true. Drop them on the target yourself, or set prevent_destroy = false for this apply.", strings.Join(refStrings(parts.Drop), ", "), b.dstName)
+	}
 	switch b.r.Policy.OnSchemaDrift {
 	case lang.DriftFail:
 		b.diags.AddError(CodeSchemaDrift, a.String(), "Schema drift", "%s on %s, and policy.on_schema_drift = \"fail\". Apply the DDL on the target yourself, or set on_schema_drift = \"apply\".", detail, b.dstName)
@@ -363,7 +378,8 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	}
 	c.Action = plans.Update
 	c.Before = &plans.SchemaAttrs{Drift: &plans.SchemaDrift{}}
-	drift := &plans.SchemaDrift{MissingTables: missingTables, MissingColumns: missingColumns}
+	drift := &plans.SchemaDrift{MissingTables: missingTables, MissingColumns: missingColumns,
+		CreatePartitions: parts.Create, DetachPartitions: parts.Detach, DropPartitions: parts.Drop}
 	if len(addColumns) > 0 {
 		drift.AddColumns = addColumns
 	}
@@ -374,6 +390,15 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	}
 	if len(missingColumns) > 0 {
 		how = append(how, "ALTER TABLE ... ADD COLUMN with the source's types")
+	}
+	if len(parts.Create) > 0 {
+		how = append(how, "CREATE TABLE ... PARTITION OF with the source's bounds (indexes, keys and triggers follow from the parent)")
+	}
+	if len(parts.Detach) > 0 {
+		how = append(how, "ALTER TABLE ... DETACH PARTITION")
+	}
+	if len(parts.Drop) > 0 {
+		how = append(how, "DROP TABLE on the target, rows included, as on the source")
 	}
 	c.Reason = "schema drift: " + detail + " (DDL is not replicated by PostgreSQL): " + strings.Join(how, "; ")
 	if len(unfinished) > 0 {

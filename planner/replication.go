@@ -501,6 +501,10 @@ func (b *builder) tableSync(ds *DatabaseScope, actual *catalog.Subscription, a a
 			}
 		}
 	}
+	if b.streaming(ds) {
+		// Partitions created on the source after streaming started.
+		refresh = append(refresh, b.unsubscribedPartitions(ds, actual)...)
+	}
 	sortRefs(synced)
 	sortRefs(recorded)
 	before.TableSync = recorded
