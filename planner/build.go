@@ -355,17 +355,20 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 		skip[r] = true
 	}
 	parts := b.planPartitions(ds, tdb, skip)
+	// A partition detached on the source into a table in scope is dropped
+	// on the target and created again as that table.
+	missingTables = append(missingTables, parts.Recreate...)
 	if len(missingTables) == 0 && len(missingColumns) == 0 && parts.empty() {
 		return b.add(c)
 	}
-	detail := describeDrift(missingTables, missingColumns)
+	detail := describeDrift(missingTables[:len(missingTables)-len(parts.Recreate)], missingColumns)
 	if !parts.empty() {
 		if detail != "" {
 			detail += " and "
 		}
 		detail += parts.describe()
 	}
-	if len(parts.Drop) > 0 && b.r.Policy.PreventDestroy && b.r.Policy.OnSchemaDrift == lang.DriftApply {
+	if len(dropOnly(parts)) > 0 && b.r.Policy.PreventDestroy && b.r.Policy.OnSchemaDrift == lang.DriftApply {
 		b.diags.AddError(CodePreventDestroyTruncate, a.String(), "prevent_destroy forbids dropping a partition",
 			"%s would be dropped on %s with its rows, as on the source, and policy.prevent_destroy = true. Drop them on the target yourself, or set prevent_destroy = false for this apply.", strings.Join(refStrings(parts.Drop), ", "), b.dstName)
 	}
@@ -396,6 +399,9 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	}
 	if len(parts.Detach) > 0 {
 		how = append(how, "ALTER TABLE ... DETACH PARTITION")
+	}
+	if len(parts.Recreate) > 0 {
+		how = append(how, "a partition detached into a table in scope is dropped and created again as that table, then copied")
 	}
 	if len(parts.Drop) > 0 {
 		how = append(how, "DROP TABLE on the target, rows included, as on the source")

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -16,11 +17,14 @@ type partitionDrift struct {
 	// Create are partitions the source has and the target lacks, each
 	// after its parent (a partition may be partitioned itself).
 	Create []lang.TableRef
-	// Detach are partitions on the target that are plain tables (or
-	// partitions of another table) on the source.
+	// Detach are partitions on the target that are plain tables out of
+	// scope (or partitions of another table) on the source.
 	Detach []lang.TableRef
-	// Drop are partitions on the target that the source no longer has.
-	Drop []lang.TableRef
+	// Drop are partitions on the target that the source no longer has,
+	// and those detached on the source into a table in scope: Recreate
+	// lists these, which the drift creates again as plain tables and
+	// copies (the copy the partition held may lag the source).
+	Drop, Recreate []lang.TableRef
 }
 
 func (d partitionDrift) empty() bool { return len(d.Create)+len(d.Detach)+len(d.Drop) == 0 }
@@ -31,7 +35,7 @@ func (d partitionDrift) describe() string {
 	for _, x := range []struct {
 		what string
 		refs []lang.TableRef
-	}{{"created", d.Create}, {"detached", d.Detach}, {"dropped", d.Drop}} {
+	}{{"created", d.Create}, {"detached", append(append([]lang.TableRef{}, d.Detach...), d.Recreate...)}, {"dropped", dropOnly(d)}} {
 		if len(x.refs) > 0 {
 			parts = append(parts, fmt.Sprintf("%d partition(s) %s on the source (%s)", len(x.refs), x.what, strings.Join(refStrings(x.refs), ", ")))
 		}
@@ -111,6 +115,9 @@ func (b *builder) planPartitions(ds *DatabaseScope, tdb *catalog.Database, skip 
 				continue
 			}
 			d.Drop = append(d.Drop, ref(t))
+		case st.Parent == "" && ds.Table(st.Schema, st.Name) != nil:
+			d.Drop = append(d.Drop, ref(t))
+			d.Recreate = append(d.Recreate, ref(t))
 		case st.ParentSchema != t.ParentSchema || st.ParentName != t.ParentName:
 			d.Detach = append(d.Detach, ref(t))
 		}
@@ -157,4 +164,16 @@ func (b *builder) unsubscribedPartitions(ds *DatabaseScope, sub *catalog.Subscri
 func (b *builder) subscribedRoot(tdb *catalog.Database, sub *catalog.Subscription, ts *TableScope) bool {
 	_, ok := subscriptionTableState(tdb, sub, ts)
 	return ok
+}
+
+// dropOnly returns the partitions dropped on the source (not those
+// detached into a table in scope).
+func dropOnly(d partitionDrift) []lang.TableRef {
+	var out []lang.TableRef
+	for _, r := range d.Drop {
+		if !slices.Contains(d.Recreate, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }

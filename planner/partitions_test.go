@@ -43,6 +43,17 @@ func TestPlanPartitions(t *testing.T) {
 	if got := refStrings(d.Drop); len(got) != 1 || got[0] != ref("payment_p2021_12") {
 		t.Errorf("drop %v", got)
 	}
+	// Detached into a table in scope: dropped and created again as it.
+	detached := src.Table("public", "payment_p2022_02")
+	ds.Tables = append(ds.Tables, &TableScope{Ref: lang.TableRef{Database: "pagila", Schema: "public", Table: "payment_p2022_02"}, Source: detached})
+	d = b.planPartitions(ds, dst, nil)
+	if got := refStrings(d.Recreate); len(got) != 1 || got[0] != ref("payment_p2022_02") || len(d.Detach) != 0 || len(d.Drop) != 2 {
+		t.Errorf("recreate %v, detach %v, drop %v", got, refStrings(d.Detach), refStrings(d.Drop))
+	}
+	if got := d.describe(); got != "2 partition(s) created on the source (pagila.public.payment_p2022_08, pagila.public.payment_p2022_08_01) and 1 partition(s) detached on the source (pagila.public.payment_p2022_02) and 1 partition(s) dropped on the source (pagila.public.payment_p2021_12)" {
+		t.Errorf("describe = %s", got)
+	}
+	ds.Tables = ds.Tables[:1]
 	// A partitioned table the drift creates whole brings its partitions.
 	if d := b.planPartitions(ds, dst, map[lang.TableRef]bool{ds.Tables[0].Ref: true}); !d.empty() {
 		t.Errorf("partitions of a table created whole: %+v", d)

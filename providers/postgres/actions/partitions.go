@@ -28,10 +28,18 @@ WHERE n.nspname = $1 AND c.relname = $2 AND c.relispartition`
 // with the source's (see plans.SchemaDrift): new ones are created as
 // PARTITION OF their parent with the source's bound (the parent's
 // partitioned indexes, primary key, foreign keys and row triggers follow
-// by themselves), detached ones are detached, dropped ones dropped. Each
-// step is idempotent.
-func (p *Provider) applyPartitionDrift(ctx context.Context, src, dst conninfo.Info, d *plans.SchemaDrift) error {
-	if len(d.CreatePartitions)+len(d.DetachPartitions)+len(d.DropPartitions) == 0 {
+// by themselves), detached ones are detached, dropped ones dropped. With
+// remove, only the detaches and drops run (before the drift creates the
+// tables they make way for); without, only the creates. Each step is
+// idempotent.
+func (p *Provider) applyPartitionDrift(ctx context.Context, src, dst conninfo.Info, d *plans.SchemaDrift, remove bool) error {
+	creates, detaches, drops := d.CreatePartitions, d.DetachPartitions, d.DropPartitions
+	if remove {
+		creates = nil
+	} else {
+		detaches, drops = nil, nil
+	}
+	if len(creates)+len(detaches)+len(drops) == 0 {
 		return nil
 	}
 	sconn, err := conninfo.Connect(ctx, src)
@@ -46,7 +54,7 @@ func (p *Provider) applyPartitionDrift(ctx context.Context, src, dst conninfo.In
 	defer tconn.Close(context.WithoutCancel(ctx))
 	name := func(r lang.TableRef) string { return pgx.Identifier{r.Schema, r.Table}.Sanitize() }
 	var stmts []string
-	for _, r := range d.CreatePartitions {
+	for _, r := range creates {
 		var ps, pn, bound, key, owner string
 		err := sconn.QueryRow(ctx, partitionQuery, r.Schema, r.Table).Scan(&ps, &pn, &bound, &key, &owner)
 		if err == pgx.ErrNoRows {
@@ -69,7 +77,7 @@ func (p *Provider) applyPartitionDrift(ctx context.Context, src, dst conninfo.In
 			stmts = append(stmts, "ALTER TABLE "+name(r)+" OWNER TO "+pgx.Identifier{owner}.Sanitize())
 		}
 	}
-	for _, r := range d.DetachPartitions {
+	for _, r := range detaches {
 		var ps, pn string
 		err := tconn.QueryRow(ctx, `SELECT pn.nspname::text, p.relname::text FROM pg_catalog.pg_inherits i
 			JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
@@ -82,7 +90,7 @@ func (p *Provider) applyPartitionDrift(ctx context.Context, src, dst conninfo.In
 		}
 		stmts = append(stmts, "ALTER TABLE "+pgx.Identifier{ps, pn}.Sanitize()+" DETACH PARTITION "+name(r))
 	}
-	for _, r := range d.DropPartitions {
+	for _, r := range drops {
 		stmts = append(stmts, "DROP TABLE IF EXISTS "+name(r))
 	}
 	return pgx.BeginFunc(ctx, tconn, func(tx pgx.Tx) error {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
@@ -17,8 +18,14 @@ import (
 // subscription: a schema drift update (planned only under
 // policy { on_schema_drift = "apply" }: new partitions, tables, columns)
 // and the publication and post-data updates that follow the source's
-// schema. Anything else waits for apply.
-func driftRepair(ch *plans.Change) bool {
+// schema; once the database's snapshot is done (see snapshotDone), also
+// the copy of a table that joined the scope since. Anything
+// else waits for apply.
+func driftRepair(ch *plans.Change, snapshotDone func(*plans.Change) bool) bool {
+	if ch.Action == plans.Create && (ch.Addr.Kind == addrs.Table || ch.Addr.Kind == addrs.Xmin) && snapshotDone(ch) {
+		// A table that joined the scope since (xmin: copied, then polled).
+		return true
+	}
 	if ch.Action != plans.Update {
 		return false
 	}
@@ -118,5 +125,26 @@ func RepairingRunJob(o Options, repair func(ctx context.Context) error) func(ctx
 			}
 		}
 		return RunCycle(ctx, stop, j, c, o)
+	}
+}
+
+// snapshotDone returns, for a plan, whether the snapshot of the database
+// of a table or xmin change is done: the plan holds that database's
+// schema change, and it neither creates nor replaces it (the first apply
+// ran; what is left is repair).
+func snapshotDone(p *plans.Plan) func(ch *plans.Change) bool {
+	schema := map[[2]string]plans.Action{}
+	for _, ch := range p.Changes {
+		if ch.Addr.Kind == addrs.Schema {
+			schema[[2]string{ch.Addr.Replication, ch.Addr.Key}] = ch.Action
+		}
+	}
+	return func(ch *plans.Change) bool {
+		ref, err := lang.ParseTableRef(ch.Addr.Key)
+		if err != nil {
+			return false
+		}
+		a, ok := schema[[2]string{ch.Addr.Replication, ref.Database}]
+		return ok && (a == plans.NoOp || a == plans.Update)
 	}
 }

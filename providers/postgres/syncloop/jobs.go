@@ -22,10 +22,11 @@ import (
 // anything else, which blocks sync
 // until apply has run (each as "address (action)").
 func Pending(p *plans.Plan) (subscriptions int, blocking []string) {
+	done := snapshotDone(p)
 	for _, ch := range p.Changes {
 		switch {
 		case ch.Action == plans.NoOp:
-		case ch.Addr.Kind == addrs.Subscription || driftRepair(ch):
+		case ch.Addr.Kind == addrs.Subscription || driftRepair(ch, done):
 			subscriptions++
 		default:
 			blocking = append(blocking, fmt.Sprintf("%s (%s)", ch.Addr, ch.Action))
