@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 )
 
@@ -154,6 +155,16 @@ func (b *builder) unsubscribedPartitions(ds *DatabaseScope, sub *catalog.Subscri
 			continue // not created on the target: the schema drift says why
 		}
 		out = append(out, lang.TableRef{Database: ds.Name, Schema: t.Schema, Table: t.Name})
+	}
+	// A partition detached on the source into a table in scope: the
+	// schema drift drops the target's partition (which takes it out of
+	// pg_subscription_rel) and creates the table again, for the table
+	// sync to copy whole.
+	for _, ts := range ds.Tables {
+		if tt := tdb.Table(ts.Ref.Schema, ts.Ref.Table); tt != nil && tt.Parent != "" && ts.Source.Parent == "" && !ts.SchemaOnly &&
+			b.r.Policy.OnSchemaDrift == lang.DriftApply && b.prior(b.addr(addrs.Table, ts.Ref.String())) == nil {
+			out = append(out, ts.Ref)
+		}
 	}
 	return out
 }

@@ -323,6 +323,12 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Chan
 		if len(why) > 0 {
 			c.Action, c.Reason = plans.Update, strings.Join(why, "; ")
 		}
+		if len(after.RefreshPublication) > 0 {
+			// A new partition is created by the schema drift while the
+			// publication, which carries it through its root, may not
+			// change: the refresh waits for the schema itself.
+			c.DependsOn = append(c.DependsOn, b.addr(addrs.Schema, ds.Name))
+		}
 	}
 	return b.add(c)
 }
@@ -503,7 +509,11 @@ func (b *builder) tableSync(ds *DatabaseScope, actual *catalog.Subscription, a a
 	}
 	if b.streaming(ds) {
 		// Partitions created on the source after streaming started.
-		refresh = append(refresh, b.unsubscribedPartitions(ds, actual)...)
+		for _, r := range b.unsubscribedPartitions(ds, actual) {
+			if !slices.Contains(refresh, r) {
+				refresh = append(refresh, r)
+			}
+		}
 	}
 	sortRefs(synced)
 	sortRefs(recorded)
