@@ -72,10 +72,6 @@ func (b *builder) replicaIdentity(ds *DatabaseScope, tables []*TableScope, a add
 	var full []plans.TableName
 	var missing, refs []string
 	for _, t := range all {
-		if t.Kind == catalog.KindPartitioned && b.src.VersionNum < 130000 {
-			// Published as its partitions, each checked as a table of its own.
-			continue
-		}
 		want := b.identityFull(ds.Name, t)
 		if want {
 			var tt *catalog.Table
