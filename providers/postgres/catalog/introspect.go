@@ -113,7 +113,8 @@ SELECT current_setting('server_version_num')::int,
        COALESCE((SELECT pg_has_role(r.oid, m.oid, 'MEMBER') FROM pg_catalog.pg_roles m WHERE m.rolname = 'rds_replication'), false),
        COALESCE((SELECT pg_has_role(r.oid, m.oid, 'MEMBER') FROM pg_catalog.pg_roles m WHERE m.rolname = 'rds_superuser'), false),
        has_column_privilege('pg_catalog.pg_subscription', 'subconninfo', 'SELECT'),
-       COALESCE(` + currentLSN + `::text, '')
+       COALESCE(` + currentLSN + `::text, ''),
+       ARRAY(SELECT rolname::text FROM pg_catalog.pg_roles ORDER BY 1)
 FROM pg_catalog.pg_roles r
 WHERE r.rolname = current_user`
 
@@ -125,7 +126,7 @@ func readServer(ctx context.Context, conn *pgx.Conn, s *Server) error {
 		&s.MaxReplicationSlots, &s.UsedReplicationSlots, &s.MaxWalSenders, &s.UsedWalSenders,
 		&s.MaxWorkerProcesses, &s.MaxLogicalReplicationWorkers,
 		&s.CurrentUser, &p.Superuser, &p.Replication, &p.CreateDB, &p.CreateRole,
-		&p.RDSReplication, &p.RDSSuperuser, &p.ReadSubscriptionConnInfo, &s.CurrentWALLSN)
+		&p.RDSReplication, &p.RDSSuperuser, &p.ReadSubscriptionConnInfo, &s.CurrentWALLSN, &s.Roles)
 }
 
 // databasesQuery lists every database; the size only where the user may
@@ -161,12 +162,7 @@ func readDatabases(ctx context.Context, conn *pgx.Conn, s *Server) error {
 	}
 	sort.Slice(dbs, func(i, j int) bool { return dbs[i].Name < dbs[j].Name })
 	s.Databases = dbs
-	rows, err = conn.Query(ctx, "SELECT rolname::text FROM pg_catalog.pg_roles ORDER BY 1", pgx.QueryExecModeExec)
-	if err != nil {
-		return err
-	}
-	s.Roles, err = pgx.CollectRows(rows, pgx.RowTo[string])
-	return err
+	return nil
 }
 
 // slotsQuery lists the replication slots; %s is the wal_status column
