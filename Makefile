@@ -12,7 +12,7 @@ PLATFORMS   ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 w
 DIST        ?= dist
 
 .PHONY: cross release
-.PHONY: all build test test-matrix test-faults lint fmt-check fuzz demo bench clean
+.PHONY: all build test test-matrix test-faults test-realworld lint fmt-check fuzz demo bench clean
 
 all: build
 
@@ -54,6 +54,10 @@ test-matrix:
 test-faults:
 	REPLICATOR_FAULTS=1 $(GO) test -count=1 -timeout 20m -run '^(TestFault.*|TestNoPasswordAnywhere)$$' -v ./cmd/database-replicator/
 	$(GO) test -count=1 -timeout 5m -run '^TestLiveScripts$$/^(filter_injection|lost_state)$$' ./cmd/database-replicator/
+
+## test-realworld: the public sample databases of ../shared/realworld (pagila, chinook, northwind, booktown) end to end; `make test` runs them too, and both skip them with a message where ../shared is absent
+test-realworld:
+	$(GO) test -count=1 -timeout 15m -run '^TestRealWorld$$' -v ./cmd/database-replicator/
 
 ## demo: two throwaway clusters, sample data, plan, apply, live sync, comparison
 demo: build

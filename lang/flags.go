@@ -295,6 +295,10 @@ type FilterFlags struct {
 	// TableFilters are "[db.]table:PREDICATE" values (--table-filter) and
 	// TimeFilters are "[db.]table:column:window" values (--time-filter).
 	TableFilters, TimeFilters []string
+	// ReplicaIdentityFull are "db.table" or "db.schema.table" references
+	// (--replica-identity-full) to publish with REPLICA IDENTITY FULL, as
+	// replica_identity = "full" in a table block.
+	ReplicaIdentityFull []string
 }
 
 // FlagConfig builds the whole in-memory configuration that the filter
@@ -505,10 +509,30 @@ func FlagConfig(f FilterFlags, sourceURL, targetURL string) (*Config, diag.Diagn
 				p.flag, p.value, quotePart(p.tc.Ref.Schema), quotePart(p.tc.Ref.Table), strings.Join(r.Databases, ","))
 		}
 	}
+	for _, ref := range tableList("--replica-identity-full", f.ReplicaIdentityFull) {
+		if excluded[ref] {
+			errf(CodeSettingsExcludedTable, "Replica identity for an excluded table",
+				"--replica-identity-full names %s, which --exclude-tables leaves out. Remove it from one of the two flags.", ref)
+			continue
+		}
+		setFullIdentity(r, ref)
+	}
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	return newFlagConfig(nil, sourceURL, targetURL, r), diags
+}
+
+// setFullIdentity gives ref replica_identity = "full": in its table
+// settings when it has some (a filter), in new ones otherwise.
+func setFullIdentity(r *Replication, ref TableRef) {
+	for _, tc := range r.Tables {
+		if tc.Ref == ref {
+			tc.ReplicaIdentity = "full"
+			return
+		}
+	}
+	r.Tables = append(r.Tables, &TableConfig{Ref: ref, ReplicaIdentity: "full"})
 }
 
 // describeFlagRef renders a reference, saying "every database" for a

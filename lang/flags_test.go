@@ -267,3 +267,24 @@ func TestFlagConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestFlagConfigReplicaIdentityFull(t *testing.T) {
+	cfg, diags := FlagConfig(FilterFlags{
+		TableFilters:        []string{"app.events:id > 10"},
+		ReplicaIdentityFull: []string{"app.events,app.book_backup"},
+	}, "postgres://s/postgres", "postgres://t/postgres")
+	if diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	got := map[string]string{}
+	for _, tc := range cfg.Replications[0].Tables {
+		got[tc.Ref.String()] = tc.Where + "|" + tc.ReplicaIdentity
+	}
+	want := map[string]string{"app.public.events": "id > 10|full", "app.public.book_backup": "|full"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("tables %v, want %v", got, want)
+	}
+	if _, diags := FlagConfig(FilterFlags{ExcludeTables: []string{"app.t"}, ReplicaIdentityFull: []string{"app.t"}}, "postgres://s/postgres", "postgres://t/postgres"); !diags.HasErrors() {
+		t.Error("an excluded table with --replica-identity-full is accepted")
+	}
+}

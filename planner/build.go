@@ -350,10 +350,28 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 			addColumns[ts.Ref] = add
 		}
 	}
-	if len(missingTables) == 0 && len(missingColumns) == 0 {
+	skip := map[lang.TableRef]bool{}
+	for _, r := range missingTables {
+		skip[r] = true
+	}
+	parts := b.planPartitions(ds, tdb, skip)
+	// A partition detached on the source into a table in scope is dropped
+	// on the target and created again as that table.
+	missingTables = append(missingTables, parts.Recreate...)
+	if len(missingTables) == 0 && len(missingColumns) == 0 && parts.empty() {
 		return b.add(c)
 	}
-	detail := describeDrift(missingTables, missingColumns)
+	detail := describeDrift(missingTables[:len(missingTables)-len(parts.Recreate)], missingColumns)
+	if !parts.empty() {
+		if detail != "" {
+			detail += " and "
+		}
+		detail += parts.describe()
+	}
+	if len(dropOnly(parts)) > 0 && b.r.Policy.PreventDestroy && b.r.Policy.OnSchemaDrift == lang.DriftApply {
+		b.diags.AddError(CodePreventDestroyTruncate, a.String(), "prevent_destroy forbids dropping a partition",
+			"%s would be dropped on %s with its rows, as on the source, and policy.prevent_destroy = true. Drop them on the target yourself, or set prevent_destroy = false for this apply.", strings.Join(refStrings(parts.Drop), ", "), b.dstName)
+	}
 	switch b.r.Policy.OnSchemaDrift {
 	case lang.DriftFail:
 		b.diags.AddError(CodeSchemaDrift, a.String(), "Schema drift", "%s on %s, and policy.on_schema_drift = \"fail\". Apply the DDL on the target yourself, or set on_schema_drift = \"apply\".", detail, b.dstName)
@@ -363,7 +381,8 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	}
 	c.Action = plans.Update
 	c.Before = &plans.SchemaAttrs{Drift: &plans.SchemaDrift{}}
-	drift := &plans.SchemaDrift{MissingTables: missingTables, MissingColumns: missingColumns}
+	drift := &plans.SchemaDrift{MissingTables: missingTables, MissingColumns: missingColumns,
+		CreatePartitions: parts.Create, DetachPartitions: parts.Detach, DropPartitions: parts.Drop}
 	if len(addColumns) > 0 {
 		drift.AddColumns = addColumns
 	}
@@ -374,6 +393,18 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	}
 	if len(missingColumns) > 0 {
 		how = append(how, "ALTER TABLE ... ADD COLUMN with the source's types")
+	}
+	if len(parts.Create) > 0 {
+		how = append(how, "CREATE TABLE ... PARTITION OF with the source's bounds (indexes, keys and triggers follow from the parent)")
+	}
+	if len(parts.Detach) > 0 {
+		how = append(how, "ALTER TABLE ... DETACH PARTITION")
+	}
+	if len(parts.Recreate) > 0 {
+		how = append(how, "a partition detached into a table in scope is dropped and created again as that table, then copied")
+	}
+	if len(parts.Drop) > 0 {
+		how = append(how, "DROP TABLE on the target, rows included, as on the source")
 	}
 	c.Reason = "schema drift: " + detail + " (DDL is not replicated by PostgreSQL): " + strings.Join(how, "; ")
 	if len(unfinished) > 0 {
@@ -531,9 +562,18 @@ func describeCopy(ts *TableScope) string {
 	case ts.SchemaOnly:
 		return "structure only (schema_only): no rows are copied"
 	case ts.Filter != "":
-		return fmt.Sprintf("copy the rows where %s (~%d rows in the table, %s)", ts.Filter, max(ts.Source.EstimatedRows, 0), lang.FormatBytes(ts.Source.Bytes))
+		return fmt.Sprintf("copy the rows where %s (%s in the table, %s)", ts.Filter, describeRows(ts.Source.EstimatedRows), lang.FormatBytes(ts.Source.Bytes))
 	}
-	return fmt.Sprintf("copy ~%d rows (%s)", max(ts.Source.EstimatedRows, 0), lang.FormatBytes(ts.Source.Bytes))
+	return fmt.Sprintf("copy %s (%s)", describeRows(ts.Source.EstimatedRows), lang.FormatBytes(ts.Source.Bytes))
+}
+
+// describeRows renders a row estimate: "~N rows", or "an unknown number
+// of rows (never analysed)" for reltuples = -1.
+func describeRows(n int64) string {
+	if n < 0 {
+		return "an unknown number of rows (never analysed)"
+	}
+	return fmt.Sprintf("~%d rows", n)
 }
 
 // checkTruncateCascade refuses a truncate that would cascade through
@@ -580,14 +620,37 @@ func (b *builder) checkTruncateCascade(a addrs.Addr, ds *DatabaseScope, ts *Tabl
 // postData plans indexes, constraints and triggers after the copies.
 func (b *builder) postData(ds *DatabaseScope, schema *plans.Change, tables []addrs.Addr) *plans.Change {
 	a := b.addr(addrs.PostData, ds.Name)
-	c := &plans.Change{Addr: a, Action: plans.NoOp, DependsOn: append([]addrs.Addr{schema.Addr}, tables...),
-		After: &plans.PostDataAttrs{IndexJobs: b.r.Snapshot.IndexJobs, Source: "pg_dump --schema-only --section=post-data"}}
+	after := &plans.PostDataAttrs{IndexJobs: b.r.Snapshot.IndexJobs, Source: "pg_dump --schema-only --section=post-data"}
+	c := &plans.Change{Addr: a, Action: plans.NoOp, DependsOn: append([]addrs.Addr{schema.Addr}, tables...), After: after}
 	if prior := b.prior(a); prior == nil || prior.Status != state.StatusDone || schema.Action == plans.Create {
 		c.Action, c.Reason = plans.Create, "build indexes, constraints and triggers after the data is copied"
 		if prior != nil && prior.Status != state.StatusDone && schema.Action != plans.Create {
 			// Items that already exist count as done (ApplyPostData).
 			c.Reason += ": the previous run was interrupted before it finished"
 		}
+		if mv := b.planMatviews(ds, after, true); mv != "" {
+			c.Reason += "; then " + mv
+		}
+		after.Database = b.databaseProperties(ds, a)
+		if d := describeProperties(after.Database); d != "" {
+			c.Reason += "; last, set the database's " + d + " as on the source"
+		}
+		return b.add(c)
+	}
+	var why []string
+	if mv := b.planMatviews(ds, after, false); mv != "" {
+		why = append(why, "materialized views differ from the source in whether they are populated: "+mv)
+	}
+	if tdb := b.dst.Database(ds.Name); tdb != nil {
+		want := b.databaseProperties(ds, a)
+		if d := propertiesDiffer(want, tdb); len(d) > 0 {
+			after.Database = want
+			why = append(why, "database properties differ from the source: "+strings.Join(d, "; "))
+		}
+	}
+	if len(why) > 0 {
+		c.Action, c.Reason = plans.Update, strings.Join(why, "; ")
+		c.Before = priorOf[*plans.PostDataAttrs](b, a)
 	}
 	return b.add(c)
 }

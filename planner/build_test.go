@@ -625,7 +625,7 @@ func TestWarnings(t *testing.T) {
 		text += d.Summary + ": " + d.Detail + "\n"
 	}
 	for _, want := range []string{
-		"Table without primary key or replica identity", `replica_identity = "full"`,
+		"Tables without a usable replica identity", `replica_identity = "full"`, "--replica-identity-full=app.public.logs", `sync { method = "xmin" }`,
 		"Row filters need PostgreSQL 15 on the source",
 		"Sequences are synced, not replicated",
 		"The subscription will store a password",
@@ -639,7 +639,7 @@ func TestWarnings(t *testing.T) {
 		sev  diag.Severity
 		code diag.Code
 	}{
-		{diag.Warning, CodeNoReplicaIdentity}, {diag.Error, CodeRowFilterNeedsPG15}, {diag.Warning, CodeSequencesSynced},
+		{diag.Error, CodeNoReplicaIdentity}, {diag.Error, CodeRowFilterNeedsPG15}, {diag.Warning, CodeSequencesSynced},
 		{diag.Warning, CodeSubscriptionStoresPassword}, {diag.Warning, CodeSyncMethod},
 	} {
 		if !hasCode(diags, want.sev, want.code) {
@@ -1099,4 +1099,15 @@ func plainValue(v any) string {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+func TestDescribeCopyNeverAnalysed(t *testing.T) {
+	ts := &TableScope{Source: &catalog.Table{EstimatedRows: -1, Bytes: 8192}}
+	if got := describeCopy(ts); got != "copy an unknown number of rows (never analysed) (8192 bytes)" {
+		t.Errorf("describeCopy = %q", got)
+	}
+	ts.Source.EstimatedRows = 3
+	if got := describeCopy(ts); got != "copy ~3 rows (8192 bytes)" {
+		t.Errorf("describeCopy = %q", got)
+	}
 }

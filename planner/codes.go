@@ -74,8 +74,13 @@ const (
 	// CodeRowFilterReplicaIdentity: a row filter uses columns outside the
 	// replica identity.
 	CodeRowFilterReplicaIdentity diag.Code = "plan.row-filter-replica-identity"
-	// CodeNoReplicaIdentity: a published table has no primary key or
-	// replica identity (warning).
+	// CodeDatabaseRoleMissing: the source database's owner or a grantee of
+	// its ACL does not exist on the target, so that property is not set
+	// (warning).
+	CodeDatabaseRoleMissing diag.Code = "plan.database-role-missing"
+	// CodeNoReplicaIdentity: a published table (or an inheritance child
+	// published with it) has no usable replica identity: UPDATE and DELETE
+	// on it would fail on the source (error).
 	CodeNoReplicaIdentity diag.Code = "plan.no-replica-identity"
 	// CodePublicationNotManaged: a publication of that name exists and is
 	// not recorded in state.

@@ -66,7 +66,6 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 	var want []plans.PublishedTable
 	// wanted indexes want by table.
 	wanted := map[plans.TableName]int{}
-	var full []plans.TableName
 	// left out of the publication: tables the subscription's table sync
 	// copies again (their table changes add them back), and tables the
 	// target lacks under on_schema_drift = "ignore" (the apply worker
@@ -110,23 +109,8 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 				"Once %s is published with its row filter, UPDATE and DELETE on it would fail on %s (%s). Add to the configuration:\n  table %q {\n    replica_identity = \"full\"\n  }\nor filter on primary-key columns only.",
 				ts.Ref.String(), b.srcName, outside, ts.Ref.String())
 		}
-		if len(ts.Source.PrimaryKey) == 0 {
-			switch {
-			case ts.ReplicaIdentity == "full":
-			case ts.Source.ReplicaIdentity == "full" || (ts.Source.ReplicaIdentity == "index" && ts.Source.ReplicaIdentityIndex != ""):
-			default:
-				b.diags.AddWarning(CodeNoReplicaIdentity, b.addr(addrs.Table, ts.Ref.String()).String(), "Table without primary key or replica identity",
-					"%s has no primary key; once it is published, UPDATE and DELETE on it fail on the source. Add a primary key, or add to the configuration:\n  table %q {\n    replica_identity = \"full\"\n  }",
-					ts.Ref.String(), ts.Ref.String())
-			}
-		}
 	}
-	for _, ts := range tables {
-		if ts.ReplicaIdentity == "full" && ts.Source.ReplicaIdentity != "full" {
-			full = append(full, tableName(ts))
-		}
-	}
-	plans.SortTableNames(full)
+	full := b.replicaIdentity(ds, tables, a)
 	after := &plans.PublicationAttrs{Name: name, Server: b.srcName, Tables: want, SetReplicaIdentityFull: full}
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: []addrs.Addr{schema.Addr}}
 	prior := b.prior(a)
@@ -196,7 +180,7 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 			}
 		}
 		if len(full) > 0 {
-			why = append(why, "replica identity FULL requested")
+			why = append(why, "replica identity FULL requested (on the source and the target)")
 		}
 		if len(why) > 0 {
 			c.Action, c.Reason = plans.Update, strings.Join(why, "; ")
@@ -355,6 +339,12 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Chan
 		}
 		if len(why) > 0 {
 			c.Action, c.Reason = plans.Update, strings.Join(why, "; ")
+		}
+		if len(after.RefreshPublication) > 0 {
+			// A new partition is created by the schema drift while the
+			// publication, which carries it through its root, may not
+			// change: the refresh waits for the schema itself.
+			c.DependsOn = append(c.DependsOn, b.addr(addrs.Schema, ds.Name))
 		}
 	}
 	return b.add(c)
@@ -531,6 +521,14 @@ func (b *builder) tableSync(ds *DatabaseScope, actual *catalog.Subscription, a a
 					b.diags.AddWarning(CodeTableSyncIntoRows, a.String(), "Table sync copies into a table that holds rows",
 						"%s already exists on %s with about %d row(s): the subscription's table sync copies the source's rows into it as it is, without emptying it first. Empty it on the target before apply if those rows are stale.", ref, b.dstName, tt.EstimatedRows)
 				}
+			}
+		}
+	}
+	if b.streaming(ds) {
+		// Partitions created on the source after streaming started.
+		for _, r := range b.unsubscribedPartitions(ds, actual) {
+			if !slices.Contains(refresh, r) {
+				refresh = append(refresh, r)
 			}
 		}
 	}

@@ -134,8 +134,11 @@ func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (
 			}
 			for _, tc := range r.Tables {
 				if refMatches(tc.Ref, name, t.Schema, t.Name) {
-					ts.Filter = tc.Predicate()
-					ts.Window = tc.TimeWindow
+					if p := tc.Predicate(); p != "" {
+						// A block with settings but no filter (e.g. only
+						// replica_identity) leaves another block's filter.
+						ts.Filter, ts.Window = p, tc.TimeWindow
+					}
 					if tc.ReplicaIdentity != "" {
 						ts.ReplicaIdentity = tc.ReplicaIdentity
 					}

@@ -82,13 +82,21 @@ func (c *syncCmd) Run(a *app) error {
 		}
 		a.log.Info("serving Prometheus metrics", "url", "http://"+addr+"/metrics")
 	}
-	return syncloop.Run(a.ctx, jobs, syncloop.Options{
+	opts := syncloop.Options{
 		Once:        c.Once,
 		StatusEvery: min(a.progressEvery, syncloop.DefaultStatusEvery),
 		Log:         a.log,
 		Report:      view,
 		Metrics:     m,
+	}
+	// Partitions created, detached or dropped on the source while sync
+	// runs are repaired as at start: plan, then apply what
+	// policy.on_schema_drift allows.
+	opts.RunJob = syncloop.RepairingRunJob(opts, func(context.Context) error {
+		_, err := a.prepareSync(cfg, eps, c, view)
+		return err
 	})
+	return syncloop.Run(a.ctx, jobs, opts)
 }
 
 // syncCommandName names this sync for the holder of the sync lock.

@@ -21,6 +21,9 @@ type connectionFlags struct {
 	SchemaOnlyTables []string `help:"Copy only the structure of these tables (comma-separated)." placeholder:"TABLE,..." sep:"none" group:"Without a configuration file"`
 	TableFilter      []string `help:"Row filter, \"[db.]table:PREDICATE\" (repeatable)." placeholder:"SPEC" sep:"none" group:"Without a configuration file"`
 	TimeFilter       []string `help:"Time window, \"[db.]table:column:window\" (repeatable)." placeholder:"SPEC" sep:"none" group:"Without a configuration file"`
+	// ReplicaIdentityFull publishes the listed tables with REPLICA
+	// IDENTITY FULL (the choice for tables without a primary key).
+	ReplicaIdentityFull []string `help:"Publish these tables (without a primary key) with REPLICA IDENTITY FULL, on the source and the target: db.table or db.schema.table (comma-separated)." placeholder:"TABLE,..." sep:"none" group:"Without a configuration file"`
 }
 
 // used reports whether the flags replace the configuration file.
@@ -59,7 +62,7 @@ func (a *app) loadConfigOrFlags(f *connectionFlags) (*lang.Config, error) {
 	cfg, diags := lang.FlagConfig(lang.FilterFlags{
 		IncludeDatabases: f.IncludeDatabases, ExcludeDatabases: f.ExcludeDatabases,
 		IncludeTables: f.IncludeTables, ExcludeTables: f.ExcludeTables, SchemaOnlyTables: f.SchemaOnlyTables,
-		TableFilters: f.TableFilter, TimeFilters: f.TimeFilter,
+		TableFilters: f.TableFilter, TimeFilters: f.TimeFilter, ReplicaIdentityFull: f.ReplicaIdentityFull,
 	}, f.Source, f.Target)
 	if err := a.printDiagnostics(diags, nil); err != nil {
 		return nil, err

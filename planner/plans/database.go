@@ -19,6 +19,48 @@ type DatabaseAttrs struct {
 	DropData bool
 }
 
+// DatabaseProperties are the properties of a database that live outside
+// it (pg_dump without --create leaves them out): owner, settings, ACL
+// and comment. Post-data sets them on the target as on the source.
+type DatabaseProperties struct {
+	// Owner is the owning role, "" when not planned (the role is missing
+	// on the target).
+	Owner string
+	// Settings are "name=value" (ALTER DATABASE ... SET), sorted.
+	Settings []string
+	// ACL are aclitem texts without their grantor ("grantee=privileges",
+	// "" as grantee for PUBLIC), sorted; nil for the default.
+	ACL []string
+	// Comment is the comment, "" if none.
+	Comment string
+}
+
+func (p *DatabaseProperties) encode(m map[string]any) {
+	if p == nil {
+		return
+	}
+	if p.Owner != "" {
+		m["database_owner"] = p.Owner
+	}
+	if p.Settings != nil {
+		m["database_settings"] = list(p.Settings)
+	}
+	if p.ACL != nil {
+		m["database_acl"] = list(p.ACL)
+	}
+	if p.Comment != "" {
+		m["database_comment"] = p.Comment
+	}
+}
+
+func decodeDatabaseProperties(f *fields) *DatabaseProperties {
+	if !f.has("database_owner") && !f.has("database_settings") && !f.has("database_acl") && !f.has("database_comment") {
+		return nil
+	}
+	return &DatabaseProperties{Owner: f.str("database_owner"), Settings: f.strs("database_settings"),
+		ACL: f.strs("database_acl"), Comment: f.str("database_comment")}
+}
+
 // Locale is the collation and character classification of a database.
 type Locale struct {
 	Collate, CType string

@@ -30,6 +30,11 @@ type SchemaDrift struct {
 	MissingColumns []string
 	// AddColumns lists, per existing table, the columns to add.
 	AddColumns map[lang.TableRef][]string
+	// CreatePartitions are partitions of partitioned tables in scope to
+	// create on the target (CREATE TABLE ... PARTITION OF with the
+	// source's bounds), each after its parent; DetachPartitions and
+	// DropPartitions those to detach or drop there, as on the source.
+	CreatePartitions, DetachPartitions, DropPartitions []lang.TableRef
 }
 
 // Kind implements Attrs.
@@ -45,6 +50,11 @@ func (a *SchemaAttrs) encode() map[string]any {
 			}
 			m["add_columns"] = add
 		}
+		for k, refs := range map[string][]lang.TableRef{"create_partitions": d.CreatePartitions, "detach_partitions": d.DetachPartitions, "drop_partitions": d.DropPartitions} {
+			if len(refs) > 0 {
+				m[k] = refList(refs)
+			}
+		}
 		return m
 	}
 	return map[string]any{"schemas": list(nonNil(a.Schemas)), "tables": number(a.Tables), "source": a.Source}
@@ -54,7 +64,8 @@ func decodeSchema(f *fields) *SchemaAttrs {
 	if !f.has("missing_tables") && !f.has("missing_columns") {
 		return &SchemaAttrs{Schemas: f.strs("schemas"), Tables: int(f.integer("tables")), Source: f.str("source")}
 	}
-	d := &SchemaDrift{MissingTables: f.refs("missing_tables"), MissingColumns: f.strs("missing_columns")}
+	d := &SchemaDrift{MissingTables: f.refs("missing_tables"), MissingColumns: f.strs("missing_columns"),
+		CreatePartitions: f.refs("create_partitions"), DetachPartitions: f.refs("detach_partitions"), DropPartitions: f.refs("drop_partitions")}
 	if add := f.object("add_columns"); len(add) > 0 {
 		d.AddColumns = map[lang.TableRef][]string{}
 		keys := make([]string, 0, len(add))

@@ -87,6 +87,14 @@ type PostDataAttrs struct {
 	Source    string
 	// Recorded by apply: post-data items and large objects copied.
 	Items, LargeObjects *int
+	// RefreshMaterializedViews are the materialized views populated on
+	// the source and not on the target, in REFRESH order (each after the
+	// ones it reads); NoDataMaterializedViews those populated on the
+	// target only (REFRESH ... WITH NO DATA).
+	RefreshMaterializedViews, NoDataMaterializedViews []TableName
+	// Database are the database's properties set last; nil when not
+	// planned.
+	Database *DatabaseProperties
 }
 
 // Kind implements Attrs.
@@ -100,12 +108,30 @@ func (a *PostDataAttrs) encode() map[string]any {
 	if a.LargeObjects != nil {
 		m["large_objects"] = number(*a.LargeObjects)
 	}
+	a.Database.encode(m)
+	for key, ts := range map[string][]TableName{"refresh_materialized_views": a.RefreshMaterializedViews, "no_data_materialized_views": a.NoDataMaterializedViews} {
+		if len(ts) > 0 {
+			// In REFRESH order, not sorted.
+			names := make([]string, len(ts))
+			for i, t := range ts {
+				names[i] = t.wire()
+			}
+			m[key] = list(names)
+		}
+	}
 	return m
 }
 
 func decodePostData(f *fields) *PostDataAttrs {
-	return &PostDataAttrs{IndexJobs: int(f.integer("index_jobs")), Source: f.str("source"),
-		Items: f.optInt("items"), LargeObjects: f.optInt("large_objects")}
+	a := &PostDataAttrs{IndexJobs: int(f.integer("index_jobs")), Source: f.str("source"),
+		Items: f.optInt("items"), LargeObjects: f.optInt("large_objects"), Database: decodeDatabaseProperties(f)}
+	for _, q := range f.strs("refresh_materialized_views") {
+		a.RefreshMaterializedViews = append(a.RefreshMaterializedViews, f.tableName("refresh_materialized_views", q))
+	}
+	for _, q := range f.strs("no_data_materialized_views") {
+		a.NoDataMaterializedViews = append(a.NoDataMaterializedViews, f.tableName("no_data_materialized_views", q))
+	}
+	return a
 }
 
 // SequencesAttrs describe the sequence value sync of one database.

@@ -26,6 +26,17 @@ func (p *Provider) postData(ctx context.Context, ep Endpoints, c *plans.Change) 
 		return nil, nil
 	}
 	db := c.Addr.Key
+	after, err := attrsOf[*plans.PostDataAttrs](c)
+	if err != nil {
+		return nil, err
+	}
+	if c.Action == plans.Update {
+		// Only materialized views or database properties differ.
+		if err := refreshMaterializedViews(ctx, ep.Target.WithDatabase(db), after.RefreshMaterializedViews, after.NoDataMaterializedViews); err != nil {
+			return nil, err
+		}
+		return after, p.setDatabaseProperties(ctx, ep.Target, db, after.Database)
+	}
 	all, err := p.postDataItems(ctx, ep, c.Addr.Replication, db)
 	if err != nil {
 		return nil, err
@@ -52,11 +63,16 @@ func (p *Provider) postData(ctx context.Context, ep Endpoints, c *plans.Change) 
 	if err != nil {
 		return nil, err
 	}
+	// After the data and the indexes: populated exactly as on the source.
+	if err := refreshMaterializedViews(ctx, ep.Target.WithDatabase(db), after.RefreshMaterializedViews, after.NoDataMaterializedViews); err != nil {
+		return nil, err
+	}
 	if err := p.analyze(ctx, ep, c.Addr.Replication, db); err != nil {
 		return nil, err
 	}
-	after, err := attrsOf[*plans.PostDataAttrs](c)
-	if err != nil {
+	// Last: a setting such as default_transaction_read_only or a revoked
+	// CONNECT must not get in the way of the copy.
+	if err := p.setDatabaseProperties(ctx, ep.Target, db, after.Database); err != nil {
 		return nil, err
 	}
 	out := *after

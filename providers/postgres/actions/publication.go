@@ -146,6 +146,9 @@ func (p *Provider) publication(ctx context.Context, ep Endpoints, c *plans.Chang
 			p.log.Info("publication changed", "publication", name, "database", db, "statement", strings.SplitN(sql, " WHERE ", 2)[0])
 		}
 	}
+	if err := p.targetReplicaIdentityFull(ctx, ep, db, attrs.SetReplicaIdentityFull); err != nil {
+		return nil, err
+	}
 	return &out, nil
 }
 

@@ -75,6 +75,9 @@ func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *plans.Chang
 	if err != nil {
 		return nil, fmt.Errorf("schema drift: %w", err)
 	}
+	if err := p.applyPartitionDrift(ctx, src, dst, after.Drift, true); err != nil {
+		return nil, err
+	}
 	if err := schemadump.ApplyDDL(ctx, dst, pre, defs, warn); err != nil {
 		return nil, err
 	}
@@ -83,6 +86,9 @@ func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *plans.Chang
 	// apply worker use the table.
 	if err := schemadump.ApplyPostData(ctx, dst, post, jobs); err != nil {
 		return nil, fmt.Errorf("schema drift: %w", err)
+	}
+	if err := p.applyPartitionDrift(ctx, src, dst, after.Drift, false); err != nil {
+		return nil, err
 	}
 	p.log.Info("schema drift applied", "database", db, "tables", len(tables), "columns", len(defs), "items", len(pre)+len(post))
 	return c.After, nil

@@ -33,6 +33,8 @@ type Server struct {
 	CurrentUser string `json:"current_user"`
 	// Privileges are the current user's role attributes and memberships.
 	Privileges Privileges `json:"privileges"`
+	// Roles are the names of every role of the server, sorted.
+	Roles []string `json:"roles,omitempty"`
 	// Databases are all databases of the server, sorted by name.
 	Databases []*Database `json:"databases"`
 	// Slots are all replication slots of the server, sorted by name.
@@ -91,7 +93,8 @@ func (s *Server) Slot(name string) *Slot {
 }
 
 // Database is one database of a server. Only Name, Owner, Encoding,
-// Collate, CType, SizeBytes, AllowConn and IsTemplate are filled for a
+// Collate, CType, SizeBytes, AllowConn, IsTemplate, Settings, ACL and
+// Comment are filled for a
 // database that was not introspected (Introspected false).
 type Database struct {
 	// Name is the database name.
@@ -110,6 +113,14 @@ type Database struct {
 	AllowConn bool `json:"allow_conn"`
 	// IsTemplate is datistemplate.
 	IsTemplate bool `json:"is_template"`
+	// Settings are the database's own settings (ALTER DATABASE ... SET),
+	// "name=value" as pg_db_role_setting stores them, sorted; nil if none.
+	Settings []string `json:"settings,omitempty"`
+	// ACL is datacl as aclitem texts ("grantee=privileges/grantor", "" as
+	// grantee for PUBLIC); nil for the default (never granted or revoked).
+	ACL []string `json:"acl,omitempty"`
+	// Comment is the database's comment, "" if none.
+	Comment string `json:"comment,omitempty"`
 	// Introspected is true when the fields below were read.
 	Introspected bool `json:"introspected"`
 	// Schemas are the user schemas (not pg_catalog, information_schema,
@@ -121,6 +132,9 @@ type Database struct {
 	// Sequences are the sequences of the user schemas, sorted by schema,
 	// then name.
 	Sequences []*Sequence `json:"sequences,omitempty"`
+	// MaterializedViews are the materialized views of the user schemas,
+	// each after the materialized views it reads (REFRESH order).
+	MaterializedViews []MaterializedView `json:"materialized_views,omitempty"`
 	// Publications are the publications of the database, sorted by name.
 	Publications []*Publication `json:"publications,omitempty"`
 	// Subscriptions are the subscriptions that live in this database,
@@ -221,9 +235,14 @@ type Table struct {
 	ParentSchema string `json:"parent_schema,omitempty"`
 	// ParentName is the partition parent's name, literally.
 	ParentName string `json:"parent_name,omitempty"`
-	// EstimatedRows is reltuples; 0 when the table was never analyzed.
+	// Inherits are the parents of table inheritance (INHERITS, not
+	// partitioning) in declaration order; nil for most tables.
+	Inherits []RelName `json:"inherits,omitempty"`
+	// EstimatedRows is reltuples; -1 (unknown) when the table was never
+	// analysed. A partitioned table has the sum of its partitions'.
 	EstimatedRows int64 `json:"estimated_rows"`
-	// Bytes is pg_table_size (heap, TOAST, free space and visibility maps).
+	// Bytes is pg_table_size (heap, TOAST, free space and visibility maps);
+	// a partitioned table has the sum of its partitions'.
 	Bytes int64 `json:"bytes"`
 	// Columns are the live columns in attnum order.
 	Columns []Column `json:"columns"`
@@ -246,6 +265,29 @@ type Table struct {
 	// immediate index over plain NOT NULL columns exists (the primary key
 	// counts): a candidate for REPLICA IDENTITY USING INDEX.
 	HasUniqueNotNullIndex bool `json:"has_unique_not_null_index"`
+}
+
+// RelName is a schema-qualified relation name, stored literally.
+type RelName struct {
+	// Schema is the schema name.
+	Schema string `json:"schema"`
+	// Name is the relation name.
+	Name string `json:"name"`
+}
+
+// UsableReplicaIdentity reports whether UPDATE and DELETE on the table
+// still work once it is published: it has REPLICA IDENTITY FULL, USING
+// INDEX, or the default with a primary key.
+func (t *Table) UsableReplicaIdentity() bool {
+	switch t.ReplicaIdentity {
+	case ReplicaIdentityFull:
+		return true
+	case ReplicaIdentityIndex:
+		return t.ReplicaIdentityIndex != ""
+	case ReplicaIdentityDefault:
+		return len(t.PrimaryKey) > 0
+	}
+	return false
 }
 
 // Column returns the column with this name, or nil.

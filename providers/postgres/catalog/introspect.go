@@ -113,7 +113,8 @@ SELECT current_setting('server_version_num')::int,
        COALESCE((SELECT pg_has_role(r.oid, m.oid, 'MEMBER') FROM pg_catalog.pg_roles m WHERE m.rolname = 'rds_replication'), false),
        COALESCE((SELECT pg_has_role(r.oid, m.oid, 'MEMBER') FROM pg_catalog.pg_roles m WHERE m.rolname = 'rds_superuser'), false),
        has_column_privilege('pg_catalog.pg_subscription', 'subconninfo', 'SELECT'),
-       COALESCE(` + currentLSN + `::text, '')
+       COALESCE(` + currentLSN + `::text, ''),
+       ARRAY(SELECT rolname::text FROM pg_catalog.pg_roles ORDER BY 1)
 FROM pg_catalog.pg_roles r
 WHERE r.rolname = current_user`
 
@@ -125,7 +126,7 @@ func readServer(ctx context.Context, conn *pgx.Conn, s *Server) error {
 		&s.MaxReplicationSlots, &s.UsedReplicationSlots, &s.MaxWalSenders, &s.UsedWalSenders,
 		&s.MaxWorkerProcesses, &s.MaxLogicalReplicationWorkers,
 		&s.CurrentUser, &p.Superuser, &p.Replication, &p.CreateDB, &p.CreateRole,
-		&p.RDSReplication, &p.RDSSuperuser, &p.ReadSubscriptionConnInfo, &s.CurrentWALLSN)
+		&p.RDSReplication, &p.RDSSuperuser, &p.ReadSubscriptionConnInfo, &s.CurrentWALLSN, &s.Roles)
 }
 
 // databasesQuery lists every database; the size only where the user may
@@ -134,7 +135,10 @@ const databasesQuery = `
 SELECT d.datname::text, pg_get_userbyid(d.datdba)::text, pg_encoding_to_char(d.encoding)::text,
        COALESCE(d.datcollate::text, ''), COALESCE(d.datctype::text, ''),
        COALESCE(CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) END, 0),
-       d.datallowconn, d.datistemplate
+       d.datallowconn, d.datistemplate,
+       ARRAY(SELECT unnest(s.setconfig) FROM pg_catalog.pg_db_role_setting s
+             WHERE s.setdatabase = d.oid AND s.setrole = 0),
+       d.datacl::text[], COALESCE(pg_catalog.shobj_description(d.oid, 'pg_database'), '')
 FROM pg_catalog.pg_database d`
 
 // readDatabases fills the list of databases, sorted by name.
@@ -145,7 +149,12 @@ func readDatabases(ctx context.Context, conn *pgx.Conn, s *Server) error {
 	}
 	dbs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Database, error) {
 		d := &Database{}
-		err := r.Scan(&d.Name, &d.Owner, &d.Encoding, &d.Collate, &d.CType, &d.SizeBytes, &d.AllowConn, &d.IsTemplate)
+		err := r.Scan(&d.Name, &d.Owner, &d.Encoding, &d.Collate, &d.CType, &d.SizeBytes, &d.AllowConn, &d.IsTemplate,
+			&d.Settings, &d.ACL, &d.Comment)
+		sort.Strings(d.Settings)
+		if len(d.Settings) == 0 {
+			d.Settings = nil
+		}
 		return d, err
 	})
 	if err != nil {

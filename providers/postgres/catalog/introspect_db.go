@@ -58,6 +58,7 @@ func (in introspector) database(ctx context.Context, info conninfo.Info, s *Serv
 		{"columns", r.columns},
 		{"constraints", r.constraints},
 		{"sequences", r.sequences},
+		{"materialized views", r.matviews},
 		{"publications", r.publications},
 		{"subscriptions", r.subscriptions},
 	}
@@ -98,7 +99,8 @@ const tablesQuery = `
 SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, c.relpersistence = 'u',
        COALESCE(pn.nspname::text, ''), COALESCE(pc.relname::text, ''),
        CASE WHEN pc.oid IS NULL THEN '' ELSE format('%I.%I', pn.nspname, pc.relname) END,
-       GREATEST(c.reltuples, 0)::bigint,
+       CASE WHEN c.reltuples < 0 OR (c.reltuples = 0 AND c.relpages > 0) THEN -1
+            ELSE c.reltuples END::bigint,
        COALESCE(pg_table_size(c.oid), 0),
        c.relreplident::text,
        COALESCE((SELECT ic.relname::text FROM pg_catalog.pg_index i
@@ -110,7 +112,12 @@ SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, c.relpersistenc
                  AND NOT EXISTS (
                    SELECT 1 FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
                    LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-                   WHERE k.ord <= i.indnkeyatts AND (k.attnum <= 0 OR a.attnotnull IS NOT TRUE)))
+                   WHERE k.ord <= i.indnkeyatts AND (k.attnum <= 0 OR a.attnotnull IS NOT TRUE))),
+       ARRAY(SELECT ARRAY[ipn.nspname::text, ipc.relname::text]
+             FROM pg_catalog.pg_inherits i
+             JOIN pg_catalog.pg_class ipc ON ipc.oid = i.inhparent
+             JOIN pg_catalog.pg_namespace ipn ON ipn.oid = ipc.relnamespace
+             WHERE i.inhrelid = c.oid AND NOT c.relispartition ORDER BY i.inhseqno)
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_inherits inh ON c.relispartition AND inh.inhrelid = c.oid
@@ -132,9 +139,15 @@ func (r *dbReader) tables(ctx context.Context, d *Database) error {
 	tables, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Table, error) {
 		t := &Table{}
 		var ident string
+		var inherits [][]string
 		err := row.Scan(&t.OID, &t.Schema, &t.Name, &t.Kind, &t.Unlogged, &t.ParentSchema, &t.ParentName, &t.Parent,
-			&t.EstimatedRows, &t.Bytes, &ident, &t.ReplicaIdentityIndex, &t.HasUniqueNotNullIndex)
+			&t.EstimatedRows, &t.Bytes, &ident, &t.ReplicaIdentityIndex, &t.HasUniqueNotNullIndex, &inherits)
 		t.ReplicaIdentity = replicaIdentities[ident]
+		for _, p := range inherits {
+			if len(p) == 2 {
+				t.Inherits = append(t.Inherits, RelName{Schema: p[0], Name: p[1]})
+			}
+		}
 		return t, err
 	})
 	if err != nil {
@@ -146,8 +159,43 @@ func (r *dbReader) tables(ctx context.Context, d *Database) error {
 	for _, t := range tables {
 		r.byOID[t.OID] = t
 	}
+	sumPartitions(tables)
 	d.Tables = tables
 	return nil
+}
+
+// sumPartitions gives every partitioned table the sum of its partitions'
+// row estimates and sizes (a partitioned table holds no rows itself and is
+// never analysed by autovacuum): -1 rows when any partition's is unknown.
+func sumPartitions(tables []*Table) {
+	children := map[[2]string][]*Table{}
+	for _, t := range tables {
+		if t.ParentName != "" {
+			k := [2]string{t.ParentSchema, t.ParentName}
+			children[k] = append(children[k], t)
+		}
+	}
+	var sum func(t *Table, depth int) (rows, bytes int64)
+	sum = func(t *Table, depth int) (rows, bytes int64) {
+		if t.Kind != KindPartitioned || depth > 64 {
+			return t.EstimatedRows, t.Bytes
+		}
+		for _, c := range children[[2]string{t.Schema, t.Name}] {
+			r, b := sum(c, depth+1)
+			if r < 0 || rows < 0 {
+				rows = -1
+			} else {
+				rows += r
+			}
+			bytes += b
+		}
+		return rows, bytes
+	}
+	for _, t := range tables {
+		if t.Kind == KindPartitioned {
+			t.EstimatedRows, t.Bytes = sum(t, 0)
+		}
+	}
 }
 
 // columnsQuery reads the live columns of every user table.

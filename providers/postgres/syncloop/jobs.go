@@ -18,13 +18,15 @@ import (
 )
 
 // Pending sorts the pending changes of a plan for sync: subscriptions
-// (which sync creates or repairs) and anything else, which blocks sync
+// and schema drift repairs (which sync applies, see driftRepair) and
+// anything else, which blocks sync
 // until apply has run (each as "address (action)").
 func Pending(p *plans.Plan) (subscriptions int, blocking []string) {
+	done := snapshotDone(p)
 	for _, ch := range p.Changes {
 		switch {
 		case ch.Action == plans.NoOp:
-		case ch.Addr.Kind == addrs.Subscription:
+		case ch.Addr.Kind == addrs.Subscription || driftRepair(ch, done):
 			subscriptions++
 		default:
 			blocking = append(blocking, fmt.Sprintf("%s (%s)", ch.Addr, ch.Action))

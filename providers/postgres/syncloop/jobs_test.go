@@ -95,3 +95,21 @@ func TestJobsReportsEveryScopeError(t *testing.T) {
 		t.Fatalf("err = %v, want both missing databases named (not only the first diagnostic)", err)
 	}
 }
+
+// Schema drift and what follows it are repairs sync applies; a table new
+// to a database whose snapshot is done too, not one of a database still
+// being created.
+func TestPendingDriftRepairs(t *testing.T) {
+	p := &plans.Plan{Changes: []*plans.Change{
+		{Addr: addrs.New("main", addrs.Schema, "app"), Action: plans.Update, After: &plans.SchemaAttrs{Drift: &plans.SchemaDrift{}}},
+		{Addr: addrs.New("main", addrs.Publication, "app"), Action: plans.Update},
+		{Addr: addrs.New("main", addrs.Table, "app.public.new"), Action: plans.Create},
+		{Addr: addrs.New("main", addrs.Xmin, "app.public.new"), Action: plans.Create},
+		{Addr: addrs.New("main", addrs.Schema, "fresh"), Action: plans.Create},
+		{Addr: addrs.New("main", addrs.Table, "fresh.public.t"), Action: plans.Create},
+	}}
+	subs, blocking := Pending(p)
+	if subs != 4 || fmt.Sprint(blocking) != `[replication.main.schema["fresh"] (create) replication.main.table["fresh.public.t"] (create)]` {
+		t.Fatalf("Pending = %d %v", subs, blocking)
+	}
+}
