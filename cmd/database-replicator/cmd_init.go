@@ -76,6 +76,7 @@ func (c *initCmd) Run(a *app) error {
 		return err
 	}
 	fmt.Fprintf(a.io.stdout, "Snapshot complete. The replication slot keeps every change since the snapshot: run `%s` to start streaming from it.\n", nextStep(&c.connectionFlags))
+	fmt.Fprintf(a.io.stdout, "Until then the slot retains WAL on the source, and its disk use grows with every write there; `%s` removes the slot (and the publication) if you do not go on.\n", removeStep(&c.connectionFlags))
 	return nil
 }
 
@@ -104,4 +105,12 @@ func nextStep(f *connectionFlags) string {
 		return "database-replicator sync --source ... --target ... (with the same filter flags)"
 	}
 	return "database-replicator apply"
+}
+
+// removeStep is the command that removes what init left on the source.
+func removeStep(f *connectionFlags) string {
+	if f.used() {
+		return "database-replicator destroy --source ... --target ... (with the same filter flags)"
+	}
+	return "database-replicator destroy"
 }
