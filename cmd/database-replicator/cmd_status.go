@@ -12,9 +12,10 @@ import (
 
 // statusCmd reports replication state and lag.
 type statusCmd struct {
-	JSON   bool         `name:"json" help:"Print the status as JSON."`
-	Watch  intervalFlag `help:"Redraw every DURATION until interrupted (e.g. 5s)." placeholder:"DURATION"`
-	MaxLag intervalFlag `help:"Also exit 2 when lag exceeds DURATION (status exits 2 whenever replication is not streaming)." placeholder:"DURATION"`
+	JSON        bool         `name:"json" help:"Print the status as JSON."`
+	Watch       intervalFlag `help:"Redraw every DURATION until interrupted (e.g. 5s)." placeholder:"DURATION"`
+	MaxLag      intervalFlag `help:"Also exit 2 when lag exceeds DURATION (status exits 2 whenever replication is not streaming)." placeholder:"DURATION"`
+	MaxRetained sizeFlag     `help:"Also exit 2 when a replication slot retains more WAL on the source than SIZE (e.g. 10GB)." placeholder:"SIZE"`
 	connectionFlags
 }
 
@@ -48,8 +49,13 @@ func (c *statusCmd) Run(a *app) error {
 	if err := view.Status(rows); err != nil {
 		return err
 	}
-	// Exit 2 whenever a database is not streaming (every broken state is
-	// one); --max-lag adds the lag check.
+	// Exit 2 when a slot retains more WAL than --max-retained (first: a
+	// slot nobody consumes fills the source's disk), and whenever a
+	// database is not streaming (every broken state is one); --max-lag
+	// adds the lag check.
+	if bad := status.RetainedOver(rows, c.MaxRetained.N); bad != "" {
+		return &exitError{code: 2, err: fmt.Errorf("status: %s", bad)}
+	}
 	if bad := status.Unhealthy(rows, c.MaxLag.D); bad != "" {
 		return &exitError{code: 2, err: fmt.Errorf("status: %s", bad)}
 	}

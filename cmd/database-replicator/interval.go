@@ -28,3 +28,19 @@ func (f *intervalFlag) UnmarshalText(b []byte) error {
 	f.D, f.Set = d, true
 	return nil
 }
+
+// sizeFlag is a byte-size flag read as the configuration reads sizes
+// ("512MB", "10GB", "1073741824"; powers of 1024).
+type sizeFlag struct {
+	N int64
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler for kong.
+func (f *sizeFlag) UnmarshalText(b []byte) error {
+	n, err := lang.ParseSize(string(b))
+	if err != nil {
+		return err
+	}
+	f.N = n
+	return nil
+}

@@ -20,6 +20,9 @@ type Server struct {
 	MaxReplicationSlots int `json:"max_replication_slots"`
 	// UsedReplicationSlots is the number of existing replication slots.
 	UsedReplicationSlots int `json:"used_replication_slots"`
+	// MaxSlotWALKeepSize is the max_slot_wal_keep_size setting as the
+	// server shows it ("-1" for unlimited, "" before PostgreSQL 13).
+	MaxSlotWALKeepSize string `json:"max_slot_wal_keep_size,omitempty"`
 	// MaxWalSenders is the max_wal_senders setting.
 	MaxWalSenders int `json:"max_wal_senders"`
 	// UsedWalSenders is the number of running walsender processes.

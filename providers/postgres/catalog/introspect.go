@@ -108,6 +108,7 @@ SELECT current_setting('server_version_num')::int,
        (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'walsender')::int,
        current_setting('max_worker_processes')::int,
        current_setting('max_logical_replication_workers')::int,
+       COALESCE(current_setting('max_slot_wal_keep_size', true), ''),
        r.rolname::text,
        r.rolsuper, r.rolreplication, r.rolcreatedb, r.rolcreaterole,
        COALESCE((SELECT pg_has_role(r.oid, m.oid, 'MEMBER') FROM pg_catalog.pg_roles m WHERE m.rolname = 'rds_replication'), false),
@@ -124,7 +125,7 @@ func readServer(ctx context.Context, conn *pgx.Conn, s *Server) error {
 	return conn.QueryRow(ctx, serverQuery, pgx.QueryExecModeExec).Scan(
 		&s.VersionNum, &s.Version, &s.WalLevel, &s.InRecovery,
 		&s.MaxReplicationSlots, &s.UsedReplicationSlots, &s.MaxWalSenders, &s.UsedWalSenders,
-		&s.MaxWorkerProcesses, &s.MaxLogicalReplicationWorkers,
+		&s.MaxWorkerProcesses, &s.MaxLogicalReplicationWorkers, &s.MaxSlotWALKeepSize,
 		&s.CurrentUser, &p.Superuser, &p.Replication, &p.CreateDB, &p.CreateRole,
 		&p.RDSReplication, &p.RDSSuperuser, &p.ReadSubscriptionConnInfo, &s.CurrentWALLSN, &s.Roles)
 }

@@ -48,4 +48,6 @@ const (
 	// CodeTargetReachesSource: the target server can connect to the source
 	// the way its subscription will.
 	CodeTargetReachesSource diag.Code = "preflight.target-reaches-source"
+	// CodeSlotRetention: max_slot_wal_keep_size on the source (informational).
+	CodeSlotRetention diag.Code = "preflight.slot-retention"
 )

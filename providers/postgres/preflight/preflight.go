@@ -265,6 +265,7 @@ func Replication(subject string, r *lang.Replication, src, dst *catalog.Server) 
 			out = append(out, Check{subject, "free replication slots", CodeReplicationSlots, Fail, fmt.Sprintf("%d free, %d needed (one per database)", freeSlots, len(dbs)),
 				fmt.Sprintf("ALTER SYSTEM SET max_replication_slots = %d; then restart the source", src.UsedReplicationSlots+len(dbs)+2)})
 		}
+		out = append(out, slotRetention(subject, src))
 		freeSenders := src.MaxWalSenders - src.UsedWalSenders
 		if freeSenders >= len(dbs) {
 			out = append(out, Check{subject, "free WAL senders", CodeWalSenders, OK, fmt.Sprintf("%d free, %d needed", freeSenders, len(dbs)), ""})
@@ -346,4 +347,21 @@ func Reach(ctx context.Context, r *lang.Replication, eps *endpoints.Set, src, ds
 			"the subscription connects from the target server to " + si.Redacted() + ": allow the target host in the source's pg_hba.conf and firewall, give the source URL a host name the target resolves, or use sync { method = \"stream\" }"}}
 	}
 	return []Check{{subject, "target can reach source", CodeTargetReachesSource, OK, "the target connected to " + si.Redacted(), ""}}
+}
+
+// slotRetention reports max_slot_wal_keep_size on the source: how much WAL
+// a replication slot may hold back before PostgreSQL invalidates it (a
+// waiting or stopped subscription then needs a re-copy), or that it is
+// unlimited (the slot can hold WAL until the source's disk fills). It is
+// informational either way; `status --max-retained` watches the slots.
+func slotRetention(subject string, src *catalog.Server) Check {
+	const name = "slot WAL retention (max_slot_wal_keep_size)"
+	switch v := src.MaxSlotWALKeepSize; v {
+	case "":
+		return Check{subject, name, CodeSlotRetention, OK, "unlimited (no such setting before PostgreSQL 13): a slot nobody consumes holds WAL until the disk fills; watch it with status --max-retained", ""}
+	case "-1":
+		return Check{subject, name, CodeSlotRetention, OK, "unlimited: a slot nobody consumes (init waiting for sync, a stopped target) holds WAL until the disk fills; watch it with status --max-retained", ""}
+	default:
+		return Check{subject, name, CodeSlotRetention, OK, v + ": a slot that falls further behind is invalidated and its database copied again by the next apply", ""}
+	}
 }

@@ -110,6 +110,23 @@ func Unhealthy(rows []Row, maxLag time.Duration) string {
 	return ""
 }
 
+// RetainedOver names the first database whose replication slot retains
+// more WAL on its source than max bytes (`status --max-retained`), or
+// returns "". A slot retains WAL while nothing consumes it (init waiting
+// for sync, a stopped target): the source's disk fills.
+func RetainedOver(rows []Row, max int64) string {
+	if max <= 0 {
+		return ""
+	}
+	for _, r := range rows {
+		if r.RetainedWAL > max {
+			return fmt.Sprintf("replication.%s database %q: slot %s retains %s of WAL on the source (max %s); start sync, or remove the slot with destroy",
+				r.Replication, r.Database, r.Slot, lang.FormatBytes(r.RetainedWAL), lang.FormatBytes(max))
+		}
+	}
+	return ""
+}
+
 // Input is what Collect reads from.
 type Input struct {
 	// Config is the loaded configuration.

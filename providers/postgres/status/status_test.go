@@ -82,3 +82,19 @@ func TestFinishLogical(t *testing.T) {
 		t.Error("lag in seconds counts only while bytes are pending")
 	}
 }
+
+// TestRetainedOver checks the --max-retained rule: only a slot retaining
+// more than the limit is reported, and no limit reports nothing.
+func TestRetainedOver(t *testing.T) {
+	rows := []Row{{Replication: "main", Database: "a", Slot: "s_a", RetainedWAL: 10 << 20}, {Replication: "main", Database: "b", Slot: "s_b", RetainedWAL: 300 << 20}}
+	if got := RetainedOver(rows, 0); got != "" {
+		t.Errorf("no limit: %q", got)
+	}
+	if got := RetainedOver(rows, 1<<30); got != "" {
+		t.Errorf("under the limit: %q", got)
+	}
+	got := RetainedOver(rows, 100<<20)
+	if !strings.Contains(got, `database "b"`) || !strings.Contains(got, "300 MB") || !strings.Contains(got, "max 100 MB") {
+		t.Errorf("over the limit: %q", got)
+	}
+}
