@@ -73,7 +73,7 @@ func TestReadLag(t *testing.T) {
 	cfg := &lang.Config{
 		Sources: map[string]*lang.Endpoint{"prod": {Kind: lang.KindSource, Name: "prod", URL: srcURL}},
 		Targets: map[string]*lang.Endpoint{"new": {Kind: lang.KindTarget, Name: "new", URL: dstURL}},
-		Replications: []*lang.Replication{{Name: "main", Source: "prod", Target: "new",
+		Replications: []*lang.Replication{{Name: "main", Source: "prod", Target: "new", Databases: dbs,
 			Sync: lang.Sync{Method: lang.SyncLogical, Subscription: "sub", Publication: "pub"}}},
 	}
 	eps, err := endpoints.Resolve(cfg)

@@ -153,8 +153,19 @@ func Collect(ctx context.Context, in Input) ([]Row, error) {
 		src, dst := servers["source."+r.Source], servers["target."+r.Target]
 		method := planner.DecideMethod(r, src).Method
 		target, terr := in.Endpoints.Target(r)
+		recorded := map[string]bool{}
 		for _, db := range StateDatabases(in.State, r.Name) {
+			recorded[db] = true
+		}
+		for _, db := range databasesToReport(r, src, recorded) {
 			row := Row{Replication: r.Name, Database: db, Method: string(method), Tables: map[string]int{}}
+			if !recorded[db] {
+				// In scope, but apply/init has not created it yet.
+				row.State = StateNotSetUp
+				row.Problem = "not replicated yet: run `database-replicator apply` (or init, then sync)"
+				rows = append(rows, row)
+				continue
+			}
 			switch method {
 			case lang.SyncLogical, lang.SyncStream:
 				logicalStatus(ctx, r, db, src, dst, target, terr, &row)
@@ -307,6 +318,33 @@ func tableStateWord(s string) string {
 		return "finished"
 	}
 	return s
+}
+
+// StateNotSetUp is the state of a database in scope that the state does
+// not record: apply (or init) has not created its replication yet.
+const StateNotSetUp = "not set up"
+
+// databasesToReport lists the databases recorded in state and those in the
+// replication's scope on the source, sorted: status shows a database that
+// was never set up as well as one that left the scope.
+func databasesToReport(r *lang.Replication, src *catalog.Server, recorded map[string]bool) []string {
+	seen := map[string]bool{}
+	var out []string
+	for db := range recorded {
+		seen[db] = true
+		out = append(out, db)
+	}
+	if src != nil {
+		scope, _ := planner.ResolveScope(r, src, "source."+r.Source)
+		for _, ds := range scope.Databases {
+			if !seen[ds.Name] {
+				seen[ds.Name] = true
+				out = append(out, ds.Name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // StateDatabases lists, sorted, the databases a replication's state records.
