@@ -209,9 +209,9 @@ func quoteTable(t plans.TableName) string { return pgx.Identifier{t.Schema, t.Ta
 // nil when the server cannot tell (before PostgreSQL 15 there are no row
 // filters to compare).
 func publishedTables(ctx context.Context, conn *pgx.Conn, pub string) (map[plans.TableName]string, error) {
-	var version int
-	if err := conn.QueryRow(ctx, "SELECT pg_catalog.current_setting('server_version_num')::int").Scan(&version); err != nil {
-		return nil, fmt.Errorf("read server version: %w", err)
+	version, err := conninfo.ServerVersionNum(ctx, conn)
+	if err != nil {
+		return nil, err
 	}
 	if version < 150000 {
 		return nil, nil

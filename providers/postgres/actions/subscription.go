@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -139,16 +138,6 @@ func (p *Provider) disableSubscription(ctx context.Context, ep Endpoints, db, na
 // with GRANT SET).
 var quietSettings = []string{"log_statement", "log_min_duration_statement", "log_min_error_statement"}
 
-// serverMajor is the major version the server announced (0 if unknown).
-func serverMajor(conn *pgx.Conn) int {
-	v := conn.PgConn().ParameterStatus("server_version")
-	if i := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
-		v = v[:i]
-	}
-	n, _ := strconv.Atoi(v)
-	return n
-}
-
 // createSubscription runs CREATE SUBSCRIPTION sql (with create_slot =
 // false, so it may run in a transaction). When the statement carries a
 // password it runs in a transaction whose SET LOCAL settings keep it out
@@ -169,7 +158,11 @@ func (p *Provider) createSubscription(ctx context.Context, conn *pgx.Conn, sql s
 	if err := tx.QueryRow(ctx, `SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user`).Scan(&quiet); err != nil {
 		return fmt.Errorf("is the target role a superuser: %w", err)
 	}
-	if !quiet && serverMajor(conn) >= 15 {
+	version, err := conninfo.ServerVersionNum(ctx, tx.Conn())
+	if err != nil {
+		return err
+	}
+	if !quiet && version >= 150000 {
 		// has_parameter_privilege exists from PostgreSQL 15 on (GRANT SET).
 		quiet = true
 		for _, name := range quietSettings {

@@ -89,9 +89,9 @@ func checkFiltersIn(ctx context.Context, info conninfo.Info, reqs []Request, out
 		return fmt.Errorf("begin a read-only transaction: %w", err)
 	}
 	defer tx.Rollback(context.Background())
-	var version int
-	if err := tx.QueryRow(ctx, "SELECT pg_catalog.current_setting('server_version_num')::int").Scan(&version); err != nil {
-		return fmt.Errorf("read server version: %w", err)
+	version, err := conninfo.ServerVersionNum(ctx, tx.Conn())
+	if err != nil {
+		return err
 	}
 	settings := []string{
 		"statement_timeout = '" + statementTimeout + "'",

@@ -302,9 +302,9 @@ func currentSnapshotXmin(ctx context.Context, tx pgx.Tx) (uint64, error) {
 // or above xmax had started. pg_current_snapshot() on PostgreSQL 13+,
 // txid_current_snapshot() before.
 func Bounds(ctx context.Context, tx pgx.Tx) (xmin, xmax uint64, err error) {
-	var num int
-	if err := tx.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
-		return 0, 0, fmt.Errorf("server version: %w", err)
+	num, err := conninfo.ServerVersionNum(ctx, tx.Conn())
+	if err != nil {
+		return 0, 0, err
 	}
 	q := "SELECT pg_catalog.pg_snapshot_xmin(s)::text, pg_catalog.pg_snapshot_xmax(s)::text FROM pg_catalog.pg_current_snapshot() s"
 	if num < 130000 {
