@@ -3,7 +3,6 @@ package syncloop
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -66,18 +65,24 @@ func partitionSignature(ctx context.Context, j *Job) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("target %q: %w", db.Name, err)
 		}
-		parents := map[string]bool{}
+		// Sets, not slice scans: this runs before every cycle, and a
+		// database may hold thousands of partitions.
+		inSrc, inDst, parents := map[string]bool{}, map[string]bool{}, map[string]bool{}
+		for _, p := range src {
+			inSrc[p] = true
+		}
 		for _, p := range dst {
+			inDst[p] = true
 			_, parent, _ := strings.Cut(p, "<")
 			parents[parent] = true
 		}
 		for _, p := range src {
-			if _, parent, _ := strings.Cut(p, "<"); parents[parent] && !slices.Contains(dst, p) {
+			if _, parent, _ := strings.Cut(p, "<"); parents[parent] && !inDst[p] {
 				diffs = append(diffs, db.Name+": +"+p)
 			}
 		}
 		for _, p := range dst {
-			if !slices.Contains(src, p) {
+			if !inSrc[p] {
 				diffs = append(diffs, db.Name+": -"+p)
 			}
 		}
