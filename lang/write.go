@@ -299,8 +299,7 @@ func writeReplication(b *hclwrite.Body, r *Replication) {
 		var refs []TableRef
 		for _, ref := range l.refs {
 			if ref.Database == "" && len(r.Databases) == 0 {
-				text := fmt.Sprintf("# %s lists %s without a database: write it as \"DB.%s\".", l.name, ref, ref)
-				b.AppendUnstructuredTokens(hclwrite.Tokens{{Type: hclsyntax.TokenComment, Bytes: []byte(strings.ReplaceAll(text, "\n", " ") + "\n")}})
+				appendComment(b, fmt.Sprintf("# %s lists %s without a database: write it as \"DB.%s\".", l.name, ref, ref))
 				continue
 			}
 			refs = append(refs, expandRef(r, ref)...)
@@ -365,9 +364,14 @@ func writeWildcardComment(b *hclwrite.Body, t *TableConfig) {
 	default:
 		what = "settings"
 	}
-	text := fmt.Sprintf("# Filter for %s in every database (%s): write one table \"DB.%s\" block per database.", t.Ref, what, t.Ref)
-	text = strings.ReplaceAll(strings.ReplaceAll(text, "\r", " "), "\n", " ")
 	b.AppendNewline()
+	appendComment(b, fmt.Sprintf("# Filter for %s in every database (%s): write one table \"DB.%s\" block per database.", t.Ref, what, t.Ref))
+}
+
+// appendComment writes text as one comment line; line breaks a value
+// brought into it become spaces, so it cannot end the comment early.
+func appendComment(b *hclwrite.Body, text string) {
+	text = strings.ReplaceAll(strings.ReplaceAll(text, "\r", " "), "\n", " ")
 	b.AppendUnstructuredTokens(hclwrite.Tokens{{Type: hclsyntax.TokenComment, Bytes: []byte(text + "\n")}})
 }
 
