@@ -3,7 +3,6 @@ package views
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -172,9 +171,7 @@ func (v JSONDiagnostics) Render(ds diag.Diagnostics) error {
 	if doc.Diagnostics == nil {
 		doc.Diagnostics = diag.Diagnostics{}
 	}
-	enc := json.NewEncoder(v.W)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(doc); err != nil {
+	if err := writeIndentedJSON(v.W, doc); err != nil {
 		return fmt.Errorf("write diagnostics: %w", err)
 	}
 	return nil

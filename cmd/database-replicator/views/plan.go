@@ -254,12 +254,10 @@ func formatValue(v any) string {
 
 // Plan writes the plan as indented JSON followed by a newline.
 func (v PlanJSON) Plan(p *plans.Plan) error {
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
+	if err := writeIndentedJSON(v.W, p); err != nil {
 		return fmt.Errorf("render plan as JSON: %w", err)
 	}
-	_, err = v.W.Write(append(b, '\n'))
-	return err
+	return nil
 }
 
 // Plan writes the markdown plan.
