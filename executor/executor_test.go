@@ -152,6 +152,10 @@ func TestOrderRespectsDependsOn(t *testing.T) {
 	}}
 	f := newFake()
 	f.delay = 5 * time.Millisecond
+	// A table waits (up to a second) for a second table to run beside it,
+	// so that concurrency is observed however slowly a loaded machine
+	// schedules goroutines.
+	f.gatherKind = map[addrs.Kind]int{addrs.Table: 2}
 	b, path := newBackend(t)
 	res, err := Run(context.Background(), p, f, b, state.New(), Options{Parallelism: 4})
 	if err != nil {
