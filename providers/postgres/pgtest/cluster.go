@@ -77,7 +77,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			c.logTail(t, 50)
+			c.logTail(t, 8)
 		}
 		if err := c.destroy(); err != nil {
 			t.Errorf("pgtest: %v", err)
@@ -389,10 +389,23 @@ func (c *Cluster) logTail(t testing.TB, n int) {
 		return
 	}
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+	// The failure's own message comes before these lines; keep them few
+	// and telling so that a truncated CI excerpt still shows it: the
+	// server's errors first, else its last lines.
+	var errs []string
+	for _, l := range lines {
+		if strings.Contains(l, "ERROR:") || strings.Contains(l, "FATAL:") || strings.Contains(l, "PANIC:") {
+			errs = append(errs, l)
+		}
 	}
-	t.Logf("pgtest: last %d lines of %s:\n%s", len(lines), c.LogPath(), strings.Join(lines, "\n"))
+	what := "error lines"
+	if len(errs) == 0 {
+		errs, what = lines, "lines"
+	}
+	if len(errs) > n {
+		errs = errs[len(errs)-n:]
+	}
+	t.Logf("pgtest: last %d %s of %s:\n%s", len(errs), what, c.LogPath(), strings.Join(errs, "\n"))
 }
 
 // URL returns a URL for database db over TCP with the superuser's password.
