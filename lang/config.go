@@ -166,7 +166,25 @@ type Sync struct {
 	// Publication and Subscription are the object names on source and target.
 	Publication  string
 	Subscription string
+	// SubscriptionPassword says whether the subscription's connection
+	// string carries the password written in the source URL.
+	SubscriptionPassword SubscriptionPassword
 }
+
+// SubscriptionPassword says what password a subscription's connection
+// string carries (PostgreSQL stores it in pg_subscription on the target).
+type SubscriptionPassword string
+
+// Subscription password settings.
+const (
+	// SubscriptionPasswordURL stores the password written in the source
+	// URL, if any (plan warns); a password from PGPASSWORD or a password
+	// file is never stored.
+	SubscriptionPasswordURL SubscriptionPassword = "url"
+	// SubscriptionPasswordNone stores no password: the target server
+	// authenticates to the source through its own ~/.pgpass or PGPASSFILE.
+	SubscriptionPasswordNone SubscriptionPassword = "none"
+)
 
 // SchemaDriftPolicy says what to do when source and target schemas differ.
 type SchemaDriftPolicy string

@@ -113,7 +113,7 @@ func TestLoadFullExample(t *testing.T) {
 		t.Errorf("Snapshot = %+v", r.Snapshot)
 	}
 	if want := (Sync{Method: SyncAuto, Interval: time.Hour, ReconcileInterval: 24 * time.Hour, BatchSize: 10000,
-		Publication: "seren_replication_pub", Subscription: "seren_replication_sub"}); r.Sync != want {
+		Publication: "seren_replication_pub", Subscription: "seren_replication_sub", SubscriptionPassword: SubscriptionPasswordURL}); r.Sync != want {
 		t.Errorf("Sync = %+v", r.Sync)
 	}
 	if want := (Policy{OnSchemaDrift: DriftApply, MaxLag: 30 * time.Second, PreventDestroy: true}); r.Policy != want {
@@ -140,11 +140,12 @@ func TestLoadFanOut(t *testing.T) {
 	if !cfg.Sources["prod"].Sensitive || cfg.Targets["primary"].URL != "postgres://admin@primary.internal/postgres" {
 		t.Errorf("endpoints = %+v %+v", cfg.Sources["prod"], cfg.Targets["primary"])
 	}
-	if p.Sync.Publication != "replicator_primary_pub" || p.Sync.Method != SyncAuto || p.Sync.BatchSize != DefaultBatchSize {
+	if p.Sync.Publication != "replicator_primary_pub" || p.Sync.Method != SyncAuto || p.Sync.BatchSize != DefaultBatchSize ||
+		p.Sync.SubscriptionPassword != SubscriptionPasswordNone {
 		t.Errorf("primary sync = %+v", p.Sync)
 	}
 	if want := (Sync{Method: SyncXmin, Interval: 5 * time.Minute, ReconcileInterval: 0, BatchSize: 500,
-		Publication: "replicator_warehouse_pub", Subscription: "replicator_warehouse_sub"}); w.Sync != want {
+		Publication: "replicator_warehouse_pub", Subscription: "replicator_warehouse_sub", SubscriptionPassword: SubscriptionPasswordURL}); w.Sync != want {
 		t.Errorf("warehouse sync = %+v", w.Sync)
 	}
 	if want := []TableRef{{Database: "myapp", Schema: "public", Table: "orders"}, {Database: "myapp", Schema: "public", Table: "customers"}}; !reflect.DeepEqual(w.IncludeTables, want) {

@@ -53,7 +53,7 @@ var snapshotSchema = &hcl.BodySchema{
 
 var syncSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "method"}, {Name: "interval"}, {Name: "reconcile_interval"}, {Name: "batch_size"}, {Name: "publication"}, {Name: "subscription"},
+		{Name: "method"}, {Name: "interval"}, {Name: "reconcile_interval"}, {Name: "batch_size"}, {Name: "publication"}, {Name: "subscription"}, {Name: "subscription_password"},
 	},
 }
 
@@ -82,6 +82,8 @@ func DefaultSync() Sync {
 		BatchSize:         DefaultBatchSize,
 		Publication:       DefaultPublication,
 		Subscription:      DefaultSubscription,
+
+		SubscriptionPassword: SubscriptionPasswordURL,
 	}
 }
 
@@ -571,6 +573,11 @@ func (d *decoder) decodeSync(b *hcl.Block, ctx *hcl.EvalContext, s *Sync) {
 	if a, ok := attrs["batch_size"]; ok {
 		if n, ok := d.intAttr(a, ctx, 1, maxBatchSize, "batch_size = 10000"); ok {
 			s.BatchSize = int(n)
+		}
+	}
+	if a, ok := attrs["subscription_password"]; ok {
+		if v, ok := d.enumAttr(a, ctx, []string{string(SubscriptionPasswordURL), string(SubscriptionPasswordNone)}); ok {
+			s.SubscriptionPassword = SubscriptionPassword(v)
 		}
 	}
 	for _, n := range []string{"publication", "subscription"} {

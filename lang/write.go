@@ -443,6 +443,9 @@ func writeSync(parent *hclwrite.Body, s Sync) {
 	if s.Subscription != d.Subscription {
 		b.SetAttributeValue("subscription", cty.StringVal(s.Subscription))
 	}
+	if s.SubscriptionPassword != d.SubscriptionPassword {
+		b.SetAttributeValue("subscription_password", cty.StringVal(string(s.SubscriptionPassword)))
+	}
 }
 
 // writePolicy writes the non-default policy settings.

@@ -264,6 +264,15 @@ func (b *builder) slot(ds *DatabaseScope, pub addrs.Addr) *plans.Change {
 	return b.add(c)
 }
 
+// StoresSubscriptionPassword reports whether the subscription of r stores
+// a password in its connection string to source: only one written in the
+// source URL, and only while sync.subscription_password is "url". A
+// password this machine takes from PGPASSWORD or a password file is never
+// stored; the target server then logs in with its own ~/.pgpass.
+func StoresSubscriptionPassword(r *lang.Replication, source conninfo.Info) bool {
+	return r.Sync.SubscriptionPassword != lang.SubscriptionPasswordNone && source.WrittenPassword() != ""
+}
+
 // subscription plans the target subscription of one database.
 func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	a := b.addr(addrs.Subscription, ds.Name)
@@ -271,21 +280,25 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Chan
 	slot := SlotName(name, ds.Name)
 	src := b.in.Config.Sources[b.r.Source]
 	conn := ""
-	hasPassword := false
+	stores := false
 	if src != nil {
 		conn = connstr.RedactURL(src.URL)
 		if info, err := conninfo.ParseURL(src.URL); err == nil {
-			hasPassword = info.Password() != ""
-			conn = info.WithDatabase(ds.Name).Redacted()
+			info = info.WithDatabase(ds.Name)
+			stores = StoresSubscriptionPassword(b.r, info)
+			if !stores {
+				info = info.WithoutWrittenPassword()
+			}
+			conn = info.Redacted()
 		}
 	}
 	after := &plans.SubscriptionAttrs{Name: name, Server: b.dstName, SlotName: slot,
 		Publications: []string{b.r.Sync.Publication}, Enabled: true, Connection: conn,
-		Options: "create_slot = false, copy_data = false"}
+		Options: "create_slot = false, copy_data = false", StoresPassword: stores}
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: deps}
-	if hasPassword {
+	if stores {
 		b.diags.AddWarning(CodeSubscriptionStoresPassword, a.String(), "The subscription will store a password",
-			"The source URL carries a password, and PostgreSQL stores a subscription's connection string in pg_subscription on %s, readable by its superusers. To keep it out: drop the password from the source URL and put it in ~/.pgpass of the postgres user on the target host (see docs/security.md).", b.dstName)
+			"The source URL carries a password, and PostgreSQL stores a subscription's connection string in pg_subscription on %s, readable by its superusers. To keep it out: set sync { subscription_password = \"none\" } (flags: --subscription-password none) and put the password in ~/.pgpass of the postgres user on the target host; validate checks that the target can log in that way (see docs/security.md).", b.dstName)
 	}
 	tdb := b.dst.Database(ds.Name)
 	var actual *catalog.Subscription
@@ -309,9 +322,22 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Chan
 	default:
 		before := &plans.SubscriptionAttrs{Name: name, Server: b.dstName, SlotName: actual.SlotName,
 			Publications: actual.Publications, Enabled: actual.Enabled, Connection: conn,
-			Options: "create_slot = false, copy_data = false"}
-		c.Before = before
+			Options: "create_slot = false, copy_data = false", StoresPassword: after.StoresPassword}
 		var why []string
+		c.Before = before
+		has, known := actual.StoresPassword()
+		if known && has != after.StoresPassword {
+			before.StoresPassword = has
+			if has {
+				cause := "the source URL has none"
+				if b.r.Sync.SubscriptionPassword == lang.SubscriptionPasswordNone {
+					cause = `sync.subscription_password = "none"`
+				}
+				why = append(why, "its connection string stores a password and "+cause+": store it without one (the target server then logs in with its own ~/.pgpass)")
+			} else {
+				why = append(why, "its connection string has no password and sync.subscription_password = \"url\" stores the source URL's: set the connection string with it")
+			}
+		}
 		if stop := b.stopApplying(ds, after); stop != "" {
 			why = append(why, stop)
 		}

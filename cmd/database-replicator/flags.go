@@ -24,10 +24,29 @@ type connectionFlags struct {
 	// ReplicaIdentityFull publishes the listed tables with REPLICA
 	// IDENTITY FULL (the choice for tables without a primary key).
 	ReplicaIdentityFull []string `help:"Publish these tables (without a primary key) with REPLICA IDENTITY FULL, on the source and the target: db.table or db.schema.table (comma-separated)." placeholder:"TABLE,..." sep:"none" group:"Without a configuration file"`
+	// SubscriptionPassword is sync.subscription_password.
+	SubscriptionPassword string `help:"Whether the target's subscription stores the password written in the --source URL: url (default; plan warns) or none (the target server logs in with its own ~/.pgpass; validate checks it)." placeholder:"url|none" group:"Without a configuration file"`
 }
 
 // used reports whether the flags replace the configuration file.
 func (f *connectionFlags) used() bool { return f.Source != "" || f.Target != "" }
+
+// applySubscriptionPassword sets sync.subscription_password of the
+// flag-built configuration from --subscription-password.
+func (f *connectionFlags) applySubscriptionPassword(cfg *lang.Config) error {
+	v := lang.SubscriptionPassword(f.SubscriptionPassword)
+	switch v {
+	case "":
+		return nil
+	case lang.SubscriptionPasswordURL, lang.SubscriptionPasswordNone:
+	default:
+		return fmt.Errorf("--subscription-password %q: want url or none", f.SubscriptionPassword)
+	}
+	for _, r := range cfg.Replications {
+		r.Sync.SubscriptionPassword = v
+	}
+	return nil
+}
 
 // filtersUsed reports whether any scope or filter flag is given.
 func (f *connectionFlags) filtersUsed() bool {
@@ -45,6 +64,9 @@ const defaultConfigPath = "replication.hcl"
 // an explicit HCL file is refused: it would be ignored.
 func (a *app) loadConfigOrFlags(f *connectionFlags) (*lang.Config, error) {
 	if !f.used() {
+		if f.SubscriptionPassword != "" {
+			return nil, fmt.Errorf("--subscription-password goes with --source/--target: with a configuration file, set sync { subscription_password = %q } in it", f.SubscriptionPassword)
+		}
 		return a.loadConfig()
 	}
 	if path := a.global.Config; path != defaultConfigPath {
@@ -57,7 +79,11 @@ func (a *app) loadConfigOrFlags(f *connectionFlags) (*lang.Config, error) {
 		if f.Source == "" || f.Target == "" {
 			return nil, fmt.Errorf("-c %s with flags needs both --source and --target", path)
 		}
-		return a.loadConfigWithVars(map[string]string{lang.SourceURLVar: f.Source, lang.TargetURLVar: f.Target})
+		cfg, err := a.loadConfigWithVars(map[string]string{lang.SourceURLVar: f.Source, lang.TargetURLVar: f.Target})
+		if err != nil {
+			return nil, err
+		}
+		return cfg, f.applySubscriptionPassword(cfg)
 	}
 	cfg, diags := lang.FlagConfig(lang.FilterFlags{
 		IncludeDatabases: f.IncludeDatabases, ExcludeDatabases: f.ExcludeDatabases,
@@ -70,5 +96,5 @@ func (a *app) loadConfigOrFlags(f *connectionFlags) (*lang.Config, error) {
 	if diags.HasErrors() {
 		return nil, exitCode(1)
 	}
-	return cfg, nil
+	return cfg, f.applySubscriptionPassword(cfg)
 }

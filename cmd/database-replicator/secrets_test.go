@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,10 @@ func TestNoPasswordAnywhere(t *testing.T) {
 	}
 	logAll := pgtest.WithSetting("log_statement", "all")
 	src := pgtest.Start(t, pgtest.UniquePassword(), logAll)
-	dst := pgtest.Start(t, pgtest.UniquePassword(), logAll)
+	// The target's server logs in to the source through its own password
+	// file when the subscription stores no password (issue 13 item 7).
+	dst := pgtest.Start(t, pgtest.UniquePassword(), logAll,
+		pgtest.WithServerPassfile(fmt.Sprintf("127.0.0.1:%d:*:%s:%s", src.Port(), src.User(), src.Password())))
 	if src.Password() == dst.Password() || src.Password() == pgtest.DefaultPassword {
 		t.Fatal("the clusters do not have passwords of their own")
 	}
@@ -87,25 +91,34 @@ func TestNoPasswordAnywhere(t *testing.T) {
 		// env returns the environment giving the password; dir is the
 		// test's directory, home its $HOME.
 		env func(dir, home string) []string
+		// extra goes into the replication block.
+		extra string
+		// stores is whether the subscription's connection string holds the
+		// password: only a password written in the source URL, and only
+		// with sync.subscription_password = "url" (the default).
+		stores bool
 	}{
-		{"url", func(dir, home string) []string { return []string{"REPLICATOR_VAR_source_url=" + src.URL("postgres")} }},
-		{"pgpassword", func(dir, home string) []string {
+		{name: "url", stores: true, env: func(dir, home string) []string { return []string{"REPLICATOR_VAR_source_url=" + src.URL("postgres")} }},
+		{name: "pgpassword", env: func(dir, home string) []string {
 			return []string{"REPLICATOR_VAR_source_url=" + src.URLWithoutPassword("postgres"), "PGPASSWORD=" + src.Password()}
 		}},
-		{"pgpassfile", func(dir, home string) []string {
+		{name: "url-none", extra: "  sync {\n    subscription_password = \"none\"\n  }", env: func(dir, home string) []string {
+			return []string{"REPLICATOR_VAR_source_url=" + src.URL("postgres")}
+		}},
+		{name: "pgpassfile", env: func(dir, home string) []string {
 			f := filepath.Join(dir, "pass", "my.pgpass")
 			must(t, os.MkdirAll(filepath.Dir(f), 0o700))
 			must(t, os.WriteFile(f, []byte(pgpassLine), 0o600))
 			return []string{"REPLICATOR_VAR_source_url=" + src.URLWithoutPassword("postgres"), "PGPASSFILE=" + f}
 		}},
-		{"home-pgpass", func(dir, home string) []string {
+		{name: "home-pgpass", env: func(dir, home string) []string {
 			must(t, os.WriteFile(filepath.Join(home, ".pgpass"), []byte(pgpassLine), 0o600))
 			return []string{"REPLICATOR_VAR_source_url=" + src.URLWithoutPassword("postgres")}
 		}},
 	}
 	if os.Getenv("REPLICATOR_FAULTS") == "" {
-		// make test runs the URL case; make test-faults runs all four.
-		modes = modes[:1]
+		// make test runs the first three; make test-faults runs all.
+		modes = modes[:3]
 	}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
@@ -114,13 +127,17 @@ func TestNoPasswordAnywhere(t *testing.T) {
 			src.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY, v text)")
 			src.Exec(t, db, "INSERT INTO t SELECT g, 'v' FROM generate_series(1, 1000) g")
 			dir := t.TempDir()
-			r := newCLI(t, logicalConfig(dir, db, ""), "REPLICATOR_VAR_target_url="+dst.URL("postgres"))
+			r := newCLI(t, logicalConfig(dir, db, m.extra), "REPLICATOR_VAR_target_url="+dst.URL("postgres"))
 			r.env = append(r.env, m.env(r.dir, r.home)...)
 			var out strings.Builder
 			out.WriteString(r.must("plan", "--out", filepath.Join(dir, "tfplan")))
 			out.WriteString(r.must("apply", "--auto-approve"))
 			src.Exec(t, db, "INSERT INTO t VALUES (1001, 'after apply')")
 			waitDigestsEqual(t, src, dst, db, time.Minute)
+			stored := dst.QueryInt(t, db, "SELECT count(*) FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND subconninfo LIKE '%password=%'")
+			if (stored == 1) != m.stores {
+				t.Fatalf("the subscription stores a password: %v, want %v", stored == 1, m.stores)
+			}
 			out.WriteString(r.must("status"))
 			out.WriteString(r.must("verify"))
 			out.WriteString(r.must("sync", "--daemon", "--sync-interval", "1s"))

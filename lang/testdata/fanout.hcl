@@ -22,8 +22,9 @@ replication "primary" {
   databases = ["myapp"]
 
   sync {
-    publication  = "replicator_primary_pub"
-    subscription = "replicator_primary_sub"
+    publication           = "replicator_primary_pub"
+    subscription          = "replicator_primary_sub"
+    subscription_password = "none"
   }
 }
 

@@ -196,6 +196,9 @@ type SubscriptionAttrs struct {
 	Connection string
 	// Options are the subscription's creation options, for a reviewer.
 	Options string
+	// StoresPassword is whether the connection string carries the
+	// password written in the source URL (sync.subscription_password).
+	StoresPassword bool
 	// TableSync lists, in state, every table of the database that was
 	// copied by the subscription's table sync instead of the snapshot (it
 	// has no table record of its own).
@@ -218,6 +221,9 @@ func (*SubscriptionAttrs) Kind() addrs.Kind { return addrs.Subscription }
 func (a *SubscriptionAttrs) encode() map[string]any {
 	m := map[string]any{"name": a.Name, "server": a.Server, "slot_name": a.SlotName,
 		"publications": list(a.Publications), "enabled": a.Enabled, "connection": a.Connection, "options": a.Options}
+	if a.StoresPassword {
+		m["password_stored"] = true
+	}
 	if len(a.TableSync) > 0 {
 		m["table_sync"] = refList(a.TableSync)
 	}
@@ -233,6 +239,6 @@ func (a *SubscriptionAttrs) encode() map[string]any {
 func decodeSubscription(f *fields) *SubscriptionAttrs {
 	return &SubscriptionAttrs{Name: f.str("name"), Server: f.str("server"), SlotName: f.str("slot_name"),
 		Publications: f.strs("publications"), Enabled: f.boolean("enabled"), Connection: f.str("connection"),
-		Options: f.str("options"), TableSync: f.refs("table_sync"),
+		Options: f.str("options"), StoresPassword: f.boolean("password_stored"), TableSync: f.refs("table_sync"),
 		RefreshPublication: f.refs("refresh_publication"), StopApplying: f.refs("stop_applying")}
 }

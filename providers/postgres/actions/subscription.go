@@ -41,6 +41,16 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *plans.Chan
 		}
 		return nil, nil
 	case plans.Update:
+		if before, ok := c.Before.(*plans.SubscriptionAttrs); ok && before.StoresPassword != attrs.StoresPassword {
+			// sync.subscription_password changed: store the connection
+			// string with or without the source URL's password.
+			source := ep.Source.WithDatabase(db)
+			withPassword := attrs.StoresPassword && source.WrittenPassword() != ""
+			sql := "ALTER SUBSCRIPTION " + sub + " CONNECTION " + conninfo.QuoteLiteral(conninfo.SubscriptionConnString(source, withPassword))
+			if err := p.runWithConnString(ctx, conn, sql, withPassword); err != nil {
+				return nil, fmt.Errorf("ALTER SUBSCRIPTION %s CONNECTION: %s", sub, redactSource(err, source))
+			}
+		}
 		stmts := []string{
 			"ALTER SUBSCRIPTION " + sub + " SET PUBLICATION " + strings.Join(quotedPubs, ", ") + " WITH (refresh = false)",
 			"ALTER SUBSCRIPTION " + sub + " ENABLE",
@@ -77,16 +87,11 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *plans.Chan
 	}
 	p.mu.Unlock()
 	source := ep.Source.WithDatabase(db)
-	sql := "CREATE SUBSCRIPTION " + sub + " CONNECTION " + conninfo.QuoteLiteral(conninfo.SubscriptionConnString(source)) +
+	sql := "CREATE SUBSCRIPTION " + sub + " CONNECTION " + conninfo.QuoteLiteral(conninfo.SubscriptionConnString(source, attrs.StoresPassword)) +
 		" PUBLICATION " + strings.Join(quotedPubs, ", ") +
 		" WITH (create_slot = false, slot_name = " + conninfo.QuoteLiteral(slot) + ", copy_data = false, enabled = true)"
-	if err := p.createSubscription(ctx, conn, sql, source.Password() != ""); err != nil {
-		// The statement holds the connection string: never print it.
-		msg := connstr.RedactURL(err.Error())
-		if pw := source.Password(); len(pw) >= 4 {
-			msg = strings.ReplaceAll(msg, pw, "xxxxx")
-		}
-		return nil, fmt.Errorf("CREATE SUBSCRIPTION %s: %s", sub, msg)
+	if err := p.runWithConnString(ctx, conn, sql, attrs.StoresPassword && source.WrittenPassword() != ""); err != nil {
+		return nil, fmt.Errorf("CREATE SUBSCRIPTION %s: %s", sub, redactSource(err, source))
 	}
 	return attrs, nil
 }
@@ -138,13 +143,26 @@ func (p *Provider) disableSubscription(ctx context.Context, ep Endpoints, db, na
 // with GRANT SET).
 var quietSettings = []string{"log_statement", "log_min_duration_statement", "log_min_error_statement"}
 
-// createSubscription runs CREATE SUBSCRIPTION sql (with create_slot =
-// false, so it may run in a transaction). When the statement carries a
+// redactSource is err's text without the source's connection string or
+// password: the statement that failed holds them.
+func redactSource(err error, source conninfo.Info) string {
+	msg := connstr.RedactURL(err.Error())
+	for _, pw := range []string{source.WrittenPassword(), source.Password()} {
+		if len(pw) >= 4 {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	return msg
+}
+
+// runWithConnString runs sql, a CREATE SUBSCRIPTION (with create_slot =
+// false, so it may run in a transaction) or ALTER SUBSCRIPTION ...
+// CONNECTION holding the source's connection string. When the statement carries a
 // password it runs in a transaction whose SET LOCAL settings keep it out
 // of the target's server log, provided the role may change them; when it
 // may not, the statement runs anyway and a warning says the server log
 // may record the password (docs/security.md).
-func (p *Provider) createSubscription(ctx context.Context, conn *pgx.Conn, sql string, hasPassword bool) error {
+func (p *Provider) runWithConnString(ctx context.Context, conn *pgx.Conn, sql string, hasPassword bool) error {
 	if !hasPassword {
 		_, err := conninfo.ExecOne(ctx, conn, sql)
 		return err

@@ -6,6 +6,8 @@ package catalog
 // with pgx.Identifier{...}.Sanitize() when building SQL. Slices are sorted
 // so that two introspections of an unchanged server are equal.
 
+import "strings"
+
 // Server is what the planner knows about one PostgreSQL server.
 type Server struct {
 	// VersionNum is server_version_num, e.g. 150004.
@@ -434,6 +436,20 @@ type Subscription struct {
 	// Tables are the relations the subscription synchronizes, sorted by
 	// schema, then name.
 	Tables []SubscriptionTable `json:"tables,omitempty"`
+}
+
+// StoresPassword reports whether the subscription's connection string holds
+// a password; known is false when the user may not read it.
+func (s *Subscription) StoresPassword() (has, known bool) {
+	if s.ConnInfo == "" {
+		return false, false
+	}
+	for _, f := range strings.Fields(s.ConnInfo) {
+		if strings.HasPrefix(f, "password=") {
+			return true, true
+		}
+	}
+	return false, true
 }
 
 // Subscription table states (pg_subscription_rel.srsubstate).

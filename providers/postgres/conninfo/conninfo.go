@@ -182,6 +182,27 @@ func (c Info) Password() string {
 	return c.res.Password
 }
 
+// WrittenPassword returns the password as written in the connection
+// string (decoded), or "": never one from PGPASSWORD or a password file,
+// which belong to this machine.
+func (c Info) WrittenPassword() string {
+	if !c.Valid() {
+		return ""
+	}
+	return c.s.Values["password"]
+}
+
+// WithoutWrittenPassword returns the same connection string without the
+// password written in it (the resolved settings keep theirs).
+func (c Info) WithoutWrittenPassword() Info {
+	if !c.Valid() {
+		return c
+	}
+	cs := c.s.Clone()
+	cs.Delete("password")
+	return Info{s: cs, res: c.res}
+}
+
 // Database returns the database name: as written, else PGDATABASE, else
 // the user name.
 func (c Info) Database() string {

@@ -22,19 +22,21 @@ import (
 // string is the source's without it. What is verified: the target
 // resolves and reaches the source's host and port, TLS as configured,
 // and the source's pg_hba.conf admits the target host for the user and
-// database. When the source URL has a password, the source asking the
-// target for one counts as reached (that password is checked from this
-// machine by every other connection); without one the target must log in
-// on its own (its ~/.pgpass), and a refusal is reported.
-func TargetReachesSource(ctx context.Context, target, source Info) (string, error) {
+// database. When the subscription will carry the source URL's password
+// (withPassword), the source asking the target for one counts as reached
+// (that password is checked from this machine by every other
+// connection); otherwise the target must log in on its own (its
+// ~/.pgpass or PGPASSFILE), and a refusal is reported: the returned
+// authFailed is then true.
+func TargetReachesSource(ctx context.Context, target, source Info, withPassword bool) (msg string, authFailed bool, err error) {
 	conn, err := Connect(ctx, target)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	defer conn.Close(context.Background())
 	tx, err := conn.Begin(ctx)
 	if err != nil {
-		return "", fmt.Errorf("begin: %w", err)
+		return "", false, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(context.Background())
 	sql := "CREATE SUBSCRIPTION " + pgx.Identifier{"replicator_reach_check"}.Sanitize() +
@@ -42,15 +44,18 @@ func TargetReachesSource(ctx context.Context, target, source Info) (string, erro
 		" WITH (connect = true, enabled = false, create_slot = false, slot_name = NONE, copy_data = false)"
 	if _, err := ExecOne(ctx, tx.Conn(), sql); err != nil {
 		msg := connstr.RedactURL(ServerMessage(err))
-		if source.Password() != "" && passwordRequested(msg) {
-			return "", nil
+		auth := passwordRequested(msg)
+		if withPassword && source.WrittenPassword() != "" && auth {
+			return "", false, nil
 		}
-		if p := source.Password(); len(p) >= 4 {
-			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		for _, p := range []string{source.WrittenPassword(), source.Password()} {
+			if len(p) >= 4 {
+				msg = strings.ReplaceAll(msg, p, "xxxxx")
+			}
 		}
-		return msg, nil
+		return msg, auth, nil
 	}
-	return "", nil
+	return "", false, nil
 }
 
 // passwordRequested reports whether a connection failure means the

@@ -46,6 +46,23 @@ func (s *Settings) Set(key, value string) {
 	s.Values[key] = value
 }
 
+// Delete removes a setting.
+func (s *Settings) Delete(key string) {
+	if _, ok := s.Values[key]; !ok {
+		return
+	}
+	delete(s.Values, key)
+	for i, k := range s.Keys {
+		if k == key {
+			s.Keys = append(s.Keys[:i:i], s.Keys[i+1:]...)
+			break
+		}
+	}
+	if key == "password" {
+		s.PwInQuery = false
+	}
+}
+
 // Clone returns an independent copy.
 func (s *Settings) Clone() *Settings {
 	c := &Settings{Form: s.Form, Scheme: s.Scheme, PwInQuery: s.PwInQuery, Keys: append([]string(nil), s.Keys...), Values: map[string]string{}}

@@ -29,6 +29,7 @@ type Cluster struct {
 	user     string
 	password string
 	settings map[string]string
+	passfile []string // lines of the server's PGPASSFILE (WithServerPassfile)
 	port     int
 
 	mu   sync.Mutex // guards proc
@@ -70,7 +71,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 		}
 		t.Fatalf("pgtest: %v", err)
 	}
-	c := &Cluster{tmpl: tmpl, user: cfg.user, password: cfg.password, settings: cfg.settings}
+	c := &Cluster{tmpl: tmpl, user: cfg.user, password: cfg.password, settings: cfg.settings, passfile: cfg.passfile}
 	c.dir, err = os.MkdirTemp(tmpl.base, "c")
 	if err != nil {
 		t.Fatalf("pgtest: create cluster directory: %v", err)
@@ -84,6 +85,9 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 		}
 	})
 	if err := c.create(); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if err := c.writePassfile(); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
 	if err := c.startFreePort(); err != nil {
@@ -164,6 +168,22 @@ func (c *Cluster) writeConf() error {
 	return c.tmpl.owner.chown(path)
 }
 
+// passfilePath is the server's password file (WithServerPassfile).
+func (c *Cluster) passfilePath() string { return filepath.Join(c.dir, "server.pgpass") }
+
+// writePassfile writes the server's password file, mode 0600, owned by
+// the server's user.
+func (c *Cluster) writePassfile() error {
+	if len(c.passfile) == 0 {
+		return nil
+	}
+	path := c.passfilePath()
+	if err := os.WriteFile(path, []byte(strings.Join(c.passfile, "\n")+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return c.tmpl.owner.chown(path)
+}
+
 // launch starts the postmaster and waits until it accepts connections.
 func (c *Cluster) launch() error {
 	if err := c.writeConf(); err != nil {
@@ -184,6 +204,9 @@ func (c *Cluster) launch() error {
 	cmd := exec.Command(filepath.Join(c.tmpl.binDir, "postgres"), "-D", c.DataDir())
 	cmd.Dir = c.dir
 	cmd.Env = childEnv()
+	if len(c.passfile) > 0 {
+		cmd.Env = append(cmd.Env, "PGPASSFILE="+c.passfilePath())
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = sysProcAttr(c.tmpl.owner.cred)
 	p := &postmaster{cmd: cmd, done: make(chan struct{})}

@@ -13,6 +13,7 @@ type config struct {
 	user, password string
 	settings       map[string]string
 	major          int // 0: $PGTEST_MAJOR, else the default binaries
+	passfile       []string
 }
 
 // Major runs the cluster on PostgreSQL major version n (12, 13, …):
@@ -40,6 +41,15 @@ func WithSuperuser(name, password string) Option {
 			c.password = password
 		}
 	}
+}
+
+// WithServerPassfile gives the server process a password file with these
+// lines (host:port:db:user:password) through PGPASSFILE: the file a
+// target's subscriptions read to log in to a source whose password their
+// connection string does not hold (the ~/.pgpass of a real server's OS
+// user).
+func WithServerPassfile(lines ...string) Option {
+	return func(c *config) { c.passfile = append(c.passfile, lines...) }
 }
 
 // WithPassword sets the superuser's password for TCP connections.

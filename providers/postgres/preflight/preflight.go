@@ -338,15 +338,42 @@ func Reach(ctx context.Context, r *lang.Replication, eps *endpoints.Set, src, ds
 	}
 	ctx, cancel := context.WithTimeout(ctx, serverTimeout)
 	defer cancel()
-	msg, err := conninfo.TargetReachesSource(ctx, di, si)
+	withPassword := planner.StoresSubscriptionPassword(r, si)
+	msg, authFailed, err := conninfo.TargetReachesSource(ctx, di, si, withPassword)
 	switch {
 	case err != nil:
 		return []Check{{subject, "target can reach source", CodeTargetReachesSource, Warn, "not checked: " + err.Error(), ""}}
+	case authFailed:
+		return []Check{{subject, "target can log in to source", CodeTargetReachesSource, Fail, msg,
+			fmt.Sprintf("the subscription stores no password (%s), so the PostgreSQL server on the target logs in to %s on its own: add a line for it to the ~/.pgpass of the operating-system user running the target server (or the file its PGPASSFILE names), mode 0600, e.g. %s; or write the password in the source URL and keep sync { subscription_password = \"url\" } (PostgreSQL then stores it in pg_subscription; see docs/security.md)",
+				noPasswordWhy(r, si), si.Redacted(), pgpassLine(si))}}
 	case msg != "":
 		return []Check{{subject, "target can reach source", CodeTargetReachesSource, Fail, msg,
 			"the subscription connects from the target server to " + si.Redacted() + ": allow the target host in the source's pg_hba.conf and firewall, give the source URL a host name the target resolves, or use sync { method = \"stream\" }"}}
 	}
-	return []Check{{subject, "target can reach source", CodeTargetReachesSource, OK, "the target connected to " + si.Redacted(), ""}}
+	if withPassword {
+		return []Check{{subject, "target can reach source", CodeTargetReachesSource, OK, "the target connected to " + si.Redacted() + " (the subscription will carry the source URL's password)", ""}}
+	}
+	return []Check{{subject, "target can reach source", CodeTargetReachesSource, OK, "the target connected to " + si.Redacted() + " and logged in without a stored password", ""}}
+}
+
+// noPasswordWhy says why the subscription of r stores no password.
+func noPasswordWhy(r *lang.Replication, source conninfo.Info) string {
+	switch {
+	case r.Sync.SubscriptionPassword == lang.SubscriptionPasswordNone:
+		return `sync.subscription_password = "none"`
+	case source.Password() != "":
+		return "the source URL has none; the password this machine uses comes from PGPASSWORD or a password file, which are never copied to the target"
+	default:
+		return "the source URL has none"
+	}
+}
+
+// pgpassLine is the ~/.pgpass line the target server needs to log in to
+// source, with the password left for the user to fill in.
+func pgpassLine(source conninfo.Info) string {
+	esc := func(s string) string { return strings.NewReplacer(`\`, `\\`, ":", `\:`).Replace(s) }
+	return fmt.Sprintf("%s:%d:%s:%s:PASSWORD", esc(source.Host()), source.Port(), "*", esc(source.User()))
 }
 
 // slotRetention reports max_slot_wal_keep_size on the source: how much WAL
