@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/jackc/pglogrepl"
@@ -192,29 +193,46 @@ func (s *ExportedSlot) Alive() bool {
 	return s != nil && s.conn != nil && !s.conn.IsClosed()
 }
 
+// slotReleaseWait bounds how long DropSlot waits for a slot in use to be
+// released: the session of a killed apply (its exported snapshot's
+// replication connection) ends on its own once the server notices the
+// closed socket, which can take a moment on a loaded server.
+const slotReleaseWait = 15 * time.Second
+
 // DropSlot drops replication slot slot on info's server
 // (pg_drop_replication_slot); a slot that does not exist is not an error.
-// A slot still in use by a connection cannot be dropped: the error says so.
+// A slot in use is waited for (slotReleaseWait); one still in use then is
+// an error that says so.
 func DropSlot(ctx context.Context, info conninfo.Info, slot string) error {
 	conn, err := conninfo.Connect(ctx, info)
 	if err != nil {
 		return fmt.Errorf("drop replication slot %q: %w", slot, err)
 	}
 	defer conn.Close(context.Background())
-	var n int
-	err = conn.QueryRow(ctx, `SELECT count(pg_drop_replication_slot(slot_name))::int
-		FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, slot).Scan(&n)
-	if err != nil {
+	deadline := time.Now().Add(slotReleaseWait)
+	for {
+		var n int
+		err = conn.QueryRow(ctx, `SELECT count(pg_drop_replication_slot(slot_name))::int
+			FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, slot).Scan(&n)
 		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "55006" {
-			return fmt.Errorf("drop replication slot %q: it is in use (%s): stop the subscription or connection using it first", slot, pgErr.Message)
-		}
-		if errors.As(err, &pgErr) && pgErr.Code == "42704" { // dropped concurrently
+		switch {
+		case err == nil:
 			return nil
+		case errors.As(err, &pgErr) && pgErr.Code == "42704": // dropped concurrently
+			return nil
+		case errors.As(err, &pgErr) && pgErr.Code == "55006":
+			if time.Now().After(deadline) {
+				return fmt.Errorf("drop replication slot %q: it is in use (%s) after waiting %s: stop the subscription or connection using it first", slot, pgErr.Message, slotReleaseWait)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("drop replication slot %q: %w", slot, ctx.Err())
+			case <-time.After(200 * time.Millisecond):
+			}
+		default:
+			return fmt.Errorf("drop replication slot %q: %w", slot, err)
 		}
-		return fmt.Errorf("drop replication slot %q: %w", slot, err)
 	}
-	return nil
 }
 
 // Held is a snapshot exported by pg_export_snapshot() from a

@@ -353,3 +353,31 @@ func TestSnapshotSlotConcurrentWriter(t *testing.T) {
 	}
 	t.Logf("writer wrote %d rows: %d copied, %d streamed", last, len(copied), len(streamed))
 }
+
+// TestDropSlotWaitsForRelease: a slot whose session is still open (a
+// killed apply's replication connection the server has not reaped yet) is
+// dropped once the session ends, within DropSlot's wait.
+func TestDropSlotWaitsForRelease(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := pgtest.Start(t)
+	info := snapInfo(t, c.URL("postgres"))
+	s, err := snapshot.CreateSlotWithSnapshot(ctx, info, "held")
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan error, 1)
+	go func() {
+		time.Sleep(time.Second)
+		released <- s.Close(ctx)
+	}()
+	if err := snapshot.DropSlot(ctx, info, "held"); err != nil {
+		t.Fatalf("drop while the session ends: %v", err)
+	}
+	if err := <-released; err != nil {
+		t.Fatal(err)
+	}
+	if n := c.QueryInt(t, "postgres", "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'held'"); n != 0 {
+		t.Fatalf("the slot is still there")
+	}
+}
