@@ -311,7 +311,9 @@ func (im *importer) filterFix(ref lang.TableRef, stored string) string {
 }
 
 // quoteTableName renders schema.table quoted for SQL.
-func quoteTableName(t plans.TableName) string { return lang.QuoteIdent(t.Schema) + "." + lang.QuoteIdent(t.Table) }
+func quoteTableName(t plans.TableName) string {
+	return lang.QuoteIdent(t.Schema) + "." + lang.QuoteIdent(t.Table)
+}
 
 // slot checks a replication slot of the source server.
 func (im *importer) slot(want *plans.SlotAttrs) *Imported {
