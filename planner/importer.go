@@ -174,7 +174,7 @@ func record(a addrs.Addr, attrs plans.Attrs) *state.Resource {
 // dropHint is how to start over instead: drop the object, and let apply
 // create it (and copy the database's tables again).
 func (im *importer) dropHint(drop string) string {
-	return fmt.Sprintf("or drop it (%s) and let %s create a new one, which copies the tables of %q again", drop, applyWord(im.in.Config), im.in.Addr.Key)
+	return fmt.Sprintf("drop it (%s) and let %s create a new one, which copies the tables of %q again", drop, applyWord(im.in.Config), im.in.Addr.Key)
 }
 
 // applyWord names the command that creates replication objects.
@@ -192,10 +192,6 @@ func (im *importer) renameFix(setting, value, fixed string) string {
 // publication checks a publication of the source database.
 func (im *importer) publication(want *plans.PublicationAttrs) *Imported {
 	in, db := im.in, im.in.Addr.Key
-	if in.ID != want.Name {
-		im.differs(fmt.Sprintf("The configuration's publication is %q (sync.publication), not %q.", want.Name, in.ID),
-			im.renameFix("publication", in.ID, want.Name))
-	}
 	src := in.Servers[want.Server]
 	sdb := src.Database(db)
 	actual := sdb.Publication(in.ID)
@@ -208,6 +204,10 @@ func (im *importer) publication(want *plans.PublicationAttrs) *Imported {
 		}
 		im.notFound(fmt.Sprintf("%s has no publication %q in database %q", want.Server, in.ID, db), existing)
 		return nil
+	}
+	if in.ID != want.Name {
+		im.differs(fmt.Sprintf("The configuration's publication is %q (sync.publication), not %q.", want.Name, in.ID),
+			im.renameFix("publication", in.ID, want.Name))
 	}
 	pub := lang.QuoteIdent(in.ID)
 	var missing []string
@@ -247,7 +247,7 @@ func (im *importer) publication(want *plans.PublicationAttrs) *Imported {
 		}
 		if len(pt.Columns) > 0 {
 			im.differs(fmt.Sprintf("Publication %q publishes only the columns %s of %s; the configuration replicates every column.", in.ID, strings.Join(pt.Columns, ", "), ref),
-				fmt.Sprintf("Publish the whole table (ALTER PUBLICATION %s SET TABLE with the full table list and no column lists), %s.", pub, im.dropHint("DROP PUBLICATION "+pub)))
+				fmt.Sprintf("Publish the whole table (ALTER PUBLICATION %s SET TABLE with the full table list and no column lists), or %s.", pub, im.dropHint("DROP PUBLICATION "+pub)))
 		}
 		if src.VersionNum < 150000 {
 			continue // no row filters before PostgreSQL 15: plan reports filters it cannot publish
@@ -284,7 +284,7 @@ func (im *importer) publication(want *plans.PublicationAttrs) *Imported {
 			pub, quoteTableName(t), want.Server, hclOrFlags(im.in.Config, "databases, include_tables, exclude_tables, schema_only", "--include-tables, --exclude-tables, --schema-only-tables"))
 		if actual.AllTables {
 			fix = fmt.Sprintf("A FOR ALL TABLES publication publishes every table: bring it into the configuration's scope (%s), %s.",
-				hclOrFlags(im.in.Config, "include_tables, exclude_tables, schema_only", "--include-tables, --exclude-tables, --schema-only-tables"), im.dropHint("DROP PUBLICATION "+pub))
+				hclOrFlags(im.in.Config, "include_tables, exclude_tables, schema_only", "--include-tables, --exclude-tables, --schema-only-tables"), "or "+im.dropHint("DROP PUBLICATION "+pub))
 		}
 		im.differs(fmt.Sprintf("Publication %q publishes %s, which is %s.", in.ID, ref, why), fix)
 	}
@@ -319,13 +319,6 @@ func quoteTableName(t plans.TableName) string {
 func (im *importer) slot(want *plans.SlotAttrs) *Imported {
 	in, db := im.in, im.in.Addr.Key
 	drop := fmt.Sprintf("SELECT pg_drop_replication_slot('%s'); on %s once nothing streams from it", in.ID, want.Server)
-	if in.ID != want.Name {
-		fix := fmt.Sprintf("PostgreSQL cannot rename a slot: %s.", im.dropHint(drop))
-		if sub, ok := strings.CutSuffix(in.ID, "_"+db); ok && sub != "" && !flagMode(in.Config) {
-			fix = fmt.Sprintf("Set sync { subscription = %q } in replication %q (the slot name derives from it), %s.", sub, im.r.Name, im.dropHint(drop))
-		}
-		im.differs(fmt.Sprintf("The configuration's slot for %q is %q (derived from sync.subscription and the database), not %q.", db, want.Name, in.ID), fix)
-	}
 	src := in.Servers[want.Server]
 	actual := src.Slot(in.ID)
 	if actual == nil {
@@ -338,15 +331,22 @@ func (im *importer) slot(want *plans.SlotAttrs) *Imported {
 		im.notFound(fmt.Sprintf("%s has no replication slot %q", want.Server, in.ID), existing)
 		return nil
 	}
+	if in.ID != want.Name {
+		fix := fmt.Sprintf("PostgreSQL cannot rename a slot: %s.", im.dropHint(drop))
+		if sub, ok := strings.CutSuffix(in.ID, "_"+db); ok && sub != "" && !flagMode(in.Config) {
+			fix = fmt.Sprintf("Set sync { subscription = %q } in replication %q (the slot name derives from it), or %s.", sub, im.r.Name, im.dropHint(drop))
+		}
+		im.differs(fmt.Sprintf("The configuration's slot for %q is %q (derived from sync.subscription and the database), not %q.", db, want.Name, in.ID), fix)
+	}
 	if actual.SlotType != "logical" {
-		im.differs(fmt.Sprintf("Slot %q is a %s slot; logical replication streams from a logical slot.", in.ID, actual.SlotType), "Import a logical slot, "+im.dropHint(drop)+".")
+		im.differs(fmt.Sprintf("Slot %q is a %s slot; logical replication streams from a logical slot.", in.ID, actual.SlotType), "Import a logical slot, or "+im.dropHint(drop)+".")
 	} else {
 		if actual.Plugin != want.Plugin {
 			im.differs(fmt.Sprintf("Slot %q decodes with the output plugin %q; subscriptions need %q.", in.ID, actual.Plugin, want.Plugin), "A slot's plugin cannot change: "+im.dropHint(drop)+".")
 		}
 		if actual.Database != db {
 			im.differs(fmt.Sprintf("Slot %q decodes database %q, not %q.", in.ID, actual.Database, db),
-				fmt.Sprintf("Import it at replication.%s.slot[%q] if that database is in scope, %s.", im.r.Name, actual.Database, im.dropHint(drop)))
+				fmt.Sprintf("Import it at replication.%s.slot[%q] if that database is in scope, or %s.", im.r.Name, actual.Database, im.dropHint(drop)))
 		}
 	}
 	if actual.Temporary {
@@ -366,10 +366,6 @@ func (im *importer) slot(want *plans.SlotAttrs) *Imported {
 // the records of the database it stands for.
 func (im *importer) subscription(want *plans.SubscriptionAttrs) *Imported {
 	in, db := im.in, im.in.Addr.Key
-	if in.ID != want.Name {
-		im.differs(fmt.Sprintf("The configuration's subscription is %q (sync.subscription), not %q.", want.Name, in.ID),
-			im.renameFix("subscription", in.ID, want.Name))
-	}
 	tdb := in.Servers[want.Server].Database(db)
 	actual := tdb.Subscription(in.ID)
 	if actual == nil {
@@ -382,6 +378,10 @@ func (im *importer) subscription(want *plans.SubscriptionAttrs) *Imported {
 		im.notFound(fmt.Sprintf("%s has no subscription %q in database %q", want.Server, in.ID, db), existing)
 		return nil
 	}
+	if in.ID != want.Name {
+		im.differs(fmt.Sprintf("The configuration's subscription is %q (sync.subscription), not %q.", want.Name, in.ID),
+			im.renameFix("subscription", in.ID, want.Name))
+	}
 	sub := lang.QuoteIdent(in.ID)
 	srcName := "source." + im.r.Source
 	drop := fmt.Sprintf("ALTER SUBSCRIPTION %s DISABLE; ALTER SUBSCRIPTION %s SET (slot_name = NONE); DROP SUBSCRIPTION %s; on %s", sub, sub, sub, want.Server)
@@ -389,19 +389,17 @@ func (im *importer) subscription(want *plans.SubscriptionAttrs) *Imported {
 	case actual.SlotName == "":
 		im.differs(fmt.Sprintf("Subscription %q has no slot (slot_name = NONE): it cannot be enabled.", in.ID),
 			fmt.Sprintf("Give it the configuration's slot: ALTER SUBSCRIPTION %s SET (slot_name = '%s'); on %s, if that slot exists on %s and has streamed to it, %s.",
-				sub, want.SlotName, want.Server, srcName, im.dropHint(drop)))
+				sub, want.SlotName, want.Server, srcName, "or "+im.dropHint(drop)))
 	case actual.SlotName != want.SlotName:
-		fix := im.dropHint(drop)
+		fix := "PostgreSQL cannot rename a slot: " + im.dropHint(drop)
 		if s, ok := strings.CutSuffix(actual.SlotName, "_"+db); ok && s != "" && !flagMode(in.Config) {
-			fix = fmt.Sprintf("set sync { subscription = %q } in replication %q (the slot name derives from it), %s", s, im.r.Name, fix)
-		} else {
-			fix = "PostgreSQL cannot rename a slot: " + strings.TrimPrefix(fix, "or ")
+			fix = fmt.Sprintf("set sync { subscription = %q } in replication %q (the slot name derives from it), or %s", s, im.r.Name, im.dropHint(drop))
 		}
 		im.differs(fmt.Sprintf("Subscription %q streams from slot %q; the configuration's slot for %q is %q.", in.ID, actual.SlotName, db, want.SlotName),
 			strings.ToUpper(fix[:1])+fix[1:]+".")
 	case in.Servers[srcName].Slot(actual.SlotName) == nil:
 		im.differs(fmt.Sprintf("Subscription %q streams from slot %q, which %s does not have.", in.ID, actual.SlotName, srcName),
-			fmt.Sprintf("Without its slot it cannot stream: drop it (%s) and let %s create the slot and subscription, which copies the tables of %q again.", drop, applyWord(in.Config), db))
+			"Without its slot it cannot stream: "+im.dropHint(drop)+".")
 	}
 	pubs := slices.Sorted(slices.Values(actual.Publications))
 	if !slices.Equal(pubs, want.Publications) {
