@@ -71,7 +71,7 @@ func (c *importCmd) Run(a *app) error {
 		}
 	}
 	if cfg.FlagMode {
-		fmt.Fprintf(out, "\nThe state records it now: %s (which shows its plan and asks first) or sync, with the same flags, does only what remains.\n", planner.Command(cfg, "init"))
+		fmt.Fprintf(out, "\nThe state records it now: %s shows what remains to do, and asks before it changes anything.\n", planner.Command(cfg, "init"))
 	} else {
 		fmt.Fprintf(out, "\nThe state records it now: %s shows what remains to do.\n", planner.Command(cfg, "plan"))
 	}
