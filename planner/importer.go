@@ -59,35 +59,16 @@ type Imported struct {
 // does not stream are left to the plan, which hands them to the
 // subscription's table sync, and says so (Left).
 func Import(in ImportInput) (*Imported, diag.Diagnostics) {
-	var diags diag.Diagnostics
+	diags := CheckImportAddress(in.Config, in.Prior, in.Addr)
+	if diags.HasErrors() {
+		return nil, diags
+	}
 	a := in.Addr
-	switch a.Kind {
-	case addrs.Publication, addrs.Slot, addrs.Subscription:
-	default:
-		diags.AddError(CodeImportKindUnsupported, a.String(), "Only replication objects can be imported",
-			"%s is a %s; import takes the address of a publication, slot or subscription, e.g. replication.%s.subscription[\"app\"]. The database, its schema and the tables a subscription streams are recorded when that subscription is imported.",
-			a, a.Kind, a.Replication)
-		return nil, diags
-	}
-	if in.Prior.Resource(a.String()) != nil {
-		diags.Append(diag.Diagnostic{Severity: diag.Error, Code: CodeImportAlreadyManaged, Address: a.String(),
-			Summary: "Already managed",
-			Detail:  fmt.Sprintf("%s is already recorded in state (%s shows it); import never replaces a record.", a, Command(in.Config, "state", "show", a.String())),
-			Fix:     fmt.Sprintf("To record another object there, forget the recorded one first with %s (the object itself stays), then import again.", Command(in.Config, "state", "rm", a.String()))})
-		return nil, diags
-	}
 	var r *lang.Replication
-	var names []string
 	for _, rr := range in.Config.Replications {
-		names = append(names, rr.Name)
 		if rr.Name == a.Replication {
 			r = rr
 		}
-	}
-	if r == nil {
-		diags.AddError(CodeImportNotInConfiguration, a.String(), "No such replication",
-			"The configuration has no replication %q (it has: %s).", a.Replication, strings.Join(names, ", "))
-		return nil, diags
 	}
 	plan := in.Input
 	plan.Targets = nil
@@ -115,6 +96,38 @@ func Import(in ImportInput) (*Imported, diag.Diagnostics) {
 		return nil, diags
 	}
 	return out, diags
+}
+
+// CheckImportAddress refuses, before any server is read, an address that
+// cannot be imported: not a publication, slot or subscription, already
+// recorded in prior, or of a replication the configuration lacks.
+func CheckImportAddress(cfg *lang.Config, prior *state.State, a addrs.Addr) diag.Diagnostics {
+	var diags diag.Diagnostics
+	switch a.Kind {
+	case addrs.Publication, addrs.Slot, addrs.Subscription:
+	default:
+		diags.AddError(CodeImportKindUnsupported, a.String(), "Only replication objects can be imported",
+			"%s is a %s; import takes the address of a publication, slot or subscription, e.g. replication.%s.subscription[\"app\"]. The database, its schema and the tables a subscription streams are recorded when that subscription is imported.",
+			a, a.Kind, a.Replication)
+		return diags
+	}
+	if prior.Resource(a.String()) != nil {
+		diags.Append(diag.Diagnostic{Severity: diag.Error, Code: CodeImportAlreadyManaged, Address: a.String(),
+			Summary: "Already managed",
+			Detail:  fmt.Sprintf("%s is already managed: the state records it (%s shows it), and import never replaces a record.", a, Command(cfg, "state", "show", a.String())),
+			Fix:     fmt.Sprintf("To record another object there, forget the recorded one first with %s (the object itself stays), then import again.", Command(cfg, "state", "rm", a.String()))})
+		return diags
+	}
+	var names []string
+	for _, r := range cfg.Replications {
+		if r.Name == a.Replication {
+			return diags
+		}
+		names = append(names, r.Name)
+	}
+	diags.AddError(CodeImportNotInConfiguration, a.String(), "No such replication",
+		"The configuration has no replication %q (it has: %s).", a.Replication, strings.Join(names, ", "))
+	return diags
 }
 
 // notPlanned explains why the configuration plans nothing at the address.

@@ -291,3 +291,19 @@ func TestFlagModeAdviceNamesFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestCommandNamesTheWayTheConfigurationWasGiven(t *testing.T) {
+	a, _ := addrs.Parse(`replication.main.slot["my app"]`)
+	for _, tt := range []struct {
+		cfg  *lang.Config
+		want string
+	}{
+		{&lang.Config{}, "`database-replicator import 'replication.main.slot[\"my app\"]' 'it is'`"},
+		{&lang.Config{FlagMode: true}, "`database-replicator import 'replication.main.slot[\"my app\"]' 'it is' --source ... --target ...` (with the same filter flags)"},
+		{&lang.Config{FlagMode: true, Files: []string{"replication.toml"}}, "`database-replicator import 'replication.main.slot[\"my app\"]' 'it is' -c replication.toml` (with the same --source/--target flags)"},
+	} {
+		if got := ImportCommand(tt.cfg, a, "it is"); got != tt.want {
+			t.Errorf("got  %s\nwant %s", got, tt.want)
+		}
+	}
+}

@@ -187,6 +187,9 @@ type ImportInput struct {
 // in the diagnostics, and then nothing is to be recorded.
 func Import(ctx context.Context, in ImportInput) (*planner.Imported, diag.Diagnostics, error) {
 	log := logger(in.Log)
+	if diags := planner.CheckImportAddress(in.Config, in.Prior, in.Addr); diags.HasErrors() {
+		return nil, diags, nil
+	}
 	servers, err := IntrospectAll(ctx, in.Endpoints, log)
 	if err != nil {
 		return nil, nil, err
