@@ -24,6 +24,11 @@ type Config struct {
 	Replications []*Replication
 	// State configures where state is kept; never nil after decoding.
 	State *StateConfig
+	// FlagMode is set for a configuration built from the predecessor's
+	// --source/--target flags or TOML file (FlagConfig, DecodeTOML): the
+	// user has no HCL to edit, so diagnostics name flags and commands
+	// instead of HCL blocks.
+	FlagMode bool
 }
 
 // Variable is a declared input variable.

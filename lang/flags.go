@@ -603,6 +603,7 @@ func newFlagConfig(rng *hcl.Range, sourceURL, targetURL string, r *Replication) 
 		},
 		Replications: []*Replication{r},
 		State:        DefaultState(),
+		FlagMode:     true,
 	}
 	r.DeclRange = decl
 	return cfg

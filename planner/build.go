@@ -188,9 +188,7 @@ func (b *builder) database(ds *DatabaseScope) *plans.Change {
 		c.Action, c.Before = plans.Create, &plans.DatabaseAttrs{Name: ds.Name, Encoding: tdb.Encoding, Server: b.dstName}
 		c.Reason = fmt.Sprintf("%q exists on %s and holds no tables: it is adopted", ds.Name, b.dstName)
 	case prior == nil && !b.r.Snapshot.DropExisting:
-		b.diags.AddError(CodeTargetDatabaseNotEmpty, a.String(), "Target database already holds data",
-			"%q on %s has %d table(s) (%s) and is not recorded in state. Set snapshot { drop_existing = true } to drop and recreate it, or point the replication at an empty database.",
-			ds.Name, b.dstName, len(tdb.Tables), tableList(tdb.Tables, 5))
+		b.targetNotEmpty(a, ds, tdb)
 		c.Action = plans.Create
 	case prior == nil:
 		c.Action, c.Before = plans.Replace, &plans.DatabaseAttrs{Name: ds.Name, Encoding: tdb.Encoding, Server: b.dstName, Tables: len(tdb.Tables)}
@@ -199,6 +197,26 @@ func (b *builder) database(ds *DatabaseScope) *plans.Change {
 		b.recopyDB[ds.Name] = "the target database is dropped and recreated"
 	}
 	return b.add(c)
+}
+
+// targetNotEmpty refuses a target database that holds tables the state
+// does not record. When the configured subscription streams into it (the
+// predecessor's setup, or a lost state file), importing that subscription
+// comes first: it records the database as replicated, and nothing is
+// dropped or copied again.
+func (b *builder) targetNotEmpty(a addrs.Addr, ds *DatabaseScope, tdb *catalog.Database) {
+	cfg := b.in.Config
+	detail := fmt.Sprintf("%q on %s has %d table(s) (%s) and is not recorded in state.", ds.Name, b.dstName, len(tdb.Tables), tableList(tdb.Tables, 5))
+	drop := hclOrFlags(cfg, "set snapshot { drop_existing = true } to drop and recreate it, or point the replication at an empty database",
+		"run init with --drop-existing to drop and recreate it, or point --target at a server without it")
+	fix := strings.ToUpper(drop[:1]) + drop[1:] + "."
+	if sub := tdb.Subscription(b.r.Sync.Subscription); sub != nil && b.prior(b.addr(addrs.Subscription, ds.Name)) == nil {
+		detail += fmt.Sprintf(" Subscription %q streams into it.", sub.Name)
+		fix = fmt.Sprintf("If that subscription replicates this source (the predecessor's setup), import it with %s: the database and the tables it streams are then recorded as replicated, and nothing is dropped or copied again. Otherwise %s.",
+			ImportCommand(cfg, b.addr(addrs.Subscription, ds.Name), sub.Name), drop)
+	}
+	b.diags.Append(diag.Diagnostic{Severity: diag.Error, Code: CodeTargetDatabaseNotEmpty, Summary: "Target database already holds data",
+		Detail: detail, Address: a.String(), Fix: fix})
 }
 
 // checkDropCascade refuses to drop a target database whose tables outside
@@ -438,7 +456,8 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *p
 	what := describeCopy(ts)
 	if chk := b.in.FilterChecks[ts.Ref.String()]; chk.Invalid != "" {
 		b.diags.AddError(CodeRowFilterInvalid, a.String(), "Row filter is not valid for this table",
-			"%s on %s rejects the filter %q: %s. Fix the where expression in the table block.", ts.Ref.String(), b.srcName, ts.Filter, chk.Invalid)
+			"%s on %s rejects the filter %q: %s. %s", ts.Ref.String(), b.srcName, ts.Filter, chk.Invalid,
+			hclOrFlags(b.in.Config, "Fix the where expression in the table block.", "Fix the predicate of its --table-filter."))
 	}
 	switch {
 	case b.resync[ts.Ref.String()] != "":

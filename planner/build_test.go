@@ -573,9 +573,16 @@ func TestTargetHoldingDataNeedsDropExisting(t *testing.T) {
 	_, dst, _ := applied()
 	p, diags := Build(Input{Config: loadConfig(t, ""), Servers: servers(sourceServer(), dst), Prior: state.New()})
 	errs := errorsOf(diags)
-	if len(errs) == 0 || !strings.Contains(errs[0], "Target database already holds data") || !strings.Contains(errs[0], "drop_existing = true") ||
-		codesOf(diags, diag.Error)[0] != CodeTargetDatabaseNotEmpty {
+	if len(errs) == 0 || !strings.Contains(errs[0], "Target database already holds data") || codesOf(diags, diag.Error)[0] != CodeTargetDatabaseNotEmpty {
 		t.Fatalf("errors: %v", errs)
+	}
+	// The subscription that streams into it is named, with the import
+	// command first and drop_existing as the other way.
+	fix := diags.Errors()[0].Fix
+	if !strings.Contains(errs[0], `Subscription "seren_replication_sub" streams into it`) ||
+		!strings.Contains(fix, "`database-replicator import 'replication.main.subscription[\"app\"]' seren_replication_sub`") ||
+		!strings.Contains(fix, "drop_existing = true") {
+		t.Fatalf("error: %s\nfix: %s", errs[0], fix)
 	}
 	_ = p
 	// With drop_existing the database is replaced, unless a table outside

@@ -113,3 +113,28 @@ const (
 	// table in several databases in scope.
 	CodeTableAmbiguous diag.Code = "plan.table-ambiguous"
 )
+
+// Codes of import (Import): an existing publication, slot or subscription
+// brought under management.
+const (
+	// CodeImportKindUnsupported: the address is not a publication, slot or
+	// subscription.
+	CodeImportKindUnsupported diag.Code = "plan.import-kind-unsupported"
+	// CodeImportAlreadyManaged: the state already records the address.
+	CodeImportAlreadyManaged diag.Code = "plan.import-already-managed"
+	// CodeImportNotInConfiguration: the configuration plans no resource
+	// at the address (unknown replication, database out of scope, a sync
+	// method without publications).
+	CodeImportNotInConfiguration diag.Code = "plan.import-not-in-configuration"
+	// CodeImportObjectNotFound: the server has no object of that name.
+	CodeImportObjectNotFound diag.Code = "plan.import-object-not-found"
+	// CodeImportMismatch: the object differs from what the configuration
+	// wants (one error per difference, each with its fix).
+	CodeImportMismatch diag.Code = "plan.import-mismatch"
+	// CodeImportSubscriptionDisabled: the imported subscription is
+	// disabled; the next plan enables it (warning).
+	CodeImportSubscriptionDisabled diag.Code = "plan.import-subscription-disabled"
+	// CodeImportPublicationAllTables: the imported publication is FOR ALL
+	// TABLES, which ALTER PUBLICATION cannot change (warning).
+	CodeImportPublicationAllTables diag.Code = "plan.import-publication-all-tables"
+)

@@ -41,8 +41,8 @@ func (b *builder) databaseProperties(ds *DatabaseScope, a addrs.Addr) *plans.Dat
 	}
 	if len(missing) > 0 {
 		b.diags.AddWarning(CodeDatabaseRoleMissing, a.String(), "Database role missing on the target",
-			"The properties of %q on %s name roles that %s does not have: %s. They are not set on the target; create the roles there (or set snapshot { globals = true }) and plan again.",
-			ds.Name, b.srcName, b.dstName, strings.Join(missing, ", "))
+			"The properties of %q on %s name roles that %s does not have: %s. They are not set on the target; create the roles there%s and plan again.",
+			ds.Name, b.srcName, b.dstName, strings.Join(missing, ", "), hclOrFlags(b.in.Config, " (or set snapshot { globals = true })", ""))
 	}
 	return p
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
@@ -91,13 +92,17 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 		if ts.Filter != "" {
 			if chk := b.in.FilterChecks[ts.Ref.String()]; ts.Window == nil && chk.NotPublishable != "" {
 				b.diags.AddError(CodeRowFilterUnpublishable, a.String(), "Row filter cannot be used in a publication",
-					"%s on %s refuses the filter of %s in a publication: %s. Publications allow only immutable expressions over the table's columns; for a moving time cut-off use a time_window block (frozen to a constant cut-off when the publication is created), or use sync { method = \"xmin\" }.",
-					b.srcName, ds.Name, ts.Ref.String(), chk.NotPublishable)
+					"%s on %s refuses the filter of %s in a publication: %s. Publications allow only immutable expressions over the table's columns; %s.",
+					b.srcName, ds.Name, ts.Ref.String(), chk.NotPublishable, hclOrFlags(b.in.Config,
+						`for a moving time cut-off use a time_window block (frozen to a constant cut-off when the publication is created), or use sync { method = "xmin" }`,
+						`for a moving time cut-off use --time-filter "[db.]table:column:window" instead of --table-filter (frozen to a constant cut-off when the publication is created)`))
 			}
 			if b.src.VersionNum < 150000 {
 				b.diags.AddError(CodeRowFilterNeedsPG15, a.String(), "Row filters need PostgreSQL 15 on the source",
-					"%s has a row filter, and %s runs PostgreSQL %s; publications carry row filters only from 15 on. Use sync { method = \"xmin\" }, upgrade the source, or remove the filter.",
-					ts.Ref.String(), b.srcName, b.src.Version)
+					"%s has a row filter, and %s runs PostgreSQL %s; publications carry row filters only from 15 on. %s",
+					ts.Ref.String(), b.srcName, b.src.Version, hclOrFlags(b.in.Config,
+						`Use sync { method = "xmin" }, upgrade the source, or remove the filter.`,
+						"Upgrade the source, or drop the table's --table-filter/--time-filter."))
 			}
 		}
 		outside := b.in.FilterChecks[ts.Ref.String()].OutsideReplicaIdentity
@@ -105,9 +110,13 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 			outside = fmt.Sprintf("column %q of the time window is not part of the primary key", ts.Window.Column)
 		}
 		if outside != "" && ts.ReplicaIdentity != "full" && ts.Source.ReplicaIdentity != "full" {
+			fix := fmt.Sprintf("Add to the configuration:\n  table %q {\n    replica_identity = \"full\"\n  }\nor filter on primary-key columns only.", ts.Ref.String())
+			if flagMode(b.in.Config) {
+				fix = fmt.Sprintf("Add --replica-identity-full=%s (REPLICA IDENTITY FULL on the source and the target), or filter on primary-key columns only.", ts.Ref.String())
+			}
 			b.diags.AddError(CodeRowFilterReplicaIdentity, a.String(), "Row filter uses columns outside the replica identity",
-				"Once %s is published with its row filter, UPDATE and DELETE on it would fail on %s (%s). Add to the configuration:\n  table %q {\n    replica_identity = \"full\"\n  }\nor filter on primary-key columns only.",
-				ts.Ref.String(), b.srcName, outside, ts.Ref.String())
+				"Once %s is published with its row filter, UPDATE and DELETE on it would fail on %s (%s). %s",
+				ts.Ref.String(), b.srcName, outside, fix)
 		}
 	}
 	full := b.replicaIdentity(ds, tables, a)
@@ -126,9 +135,10 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 	case actual == nil:
 		c.Action, c.Reason = plans.Create, fmt.Sprintf("recorded in state but missing on %s (dropped outside database-replicator): create it again", b.srcName)
 	case prior == nil:
-		b.diags.AddError(CodePublicationNotManaged, a.String(), "Publication exists and is not managed here",
-			"%s already has a publication %q in %q that this state does not record. database-replicator never takes over objects it did not create: choose another sync { publication = \"...\" }, or drop it if it is a leftover.",
-			b.srcName, name, ds.Name)
+		b.notManaged(CodePublicationNotManaged, a, "Publication exists and is not managed here",
+			fmt.Sprintf("%s already has a publication %q in %q that this state does not record (the predecessor's default name, or a state file that was lost). database-replicator never takes over an object unasked.",
+				b.srcName, name, ds.Name),
+			name, `choose another sync { publication = "..." }`)
 	default:
 		var have []plans.PublishedTable
 		haveFilters := map[plans.TableName]string{}
@@ -189,6 +199,19 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 	return b.add(c)
 }
 
+// notManaged reports a replication object that exists on a server while
+// the state does not record it: the fix names the import command for it
+// (address and name) and destroy for removing it; rename is the HCL
+// alternative, left out in flag mode, where names cannot be chosen.
+func (b *builder) notManaged(code diag.Code, a addrs.Addr, summary, detail, id, rename string) {
+	fix := fmt.Sprintf("If it belongs to this replication, bring it under management with %s: import checks it against the configuration first, and records it. To remove it instead, import it and run %s.",
+		ImportCommand(b.in.Config, a, id), Command(b.in.Config, "destroy"))
+	if !flagMode(b.in.Config) {
+		fix += " Or " + rename + "."
+	}
+	b.diags.Append(diag.Diagnostic{Severity: diag.Error, Code: code, Summary: summary, Detail: detail, Address: a.String(), Fix: fix})
+}
+
 // tableName is the name of a scoped table inside its database.
 func tableName(ts *TableScope) plans.TableName {
 	return plans.TableName{Schema: ts.Ref.Schema, Table: ts.Ref.Table}
@@ -230,9 +253,10 @@ func (b *builder) slot(ds *DatabaseScope, pub addrs.Addr) *plans.Change {
 		c.Reason = fmt.Sprintf("the slot is gone from %s: changes since it was lost cannot be streamed; create a new slot and copy every table of %q again", b.srcName, ds.Name)
 		b.recopyDB[ds.Name] = "the replication slot was lost"
 	case prior == nil:
-		b.diags.AddError(CodeSlotNotManaged, a.String(), "Replication slot exists and is not managed here",
-			"%s already has a replication slot %q that this state does not record. Choose another sync { subscription = \"...\" } (the slot name derives from it), or drop the slot if it is a leftover: SELECT pg_drop_replication_slot('%s');",
-			b.srcName, name, name)
+		b.notManaged(CodeSlotNotManaged, a, "Replication slot exists and is not managed here",
+			fmt.Sprintf("%s already has a replication slot %q that this state does not record (the predecessor's, or a state file that was lost). database-replicator never takes over an object unasked.",
+				b.srcName, name),
+			name, `choose another sync { subscription = "..." } (the slot name derives from it)`)
 	case b.subscriptionLost(ds):
 		c.Before = &before
 		c.Action = plans.Replace
@@ -317,8 +341,10 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Chan
 		c.Action = plans.Create
 		c.Reason = fmt.Sprintf("recorded in state but missing on %s (dropped outside database-replicator): create it again; it resumes from the slot's confirmed position", b.dstName)
 	case prior == nil:
-		b.diags.AddError(CodeSubscriptionNotManaged, a.String(), "Subscription exists and is not managed here",
-			"%s already has a subscription %q in %q that this state does not record. Choose another sync { subscription = \"...\" }, or drop it if it is a leftover.", b.dstName, name, ds.Name)
+		b.notManaged(CodeSubscriptionNotManaged, a, "Subscription exists and is not managed here",
+			fmt.Sprintf("%s already has a subscription %q in %q that this state does not record (the predecessor's, or a state file that was lost). database-replicator never takes over an object unasked.",
+				b.dstName, name, ds.Name),
+			name, `choose another sync { subscription = "..." }`)
 	default:
 		before := &plans.SubscriptionAttrs{Name: name, Server: b.dstName, SlotName: actual.SlotName,
 			Publications: actual.Publications, Enabled: actual.Enabled, Connection: conn,

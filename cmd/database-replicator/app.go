@@ -75,6 +75,7 @@ type cli struct {
 	Status   statusCmd   `cmd:"" help:"Replication state per database: subscription, table sync states, slot, lag in bytes and seconds, retained WAL."`
 	Verify   verifyCmd   `cmd:"" help:"Compare source and target: the schema object by object, the rows table by table with bucketed checksums; list what differs. Exit 2 on differences."`
 	Destroy  destroyCmd  `cmd:"" help:"Remove the subscriptions, slots and publications the state records (target data stays unless --drop-data)."`
+	Import   importCmd   `cmd:"" help:"Bring an existing publication, slot or subscription (e.g. the predecessor's) under management: check it against the configuration, then record it in the state."`
 	Show     showCmd     `cmd:"" help:"Render a plan saved with 'plan --out'."`
 	StateCmd stateCmd    `cmd:"" name:"state" help:"Inspect or edit the state."`
 

@@ -18,22 +18,22 @@ var notManaged = map[diag.Code]string{
 }
 
 // pointToStateBackup adds to every "exists and is not managed here" error
-// the way back when the state file was lost: the backup of the previous
-// state kept next to a local state file, then destroy; or removing the
-// objects by hand.
+// (whose fix already names import and destroy) the way back when the state
+// file was lost, the backup of the previous state kept next to a local
+// state file, and how to remove a leftover by hand.
 func pointToStateBackup(backend state.Backend, diags diag.Diagnostics) {
 	for i, d := range diags {
 		drop, ok := notManaged[d.Code]
 		if !ok {
 			continue
 		}
-		fix := "If the state was lost, restore it and run plan again (or destroy, which removes what the state records)"
+		var fix string
 		if l, ok := backend.(*state.Local); ok {
 			if _, err := os.Stat(l.BackupPath()); err == nil {
-				fix = fmt.Sprintf("If the state file was deleted or damaged, the previous state is in %s: copy it to %s and run plan again (or destroy, which removes what the state records)", l.BackupPath(), l.Path())
+				fix = fmt.Sprintf("If the state file was deleted or damaged, the previous state is in %s: copy it to %s and run the command again (destroy then removes what the state records). ", l.BackupPath(), l.Path())
 			}
 		}
-		fix += "; if the object is a leftover, remove it by hand (" + drop + ")."
+		fix += "If it is a leftover, you can also remove it by hand (" + drop + ")."
 		if diags[i].Fix != "" {
 			diags[i].Fix += " "
 		}

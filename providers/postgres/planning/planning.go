@@ -17,6 +17,7 @@ import (
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
@@ -166,4 +167,37 @@ func logger(l hclog.Logger) hclog.Logger {
 		return hclog.NewNullLogger()
 	}
 	return l
+}
+
+// ImportInput is an import: the object ID at Addr, checked against the
+// configuration before the state records it.
+type ImportInput struct {
+	// Config, Endpoints, Prior and Log are as for Make.
+	Config    *lang.Config
+	Endpoints *endpoints.Set
+	Prior     *state.State
+	Log       hclog.Logger
+	// Addr is the address to import at; ID the object's name on its server.
+	Addr addrs.Addr
+	ID   string
+}
+
+// Import introspects every endpoint read-only, as a plan does, and hands
+// the object to planner.Import. The error is an I/O failure; a mismatch is
+// in the diagnostics, and then nothing is to be recorded.
+func Import(ctx context.Context, in ImportInput) (*planner.Imported, diag.Diagnostics, error) {
+	log := logger(in.Log)
+	if diags := planner.CheckImportAddress(in.Config, in.Prior, in.Addr); diags.HasErrors() {
+		return nil, diags, nil
+	}
+	servers, err := IntrospectAll(ctx, in.Endpoints, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	im, diags := planner.Import(planner.ImportInput{
+		Input: planner.Input{Config: in.Config, Servers: servers, Prior: in.Prior, Now: time.Now().UTC(),
+			FilterChecks: CheckFilters(ctx, in.Config, in.Endpoints, servers, log)},
+		Addr: in.Addr, ID: in.ID,
+	})
+	return im, diags, nil
 }
