@@ -321,8 +321,12 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Chan
 		Options: "create_slot = false, copy_data = false", StoresPassword: stores}
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: deps}
 	if stores {
+		setting := `set sync { subscription_password = "none" }`
+		if flagMode(b.in.Config) {
+			setting = "add --subscription-password none"
+		}
 		b.diags.AddWarning(CodeSubscriptionStoresPassword, a.String(), "The subscription will store a password",
-			"The source URL carries a password, and PostgreSQL stores a subscription's connection string in pg_subscription on %s, readable by its superusers. To keep it out: set sync { subscription_password = \"none\" } (flags: --subscription-password none) and put the password in ~/.pgpass of the postgres user on the target host; validate checks that the target can log in that way (see docs/security.md).", b.dstName)
+			"The source URL carries a password, and PostgreSQL stores a subscription's connection string in pg_subscription on %s, readable by its superusers. To keep it out: %s and put the password in ~/.pgpass of the postgres user on the target host; validate checks that the target can log in that way (see docs/security.md).", b.dstName, setting)
 	}
 	tdb := b.dst.Database(ds.Name)
 	var actual *catalog.Subscription

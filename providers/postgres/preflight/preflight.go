@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg *lang.Config, eps *endpoints.Set) []Check {
 		out = append(out, SyncMethod(subject, r, src))
 		out = append(out, Replication(subject, r, src, dst)...)
 		if dst != nil {
-			out = append(out, Reach(ctx, r, eps, src, dst)...)
+			out = append(out, Reach(ctx, cfg, r, eps, src, dst)...)
 		}
 	}
 	return out
@@ -324,7 +324,7 @@ func privilegeWord(p catalog.Privileges) string {
 
 // Reach asks the target to connect to the source the way its subscription
 // will (logical replication only; needs superuser on the target).
-func Reach(ctx context.Context, r *lang.Replication, eps *endpoints.Set, src, dst *catalog.Server) []Check {
+func Reach(ctx context.Context, cfg *lang.Config, r *lang.Replication, eps *endpoints.Set, src, dst *catalog.Server) []Check {
 	subject := "replication." + r.Name
 	if planner.DecideMethod(r, src).Method != lang.SyncLogical {
 		return nil
@@ -345,8 +345,8 @@ func Reach(ctx context.Context, r *lang.Replication, eps *endpoints.Set, src, ds
 		return []Check{{subject, "target can reach source", CodeTargetReachesSource, Warn, "not checked: " + err.Error(), ""}}
 	case authFailed:
 		return []Check{{subject, "target can log in to source", CodeTargetReachesSource, Fail, msg,
-			fmt.Sprintf("the subscription stores no password (%s), so the PostgreSQL server on the target logs in to %s on its own: add a line for it to the ~/.pgpass of the operating-system user running the target server (or the file its PGPASSFILE names), mode 0600, e.g. %s; or write the password in the source URL and keep sync { subscription_password = \"url\" } (PostgreSQL then stores it in pg_subscription; see docs/security.md)",
-				noPasswordWhy(r, si), si.Redacted(), pgpassLine(si))}}
+			fmt.Sprintf("the subscription stores no password (%s), so the PostgreSQL server on the target logs in to %s on its own: add a line for it to the ~/.pgpass of the operating-system user running the target server (or the file its PGPASSFILE names), mode 0600, e.g. %s; or %s (PostgreSQL then stores it in pg_subscription; see docs/security.md)",
+				noPasswordWhy(cfg, r, si), si.Redacted(), pgpassLine(si), storeAdvice(cfg))}}
 	case msg != "":
 		return []Check{{subject, "target can reach source", CodeTargetReachesSource, Fail, msg,
 			"the subscription connects from the target server to " + si.Redacted() + ": allow the target host in the source's pg_hba.conf and firewall, give the source URL a host name the target resolves, or use sync { method = \"stream\" }"}}
@@ -357,9 +357,20 @@ func Reach(ctx context.Context, r *lang.Replication, eps *endpoints.Set, src, ds
 	return []Check{{subject, "target can reach source", CodeTargetReachesSource, OK, "the target connected to " + si.Redacted() + " and logged in without a stored password", ""}}
 }
 
+// storeAdvice says how to have the subscription store the URL's password,
+// the way the configuration was given.
+func storeAdvice(cfg *lang.Config) string {
+	if cfg != nil && cfg.FlagMode {
+		return "write the password in the --source URL and leave out --subscription-password none"
+	}
+	return `write the password in the source URL and keep sync { subscription_password = "url" }`
+}
+
 // noPasswordWhy says why the subscription of r stores no password.
-func noPasswordWhy(r *lang.Replication, source conninfo.Info) string {
+func noPasswordWhy(cfg *lang.Config, r *lang.Replication, source conninfo.Info) string {
 	switch {
+	case r.Sync.SubscriptionPassword == lang.SubscriptionPasswordNone && cfg != nil && cfg.FlagMode:
+		return "--subscription-password none"
 	case r.Sync.SubscriptionPassword == lang.SubscriptionPasswordNone:
 		return `sync.subscription_password = "none"`
 	case source.Password() != "":
