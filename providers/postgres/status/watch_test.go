@@ -42,13 +42,27 @@ func TestWatchStopsOnADrawError(t *testing.T) {
 }
 
 func TestWatchWaitsTheInterval(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Millisecond)
+	// Only a lower bound is asserted: a loaded machine may make the gaps
+	// longer, never shorter.
+	const interval = 40 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	draws := 0
-	if err := Watch(ctx, 50*time.Millisecond, func(context.Context) error { draws++; return nil }); err != nil {
+	var draws []time.Time
+	if err := Watch(ctx, interval, func(context.Context) error {
+		draws = append(draws, time.Now())
+		if len(draws) == 3 {
+			cancel()
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if draws < 2 || draws > 3 {
-		t.Fatalf("drew %d times in 120ms at a 50ms interval, want 2 or 3", draws)
+	if len(draws) != 3 {
+		t.Fatalf("drew %d times, want 3 before the cancel", len(draws))
+	}
+	for i := 1; i < len(draws); i++ {
+		if gap := draws[i].Sub(draws[i-1]); gap < interval*9/10 {
+			t.Fatalf("draw %d came %s after the previous one, want at least %s", i+1, gap, interval)
+		}
 	}
 }
