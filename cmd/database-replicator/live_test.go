@@ -31,12 +31,15 @@ func TestLiveScripts(t *testing.T) {
 		Dir: "testdata/live",
 		Setup: func(env *testscript.Env) error {
 			tb := env.T().(testing.TB)
-			var opts []pgtest.Option
+			// Passwords of their own: a script that scans every process
+			// for its password (nosecret) must not find another script's
+			// --source URL, which the user typed.
+			opts := []pgtest.Option{pgtest.UniquePassword()}
 			if strings.Contains(tb.Name(), "walreplica") {
 				opts = append(opts, pgtest.WithSetting("wal_level", "replica"))
 			}
 			src := pgtest.Start(tb, opts...)
-			dst := pgtest.Start(env.T().(testing.TB))
+			dst := pgtest.Start(env.T().(testing.TB), pgtest.UniquePassword())
 			env.Values["source"] = src
 			env.Values["target"] = dst
 			env.Values["tb"] = tb
