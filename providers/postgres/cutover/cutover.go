@@ -194,13 +194,35 @@ func (r *run) detaching() bool {
 	return false
 }
 
+// recorded reports whether any database has a cutover record (a fence
+// may have begun).
+func (r *run) recorded() bool {
+	for _, db := range r.in.Databases {
+		if db.Record != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // cutover runs the phases; a failure before the detach rolls back.
 func (r *run) cutover(ctx context.Context) error {
 	if r.detaching() {
 		r.log.Info("an earlier cutover reached the detach: completing it")
+		var recorded []*Database
+		for _, db := range r.in.Databases {
+			if db.Record != nil {
+				recorded = append(recorded, db)
+			}
+		}
+		r.in.Databases = recorded
 		return r.detach(ctx)
 	}
 	fail := func(err error) error {
+		if !r.recorded() {
+			r.rep.Outcome = OutcomeRolledBack
+			return fmt.Errorf("%w\nnothing was changed: the source was not fenced and replication is as it was; fix the cause and run cutover again", err)
+		}
 		rbErr := r.rollback(err)
 		if rbErr != nil {
 			r.rep.Outcome = OutcomeFailed
