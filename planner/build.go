@@ -760,6 +760,10 @@ func planDeletes(p *plans.Plan, in Input, desired map[string]bool, diags *diag.D
 			diags.AddWarning(CodeUnreadableStateAddress, s, "Unreadable address in state", "%v; remove it with `database-replicator state rm`.", err)
 			continue
 		}
+		if a.Kind == addrs.Cutover {
+			// A cutover's record, not a planned resource.
+			continue
+		}
 		res := in.Prior.Resource(s)
 		before, err := plans.DecodeAttrs(a.Kind, res.Attributes)
 		if err != nil {

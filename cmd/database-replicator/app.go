@@ -74,6 +74,7 @@ type cli struct {
 	Sync     syncCmd     `cmd:"" help:"Create or repair the subscriptions, then keep the target in sync: xmin cycles, sequences, lag. --daemon runs it in the background."`
 	Status   statusCmd   `cmd:"" help:"Replication state per database: subscription, table sync states, slot, lag in bytes and seconds, retained WAL."`
 	Verify   verifyCmd   `cmd:"" help:"Compare source and target: the schema object by object, the rows table by table with bucketed checksums; list what differs. Exit 2 on differences."`
+	Cutover  cutoverCmd  `cmd:"" help:"Switch to the target: preflight, fence writes on the source, drain exactly, sync sequences, a final check, detach. Resumable; rolls back on failure."`
 	Destroy  destroyCmd  `cmd:"" help:"Remove the subscriptions, slots and publications the state records (target data stays unless --drop-data)."`
 	Import   importCmd   `cmd:"" help:"Bring an existing publication, slot or subscription (e.g. the predecessor's) under management: check it against the configuration, then record it in the state."`
 	Show     showCmd     `cmd:"" help:"Render a plan saved with 'plan --out'."`

@@ -30,12 +30,15 @@ const (
 	Slot         Kind = "slot"
 	Subscription Kind = "subscription"
 	Xmin         Kind = "xmin"
+	// Cutover records the progress of a cutover of one database: it is
+	// written by the cutover command, never planned.
+	Cutover Kind = "cutover"
 )
 
 // kindOrder ranks kinds for sorting; it follows the creation order.
 var kindOrder = map[Kind]int{
 	Database: 0, Globals: 1, Schema: 2, Publication: 3, Slot: 4, Table: 5, PostData: 6,
-	Sequences: 7, Subscription: 8, Xmin: 9,
+	Sequences: 7, Subscription: 8, Xmin: 9, Cutover: 10,
 }
 
 // keyless kinds have one instance per replication and no ["key"].

@@ -62,6 +62,8 @@ func DecodeAttrs(kind addrs.Kind, m map[string]any) (Attrs, error) {
 		a = decodeSubscription(f)
 	case addrs.Xmin:
 		a = decodeXmin(f)
+	case addrs.Cutover:
+		a = decodeCutover(f)
 	default:
 		return nil, fmt.Errorf("attributes of unknown kind %q", kind)
 	}

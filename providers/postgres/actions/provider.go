@@ -162,6 +162,11 @@ func (p *Provider) Apply(ctx context.Context, c *plans.Change, progress executor
 		attrs, err = p.subscription(ctx, ep, c)
 	case addrs.Xmin:
 		attrs, err = p.xmin(ctx, ep, c)
+	case addrs.Cutover:
+		// Only destroy plans a cutover record, to forget it.
+		if c.Action != plans.Delete {
+			err = fmt.Errorf("a cutover is run by the cutover command, not by apply")
+		}
 	default:
 		err = fmt.Errorf("no action for %s", c.Addr.Kind)
 	}

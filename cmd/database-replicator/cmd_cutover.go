@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
+	"github.com/database-replicator/database-replicator/providers/postgres/cutover"
+	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
+	"github.com/database-replicator/database-replicator/providers/postgres/status"
+	"github.com/database-replicator/database-replicator/providers/postgres/verify"
+	"github.com/database-replicator/database-replicator/state"
+)
+
+// cutoverCmd switches the application from the source to the target.
+type cutoverCmd struct {
+	AutoApprove       bool         `short:"y" aliases:"yes" help:"Cut over without asking for confirmation (also -y, --yes)."`
+	JSON              bool         `name:"json" help:"Print the steps and the report as one JSON document (needs --auto-approve)."`
+	MaxLag            intervalFlag `help:"Refuse to start when the target lags more than DURATION." default:"5s" placeholder:"DURATION"`
+	MaxLagBytes       sizeFlag     `help:"Refuse to start when the target lags more than SIZE of WAL." default:"16MB" placeholder:"SIZE"`
+	Fence             string       `help:"all: make the source's databases read-only and end their client sessions; none: you stop the writers (e.g. at a proxy)." enum:"all,none" default:"all"`
+	Verify            string       `help:"Final check before the detach: full (row counts, checksums, schema), quick (row counts), none." enum:"full,quick,none" default:"full"`
+	KeepSourceObjects bool         `help:"Leave the replication slot and the publication on the source (the slot retains WAL until dropped)."`
+	DrainTimeout      intervalFlag `help:"How long to wait for the target to apply up to the fence." default:"5m" placeholder:"DURATION"`
+	connectionFlags
+}
+
+// killAtEnv names a cutover phase after whose record the process kills
+// itself (SIGKILL): the crash tests' fault point.
+const killAtEnv = "REPLICATOR_TEST_CUTOVER_KILL_AT"
+
+// Run implements the command.
+func (c *cutoverCmd) Run(a *app) error {
+	if c.JSON && !c.AutoApprove {
+		return errors.New("cutover --json needs --auto-approve: review the steps with cutover (without --json) first")
+	}
+	cfg, err := a.loadConfigOrFlags(&c.connectionFlags)
+	if err != nil {
+		return err
+	}
+	eps, err := resolveEndpoints(cfg)
+	if err != nil {
+		return err
+	}
+	backend, unlock, err := a.lockState(cfg, "cutover")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := backend.Read(a.ctx)
+	if err != nil {
+		return err
+	}
+	dbs, done, err := cutoverDatabases(cfg, eps, st)
+	if err != nil {
+		return err
+	}
+	if len(dbs) == 0 {
+		if len(done) > 0 {
+			fmt.Fprintf(a.io.stdout, "Nothing to cut over: %s already cut over.\n", strings.Join(done, ", "))
+			return nil
+		}
+		return errors.New("nothing to cut over: the state records no logical replication (run apply, or init and sync, first)")
+	}
+	opts := cutover.Options{MaxLag: c.MaxLag.D, MaxLagBytes: c.MaxLagBytes.N, Fence: c.Fence, Verify: c.Verify,
+		KeepSourceObjects: c.KeepSourceObjects, DrainTimeout: c.DrainTimeout.D}
+	view := views.NewCutoverView(a.io.stdout, c.JSON)
+	if err := view.Steps(cutover.Steps(dbs, opts), cutover.Summary(opts)); err != nil {
+		return err
+	}
+	resumed := false
+	for _, db := range dbs {
+		if db.Record != nil {
+			resumed = true
+			fmt.Fprintf(a.io.stderr, "An interrupted cutover of %s is recorded (phase %s): this run resumes it, or rolls it back if it cannot.\n", db.Address(), db.Record.Phase)
+		}
+	}
+	if !c.AutoApprove && !resumed {
+		if err := a.confirm("cutover", "--auto-approve", confirmYes); err != nil {
+			return err
+		}
+	}
+	killAt, _ := a.io.lookupEnv(killAtEnv)
+	in := cutover.Input{
+		Databases: dbs,
+		Options:   opts,
+		Log:       a.log,
+		Save: func(ctx context.Context, db *cutover.Database, attrs *plans.CutoverAttrs) error {
+			addr := addrs.New(db.Replication, addrs.Cutover, db.Name).String()
+			if attrs == nil {
+				st.RemoveResource(addr)
+			} else {
+				st.SetResource(&state.Resource{Address: addr, Kind: string(addrs.Cutover), Status: cutoverStatus(attrs.Phase),
+					Attributes: plans.EncodeAttrs(attrs)})
+			}
+			return backend.Write(ctx, st)
+		},
+		Forget: func(ctx context.Context, db *cutover.Database, kept bool) error {
+			kinds := []addrs.Kind{addrs.Subscription}
+			if !kept {
+				kinds = append(kinds, addrs.Slot, addrs.Publication)
+			}
+			for _, k := range kinds {
+				st.RemoveResource(addrs.New(db.Replication, k, db.Name).String())
+			}
+			return backend.Write(ctx, st)
+		},
+		FullCheck: func(ctx context.Context) (string, error) {
+			rep, err := verify.Run(ctx, verify.Input{Config: cfg, Endpoints: eps, MaxKeys: 5})
+			if err != nil {
+				return "", err
+			}
+			var differ []string
+			for _, t := range rep.Tables {
+				if t.Result != verify.Equal {
+					differ = append(differ, t.Table)
+				}
+			}
+			for _, s := range rep.Schema {
+				for _, d := range s.Differences {
+					if cutover.FenceDifference(d) {
+						continue
+					}
+					differ = append(differ, fmt.Sprintf("%s: %s %s %s", s.Database, d.Kind, d.Object, d.Problem))
+				}
+			}
+			return strings.Join(differ, ", "), nil
+		},
+		OnPhase: func(p cutover.PhaseResult) { _ = view.Phase(p) },
+		AfterRecord: func(phase string) {
+			if killAt != "" && killAt == phase {
+				if p, err := os.FindProcess(os.Getpid()); err == nil {
+					_ = p.Kill()
+				}
+			}
+		},
+	}
+	rep, runErr := cutover.Run(a.ctx, in)
+	if err := view.Report(rep); err != nil {
+		return err
+	}
+	if runErr != nil {
+		return &exitError{code: 1, err: runErr}
+	}
+	return nil
+}
+
+// cutoverStatus is the state status of a cutover record at phase.
+func cutoverStatus(phase string) string {
+	if phase == plans.CutoverDone {
+		return state.StatusDone
+	}
+	return state.StatusInProgress
+}
+
+// cutoverDatabases lists the databases to cut over: every database the
+// state records with a subscription (or with an unfinished cutover), with
+// the cutover record of an earlier run. done names those already cut
+// over.
+func cutoverDatabases(cfg *lang.Config, eps *endpoints.Set, st *state.State) (dbs []*cutover.Database, done []string, err error) {
+	for _, r := range cfg.Replications {
+		src, dst, err := eps.Pair(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, name := range status.StateDatabases(st, r.Name) {
+			var rec *plans.CutoverAttrs
+			if res := st.Resource(addrs.New(r.Name, addrs.Cutover, name).String()); res != nil {
+				a, err := plans.DecodeAttrs(addrs.Cutover, res.Attributes)
+				if err != nil {
+					return nil, nil, fmt.Errorf("the state's cutover record of replication.%s %q: %w", r.Name, name, err)
+				}
+				rec, _ = a.(*plans.CutoverAttrs)
+			}
+			if rec != nil && rec.Phase == plans.CutoverDone {
+				done = append(done, fmt.Sprintf("replication.%s %q", r.Name, name))
+				continue
+			}
+			db := &cutover.Database{Replication: r.Name, Name: name, Source: src.WithDatabase(name), Target: dst.WithDatabase(name), Record: rec}
+			if rec != nil {
+				db.Publication, db.Slot, db.Subscription = rec.Publication, rec.Slot, rec.Subscription
+				dbs = append(dbs, db)
+				continue
+			}
+			res := st.Resource(addrs.New(r.Name, addrs.Subscription, name).String())
+			if res == nil {
+				for _, ad := range st.Addresses() {
+					if p, err := addrs.Parse(ad); err == nil && p.Kind == addrs.Xmin && p.Replication == r.Name && strings.HasPrefix(p.Key, name+".") {
+						return nil, nil, fmt.Errorf("replication.%s %q uses the xmin method: cutover supports logical replication only so far", r.Name, name)
+					}
+				}
+				continue
+			}
+			a, err := plans.DecodeAttrs(addrs.Subscription, res.Attributes)
+			if err != nil {
+				return nil, nil, fmt.Errorf("the state's subscription record of replication.%s %q: %w", r.Name, name, err)
+			}
+			sub, _ := a.(*plans.SubscriptionAttrs)
+			if sub == nil {
+				continue
+			}
+			db.Subscription, db.Slot, db.Publication = sub.Name, sub.SlotName, r.Sync.Publication
+			if len(sub.Publications) > 0 {
+				db.Publication = sub.Publications[0]
+			}
+			dbs = append(dbs, db)
+		}
+	}
+	return dbs, done, nil
+}

@@ -1,0 +1,64 @@
+package plans
+
+import "github.com/database-replicator/database-replicator/planner/addrs"
+
+// Cutover phases recorded in CutoverAttrs.Phase, in order. A cutover
+// interrupted in a phase before CutoverDetaching can still be rolled back
+// (the source is unfenced, replication is as it was); from
+// CutoverDetaching on it can only be completed.
+const (
+	CutoverFenced     = "fenced"
+	CutoverDrained    = "drained"
+	CutoverSequences  = "sequences"
+	CutoverVerified   = "verified"
+	CutoverDetaching  = "detaching"
+	CutoverDone       = "done"
+	CutoverRolledBack = "rolled_back"
+)
+
+// CutoverAttrs record the progress of the cutover of one database, so
+// that a rerun after a crash completes it or rolls it back.
+type CutoverAttrs struct {
+	// Phase is the last phase reached (CutoverFenced ... CutoverDone).
+	Phase string
+	// Publication and Slot are on the source, Subscription on the target.
+	Publication, Slot, Subscription string
+	// Fence is "all" (the database was made read-only and its sessions
+	// ended) or "none".
+	Fence string
+	// PriorReadOnly is the database's own default_transaction_read_only
+	// setting before the fence ("" when it had none): the unfence
+	// restores it.
+	PriorReadOnly string
+	// FenceLSN is the source's WAL position after the fence: the target
+	// has every earlier change once the slot confirms it.
+	FenceLSN string
+	// FencedAt is when the fence took effect (RFC 3339), the start of the
+	// write-unavailability window.
+	FencedAt string
+	// WritesAtFence is the source's count of rows written to the
+	// published tables (pg_stat_user_tables) right after the fence.
+	WritesAtFence int64
+	// KeepSourceObjects leaves the slot and publication on the source.
+	KeepSourceObjects bool
+}
+
+// Kind implements Attrs.
+func (*CutoverAttrs) Kind() addrs.Kind { return addrs.Cutover }
+
+func (a *CutoverAttrs) encode() map[string]any {
+	m := map[string]any{"phase": a.Phase, "publication": a.Publication, "slot": a.Slot, "subscription": a.Subscription,
+		"fence": a.Fence, "fence_lsn": a.FenceLSN, "fenced_at": a.FencedAt, "writes_at_fence": a.WritesAtFence,
+		"keep_source_objects": a.KeepSourceObjects}
+	if a.PriorReadOnly != "" {
+		m["prior_read_only"] = a.PriorReadOnly
+	}
+	return m
+}
+
+func decodeCutover(f *fields) *CutoverAttrs {
+	return &CutoverAttrs{Phase: f.str("phase"), Publication: f.str("publication"), Slot: f.str("slot"),
+		Subscription: f.str("subscription"), Fence: f.str("fence"), PriorReadOnly: f.str("prior_read_only"),
+		FenceLSN: f.str("fence_lsn"), FencedAt: f.str("fenced_at"), WritesAtFence: f.integer("writes_at_fence"),
+		KeepSourceObjects: f.boolean("keep_source_objects")}
+}

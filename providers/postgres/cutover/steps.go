@@ -1,0 +1,100 @@
+package cutover
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/providers/postgres/schemacompare"
+)
+
+// Step is one step of the cutover as shown before it runs. Its JSON form
+// is cutover --json's.
+type Step struct {
+	Name    string   `json:"name"`
+	Actions []string `json:"actions"`
+}
+
+// Steps describes what Run will do with dbs and opts, in order.
+func Steps(dbs []*Database, opts Options) []Step {
+	var pre, fence, drain, seqs, detach []string
+	for _, db := range dbs {
+		a := db.Address()
+		pre = append(pre, fmt.Sprintf("%s: subscription %q enabled and streaming, every table ready, lag under %s / %s, no prepared transaction",
+			a, db.Subscription, opts.MaxLag, lang.FormatBytes(opts.MaxLagBytes)))
+		if opts.Fence == FenceNone {
+			fence = append(fence, fmt.Sprintf("%s: not fenced (--fence none): stop the writers yourself (e.g. at the proxy) before this step", a))
+		} else {
+			fence = append(fence, fmt.Sprintf("%s: ALTER DATABASE %s SET default_transaction_read_only = on; end its client sessions (not replication connections, not this tool's)",
+				a, pgx.Identifier{db.Name}.Sanitize()))
+		}
+		drain = append(drain, fmt.Sprintf("%s: wait until slot %q confirms the source's WAL position after the fence", a, db.Slot))
+		seqs = append(seqs, fmt.Sprintf("%s: set every sequence on the target from the source's last_value and is_called", a))
+		d := fmt.Sprintf("%s: disable and drop subscription %q on the target", a, db.Subscription)
+		if opts.KeepSourceObjects {
+			d += fmt.Sprintf("; keep slot %q and publication %q on the source (--keep-source-objects)", db.Slot, db.Publication)
+		} else {
+			d += fmt.Sprintf("; drop slot %q and publication %q on the source", db.Slot, db.Publication)
+		}
+		detach = append(detach, d)
+	}
+	var check []string
+	switch opts.Verify {
+	case VerifyNone:
+		check = []string{"none (--verify none)"}
+	case VerifyQuick:
+		check = []string{"row counts of every published table (--verify quick)"}
+	default:
+		check = []string{"row counts and checksums of every table, and the schema (the verify command's comparison)"}
+	}
+	return []Step{
+		{Name: PhasePreflight, Actions: pre},
+		{Name: PhaseFence, Actions: fence},
+		{Name: PhaseDrain, Actions: drain},
+		{Name: PhaseSequences, Actions: seqs},
+		{Name: PhaseVerify, Actions: check},
+		{Name: PhaseDetach, Actions: detach},
+	}
+}
+
+// Summary says, in one line, what the steps mean for the application.
+func Summary(opts Options) string {
+	var b strings.Builder
+	if opts.Fence == FenceNone {
+		b.WriteString("The source is not fenced: writes you let through after the drain are not on the target.")
+	} else {
+		b.WriteString("The source's databases reject writes from the fence on, and stay read-only after the cutover.")
+	}
+	b.WriteString(" A failure before the detach unfences the source and leaves replication as it was.")
+	return b.String()
+}
+
+// fenceSetting is the database setting the fence adds on the source.
+const fenceSetting = "default_transaction_read_only=on"
+
+// FenceDifference reports whether d, a schema difference of a database,
+// is only the fence's own setting on the source (the final check ignores
+// it).
+func FenceDifference(d schemacompare.Difference) bool {
+	if d.Kind != "database" || d.Problem != schemacompare.Different || len(d.Attributes) == 0 {
+		return false
+	}
+	for _, a := range d.Attributes {
+		if a.Name != "settings" {
+			return false
+		}
+		var rest []string
+		for _, s := range strings.FieldsFunc(a.Source, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
+			if s != fenceSetting {
+				rest = append(rest, s)
+			}
+		}
+		target := strings.Join(strings.FieldsFunc(a.Target, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }), ",")
+		if strings.Join(rest, ",") != target {
+			return false
+		}
+	}
+	return true
+}
