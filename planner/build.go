@@ -156,6 +156,9 @@ func (b *builder) build() {
 	b.method, why = ResolveMethod(b.r, b.src)
 	*b.diags = append(*b.diags, diag.Diagnostic{Severity: diag.Warning, Code: CodeSyncMethod, Summary: "Sync method: " + string(b.method), Detail: why, Address: "replication." + b.r.Name})
 
+	if b.cutOver(scope) {
+		return
+	}
 	var dbChanges []addrs.Addr
 	for _, ds := range scope.Databases {
 		dbChanges = append(dbChanges, b.database(ds).Addr)
@@ -167,6 +170,41 @@ func (b *builder) build() {
 	for _, ds := range scope.Databases {
 		b.databaseContents(ds, globals)
 	}
+}
+
+// cutOver reports, as errors, the databases in scope whose cutover the
+// state records (finished or interrupted), and whether there were any:
+// such a replication is not planned at all. After a cutover the target is
+// the primary; planning the replication again would create a new slot and
+// copy the old primary over it.
+func (b *builder) cutOver(scope *Scope) bool {
+	found := false
+	for _, ds := range scope.Databases {
+		a := b.addr(addrs.Cutover, ds.Name)
+		ca := priorOf[*plans.CutoverAttrs](b, a)
+		if ca == nil {
+			continue
+		}
+		found = true
+		if ca.Phase == plans.CutoverDone {
+			b.diags.AddError(CodeCutOver, a.String(), "Database was cut over",
+				"Database %q was cut over to %s (fenced %s): it is the primary now, and planning replication.%s again would copy the old primary over it. Remove the database from this replication (or the replication from the configuration); to follow the new primary, write a replication from it. `database-replicator state rm %s` forgets the record.",
+				ds.Name, b.dstName, ca.FencedAt, b.r.Name, a.String())
+			continue
+		}
+		b.diags.AddError(CodeCutoverInProgress, a.String(), "Cutover in progress",
+			"The cutover of database %q stopped in phase %q. Run `database-replicator cutover` again: it finishes the cutover, or rolls it back when it cannot (the source is unfenced and replication goes on); plan and apply wait for that.",
+			ds.Name, ca.Phase)
+	}
+	if found {
+		// Nothing of it is planned, dropped included.
+		for _, s := range b.in.Prior.Addresses() {
+			if a, err := addrs.Parse(s); err == nil && a.Replication == b.r.Name {
+				b.desired[s] = true
+			}
+		}
+	}
+	return found
 }
 
 // database plans the target database itself.

@@ -137,4 +137,11 @@ const (
 	// CodeImportPublicationAllTables: the imported publication is FOR ALL
 	// TABLES, which ALTER PUBLICATION cannot change (warning).
 	CodeImportPublicationAllTables diag.Code = "plan.import-publication-all-tables"
+	// CodeCutOver: the state records a finished cutover of a database in
+	// scope: the target is the primary now, and planning the replication
+	// again would copy the old primary over it.
+	CodeCutOver diag.Code = "plan.cut-over"
+	// CodeCutoverInProgress: a cutover of a database in scope was
+	// interrupted; only cutover may go on or roll it back.
+	CodeCutoverInProgress diag.Code = "plan.cutover-in-progress"
 )
