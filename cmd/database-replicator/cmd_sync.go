@@ -54,7 +54,13 @@ func (c *syncCmd) Run(a *app) error {
 	case c.Daemon:
 		return a.daemonStart()
 	}
-	cfg, err := a.loadConfigOrFlags(&c.connectionFlags)
+	var cfg *lang.Config
+	var err error
+	if a.pickerWanted(&c.connectionFlags, false) {
+		cfg, err = a.pickAndLoad(&c.connectionFlags, "go on with sync")
+	} else {
+		cfg, err = a.loadConfigOrFlags(&c.connectionFlags)
+	}
 	if err != nil {
 		return err
 	}
