@@ -73,7 +73,7 @@ func (c *configGenerateCmd) Run(a *app) error {
 		if c.Out == "-" {
 			return errors.New("the interactive setup writes a file: give -o PATH instead of -")
 		}
-		if _, err := a.pickAndWrite(f, c.Out, ""); err != nil {
+		if _, err := a.pickAndWrite(f, c.Out, pickerNext{}); err != nil {
 			return err
 		}
 		fmt.Fprintf(a.io.stdout, "Next: %sdatabase-replicator plan -c %s\n", pickedEnv, c.Out)

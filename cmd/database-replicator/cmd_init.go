@@ -28,7 +28,8 @@ func (c *initCmd) Run(a *app) error {
 	var cfg *lang.Config
 	var err error
 	if picked {
-		cfg, err = a.pickAndLoad(&c.connectionFlags, "go on with init (its plan, size estimate and question come next)")
+		cfg, err = a.pickAndLoad(&c.connectionFlags, pickerNext{Then: "go on with init",
+			Detail: "init then shows its plan and the sizes, and asks before it copies anything."})
 	} else {
 		cfg, err = a.loadConfigOrFlags(&c.connectionFlags)
 	}

@@ -57,7 +57,8 @@ func (c *syncCmd) Run(a *app) error {
 	var cfg *lang.Config
 	var err error
 	if a.pickerWanted(&c.connectionFlags, false) {
-		cfg, err = a.pickAndLoad(&c.connectionFlags, "go on with sync")
+		cfg, err = a.pickAndLoad(&c.connectionFlags, pickerNext{Then: "go on with sync",
+			Detail: "sync then creates the subscriptions (after init, or apply, copied the snapshot) and keeps the target in sync."})
 	} else {
 		cfg, err = a.loadConfigOrFlags(&c.connectionFlags)
 	}

@@ -52,11 +52,19 @@ func envTrue(lookup func(string) (string, bool), name string) bool {
 // or No at the confirmation): nothing was written and nothing changed.
 var errPickerCancelled = errors.New("interactive setup cancelled: nothing was written and nothing was changed on either server")
 
+// pickerNext is what follows the interactive setup, for its last
+// question: Then completes "Write replication.hcl and ...?" ("" when
+// nothing follows), Detail says what that does.
+type pickerNext struct {
+	Then, Detail string
+}
+
+// pickerURLNote says where the written file takes the URLs from.
+const pickerURLNote = "The URLs stay out of the file: it reads them from REPLICATOR_VAR_source_url and REPLICATOR_VAR_target_url."
+
 // pickAndWrite runs the picker for --source/--target, writes the chosen
-// configuration to path and returns the choices' configuration. then
-// says, in the confirmation question, what follows ("go on with init";
-// "" when nothing does).
-func (a *app) pickAndWrite(f *connectionFlags, path, then string) (*lang.Config, error) {
+// configuration to path and returns the choices' configuration.
+func (a *app) pickAndWrite(f *connectionFlags, path string, next pickerNext) (*lang.Config, error) {
 	base, diags := lang.FlagConfig(lang.FilterFlags{}, f.Source, f.Target)
 	if err := a.printDiagnostics(diags, nil); err != nil {
 		return nil, err
@@ -73,7 +81,7 @@ func (a *app) pickAndWrite(f *connectionFlags, path, then string) (*lang.Config,
 		return nil, err
 	}
 	ui := a.newPickerUI()
-	fmt.Fprintf(a.io.stdout, "Interactive setup: choose what to replicate, review, confirm. (Ctrl-C leaves without writing or changing anything; --no-interactive or any filter flag skips these questions.)\nReading %s ...\n", srcInfo.Redacted())
+	fmt.Fprintf(a.io.stdout, "Interactive setup (Ctrl-C leaves it without writing or changing anything).\nReading %s ...\n", srcInfo.Redacted())
 	src, err := catalog.Introspect(a.ctx, srcInfo, nil)
 	if err != nil {
 		if a.ctx.Err() != nil {
@@ -95,11 +103,10 @@ func (a *app) pickAndWrite(f *connectionFlags, path, then string) (*lang.Config,
 	if _, err := os.Stat(path); err == nil {
 		question = "Replace the existing " + path
 	}
-	if then != "" {
-		question += " and " + then
+	if next.Then != "" {
+		question += " and " + next.Then
 	}
-	question += "?"
-	ok, err := ui.confirm(question, "The file holds no password: the URLs come from REPLICATOR_VAR_source_url and REPLICATOR_VAR_target_url (or --var).")
+	ok, err := ui.confirm(question+"?", strings.TrimSpace(next.Detail+" "+pickerURLNote))
 	if err != nil {
 		return nil, pickerError(err)
 	}
@@ -130,16 +137,34 @@ func pickerError(err error) error {
 	return fmt.Errorf("interactive setup: %w", err)
 }
 
-// pickAndLoad runs the picker of init and sync: it writes the chosen
-// configuration to the --config path (replication.hcl) and loads it back
-// from there, as `-c replication.hcl` would, with the URLs of
-// --source/--target as the variables the file declares. then is what
-// follows the confirmation.
-func (a *app) pickAndLoad(f *connectionFlags, then string) (*lang.Config, error) {
-	if _, err := a.pickAndWrite(f, a.global.Config, then); err != nil {
+// pickAndLoad runs the interactive setup of init and sync and returns
+// the configuration to go on with, loaded from the --config path
+// (replication.hcl) as `-c replication.hcl` would load it, with the URLs
+// of --source/--target as the variables the file declares. When that
+// file exists, the first question is whether to use it as it is (the
+// setup of an earlier init, for the sync after it) or to choose again
+// and replace it.
+func (a *app) pickAndLoad(f *connectionFlags, next pickerNext) (*lang.Config, error) {
+	path := a.global.Config
+	if _, err := os.Stat(path); err == nil {
+		use, err := a.newPickerUI().useExisting(path)
+		if err != nil {
+			return nil, pickerError(err)
+		}
+		if use {
+			return a.loadConfigWithVars(pickedVars(f))
+		}
+	}
+	if _, err := a.pickAndWrite(f, path, next); err != nil {
 		return nil, err
 	}
-	return a.loadConfigWithVars(map[string]string{lang.SourceURLVar: f.Source, lang.TargetURLVar: f.Target})
+	return a.loadConfigWithVars(pickedVars(f))
+}
+
+// pickedVars gives the variables of a file the setup wrote the URLs of
+// --source/--target.
+func pickedVars(f *connectionFlags) map[string]string {
+	return map[string]string{lang.SourceURLVar: f.Source, lang.TargetURLVar: f.Target}
 }
 
 // writeFileAtomic writes data to path through a temporary file in the

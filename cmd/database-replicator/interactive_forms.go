@@ -365,3 +365,24 @@ func (ui *pickerUI) confirm(question, description string) (bool, error) {
 		Affirmative("Yes").Negative("No").Value(&ok)))
 	return ok, err
 }
+
+// useExisting asks whether to go on with the configuration file at path
+// (true) or to choose again and replace it.
+func (ui *pickerUI) useExisting(path string) (bool, error) {
+	use := true
+	err := ui.run(huh.NewGroup(huh.NewSelect[bool]().
+		Title(path+" exists here").
+		Description("It may hold the choices of an earlier setup (init, then sync).").
+		Options(
+			huh.NewOption("use "+path+" as it is, with the URLs of --source and --target", true),
+			huh.NewOption("choose again, and replace "+path+" after the summary", false),
+		).Value(&use)))
+	if err == nil {
+		if use {
+			ui.record("Using %s", path)
+		} else {
+			ui.record("Choosing again")
+		}
+	}
+	return use, err
+}

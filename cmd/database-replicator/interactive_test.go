@@ -206,11 +206,30 @@ func TestInteractiveInit(t *testing.T) {
 			t.Errorf("target %s: %s = %s, want %s", c.db, c.sql, got, c.want)
 		}
 	}
+
+	// sync, as the predecessor's users run it next, offers the file
+	// instead of asking everything again, and streams what it says.
+	s = startPTY(t, dir, env, "sync", "--once", "--source", src.URL("postgres"), "--target", dst.URL("postgres"))
+	s.waitFor("replication.hcl exists here")
+	s.waitFor("choose again")
+	s.send(keyEnter)
+	s.waitFor("✓ Using replication.hcl")
+	if code := s.wait(); code != 0 {
+		t.Fatalf("sync exit %d:\n%s", code, s.plain())
+	}
+	for _, db := range []string{"alpha", "gamma"} {
+		if got := queryOne(t, dst, db, "SELECT count(*) FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())"); got != "1" {
+			t.Errorf("%s: %s subscriptions after sync", db, got)
+		}
+	}
+	if got := queryOne(t, dst, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'beta'"); got != "0" {
+		t.Error("sync replicated beta, which was not chosen")
+	}
 }
 
 // TestInteractiveCtrlC leaves the setup with Ctrl-C at its first and its
-// last question: no file (nor a temporary one), and no object on either
-// server.
+// last question, of init and of sync: no file (nor a temporary one), and
+// no object on either server.
 func TestInteractiveCtrlC(t *testing.T) {
 	src := pickerSource(t)
 	dst := pgtest.Start(t)
@@ -241,6 +260,16 @@ func TestInteractiveCtrlC(t *testing.T) {
 	s.send(keyCtrlC)
 	if code := s.wait(); code != 1 {
 		t.Errorf("exit %d after Ctrl-C, want 1", code)
+	}
+	s.waitFor("interactive setup cancelled")
+
+	// sync asks the same questions, and leaves as cleanly.
+	s = startPTY(t, dir, env, append([]string{"sync"}, args[1:]...)...)
+	s.waitFor("Databases to replicate")
+	s.waitFor("postgres  (")
+	s.send(keyCtrlC)
+	if code := s.wait(); code != 1 {
+		t.Errorf("sync: exit %d after Ctrl-C, want 1", code)
 	}
 	s.waitFor("interactive setup cancelled")
 
