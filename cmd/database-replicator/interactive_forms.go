@@ -87,6 +87,14 @@ func (ui *pickerUI) run(groups ...*huh.Group) error {
 	return nil
 }
 
+// describe prints a question's description in accessible mode, where huh
+// shows only titles; the drawn forms show it under the title.
+func (ui *pickerUI) describe(description string) {
+	if ui.accessible {
+		fmt.Fprintln(ui.out, description)
+	}
+}
+
 // record prints the answer of a step, so that it stays on the screen
 // after the form is gone.
 func (ui *pickerUI) record(format string, args ...any) {
@@ -121,6 +129,7 @@ func (ui *pickerUI) pickDatabases(src *catalog.Server, c *picker.Choices) error 
 		opts = append(opts, huh.NewOption(d.Label(), d.Name))
 	}
 	for len(c.Databases) == 0 {
+		ui.describe("Choose the databases to copy and keep in sync: enter a number to toggle it, 0 when done.")
 		if err := ui.run(huh.NewGroup(huh.NewMultiSelect[string]().
 			Title("Databases to replicate").
 			Description("space or x toggles, / filters, ctrl+a selects all, enter goes on").
@@ -166,6 +175,7 @@ func (ui *pickerUI) perDatabase(src *catalog.Server, c *picker.Choices, keep fun
 	if len(groups) == 0 {
 		return nil, nil
 	}
+	ui.describe(accessibleDescription)
 	if err := ui.run(groups...); err != nil {
 		return nil, err
 	}
@@ -175,6 +185,10 @@ func (ui *pickerUI) perDatabase(src *catalog.Server, c *picker.Choices, keep fun
 	}
 	return out, nil
 }
+
+// accessibleDescription is what the table questions say in accessible
+// mode instead of their key help.
+const accessibleDescription = "Enter a number to toggle that table, 0 when done (choosing none is fine)."
 
 // refNames renders table references for a record line.
 func refNames(refs []lang.TableRef) string {
@@ -232,6 +246,7 @@ func (ui *pickerUI) pickFilters(src *catalog.Server, c *picker.Choices) error {
 		opts = append(opts, huh.NewOption(t.Ref.Database+"."+t.Label(), t.Ref))
 	}
 	var chosen []lang.TableRef
+	ui.describe("A time window keeps recent rows, a SQL condition any subset. " + accessibleDescription)
 	if err := ui.run(huh.NewGroup(huh.NewMultiSelect[lang.TableRef]().
 		Title("Tables to copy only some rows of (optional)").
 		Description("a time window keeps recent rows, a SQL condition any subset; enter with none chosen copies every row").
@@ -266,11 +281,11 @@ func (ui *pickerUI) pickFilters(src *catalog.Server, c *picker.Choices) error {
 	for i, ref := range chosen {
 		in := huh.NewInput().Value(&values[i])
 		if kinds[i] == whereKind {
-			in.Title(fmt.Sprintf("Copy the rows of %s where", ref)).
+			in.Title(fmt.Sprintf("Copy the rows of %s where (a SQL condition)", ref)).
 				Description("a SQL condition over its columns, e.g. id > 1000 or region = 'eu'").
 				Validate(lang.CheckRowFilterSyntax)
 		} else {
-			in.Title(fmt.Sprintf("Copy the rows of %s whose %s lies within the last", ref, kinds[i])).
+			in.Title(fmt.Sprintf("Copy the rows of %s whose %s lies within the last (e.g. 90 days)", ref, kinds[i])).
 				Description("e.g. 90 days, 6 months, 2 weeks, 1 year").Placeholder("90 days").
 				Validate(func(s string) error { _, err := lang.ParseWindow(s); return err })
 		}
@@ -312,6 +327,7 @@ func (ui *pickerUI) pickMethod(src *catalog.Server, c *picker.Choices) error {
 		opts = append(opts, huh.NewOption("xmin: poll changed rows (no source changes required)", lang.SyncXmin))
 	}
 	opts = append(opts, huh.NewOption("none: snapshot only, no continuous sync", lang.SyncNone))
+	ui.describe(d.Why + ".")
 	if err := ui.run(huh.NewGroup(huh.NewSelect[lang.SyncMethod]().
 		Title("Sync method after the snapshot").Description(d.Why).
 		Options(opts...).Value(&method))); err != nil {
@@ -340,9 +356,10 @@ func (ui *pickerUI) pickIdentity(src *catalog.Server, c *picker.Choices) error {
 		opts = append(opts, huh.NewOption(ref.String(), ref).Selected(true))
 	}
 	full := slices.Clone(need)
+	ui.describe(identityDescription + " " + accessibleDescription)
 	if err := ui.run(huh.NewGroup(huh.NewMultiSelect[lang.TableRef]().
 		Title("Tables without a primary key: publish with REPLICA IDENTITY FULL?").
-		Description("Logical replication needs it for UPDATE and DELETE on them to keep working on the source; it is set on the source and the target. Unselected tables are left out.").
+		Description(identityDescription).
 		Options(opts...).Value(&full))); err != nil {
 		return err
 	}
@@ -358,9 +375,14 @@ func (ui *pickerUI) pickIdentity(src *catalog.Server, c *picker.Choices) error {
 	return nil
 }
 
+// identityDescription explains the question about tables without a
+// primary key.
+const identityDescription = "Logical replication needs it for UPDATE and DELETE on them to keep working on the source; it is set on the source and the target. Unselected tables are left out."
+
 // confirm asks a yes/no question, No by default.
 func (ui *pickerUI) confirm(question, description string) (bool, error) {
 	ok := false
+	ui.describe(description)
 	err := ui.run(huh.NewGroup(huh.NewConfirm().Title(question).Description(description).
 		Affirmative("Yes").Negative("No").Value(&ok)))
 	return ok, err
@@ -370,6 +392,7 @@ func (ui *pickerUI) confirm(question, description string) (bool, error) {
 // (true) or to choose again and replace it.
 func (ui *pickerUI) useExisting(path string) (bool, error) {
 	use := true
+	ui.describe("It may hold the choices of an earlier setup (init, then sync).")
 	err := ui.run(huh.NewGroup(huh.NewSelect[bool]().
 		Title(path+" exists here").
 		Description("It may hold the choices of an earlier setup (init, then sync).").

@@ -122,7 +122,7 @@ func TestInteractiveInit(t *testing.T) {
 	s.send(keyEnter)
 	s.waitFor("How to choose the rows of alpha.public.items")
 	s.send(keyEnter)
-	s.waitFor("Copy the rows of alpha.public.items where")
+	s.waitFor("Copy the rows of alpha.public.items where (a SQL condition)")
 	s.send("id <= 100")
 	s.waitFor("id <= 100")
 	s.send(keyEnter)
@@ -361,5 +361,92 @@ func TestInteractiveOnlyWhenAsked(t *testing.T) {
 	}
 	if got := queryOne(t, dst, "postgres", "SELECT count(*) FROM pg_database WHERE datname IN ('alpha', 'beta', 'gamma')"); got != "0" {
 		t.Errorf("%s target databases created", got)
+	}
+}
+
+// TestInteractiveAccessible answers config generate's setup in accessible
+// mode (REPLICATOR_ACCESSIBLE=1): numbered questions, one per line. It
+// also goes through the questions the other tests skip: a time window,
+// and the table without a primary key published with REPLICA IDENTITY
+// FULL (the window's column is outside the primary key, so that table
+// gets FULL too); plan accepts the result.
+func TestInteractiveAccessible(t *testing.T) {
+	src := pickerSource(t)
+	dst := pgtest.Start(t)
+	dir := t.TempDir()
+	env := ptyEnv(t, dir)
+	args := []string{"config", "generate", "--interactive", "-o", "picked.hcl", "--source", src.URL("postgres"), "--target", dst.URL("postgres")}
+
+	// Ctrl-C at a line prompt leaves at once, too.
+	s := startPTY(t, dir, append(env, "REPLICATOR_ACCESSIBLE=1"), args...)
+	s.waitFor("Enter a number between 0 and 4: ")
+	s.send(keyCtrlC)
+	if code := s.wait(); code != 1 {
+		t.Errorf("exit %d after Ctrl-C, want 1", code)
+	}
+	s.waitFor("interactive setup cancelled")
+
+	s = startPTY(t, dir, append(env, "REPLICATOR_ACCESSIBLE=1"), args...)
+	answer := func(prompt, text string) {
+		t.Helper()
+		s.waitFor(prompt)
+		s.send(text + keyEnter)
+	}
+	s.waitFor("Databases to replicate")
+	s.waitFor("1.   alpha  (")
+	answer("Enter a number between 0 and 4: ", "1")
+	s.waitFor("1. ✓ alpha")
+	answer("Enter a number between 0 and 4: ", "0")
+	s.waitFor("✓ Databases: alpha")
+	s.waitFor("Tables of alpha to leave out")
+	answer("Enter a number between 0 and 3: ", "0")
+	s.waitFor("✓ Left out: none")
+	s.waitFor("Tables of alpha to copy as structure only")
+	answer("Enter a number between 0 and 3: ", "0")
+	s.waitFor("Tables to copy only some rows of")
+	s.waitFor("1.   alpha.public.events")
+	answer("Enter a number between 0 and 3: ", "1")
+	answer("Enter a number between 0 and 3: ", "0")
+	s.waitFor("How to choose the rows of alpha.public.events")
+	s.waitFor("1. recent rows by at (a time window)")
+	answer("Enter a number between 1 and 2: ", "1")
+	s.waitFor("whose at lies within the last (e.g. 90 days)")
+	s.send("30 days" + keyEnter)
+	s.waitFor("✓ Row filters: alpha.public.events: at within the last 30 days")
+	s.waitFor("Sync method after the snapshot")
+	answer("Enter a number between 1 and 3: ", "1")
+	s.waitFor("Tables without a primary key: publish with REPLICA IDENTITY FULL?")
+	s.waitFor("1. ✓ alpha.public.logs")
+	answer("Enter a number between 0 and 1: ", "0")
+	s.waitFor("✓ REPLICA IDENTITY FULL: alpha.public.logs")
+	s.waitFor("alpha.public.events is published with REPLICA IDENTITY FULL")
+	answer("Write picked.hcl? [y/N]", "y")
+	s.waitFor("Wrote picked.hcl.")
+	if code := s.wait(); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, s.plain())
+	}
+	written, err := os.ReadFile(filepath.Join(dir, "picked.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"# Written by the interactive setup",
+		`databases = ["alpha"]`,
+		"table \"alpha.public.events\" {\n    time_window {\n      column = \"at\"\n      last   = \"30 days\"\n    }\n    replica_identity = \"full\"\n  }",
+		"table \"alpha.public.logs\" {\n    replica_identity = \"full\"\n  }",
+	} {
+		if !strings.Contains(string(written), want) {
+			t.Errorf("picked.hcl lacks %q:\n%s", want, written)
+		}
+	}
+	plan := exec.Command(buildBinary(t), "-c", "picked.hcl", "plan")
+	plan.Dir = dir
+	plan.Env = append(env, "REPLICATOR_VAR_source_url="+src.URL("postgres"), "REPLICATOR_VAR_target_url="+dst.URL("postgres"))
+	out, err := plan.CombinedOutput()
+	if err != nil {
+		t.Fatalf("plan: %v\n%s", err, out)
+	}
+	if want := `set_replica_identity_full = ["\"public\".\"events\"","\"public\".\"logs\""]`; !strings.Contains(string(out), want) {
+		t.Errorf("plan lacks %s:\n%s", want, out)
 	}
 }
