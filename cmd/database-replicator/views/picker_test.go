@@ -11,7 +11,9 @@ import (
 )
 
 func TestPickerSummary(t *testing.T) {
-	ref := func(db, table string) lang.TableRef { return lang.TableRef{Database: db, Schema: "public", Table: table} }
+	ref := func(db, table string) lang.TableRef {
+		return lang.TableRef{Database: db, Schema: "public", Table: table}
+	}
 	var b bytes.Buffer
 	err := PickerSummary(&b, picker.Summary{
 		Databases: []picker.DatabaseSummary{
