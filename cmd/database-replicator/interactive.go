@@ -72,6 +72,10 @@ func (a *app) pickAndWrite(f *connectionFlags, path string, next pickerNext) (*l
 	if diags.HasErrors() {
 		return nil, exitCode(1)
 	}
+	// A wrong --subscription-password fails before any question.
+	if err := f.applySubscriptionPassword(base); err != nil {
+		return nil, err
+	}
 	eps, err := endpoints.Resolve(base)
 	if err != nil {
 		return nil, err
@@ -94,7 +98,7 @@ func (a *app) pickAndWrite(f *connectionFlags, path string, next pickerNext) (*l
 		return nil, pickerError(err)
 	}
 	if f.SubscriptionPassword != "" {
-		choices.SubscriptionPassword = lang.SubscriptionPassword(f.SubscriptionPassword)
+		choices.SubscriptionPassword = base.Replications[0].Sync.SubscriptionPassword
 	}
 	if err := views.PickerSummary(a.io.stdout, picker.Summarize(src, choices)); err != nil {
 		return nil, err
