@@ -93,6 +93,8 @@ type Globals struct {
 	// NoInteractive is the predecessor's flag: never prompt.
 	NoInteractive bool   `help:"Never prompt: a command that would ask for confirmation fails instead, naming the flag that skips the question (-y/--yes)."`
 	State         string `help:"Local state file to use instead of the configuration's state block." placeholder:"PATH"`
+	// Accessible makes the interactive setup ask plain numbered questions.
+	Accessible bool `help:"Interactive setup for screen readers: plain numbered questions, one per line (also REPLICATOR_ACCESSIBLE=1)."`
 }
 
 // exitError carries a specific exit code. A nil err means the message was

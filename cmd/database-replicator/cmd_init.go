@@ -24,7 +24,15 @@ type initCmd struct {
 
 // Run implements the command.
 func (c *initCmd) Run(a *app) error {
-	cfg, err := a.loadConfigOrFlags(&c.connectionFlags)
+	picked := a.pickerWanted(&c.connectionFlags, c.Yes)
+	var cfg *lang.Config
+	var err error
+	if picked {
+		cfg, err = a.pickAndLoad(&c.connectionFlags, pickerNext{Then: "go on with init",
+			Detail: "init then shows its plan and the sizes, and asks before it copies anything."})
+	} else {
+		cfg, err = a.loadConfigOrFlags(&c.connectionFlags)
+	}
 	if err != nil {
 		return err
 	}
@@ -61,7 +69,7 @@ func (c *initCmd) Run(a *app) error {
 		return &exitError{code: 1, err: fmt.Errorf("init: %d error(s) above must be fixed first; nothing was changed", len(diags.Errors()))}
 	}
 	if !plan.HasChanges() {
-		fmt.Fprintf(a.io.stdout, "\nThe snapshot is complete; run `%s` to create the subscription.\n", nextStep(&c.connectionFlags))
+		fmt.Fprintf(a.io.stdout, "\nThe snapshot is complete; run `%s` to create the subscription.\n", nextStep(&c.connectionFlags, picked))
 		return nil
 	}
 	if err := views.SnapshotSizes(a.io.stdout, planning.SnapshotEstimate(plan)); err != nil {
@@ -75,8 +83,8 @@ func (c *initCmd) Run(a *app) error {
 	if err := a.execute(cfg, eps, backend, plan, 0); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.io.stdout, "Snapshot complete. The replication slot keeps every change since the snapshot: run `%s` to start streaming from it.\n", nextStep(&c.connectionFlags))
-	fmt.Fprintf(a.io.stdout, "Until then the slot retains WAL on the source, and its disk use grows with every write there; `%s` removes the slot (and the publication) if you do not go on.\n", removeStep(&c.connectionFlags))
+	fmt.Fprintf(a.io.stdout, "Snapshot complete. The replication slot keeps every change since the snapshot: run `%s` to start streaming from it.\n", nextStep(&c.connectionFlags, picked))
+	fmt.Fprintf(a.io.stdout, "Until then the slot retains WAL on the source, and its disk use grows with every write there; `%s` removes the slot (and the publication) if you do not go on.\n", removeStep(&c.connectionFlags, picked))
 	return nil
 }
 
@@ -98,9 +106,17 @@ func (a *app) forgetState(cfg *lang.Config, eps *endpoints.Set, backend state.Ba
 	return backend.Write(a.ctx, prior)
 }
 
+// pickedEnv is how a command given a file the interactive setup wrote
+// gets the server URLs.
+const pickedEnv = "REPLICATOR_VAR_source_url=... REPLICATOR_VAR_target_url=... "
+
 // nextStep is the command that creates the subscription after init: apply
-// with a configuration file, sync with the same flags (apply needs a file).
-func nextStep(f *connectionFlags) string {
+// with a configuration file, sync with the same flags (apply needs a file),
+// sync with the URL variables after the interactive setup (picked).
+func nextStep(f *connectionFlags, picked bool) string {
+	if picked {
+		return pickedEnv + "database-replicator sync"
+	}
 	if f.used() {
 		return "database-replicator sync --source ... --target ... (with the same filter flags)"
 	}
@@ -108,7 +124,10 @@ func nextStep(f *connectionFlags) string {
 }
 
 // removeStep is the command that removes what init left on the source.
-func removeStep(f *connectionFlags) string {
+func removeStep(f *connectionFlags, picked bool) string {
+	if picked {
+		return pickedEnv + "database-replicator destroy"
+	}
 	if f.used() {
 		return "database-replicator destroy --source ... --target ... (with the same filter flags)"
 	}

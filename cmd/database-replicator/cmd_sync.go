@@ -54,7 +54,14 @@ func (c *syncCmd) Run(a *app) error {
 	case c.Daemon:
 		return a.daemonStart()
 	}
-	cfg, err := a.loadConfigOrFlags(&c.connectionFlags)
+	var cfg *lang.Config
+	var err error
+	if a.pickerWanted(&c.connectionFlags, false) {
+		cfg, err = a.pickAndLoad(&c.connectionFlags, pickerNext{Then: "go on with sync",
+			Detail: "sync then creates the subscriptions (after init, or apply, copied the snapshot) and keeps the target in sync."})
+	} else {
+		cfg, err = a.loadConfigOrFlags(&c.connectionFlags)
+	}
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,8 @@ var dependencyRules = []dependencyRule{
 	{From: module + "/planner", Forbidden: module + "/providers/postgres/actions", Why: "the planner executes nothing"},
 	{From: module + "/state", Forbidden: module + "/planner", Why: "state is below the planner"},
 	{From: module + "/state", Forbidden: module + "/executor", Why: "state is below the executor"},
+	{From: module + "/picker", Forbidden: "github.com/charmbracelet/", Why: "the picker's logic is pure: only the CLI draws forms"},
+	{From: module + "/lang", Forbidden: "github.com/charmbracelet/", Why: "the language draws no forms"},
 	{From: module + "/", Forbidden: module + "/cmd/", Why: "nothing imports the CLI"},
 	{From: module + "/", Forbidden: module + "/providers/postgres/pgtest", Why: "pgtest is for tests only"},
 }
