@@ -91,7 +91,7 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 		if ts.Filter != "" {
 			if chk := b.in.FilterChecks[ts.Ref.String()]; ts.Window == nil && chk.NotPublishable != "" {
 				b.diags.AddError(CodeRowFilterUnpublishable, a.String(), "Row filter cannot be used in a publication",
-					"%s on %s refuses the filter of %s in a publication: %s. Publications allow only immutable expressions over the table's columns; for a moving time cut-off use a time_window block (frozen to a constant cut-off when the publication is created), or use sync { method = \"xmin\" }.",
+					"%s on %s refuses the filter of %s in a publication: %s. Publications allow only immutable expressions over the table's columns; for a moving time cut-off use a time_window block (flags: --time-filter TABLE:COLUMN:WINDOW; TOML: time_filters), frozen to a constant cut-off when the publication is created, or use sync { method = \"xmin\" }.",
 					b.srcName, ds.Name, ts.Ref.String(), chk.NotPublishable)
 			}
 			if b.src.VersionNum < 150000 {
@@ -106,8 +106,8 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 		}
 		if outside != "" && ts.ReplicaIdentity != "full" && ts.Source.ReplicaIdentity != "full" {
 			b.diags.AddError(CodeRowFilterReplicaIdentity, a.String(), "Row filter uses columns outside the replica identity",
-				"Once %s is published with its row filter, UPDATE and DELETE on it would fail on %s (%s). Add to the configuration:\n  table %q {\n    replica_identity = \"full\"\n  }\nor filter on primary-key columns only.",
-				ts.Ref.String(), b.srcName, outside, ts.Ref.String())
+				"Once %s is published with its row filter, UPDATE and DELETE on it would fail on %s (%s). Add to the configuration:\n  table %q {\n    replica_identity = \"full\"\n  }\n(flags: --replica-identity-full=%s), or filter on primary-key columns only.",
+				ts.Ref.String(), b.srcName, outside, ts.Ref.String(), ts.Ref.String())
 		}
 	}
 	full := b.replicaIdentity(ds, tables, a)

@@ -45,6 +45,10 @@ const defaultConfigPath = "replication.hcl"
 // an explicit HCL file is refused: it would be ignored.
 func (a *app) loadConfigOrFlags(f *connectionFlags) (*lang.Config, error) {
 	if !f.used() {
+		if f.filtersUsed() || len(f.ReplicaIdentityFull) > 0 {
+			// They would be ignored: the configuration file has its own.
+			return nil, fmt.Errorf("the filter flags (--include-databases, --exclude-tables, --replica-identity-full, ...) describe a replication with --source and --target: add both, or put the filters in the configuration file %s", a.global.Config)
+		}
 		return a.loadConfig()
 	}
 	if path := a.global.Config; path != defaultConfigPath {
@@ -57,7 +61,17 @@ func (a *app) loadConfigOrFlags(f *connectionFlags) (*lang.Config, error) {
 		if f.Source == "" || f.Target == "" {
 			return nil, fmt.Errorf("-c %s with flags needs both --source and --target", path)
 		}
-		return a.loadConfigWithVars(map[string]string{lang.SourceURLVar: f.Source, lang.TargetURLVar: f.Target})
+		cfg, err := a.loadConfigWithVars(map[string]string{lang.SourceURLVar: f.Source, lang.TargetURLVar: f.Target})
+		if err != nil {
+			return nil, err
+		}
+		// The TOML format cannot say replica_identity: the flag adds it.
+		if len(f.ReplicaIdentityFull) > 0 {
+			if err := lang.SetReplicaIdentityFull(cfg, f.ReplicaIdentityFull); err != nil {
+				return nil, err
+			}
+		}
+		return cfg, nil
 	}
 	cfg, diags := lang.FlagConfig(lang.FilterFlags{
 		IncludeDatabases: f.IncludeDatabases, ExcludeDatabases: f.ExcludeDatabases,
