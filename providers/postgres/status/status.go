@@ -340,13 +340,13 @@ func finishLogical(row *Row, slotFound, subExists, subEnabled bool, reportedSeco
 	switch {
 	case !slotFound:
 		row.State = StateSlotMissing
-		row.Problem = "the replication slot is missing on the source: nothing streams, and changes made since it was lost are not on the target; run plan and apply (the slot is replaced and every table copied again)"
+		row.Problem = "the replication slot is missing on the source: nothing streams, and changes made since it was lost are not on the target; run plan and apply, or init and sync with --source/--target (the slot is replaced and every table copied again)"
 	case row.WALStatus == "lost":
 		row.State = StateSlotLost
-		row.Problem = "the replication slot lost its WAL (wal_status = lost, max_slot_wal_keep_size): changes were removed before the target got them; run plan and apply (the slot is replaced and every table copied again)"
+		row.Problem = "the replication slot lost its WAL (wal_status = lost, max_slot_wal_keep_size): changes were removed before the target got them; run plan and apply, or init and sync with --source/--target (the slot is replaced and every table copied again)"
 	case !subExists:
 		row.State = StateNoSubscription
-		row.Problem = "the subscription is missing on the target: nothing is applied; run plan and apply"
+		row.Problem = "the subscription is missing on the target: nothing is applied; run plan and apply, or sync with --source/--target"
 	case !subEnabled:
 		row.State = StateDisabled
 		row.Problem = "the subscription is disabled: nothing is applied; run apply (or sync) to enable it"
