@@ -44,7 +44,7 @@ release:
 
 ## test: unit and integration tests against throwaway local PostgreSQL clusters
 test:
-	$(GO) test -count=1 -timeout 12m $(PKG)
+	$(GO) test -count=1 -timeout 20m $(PKG)
 
 ## test-matrix: every PostgreSQL 12-18 source/target pair end to end (servers installed with npm on first use)
 test-matrix:
