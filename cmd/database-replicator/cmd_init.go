@@ -6,6 +6,7 @@ import (
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 	"github.com/database-replicator/database-replicator/providers/postgres/planning"
 	"github.com/database-replicator/database-replicator/state"
@@ -51,8 +52,23 @@ func (c *initCmd) Run(a *app) error {
 		return err
 	}
 
+	confirmed := c.Yes
 	if c.NoResume {
-		if err := a.forgetState(cfg, eps, backend); err != nil {
+		prior, err := backend.Read(a.ctx)
+		if err != nil {
+			return err
+		}
+		forget := planning.ForgetPlan(prior)
+		if len(forget.Changes) > 0 && !confirmed {
+			// Ask before anything is dropped (the plan of the fresh copy
+			// can only be made after): without a terminal, nothing is.
+			fmt.Fprintf(a.io.stdout, "init --no-resume drops the %d replication object(s) the state records (publications, slots, subscriptions), recreates the target databases and copies everything again.\n", len(forget.Changes))
+			if err := a.confirm("init", "--yes", confirmYN); err != nil {
+				return err
+			}
+			confirmed = true
+		}
+		if err := a.forgetState(cfg, eps, backend, prior, forget); err != nil {
 			return err
 		}
 	}
@@ -75,7 +91,7 @@ func (c *initCmd) Run(a *app) error {
 	if err := views.SnapshotSizes(a.io.stdout, planning.SnapshotEstimate(plan)); err != nil {
 		return err
 	}
-	if !c.Yes {
+	if !confirmed {
 		if err := a.confirm("init", "--yes", confirmYN); err != nil {
 			return err
 		}
@@ -88,14 +104,10 @@ func (c *initCmd) Run(a *app) error {
 	return nil
 }
 
-// forgetState drops the replication objects the state records (subscriptions,
-// slots, publications), then writes an empty state: --no-resume.
-func (a *app) forgetState(cfg *lang.Config, eps *endpoints.Set, backend state.Backend) error {
-	prior, err := backend.Read(a.ctx)
-	if err != nil {
-		return err
-	}
-	p := planning.ForgetPlan(prior)
+// forgetState runs p, the plan that drops the replication objects prior
+// records (subscriptions, slots, publications; planning.ForgetPlan), then
+// writes an empty state: --no-resume.
+func (a *app) forgetState(cfg *lang.Config, eps *endpoints.Set, backend state.Backend, prior *state.State, p *plans.Plan) error {
 	if len(p.Changes) > 0 {
 		fmt.Fprintf(a.io.stdout, "init --no-resume: dropping %d replication object(s) recorded in state.\n", len(p.Changes))
 		if err := a.runPlan(cfg, eps, backend, prior, p, 1); err != nil {

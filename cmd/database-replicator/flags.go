@@ -67,6 +67,10 @@ func (a *app) loadConfigOrFlags(f *connectionFlags) (*lang.Config, error) {
 		if f.SubscriptionPassword != "" {
 			return nil, fmt.Errorf("--subscription-password goes with --source/--target: with a configuration file, set sync { subscription_password = %q } in it", f.SubscriptionPassword)
 		}
+		if f.filtersUsed() || len(f.ReplicaIdentityFull) > 0 {
+			// They would be ignored: the configuration file has its own.
+			return nil, fmt.Errorf("the filter flags (--include-databases, --exclude-tables, --replica-identity-full, ...) describe a replication with --source and --target: add both, or put the filters in the configuration file %s", a.global.Config)
+		}
 		return a.loadConfig()
 	}
 	if path := a.global.Config; path != defaultConfigPath {
@@ -82,6 +86,12 @@ func (a *app) loadConfigOrFlags(f *connectionFlags) (*lang.Config, error) {
 		cfg, err := a.loadConfigWithVars(map[string]string{lang.SourceURLVar: f.Source, lang.TargetURLVar: f.Target})
 		if err != nil {
 			return nil, err
+		}
+		// The TOML format cannot say replica_identity: the flag adds it.
+		if len(f.ReplicaIdentityFull) > 0 {
+			if err := lang.SetReplicaIdentityFull(cfg, f.ReplicaIdentityFull); err != nil {
+				return nil, err
+			}
 		}
 		return cfg, f.applySubscriptionPassword(cfg)
 	}

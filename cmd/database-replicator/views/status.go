@@ -76,6 +76,9 @@ func (v StatusText) Status(rows []status.Row) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	if err := v.positions(rows); err != nil {
+		return err
+	}
 	for _, r := range rows {
 		if r.Problem != "" {
 			fmt.Fprintf(v.W, "\nProblem: replication.%s database %q: %s\n", r.Replication, r.Database, r.Problem)
@@ -96,6 +99,46 @@ func (v StatusText) Status(rows []status.Row) error {
 		}
 	}
 	return w.Flush()
+}
+
+// positions renders the stream positions (LSNs) of every logical
+// database that has any: the source's current WAL position, what its
+// walsender sent, what the subscription received and applied, and the
+// slot's confirmed flush and restart positions; "-" for one unknown.
+func (v StatusText) positions(rows []status.Row) error {
+	var any bool
+	for _, r := range rows {
+		any = any || hasPositions(r)
+	}
+	if !any {
+		return nil
+	}
+	fmt.Fprintln(v.W)
+	w := tabwriter.NewWriter(v.W, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "REPLICATION\tDATABASE\tSOURCE WAL\tSENT\tRECEIVED\tAPPLIED\tCONFIRMED FLUSH\tRESTART")
+	for _, r := range rows {
+		if !hasPositions(r) {
+			continue
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Replication, r.Database, orDash(r.SourceLSN), orDash(r.SentLSN),
+			orDash(r.ReceivedLSN), orDash(r.AppliedLSN), orDash(r.ConfirmedFlushLSN), orDash(r.RestartLSN))
+	}
+	return w.Flush()
+}
+
+// hasPositions reports whether a logical row knows any position of its
+// stream besides the source's own WAL position (a database not set up has
+// none).
+func hasPositions(r status.Row) bool {
+	return r.SentLSN != "" || r.ReceivedLSN != "" || r.AppliedLSN != "" || r.ConfirmedFlushLSN != "" || r.RestartLSN != ""
+}
+
+// orDash renders an unknown value as "-".
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // ago renders a time as "12s ago", or "never".

@@ -34,6 +34,17 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *plans.Chan
 	}
 	switch c.Action {
 	case plans.Delete:
+		// Dropped outside database-replicator already (the predecessor's
+		// FAQ: DROP SUBSCRIPTION seren_replication_sub): nothing to do, as
+		// for a publication or a slot that is gone.
+		var exists bool
+		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_subscription WHERE subname = $1
+			AND subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))`, name).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("read pg_subscription: %w", err)
+		}
+		if !exists {
+			return nil, nil
+		}
 		for _, sql := range []string{"ALTER SUBSCRIPTION " + sub + " DISABLE", "ALTER SUBSCRIPTION " + sub + " SET (slot_name = NONE)", "DROP SUBSCRIPTION " + sub} {
 			if _, err := conn.Exec(ctx, sql); err != nil {
 				return nil, fmt.Errorf("%s: %w", sql, err)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/plans"
-	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/database-replicator/database-replicator/providers/postgres/datacopy"
 	"github.com/database-replicator/database-replicator/providers/postgres/snapshot"
@@ -102,7 +101,7 @@ func (r *run) preflightDatabase(ctx context.Context, db *Database) (string, erro
 	case !active:
 		return "", fmt.Errorf("replication slot %q is not in use: the subscription is not streaming", db.Slot)
 	}
-	lagSecs, _, err := catalog.SubscriptionLagSeconds(ctx, db.Target, db.Subscription)
+	lagSecs, err := subscriptionLagSeconds(ctx, db.Target, db.Subscription)
 	if err != nil {
 		return "", err
 	}
@@ -639,4 +638,33 @@ func (r *run) window(ctx context.Context) float64 {
 		return time.Since(fencedAt).Seconds()
 	}
 	return secs
+}
+
+// subscriptionLagSeconds reads, on the target database, how long ago the
+// subscription's apply worker last confirmed a position to the source
+// (pg_stat_subscription.latest_end_time); 0 when no worker runs or it has
+// not confirmed yet (preflight checks the worker separately).
+func subscriptionLagSeconds(ctx context.Context, target conninfo.Info, subscription string) (float64, error) {
+	conn, err := conninfo.Connect(ctx, target)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.Background())
+	var s *float64
+	// clock_timestamp, not now(): the worker may confirm after this
+	// transaction started, and a lag is never negative. Only this
+	// database's subscription of that name.
+	err = conn.QueryRow(ctx, `SELECT greatest(extract(epoch FROM clock_timestamp() - st.latest_end_time), 0)::float8
+		FROM pg_catalog.pg_stat_subscription st JOIN pg_catalog.pg_subscription s ON s.oid = st.subid
+		WHERE s.subname = $1 AND st.relid IS NULL
+		  AND s.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`, subscription).Scan(&s)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("read pg_stat_subscription: %w", err)
+	case s == nil:
+		return 0, nil
+	}
+	return *s, nil
 }

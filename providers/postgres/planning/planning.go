@@ -119,21 +119,24 @@ func CheckFilters(ctx context.Context, cfg *lang.Config, eps *endpoints.Set, ser
 		if err != nil {
 			continue // IntrospectAll failed on it already
 		}
+		// Every filtered table in scope, as the planner will see it: a
+		// filter written without a database (the predecessor's
+		// --table-filter "events:...") applies to that table in each
+		// database in scope, and each is checked there. Missing tables
+		// are the planner's to report.
+		scope, _ := planner.ResolveScope(r, servers[src.Address()], src.Address())
 		var reqs []rowfilter.Request
 		refs := map[rowfilter.Request]string{}
-		for _, t := range r.Tables {
-			p := t.Predicate()
-			if p == "" || t.Ref.Database == "" {
-				continue
+		for _, ds := range scope.Databases {
+			for _, ts := range ds.Tables {
+				if ts.Filter == "" {
+					continue
+				}
+				req := rowfilter.Request{Database: ds.Name, Schema: ts.Ref.Schema, Table: ts.Ref.Table, Filter: ts.Filter,
+					Stored: storedFilter(ds.Source.Publication(r.Sync.Publication), ts.Ref.Schema, ts.Ref.Table)}
+				reqs = append(reqs, req)
+				refs[req] = ts.Ref.String()
 			}
-			db := servers[src.Address()].Database(t.Ref.Database)
-			if db == nil || db.Table(t.Ref.Schema, t.Ref.Table) == nil {
-				continue // the planner reports the missing table
-			}
-			req := rowfilter.Request{Database: t.Ref.Database, Schema: t.Ref.Schema, Table: t.Ref.Table, Filter: p,
-				Stored: storedFilter(db.Publication(r.Sync.Publication), t.Ref.Schema, t.Ref.Table)}
-			reqs = append(reqs, req)
-			refs[req] = t.Ref.String()
 		}
 		if len(reqs) == 0 {
 			continue

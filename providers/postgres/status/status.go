@@ -46,7 +46,40 @@ type Row struct {
 	LagBytes    int64   `json:"lag_bytes"`
 	LagSeconds  float64 `json:"lag_seconds"`
 	RetainedWAL int64   `json:"retained_wal_bytes"`
-	XminCursors int     `json:"xmin_cursors,omitempty"`
+	// The positions of a logical replication's stream (the LSN fields),
+	// in PostgreSQL's text form ("16/B374D848"); each is "" when unknown:
+	// no slot, no walsender or apply worker running, a view the role may
+	// not read.
+	//
+	// SourceLSN is the source's current WAL position
+	// (pg_current_wal_lsn, or pg_last_wal_replay_lsn on a standby).
+	SourceLSN string `json:"source_lsn,omitempty"`
+	// RestartLSN is the slot's restart_lsn: the oldest WAL it retains.
+	RestartLSN string `json:"restart_lsn,omitempty"`
+	// ConfirmedFlushLSN is the slot's confirmed_flush_lsn: what the
+	// subscriber confirmed it received and flushed.
+	ConfirmedFlushLSN string `json:"confirmed_flush_lsn,omitempty"`
+	// SentLSN, WriteLSN, FlushLSN and ReplayLSN are the source's
+	// pg_stat_replication row of the walsender streaming from the slot:
+	// what it sent, and what the subscriber last reported it wrote,
+	// flushed and applied.
+	SentLSN   string `json:"sent_lsn,omitempty"`
+	WriteLSN  string `json:"write_lsn,omitempty"`
+	FlushLSN  string `json:"flush_lsn,omitempty"`
+	ReplayLSN string `json:"replay_lsn,omitempty"`
+	// ReceivedLSN is the target's pg_stat_subscription.received_lsn: the
+	// last position the apply worker received.
+	ReceivedLSN string `json:"received_lsn,omitempty"`
+	// LatestEndLSN is pg_stat_subscription.latest_end_lsn: the WAL end the
+	// source last reported to the worker (with its last keepalive).
+	LatestEndLSN string `json:"latest_end_lsn,omitempty"`
+	// AppliedLSN is the source position of the last transaction the
+	// target applied: the remote_lsn of the subscription's replication
+	// origin (pg_replication_origin_status), or, when the target role
+	// may not read that view, the apply position the worker last
+	// reported to the source (ReplayLSN).
+	AppliedLSN  string `json:"applied_lsn,omitempty"`
+	XminCursors int    `json:"xmin_cursors,omitempty"`
 	// Xmin lists the xmin engine's cursor of each table.
 	Xmin    []XminTable `json:"xmin,omitempty"`
 	Problem string      `json:"problem,omitempty"`
@@ -157,6 +190,10 @@ func Collect(ctx context.Context, in Input) ([]Row, error) {
 		for _, db := range StateDatabases(in.State, r.Name) {
 			recorded[db] = true
 		}
+		var senders map[string]senderLSNs
+		if method == lang.SyncLogical || method == lang.SyncStream {
+			senders = readSendersOf(ctx, in, r, recorded)
+		}
 		for _, db := range databasesToReport(r, src, recorded) {
 			row := Row{Replication: r.Name, Database: db, Method: string(method), Tables: map[string]int{}}
 			if !recorded[db] {
@@ -168,7 +205,7 @@ func Collect(ctx context.Context, in Input) ([]Row, error) {
 			}
 			switch method {
 			case lang.SyncLogical, lang.SyncStream:
-				logicalStatus(ctx, r, db, src, dst, target, terr, &row)
+				logicalStatus(ctx, r, db, src, dst, target, terr, senders, &row)
 			case lang.SyncXmin:
 				for _, ad := range in.State.Addresses() {
 					if p, err := addrs.Parse(ad); err == nil && p.Kind == addrs.Xmin && p.Replication == r.Name && planner.DatabaseOf(p) == db {
@@ -225,16 +262,44 @@ func xminStatus(ctx context.Context, r *lang.Replication, db string, target conn
 	}
 }
 
-// logicalStatus fills the subscription, slot and lag of one database.
-func logicalStatus(ctx context.Context, r *lang.Replication, db string, src, dst *catalog.Server, target conninfo.Info, terr error, row *Row) {
+// readSendersOf reads the walsenders of the slots of a logical
+// replication's recorded databases. A failure is logged and leaves the
+// walsender positions unknown: it does not hide the rest of the status.
+func readSendersOf(ctx context.Context, in Input, r *lang.Replication, recorded map[string]bool) map[string]senderLSNs {
+	if len(recorded) == 0 {
+		return nil
+	}
+	source, err := in.Endpoints.Source(r)
+	if err != nil {
+		return nil
+	}
+	var slots []string
+	for db := range recorded {
+		slots = append(slots, planner.SlotName(r.Sync.Subscription, db))
+	}
+	senders, err := readSenders(ctx, source, slots)
+	if err != nil && in.Log != nil {
+		in.Log.Debug("status: walsender positions unknown", "replication", r.Name, "error", err)
+	}
+	return senders
+}
+
+// logicalStatus fills the subscription, slot, lag and stream positions of
+// one database; senders are the walsenders of the replication's slots.
+func logicalStatus(ctx context.Context, r *lang.Replication, db string, src, dst *catalog.Server, target conninfo.Info, terr error, senders map[string]senderLSNs, row *Row) {
 	row.Subscription = r.Sync.Subscription
 	row.Slot = planner.SlotName(r.Sync.Subscription, db)
+	row.SourceLSN = src.CurrentWALLSN
 	slotFound := false
 	if sl := src.Slot(row.Slot); sl != nil {
 		slotFound = true
 		row.SlotActive, row.WALStatus = sl.Active, sl.WALStatus
 		row.RetainedWAL = sl.RetainedBytes
 		row.LagBytes = catalog.LSNDiff(src.CurrentWALLSN, sl.ConfirmedFlushLSN)
+		row.RestartLSN, row.ConfirmedFlushLSN = sl.RestartLSN, sl.ConfirmedFlushLSN
+	}
+	if s, ok := senders[row.Slot]; ok {
+		row.SentLSN, row.WriteLSN, row.FlushLSN, row.ReplayLSN = s.sent, s.write, s.flush, s.replay
 	}
 	tdb := dst.Database(db)
 	var sub *catalog.Subscription
@@ -246,14 +311,20 @@ func logicalStatus(ctx context.Context, r *lang.Replication, db string, src, dst
 		for _, t := range sub.Tables {
 			row.Tables[tableStateWord(t.State)]++
 		}
-		if terr == nil && sub.Enabled {
+		if terr == nil {
 			ctx, cancel := context.WithTimeout(ctx, readTimeout)
-			s, ok, err := catalog.SubscriptionLagSeconds(ctx, target.WithDatabase(db), r.Sync.Subscription)
+			w, ok, err := readWorker(ctx, target.WithDatabase(db), r.Sync.Subscription)
 			cancel()
 			if err == nil && ok {
-				secs = s
+				row.ReceivedLSN, row.LatestEndLSN, row.AppliedLSN = w.received, w.latestEnd, w.applied
+				if sub.Enabled {
+					secs = w.lagSeconds
+				}
 			}
 		}
+	}
+	if row.AppliedLSN == "" {
+		row.AppliedLSN = row.ReplayLSN
 	}
 	finishLogical(row, slotFound, sub != nil, sub != nil && sub.Enabled, secs)
 }
@@ -269,13 +340,13 @@ func finishLogical(row *Row, slotFound, subExists, subEnabled bool, reportedSeco
 	switch {
 	case !slotFound:
 		row.State = StateSlotMissing
-		row.Problem = "the replication slot is missing on the source: nothing streams, and changes made since it was lost are not on the target; run plan and apply (the slot is replaced and every table copied again)"
+		row.Problem = "the replication slot is missing on the source: nothing streams, and changes made since it was lost are not on the target; run plan and apply, or init and sync with --source/--target (the slot is replaced and every table copied again)"
 	case row.WALStatus == "lost":
 		row.State = StateSlotLost
-		row.Problem = "the replication slot lost its WAL (wal_status = lost, max_slot_wal_keep_size): changes were removed before the target got them; run plan and apply (the slot is replaced and every table copied again)"
+		row.Problem = "the replication slot lost its WAL (wal_status = lost, max_slot_wal_keep_size): changes were removed before the target got them; run plan and apply, or init and sync with --source/--target (the slot is replaced and every table copied again)"
 	case !subExists:
 		row.State = StateNoSubscription
-		row.Problem = "the subscription is missing on the target: nothing is applied; run plan and apply"
+		row.Problem = "the subscription is missing on the target: nothing is applied; run plan and apply, or sync with --source/--target"
 	case !subEnabled:
 		row.State = StateDisabled
 		row.Problem = "the subscription is disabled: nothing is applied; run apply (or sync) to enable it"
