@@ -174,6 +174,10 @@ type Sync struct {
 	// SubscriptionPassword says whether the subscription's connection
 	// string carries the password written in the source URL.
 	SubscriptionPassword SubscriptionPassword
+	// Paused is set by sync { enabled = false }: the subscription is
+	// disabled (logical; the slot keeps the changes) and no xmin cycle
+	// runs until enabled is true again (the default).
+	Paused bool
 }
 
 // SubscriptionPassword says what password a subscription's connection

@@ -53,7 +53,7 @@ var snapshotSchema = &hcl.BodySchema{
 
 var syncSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "method"}, {Name: "interval"}, {Name: "reconcile_interval"}, {Name: "batch_size"}, {Name: "publication"}, {Name: "subscription"}, {Name: "subscription_password"},
+		{Name: "method"}, {Name: "interval"}, {Name: "reconcile_interval"}, {Name: "batch_size"}, {Name: "publication"}, {Name: "subscription"}, {Name: "subscription_password"}, {Name: "enabled"},
 	},
 }
 
@@ -578,6 +578,11 @@ func (d *decoder) decodeSync(b *hcl.Block, ctx *hcl.EvalContext, s *Sync) {
 	if a, ok := attrs["subscription_password"]; ok {
 		if v, ok := d.enumAttr(a, ctx, []string{string(SubscriptionPasswordURL), string(SubscriptionPasswordNone)}); ok {
 			s.SubscriptionPassword = SubscriptionPassword(v)
+		}
+	}
+	if a, ok := attrs["enabled"]; ok {
+		if v, ok := d.boolAttr(a, ctx); ok {
+			s.Paused = !v
 		}
 	}
 	for _, n := range []string{"publication", "subscription"} {

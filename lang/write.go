@@ -446,6 +446,9 @@ func writeSync(parent *hclwrite.Body, s Sync) {
 	if s.SubscriptionPassword != d.SubscriptionPassword {
 		b.SetAttributeValue("subscription_password", cty.StringVal(string(s.SubscriptionPassword)))
 	}
+	if s.Paused {
+		b.SetAttributeValue("enabled", cty.False)
+	}
 }
 
 // writePolicy writes the non-default policy settings.

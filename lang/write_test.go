@@ -194,6 +194,7 @@ replication "one" {
     batch_size         = 5
     publication        = "p1"
     subscription       = "s1"
+    enabled            = false
   }
   policy {
     on_schema_drift = "fail"
@@ -226,9 +227,15 @@ state {
 	}
 	// The sensitive default is not written; give it as --var on the way back.
 	back := LoadOptions{Vars: map[string]string{"source_url": "postgres://u:pw@prod/postgres", "state_url": "postgres://state:pw@s/db"}}
+	if !cfg.Replications[0].Sync.Paused || cfg.Replications[1].Sync.Paused {
+		t.Fatalf("sync paused decoded as %v, %v; want true (enabled = false), false (the default)", cfg.Replications[0].Sync.Paused, cfg.Replications[1].Sync.Paused)
+	}
 	out := roundTrip(t, cfg, back)
 	if bytes.Contains(out, []byte("pw@")) {
 		t.Errorf("password written:\n%s", out)
+	}
+	if !bytes.Contains(out, []byte("enabled            = false")) || bytes.Count(out, []byte("enabled")) != 1 {
+		t.Errorf("sync.enabled: want only the paused replication's written:\n%s", out)
 	}
 }
 

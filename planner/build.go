@@ -38,6 +38,11 @@ type Input struct {
 	// servers up to its own major version); 0 when unknown, then apply
 	// reports a pg_dump that is too old.
 	PgDumpMajor int
+	// Paused overrides, by replication name, whether continuous sync is
+	// paused: the pause and resume commands set it. Without an entry an
+	// HCL configuration's sync.enabled decides, and in flag mode (which
+	// has no file to say it) what the state records.
+	Paused map[string]bool
 }
 
 // Build computes the plan.

@@ -94,6 +94,9 @@ const (
 	// CodeSubscriptionNotManaged: a subscription of that name exists and is
 	// not recorded in state.
 	CodeSubscriptionNotManaged diag.Code = "plan.subscription-not-managed"
+	// CodeSubscriptionDisabled: the subscription was disabled outside
+	// database-replicator (drift; sync does not enable it, apply does).
+	CodeSubscriptionDisabled diag.Code = "plan.subscription-disabled"
 	// CodeXminNoPrimaryKey: a table without primary key under xmin sync is
 	// copied again on every change (warning).
 	CodeXminNoPrimaryKey diag.Code = "plan.xmin-no-primary-key"

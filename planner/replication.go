@@ -316,8 +316,9 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Chan
 			conn = info.Redacted()
 		}
 	}
+	paused := b.syncPaused()
 	after := &plans.SubscriptionAttrs{Name: name, Server: b.dstName, SlotName: slot,
-		Publications: []string{b.r.Sync.Publication}, Enabled: true, Connection: conn,
+		Publications: []string{b.r.Sync.Publication}, Enabled: !paused, Connection: conn,
 		Options: "create_slot = false, copy_data = false", StoresPassword: stores}
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: deps}
 	if stores {
@@ -381,8 +382,8 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Chan
 			before.Enabled = false
 			why = append(why, fmt.Sprintf("%s: the slot is replaced and every table copied again with the subscription disabled; "+
 				"enable it once the copies are done, streaming from the new slot", reason))
-		} else if !actual.Enabled {
-			why = append(why, "the subscription is disabled: enable it")
+		} else {
+			why = append(why, b.pauseDrift(a, actual.Enabled, paused)...)
 		}
 		if actual.SlotName != slot {
 			why = append(why, fmt.Sprintf("it uses slot %q instead of %q", actual.SlotName, slot))
@@ -416,10 +417,17 @@ func (b *builder) xmin(ts *TableScope) *plans.Change {
 		b.diags.AddWarning(CodeXminNoPrimaryKey, a.String(), "Table without primary key under xmin sync",
 			"%s has no primary key: xmin sync cannot upsert or reconcile it row by row, so each cycle that sees a change copies the table again (truncate and copy). Add a primary key to avoid that.", ts.Ref.String())
 	}
+	after.Paused = b.syncPaused()
 	if prior := b.prior(a); prior == nil || b.recopyDB[ts.Ref.Database] != "" {
 		c.Action, c.Reason = plans.Create, "start the xmin cursor at the snapshot's xmin watermark"
 	} else {
 		c.Before = b.priorAttrs(a)
+		if before, ok := c.Before.(*plans.XminAttrs); ok && before.Paused != after.Paused {
+			c.Action, c.Reason = plans.Update, "resume: sync runs the table's xmin cycles again, from where they stopped"
+			if after.Paused {
+				c.Action, c.Reason = plans.Update, "pause: sync runs no xmin cycle for the table until sync is enabled again"
+			}
+		}
 	}
 	return b.add(c)
 }

@@ -75,6 +75,8 @@ type cli struct {
 	Status   statusCmd   `cmd:"" help:"Replication state per database: subscription, table sync states, slot, lag in bytes and seconds, retained WAL."`
 	Verify   verifyCmd   `cmd:"" help:"Compare source and target: the schema object by object, the rows table by table with bucketed checksums; list what differs. Exit 2 on differences."`
 	Cutover  cutoverCmd  `cmd:"" help:"Switch to the target: preflight, fence writes on the source, drain exactly, sync sequences, a final check, detach. Resumable; rolls back on failure."`
+	Pause    pauseCmd    `cmd:"" help:"Pause continuous sync (--source/--target): disable the subscription, its slot keeping the source's changes, or stop xmin cycles. With a configuration file: sync { enabled = false }."`
+	Resume   resumeCmd   `cmd:"" help:"Resume continuous sync paused by pause, or a subscription disabled by hand (--source/--target). With a configuration file: sync { enabled = true }."`
 	Destroy  destroyCmd  `cmd:"" help:"Remove the subscriptions, slots and publications the state records (target data stays unless --drop-data)."`
 	Import   importCmd   `cmd:"" help:"Bring an existing publication, slot or subscription (e.g. the predecessor's) under management: check it against the configuration, then record it in the state."`
 	Show     showCmd     `cmd:"" help:"Render a plan saved with 'plan --out'."`

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 	"github.com/database-replicator/database-replicator/providers/postgres/syncloop"
@@ -135,6 +137,16 @@ func (a *app) prepareSync(cfg *lang.Config, eps *endpoints.Set, c *syncCmd, view
 			return nil, err
 		}
 		return nil, &exitError{code: 1, err: fmt.Errorf("sync: %d error(s) above must be fixed first; nothing was changed", len(diags.Errors()))}
+	}
+	if subs := planner.DisabledByHand(diags); len(subs) > 0 {
+		if err := a.renderPlan(plan, false, false); err != nil {
+			return nil, err
+		}
+		fix := "run apply to enable it, or set sync { enabled = false } to keep it paused"
+		if cfg.FlagMode {
+			fix = "run database-replicator resume to enable it, or database-replicator pause to keep it paused"
+		}
+		return nil, &exitError{code: 1, err: fmt.Errorf("sync: %s was disabled outside database-replicator and sync does not enable it silently: %s; nothing was changed", strings.Join(subs, ", "), fix)}
 	}
 	jobs, choices, err := syncloop.Prepare(a.ctx, syncloop.PrepareInput{
 		Jobs: syncloop.JobsInput{Config: cfg, Endpoints: eps, SyncInterval: c.SyncInterval.D,

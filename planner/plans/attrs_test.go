@@ -46,6 +46,7 @@ func sampleAttrs() []Attrs {
 			Connection: "postgres://u@h/app", Options: "copy_data = false", TableSync: []lang.TableRef{ref},
 			RefreshPublication: []lang.TableRef{other}, StopApplying: []lang.TableRef{ref}},
 		&XminAttrs{Interval: "10s", BatchSize: 10000, PrimaryKey: []string{"id"}, XminWatermark: 1<<63 + 5},
+		&XminAttrs{Interval: "1h", BatchSize: 5, PrimaryKey: []string{"id"}, XminWatermark: 7, Paused: true},
 	}
 }
 

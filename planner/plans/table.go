@@ -162,6 +162,9 @@ type XminAttrs struct {
 	// XminWatermark is where the cursor starts, recorded by apply (0:
 	// not recorded).
 	XminWatermark uint64
+	// Paused is set while sync is paused (sync { enabled = false }, or
+	// the pause command): sync runs no cycle for the table.
+	Paused bool
 }
 
 // Kind implements Attrs.
@@ -172,10 +175,14 @@ func (a *XminAttrs) encode() map[string]any {
 	if a.XminWatermark != 0 {
 		m["xmin_watermark"] = number(a.XminWatermark)
 	}
+	if a.Paused {
+		m["paused"] = true
+	}
 	return m
 }
 
 func decodeXmin(f *fields) *XminAttrs {
 	return &XminAttrs{Interval: f.str("interval"), BatchSize: int(f.integer("batch_size")),
-		PrimaryKey: f.strs("primary_key"), XminWatermark: f.unsigned("xmin_watermark")}
+		PrimaryKey: f.strs("primary_key"), XminWatermark: f.unsigned("xmin_watermark"),
+		Paused: f.boolean("paused")}
 }

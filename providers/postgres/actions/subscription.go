@@ -62,11 +62,26 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *plans.Chan
 				return nil, fmt.Errorf("ALTER SUBSCRIPTION %s CONNECTION: %s", sub, redactSource(err, source))
 			}
 		}
+		stop := attrs.StopApplying
+		if !attrs.Enabled {
+			// Sync is paused: the subscription keeps its publications and
+			// is disabled; its slot keeps the changes until it is enabled.
+			if len(attrs.RefreshPublication) > 0 || len(stop) > 0 {
+				return nil, fmt.Errorf("subscription %s: tables joined or left the publication while sync is paused, and PostgreSQL refreshes only an enabled subscription: resume sync first (sync { enabled = true }, or database-replicator resume), then apply", sub)
+			}
+			sql := "ALTER SUBSCRIPTION " + sub + " SET PUBLICATION " + strings.Join(quotedPubs, ", ") + " WITH (refresh = false)"
+			if _, err := conn.Exec(ctx, sql); err != nil {
+				return nil, fmt.Errorf("%s: %w", sql, err)
+			}
+			if err := p.disableSubscription(ctx, ep, db, name); err != nil {
+				return nil, err
+			}
+			return attrs, nil
+		}
 		stmts := []string{
 			"ALTER SUBSCRIPTION " + sub + " SET PUBLICATION " + strings.Join(quotedPubs, ", ") + " WITH (refresh = false)",
 			"ALTER SUBSCRIPTION " + sub + " ENABLE",
 		}
-		stop := attrs.StopApplying
 		if len(attrs.RefreshPublication) > 0 || len(stop) > 0 {
 			// Tables added to the publication after streaming started: the
 			// subscription's table sync copies them (and only them: tables
@@ -100,7 +115,7 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *plans.Chan
 	source := ep.Source.WithDatabase(db)
 	sql := "CREATE SUBSCRIPTION " + sub + " CONNECTION " + conninfo.QuoteLiteral(conninfo.SubscriptionConnString(source, attrs.StoresPassword)) +
 		" PUBLICATION " + strings.Join(quotedPubs, ", ") +
-		" WITH (create_slot = false, slot_name = " + conninfo.QuoteLiteral(slot) + ", copy_data = false, enabled = true)"
+		" WITH (create_slot = false, slot_name = " + conninfo.QuoteLiteral(slot) + ", copy_data = false, enabled = " + fmt.Sprint(attrs.Enabled) + ")"
 	if err := p.runWithConnString(ctx, conn, sql, attrs.StoresPassword && source.WrittenPassword() != ""); err != nil {
 		return nil, fmt.Errorf("CREATE SUBSCRIPTION %s: %s", sub, redactSource(err, source))
 	}
@@ -132,7 +147,7 @@ func (p *Provider) disableSubscription(ctx context.Context, ep Endpoints, db, na
 			return fmt.Errorf("wait for the workers of subscription %q to stop: %w", name, err)
 		}
 		if workers == 0 {
-			p.log.Info("subscription disabled before its slot is replaced", "database", db, "subscription", name)
+			p.log.Info("subscription disabled, its workers stopped", "database", db, "subscription", name)
 			return nil
 		}
 		if time.Now().After(deadline) {

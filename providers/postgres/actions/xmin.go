@@ -16,6 +16,12 @@ func (p *Provider) xmin(ctx context.Context, ep Endpoints, c *plans.Change) (pla
 	if err != nil {
 		return nil, err
 	}
+	if before, ok := c.Before.(*plans.XminAttrs); ok && c.Action == plans.Update {
+		// A pause or resume: the cursor stays where it is.
+		out := *after
+		out.XminWatermark = before.XminWatermark
+		return &out, nil
+	}
 	ref, err := tableRef(c.Addr.Key)
 	if err != nil {
 		return nil, err

@@ -40,6 +40,9 @@ type Input struct {
 	Log hclog.Logger
 	// Now stamps the plan; zero means time.Now().UTC().
 	Now time.Time
+	// Paused overrides whether sync of a replication is paused (the
+	// pause and resume commands; see planner.Input.Paused).
+	Paused map[string]bool
 }
 
 // Make introspects every endpoint and builds the plan. The error is an I/O
@@ -61,7 +64,7 @@ func Make(ctx context.Context, in Input) (*plans.Plan, diag.Diagnostics, error) 
 		dumpMajor = 0 // apply reports a missing pg_dump
 	}
 	plan, diags := planner.Build(planner.Input{
-		Config: in.Config, Servers: servers, Prior: in.Prior, Targets: in.Targets, Now: now,
+		Config: in.Config, Servers: servers, Prior: in.Prior, Targets: in.Targets, Now: now, Paused: in.Paused,
 		FilterChecks: CheckFilters(ctx, in.Config, in.Endpoints, servers, log),
 		PgDumpMajor:  dumpMajor,
 	})

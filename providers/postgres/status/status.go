@@ -349,7 +349,7 @@ func finishLogical(row *Row, slotFound, subExists, subEnabled bool, reportedSeco
 		row.Problem = "the subscription is missing on the target: nothing is applied; run plan and apply, or sync with --source/--target"
 	case !subEnabled:
 		row.State = StateDisabled
-		row.Problem = "the subscription is disabled: nothing is applied; run apply (or sync) to enable it"
+		row.Problem = "the subscription is disabled (paused, or by hand): nothing is applied; apply with sync { enabled = true } (or resume) enables it"
 	case !row.SlotActive:
 		row.State = StateNotConnected
 		row.Problem = "the subscription's apply worker is not connected to the slot: see the target's server log"

@@ -3,6 +3,7 @@ package syncloop
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -26,7 +27,8 @@ func Pending(p *plans.Plan) (subscriptions int, blocking []string) {
 	for _, ch := range p.Changes {
 		switch {
 		case ch.Action == plans.NoOp:
-		case ch.Addr.Kind == addrs.Subscription || driftRepair(ch, done):
+		case ch.Addr.Kind == addrs.Subscription || ch.Addr.Kind == addrs.Xmin && ch.Action == plans.Update || driftRepair(ch, done):
+			// Subscriptions, xmin pauses and resumes, drift repairs.
 			subscriptions++
 		default:
 			blocking = append(blocking, fmt.Sprintf("%s (%s)", ch.Addr, ch.Action))
@@ -68,6 +70,7 @@ func Jobs(in JobsInput) ([]*Job, []Choice, error) {
 	}
 	var jobs []*Job
 	var choices []Choice
+	var pausedAll []string
 	for _, r := range in.Config.Replications {
 		src := in.Servers["source."+r.Source]
 		d := planner.DecideMethod(r, src)
@@ -95,14 +98,27 @@ func Jobs(in JobsInput) ([]*Job, []Choice, error) {
 		if in.NoReconcile {
 			job.ReconcileEvery = -1
 		}
+		paused, polled := 0, 0
 		for _, ds := range scope.Databases {
 			db := Database{Name: ds.Name}
 			if d.Method == lang.SyncXmin {
-				db.Tables = xminTables(in.State, r.Name, ds, log)
+				var p int
+				db.Tables, p = xminTables(in.State, r.Name, ds, log)
+				paused += p
+				polled += len(db.Tables)
 			}
 			job.Databases = append(job.Databases, db)
 		}
+		if paused > 0 && polled == 0 {
+			// sync { enabled = false } or the pause command: no cycle.
+			log.Info("continuous sync is paused: no xmin cycle runs", "replication", r.Name)
+			pausedAll = append(pausedAll, r.Name)
+			continue
+		}
 		jobs = append(jobs, job)
+	}
+	if len(jobs) == 0 && len(pausedAll) > 0 {
+		return nil, choices, fmt.Errorf("sync: continuous sync of replication %s is paused, and no other replication syncs: resume it first (sync { enabled = true } in the configuration, or database-replicator resume)", strings.Join(pausedAll, ", "))
 	}
 	if len(jobs) == 0 {
 		return nil, choices, errors.New("sync: no replication has a sync method (sync.method = \"none\" everywhere)")
@@ -120,16 +136,21 @@ func firstNonZero(ds ...time.Duration) time.Duration {
 }
 
 // xminTables describes the tables of one database for the xmin engine,
-// starting each at the watermark its copy recorded in state.
-func xminTables(st *state.State, replication string, ds *planner.DatabaseScope, log hclog.Logger) []xminsync.Table {
-	var out []xminsync.Table
+// starting each at the watermark its copy recorded in state, and counts
+// the tables left out because the state records them paused.
+func xminTables(st *state.State, replication string, ds *planner.DatabaseScope, log hclog.Logger) (out []xminsync.Table, paused int) {
 	for _, ts := range ds.Tables {
 		if ts.SchemaOnly {
 			continue
 		}
 		key := ts.Ref.Schema + "." + ts.Ref.Table
 		var start uint64
-		if res := st.Resource(addrs.New(replication, addrs.Xmin, ts.Ref.String()).String()); res != nil {
+		res := st.Resource(addrs.New(replication, addrs.Xmin, ts.Ref.String()).String())
+		if res != nil {
+			if p, _ := res.Attributes["paused"].(bool); p {
+				paused++
+				continue
+			}
 			start, _ = res.Uint("xmin_watermark")
 		}
 		if start == 0 {
@@ -140,5 +161,5 @@ func xminTables(st *state.State, replication string, ds *planner.DatabaseScope, 
 		}
 		out = append(out, xminsync.FromCatalog(key, ts.Source, ts.Filter, start))
 	}
-	return out
+	return out, paused
 }
