@@ -27,6 +27,7 @@ type cutoverCmd struct {
 	Fence             string       `help:"all: make the source's databases read-only and end their client sessions; none: you stop the writers (e.g. at a proxy)." enum:"all,none" default:"all"`
 	Verify            string       `help:"Final check before the detach: full (row counts, checksums, schema), quick (row counts), none." enum:"full,quick,none" default:"full"`
 	KeepSourceObjects bool         `help:"Leave the replication slot and the publication on the source (the slot retains WAL until dropped)."`
+	Reverse           bool         `help:"After the detach, replicate the target (the new primary) back to the source from the switch point, without a copy: the way back (cutover --rollback)."`
 	DrainTimeout      intervalFlag `help:"How long to wait for the target to apply up to the fence." default:"5m" placeholder:"DURATION"`
 	connectionFlags
 }
@@ -69,7 +70,7 @@ func (c *cutoverCmd) Run(a *app) error {
 		return errors.New("nothing to cut over: the state records no logical replication (run apply, or init and sync, first)")
 	}
 	opts := cutover.Options{MaxLag: c.MaxLag.D, MaxLagBytes: c.MaxLagBytes.N, Fence: c.Fence, Verify: c.Verify,
-		KeepSourceObjects: c.KeepSourceObjects, DrainTimeout: c.DrainTimeout.D}
+		KeepSourceObjects: c.KeepSourceObjects, Reverse: c.Reverse, DrainTimeout: c.DrainTimeout.D}
 	view := views.NewCutoverView(a.io.stdout, c.JSON)
 	if err := view.Steps(cutover.Steps(dbs, opts), cutover.Summary(opts)); err != nil {
 		return err
@@ -205,7 +206,7 @@ func cutoverDatabases(cfg *lang.Config, eps *endpoints.Set, st *state.State) (db
 			if sub == nil {
 				continue
 			}
-			db.Subscription, db.Slot, db.Publication = sub.Name, sub.SlotName, r.Sync.Publication
+			db.Subscription, db.Slot, db.Publication, db.StoresPassword = sub.Name, sub.SlotName, r.Sync.Publication, sub.StoresPassword
 			if len(sub.Publications) > 0 {
 				db.Publication = sub.Publications[0]
 			}

@@ -205,24 +205,30 @@ func scrape(ts *testscript.TestScript, url string) string {
 	return string(body)
 }
 
-// convergeCmd implements `converge DB SQL...`: the query's value on the
-// target must become equal to its value on the source within 60 seconds.
+// convergeCmd implements `converge [-reverse] DB SQL...`: the query's
+// value on the target must become equal to its value on the source within
+// 60 seconds (with -reverse, the source's to the target's: replication
+// back after cutover --reverse).
 func convergeCmd(ts *testscript.TestScript, neg bool, args []string) {
+	from, to := "source", "target"
+	if len(args) > 0 && args[0] == "-reverse" {
+		from, to, args = "target", "source", args[1:]
+	}
 	if len(args) < 2 {
-		ts.Fatalf("usage: converge DB SQL")
+		ts.Fatalf("usage: converge [-reverse] DB SQL")
 	}
 	sql := strings.Join(args[1:], " ")
-	want := queryValue(ts, "source", args[0], sql)
+	want := queryValue(ts, from, args[0], sql)
 	deadline := time.Now().Add(60 * time.Second)
 	var got string
 	for time.Now().Before(deadline) {
-		if got = queryValue(ts, "target", args[0], sql); got == want {
+		if got = queryValue(ts, to, args[0], sql); got == want {
 			ts.Logf("converged: %s = %s", sql, got)
 			return
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	ts.Fatalf("converge %s: target %q, source %q after 60s", sql, got, want)
+	ts.Fatalf("converge %s: %s %q, %s %q after 60s", sql, to, got, from, want)
 }
 
 // serverCmd implements `server stop|start source|target`: the server goes

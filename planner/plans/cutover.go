@@ -41,6 +41,16 @@ type CutoverAttrs struct {
 	WritesAtFence int64
 	// KeepSourceObjects leaves the slot and publication on the source.
 	KeepSourceObjects bool
+	// Reverse is whether the detach sets up reverse replication (cutover
+	// --reverse): ReversePublication and ReverseSlot on the target (the
+	// new primary), ReverseSubscription on the source (the old one),
+	// streaming from the switch point without a copy.
+	Reverse                                              bool
+	ReversePublication, ReverseSlot, ReverseSubscription string
+	// ReverseStoresPassword is whether the reverse subscription's
+	// connection string carries the password written in the target URL
+	// (as the forward subscription did the source's).
+	ReverseStoresPassword bool
 }
 
 // Kind implements Attrs.
@@ -53,6 +63,11 @@ func (a *CutoverAttrs) encode() map[string]any {
 	if a.PriorReadOnly != "" {
 		m["prior_read_only"] = a.PriorReadOnly
 	}
+	if a.Reverse {
+		m["reverse"] = true
+		m["reverse_publication"], m["reverse_slot"], m["reverse_subscription"] = a.ReversePublication, a.ReverseSlot, a.ReverseSubscription
+		m["reverse_password_stored"] = a.ReverseStoresPassword
+	}
 	return m
 }
 
@@ -60,5 +75,7 @@ func decodeCutover(f *fields) *CutoverAttrs {
 	return &CutoverAttrs{Phase: f.str("phase"), Publication: f.str("publication"), Slot: f.str("slot"),
 		Subscription: f.str("subscription"), Fence: f.str("fence"), PriorReadOnly: f.str("prior_read_only"),
 		FenceLSN: f.str("fence_lsn"), FencedAt: f.str("fenced_at"), WritesAtFence: f.integer("writes_at_fence"),
-		KeepSourceObjects: f.boolean("keep_source_objects")}
+		KeepSourceObjects: f.boolean("keep_source_objects"), Reverse: f.boolean("reverse"),
+		ReversePublication: f.str("reverse_publication"), ReverseSlot: f.str("reverse_slot"),
+		ReverseSubscription: f.str("reverse_subscription"), ReverseStoresPassword: f.boolean("reverse_password_stored")}
 }

@@ -66,6 +66,12 @@ func (v CutoverText) Report(rep *cutover.Report) error {
 			dbs = append(dbs, fmt.Sprintf("%s (%d sequence(s))", d.Database, d.Sequences))
 		}
 		fmt.Fprintf(v.W, "The target is the primary for %s: point the application at it.\n", strings.Join(dbs, ", "))
+		for _, d := range rep.Databases {
+			if rv := d.Reverse; rv != nil {
+				fmt.Fprintf(v.W, "Reverse replication of %s: publication %q and slot %q on the new primary, subscription %q on the old primary; it stays read-only for applications.\n",
+					d.Database, rv.Publication, rv.Slot, rv.Subscription)
+			}
+		}
 	case cutover.OutcomeRolledBack:
 		fmt.Fprintln(v.W, "\nCutover rolled back.")
 	default:

@@ -52,6 +52,10 @@ type Database struct {
 	Source, Target conninfo.Info
 	// Publication and Slot are on the source; Subscription on the target.
 	Publication, Slot, Subscription string
+	// StoresPassword is whether the subscription's connection string
+	// carries the source URL's password: the reverse subscription's then
+	// carries the target URL's.
+	StoresPassword bool
 	// Record is the progress an earlier run recorded, nil for none.
 	Record *plans.CutoverAttrs
 }
@@ -70,6 +74,9 @@ type Options struct {
 	Verify string
 	// KeepSourceObjects leaves the slot and the publication on the source.
 	KeepSourceObjects bool
+	// Reverse sets up reverse replication at the detach: a publication
+	// and a slot on the target, a subscription on the source.
+	Reverse bool
 	// DrainTimeout bounds the wait for the target to apply up to the
 	// fence position (default 5 minutes).
 	DrainTimeout time.Duration
@@ -117,6 +124,21 @@ type DatabaseReport struct {
 	// source after the fence (a superuser, or a session that turned
 	// default_transaction_read_only off).
 	WritesAfterFence int64 `json:"writes_after_fence"`
+	// Reverse names the reverse replication's objects (cutover
+	// --reverse), nil without it.
+	Reverse *ReverseReport `json:"reverse,omitempty"`
+}
+
+// ReverseReport names the reverse replication's objects.
+type ReverseReport struct {
+	// Publication and Slot are on the new primary (the former target).
+	Publication string `json:"publication"`
+	Slot        string `json:"slot"`
+	// Subscription is on the old primary (the former source).
+	Subscription string `json:"subscription"`
+	// OriginNone is whether the subscription has origin = none
+	// (PostgreSQL 16+).
+	OriginNone bool `json:"origin_none"`
 }
 
 // Report is the cutover's outcome.

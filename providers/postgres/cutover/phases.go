@@ -83,6 +83,11 @@ func (r *run) preflightDatabase(ctx context.Context, db *Database) (string, erro
 	if !worker {
 		return "", fmt.Errorf("subscription %q has no apply worker running: see the target's server log and status", db.Subscription)
 	}
+	if r.in.Options.Reverse || (db.Record != nil && db.Record.Reverse) {
+		if err := checkReverseIdentity(ctx, dst, db.Subscription); err != nil {
+			return "", err
+		}
+	}
 
 	src, err := connectSource(ctx, db)
 	if err != nil {
@@ -180,9 +185,15 @@ func (r *run) fenceDatabase(ctx context.Context, db *Database, p *PhaseResult) e
 		db.Record = &plans.CutoverAttrs{Publication: db.Publication, Slot: db.Slot, Subscription: db.Subscription,
 			Fence: r.in.Options.Fence, PriorReadOnly: prior, FencedAt: now.UTC().Format(time.RFC3339Nano),
 			KeepSourceObjects: r.in.Options.KeepSourceObjects}
+		if r.in.Options.Reverse {
+			setReverse(db)
+		}
 		if err := r.record(ctx, db, plans.CutoverFenced); err != nil {
 			return err
 		}
+	}
+	if r.in.Options.Reverse && !db.Record.Reverse {
+		setReverse(db)
 	}
 	ended := 0
 	if db.Record.Fence == FenceAll {
@@ -519,6 +530,17 @@ func (r *run) detachDatabase(ctx context.Context, db *Database, p *PhaseResult) 
 		AND subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())`, db.Subscription).Scan(&exists); err != nil {
 		return fmt.Errorf("read subscription %q: %w", db.Subscription, err)
 	}
+	if db.Record.Reverse {
+		if exists {
+			if err := reverseOnTarget(ctx, dst, db); err != nil {
+				return err
+			}
+		} else if ok, err := reverseSlotExists(ctx, dst, db.Record); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("%w: the target is the primary; set up replication back to the source yourself (a new copy)", errReverseSlotLost)
+		}
+	}
 	if exists {
 		sub := pgx.Identifier{db.Subscription}.Sanitize()
 		for _, sql := range []string{"ALTER SUBSCRIPTION " + sub + " DISABLE", "ALTER SUBSCRIPTION " + sub + " SET (slot_name = NONE)", "DROP SUBSCRIPTION " + sub} {
@@ -542,6 +564,21 @@ func (r *run) detachDatabase(ctx context.Context, db *Database, p *PhaseResult) 
 			return fmt.Errorf("drop publication %q: %w", db.Publication, err)
 		}
 	}
+	var reverse string
+	if db.Record.Reverse {
+		originNone, err := reverseOnSource(ctx, db)
+		if err != nil {
+			return err
+		}
+		rec := db.Record
+		r.reports[db].Reverse = &ReverseReport{Publication: rec.ReversePublication, Slot: rec.ReverseSlot, Subscription: rec.ReverseSubscription, OriginNone: originNone}
+		origin := "origin = none"
+		if !originNone {
+			origin = "no origin = none before PostgreSQL 16"
+		}
+		reverse = fmt.Sprintf("; reverse replication from the switch point: publication %q and slot %q on the new primary, subscription %q on the old one (%s)",
+			rec.ReversePublication, rec.ReverseSlot, rec.ReverseSubscription, origin)
+	}
 	if err := r.record(ctx, db, plans.CutoverDone); err != nil {
 		return err
 	}
@@ -551,9 +588,9 @@ func (r *run) detachDatabase(ctx context.Context, db *Database, p *PhaseResult) 
 		}
 	}
 	if kept {
-		p.Details = append(p.Details, fmt.Sprintf("%s: subscription %q dropped; slot %q and publication %q kept on the source (the slot retains WAL until you drop it)", db.Address(), db.Subscription, db.Slot, db.Publication))
+		p.Details = append(p.Details, fmt.Sprintf("%s: subscription %q dropped; slot %q and publication %q kept on the source (the slot retains WAL until you drop it)%s", db.Address(), db.Subscription, db.Slot, db.Publication, reverse))
 	} else {
-		p.Details = append(p.Details, fmt.Sprintf("%s: subscription %q, slot %q and publication %q dropped; the target is the primary", db.Address(), db.Subscription, db.Slot, db.Publication))
+		p.Details = append(p.Details, fmt.Sprintf("%s: subscription %q, slot %q and publication %q dropped; the target is the primary%s", db.Address(), db.Subscription, db.Slot, db.Publication, reverse))
 	}
 	return nil
 }

@@ -38,6 +38,10 @@ func Steps(dbs []*Database, opts Options) []Step {
 		} else {
 			d += fmt.Sprintf("; drop slot %q and publication %q on the source", db.Slot, db.Publication)
 		}
+		if opts.Reverse || (db.Record != nil && db.Record.Reverse) {
+			d += fmt.Sprintf("; reverse replication: before the drop, stop the subscription and create publication %q and logical slot %q on the target (the switch point), then subscription %q on the source (no copy, origin = none on PostgreSQL 16+)",
+				reverseName(db.Publication), reverseName(db.Slot), reverseName(db.Subscription))
+		}
 		detach = append(detach, d)
 	}
 	var check []string
