@@ -197,6 +197,12 @@ func (b *builder) cutOver(scope *Scope) bool {
 				ds.Name, b.dstName, ca.FencedAt, b.r.Name, a.String())
 			continue
 		}
+		if ca.Phase == plans.CutoverRolledBack {
+			b.diags.AddError(CodeCutOver, a.String(), "Database was cut over and rolled back",
+				"Database %q was cut over to %s and switched back (cutover --rollback): the source is the primary again and %s stays read-only. To migrate again, reset the target's default_transaction_read_only, `database-replicator state rm %s` and plan the replication anew.",
+				ds.Name, b.dstName, b.dstName, a.String())
+			continue
+		}
 		b.diags.AddError(CodeCutoverInProgress, a.String(), "Cutover in progress",
 			"The cutover of database %q stopped in phase %q. Run `database-replicator cutover` again: it finishes the cutover, or rolls it back when it cannot (the source is unfenced and replication goes on); plan and apply wait for that.",
 			ds.Name, ca.Phase)

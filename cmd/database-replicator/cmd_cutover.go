@@ -28,6 +28,7 @@ type cutoverCmd struct {
 	Verify            string       `help:"Final check before the detach: full (row counts, checksums, schema), quick (row counts), none." enum:"full,quick,none" default:"full"`
 	KeepSourceObjects bool         `help:"Leave the replication slot and the publication on the source (the slot retains WAL until dropped)."`
 	Reverse           bool         `help:"After the detach, replicate the target (the new primary) back to the source from the switch point, without a copy: the way back (cutover --rollback)."`
+	Rollback          bool         `help:"Switch back to the source after a cutover --reverse: fence the target, drain the reverse replication, sync the sequences back, drop the reverse replication, unfence the source."`
 	DrainTimeout      intervalFlag `help:"How long to wait for the target to apply up to the fence." default:"5m" placeholder:"DURATION"`
 	connectionFlags
 }
@@ -40,6 +41,9 @@ const killAtEnv = "REPLICATOR_TEST_CUTOVER_KILL_AT"
 func (c *cutoverCmd) Run(a *app) error {
 	if c.JSON && !c.AutoApprove {
 		return errors.New("cutover --json needs --auto-approve: review the steps with cutover (without --json) first")
+	}
+	if c.Rollback && c.Reverse {
+		return errors.New("cutover --rollback and --reverse exclude each other: --rollback switches back over the reverse replication an earlier cutover --reverse set up")
 	}
 	cfg, err := a.loadConfigOrFlags(&c.connectionFlags)
 	if err != nil {
@@ -57,6 +61,9 @@ func (c *cutoverCmd) Run(a *app) error {
 	st, err := backend.Read(a.ctx)
 	if err != nil {
 		return err
+	}
+	if c.Rollback {
+		return c.rollback(a, cfg, eps, backend, st)
 	}
 	dbs, done, err := cutoverDatabases(cfg, eps, st)
 	if err != nil {
@@ -87,11 +94,24 @@ func (c *cutoverCmd) Run(a *app) error {
 			return err
 		}
 	}
+	in := c.input(a, cfg, eps, backend, st, view)
+	in.Databases, in.Options = dbs, opts
+	rep, runErr := cutover.Run(a.ctx, in)
+	if err := view.Report(rep); err != nil {
+		return err
+	}
+	if runErr != nil {
+		return &exitError{code: 1, err: runErr}
+	}
+	return nil
+}
+
+// input is the cutover's Input without its databases and options: how it
+// records its progress in the state, checks and reports.
+func (c *cutoverCmd) input(a *app, cfg *lang.Config, eps *endpoints.Set, backend state.Backend, st *state.State, view views.CutoverView) cutover.Input {
 	killAt, _ := a.io.lookupEnv(killAtEnv)
-	in := cutover.Input{
-		Databases: dbs,
-		Options:   opts,
-		Log:       a.log,
+	return cutover.Input{
+		Log: a.log,
 		Save: func(ctx context.Context, db *cutover.Database, attrs *plans.CutoverAttrs) error {
 			addr := addrs.New(db.Replication, addrs.Cutover, db.Name).String()
 			if attrs == nil {
@@ -142,7 +162,34 @@ func (c *cutoverCmd) Run(a *app) error {
 			}
 		},
 	}
-	rep, runErr := cutover.Run(a.ctx, in)
+}
+
+// rollback runs cutover --rollback.
+func (c *cutoverCmd) rollback(a *app, cfg *lang.Config, eps *endpoints.Set, backend state.Backend, st *state.State) error {
+	dbs, err := rollbackDatabases(cfg, eps, st)
+	if err != nil {
+		return err
+	}
+	opts := cutover.Options{MaxLag: c.MaxLag.D, MaxLagBytes: c.MaxLagBytes.N, Verify: c.Verify, DrainTimeout: c.DrainTimeout.D}
+	view := views.NewCutoverView(a.io.stdout, c.JSON)
+	if err := view.Steps(cutover.RollbackSteps(dbs, opts), cutover.RollbackSummary()); err != nil {
+		return err
+	}
+	resumed := false
+	for _, db := range dbs {
+		if db.Record.Phase != plans.CutoverDone {
+			resumed = true
+			fmt.Fprintf(a.io.stderr, "An interrupted rollback of %s is recorded (phase %s): this run resumes it, or undoes it if it cannot.\n", db.Address(), db.Record.Phase)
+		}
+	}
+	if !c.AutoApprove && !resumed {
+		if err := a.confirm("rollback", "--auto-approve", confirmYes); err != nil {
+			return err
+		}
+	}
+	in := c.input(a, cfg, eps, backend, st, view)
+	in.Databases, in.Options = dbs, opts
+	rep, runErr := cutover.Rollback(a.ctx, in)
 	if err := view.Report(rep); err != nil {
 		return err
 	}
@@ -150,6 +197,57 @@ func (c *cutoverCmd) Run(a *app) error {
 		return &exitError{code: 1, err: runErr}
 	}
 	return nil
+}
+
+// rollbackDatabases lists the databases to switch back: every database
+// whose cutover record says it was cut over with --reverse (or whose
+// rollback was interrupted).
+func rollbackDatabases(cfg *lang.Config, eps *endpoints.Set, st *state.State) ([]*cutover.Database, error) {
+	var dbs []*cutover.Database
+	var problems []string
+	for _, r := range cfg.Replications {
+		src, dst, err := eps.Pair(r)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range status.StateDatabases(st, r.Name) {
+			res := st.Resource(addrs.New(r.Name, addrs.Cutover, name).String())
+			if res == nil {
+				continue
+			}
+			at, err := plans.DecodeAttrs(addrs.Cutover, res.Attributes)
+			if err != nil {
+				return nil, fmt.Errorf("the state's cutover record of replication.%s %q: %w", r.Name, name, err)
+			}
+			rec, _ := at.(*plans.CutoverAttrs)
+			if rec == nil {
+				continue
+			}
+			addr := fmt.Sprintf("replication.%s %q", r.Name, name)
+			switch rec.Phase {
+			case plans.CutoverDone, plans.CutoverBackFenced, plans.CutoverBackDrained, plans.CutoverBackDetaching:
+			case plans.CutoverRolledBack:
+				problems = append(problems, addr+" was rolled back already")
+				continue
+			default:
+				problems = append(problems, fmt.Sprintf("%s: its cutover stopped in phase %q: run cutover (without --rollback) to finish or undo it", addr, rec.Phase))
+				continue
+			}
+			if !rec.Reverse {
+				problems = append(problems, addr+" was cut over without --reverse: there is no reverse replication to switch back over")
+				continue
+			}
+			dbs = append(dbs, &cutover.Database{Replication: r.Name, Name: name, Source: src.WithDatabase(name), Target: dst.WithDatabase(name),
+				Publication: rec.Publication, Slot: rec.Slot, Subscription: rec.Subscription, Record: rec})
+		}
+	}
+	if len(dbs) == 0 {
+		if len(problems) > 0 {
+			return nil, fmt.Errorf("nothing to roll back: %s", strings.Join(problems, "; "))
+		}
+		return nil, errors.New("nothing to roll back: the state records no cutover (run cutover --reverse first)")
+	}
+	return dbs, nil
 }
 
 // cutoverStatus is the state status of a cutover record at phase.
@@ -179,9 +277,17 @@ func cutoverDatabases(cfg *lang.Config, eps *endpoints.Set, st *state.State) (db
 				}
 				rec, _ = a.(*plans.CutoverAttrs)
 			}
-			if rec != nil && rec.Phase == plans.CutoverDone {
-				done = append(done, fmt.Sprintf("replication.%s %q", r.Name, name))
-				continue
+			if rec != nil {
+				switch rec.Phase {
+				case plans.CutoverDone:
+					done = append(done, fmt.Sprintf("replication.%s %q", r.Name, name))
+					continue
+				case plans.CutoverRolledBack:
+					done = append(done, fmt.Sprintf("replication.%s %q (and rolled back)", r.Name, name))
+					continue
+				case plans.CutoverBackFenced, plans.CutoverBackDrained, plans.CutoverBackDetaching:
+					return nil, nil, fmt.Errorf("replication.%s %q: a rollback stopped in phase %q: run cutover --rollback to finish or undo it", r.Name, name, rec.Phase)
+				}
 			}
 			db := &cutover.Database{Replication: r.Name, Name: name, Source: src.WithDatabase(name), Target: dst.WithDatabase(name), Record: rec}
 			if rec != nil {

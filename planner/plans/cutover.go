@@ -16,6 +16,19 @@ const (
 	CutoverRolledBack = "rolled_back"
 )
 
+// Phases of a switch back (cutover --rollback) after a cutover with
+// reverse replication: the target is fenced (CutoverBackFenced), then
+// the reverse replication is dropped and the source unfenced
+// (CutoverBackDetaching), and the record ends in CutoverRolledBack. A
+// switch back interrupted before CutoverBackDetaching is undone (the
+// target unfenced, the record back to CutoverDone); from it on it can only
+// be completed.
+const (
+	CutoverBackFenced    = "rollback_fenced"
+	CutoverBackDrained   = "rollback_drained"
+	CutoverBackDetaching = "rollback_detaching"
+)
+
 // CutoverAttrs record the progress of the cutover of one database, so
 // that a rerun after a crash completes it or rolls it back.
 type CutoverAttrs struct {
@@ -51,6 +64,10 @@ type CutoverAttrs struct {
 	// connection string carries the password written in the target URL
 	// (as the forward subscription did the source's).
 	ReverseStoresPassword bool
+	// BackPriorReadOnly, BackFencedAt and BackFenceLSN are the switch
+	// back's fence of the target, as PriorReadOnly, FencedAt and FenceLSN
+	// are the cutover's of the source.
+	BackPriorReadOnly, BackFencedAt, BackFenceLSN string
 }
 
 // Kind implements Attrs.
@@ -68,6 +85,12 @@ func (a *CutoverAttrs) encode() map[string]any {
 		m["reverse_publication"], m["reverse_slot"], m["reverse_subscription"] = a.ReversePublication, a.ReverseSlot, a.ReverseSubscription
 		m["reverse_password_stored"] = a.ReverseStoresPassword
 	}
+	if a.BackFencedAt != "" {
+		m["back_fenced_at"], m["back_fence_lsn"] = a.BackFencedAt, a.BackFenceLSN
+		if a.BackPriorReadOnly != "" {
+			m["back_prior_read_only"] = a.BackPriorReadOnly
+		}
+	}
 	return m
 }
 
@@ -77,5 +100,6 @@ func decodeCutover(f *fields) *CutoverAttrs {
 		FenceLSN: f.str("fence_lsn"), FencedAt: f.str("fenced_at"), WritesAtFence: f.integer("writes_at_fence"),
 		KeepSourceObjects: f.boolean("keep_source_objects"), Reverse: f.boolean("reverse"),
 		ReversePublication: f.str("reverse_publication"), ReverseSlot: f.str("reverse_slot"),
-		ReverseSubscription: f.str("reverse_subscription"), ReverseStoresPassword: f.boolean("reverse_password_stored")}
+		ReverseSubscription: f.str("reverse_subscription"), ReverseStoresPassword: f.boolean("reverse_password_stored"),
+		BackPriorReadOnly: f.str("back_prior_read_only"), BackFencedAt: f.str("back_fenced_at"), BackFenceLSN: f.str("back_fence_lsn")}
 }

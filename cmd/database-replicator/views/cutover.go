@@ -58,6 +58,22 @@ func (v CutoverText) Report(rep *cutover.Report) error {
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(v.W, "\nWarning: %s\n", w)
 	}
+	if rep.Rollback {
+		switch rep.Outcome {
+		case cutover.OutcomeCompleted:
+			fmt.Fprintf(v.W, "\nRollback complete. Writes were unavailable for %s (fence of the target → source writable).\n", formatSeconds(rep.WriteUnavailableSeconds))
+			var dbs []string
+			for _, d := range rep.Databases {
+				dbs = append(dbs, fmt.Sprintf("%s (%d sequence(s))", d.Database, d.Sequences))
+			}
+			fmt.Fprintf(v.W, "The source is the primary again for %s: point the application back at it. The target stays read-only.\n", strings.Join(dbs, ", "))
+		case cutover.OutcomeRolledBack:
+			fmt.Fprintln(v.W, "\nRollback undone: the target is still the primary.")
+		default:
+			fmt.Fprintln(v.W, "\nRollback failed.")
+		}
+		return nil
+	}
 	switch rep.Outcome {
 	case cutover.OutcomeCompleted:
 		fmt.Fprintf(v.W, "\nCutover complete. Writes were unavailable for %s (fence → target ready).\n", formatSeconds(rep.WriteUnavailableSeconds))

@@ -321,3 +321,20 @@ func (c Info) ConnConfig() (*pgx.ConnConfig, error) {
 	cfg.DialFunc = dialer.DialContext
 	return cfg, nil
 }
+
+// WithReadWrite returns the same connection string with
+// default_transaction_read_only turned off for the session (added to
+// options): a session of the tool's own that writes to a database whose
+// default is read-only (a cutover's fence).
+func (c Info) WithReadWrite() Info {
+	if !c.Valid() {
+		return c
+	}
+	cs := c.s.Clone()
+	opts, _ := cs.Get("options")
+	if opts != "" {
+		opts += " "
+	}
+	cs.Set("options", opts+"-c default_transaction_read_only=off")
+	return Info{s: cs, res: c.res.Copy()}
+}

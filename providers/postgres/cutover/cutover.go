@@ -145,6 +145,8 @@ type ReverseReport struct {
 type Report struct {
 	// Outcome is "completed", "rolled back" or "failed".
 	Outcome string `json:"outcome"`
+	// Rollback is true for a switch back (cutover --rollback).
+	Rollback bool `json:"rollback,omitempty"`
 	// Resumed is true when an earlier, interrupted run was continued.
 	Resumed   bool             `json:"resumed,omitempty"`
 	Phases    []PhaseResult    `json:"phases"`

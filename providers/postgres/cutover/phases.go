@@ -417,18 +417,29 @@ func quickCheck(ctx context.Context, db *Database) (string, error) {
 		return "", err
 	}
 	defer src.Close(context.Background())
+	return compareCounts(ctx, db, src, db.Publication)
+}
+
+// compareCounts compares the row count, on the source and the target, of
+// every table of publication, which lister's server has.
+func compareCounts(ctx context.Context, db *Database, lister *pgConn, publication string) (string, error) {
+	src, err := connectSource(ctx, db)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close(context.Background())
 	dst, err := connectTarget(ctx, db)
 	if err != nil {
 		return "", err
 	}
 	defer dst.Close(context.Background())
-	rows, err := src.Query(ctx, `SELECT format('%I.%I', schemaname, tablename) FROM pg_catalog.pg_publication_tables WHERE pubname = $1 ORDER BY 1`, db.Publication)
+	rows, err := lister.Query(ctx, `SELECT format('%I.%I', schemaname, tablename) FROM pg_catalog.pg_publication_tables WHERE pubname = $1 ORDER BY 1`, publication)
 	if err != nil {
-		return "", fmt.Errorf("list the tables of publication %q: %w", db.Publication, err)
+		return "", fmt.Errorf("list the tables of publication %q: %w", publication, err)
 	}
 	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return "", fmt.Errorf("list the tables of publication %q: %w", db.Publication, err)
+		return "", fmt.Errorf("list the tables of publication %q: %w", publication, err)
 	}
 	var differ []string
 	for _, t := range tables {
@@ -638,15 +649,22 @@ func unfence(ctx context.Context, db *Database) error {
 		return err
 	}
 	defer src.Close(context.Background())
-	name := pgx.Identifier{db.Name}.Sanitize()
-	sql := "ALTER DATABASE " + name + " RESET default_transaction_read_only"
-	if prior := db.Record.PriorReadOnly; prior != "" {
-		sql = "ALTER DATABASE " + name + " SET default_transaction_read_only = " + conninfo.QuoteLiteral(prior)
+	return unfenceDatabase(ctx, src, db.Name, db.Record.PriorReadOnly, db.Record.FencedAt)
+}
+
+// unfenceDatabase restores database name's own default_transaction_read_only
+// (prior, "" for none) over conn, a writable session on it, and ends the
+// client sessions opened since fencedAt (they started read-only).
+func unfenceDatabase(ctx context.Context, conn *pgConn, name, prior, fencedAt string) error {
+	quoted := pgx.Identifier{name}.Sanitize()
+	sql := "ALTER DATABASE " + quoted + " RESET default_transaction_read_only"
+	if prior != "" {
+		sql = "ALTER DATABASE " + quoted + " SET default_transaction_read_only = " + conninfo.QuoteLiteral(prior)
 	}
-	if _, err := src.Exec(ctx, sql); err != nil {
+	if _, err := conn.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("%s: %w", sql, err)
 	}
-	if _, err := endSessions(ctx, src, "backend_start < $1 AND backend_start >= "+conninfo.QuoteLiteral(db.Record.FencedAt)+"::timestamptz", "unfence"); err != nil {
+	if _, err := endSessions(ctx, conn, "backend_start < $1 AND backend_start >= "+conninfo.QuoteLiteral(fencedAt)+"::timestamptz", "unfence"); err != nil {
 		return err
 	}
 	return nil

@@ -102,3 +102,43 @@ func FenceDifference(d schemacompare.Difference) bool {
 	}
 	return true
 }
+
+// RollbackSteps describes what Rollback will do with dbs and opts, in
+// order.
+func RollbackSteps(dbs []*Database, opts Options) []Step {
+	var pre, fence, drain, seqs, detach []string
+	for _, db := range dbs {
+		a, rec := db.Address(), db.Record
+		pre = append(pre, fmt.Sprintf("%s: reverse subscription %q on the source enabled and streaming, slot %q on the target in use, lag under %s, no prepared transaction on the target",
+			a, rec.ReverseSubscription, rec.ReverseSlot, lang.FormatBytes(opts.MaxLagBytes)))
+		fence = append(fence, fmt.Sprintf("%s: on the target, ALTER DATABASE %s SET default_transaction_read_only = on; end its client sessions (not replication connections, not this tool's)",
+			a, pgx.Identifier{db.Name}.Sanitize()))
+		drain = append(drain, fmt.Sprintf("%s: wait until slot %q on the target confirms the target's WAL position after the fence", a, rec.ReverseSlot))
+		seqs = append(seqs, fmt.Sprintf("%s: set every sequence on the source from the target's last_value and is_called", a))
+		detach = append(detach, fmt.Sprintf("%s: drop subscription %q on the source, slot %q and publication %q on the target; unfence the source (restore its default_transaction_read_only, end the sessions opened while fenced)",
+			a, rec.ReverseSubscription, rec.ReverseSlot, rec.ReversePublication))
+	}
+	var check []string
+	switch opts.Verify {
+	case VerifyNone:
+		check = []string{"none (--verify none)"}
+	case VerifyQuick:
+		check = []string{"row counts of every table of the reverse publication (--verify quick)"}
+	default:
+		check = []string{"row counts and checksums of every table, and the schema (the verify command's comparison)"}
+	}
+	return []Step{
+		{Name: PhasePreflight, Actions: pre},
+		{Name: PhaseFence, Actions: fence},
+		{Name: PhaseDrain, Actions: drain},
+		{Name: PhaseSequences, Actions: seqs},
+		{Name: PhaseVerify, Actions: check},
+		{Name: PhaseDetach, Actions: detach},
+	}
+}
+
+// RollbackSummary says, in one line, what the rollback's steps mean for
+// the application.
+func RollbackSummary() string {
+	return "The target's databases reject writes from the fence on and stay read-only; the source accepts writes again after the detach. A failure before the detach unfences the target and leaves the reverse replication as it was."
+}
