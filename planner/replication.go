@@ -95,7 +95,7 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 					"%s on %s refuses the filter of %s in a publication: %s. Publications allow only immutable expressions over the table's columns; %s.",
 					b.srcName, ds.Name, ts.Ref.String(), chk.NotPublishable, hclOrFlags(b.in.Config,
 						`for a moving time cut-off use a time_window block (frozen to a constant cut-off when the publication is created), or use sync { method = "xmin" }`,
-						`for a moving time cut-off use --time-filter "[db.]table:column:window" instead of --table-filter (frozen to a constant cut-off when the publication is created)`))
+						`for a moving time cut-off use --time-filter "[db.]table:column:window" instead of --table-filter (TOML: time_filters), frozen to a constant cut-off when the publication is created`))
 			}
 			if b.src.VersionNum < 150000 {
 				b.diags.AddError(CodeRowFilterNeedsPG15, a.String(), "Row filters need PostgreSQL 15 on the source",

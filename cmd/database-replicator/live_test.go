@@ -31,15 +31,17 @@ func TestLiveScripts(t *testing.T) {
 		Dir: "testdata/live",
 		Setup: func(env *testscript.Env) error {
 			tb := env.T().(testing.TB)
-			// Passwords of their own: a script that scans every process
-			// for its password (nosecret) must not find another script's
-			// --source URL, which the user typed.
-			opts := []pgtest.Option{pgtest.UniquePassword()}
+			// A password of the script's own, for both its servers (as
+			// the predecessor README's user:pass for source and target):
+			// a script that scans every process for it (nosecret) must not
+			// find another script's --source URL, which the user typed.
+			password := pgtest.UniquePassword()
+			opts := []pgtest.Option{password}
 			if strings.Contains(tb.Name(), "walreplica") {
 				opts = append(opts, pgtest.WithSetting("wal_level", "replica"))
 			}
 			src := pgtest.Start(tb, opts...)
-			dst := pgtest.Start(env.T().(testing.TB), pgtest.UniquePassword())
+			dst := pgtest.Start(env.T().(testing.TB), password)
 			env.Values["source"] = src
 			env.Values["target"] = dst
 			env.Values["tb"] = tb
