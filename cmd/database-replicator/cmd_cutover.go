@@ -74,8 +74,13 @@ func (c *cutoverCmd) Run(a *app) error {
 			fmt.Fprintf(a.io.stdout, "Nothing to cut over: %s already cut over.\n", strings.Join(done, ", "))
 			return nil
 		}
-		return errors.New("nothing to cut over: the state records no logical replication (run apply, or init and sync, first)")
+		return errors.New("nothing to cut over: the state records no logical or xmin replication (run apply, or init and sync, first)")
 	}
+	xminDrain, releaseSync, err := c.xminCutover(a, cfg, eps, st, dbs)
+	if err != nil {
+		return err
+	}
+	defer releaseSync()
 	opts := cutover.Options{MaxLag: c.MaxLag.D, MaxLagBytes: c.MaxLagBytes.N, Fence: c.Fence, Verify: c.Verify,
 		KeepSourceObjects: c.KeepSourceObjects, Reverse: c.Reverse, DrainTimeout: c.DrainTimeout.D}
 	view := views.NewCutoverView(a.io.stdout, c.JSON)
@@ -95,7 +100,7 @@ func (c *cutoverCmd) Run(a *app) error {
 		}
 	}
 	in := c.input(a, cfg, eps, backend, st, view)
-	in.Databases, in.Options = dbs, opts
+	in.Databases, in.Options, in.XminDrain = dbs, opts, xminDrain
 	rep, runErr := cutover.Run(a.ctx, in)
 	if err := view.Report(rep); err != nil {
 		return err
@@ -123,6 +128,15 @@ func (c *cutoverCmd) input(a *app, cfg *lang.Config, eps *endpoints.Set, backend
 			return backend.Write(ctx, st)
 		},
 		Forget: func(ctx context.Context, db *cutover.Database, kept bool) error {
+			if db.Xmin() {
+				// The tables' xmin records: the sync of the database ended.
+				for _, ad := range st.Addresses() {
+					if p, err := addrs.Parse(ad); err == nil && p.Kind == addrs.Xmin && p.Replication == db.Replication && strings.HasPrefix(p.Key, db.Name+".") {
+						st.RemoveResource(ad)
+					}
+				}
+				return backend.Write(ctx, st)
+			}
 			kinds := []addrs.Kind{addrs.Subscription}
 			if !kept {
 				kinds = append(kinds, addrs.Slot, addrs.Publication)
@@ -291,7 +305,7 @@ func cutoverDatabases(cfg *lang.Config, eps *endpoints.Set, st *state.State) (db
 			}
 			db := &cutover.Database{Replication: r.Name, Name: name, Source: src.WithDatabase(name), Target: dst.WithDatabase(name), Record: rec}
 			if rec != nil {
-				db.Publication, db.Slot, db.Subscription = rec.Publication, rec.Slot, rec.Subscription
+				db.Publication, db.Slot, db.Subscription, db.Method = rec.Publication, rec.Slot, rec.Subscription, rec.Method
 				dbs = append(dbs, db)
 				continue
 			}
@@ -299,8 +313,12 @@ func cutoverDatabases(cfg *lang.Config, eps *endpoints.Set, st *state.State) (db
 			if res == nil {
 				for _, ad := range st.Addresses() {
 					if p, err := addrs.Parse(ad); err == nil && p.Kind == addrs.Xmin && p.Replication == r.Name && strings.HasPrefix(p.Key, name+".") {
-						return nil, nil, fmt.Errorf("replication.%s %q uses the xmin method: cutover supports logical replication only so far", r.Name, name)
+						db.Method = cutover.MethodXmin
+						break
 					}
+				}
+				if db.Xmin() {
+					dbs = append(dbs, db)
 				}
 				continue
 			}

@@ -34,6 +34,9 @@ const (
 type CutoverAttrs struct {
 	// Phase is the last phase reached (CutoverFenced ... CutoverDone).
 	Phase string
+	// Method is the sync method cut over: "xmin", or "" for logical
+	// (Publication, Slot and Subscription are then empty).
+	Method string
 	// Publication and Slot are on the source, Subscription on the target.
 	Publication, Slot, Subscription string
 	// Fence is "all" (the database was made read-only and its sessions
@@ -80,6 +83,9 @@ func (a *CutoverAttrs) encode() map[string]any {
 	if a.PriorReadOnly != "" {
 		m["prior_read_only"] = a.PriorReadOnly
 	}
+	if a.Method != "" {
+		m["method"] = a.Method
+	}
 	if a.Reverse {
 		m["reverse"] = true
 		m["reverse_publication"], m["reverse_slot"], m["reverse_subscription"] = a.ReversePublication, a.ReverseSlot, a.ReverseSubscription
@@ -95,7 +101,7 @@ func (a *CutoverAttrs) encode() map[string]any {
 }
 
 func decodeCutover(f *fields) *CutoverAttrs {
-	return &CutoverAttrs{Phase: f.str("phase"), Publication: f.str("publication"), Slot: f.str("slot"),
+	return &CutoverAttrs{Phase: f.str("phase"), Method: f.str("method"), Publication: f.str("publication"), Slot: f.str("slot"),
 		Subscription: f.str("subscription"), Fence: f.str("fence"), PriorReadOnly: f.str("prior_read_only"),
 		FenceLSN: f.str("fence_lsn"), FencedAt: f.str("fenced_at"), WritesAtFence: f.integer("writes_at_fence"),
 		KeepSourceObjects: f.boolean("keep_source_objects"), Reverse: f.boolean("reverse"),

@@ -58,7 +58,19 @@ type Database struct {
 	StoresPassword bool
 	// Record is the progress an earlier run recorded, nil for none.
 	Record *plans.CutoverAttrs
+	// Method is MethodXmin for a database the xmin engine syncs, "" for
+	// logical replication (Publication, Slot and Subscription are then
+	// empty).
+	Method string
+	// Tables are the xmin engine's tables of the database (xmin only).
+	Tables []TableName
+	// StaleAfter is the age from which the preflight calls the last xmin
+	// cycle too old (xmin only; 0: any age).
+	StaleAfter time.Duration
 }
+
+// Xmin reports whether the database is synced by the xmin engine.
+func (d *Database) Xmin() bool { return d.Method == MethodXmin }
 
 // Address names the database in messages, e.g. replication.main "shop".
 func (d *Database) Address() string { return fmt.Sprintf("replication.%s %q", d.Replication, d.Name) }
@@ -93,6 +105,9 @@ type Input struct {
 	// objects it names no longer exist (kept is true when the slot and
 	// publication were left on the source).
 	Forget func(ctx context.Context, db *Database, kept bool) error
+	// XminDrain runs a final full xmin cycle of db, reconciliation
+	// included, and describes it (xmin only).
+	XminDrain func(ctx context.Context, db *Database) (string, error)
 	// FullCheck runs the verify machinery over the scope; it returns what
 	// differs ("" when everything is equal).
 	FullCheck func(ctx context.Context) (string, error)

@@ -32,7 +32,11 @@ const longWriteAge = 5 * time.Second
 func (r *run) preflight(ctx context.Context, p *PhaseResult) error {
 	var errs []error
 	for _, db := range r.in.Databases {
-		detail, err := r.preflightDatabase(ctx, db)
+		preflight := r.preflightDatabase
+		if db.Xmin() {
+			preflight = r.preflightXmin
+		}
+		detail, err := preflight(ctx, db)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", db.Address(), err))
 			continue
@@ -120,16 +124,26 @@ func (r *run) preflightDatabase(ctx context.Context, db *Database) (string, erro
 	if max := r.in.Options.MaxLag; max > 0 && lagSecs > max.Seconds() {
 		return "", fmt.Errorf("the target lags %.1fs behind the source (max %s): wait for it to catch up, or raise --max-lag", lagSecs, max)
 	}
-	rows, err = src.Query(ctx, `SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE database = current_database() ORDER BY 1`)
+	if err := r.sourceTransactions(ctx, src, db); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s: subscription %q streaming, every table ready, lag %s / %.1fs, no prepared transaction",
+		db.Address(), db.Subscription, lang.FormatBytes(lagBytes), lagSecs), nil
+}
+
+// sourceTransactions refuses prepared transactions on the source and
+// warns of long-running write transactions (the fence ends them).
+func (r *run) sourceTransactions(ctx context.Context, src *pgConn, db *Database) error {
+	rows, err := src.Query(ctx, `SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE database = current_database() ORDER BY 1`)
 	var prepared []string
 	if err == nil {
 		prepared, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	}
 	if err != nil {
-		return "", fmt.Errorf("read pg_prepared_xacts: %w", err)
+		return fmt.Errorf("read pg_prepared_xacts: %w", err)
 	}
 	if len(prepared) > 0 {
-		return "", fmt.Errorf("%d prepared transaction(s) on the source (%s): COMMIT PREPARED or ROLLBACK PREPARED them first (a fence cannot end them)",
+		return fmt.Errorf("%d prepared transaction(s) on the source (%s): COMMIT PREPARED or ROLLBACK PREPARED them first (a fence cannot end them)",
 			len(prepared), strings.Join(prepared, ", "))
 	}
 	rows, err = src.Query(ctx, `SELECT format('pid %s (%s, %s) writing for %s', pid, usename, COALESCE(NULLIF(application_name, ''), 'no application_name'),
@@ -142,13 +156,12 @@ func (r *run) preflightDatabase(ctx context.Context, db *Database) (string, erro
 		long, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	}
 	if err != nil {
-		return "", fmt.Errorf("read pg_stat_activity: %w", err)
+		return fmt.Errorf("read pg_stat_activity: %w", err)
 	}
 	for _, l := range long {
 		r.warn("%s: long-running write transaction on the source, %s: the fence ends it (its changes are rolled back)", db.Address(), l)
 	}
-	return fmt.Sprintf("%s: subscription %q streaming, every table ready, lag %s / %.1fs, no prepared transaction",
-		db.Address(), db.Subscription, lang.FormatBytes(lagBytes), lagSecs), nil
+	return nil
 }
 
 // fence makes every database read-only for new sessions and ends its
@@ -184,7 +197,7 @@ func (r *run) fenceDatabase(ctx context.Context, db *Database, p *PhaseResult) e
 		}
 		db.Record = &plans.CutoverAttrs{Publication: db.Publication, Slot: db.Slot, Subscription: db.Subscription,
 			Fence: r.in.Options.Fence, PriorReadOnly: prior, FencedAt: now.UTC().Format(time.RFC3339Nano),
-			KeepSourceObjects: r.in.Options.KeepSourceObjects}
+			KeepSourceObjects: r.in.Options.KeepSourceObjects, Method: db.Method}
 		if r.in.Options.Reverse {
 			setReverse(db)
 		}
@@ -209,7 +222,7 @@ func (r *run) fenceDatabase(ctx context.Context, db *Database, p *PhaseResult) e
 	if err := src.QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
 		return fmt.Errorf("read the source's WAL position: %w", err)
 	}
-	writes, err := publishedWrites(ctx, src, db.Publication)
+	writes, err := sourceWrites(ctx, src, db)
 	if err != nil {
 		return err
 	}
@@ -294,6 +307,19 @@ func publishedWrites(ctx context.Context, src *pgConn, publication string) (int6
 // drain waits until every database's slot confirms the fence position.
 func (r *run) drain(ctx context.Context, p *PhaseResult, phase string) error {
 	for _, db := range r.in.Databases {
+		if db.Xmin() {
+			detail, err := r.drainXmin(ctx, db)
+			if err != nil {
+				return fmt.Errorf("%s: %w", db.Address(), err)
+			}
+			if phase == plans.CutoverDrained {
+				if err := r.record(ctx, db, phase); err != nil {
+					return err
+				}
+			}
+			p.Details = append(p.Details, detail)
+			continue
+		}
 		src, err := connectSource(ctx, db)
 		if err != nil {
 			return err
@@ -417,12 +443,33 @@ func quickCheck(ctx context.Context, db *Database) (string, error) {
 		return "", err
 	}
 	defer src.Close(context.Background())
+	if db.Xmin() {
+		tables := make([]string, len(db.Tables))
+		for i, t := range db.Tables {
+			tables[i] = t.sql()
+		}
+		return compareTableCounts(ctx, db, tables)
+	}
 	return compareCounts(ctx, db, src, db.Publication)
 }
 
 // compareCounts compares the row count, on the source and the target, of
 // every table of publication, which lister's server has.
 func compareCounts(ctx context.Context, db *Database, lister *pgConn, publication string) (string, error) {
+	rows, err := lister.Query(ctx, `SELECT format('%I.%I', schemaname, tablename) FROM pg_catalog.pg_publication_tables WHERE pubname = $1 ORDER BY 1`, publication)
+	if err != nil {
+		return "", fmt.Errorf("list the tables of publication %q: %w", publication, err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", fmt.Errorf("list the tables of publication %q: %w", publication, err)
+	}
+	return compareTableCounts(ctx, db, tables)
+}
+
+// compareTableCounts compares the row count, on the source and the
+// target, of every table (quoted, qualified names).
+func compareTableCounts(ctx context.Context, db *Database, tables []string) (string, error) {
 	src, err := connectSource(ctx, db)
 	if err != nil {
 		return "", err
@@ -433,14 +480,6 @@ func compareCounts(ctx context.Context, db *Database, lister *pgConn, publicatio
 		return "", err
 	}
 	defer dst.Close(context.Background())
-	rows, err := lister.Query(ctx, `SELECT format('%I.%I', schemaname, tablename) FROM pg_catalog.pg_publication_tables WHERE pubname = $1 ORDER BY 1`, publication)
-	if err != nil {
-		return "", fmt.Errorf("list the tables of publication %q: %w", publication, err)
-	}
-	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return "", fmt.Errorf("list the tables of publication %q: %w", publication, err)
-	}
 	var differ []string
 	for _, t := range tables {
 		var a, b int64
@@ -507,7 +546,7 @@ func (r *run) writesAfterFence(ctx context.Context, p *PhaseResult) error {
 		}
 		// Statistics of other sessions are flushed within a second or so;
 		// this session reads them fresh.
-		n, err := publishedWrites(ctx, src, db.Publication)
+		n, err := sourceWrites(ctx, src, db)
 		src.Close(context.Background())
 		if err != nil {
 			return err
@@ -531,6 +570,9 @@ func (r *run) writesAfterFence(ctx context.Context, p *PhaseResult) error {
 // slot and publication; each step tolerates an earlier run's having done
 // it.
 func (r *run) detachDatabase(ctx context.Context, db *Database, p *PhaseResult) error {
+	if db.Xmin() {
+		return r.detachXmin(ctx, db, p)
+	}
 	dst, err := connectTarget(ctx, db)
 	if err != nil {
 		return err

@@ -22,16 +22,25 @@ func Steps(dbs []*Database, opts Options) []Step {
 	var pre, fence, drain, seqs, detach []string
 	for _, db := range dbs {
 		a := db.Address()
-		pre = append(pre, fmt.Sprintf("%s: subscription %q enabled and streaming, every table ready, lag under %s / %s, no prepared transaction",
-			a, db.Subscription, opts.MaxLag, lang.FormatBytes(opts.MaxLagBytes)))
+		if db.Xmin() {
+			pre = append(pre, fmt.Sprintf("%s: every table's xmin cursor on the target completed a cycle (the oldest under %s ago), no prepared transaction", a, db.StaleAfter))
+		} else {
+			pre = append(pre, fmt.Sprintf("%s: subscription %q enabled and streaming, every table ready, lag under %s / %s, no prepared transaction",
+				a, db.Subscription, opts.MaxLag, lang.FormatBytes(opts.MaxLagBytes)))
+		}
 		if opts.Fence == FenceNone {
 			fence = append(fence, fmt.Sprintf("%s: not fenced (--fence none): stop the writers yourself (e.g. at the proxy) before this step", a))
 		} else {
 			fence = append(fence, fmt.Sprintf("%s: ALTER DATABASE %s SET default_transaction_read_only = on; end its client sessions (not replication connections, not this tool's)",
 				a, pgx.Identifier{db.Name}.Sanitize()))
 		}
-		drain = append(drain, fmt.Sprintf("%s: wait until slot %q confirms the source's WAL position after the fence", a, db.Slot))
 		seqs = append(seqs, fmt.Sprintf("%s: set every sequence on the target from the source's last_value and is_called", a))
+		if db.Xmin() {
+			drain = append(drain, fmt.Sprintf("%s: a final full xmin cycle of %d table(s) after the fence, reconciliation (deleted rows) included", a, len(db.Tables)))
+			detach = append(detach, fmt.Sprintf("%s: end the xmin sync and record the cutover (nothing to drop on the source)", a))
+			continue
+		}
+		drain = append(drain, fmt.Sprintf("%s: wait until slot %q confirms the source's WAL position after the fence", a, db.Slot))
 		d := fmt.Sprintf("%s: disable and drop subscription %q on the target", a, db.Subscription)
 		if opts.KeepSourceObjects {
 			d += fmt.Sprintf("; keep slot %q and publication %q on the source (--keep-source-objects)", db.Slot, db.Publication)
@@ -49,7 +58,7 @@ func Steps(dbs []*Database, opts Options) []Step {
 	case VerifyNone:
 		check = []string{"none (--verify none)"}
 	case VerifyQuick:
-		check = []string{"row counts of every published table (--verify quick)"}
+		check = []string{"row counts of every replicated table (--verify quick)"}
 	default:
 		check = []string{"row counts and checksums of every table, and the schema (the verify command's comparison)"}
 	}
