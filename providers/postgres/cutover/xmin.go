@@ -96,16 +96,18 @@ func (r *run) preflightXmin(ctx context.Context, db *Database) (string, error) {
 }
 
 // xminWrites counts the rows written (inserted, updated, deleted) to the
-// xmin tables since statistics began.
+// xmin tables (and their partitions) since statistics began.
 func xminWrites(ctx context.Context, src *pgConn, tables []TableName) (int64, error) {
 	schemas, names := make([]string, len(tables)), make([]string, len(tables))
 	for i, t := range tables {
 		schemas[i], names[i] = t.Schema, t.Name
 	}
 	var n int64
+	// A partitioned table's rows are written to its partitions.
 	err := src.QueryRow(ctx, `SELECT COALESCE(sum(s.n_tup_ins + s.n_tup_upd + s.n_tup_del), 0)::int8
-		FROM pg_catalog.pg_stat_user_tables s JOIN unnest($1::text[], $2::text[]) t(sch, rel)
-		  ON t.sch = s.schemaname AND t.rel = s.relname`, schemas, names).Scan(&n)
+		FROM unnest($1::text[], $2::text[]) t(sch, rel),
+		  LATERAL pg_catalog.pg_partition_tree(pg_catalog.format('%I.%I', t.sch, t.rel)::regclass) p
+		  JOIN pg_catalog.pg_stat_user_tables s ON s.relid = p.relid`, schemas, names).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("read the write statistics of the synced tables: %w", err)
 	}
