@@ -184,6 +184,9 @@ func (c *cutoverCmd) rollback(a *app, cfg *lang.Config, eps *endpoints.Set, back
 	if err != nil {
 		return err
 	}
+	if err := forwardReplications(a.ctx, a, cfg, eps, st, dbs); err != nil {
+		return err
+	}
 	opts := cutover.Options{MaxLag: c.MaxLag.D, MaxLagBytes: c.MaxLagBytes.N, Verify: c.Verify, DrainTimeout: c.DrainTimeout.D}
 	view := views.NewCutoverView(a.io.stdout, c.JSON)
 	if err := view.Steps(cutover.RollbackSteps(dbs, opts), cutover.RollbackSummary()); err != nil {
@@ -203,6 +206,7 @@ func (c *cutoverCmd) rollback(a *app, cfg *lang.Config, eps *endpoints.Set, back
 	}
 	in := c.input(a, cfg, eps, backend, st, view)
 	in.Databases, in.Options = dbs, opts
+	in.Reforwarded = func(ctx context.Context, db *cutover.Database) error { return reforwarded(ctx, backend, st, db) }
 	rep, runErr := cutover.Rollback(a.ctx, in)
 	if err := view.Report(rep); err != nil {
 		return err

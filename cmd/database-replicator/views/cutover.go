@@ -66,7 +66,7 @@ func (v CutoverText) Report(rep *cutover.Report) error {
 			for _, d := range rep.Databases {
 				dbs = append(dbs, fmt.Sprintf("%s (%d sequence(s))", d.Database, d.Sequences))
 			}
-			fmt.Fprintf(v.W, "The source is the primary again for %s: point the application back at it. The target stays read-only.\n", strings.Join(dbs, ", "))
+			fmt.Fprintf(v.W, "The source is the primary again for %s: point the application back at it. The target follows it again (sync, plan and cutover work as before the cutover).\n", strings.Join(dbs, ", "))
 		case cutover.OutcomeRolledBack:
 			fmt.Fprintln(v.W, "\nRollback undone: the target is still the primary.")
 		default:

@@ -64,6 +64,10 @@ type Database struct {
 	Method string
 	// Tables are the xmin engine's tables of the database (xmin only).
 	Tables []TableName
+	// Forward is the forward replication a rollback re-establishes at its
+	// detach (cutover --rollback); nil leaves the target read-only and
+	// unreplicated.
+	Forward *Forward
 	// StaleAfter is the age from which the preflight calls the last xmin
 	// cycle too old (xmin only; 0: any age).
 	StaleAfter time.Duration
@@ -105,6 +109,10 @@ type Input struct {
 	// objects it names no longer exist (kept is true when the slot and
 	// publication were left on the source).
 	Forget func(ctx context.Context, db *Database, kept bool) error
+	// Reforwarded records, once a rollback re-established db's forward
+	// replication, its publication, slot and subscription as apply would,
+	// and forgets the cutover record.
+	Reforwarded func(ctx context.Context, db *Database) error
 	// XminDrain runs a final full xmin cycle of db, reconciliation
 	// included, and describes it (xmin only).
 	XminDrain func(ctx context.Context, db *Database) (string, error)

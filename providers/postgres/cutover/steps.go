@@ -126,6 +126,10 @@ func RollbackSteps(dbs []*Database, opts Options) []Step {
 		seqs = append(seqs, fmt.Sprintf("%s: set every sequence on the source from the target's last_value and is_called", a))
 		detach = append(detach, fmt.Sprintf("%s: drop subscription %q on the source, slot %q and publication %q on the target; unfence the source (restore its default_transaction_read_only, end the sessions opened while fenced)",
 			a, rec.ReverseSubscription, rec.ReverseSlot, rec.ReversePublication))
+		if f := db.Forward; f != nil {
+			detach = append(detach, fmt.Sprintf("%s: before the unfence, replicate forward again from the switch-back point without a copy: publication %q and a new slot %q on the source, subscription %q on the target (copy_data = false); restore the target's default_transaction_read_only",
+				a, f.Publication.Name, f.Slot.Name, f.Subscription.Name))
+		}
 	}
 	var check []string
 	switch opts.Verify {
@@ -149,5 +153,5 @@ func RollbackSteps(dbs []*Database, opts Options) []Step {
 // RollbackSummary says, in one line, what the rollback's steps mean for
 // the application.
 func RollbackSummary() string {
-	return "The target's databases reject writes from the fence on and stay read-only; the source accepts writes again after the detach. A failure before the detach unfences the target and leaves the reverse replication as it was."
+	return "The target's databases reject writes from the fence on; the source accepts writes again after the detach, and the target follows it again (its default_transaction_read_only as before the rollback). A failure before the detach unfences the target and leaves the reverse replication as it was."
 }

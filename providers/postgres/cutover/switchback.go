@@ -358,16 +358,45 @@ func (r *run) backDetachDatabase(ctx context.Context, db *Database, p *PhaseResu
 	if err != nil {
 		return fmt.Errorf("drop publication %q on the target: %w", rec.ReversePublication, err)
 	}
+	if db.Forward != nil {
+		lsn, err := reforward(ctx, db)
+		if err != nil {
+			return fmt.Errorf("re-establish the forward replication: %w", err)
+		}
+		dst, err := connectWritable(ctx, db.Target, "target", db)
+		if err != nil {
+			return err
+		}
+		err = unfenceDatabase(ctx, dst, db.Name, rec.BackPriorReadOnly, rec.BackFencedAt)
+		dst.Close(context.Background())
+		if err != nil {
+			return fmt.Errorf("restore the target's default_transaction_read_only: %w", err)
+		}
+		p.Details = append(p.Details, fmt.Sprintf("%s: forward replication again from the switch-back point %s, without a copy: publication %q and slot %q on the source, subscription %q on the target; the target's default_transaction_read_only is as before the rollback",
+			db.Address(), lsn, db.Forward.Publication.Name, db.Forward.Slot.Name, db.Forward.Subscription.Name))
+	}
 	if rec.Fence == FenceAll {
 		if err := unfenceDatabase(ctx, src, db.Name, rec.PriorReadOnly, rec.FencedAt); err != nil {
 			return fmt.Errorf("unfence the source: %w", err)
 		}
 	}
-	if err := r.record(ctx, db, plans.CutoverRolledBack); err != nil {
+	if db.Forward != nil {
+		db.Record.Phase = plans.CutoverRolledBack
+		if r.in.Reforwarded == nil {
+			return errors.New("no way to record the forward replication")
+		}
+		if err := r.in.Reforwarded(ctx, db); err != nil {
+			return fmt.Errorf("record the forward replication in the state: %w", err)
+		}
+	} else if err := r.record(ctx, db, plans.CutoverRolledBack); err != nil {
 		return err
 	}
-	p.Details = append(p.Details, fmt.Sprintf("%s: subscription %q dropped on the source, slot %q and publication %q on the target; the source is the primary again and accepts writes, the target stays read-only",
-		db.Address(), rec.ReverseSubscription, rec.ReverseSlot, rec.ReversePublication))
+	after := "the target stays read-only"
+	if db.Forward != nil {
+		after = "the target follows it again"
+	}
+	p.Details = append(p.Details, fmt.Sprintf("%s: subscription %q dropped on the source, slot %q and publication %q on the target; the source is the primary again and accepts writes, %s",
+		db.Address(), rec.ReverseSubscription, rec.ReverseSlot, rec.ReversePublication, after))
 	return nil
 }
 

@@ -1,0 +1,134 @@
+package cutover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner/plans"
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+)
+
+// Forward is the forward replication a rollback re-establishes at its
+// detach: the objects as the configuration wants them (what apply would
+// create), computed before the rollback fences anything.
+type Forward struct {
+	Publication  *plans.PublicationAttrs
+	Slot         *plans.SlotAttrs
+	Subscription *plans.SubscriptionAttrs
+}
+
+// CheckForward fails when f cannot be created without a copy: a time
+// window whose cut-off is not frozen yet.
+func CheckForward(f *Forward) error {
+	if f == nil || f.Publication == nil || f.Slot == nil || f.Subscription == nil {
+		return errors.New("the configuration plans no logical replication for it")
+	}
+	for _, t := range f.Publication.Tables {
+		if t.Window != nil && t.Cutoff == "" && t.Frozen == "" {
+			return fmt.Errorf("table %s has a time window whose cut-off is not frozen: the forward publication cannot be created without a copy", t.Table)
+		}
+	}
+	return nil
+}
+
+// reforward creates the forward replication again while both sides are
+// fenced and the reverse replication is drained and dropped: the
+// publication and a new slot on the source, whose consistent point is the
+// switch-back point, then the subscription on the target over that slot
+// (no copy). When the subscription exists already (an earlier run got
+// that far) nothing is done; otherwise a leftover slot or publication (of
+// an interrupted run, or kept by --keep-source-objects) is dropped and
+// created again: no subscription has consumed from it and the source is
+// still fenced, so nothing is lost.
+func reforward(ctx context.Context, db *Database) (string, error) {
+	f := db.Forward
+	dst, err := connectWritable(ctx, db.Target, "target", db)
+	if err != nil {
+		return "", err
+	}
+	defer dst.Close(context.Background())
+	var subExists bool
+	if err := dst.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_catalog.pg_subscription WHERE subname = $1
+		AND subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())`, f.Subscription.Name).Scan(&subExists); err != nil {
+		return "", fmt.Errorf("read subscription %q on the target: %w", f.Subscription.Name, err)
+	}
+	if subExists {
+		return f.Slot.ConsistentPoint, nil
+	}
+	src, err := connectSource(ctx, db)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close(context.Background())
+	pub := pgx.Identifier{f.Publication.Name}.Sanitize()
+	if _, err := src.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pub); err != nil {
+		return "", fmt.Errorf("drop the leftover publication %q on the source: %w", f.Publication.Name, err)
+	}
+	var items []string
+	for _, t := range f.Publication.Tables {
+		item := pgx.Identifier{t.Table.Schema, t.Table.Table}.Sanitize()
+		filter := t.RowFilter()
+		if t.Window != nil && filter == "" {
+			filter = t.Frozen
+		}
+		if filter != "" {
+			if err := lang.CheckRowFilterSyntax(filter); err != nil {
+				return "", fmt.Errorf("row filter of %s: %w", item, err)
+			}
+			item += " WHERE (" + filter + ")"
+		}
+		items = append(items, item)
+	}
+	sql := "CREATE PUBLICATION " + pub
+	if len(items) > 0 {
+		sql += " FOR TABLE " + strings.Join(items, ", ")
+	}
+	if _, err := src.Exec(ctx, sql); err != nil {
+		return "", fmt.Errorf("create the forward publication %q on the source: %w", f.Publication.Name, err)
+	}
+	var slotActive *bool
+	if err := src.QueryRow(ctx, `SELECT (SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1)`, f.Slot.Name).Scan(&slotActive); err != nil {
+		return "", fmt.Errorf("read replication slot %q on the source: %w", f.Slot.Name, err)
+	}
+	if slotActive != nil {
+		if *slotActive {
+			return "", fmt.Errorf("replication slot %q on the source is in use by another consumer: stop it, then run cutover --rollback again", f.Slot.Name)
+		}
+		if _, err := src.Exec(ctx, `SELECT pg_catalog.pg_drop_replication_slot($1)`, f.Slot.Name); err != nil {
+			return "", fmt.Errorf("drop the leftover replication slot %q on the source: %w", f.Slot.Name, err)
+		}
+	}
+	var lsn string
+	if err := src.QueryRow(ctx, `SELECT lsn::text FROM pg_catalog.pg_create_logical_replication_slot($1, 'pgoutput')`, f.Slot.Name).Scan(&lsn); err != nil {
+		return "", fmt.Errorf("create the forward replication slot %q on the source: %w", f.Slot.Name, err)
+	}
+	source := db.Source
+	withPassword := f.Subscription.StoresPassword && source.WrittenPassword() != ""
+	with := "create_slot = false, copy_data = false, slot_name = " + conninfo.QuoteLiteral(f.Slot.Name)
+	if !f.Subscription.Enabled {
+		with += ", enabled = false"
+	}
+	var pubs []string
+	for _, p := range f.Subscription.Publications {
+		pubs = append(pubs, pgx.Identifier{p}.Sanitize())
+	}
+	sub := pgx.Identifier{f.Subscription.Name}.Sanitize()
+	sql = "CREATE SUBSCRIPTION " + sub + " CONNECTION " + conninfo.QuoteLiteral(conninfo.SubscriptionConnString(source, withPassword)) +
+		" PUBLICATION " + strings.Join(pubs, ", ") + " WITH (" + with + ")"
+	if err := execQuietly(ctx, dst, sql, withPassword); err != nil {
+		msg := err.Error()
+		for _, pw := range []string{source.WrittenPassword(), source.Password()} {
+			if len(pw) >= 4 {
+				msg = strings.ReplaceAll(msg, pw, "xxxxx")
+			}
+		}
+		return "", fmt.Errorf("CREATE SUBSCRIPTION %s on the target: %s", sub, msg)
+	}
+	f.Slot.ConsistentPoint = lsn
+	return lsn, nil
+}
