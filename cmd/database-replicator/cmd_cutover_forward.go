@@ -67,7 +67,7 @@ func forwardReplications(ctx context.Context, a *app, cfg *lang.Config, eps *end
 func reforwarded(ctx context.Context, backend state.Backend, st *state.State, db *cutover.Database) error {
 	f := db.Forward
 	pub := *f.Publication
-	pub.DropForTableSync, pub.SetReplicaIdentityFull = nil, nil
+	pub.DropForTableSync = nil
 	slot := *f.Slot
 	slot.DisableSubscription = ""
 	sub := *f.Subscription

@@ -65,6 +65,14 @@ func reforward(ctx context.Context, db *Database) (string, error) {
 		return "", err
 	}
 	defer src.Close(context.Background())
+	for _, t := range f.Publication.SetReplicaIdentityFull {
+		sql := "ALTER TABLE " + pgx.Identifier{t.Schema, t.Table}.Sanitize() + " REPLICA IDENTITY FULL"
+		for side, conn := range map[string]*pgConn{"source": src, "target": dst} {
+			if _, err := conn.Exec(ctx, sql); err != nil {
+				return "", fmt.Errorf("%s on the %s: %w", sql, side, err)
+			}
+		}
+	}
 	pub := pgx.Identifier{f.Publication.Name}.Sanitize()
 	if _, err := src.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pub); err != nil {
 		return "", fmt.Errorf("drop the leftover publication %q on the source: %w", f.Publication.Name, err)
