@@ -12,7 +12,7 @@ PLATFORMS   ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 w
 DIST        ?= dist
 
 .PHONY: cross release
-.PHONY: all build test test-matrix test-faults test-realworld lint fmt-check fuzz demo bench clean
+.PHONY: all build test test-matrix test-faults test-realworld lint fmt-check fuzz demo bench bench-cutover clean
 
 all: build
 
@@ -63,9 +63,14 @@ test-realworld:
 demo: build
 	examples/quickstart/demo.sh
 
-## bench: compare apply with pg_dump/pg_restore, pgcopydb and a bare COPY pipe; verify, plan and lag (SCALE, JOBS, RUNS)
+## bench: compare apply with pg_dump/pg_restore, pgcopydb and a bare COPY pipe; verify, plan, lag and cutover (SCALE, JOBS, RUNS)
 bench:
 	bench/run.sh
+	bench/cutover.sh
+
+## bench-cutover: only the cutover case of bench (SCALE, RUNS or CUTOVER_RUNS)
+bench-cutover:
+	bench/cutover.sh
 
 ## lint: gofmt, go vet and staticcheck
 lint: fmt-check
