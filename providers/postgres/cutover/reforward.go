@@ -22,16 +22,10 @@ type Forward struct {
 	Subscription *plans.SubscriptionAttrs
 }
 
-// CheckForward fails when f cannot be created without a copy: a time
-// window whose cut-off is not frozen yet.
+// CheckForward fails when f does not describe a whole logical replication.
 func CheckForward(f *Forward) error {
 	if f == nil || f.Publication == nil || f.Slot == nil || f.Subscription == nil {
 		return errors.New("the configuration plans no logical replication for it")
-	}
-	for _, t := range f.Publication.Tables {
-		if t.Window != nil && t.Cutoff == "" && t.Frozen == "" {
-			return fmt.Errorf("table %s has a time window whose cut-off is not frozen: the forward publication cannot be created without a copy", t.Table)
-		}
 	}
 	return nil
 }
@@ -78,11 +72,17 @@ func reforward(ctx context.Context, db *Database) (string, error) {
 		return "", fmt.Errorf("drop the leftover publication %q on the source: %w", f.Publication.Name, err)
 	}
 	var items []string
-	for _, t := range f.Publication.Tables {
+	for i := range f.Publication.Tables {
+		t := &f.Publication.Tables[i]
 		item := pgx.Identifier{t.Table.Schema, t.Table.Table}.Sanitize()
 		filter := t.RowFilter()
 		if t.Window != nil && filter == "" {
-			filter = t.Frozen
+			// As apply does when a table joins the publication: the
+			// window frozen to a constant cut-off, recorded in Frozen.
+			if filter, err = freezeWindow(ctx, src, t.Table, *t.Window); err != nil {
+				return "", err
+			}
+			t.Frozen = filter
 		}
 		if filter != "" {
 			if err := lang.CheckRowFilterSyntax(filter); err != nil {
@@ -139,4 +139,21 @@ func reforward(ctx context.Context, db *Database) (string, error) {
 	}
 	f.Slot.ConsistentPoint = lsn
 	return lsn, nil
+}
+
+// freezeWindow turns a time window into a constant cut-off that a
+// publication accepts: "column" > 'now() - window' cast to the column's
+// type (apply's freeze, on the tool's source session).
+func freezeWindow(ctx context.Context, conn *pgConn, t plans.TableName, w plans.TimeWindow) (string, error) {
+	table := pgx.Identifier{t.Schema, t.Table}.Sanitize()
+	var colType, cutoff string
+	err := conn.QueryRow(ctx, `SELECT format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = $1::regclass AND a.attname = $2 AND NOT a.attisdropped`, table, w.Column).Scan(&colType)
+	if err != nil {
+		return "", fmt.Errorf("time window of %s: column %q: %w", table, w.Column, err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT (now() - $1::interval)::"+colType+"::text", w.Last).Scan(&cutoff); err != nil {
+		return "", fmt.Errorf("time window of %s: %w", table, err)
+	}
+	return pgx.Identifier{w.Column}.Sanitize() + " > " + conninfo.QuoteLiteral(cutoff) + "::" + colType, nil
 }

@@ -2,6 +2,7 @@ package cutover
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/database-replicator/database-replicator/planner/plans"
@@ -23,6 +24,7 @@ func TestReforward(t *testing.T) {
 		c.CreateDatabase(t, db)
 		c.Exec(t, db, "CREATE TABLE items (id int PRIMARY KEY, note text)")
 		c.Exec(t, db, "CREATE TABLE other (id int PRIMARY KEY)")
+		c.Exec(t, db, "CREATE TABLE events (id int, at timestamptz, PRIMARY KEY (id, at))")
 	}
 	// A slot left at an old position, then rows both sides already have.
 	src.Exec(t, db, "SELECT pg_create_logical_replication_slot('sub_app', 'pgoutput')")
@@ -42,7 +44,8 @@ func TestReforward(t *testing.T) {
 	d := &Database{Replication: "main", Name: db, Source: source, Target: target, Record: &plans.CutoverAttrs{Phase: plans.CutoverBackDetaching},
 		Forward: &Forward{
 			Publication: &plans.PublicationAttrs{Name: "pub", Tables: []plans.PublishedTable{
-				{Table: plans.TableName{Schema: "public", Table: "items"}, Filter: "id > 0"}}},
+				{Table: plans.TableName{Schema: "public", Table: "items"}, Filter: "id > 0"},
+				{Table: plans.TableName{Schema: "public", Table: "events"}, Window: &plans.TimeWindow{Column: "at", Last: "1 day"}}}},
 			Slot:         &plans.SlotAttrs{Name: "sub_app", Plugin: "pgoutput", Database: db},
 			Subscription: &plans.SubscriptionAttrs{Name: "sub", SlotName: "sub_app", Publications: []string{"pub"}, Enabled: true, StoresPassword: true},
 		}}
@@ -62,8 +65,11 @@ func TestReforward(t *testing.T) {
 	if n := src.QueryInt(t, db, "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'pub' AND tablename = 'items' AND rowfilter IS NOT NULL"); n != 1 {
 		t.Errorf("publication pub has %d filtered items table(s), want 1", n)
 	}
-	if n := src.QueryInt(t, db, "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'pub'"); n != 1 {
-		t.Errorf("publication pub has %d tables, want 1 (the leftover's other table replaced)", n)
+	if n := src.QueryInt(t, db, "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'pub'"); n != 2 {
+		t.Errorf("publication pub has %d tables, want 2 (the leftover's other table replaced)", n)
+	}
+	if f := d.Forward.Publication.Tables[1].Frozen; !strings.HasPrefix(f, `"at" > '`) {
+		t.Errorf("the time window of events was frozen to %q, want a constant cut-off on at", f)
 	}
 	if n := src.QueryInt(t, db, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'sub_app' AND confirmed_flush_lsn >= '"+first+"'::pg_lsn"); n != 1 {
 		t.Errorf("slot sub_app was not created again at the switch-back point %s", first)
@@ -73,9 +79,14 @@ func TestReforward(t *testing.T) {
 	}
 	// The application writes on the source again (the tool's session
 	// stands for the unfenced source).
-	src.Exec(t, db, "BEGIN READ WRITE; INSERT INTO items SELECT g, 'after' FROM generate_series(11, 25) g; UPDATE items SET note = 'changed' WHERE id <= 3; COMMIT")
+	src.Exec(t, db, "BEGIN READ WRITE; INSERT INTO items SELECT g, 'after' FROM generate_series(11, 25) g; UPDATE items SET note = 'changed' WHERE id <= 3; "+
+		"INSERT INTO events VALUES (1, now()), (2, now() - interval '2 days'); COMMIT")
 	waitInt(t, dst, db, "SELECT count(*) FROM items", 25)
 	waitInt(t, dst, db, "SELECT count(*) FROM items WHERE note = 'changed'", 3)
+	waitInt(t, dst, db, "SELECT count(*) FROM events WHERE id = 1", 1)
+	if n := dst.QueryInt(t, db, "SELECT count(*) FROM events WHERE id = 2"); n != 0 {
+		t.Errorf("a row older than the time window was replicated")
+	}
 	if n := dst.QueryInt(t, db, "SELECT count(*) FROM pg_stat_subscription s JOIN pg_subscription p ON p.oid = s.subid WHERE p.subname = 'sub' AND s.pid IS NOT NULL"); n < 1 {
 		t.Errorf("the subscription's apply worker is not running (an error applying, e.g. rows applied twice?)")
 	}
