@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/plans"
@@ -468,28 +469,36 @@ func compareCounts(ctx context.Context, db *Database, lister *pgConn, publicatio
 }
 
 // compareTableCounts compares the row count, on the source and the
-// target, of every table (quoted, qualified names).
+// target, of every table (quoted, qualified names). Both sides count at
+// the same time, each on its own connection: the check is part of the
+// write-unavailability window.
 func compareTableCounts(ctx context.Context, db *Database, tables []string) (string, error) {
-	src, err := connectSource(ctx, db)
-	if err != nil {
+	var srcCounts, dstCounts []int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		conn, err := connectSource(gctx, db)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		srcCounts, err = countRows(gctx, conn, tables, "source")
+		return err
+	})
+	g.Go(func() error {
+		conn, err := connectTarget(gctx, db)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		dstCounts, err = countRows(gctx, conn, tables, "target")
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return "", err
 	}
-	defer src.Close(context.Background())
-	dst, err := connectTarget(ctx, db)
-	if err != nil {
-		return "", err
-	}
-	defer dst.Close(context.Background())
 	var differ []string
-	for _, t := range tables {
-		var a, b int64
-		if err := src.QueryRow(ctx, "SELECT count(*) FROM "+t).Scan(&a); err != nil {
-			return "", fmt.Errorf("count %s on the source: %w", t, err)
-		}
-		if err := dst.QueryRow(ctx, "SELECT count(*) FROM "+t).Scan(&b); err != nil {
-			return "", fmt.Errorf("count %s on the target: %w", t, err)
-		}
-		if a != b {
+	for i, t := range tables {
+		if a, b := srcCounts[i], dstCounts[i]; a != b {
 			differ = append(differ, fmt.Sprintf("%s (source %d rows, target %d)", t, a, b))
 		}
 	}
@@ -497,6 +506,18 @@ func compareTableCounts(ctx context.Context, db *Database, tables []string) (str
 		return "", fmt.Errorf("row counts differ after the drain: %s", strings.Join(differ, ", "))
 	}
 	return fmt.Sprintf("%s: row counts of %d table(s) equal", db.Address(), len(tables)), nil
+}
+
+// countRows counts the rows of every table (quoted, qualified names) on
+// conn, the side named side.
+func countRows(ctx context.Context, conn *pgConn, tables []string, side string) ([]int64, error) {
+	counts := make([]int64, len(tables))
+	for i, t := range tables {
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+t).Scan(&counts[i]); err != nil {
+			return nil, fmt.Errorf("count %s on the %s: %w", t, side, err)
+		}
+	}
+	return counts, nil
 }
 
 // detach checks for writes after the fence (draining them too), then
