@@ -53,23 +53,7 @@ func Steps(dbs []*Database, opts Options) []Step {
 		}
 		detach = append(detach, d)
 	}
-	var check []string
-	switch opts.Verify {
-	case VerifyNone:
-		check = []string{"none (--verify none)"}
-	case VerifyQuick:
-		check = []string{"row counts of every replicated table (--verify quick)"}
-	default:
-		check = []string{"row counts and checksums of every table, and the schema (the verify command's comparison)"}
-	}
-	return []Step{
-		{Name: PhasePreflight, Actions: pre},
-		{Name: PhaseFence, Actions: fence},
-		{Name: PhaseDrain, Actions: drain},
-		{Name: PhaseSequences, Actions: seqs},
-		{Name: PhaseVerify, Actions: check},
-		{Name: PhaseDetach, Actions: detach},
-	}
+	return phaseSteps(pre, fence, drain, seqs, checkActions(opts.Verify, "row counts of every replicated table"), detach)
 }
 
 // Summary says, in one line, what the steps mean for the application.
@@ -131,15 +115,30 @@ func RollbackSteps(dbs []*Database, opts Options) []Step {
 				a, f.Publication.Name, f.Slot.Name, f.Subscription.Name))
 		}
 	}
-	var check []string
-	switch opts.Verify {
+	return phaseSteps(pre, fence, drain, seqs, checkActions(opts.Verify, "row counts of every table of the reverse publication"), detach)
+}
+
+// RollbackSummary says, in one line, what the rollback's steps mean for
+// the application.
+func RollbackSummary() string {
+	return "The target's databases reject writes from the fence on; the source accepts writes again after the detach, and the target follows it again (its default_transaction_read_only as before the rollback). A failure before the detach unfences the target and leaves the reverse replication as it was."
+}
+
+// checkActions describes the final check of --verify; quick says what the
+// quick check counts.
+func checkActions(verify, quick string) []string {
+	switch verify {
 	case VerifyNone:
-		check = []string{"none (--verify none)"}
+		return []string{"none (--verify none)"}
 	case VerifyQuick:
-		check = []string{"row counts of every table of the reverse publication (--verify quick)"}
+		return []string{quick + " (--verify quick)"}
 	default:
-		check = []string{"row counts and checksums of every table, and the schema (the verify command's comparison)"}
+		return []string{"row counts and checksums of every table, and the schema (the verify command's comparison)"}
 	}
+}
+
+// phaseSteps lists the phases of a cutover or its rollback, in order.
+func phaseSteps(pre, fence, drain, seqs, check, detach []string) []Step {
 	return []Step{
 		{Name: PhasePreflight, Actions: pre},
 		{Name: PhaseFence, Actions: fence},
@@ -148,10 +147,4 @@ func RollbackSteps(dbs []*Database, opts Options) []Step {
 		{Name: PhaseVerify, Actions: check},
 		{Name: PhaseDetach, Actions: detach},
 	}
-}
-
-// RollbackSummary says, in one line, what the rollback's steps mean for
-// the application.
-func RollbackSummary() string {
-	return "The target's databases reject writes from the fence on; the source accepts writes again after the detach, and the target follows it again (its default_transaction_read_only as before the rollback). A failure before the detach unfences the target and leaves the reverse replication as it was."
 }
