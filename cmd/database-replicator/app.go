@@ -81,6 +81,8 @@ type cli struct {
 	Import   importCmd   `cmd:"" help:"Bring an existing publication, slot or subscription (e.g. the predecessor's) under management: check it against the configuration, then record it in the state."`
 	Show     showCmd     `cmd:"" help:"Render a plan saved with 'plan --out'."`
 	StateCmd stateCmd    `cmd:"" name:"state" help:"Inspect or edit the state."`
+	Agent    agentCmd    `cmd:"" help:"Run the remote-execution agent (jobs queued in PostgreSQL, HTTP API, dashboard); manage its API keys."`
+	Jobs     jobsCmd     `cmd:"" help:"List, show, follow and cancel the jobs of an agent (--remote / REPLICATOR_REMOTE)."`
 
 	Version kong.VersionFlag `help:"Print the version and exit."`
 }
@@ -97,6 +99,7 @@ type Globals struct {
 	State         string `help:"Local state file to use instead of the configuration's state block." placeholder:"PATH"`
 	// Accessible makes the interactive setup ask plain numbered questions.
 	Accessible bool `help:"Interactive setup for screen readers: plain numbered questions, one per line (also REPLICATOR_ACCESSIBLE=1)."`
+	remoteFlags
 }
 
 // exitError carries a specific exit code. A nil err means the message was
@@ -191,7 +194,11 @@ func run(ctx context.Context, args []string, env *ioEnv) (code int) {
 	_, noColorEnv := env.lookupEnv("NO_COLOR")
 	a.color = !c.NoColor && !noColorEnv && env.stdoutTTY
 	a.log = newLogger(&c.Globals, env, !c.NoColor && !noColorEnv && env.stderrTTY)
-	if err := kctx.Run(a); err != nil {
+	run := func() error { return kctx.Run(a) }
+	if url := a.remoteURL(); url != "" && a.command != "jobs" && a.command != "agent" {
+		run = func() error { return a.runRemote(url) }
+	}
+	if err := run(); err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
 			if ee.err != nil {

@@ -19,7 +19,6 @@ type initCmd struct {
 	Yes          bool `short:"y" help:"Do not ask for confirmation (-y)."`
 	DropExisting bool `help:"Drop and recreate target databases that already hold data."`
 	NoResume     bool `help:"Start fresh: drop the replication objects the state records, forget the state, and copy everything again (implies --drop-existing)."`
-	Local        bool `help:"Accepted for compatibility; execution is always local."`
 	connectionFlags
 }
 
