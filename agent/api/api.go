@@ -92,7 +92,11 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(pattern, s.wrap(pattern, scope, h))
 	}
 	handle("GET /healthz", "", s.health)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	metrics := promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})
+	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(TraceHeader, traceID(r.Header.Get(TraceHeader)))
+		metrics.ServeHTTP(w, r)
+	}))
 	handle("POST /v1/jobs", keys.ScopeRun, s.submit)
 	handle("GET /v1/jobs", keys.ScopeRead, s.list)
 	handle("GET /v1/jobs/{id}", keys.ScopeRead, s.show)
@@ -100,7 +104,10 @@ func (s *Server) Handler() http.Handler {
 	handle("POST /v1/jobs/{id}/cancel", keys.ScopeRun, s.cancel)
 	handle("GET /v1/replications", keys.ScopeRead, s.replications)
 	if s.Dashboard != nil {
-		mux.Handle("GET /", s.Dashboard)
+		mux.Handle("GET /", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set(TraceHeader, traceID(r.Header.Get(TraceHeader)))
+			s.Dashboard.ServeHTTP(w, r)
+		}))
 	}
 	return mux
 }

@@ -119,10 +119,12 @@ func (r *Runner) run(ctx context.Context, j *store.Job, log hclog.Logger) (strin
 		log.Info("holding the sync lease", "lease", j.LeaseKey)
 	}
 	dir := filepath.Join(r.WorkDir, p.ConfigKey())
-	args, err := prepare(dir, j.Command, p)
+	cfgDir := filepath.Join(dir, "jobs", j.ID)
+	args, err := prepare(cfgDir, j.Command, p)
 	if err != nil {
 		return fail(err.Error())
 	}
+	defer os.RemoveAll(cfgDir)
 	red := newRedactor(p.Vars)
 	out := &logSink{store: r.Store, job: j.ID, red: red, log: log}
 	if j.LeaseKey != "" {
@@ -226,10 +228,10 @@ func (r *Runner) run(ctx context.Context, j *store.Job, log hclog.Logger) (strin
 	}
 }
 
-// prepare writes the configuration files of p into dir/config and returns
-// the command line of the child.
-func prepare(dir, command string, p *Payload) ([]string, error) {
-	cfgDir := filepath.Join(dir, "config")
+// prepare writes the configuration files of p into cfgDir (the job's own:
+// jobs of one replication run in its directory, which holds a local state
+// file, and may run at the same time) and returns the command line.
+func prepare(cfgDir, command string, p *Payload) ([]string, error) {
 	if err := os.RemoveAll(cfgDir); err != nil {
 		return nil, fmt.Errorf("clean %s: %w", cfgDir, err)
 	}
