@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
@@ -122,7 +123,7 @@ func Run(ctx context.Context, cfg Config) error {
 	reg := prometheus.NewRegistry()
 	finished := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "replicator_agent_jobs_finished_total", Help: "Jobs this agent finished, by command and status."}, []string{"command", "status"})
 	takeovers := prometheus.NewCounter(prometheus.CounterOpts{Name: "replicator_agent_sync_takeovers_total", Help: "Continuous syncs this agent took over from an agent that stopped renewing its lease."})
-	reg.MustRegister(finished, takeovers, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	reg.MustRegister(finished, takeovers, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	runner := &jobs.Runner{Store: st, Sealer: sealer, AgentID: cfg.ID, Exe: cfg.Exe, WorkDir: cfg.WorkDir, Env: cfg.Env,
 		LeaseTTL: cfg.LeaseTTL, CancelGrace: 30 * time.Second, Log: log,

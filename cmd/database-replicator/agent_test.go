@@ -266,6 +266,7 @@ func TestAgent(t *testing.T) {
 	})
 
 	remoteEnv := []string{"REPLICATOR_API_KEY=" + runKey, "REPLICATOR_REMOTE=" + a.url}
+	var applyJob []string
 	applied := regexp.MustCompile(`Applied (\d+) change\(s\), (\d+) failed`)
 	t.Run("remote apply equals local", func(t *testing.T) {
 		localOut, localCode := cli([]string{"TARGET_URL=" + local.URL("postgres")}, "-c", config, "--var", "source_url="+src.URL("postgres"), "apply", "-y")
@@ -286,7 +287,8 @@ func TestAgent(t *testing.T) {
 		if remoteCode != localCode {
 			t.Fatalf("remote apply: exit %d, local %d\n%s", remoteCode, localCode, remoteOut)
 		}
-		if !regexp.MustCompile(`Job job_[0-9a-f]+ submitted to .* \(trace ID tr_[0-9a-f]+\)`).MatchString(remoteOut) {
+		applyJob = regexp.MustCompile(`Job (job_[0-9a-f]+) submitted`).FindStringSubmatch(remoteOut)
+		if !regexp.MustCompile(`Job job_[0-9a-f]+ submitted to .* \(trace ID tr_[0-9a-f]+\)`).MatchString(remoteOut) || applyJob == nil {
 			t.Errorf("remote apply does not print the job and trace IDs:\n%s", remoteOut)
 		}
 		l, r := applied.FindStringSubmatch(localOut), applied.FindStringSubmatch(remoteOut)
@@ -380,6 +382,12 @@ func TestAgent(t *testing.T) {
 		if out, code := cli(env, "-c", config, "--var", "source_url="+src.URL("postgres"), "verify"); code != 0 {
 			t.Fatalf("remote verify after the takeover: exit %d\n%s", code, out)
 		}
+		t.Run("dashboard", func(t *testing.T) {
+			if applyJob == nil {
+				t.Skip("the remote apply failed")
+			}
+			checkDashboard(t, other.url, readKey, applyJob[1])
+		})
 		out, _ = cli(env, "jobs", "logs", id)
 		if !strings.Contains(out, "stopped renewing the sync lease") || !strings.Contains(out, "resumes sync (attempt 2)") {
 			t.Errorf("the sync's log does not tell the takeover:\n%s", out)
