@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -275,6 +276,10 @@ func (r *Runner) childEnv(vars map[string]string) []string {
 	}
 	for k, v := range vars {
 		env = append(env, "REPLICATOR_VAR_"+k+"="+v)
+	}
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "REPLICATOR_PROGRESS_INTERVAL=") }) {
+		// Progress lines (per-table copy) often enough for the dashboard.
+		env = append(env, "REPLICATOR_PROGRESS_INTERVAL=2s")
 	}
 	return env
 }

@@ -41,6 +41,10 @@ var dependencyRules = []dependencyRule{
 	{From: module + "/state", Forbidden: module + "/executor", Why: "state is below the executor"},
 	{From: module + "/picker", Forbidden: "github.com/charmbracelet/", Why: "the picker's logic is pure: only the CLI draws forms"},
 	{From: module + "/lang", Forbidden: "github.com/charmbracelet/", Why: "the language draws no forms"},
+	{From: module + "/agent", Forbidden: module + "/providers/", Why: "the agent runs the CLI's commands as child processes: no replication logic of its own (connstr for redaction only)"},
+	{From: module + "/agent", Forbidden: module + "/planner", Why: "the agent runs the CLI's commands as child processes"},
+	{From: module + "/agent", Forbidden: module + "/executor", Why: "the agent runs the CLI's commands as child processes"},
+	{From: module + "/agent/seal", Forbidden: "github.com/jackc/", Why: "sealing is pure crypto"},
 	{From: module + "/", Forbidden: module + "/cmd/", Why: "nothing imports the CLI"},
 	{From: module + "/", Forbidden: module + "/providers/postgres/pgtest", Why: "pgtest is for tests only"},
 }
@@ -98,6 +102,8 @@ func allowed(from, dep string, r dependencyRule) bool {
 	case r.Forbidden == module+"/planner" && (inTree(dep, module+"/planner/plans") || inTree(dep, module+"/planner/addrs")):
 		return true
 	case r.Forbidden == module+"/cmd/" && inTree(from, module+"/cmd/"):
+		return true
+	case r.Forbidden == module+"/providers/" && inTree(from, module+"/agent") && inTree(dep, module+"/providers/postgres/connstr"):
 		return true
 	}
 	return false

@@ -60,7 +60,25 @@
       pre.textContent = r.lines.map(function (l) { return l.line; }).join("\n");
       var phases = r.lines.filter(function (l) { return /^(Plan:|Applied|Apply complete|Copying|Copied|Cutover|Step|\s*[+~-] )/.test(l.line); });
       document.getElementById("phases").textContent = phases.length ? "Phases: " + phases.map(function (l) { return l.line.trim(); }).join(" | ") : "";
+      showCopy(r.lines);
     }).catch(report);
+  }
+  // showCopy renders the newest progress line of the log (done=N/M and one
+  // "rows, bytes, rate" value per table being copied) as a table.
+  function showCopy(lines) {
+    var tb = document.querySelector("#copy tbody");
+    tb.textContent = "";
+    var last = null;
+    lines.forEach(function (l) { if (/ progress: /.test(l.line)) { last = l.line; } });
+    document.getElementById("copy").hidden = !last;
+    if (!last) { return; }
+    var re = /([^\s=]+)=("([^"]*)"|\S+)/g, m;
+    while ((m = re.exec(last)) !== null) {
+      var tr = document.createElement("tr");
+      cell(tr, m[1] === "done" ? "changes done" : m[1]);
+      cell(tr, m[3] !== undefined ? m[3] : m[2]);
+      tb.appendChild(tr);
+    }
   }
   function report(e) { document.getElementById("err").textContent = String(e.message || e); }
   function refresh() {
