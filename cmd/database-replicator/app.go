@@ -194,7 +194,12 @@ func run(ctx context.Context, args []string, env *ioEnv) (code int) {
 	_, noColorEnv := env.lookupEnv("NO_COLOR")
 	a.color = !c.NoColor && !noColorEnv && env.stdoutTTY
 	a.log = newLogger(&c.Globals, env, !c.NoColor && !noColorEnv && env.stderrTTY)
-	run := func() error { return kctx.Run(a) }
+	run := func() error {
+		if err := a.checkLocalFlags(); err != nil {
+			return err
+		}
+		return kctx.Run(a)
+	}
 	if url := a.remoteURL(); url != "" && a.command != "jobs" && a.command != "agent" {
 		run = func() error { return a.runRemote(url) }
 	}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/database-replicator/database-replicator/agent/api"
 	"github.com/database-replicator/database-replicator/agent/client"
@@ -18,7 +17,7 @@ import (
 type remoteFlags struct {
 	Remote     string        `help:"Run plan, apply, init, sync, verify, cutover or destroy as a job on the agent at URL (also REPLICATOR_REMOTE; the key comes from REPLICATOR_API_KEY)." placeholder:"URL"`
 	Local      bool          `help:"Run here even when REPLICATOR_REMOTE is set (the predecessor's flag)."`
-	JobTimeout time.Duration `help:"With --remote: interrupt the job after this long; the state stays resumable." placeholder:"DURATION"`
+	JobTimeout intervalFlag `help:"With --remote: interrupt the job after this long, e.g. 12h or 43200 (seconds, as the predecessor wrote it); the state stays resumable." placeholder:"DURATION"`
 	Detach     bool          `help:"With --remote: print the job ID and return without following the job."`
 }
 
@@ -32,6 +31,18 @@ func (a *app) remoteURL() string {
 	}
 	u, _ := a.io.lookupEnv("REPLICATOR_REMOTE")
 	return u
+}
+
+// checkLocalFlags refuses the remote-only flags on a command that runs
+// here.
+func (a *app) checkLocalFlags() error {
+	switch {
+	case a.global.JobTimeout.Set:
+		return errors.New("--job-timeout applies to jobs on an agent (--remote URL or REPLICATOR_REMOTE): here nothing limits the run; Ctrl-C stops it and the state stays resumable")
+	case a.global.Detach:
+		return errors.New("--detach applies to jobs on an agent (--remote URL or REPLICATOR_REMOTE); sync --daemon runs a sync here in the background")
+	}
+	return nil
 }
 
 // remoteClient is the API client of the agent at url.
@@ -103,8 +114,11 @@ func (a *app) submitRequest() (*api.SubmitRequest, error) {
 		return nil, err
 	}
 	req := &api.SubmitRequest{Command: a.command, Args: jobArgs(a.args, a.command), Vars: vars}
-	if a.global.JobTimeout > 0 {
-		req.TimeoutSeconds = a.global.JobTimeout.Seconds()
+	if a.global.JobTimeout.Set {
+		if a.global.JobTimeout.D <= 0 {
+			return nil, fmt.Errorf("--job-timeout %s: want a positive duration", a.global.JobTimeout.D)
+		}
+		req.TimeoutSeconds = a.global.JobTimeout.D.Seconds()
 	}
 	files, err := configFiles(a.global.Config)
 	if err != nil {
