@@ -191,6 +191,8 @@ func (r *Runner) run(ctx context.Context, j *store.Job, log hclog.Logger) (strin
 				return status, code, fmt.Sprintf("%s exceeded its job timeout of %s and was interrupted; the state records what finished: run it again to resume", j.Command, time.Duration(j.TimeoutMS)*time.Millisecond)
 			case status == store.StatusCancelled:
 				return status, code, "cancelled on request"
+			case status == "agent-stopping":
+				return store.StatusFailed, max(code, 1), "the agent stopped and interrupted the job; the state records what finished: run it again to resume"
 			case status == "lost":
 				return store.StatusFailed, code, "the sync lease was taken over by another agent"
 			case code == 0:
