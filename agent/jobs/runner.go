@@ -188,9 +188,10 @@ func (r *Runner) run(ctx context.Context, j *store.Job, log hclog.Logger) (strin
 			code := exitCode(werr)
 			switch {
 			case status == store.StatusTimedOut:
-				return status, code, fmt.Sprintf("%s exceeded its job timeout of %s and was interrupted; the state records what finished: run it again to resume", j.Command, time.Duration(j.TimeoutMS)*time.Millisecond)
+				// The command stopped cleanly (often exit 0), the job did not finish.
+				return status, max(code, 1), fmt.Sprintf("%s exceeded its job timeout of %s and was interrupted; the state records what finished: run it again to resume", j.Command, time.Duration(j.TimeoutMS)*time.Millisecond)
 			case status == store.StatusCancelled:
-				return status, code, "cancelled on request"
+				return status, max(code, 1), "cancelled on request"
 			case status == "agent-stopping":
 				return store.StatusFailed, max(code, 1), "the agent stopped and interrupted the job; the state records what finished: run it again to resume"
 			case status == "lost":

@@ -4,6 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,7 +40,7 @@ type agentProc struct {
 }
 
 // startAgent starts `agent` with env and waits for its URL.
-func startAgent(t *testing.T, bin, id, workDir string, env []string) *agentProc {
+func startAgent(t *testing.T, bin, id, workDir string, env []string, extra ...string) *agentProc {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), id+".log")
 	logFile, err := os.Create(logPath)
@@ -40,6 +49,7 @@ func startAgent(t *testing.T, bin, id, workDir string, env []string) *agentProc 
 	}
 	cmd := exec.Command(bin, "agent", "--listen", "127.0.0.1:0", "--work-dir", workDir, "--id", id,
 		"--max-jobs", "2", "--lease-ttl", "3s", "--log-level", "debug")
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Env = env
 	cmd.Stderr = logFile
 	stdout, err := cmd.StdoutPipe()
@@ -80,6 +90,46 @@ func startAgent(t *testing.T, bin, id, workDir string, env []string) *agentProc 
 	return p
 }
 
+// testHTTP trusts the test's TLS certificate (testTLS).
+var testHTTP = http.DefaultClient
+
+// testTLS writes a self-signed certificate for 127.0.0.1 and its key into
+// dir, and makes testHTTP trust it.
+func testTLS(t *testing.T, dir string) (certPath, keyPath string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "agent test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath, keyPath = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	testHTTP = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return certPath, keyPath
+}
+
 // apiCall sends a JSON request with key (none when empty) and returns the
 // status code and body; every body is kept in bodies for the secret scan.
 func apiCall(t *testing.T, bodies *bytes.Buffer, method, url, key string, body any) (int, []byte) {
@@ -96,7 +146,7 @@ func apiCall(t *testing.T, bodies *bytes.Buffer, method, url, key string, body a
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testHTTP.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -225,14 +275,18 @@ func TestAgent(t *testing.T) {
 	}
 
 	// Both agents share a work directory (so a local state file) and the
-	// key file; the agents' environment names the target.
+	// key file; the agents' environment names the target. agent-b serves
+	// HTTPS; the CLI trusts its certificate through SSL_CERT_FILE.
 	workDir := t.TempDir()
+	certPath, keyPath := testTLS(t, t.TempDir())
+	baseEnv = append(baseEnv, "SSL_CERT_FILE="+certPath)
 	agentEnv := append(append([]string{}, baseEnv...), "REPLICATOR_AGENT_STATE_URL="+queueURL, "TARGET_URL="+dst.URL("postgres"))
-	agents := map[string]*agentProc{}
-	for _, id := range []string{"agent-a", "agent-b"} {
-		agents[id] = startAgent(t, bin, id, workDir, agentEnv)
+	a := startAgent(t, bin, "agent-a", workDir, agentEnv)
+	b := startAgent(t, bin, "agent-b", workDir, agentEnv, "--tls-cert", certPath, "--tls-key", keyPath)
+	if !strings.HasPrefix(b.url, "https://") {
+		t.Fatalf("agent-b with --tls-cert serves %s", b.url)
 	}
-	a, b := agents["agent-a"], agents["agent-b"]
+	agents := map[string]*agentProc{a.id: a, b.id: b}
 	var bodies bytes.Buffer
 	submit := map[string]any{"command": "plan", "files": map[string]string{"replication.hcl": "x"}, "vars": map[string]string{"source_url": src.URL("shop")}}
 
@@ -265,7 +319,7 @@ func TestAgent(t *testing.T) {
 		}
 	})
 
-	remoteEnv := []string{"REPLICATOR_API_KEY=" + runKey, "REPLICATOR_REMOTE=" + a.url}
+	remoteEnv := []string{"REPLICATOR_API_KEY=" + runKey, "REPLICATOR_REMOTE=" + b.url} // over HTTPS
 	var applyJob []string
 	applied := regexp.MustCompile(`Applied (\d+) change\(s\), (\d+) failed`)
 	t.Run("remote apply equals local", func(t *testing.T) {

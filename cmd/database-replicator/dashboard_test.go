@@ -39,7 +39,9 @@ func chromiumPath(t *testing.T) string {
 func checkDashboard(t *testing.T, baseURL, readKey, finishedJob string) {
 	exe := chromiumPath(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true), chromedp.WindowSize(1280, 900))
+		chromedp.Flag("disable-gpu", true), chromedp.WindowSize(1280, 900),
+		// The agent may serve HTTPS with the test's self-signed certificate.
+		chromedp.Flag("ignore-certificate-errors", true))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(actx)
@@ -131,6 +133,10 @@ func checkDashboard(t *testing.T, baseURL, readKey, finishedJob string) {
 	logText := waitText("the finished job's log", `document.getElementById("log").hidden ? "" : document.getElementById("log").textContent`)
 	if !strings.Contains(logText, "Apply complete.") {
 		t.Errorf("the job's log in the dashboard lacks its output:\n%s", logText)
+	}
+	phases := waitText("the finished job's phases", `document.getElementById("phases").textContent`)
+	if !strings.Contains(phases, "Plan: ") || !strings.Contains(phases, "Apply complete.") {
+		t.Errorf("the job's phases: %q", phases)
 	}
 	shot("job-log.png")
 	mu.Lock()

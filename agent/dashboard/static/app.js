@@ -58,8 +58,10 @@
       var pre = document.getElementById("log");
       pre.hidden = false;
       pre.textContent = r.lines.map(function (l) { return l.line; }).join("\n");
-      var phases = r.lines.filter(function (l) { return /^(Plan:|Applied|Apply complete|Copying|Copied|Cutover|Step|\s*[+~-] )/.test(l.line); });
-      document.getElementById("phases").textContent = phases.length ? "Phases: " + phases.map(function (l) { return l.line.trim(); }).join(" | ") : "";
+      // Phases: the summary lines the commands print (plan, apply, snapshot,
+      // cutover steps), the takeover lines and errors.
+      var phases = r.lines.filter(function (l) { return /^(Plan: |Applied |Error: |Step |agent .* (resumes|stopped renewing))|complete\.$/.test(l.line); });
+      document.getElementById("phases").textContent = phases.length ? "Phases: " + phases.map(function (l) { return l.line.trim(); }).join(" → ") : "";
       showCopy(r.lines);
     }).catch(report);
   }
