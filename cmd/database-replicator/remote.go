@@ -15,10 +15,10 @@ import (
 
 // remoteFlags are the global flags of remote execution on an agent.
 type remoteFlags struct {
-	Remote     string        `help:"Run plan, apply, init, sync, verify, cutover or destroy as a job on the agent at URL (also REPLICATOR_REMOTE; the key comes from REPLICATOR_API_KEY)." placeholder:"URL"`
-	Local      bool          `help:"Run here even when REPLICATOR_REMOTE is set (the predecessor's flag)."`
+	Remote     string       `help:"Run plan, apply, init, sync, verify, cutover or destroy as a job on the agent at URL (also REPLICATOR_REMOTE; the key comes from REPLICATOR_API_KEY)." placeholder:"URL"`
+	Local      bool         `help:"Run here even when REPLICATOR_REMOTE is set (the predecessor's flag)."`
 	JobTimeout intervalFlag `help:"With --remote: interrupt the job after this long, e.g. 12h or 43200 (seconds, as the predecessor wrote it); the state stays resumable." placeholder:"DURATION"`
-	Detach     bool          `help:"With --remote: print the job ID and return without following the job."`
+	Detach     bool         `help:"With --remote: print the job ID and return without following the job."`
 }
 
 // remoteURL is the agent to run the command on, or "" to run here.
