@@ -161,6 +161,10 @@ func Run(ctx context.Context, cfg Config) error {
 		scheme = "https"
 	}
 
+	if err := st.AgentAlive(ctx, cfg.ID); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	if err := client.Start(ctx); err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("start the job queue: %w", err)
@@ -196,10 +200,11 @@ func Run(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// supervise takes over, every third of the lease time, the continuous
-// syncs whose agent stopped renewing the lease: the job goes back to the
-// queue, which any agent (often this one) picks up and resumes from the
-// state.
+// supervise, every third of the lease time, records that this agent is
+// alive, fails the jobs of agents that are not (they died running them),
+// and takes over the continuous syncs whose agent stopped renewing the
+// lease: the job goes back to the queue, which any agent (often this one)
+// picks up and resumes from the state.
 func supervise(ctx context.Context, st *store.Store, cfg Config, log hclog.Logger, enqueue func(context.Context, pgx.Tx, string) error, takeovers prometheus.Counter) {
 	t := time.NewTicker(max(cfg.LeaseTTL/3, 500*time.Millisecond))
 	defer t.Stop()
@@ -208,6 +213,17 @@ func supervise(ctx context.Context, st *store.Store, cfg Config, log hclog.Logge
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if err := st.AgentAlive(ctx, cfg.ID); err != nil && ctx.Err() == nil {
+			log.Warn("agent heartbeat", "error", err)
+		}
+		orphans, err := st.FailOrphans(ctx, cfg.LeaseTTL)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("jobs of stopped agents", "error", err)
+		}
+		for _, id := range orphans {
+			log.Warn("failed a job whose agent stopped while running it", "job_id", id)
+			_ = st.AppendLogs(ctx, id, []store.LogLine{{Stream: "stderr", Line: "Error: the agent running this job stopped; the state records what finished: run it again to resume"}})
 		}
 		for {
 			job, prev, err := st.TakeOverExpired(ctx, cfg.ID, cfg.LeaseTTL, enqueue)

@@ -195,7 +195,7 @@ func (r *Runner) run(ctx context.Context, j *store.Job, log hclog.Logger) (strin
 			case status == "agent-stopping":
 				return store.StatusFailed, max(code, 1), "the agent stopped and interrupted the job; the state records what finished: run it again to resume"
 			case status == "lost":
-				return store.StatusFailed, code, "the sync lease was taken over by another agent"
+				return store.StatusFailed, code, "another agent failed or took over this job while it ran here"
 			case code == 0:
 				return store.StatusSucceeded, 0, ""
 			default:
@@ -211,7 +211,17 @@ func (r *Runner) run(ctx context.Context, j *store.Job, log hclog.Logger) (strin
 		case <-killAt:
 			_ = cmd.Process.Kill()
 		case <-tick.C:
-			if c, err := r.Store.CancelRequested(context.WithoutCancel(ctx), j.ID); err == nil && c {
+			c, mine, err := r.Store.Control(context.WithoutCancel(ctx), j.ID, r.AgentID)
+			switch {
+			case err != nil:
+				log.Warn("read the job's cancel flag", "error", err)
+			case !mine && status == "":
+				// Another agent declared this one dead and failed or took
+				// over the job: stop at once, the outcome is recorded.
+				log.Error("the job was failed or taken over by another agent: stopping it")
+				status = "lost"
+				_ = cmd.Process.Kill()
+			case c:
 				out.add("stderr", "cancel requested: interrupting "+j.Command)
 				interrupt(store.StatusCancelled)
 			}

@@ -115,6 +115,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 			lag_bytes bigint,
 			lag_seconds double precision)`,
 		`CREATE INDEX IF NOT EXISTS lag_key_at ON ` + s.T("lag") + ` (lease_key, at)`,
+		`CREATE TABLE IF NOT EXISTS ` + s.T("agents") + ` (
+			id text PRIMARY KEY,
+			started_at timestamptz NOT NULL DEFAULT now(),
+			heartbeat_at timestamptz NOT NULL DEFAULT now())`,
 	}
 	for _, q := range stmts {
 		if _, err := s.Pool.Exec(ctx, q); err != nil {
@@ -241,14 +245,14 @@ func (s *Store) RequestCancel(ctx context.Context, id string) (*Job, error) {
 	return s.GetJob(ctx, id)
 }
 
-// CancelRequested reports whether someone asked to cancel job id.
-func (s *Store) CancelRequested(ctx context.Context, id string) (bool, error) {
-	var c bool
-	err := s.Pool.QueryRow(ctx, "SELECT cancel_requested FROM "+s.T("jobs")+" WHERE id = $1", id).Scan(&c)
+// Control reports whether someone asked to cancel job id, and whether
+// agent still runs it (false once another agent failed or took it over).
+func (s *Store) Control(ctx context.Context, id, agent string) (cancel, mine bool, err error) {
+	err = s.Pool.QueryRow(ctx, "SELECT cancel_requested, status = 'running' AND agent = $2 FROM "+s.T("jobs")+" WHERE id = $1", id, agent).Scan(&cancel, &mine)
 	if err != nil {
-		return false, fmt.Errorf("read job %s: %w", id, err)
+		return false, false, fmt.Errorf("read job %s: %w", id, err)
 	}
-	return c, nil
+	return cancel, mine, nil
 }
 
 // LogLine is one line of a job's output.
@@ -291,4 +295,34 @@ func (s *Store) Logs(ctx context.Context, id string, after int64, limit int) ([]
 		out = append(out, l)
 	}
 	return out, rows.Err()
+}
+
+// AgentAlive records that agent is alive now.
+func (s *Store) AgentAlive(ctx context.Context, agent string) error {
+	_, err := s.Pool.Exec(ctx, "INSERT INTO "+s.T("agents")+" (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()", agent)
+	if err != nil {
+		return fmt.Errorf("record agent heartbeat: %w", err)
+	}
+	return nil
+}
+
+// FailOrphans marks failed the running jobs without a sync lease whose
+// agent has not been alive for three times ttl (it died while running
+// them), and
+// returns their IDs. Syncs are taken over instead (TakeOverExpired).
+func (s *Store) FailOrphans(ctx context.Context, ttl time.Duration) ([]string, error) {
+	// Three lease times: a loaded but live agent is not declared dead.
+	ttl *= 3
+	rows, err := s.Pool.Query(ctx, "UPDATE "+s.T("jobs")+" j SET status = 'failed', exit_code = 1, finished_at = now(),"+
+		" error = 'agent ' || j.agent || ' stopped while running this job; the state records what finished: run it again to resume'"+
+		" WHERE j.status = 'running' AND j.lease_key = '' AND NOT EXISTS (SELECT 1 FROM "+s.T("agents")+" a"+
+		" WHERE a.id = j.agent AND a.heartbeat_at >= now() - $1 * interval '1 millisecond') RETURNING j.id", ttl.Milliseconds())
+	if err != nil {
+		return nil, fmt.Errorf("fail the jobs of stopped agents: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("fail the jobs of stopped agents: %w", err)
+	}
+	return ids, nil
 }

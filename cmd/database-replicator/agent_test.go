@@ -436,6 +436,12 @@ func TestAgent(t *testing.T) {
 		if out, code := cli(env, "-c", config, "--var", "source_url="+src.URL("postgres"), "verify"); code != 0 {
 			t.Fatalf("remote verify after the takeover: exit %d\n%s", code, out)
 		}
+		// A job left running by an agent that is gone is failed, with a
+		// resume hint, by the agents that are alive.
+		dst.Exec(t, "agentq", `INSERT INTO replicator_agent.jobs (id, trace_id, command, payload, status, agent) VALUES ('job_orphan', 'tr_orphan', 'apply', '\x00', 'running', 'agent-gone')`)
+		if j := waitJob(t, &bodies, other.url, readKey, "job_orphan", "failed", final); j.Status != "failed" || j.ExitCode == nil || *j.ExitCode != 1 {
+			t.Errorf("the orphaned job: %+v", j)
+		}
 		t.Run("dashboard", func(t *testing.T) {
 			if applyJob == nil {
 				t.Skip("the remote apply failed")
