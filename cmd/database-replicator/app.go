@@ -201,7 +201,7 @@ func run(ctx context.Context, args []string, env *ioEnv) (code int) {
 		return kctx.Run(a)
 	}
 	if url := a.remoteURL(); url != "" && a.command != "jobs" && a.command != "agent" {
-		run = func() error { return a.runRemote(url) }
+		run = func() error { return a.runRemote(url, c.remoteRefusal()) }
 	}
 	if err := run(); err != nil {
 		var ee *exitError

@@ -45,6 +45,18 @@ func (a *app) checkLocalFlags() error {
 	return nil
 }
 
+// remoteRefusal names what of the parsed command line cannot run on an
+// agent: the files that would be read or written on the agent's machine.
+func (c *cli) remoteRefusal() error {
+	switch {
+	case c.Plan.Out != "":
+		return errors.New("plan --out writes the plan file on this machine: run it here (--local), then apply the file here too")
+	case c.Apply.PlanFile != "":
+		return errors.New("apply PLANFILE reads a plan file on this machine: run it here (--local), or apply without a plan file on the agent (it plans afresh)")
+	}
+	return nil
+}
+
 // remoteClient is the API client of the agent at url.
 func (a *app) remoteClient(url string) (*client.Client, error) {
 	key, _ := a.io.lookupEnv("REPLICATOR_API_KEY")
@@ -53,7 +65,10 @@ func (a *app) remoteClient(url string) (*client.Client, error) {
 
 // runRemote submits the command as a job to the agent at url, prints its
 // job and trace IDs, follows its output and returns its exit code.
-func (a *app) runRemote(url string) error {
+func (a *app) runRemote(url string, refusal error) error {
+	if refusal != nil {
+		return refusal
+	}
 	if !jobs.IsCommand(a.command) {
 		return fmt.Errorf("%s runs here only: --remote (REPLICATOR_REMOTE) applies to %s; pass --local to silence this", a.command, strings.Join(jobs.Commands, ", "))
 	}
