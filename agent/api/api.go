@@ -147,7 +147,12 @@ func (s *Server) wrap(route, scope string, h func(w http.ResponseWriter, r *http
 		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(body)
 		s.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
-		log.Info("request", "method", r.Method, "path", r.URL.Path, "status", code, "key_id", keyID)
+		// Reads (polled by followers and the dashboard) at debug level.
+		level := hclog.Info
+		if r.Method == http.MethodGet && code < 400 {
+			level = hclog.Debug
+		}
+		log.Log(level, "request", "method", r.Method, "path", r.URL.Path, "status", code, "key_id", keyID)
 	})
 }
 

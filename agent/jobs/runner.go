@@ -181,6 +181,7 @@ func (r *Runner) run(ctx context.Context, j *store.Job, log hclog.Logger) (strin
 	}
 	flush := time.NewTicker(300 * time.Millisecond)
 	defer flush.Stop()
+	stopping := ctx.Done()
 	for {
 		select {
 		case werr := <-done:
@@ -203,7 +204,8 @@ func (r *Runner) run(ctx context.Context, j *store.Job, log hclog.Logger) (strin
 			}
 		case <-flush.C:
 			out.flush(ctx)
-		case <-ctx.Done():
+		case <-stopping:
+			stopping = nil // closed for good: select it once
 			interrupt("agent-stopping")
 		case <-deadline:
 			out.add("stderr", fmt.Sprintf("job timeout of %s reached: interrupting %s", time.Duration(j.TimeoutMS)*time.Millisecond, j.Command))
