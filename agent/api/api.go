@@ -231,7 +231,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) (int, any) {
 	if err != nil {
 		return http.StatusInternalServerError, err
 	}
-	j := &store.Job{ID: randomID("job_"), TraceID: traceOf(r), Command: req.Command, TimeoutMS: int64(req.TimeoutSeconds * 1000)}
+	j := &store.Job{ID: randomID("job_"), TraceID: traceOf(r), Command: req.Command, Label: p.Label(), TimeoutMS: int64(req.TimeoutSeconds * 1000)}
 	if req.Command == "sync" && !containsFlag(req.Args, "--once") {
 		j.LeaseKey = p.ConfigKey()
 	}

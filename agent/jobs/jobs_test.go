@@ -60,6 +60,16 @@ func TestPayloadSealAndConfigKey(t *testing.T) {
 	}
 }
 
+func TestLabelNamesReplications(t *testing.T) {
+	p := &Payload{Files: map[string]string{
+		"a.hcl": "replication \"tenant_b\" {\n}\n# replication \"commented\"\n",
+		"b.hcl": "  replication \"tenant_a\" {\n  source = source.x\n}\n",
+	}}
+	if got := p.Label(); got != "tenant_a, tenant_b" {
+		t.Fatalf("Label = %q", got)
+	}
+}
+
 func TestPrepareRefusesPathsInFileNames(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := prepare(dir, "plan", &Payload{Files: map[string]string{"../evil.hcl": "x"}}); err == nil {

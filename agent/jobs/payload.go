@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -84,6 +85,25 @@ func (p *Payload) ConfigKey() string {
 		}
 	}
 	return "r-" + hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// replicationBlock finds the name of an HCL replication block.
+var replicationBlock = regexp.MustCompile(`(?m)^\s*replication\s+"([^"]+)"`)
+
+// Label names the replications the configuration files declare, for
+// people reading job lists (sorted, comma-separated; "" when none is
+// found, e.g. with --source/--target).
+func (p *Payload) Label() string {
+	var names []string
+	for _, content := range p.Files {
+		for _, m := range replicationBlock.FindAllStringSubmatch(content, -1) {
+			if !slices.Contains(names, m[1]) {
+				names = append(names, m[1])
+			}
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 // Args is the river job: only the agent job's ID, so that nothing secret

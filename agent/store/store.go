@@ -78,6 +78,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 			trace_id text NOT NULL,
 			command text NOT NULL,
 			lease_key text NOT NULL DEFAULT '',
+			label text NOT NULL DEFAULT '',
 			payload bytea NOT NULL,
 			status text NOT NULL DEFAULT 'queued',
 			exit_code int,
@@ -130,10 +131,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 
 // Job is one submitted command, without its sealed payload.
 type Job struct {
-	ID              string     `json:"id"`
-	TraceID         string     `json:"trace_id"`
-	Command         string     `json:"command"`
-	LeaseKey        string     `json:"lease_key,omitempty"`
+	ID       string `json:"id"`
+	TraceID  string `json:"trace_id"`
+	Command  string `json:"command"`
+	LeaseKey string `json:"lease_key,omitempty"`
+	// Label names the replications of the job's configuration.
+	Label           string     `json:"label,omitempty"`
 	Status          string     `json:"status"`
 	ExitCode        *int       `json:"exit_code,omitempty"`
 	Error           string     `json:"error,omitempty"`
@@ -146,11 +149,11 @@ type Job struct {
 	FinishedAt      *time.Time `json:"finished_at,omitempty"`
 }
 
-const jobColumns = "id, trace_id, command, lease_key, status, exit_code, error, agent, attempt, cancel_requested, timeout_ms, created_at, started_at, finished_at"
+const jobColumns = "id, trace_id, command, lease_key, label, status, exit_code, error, agent, attempt, cancel_requested, timeout_ms, created_at, started_at, finished_at"
 
 func scanJob(row pgx.Row) (*Job, error) {
 	var j Job
-	err := row.Scan(&j.ID, &j.TraceID, &j.Command, &j.LeaseKey, &j.Status, &j.ExitCode, &j.Error, &j.Agent,
+	err := row.Scan(&j.ID, &j.TraceID, &j.Command, &j.LeaseKey, &j.Label, &j.Status, &j.ExitCode, &j.Error, &j.Agent,
 		&j.Attempt, &j.CancelRequested, &j.TimeoutMS, &j.CreatedAt, &j.StartedAt, &j.FinishedAt)
 	return &j, err
 }
@@ -161,8 +164,8 @@ var ErrNotFound = errors.New("no such job")
 // InsertJob records a new queued job in tx.
 func (s *Store) InsertJob(ctx context.Context, tx pgx.Tx, j *Job, payload []byte) error {
 	_, err := tx.Exec(ctx, "INSERT INTO "+s.T("jobs")+
-		" (id, trace_id, command, lease_key, payload, timeout_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-		j.ID, j.TraceID, j.Command, j.LeaseKey, payload, j.TimeoutMS)
+		" (id, trace_id, command, lease_key, label, payload, timeout_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		j.ID, j.TraceID, j.Command, j.LeaseKey, j.Label, payload, j.TimeoutMS)
 	if err != nil {
 		return fmt.Errorf("record job %s: %w", j.ID, err)
 	}

@@ -448,6 +448,14 @@ func TestAgent(t *testing.T) {
 			}
 			checkDashboard(t, other.url, readKey, applyJob[1])
 		})
+		out, _ = cli(env, "jobs", "show", id)
+		if !regexp.MustCompile(`replication: +quickstart`).MatchString(out) || !strings.Contains(out, other.id+" (attempt 2)") {
+			t.Errorf("jobs show after the takeover:\n%s", out)
+		}
+		out, _ = cli(env, "jobs", "list")
+		if !regexp.MustCompile(id+` +sync +quickstart +running`).MatchString(out) {
+			t.Errorf("jobs list does not show the running sync:\n%s", out)
+		}
 		out, _ = cli(env, "jobs", "logs", id)
 		if !strings.Contains(out, "stopped renewing the sync lease") || !strings.Contains(out, "resumes sync (attempt 2)") {
 			t.Errorf("the sync's log does not tell the takeover:\n%s", out)

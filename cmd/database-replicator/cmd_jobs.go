@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,13 +50,13 @@ func (c *jobsListCmd) Run(a *app) error {
 		return json.NewEncoder(a.io.stdout).Encode(js)
 	}
 	tw := tabwriter.NewWriter(a.io.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tCOMMAND\tSTATUS\tEXIT\tAGENT\tCREATED")
+	fmt.Fprintln(tw, "JOB\tCOMMAND\tREPLICATION\tSTATUS\tEXIT\tAGENT\tCREATED")
 	for _, j := range js {
 		code := "-"
 		if j.ExitCode != nil {
 			code = fmt.Sprint(*j.ExitCode)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Command, j.Status, code, j.Agent, j.CreatedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Command, cmp.Or(j.Label, "-"), j.Status, code, j.Agent, j.CreatedAt.UTC().Format(time.RFC3339))
 	}
 	return tw.Flush()
 }
@@ -78,22 +79,29 @@ func (c *jobsShowCmd) Run(a *app) error {
 	if c.JSON {
 		return json.NewEncoder(a.io.stdout).Encode(j)
 	}
-	w := a.io.stdout
-	fmt.Fprintf(w, "job:      %s\ntrace ID: %s\ncommand:  %s\nstatus:   %s\n", j.ID, j.TraceID, j.Command, j.Status)
+	tw := tabwriter.NewWriter(a.io.stdout, 0, 4, 1, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row("job", j.ID)
+	row("trace ID", j.TraceID)
+	row("command", j.Command)
+	if j.Label != "" {
+		row("replication", j.Label)
+	}
+	row("status", j.Status)
 	if j.ExitCode != nil {
-		fmt.Fprintf(w, "exit:     %d\n", *j.ExitCode)
+		row("exit", fmt.Sprint(*j.ExitCode))
 	}
 	if j.Error != "" {
-		fmt.Fprintf(w, "error:    %s\n", j.Error)
+		row("error", j.Error)
 	}
 	if j.Agent != "" {
-		fmt.Fprintf(w, "agent:    %s (attempt %d)\n", j.Agent, j.Attempt)
+		row("agent", fmt.Sprintf("%s (attempt %d)", j.Agent, j.Attempt))
 	}
-	fmt.Fprintf(w, "created:  %s\n", j.CreatedAt.UTC().Format(time.RFC3339))
+	row("created", j.CreatedAt.UTC().Format(time.RFC3339))
 	if j.FinishedAt != nil {
-		fmt.Fprintf(w, "finished: %s\n", j.FinishedAt.UTC().Format(time.RFC3339))
+		row("finished", j.FinishedAt.UTC().Format(time.RFC3339))
 	}
-	return nil
+	return tw.Flush()
 }
 
 type jobsLogsCmd struct {

@@ -91,7 +91,7 @@
       r.replications.forEach(function (rep) {
         var tr = document.createElement("tr");
         tr.className = "replication";
-        cell(tr, rep.lease.lease_key);
+        cell(tr, (rep.job && rep.job.label ? rep.job.label + " " : "") + "(" + rep.lease.lease_key + ")");
         cell(tr, rep.lease.job_id);
         cell(tr, rep.job ? rep.job.status : "?", rep.job ? rep.job.status : "");
         cell(tr, rep.lease.holder);
@@ -110,7 +110,7 @@
         a.href = "#"; a.textContent = j.id;
         a.addEventListener("click", function (e) { e.preventDefault(); showLog(j.id); });
         cell(tr, "").appendChild(a);
-        cell(tr, j.command);
+        cell(tr, j.command + (j.label ? " " + j.label : ""));
         cell(tr, j.status, "status " + j.status);
         cell(tr, j.exit_code == null ? "" : String(j.exit_code));
         cell(tr, j.agent || "");
