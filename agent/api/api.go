@@ -22,6 +22,7 @@ import (
 	"github.com/database-replicator/database-replicator/agent/keys"
 	"github.com/database-replicator/database-replicator/agent/seal"
 	"github.com/database-replicator/database-replicator/agent/store"
+	"github.com/database-replicator/database-replicator/providers/postgres/connstr"
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -226,6 +227,9 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) (int, any) {
 			}
 		}
 	}
+	if err := checkNoPasswordArgs(req.Args); err != nil {
+		return http.StatusBadRequest, err
+	}
 	p := &jobs.Payload{Files: req.Files, Args: req.Args, Vars: req.Vars}
 	sealed, err := p.Seal(s.Sealer)
 	if err != nil {
@@ -251,6 +255,25 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) (int, any) {
 		return http.StatusInternalServerError, err
 	}
 	return http.StatusCreated, JobResponse{Job: got}
+}
+
+// checkNoPasswordArgs refuses a --source or --target URL with a password:
+// the agent runs the command with these arguments, where every user of
+// its machine could read them in the process list.
+func checkNoPasswordArgs(args []string) error {
+	for i, a := range args {
+		name, value, hasValue := strings.Cut(a, "=")
+		if name != "--source" && name != "--target" {
+			continue
+		}
+		if !hasValue && i+1 < len(args) {
+			value = args[i+1]
+		}
+		if strings.Contains(connstr.RedactText(value), connstr.Mask) {
+			return fmt.Errorf("%s holds a password, which the agent would put on its command line: with --remote, write the replication in a configuration file (config generate writes one) with the URLs in variables (--var, sealed and redacted) or in the agent's environment, or use URLs without a password and a .pgpass on the agent", name)
+		}
+	}
+	return nil
 }
 
 func containsFlag(args []string, flag string) bool {
