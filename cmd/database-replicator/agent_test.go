@@ -436,6 +436,12 @@ func TestAgent(t *testing.T) {
 		if out, code := cli(env, "-c", config, "--var", "source_url="+src.URL("postgres"), "verify"); code != 0 {
 			t.Fatalf("remote verify after the takeover: exit %d\n%s", code, out)
 		}
+		// A second continuous sync of the same replication is refused,
+		// naming the job that holds the lease.
+		out, code = cli(env, "-c", config, "--var", "source_url="+src.URL("postgres"), "sync")
+		if code == 0 || !strings.Contains(out, "already runs on agent "+other.id+" as job "+id) {
+			t.Errorf("a second sync of the replication: exit %d\n%s", code, out)
+		}
 		// A job left running by an agent that is gone is failed, with a
 		// resume hint, by the agents that are alive.
 		dst.Exec(t, "agentq", `INSERT INTO replicator_agent.jobs (id, trace_id, command, payload, status, agent) VALUES ('job_orphan', 'tr_orphan', 'apply', '\x00', 'running', 'agent-gone')`)
