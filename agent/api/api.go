@@ -102,6 +102,7 @@ func (s *Server) Handler() http.Handler {
 	handle("GET /v1/jobs", keys.ScopeRead, s.list)
 	handle("GET /v1/jobs/{id}", keys.ScopeRead, s.show)
 	handle("GET /v1/jobs/{id}/logs", keys.ScopeRead, s.logs)
+	mux.Handle("GET /v1/jobs/{id}/stream", s.streamHandler())
 	handle("POST /v1/jobs/{id}/cancel", keys.ScopeRun, s.cancel)
 	handle("GET /v1/replications", keys.ScopeRead, s.replications)
 	if s.Dashboard != nil {
@@ -330,6 +331,68 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) (int, any) {
 		return http.StatusInternalServerError, err
 	}
 	return http.StatusOK, LogsResponse{Job: j, Lines: lines}
+}
+
+// streamHandler streams a job's log as NDJSON: one store.LogLine per line
+// as the job writes them, then one {"job": ...} line once it is over.
+func (s *Server) streamHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		trace := traceID(r.Header.Get(TraceHeader))
+		w.Header().Set(TraceHeader, trace)
+		fail := func(code int, err error) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			_ = json.NewEncoder(w).Encode(errorBody{Error: err.Error(), TraceID: trace})
+			s.requests.WithLabelValues("GET /v1/jobs/{id}/stream", strconv.Itoa(code)).Inc()
+		}
+		k, code, err := s.authenticate(r, keys.ScopeRead)
+		if err != nil {
+			fail(code, err)
+			return
+		}
+		j, code, err := s.job(r)
+		if err != nil {
+			fail(code, err)
+			return
+		}
+		s.requests.WithLabelValues("GET /v1/jobs/{id}/stream", "200").Inc()
+		s.Log.Debug("log stream", "trace_id", trace, "job_id", j.ID, "key_id", k.ID)
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		enc := json.NewEncoder(w)
+		flusher, _ := w.(http.Flusher)
+		after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+		for {
+			// The job is read before its lines: once it is over, every
+			// line it wrote is already stored.
+			j, err := s.Store.GetJob(r.Context(), j.ID)
+			if err != nil {
+				return
+			}
+			lines, err := s.Store.Logs(r.Context(), j.ID, after, 1000)
+			if err != nil {
+				return
+			}
+			for _, l := range lines {
+				_ = enc.Encode(l)
+				after = l.Seq
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+			if len(lines) == 0 && store.Final(j.Status) {
+				_ = enc.Encode(JobResponse{Job: j})
+				return
+			}
+			if len(lines) > 0 {
+				continue
+			}
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	})
 }
 
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) (int, any) {

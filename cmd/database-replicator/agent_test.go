@@ -392,6 +392,19 @@ func TestAgent(t *testing.T) {
 		if code == 0 || !strings.Contains(out, "timed out") || !strings.Contains(out, "resume") {
 			t.Fatalf("sync past its job timeout: exit %d\n%s", code, out)
 		}
+		// The log stream of the finished job: its lines, then the job.
+		id := regexp.MustCompile(`Job (job_[0-9a-f]+) submitted`).FindStringSubmatch(out)
+		if id == nil {
+			t.Fatalf("no job ID:\n%s", out)
+		}
+		code, body := apiCall(t, &bodies, "GET", b.url+"/v1/jobs/"+id[1]+"/stream", readKey, nil)
+		lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+		if code != 200 || len(lines) < 2 || !strings.Contains(string(body), "job timeout of 3s reached") || !strings.Contains(lines[len(lines)-1], `"status":"timed_out"`) {
+			t.Errorf("log stream: %d\n%s", code, body)
+		}
+		if code, _ := apiCall(t, &bodies, "GET", b.url+"/v1/jobs/"+id[1]+"/stream", "", nil); code != 401 {
+			t.Errorf("log stream without a key: %d, want 401", code)
+		}
 		// The state is intact: plan shows nothing to do.
 		out, code = cli(remoteEnv, "-c", config, "--var", "source_url="+src.URL("postgres"), "plan")
 		if code != 0 || !strings.Contains(out, "No changes") {
