@@ -472,7 +472,7 @@ func TestAgent(t *testing.T) {
 			t.Errorf("jobs show after the takeover:\n%s", out)
 		}
 		out, _ = cli(env, "jobs", "list")
-		if !regexp.MustCompile(id+` +sync +quickstart +running`).MatchString(out) {
+		if !regexp.MustCompile(id + ` +sync +quickstart +running`).MatchString(out) {
 			t.Errorf("jobs list does not show the running sync:\n%s", out)
 		}
 		out, _ = cli(env, "jobs", "logs", id)
