@@ -254,9 +254,20 @@ func (g *ddlGen) isTable(s *Schema, name string) bool {
 	return s.Objects[key("table", name)] != nil
 }
 
+// partitionChanging reports whether table is attached on one side and
+// not (or to another parent) on the other: the drift update attaches or
+// detaches it, and its keys, indexes and constraints follow from that.
+func (g *ddlGen) partitionChanging(table string) bool {
+	s, t := g.src.Objects[key("table", table)], g.dst.Objects[key("table", table)]
+	return s != nil && t != nil && s.Attributes["partition of"] != t.Attributes["partition of"]
+}
+
 func (g *ddlGen) difference(d Difference, renames map[string]*Object) {
 	k := key(d.Kind, d.Object)
 	s, t := g.src.Objects[k], g.dst.Objects[k]
+	if p := firstOf(s, t).Parent; p != "" && g.partitionChanging(p) {
+		return
+	}
 	switch d.Kind {
 	case "schema":
 		g.schema(d)
