@@ -64,7 +64,7 @@ func Build(in Input) (*plans.Plan, diag.Diagnostics) {
 	desired := map[string]bool{}
 	for _, r := range in.Config.Replications {
 		b := &builder{in: in, r: r, plan: p, diags: &diags, desired: desired,
-			srcName: "source." + r.Source, dstName: "target." + r.Target, recopyDB: map[string]string{}, resync: map[string]string{}}
+			srcName: "source." + r.Source, dstName: "target." + r.Target, recopyDB: map[string]string{}, resync: map[string]string{}, driftForReview: map[string]string{}}
 		b.src, b.dst = in.Servers[b.srcName], in.Servers[b.dstName]
 		if b.src == nil || b.dst == nil {
 			diags.AddError(CodeServerNotIntrospected, "replication."+r.Name, "Server not introspected", "internal: %s or %s was not introspected before planning", b.srcName, b.dstName)
@@ -115,6 +115,9 @@ type builder struct {
 	// table sync copies again, while streaming goes on, to why (see
 	// planResync).
 	resync map[string]string
+	// driftForReview maps a database whose schema drift waits for a
+	// reviewed apply (policy.on_schema_drift = "plan") to its drift.
+	driftForReview map[string]string
 }
 
 func (b *builder) addr(kind addrs.Kind, key string) addrs.Addr { return addrs.New(b.r.Name, kind, key) }
@@ -449,7 +452,7 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 		}
 		detail += more
 	}
-	if len(dropOnly(parts)) > 0 && b.r.Policy.PreventDestroy && b.r.Policy.OnSchemaDrift == lang.DriftApply {
+	if len(dropOnly(parts)) > 0 && b.r.Policy.PreventDestroy && b.r.Policy.OnSchemaDrift.Repairs() {
 		b.diags.AddError(CodePreventDestroyTruncate, a.String(), "prevent_destroy forbids dropping a partition",
 			"%s would be dropped on %s with its rows, as on the source, and policy.prevent_destroy = true. Drop them on the target yourself, or set prevent_destroy = false for this apply.", strings.Join(refStrings(parts.Drop), ", "), b.dstName)
 	}
@@ -459,6 +462,10 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	case lang.DriftIgnore:
 		b.diags.AddWarning(CodeSchemaDriftIgnored, a.String(), "Schema drift ignored", "%s on %s (policy.on_schema_drift = \"ignore\").", detail, b.dstName)
 		return b.add(c)
+	case lang.DriftPlan:
+		b.driftForReview[ds.Name] = detail
+		b.diags.AddWarning(CodeSchemaDriftAwaitsReview, a.String(), "Schema drift awaits review",
+			"%s on %s, and policy.on_schema_drift = \"plan\": sync pauses %q (logical: its subscription is disabled; xmin: its cycles stop) until apply runs this plan. Review the DDL below, then run apply.", detail, b.dstName, ds.Name)
 	}
 	c.Action = plans.Update
 	c.Before = &plans.SchemaAttrs{Drift: &plans.SchemaDrift{}}

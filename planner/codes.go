@@ -51,6 +51,10 @@ const (
 	// CodeSchemaChangeRisky: a planned schema change rewrites a table,
 	// blocks writes while it builds, or loses data (warning).
 	CodeSchemaChangeRisky diag.Code = "plan.schema-change-risky"
+	// CodeSchemaDriftAwaitsReview: schema drift under
+	// policy.on_schema_drift = "plan": sync pauses the database until
+	// apply runs the reviewed plan (warning).
+	CodeSchemaDriftAwaitsReview diag.Code = "plan.schema-drift-awaits-review"
 	// CodeSchemaDriftUnsupported: a schema difference no planned DDL
 	// removes (an enum value only on the target, a domain's base type)
 	// (warning).
