@@ -148,6 +148,7 @@ func RepairingRunJob(o Options, rep Repair) func(ctx context.Context, stop <-cha
 	schemaSig := map[string]string{}  // job -> last schema difference
 	checked := map[string]time.Time{} // job -> last schema comparison
 	held := map[[2]string]string{}    // replication/database -> drift
+	applyErrors := map[string]int64{} // job -> apply errors counted (15+)
 	setHeld := func(hs []Held) {
 		clear(held)
 		for _, h := range hs {
@@ -164,6 +165,19 @@ func RepairingRunJob(o Options, rep Repair) func(ctx context.Context, stop <-cha
 		mu.Lock()
 		schemaDue := c.Once || time.Since(checked[name]) >= rep.SchemaEvery
 		mu.Unlock()
+		if !schemaDue && j.Method == lang.SyncLogical {
+			// An apply worker that stopped (a missing relation or column, a
+			// value the target's type cannot hold) is a reason to compare
+			// now rather than at the next scheduled comparison.
+			noWorker, errs, err := applyWorkerStopped(ctx, j)
+			if err != nil {
+				o.Log.Debug("apply worker check failed", "replication", name, "error", err)
+			}
+			mu.Lock()
+			schemaDue = noWorker || errs > applyErrors[name]
+			applyErrors[name] = errs
+			mu.Unlock()
+		}
 		if schemaDue && j.Replication.Policy.OnSchemaDrift != lang.DriftIgnore {
 			ss, err := schemaSignature(ctx, j, rep.OwnSchemas)
 			if err != nil {
@@ -219,6 +233,44 @@ func RepairingRunJob(o Options, rep Repair) func(ctx context.Context, stop <-cha
 		}
 		return RunCycle(ctx, stop, run, c, o)
 	}
+}
+
+// applyWorkerStopped reports whether the subscription of a database of a
+// logical job is enabled but has no apply worker (it stopped on an error
+// and waits to retry), and how many apply errors the subscriptions count
+// (pg_stat_subscription_stats, PostgreSQL 15+; 0 before): a growing count
+// is a worker that fails. The target's server log, which says why, is
+// not readable here; the schema comparison finds what differs.
+func applyWorkerStopped(ctx context.Context, j *Job) (noWorker bool, applyErrors int64, err error) {
+	for _, db := range j.Databases {
+		conn, err := conninfo.Connect(ctx, j.Target.WithDatabase(db.Name))
+		if err != nil {
+			return false, 0, err
+		}
+		version, err := conninfo.ServerVersionNum(ctx, conn)
+		if err != nil {
+			conn.Close(context.WithoutCancel(ctx))
+			return false, 0, err
+		}
+		errorsCounted := "0"
+		if version >= 150000 {
+			errorsCounted = `(SELECT COALESCE(sum(st.apply_error_count), 0) FROM pg_catalog.pg_stat_subscription_stats st WHERE st.subid = s.oid)`
+		}
+		var stopped bool
+		var count int64
+		err = conn.QueryRow(ctx, `SELECT s.subenabled AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_subscription w
+				WHERE w.subid = s.oid AND w.relid IS NULL AND w.pid IS NOT NULL), `+errorsCounted+`::int8
+			FROM pg_catalog.pg_subscription s
+			WHERE s.subname = $1 AND s.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`,
+			j.Replication.Sync.Subscription).Scan(&stopped, &count)
+		conn.Close(context.WithoutCancel(ctx))
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return false, 0, err
+		}
+		noWorker = noWorker || stopped
+		applyErrors += count
+	}
+	return noWorker, applyErrors, nil
 }
 
 // schemaSignature compares the schema of every database of a job on the
