@@ -303,12 +303,12 @@ func (g *ddlGen) function(d Difference, s, t *Object) {
 	obj := d.Kind + " " + d.Object
 	switch d.Problem {
 	case Missing:
-		g.add(rankFunction, obj, "created on the source", withSemicolon(s.raw["definition"]), "")
+		g.add(rankFunction, obj, "created on the source", withSemicolon(s.rawAttr("definition")), "")
 	case Extra:
 		g.add(rankDropFunction, obj, "dropped on the source", "DROP "+strings.ToUpper(d.Kind)+" "+d.Object+";", "")
 	case Different:
 		if attrsDiffer(s, t, "definition", "result") {
-			g.add(rankFunction, obj, changes(d, "definition", "result"), withSemicolon(s.raw["definition"]), "")
+			g.add(rankFunction, obj, changes(d, "definition", "result"), withSemicolon(s.rawAttr("definition")), "")
 		}
 	}
 }
@@ -344,7 +344,7 @@ func (g *ddlGen) typ(d Difference, s, t *Object) {
 				if s.Attributes["default"] == "" {
 					sql = append(sql, "ALTER DOMAIN "+d.Object+" DROP DEFAULT;")
 				} else {
-					sql = append(sql, "ALTER DOMAIN "+d.Object+" SET DEFAULT "+s.raw["default"]+";")
+					sql = append(sql, "ALTER DOMAIN "+d.Object+" SET DEFAULT "+s.rawAttr("default")+";")
 				}
 			}
 			if s.Attributes["not null"] != t.Attributes["not null"] {
@@ -367,7 +367,10 @@ func (g *ddlGen) typ(d Difference, s, t *Object) {
 }
 
 func createType(name string, s *Object) string {
-	a := s.raw
+	a := map[string]string{}
+	for k := range s.Attributes {
+		a[k] = s.rawAttr(k)
+	}
 	switch s.Attributes["kind"] {
 	case "enum":
 		return "CREATE TYPE " + name + " AS ENUM (" + a["labels"] + ");"
@@ -395,7 +398,7 @@ func createType(name string, s *Object) string {
 // predecessor (or before the first); removed or reordered labels cannot
 // be reproduced.
 func (g *ddlGen) enumValues(d Difference, s, t *Object) {
-	sl, tl := splitList(s.raw["labels"]), splitList(t.raw["labels"])
+	sl, tl := splitList(s.rawAttr("labels")), splitList(t.rawAttr("labels"))
 	have := map[string]bool{}
 	for _, l := range tl {
 		have[l] = true
@@ -447,8 +450,8 @@ func (g *ddlGen) compositeAttributes(d Difference, s, t *Object) {
 		}
 		return names, types
 	}
-	sn, st := parse(s.raw["attributes"])
-	tn, tt := parse(t.raw["attributes"])
+	sn, st := parse(s.rawAttr("attributes"))
+	tn, tt := parse(t.rawAttr("attributes"))
 	var sql []string
 	for _, n := range sn {
 		switch typ, ok := tt[n]; {
@@ -574,7 +577,7 @@ func (g *ddlGen) alterColumn(table, col, obj string, s, t *Object) {
 		} else {
 			def := col + " " + sa["type"]
 			if sa["generated"] != "" {
-				def += " GENERATED ALWAYS AS (" + strings.TrimPrefix(s.raw["generated"], "stored ") + ") STORED"
+				def += " GENERATED ALWAYS AS (" + strings.TrimPrefix(s.rawAttr("generated"), "stored ") + ") STORED"
 			}
 			g.add(rankColumn, obj, fmt.Sprintf("generated %q -> %q", ta["generated"], sa["generated"]),
 				fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s;\nALTER TABLE %s ADD COLUMN %s;", table, col, table, def),
@@ -603,7 +606,7 @@ func (g *ddlGen) alterColumn(table, col, obj string, s, t *Object) {
 		if sa["default"] == "" {
 			g.add(rankColumn, obj, "default dropped", alter+"DROP DEFAULT;", "")
 		} else {
-			g.add(rankColumn, obj, fmt.Sprintf("default %q -> %q", ta["default"], sa["default"]), alter+"SET DEFAULT "+s.raw["default"]+";", "")
+			g.add(rankColumn, obj, fmt.Sprintf("default %q -> %q", ta["default"], sa["default"]), alter+"SET DEFAULT "+s.rawAttr("default")+";", "")
 		}
 	}
 	if sa["not null"] != ta["not null"] && sa["not null"] != "" {
@@ -653,7 +656,7 @@ func (g *ddlGen) constraint(d Difference, s, t *Object) {
 	}
 	obj := "constraint " + d.Object
 	add := func() string {
-		def := s.raw["definition"]
+		def := s.rawAttr("definition")
 		if g.opts.NotValidForeignKeys && strings.HasPrefix(def, "FOREIGN KEY") && !strings.HasSuffix(def, " NOT VALID") {
 			def += " NOT VALID"
 		}
@@ -703,7 +706,7 @@ func (g *ddlGen) index(d Difference, s, t *Object) {
 		if backsConstraint(g.src, s) || g.followsParent(g.src, s, Missing) {
 			return
 		}
-		g.add(rankIndex, obj, "created on the source", withSemicolon(s.raw["definition"]),
+		g.add(rankIndex, obj, "created on the source", withSemicolon(s.rawAttr("definition")),
 			"CREATE INDEX blocks writes to "+s.Parent+" on the target while it builds")
 	case Extra:
 		if backsConstraint(g.dst, t) || g.followsParent(g.dst, t, Extra) {
@@ -714,7 +717,7 @@ func (g *ddlGen) index(d Difference, s, t *Object) {
 		if backsConstraint(g.src, s) || !attrsDiffer(s, t, "definition") || g.followsParent(g.src, s, Different) {
 			return
 		}
-		g.add(rankIndex, obj, changes(d, "definition"), "DROP INDEX "+d.Object+";\n"+withSemicolon(s.raw["definition"]), "")
+		g.add(rankIndex, obj, changes(d, "definition"), "DROP INDEX "+d.Object+";\n"+withSemicolon(s.rawAttr("definition")), "")
 	}
 }
 
@@ -736,13 +739,13 @@ func (g *ddlGen) trigger(d Difference, s, t *Object) {
 	}
 	switch d.Problem {
 	case Missing:
-		g.add(rankTrigger, obj, "created on the source", withSemicolon(s.raw["definition"])+enable(), "")
+		g.add(rankTrigger, obj, "created on the source", withSemicolon(s.rawAttr("definition"))+enable(), "")
 	case Extra:
 		g.add(rankDropTrigger, obj, "dropped on the source", drop, "")
 	case Different:
 		switch {
 		case attrsDiffer(s, t, "definition"):
-			g.add(rankTrigger, obj, changes(d, "definition", "enabled"), drop+"\n"+withSemicolon(s.raw["definition"])+enable(), "")
+			g.add(rankTrigger, obj, changes(d, "definition", "enabled"), drop+"\n"+withSemicolon(s.rawAttr("definition"))+enable(), "")
 		case attrsDiffer(s, t, "enabled"):
 			sql := strings.TrimPrefix(enable(), "\n")
 			if sql == "" {
@@ -761,7 +764,7 @@ func (g *ddlGen) view(d Difference, s, t *Object) {
 		if s.Attributes["options"] != "" {
 			sql += " WITH (" + s.Attributes["options"] + ")"
 		}
-		sql += " AS " + strings.TrimSuffix(strings.TrimSpace(s.raw["definition"]), ";")
+		sql += " AS " + strings.TrimSuffix(strings.TrimSpace(s.rawAttr("definition")), ";")
 		if d.Kind == "materialized view" {
 			if s.Attributes["populated"] == "true" {
 				sql += " WITH DATA"
@@ -775,7 +778,7 @@ func (g *ddlGen) view(d Difference, s, t *Object) {
 		var parts []string
 		for _, o := range g.src.Objects {
 			if o.Parent == d.Object && (o.Kind == "index" || o.Kind == "trigger") {
-				parts = append(parts, withSemicolon(o.raw["definition"]))
+				parts = append(parts, withSemicolon(o.rawAttr("definition")))
 			}
 		}
 		sort.Strings(parts)
@@ -794,6 +797,15 @@ func (g *ddlGen) view(d Difference, s, t *Object) {
 			g.add(rankView, obj, changes(d, "definition", "options"), "DROP "+what+" "+d.Object+";\n"+create(), "")
 		}
 	}
+}
+
+// rawAttr is an attribute as read, before normalise (an object built
+// without a catalog read has only its Attributes).
+func (o *Object) rawAttr(name string) string {
+	if v, ok := o.raw[name]; ok {
+		return v
+	}
+	return o.Attributes[name]
 }
 
 // attrsDiffer reports whether any of the named attributes differ.

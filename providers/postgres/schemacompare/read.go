@@ -61,6 +61,16 @@ type Schema struct {
 
 func key(kind, name string) string { return kind + "\x00" + name }
 
+// NewSchema builds a Schema from records (objects read elsewhere, or
+// made by hand).
+func NewSchema(objects ...*Object) *Schema {
+	s := &Schema{Objects: map[string]*Object{}}
+	for _, o := range objects {
+		s.Objects[key(o.Kind, o.Name)] = o
+	}
+	return s
+}
+
 // Options tune Read.
 type Options struct {
 	// IgnoreSchemas are schemas left out entirely (the tool's own, e.g.
