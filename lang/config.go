@@ -203,7 +203,14 @@ const (
 	DriftApply  SchemaDriftPolicy = "apply"
 	DriftFail   SchemaDriftPolicy = "fail"
 	DriftIgnore SchemaDriftPolicy = "ignore"
+	// DriftPlan plans the repair like DriftApply, but sync does not run
+	// it: it pauses the affected databases until apply runs a reviewed
+	// plan.
+	DriftPlan SchemaDriftPolicy = "plan"
 )
+
+// Repairs reports whether a plan repairs schema drift (apply and plan).
+func (p SchemaDriftPolicy) Repairs() bool { return p == DriftApply || p == DriftPlan }
 
 // Policy holds the guard rails of a replication.
 type Policy struct {

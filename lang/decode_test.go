@@ -442,7 +442,7 @@ replication "two" {
 		{name: "bad on_schema_drift", code: "config.invalid-choice", src: repl(`  policy {
     on_schema_drift = "abort"
   }
-`), summary: "Invalid value for on_schema_drift", detail: `"apply", "fail", "ignore"`, line: 7},
+`), summary: "Invalid value for on_schema_drift", detail: `"apply", "plan", "fail", "ignore"`, line: 7},
 		{name: "jobs zero", code: "config.invalid-number", src: repl(`  snapshot {
     jobs = 0
   }

@@ -613,7 +613,7 @@ func (d *decoder) decodePolicy(b *hcl.Block, ctx *hcl.EvalContext, p *Policy) {
 	d.diags = append(d.diags, diags...)
 	attrs := content.Attributes
 	if a, ok := attrs["on_schema_drift"]; ok {
-		if v, ok := d.enumAttr(a, ctx, []string{string(DriftApply), string(DriftFail), string(DriftIgnore)}); ok {
+		if v, ok := d.enumAttr(a, ctx, []string{string(DriftApply), string(DriftPlan), string(DriftFail), string(DriftIgnore)}); ok {
 			p.OnSchemaDrift = SchemaDriftPolicy(v)
 		}
 	}

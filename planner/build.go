@@ -14,6 +14,7 @@ import (
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/providers/postgres/rowfilter"
+	"github.com/database-replicator/database-replicator/providers/postgres/schemacompare"
 	"github.com/database-replicator/database-replicator/state"
 )
 
@@ -43,6 +44,11 @@ type Input struct {
 	// HCL configuration's sync.enabled decides, and in flag mode (which
 	// has no file to say it) what the state records.
 	Paused map[string]bool
+	// Schemas are the schemas of the databases on both sides, by
+	// SchemaKey, read by schemacompare.Read (the tool's own schemas left
+	// out). Optional: without a database's pair, schema drift is only
+	// its missing tables, columns and partitions.
+	Schemas map[string]*schemacompare.Schema
 }
 
 // Build computes the plan.
@@ -58,7 +64,7 @@ func Build(in Input) (*plans.Plan, diag.Diagnostics) {
 	desired := map[string]bool{}
 	for _, r := range in.Config.Replications {
 		b := &builder{in: in, r: r, plan: p, diags: &diags, desired: desired,
-			srcName: "source." + r.Source, dstName: "target." + r.Target, recopyDB: map[string]string{}, resync: map[string]string{}}
+			srcName: "source." + r.Source, dstName: "target." + r.Target, recopyDB: map[string]string{}, resync: map[string]string{}, driftForReview: map[string]string{}}
 		b.src, b.dst = in.Servers[b.srcName], in.Servers[b.dstName]
 		if b.src == nil || b.dst == nil {
 			diags.AddError(CodeServerNotIntrospected, "replication."+r.Name, "Server not introspected", "internal: %s or %s was not introspected before planning", b.srcName, b.dstName)
@@ -109,6 +115,9 @@ type builder struct {
 	// table sync copies again, while streaming goes on, to why (see
 	// planResync).
 	resync map[string]string
+	// driftForReview maps a database whose schema drift waits for a
+	// reviewed apply (policy.on_schema_drift = "plan") to its drift.
+	driftForReview map[string]string
 }
 
 func (b *builder) addr(kind addrs.Kind, key string) addrs.Addr { return addrs.New(b.r.Name, kind, key) }
@@ -393,6 +402,11 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 			}
 		}
 	}
+	repair := b.schemaRepair(ds)
+	renamed := renamedTo(repair, ds.Name)
+	for _, u := range repair.Unsupported {
+		b.diags.AddWarning(CodeSchemaDriftUnsupported, a.String(), "Schema difference not repaired", "%s on %s.", u, b.dstName)
+	}
 	for _, ts := range ds.Tables {
 		var tt *catalog.Table
 		if tdb != nil {
@@ -408,7 +422,7 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 		}
 		var add []string
 		for _, col := range ts.Source.Columns {
-			if !have[col.Name] {
+			if !have[col.Name] && !renamed[ts.Ref][col.Name] {
 				missingColumns = append(missingColumns, fmt.Sprintf("%s.%s %s", ts.Ref.String(), col.Name, col.Type))
 				add = append(add, col.Name)
 			}
@@ -425,17 +439,20 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	// A partition detached on the source into a table in scope is dropped
 	// on the target and created again as that table.
 	missingTables = append(missingTables, parts.Recreate...)
-	if len(missingTables) == 0 && len(missingColumns) == 0 && parts.empty() {
+	if len(missingTables) == 0 && len(missingColumns) == 0 && parts.empty() && len(repair.Statements) == 0 {
 		return b.add(c)
 	}
 	detail := describeDrift(missingTables[:len(missingTables)-len(parts.Recreate)], missingColumns)
-	if !parts.empty() {
+	for _, more := range []string{parts.describe(), describeStatements(repair)} {
+		if more == "" {
+			continue
+		}
 		if detail != "" {
 			detail += " and "
 		}
-		detail += parts.describe()
+		detail += more
 	}
-	if len(dropOnly(parts)) > 0 && b.r.Policy.PreventDestroy && b.r.Policy.OnSchemaDrift == lang.DriftApply {
+	if len(dropOnly(parts)) > 0 && b.r.Policy.PreventDestroy && b.r.Policy.OnSchemaDrift.Repairs() {
 		b.diags.AddError(CodePreventDestroyTruncate, a.String(), "prevent_destroy forbids dropping a partition",
 			"%s would be dropped on %s with its rows, as on the source, and policy.prevent_destroy = true. Drop them on the target yourself, or set prevent_destroy = false for this apply.", strings.Join(refStrings(parts.Drop), ", "), b.dstName)
 	}
@@ -445,11 +462,23 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	case lang.DriftIgnore:
 		b.diags.AddWarning(CodeSchemaDriftIgnored, a.String(), "Schema drift ignored", "%s on %s (policy.on_schema_drift = \"ignore\").", detail, b.dstName)
 		return b.add(c)
+	case lang.DriftPlan:
+		b.driftForReview[ds.Name] = detail
+		b.diags.AddWarning(CodeSchemaDriftAwaitsReview, a.String(), "Schema drift awaits review",
+			"%s on %s, and policy.on_schema_drift = \"plan\": sync pauses %q (logical: its subscription is disabled; xmin: its cycles stop) until apply runs this plan. Review the DDL below, then run apply.", detail, b.dstName, ds.Name)
 	}
 	c.Action = plans.Update
 	c.Before = &plans.SchemaAttrs{Drift: &plans.SchemaDrift{}}
 	drift := &plans.SchemaDrift{MissingTables: missingTables, MissingColumns: missingColumns,
-		CreatePartitions: parts.Create, DetachPartitions: parts.Detach, DropPartitions: parts.Drop}
+		CreatePartitions: parts.Create, DetachPartitions: parts.Detach, DropPartitions: parts.Drop, Statements: repair.Statements}
+	if len(repair.Statements) > 0 {
+		drift.Slot = b.streamSlot(ds)
+	}
+	for _, st := range repair.Statements {
+		if st.Warning != "" {
+			b.diags.AddWarning(CodeSchemaChangeRisky, a.String(), "Risky schema change", "%s: %s on %s.", st.Object, st.Warning, b.dstName)
+		}
+	}
 	if len(addColumns) > 0 {
 		drift.AddColumns = addColumns
 	}
@@ -472,6 +501,9 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	}
 	if len(parts.Drop) > 0 {
 		how = append(how, "DROP TABLE on the target, rows included, as on the source")
+	}
+	if len(repair.Statements) > 0 {
+		how = append(how, "the DDL listed under ddl, in that order (schemas, types and sequences first; drops last)")
 	}
 	c.Reason = "schema drift: " + detail + " (DDL is not replicated by PostgreSQL): " + strings.Join(how, "; ")
 	if len(unfinished) > 0 {

@@ -48,6 +48,17 @@ const (
 	// CodeSchemaDriftIgnored: the target's schema drifted and
 	// policy.on_schema_drift = "ignore" (warning).
 	CodeSchemaDriftIgnored diag.Code = "plan.schema-drift-ignored"
+	// CodeSchemaChangeRisky: a planned schema change rewrites a table,
+	// blocks writes while it builds, or loses data (warning).
+	CodeSchemaChangeRisky diag.Code = "plan.schema-change-risky"
+	// CodeSchemaDriftAwaitsReview: schema drift under
+	// policy.on_schema_drift = "plan": sync pauses the database until
+	// apply runs the reviewed plan (warning).
+	CodeSchemaDriftAwaitsReview diag.Code = "plan.schema-drift-awaits-review"
+	// CodeSchemaDriftUnsupported: a schema difference no planned DDL
+	// removes (an enum value only on the target, a domain's base type)
+	// (warning).
+	CodeSchemaDriftUnsupported diag.Code = "plan.schema-drift-unsupported"
 	// CodeRowFilterInvalid: the source rejects a row filter.
 	CodeRowFilterInvalid diag.Code = "plan.row-filter-invalid"
 	// CodePreventDestroyTruncate: policy.prevent_destroy forbids truncating

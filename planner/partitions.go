@@ -151,7 +151,7 @@ func (b *builder) unsubscribedPartitions(ds *DatabaseScope, sub *catalog.Subscri
 		if ts == nil || ts.SchemaOnly || b.resync[ts.Ref.String()] != "" || !b.subscribedRoot(tdb, sub, ts) {
 			continue
 		}
-		if tdb.Table(t.Schema, t.Name) == nil && b.r.Policy.OnSchemaDrift != lang.DriftApply {
+		if tdb.Table(t.Schema, t.Name) == nil && !b.r.Policy.OnSchemaDrift.Repairs() {
 			continue // not created on the target: the schema drift says why
 		}
 		out = append(out, lang.TableRef{Database: ds.Name, Schema: t.Schema, Table: t.Name})
@@ -162,7 +162,7 @@ func (b *builder) unsubscribedPartitions(ds *DatabaseScope, sub *catalog.Subscri
 	// sync to copy whole.
 	for _, ts := range ds.Tables {
 		if tt := tdb.Table(ts.Ref.Schema, ts.Ref.Table); tt != nil && tt.Parent != "" && ts.Source.Parent == "" && !ts.SchemaOnly &&
-			b.r.Policy.OnSchemaDrift == lang.DriftApply && b.prior(b.addr(addrs.Table, ts.Ref.String())) == nil {
+			b.r.Policy.OnSchemaDrift.Repairs() && b.prior(b.addr(addrs.Table, ts.Ref.String())) == nil {
 			out = append(out, ts.Ref)
 		}
 	}

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/lang/diag"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
@@ -61,6 +62,10 @@ func (b *builder) pauseDrift(a addrs.Addr, enabled, paused bool) []string {
 	case enabled && paused:
 		return []string{hclOrFlags(b.in.Config, "sync { enabled = false }", "paused (database-replicator pause)") +
 			": disable the subscription; its slot keeps the source's changes until sync is enabled again"}
+	case !enabled && !paused && b.r.Policy.OnSchemaDrift == lang.DriftPlan && b.driftForReview[a.Key] != "":
+		return []string{"sync paused the subscription for the schema drift above (policy.on_schema_drift = \"plan\"): enable it once the DDL ran"}
+	case !enabled && !paused && b.r.Policy.OnSchemaDrift == lang.DriftPlan:
+		return []string{"enable the subscription: sync pauses it while schema drift awaits a reviewed plan (policy.on_schema_drift = \"plan\"), and none is left"}
 	case !enabled && !paused && recorded != nil && !recorded.Enabled:
 		return []string{hclOrFlags(b.in.Config, "sync { enabled = true }", "resumed (database-replicator resume)") +
 			": enable the subscription; it applies what the slot kept since the pause"}

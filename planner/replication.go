@@ -321,6 +321,10 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Chan
 		Publications: []string{b.r.Sync.Publication}, Enabled: !paused, Connection: conn,
 		Options: "create_slot = false, copy_data = false", StoresPassword: stores}
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: deps}
+	if b.driftForReview[ds.Name] != "" {
+		// Enabled again only after the reviewed DDL ran.
+		c.DependsOn = append(append([]addrs.Addr{}, deps...), b.addr(addrs.Schema, ds.Name))
+	}
 	if stores {
 		setting := `set sync { subscription_password = "none" }`
 		if flagMode(b.in.Config) {

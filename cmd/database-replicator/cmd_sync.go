@@ -7,12 +7,14 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/database-replicator/database-replicator/cmd/database-replicator/views"
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
+	"github.com/database-replicator/database-replicator/providers/postgres/planning"
 	"github.com/database-replicator/database-replicator/providers/postgres/syncloop"
 )
 
@@ -79,7 +81,7 @@ func (c *syncCmd) Run(a *app) error {
 	}
 	defer release()
 	view := views.NewSyncView(a.io.stdout)
-	jobs, err := a.prepareSync(cfg, eps, c, view)
+	jobs, held, err := a.prepareSync(cfg, eps, c, view)
 	if err != nil {
 		return err
 	}
@@ -98,15 +100,22 @@ func (c *syncCmd) Run(a *app) error {
 		Report:      view,
 		Metrics:     m,
 	}
-	// Partitions created, detached or dropped on the source while sync
-	// runs are repaired as at start: plan, then apply what
-	// policy.on_schema_drift allows.
-	opts.RunJob = syncloop.RepairingRunJob(opts, func(context.Context) error {
-		_, err := a.prepareSync(cfg, eps, c, view)
-		return err
+	// Partitions and schemas changed on the source while sync runs are
+	// repaired as at start: plan, then apply what policy.on_schema_drift
+	// allows.
+	opts.RunJob = syncloop.RepairingRunJob(opts, syncloop.Repair{
+		Held: held, OwnSchemas: planning.OwnSchemas(cfg), SchemaEvery: schemaCheckEvery,
+		Run: func(context.Context) ([]syncloop.Held, error) {
+			_, held, err := a.prepareSync(cfg, eps, c, view)
+			return held, err
+		},
 	})
 	return syncloop.Run(a.ctx, jobs, opts)
 }
+
+// schemaCheckEvery is the least time between two schema comparisons of
+// a running sync (each reads the catalogs of both sides).
+const schemaCheckEvery = 10 * time.Second
 
 // syncCommandName names this sync for the holder of the sync lock.
 func syncCommandName(c *syncCmd) string {
@@ -122,31 +131,52 @@ func syncCommandName(c *syncCmd) string {
 // prepareSync plans under the state lock, refuses a plan with errors, and
 // hands the rest to syncloop.Prepare: the subscriptions are created or
 // repaired and each replication's loop described.
-func (a *app) prepareSync(cfg *lang.Config, eps *endpoints.Set, c *syncCmd, view views.SyncView) ([]*syncloop.Job, error) {
+//
+// Schema drift under policy.on_schema_drift = "plan" is held for review:
+// its repair (and what depends on it) is left out, the databases are
+// paused (syncloop.HoldForReview, PauseForReview) and returned as held.
+// Under "fail" the error stops a running sync (*syncloop.StopError).
+func (a *app) prepareSync(cfg *lang.Config, eps *endpoints.Set, c *syncCmd, view views.SyncView) ([]*syncloop.Job, []syncloop.Held, error) {
 	backend, unlock, err := a.lockState(cfg, "sync")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer unlock()
 	plan, diags, err := a.makePlan(cfg, eps, backend, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if diags.HasErrors() {
 		if err := a.renderPlan(plan, false, false); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, &exitError{code: 1, err: fmt.Errorf("sync: %d error(s) above must be fixed first; nothing was changed", len(diags.Errors()))}
+		err := &exitError{code: 1, err: fmt.Errorf("sync: %d error(s) above must be fixed first; nothing was changed", len(diags.Errors()))}
+		for _, d := range diags.Errors() {
+			if d.Code == planner.CodeSchemaDrift {
+				return nil, nil, &syncloop.StopError{Err: &exitError{code: 1, err: fmt.Errorf("sync: schema drift on %s: %s", d.Address, d.Detail)}}
+			}
+		}
+		return nil, nil, err
 	}
 	if subs := planner.DisabledByHand(diags); len(subs) > 0 {
 		if err := a.renderPlan(plan, false, false); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		fix := "run apply to enable it, or set sync { enabled = false } to keep it paused"
 		if cfg.FlagMode {
 			fix = "run database-replicator resume to enable it, or database-replicator pause to keep it paused"
 		}
-		return nil, &exitError{code: 1, err: fmt.Errorf("sync: %s was disabled outside database-replicator and sync does not enable it silently: %s; nothing was changed", strings.Join(subs, ", "), fix)}
+		return nil, nil, &exitError{code: 1, err: fmt.Errorf("sync: %s was disabled outside database-replicator and sync does not enable it silently: %s; nothing was changed", strings.Join(subs, ", "), fix)}
+	}
+	held := syncloop.HoldForReview(plan, cfg)
+	if len(held) > 0 {
+		if err := syncloop.PauseForReview(a.ctx, cfg, eps, held); err != nil {
+			return nil, nil, err
+		}
+		for _, h := range held {
+			a.log.Warn("paused: schema drift awaits a reviewed plan (policy.on_schema_drift = \"plan\"): review it with plan, then run apply",
+				"replication", h.Replication, "database", h.Database, "drift", h.Drift)
+		}
 	}
 	jobs, choices, err := syncloop.Prepare(a.ctx, syncloop.PrepareInput{
 		Jobs: syncloop.JobsInput{Config: cfg, Endpoints: eps, SyncInterval: c.SyncInterval.D,
@@ -161,7 +191,7 @@ func (a *app) prepareSync(cfg *lang.Config, eps *endpoints.Set, c *syncCmd, view
 	}
 	var incomplete *syncloop.SnapshotIncompleteError
 	if errors.As(err, &incomplete) {
-		return nil, &exitError{code: 1, err: err}
+		return nil, nil, &exitError{code: 1, err: err}
 	}
-	return jobs, err
+	return jobs, held, err
 }

@@ -137,6 +137,10 @@ func (v PlanText) renderChange(b *strings.Builder, c *plans.Change) {
 		fmt.Fprintf(b, "  %s %s %q {\n", marker, c.Addr.Kind, c.Addr.Key)
 	}
 	beforeAttrs, afterAttrs := plans.EncodeAttrs(c.Before), plans.EncodeAttrs(c.After)
+	stmts := schemaStatements(c)
+	if len(stmts) > 0 {
+		delete(afterAttrs, "ddl") // each statement is shown on its own below
+	}
 	keys := attrKeys(beforeAttrs, afterAttrs)
 	width := 0
 	for _, k := range keys {
@@ -169,6 +173,15 @@ func (v PlanText) renderChange(b *strings.Builder, c *plans.Change) {
 			} else {
 				fmt.Fprintf(b, "      %s %s = %s -> %s\n", v.paint(ansiYellow, "~"), name, bs, as)
 			}
+		}
+	}
+	for i, st := range stmts {
+		fmt.Fprintf(b, "      %s ddl[%d] %s: %s\n", v.paint(ansiYellow, "~"), i+1, st.Object, st.Change)
+		for _, l := range strings.Split(st.SQL, "\n") {
+			fmt.Fprintf(b, "          %s\n", l)
+		}
+		if st.Warning != "" {
+			fmt.Fprintf(b, "          %s %s\n", v.paint(ansiYellow, "# warning:"), st.Warning)
 		}
 	}
 	b.WriteString("    }\n")
@@ -252,6 +265,15 @@ func formatValue(v any) string {
 	return s
 }
 
+// schemaStatements are the schema statements of a drift update (none
+// for any other change).
+func schemaStatements(c *plans.Change) []plans.SchemaStatement {
+	if a, ok := c.After.(*plans.SchemaAttrs); ok && a.Drift != nil {
+		return a.Drift.Statements
+	}
+	return nil
+}
+
 // Plan writes the plan as indented JSON followed by a newline.
 func (v PlanJSON) Plan(p *plans.Plan) error {
 	if err := writeIndentedJSON(v.W, p); err != nil {
@@ -275,6 +297,14 @@ func (v PlanMarkdown) Plan(p *plans.Plan) error {
 				continue
 			}
 			fmt.Fprintf(&b, "| `%s` %s | `%s` | %s |\n", c.Action.Marker(), c.Action, mdEscape(c.Addr.String()), mdEscape(c.Reason))
+			for i, st := range schemaStatements(c) {
+				what := st.Object + ": " + st.Change
+				if st.Warning != "" {
+					what += " ⚠️ " + st.Warning
+				}
+				fmt.Fprintf(&b, "| `~` ddl[%d] | `%s` | %s<br>`%s` |\n", i+1, mdEscape(c.Addr.String()), mdEscape(what),
+					mdEscape(st.SQL))
+			}
 		}
 		b.WriteString("\n<details><summary>Details</summary>\n\n```diff\n")
 		var text strings.Builder

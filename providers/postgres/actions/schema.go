@@ -6,6 +6,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/schemadump"
 )
@@ -75,6 +79,20 @@ func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *plans.Chang
 	if err != nil {
 		return nil, fmt.Errorf("schema drift: %w", err)
 	}
+	phase := func(name string) []plans.SchemaStatement {
+		var out []plans.SchemaStatement
+		for _, st := range after.Drift.Statements {
+			if st.Phase == name {
+				out = append(out, st)
+			}
+		}
+		return out
+	}
+	// Schemas, types, enum values and sequences first, committed: new
+	// tables and columns may use them.
+	if err := schemadump.ApplyStatements(ctx, dst, phase(plans.PhaseBefore)); err != nil {
+		return nil, err
+	}
 	if err := p.applyPartitionDrift(ctx, src, dst, after.Drift, true); err != nil {
 		return nil, err
 	}
@@ -87,9 +105,65 @@ func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *plans.Chang
 	if err := schemadump.ApplyPostData(ctx, dst, post, jobs); err != nil {
 		return nil, fmt.Errorf("schema drift: %w", err)
 	}
+	// Column changes, constraints, indexes, triggers and views, once the
+	// new tables and columns exist.
+	if err := schemadump.ApplyStatements(ctx, dst, phase(plans.PhaseAlter)); err != nil {
+		return nil, err
+	}
 	if err := p.applyPartitionDrift(ctx, src, dst, after.Drift, false); err != nil {
 		return nil, err
 	}
-	p.log.Info("schema drift applied", "database", db, "tables", len(tables), "columns", len(defs), "items", len(pre)+len(post))
+	// What the source no longer has, last, once rows written before it
+	// went have arrived.
+	if drops := phase(plans.PhaseDrop); len(drops) > 0 {
+		passed, err := p.streamPassed(ctx, ep, db, after.Drift.Slot)
+		if err != nil {
+			return nil, err
+		}
+		if passed {
+			if err := schemadump.ApplyStatements(ctx, dst, drops); err != nil {
+				return nil, err
+			}
+		} else {
+			p.log.Warn("schema drift: the drops wait until the subscription streams again (rows written before them may still arrive); plan shows them until then",
+				"database", db, "slot", after.Drift.Slot, "statements", len(drops))
+		}
+	}
+	p.log.Info("schema drift applied", "database", db, "tables", len(tables), "columns", len(defs), "items", len(pre)+len(post), "statements", len(after.Drift.Statements))
 	return c.After, nil
+}
+
+// streamPassed waits until the stream from slot (none: true at once) has
+// applied every change the source wrote up to now, and reports whether
+// it has: false, at once, when the subscription is disabled (sync is
+// paused), and when it has not within catchUpTimeout.
+func (p *Provider) streamPassed(ctx context.Context, ep Endpoints, db, slot string) (bool, error) {
+	if slot == "" {
+		return true, nil
+	}
+	dst, err := conninfo.Connect(ctx, ep.Target.WithDatabase(db))
+	if err != nil {
+		return false, err
+	}
+	var enabled bool
+	err = dst.QueryRow(ctx, "SELECT subenabled FROM pg_catalog.pg_subscription WHERE subslotname = $1", slot).Scan(&enabled)
+	dst.Close(context.WithoutCancel(ctx))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read the subscription of slot %q: %w", slot, err)
+	case !enabled:
+		return false, nil
+	}
+	if err := p.waitApplied(ctx, ep, db, slot, nil); err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		// Not caught up (a worker stopped on something else, a lost
+		// slot): the drops wait for a later apply.
+		p.log.Warn("schema drift: the subscription did not catch up", "database", db, "error", err)
+		return false, nil
+	}
+	return true, nil
 }

@@ -270,12 +270,19 @@ func (p *Provider) waitApplied(ctx context.Context, ep Endpoints, db, slot strin
 		case err != nil:
 			return fmt.Errorf("read the position of replication slot %q: %w", slot, err)
 		case done:
-			p.log.Info("subscription caught up before the re-copy", "database", db, "slot", slot, "lsn", lsn, "tables", strings.Join(tables, ", "))
+			if len(refs) == 0 {
+				p.log.Info("subscription caught up", "database", db, "slot", slot, "lsn", lsn)
+			} else {
+				p.log.Info("subscription caught up before the re-copy", "database", db, "slot", slot, "lsn", lsn, "tables", strings.Join(tables, ", "))
+			}
 			return nil
 		case time.Now().After(deadline):
 			at := "none"
 			if confirmed != nil {
 				at = *confirmed
+			}
+			if len(refs) == 0 {
+				return fmt.Errorf("the subscription has not applied the source's changes up to %s after %s (slot %q confirmed %s): is it streaming? run apply again", lsn, catchUpTimeout, slot, at)
 			}
 			return fmt.Errorf("the subscription has not applied the source's changes up to %s after %s (slot %q confirmed %s): is it streaming? %s stay out of the publication until it has; run apply again",
 				lsn, catchUpTimeout, slot, at, strings.Join(tables, ", "))

@@ -63,10 +63,14 @@ func Make(ctx context.Context, in Input) (*plans.Plan, diag.Diagnostics, error) 
 		log.Debug("no local pg_dump version for the plan's version check", "error", err)
 		dumpMajor = 0 // apply reports a missing pg_dump
 	}
+	schemas, err := ReadSchemas(ctx, in.Config, in.Endpoints, servers)
+	if err != nil {
+		return nil, nil, err
+	}
 	plan, diags := planner.Build(planner.Input{
 		Config: in.Config, Servers: servers, Prior: in.Prior, Targets: in.Targets, Now: now, Paused: in.Paused,
 		FilterChecks: CheckFilters(ctx, in.Config, in.Endpoints, servers, log),
-		PgDumpMajor:  dumpMajor,
+		PgDumpMajor:  dumpMajor, Schemas: schemas,
 	})
 	return plan, diags, nil
 }

@@ -45,6 +45,9 @@ type Object struct {
 	// used or unreadable) and increment.
 	value     *int64
 	increment int64
+	// raw are the attributes before normalise (a definition with its
+	// original layout, to run as DDL).
+	raw map[string]string
 }
 
 // relName is a table's schema and name, literally.
@@ -57,6 +60,16 @@ type Schema struct {
 }
 
 func key(kind, name string) string { return kind + "\x00" + name }
+
+// NewSchema builds a Schema from records (objects read elsewhere, or
+// made by hand).
+func NewSchema(objects ...*Object) *Schema {
+	s := &Schema{Objects: map[string]*Object{}}
+	for _, o := range objects {
+		s.Objects[key(o.Kind, o.Name)] = o
+	}
+	return s
+}
 
 // Options tune Read.
 type Options struct {
@@ -370,13 +383,14 @@ func newObject(kind, name, parent string, rel, deps, owned []string, attrs []byt
 	if err := json.Unmarshal(attrs, &raw); err != nil {
 		return nil, fmt.Errorf("%s %s: attributes: %w", kind, name, err)
 	}
-	o := &Object{Kind: kind, Name: name, Parent: parent, Attributes: map[string]string{}}
+	o := &Object{Kind: kind, Name: name, Parent: parent, Attributes: map[string]string{}, raw: map[string]string{}}
 	for k, v := range raw {
 		switch v := v.(type) {
 		case nil:
 			o.Attributes[k] = ""
 		case string:
 			o.Attributes[k] = normalise(k, v)
+			o.raw[k] = v
 		default:
 			o.Attributes[k] = fmt.Sprint(v)
 		}

@@ -216,7 +216,9 @@ func Run(ctx context.Context, jobs []*Job, o Options) error {
 		case errors.Is(err, xminsync.ErrStopped) || ctx.Err() != nil:
 			o.Report.Stopped(true)
 			return nil
-		case err != nil && o.Once:
+		case err != nil && (o.Once || errors.As(err, new(*StopError))):
+			// A StopError (schema drift under on_schema_drift = "fail")
+			// is not retried.
 			return err
 		case err != nil:
 			o.Metrics.errors.WithLabelValues().Inc()
