@@ -43,7 +43,7 @@ func (in introspector) database(ctx context.Context, info conninfo.Info, s *Serv
 		return fail("begin", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	// pg_table_size takes an ACCESS SHARE lock: fail rather than queue
+	// pg_relation_size takes an ACCESS SHARE lock: fail rather than queue
 	// for ever behind a long ALTER TABLE.
 	if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', '30s', true)", pgx.QueryExecModeExec); err != nil {
 		return fail("lock_timeout", err)
@@ -101,7 +101,8 @@ SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, c.relpersistenc
        CASE WHEN pc.oid IS NULL THEN '' ELSE format('%I.%I', pn.nspname, pc.relname) END,
        CASE WHEN c.reltuples < 0 OR (c.reltuples = 0 AND c.relpages > 0) THEN -1
             ELSE c.reltuples END::bigint,
-       COALESCE(pg_table_size(c.oid), 0),
+       COALESCE(pg_relation_size(c.oid), 0)
+         + CASE WHEN c.reltoastrelid <> 0 THEN COALESCE(pg_relation_size(c.reltoastrelid), 0) ELSE 0 END,
        c.relreplident::text,
        COALESCE((SELECT ic.relname::text FROM pg_catalog.pg_index i
                  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
