@@ -8,7 +8,7 @@
 #   BLOB_ROWS=200000  rows of the extra bytea/jsonb table (≈ 120 MB)
 #   JOBS=2            parallel jobs for every method (tables and indexes)
 #   RUNS=3            timed runs per copy method (interleaved a,b,c,d, a,b,c,d, ...)
-#   PLAN_TABLES=5000  tables in the database of the plan test
+#   PLAN_TABLES=50000 tables in the database of the plan test (issue 21: plan < 10 s)
 #   LAG_SECONDS=30    pgbench duration of the lag tests
 #   COPY_SYNC_METHOD=none  sync method of the timed applies (see method_replicator)
 #   PGBIN             PostgreSQL server binaries (default /usr/lib/postgresql/15/bin)
@@ -28,7 +28,7 @@ SCALE="${SCALE:-50}"
 BLOB_ROWS="${BLOB_ROWS:-200000}"
 JOBS="${JOBS:-2}"
 RUNS="${RUNS:-3}"
-PLAN_TABLES="${PLAN_TABLES:-5000}"
+PLAN_TABLES="${PLAN_TABLES:-50000}"
 LAG_SECONDS="${LAG_SECONDS:-30}"
 COPY_SYNC_METHOD="${COPY_SYNC_METHOD:-none}"
 PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
@@ -532,7 +532,7 @@ TARGETS="| target | measured | result |
 | logical lag p95 < 1 s (newest-row age) | ${LOGICAL_ROWAGE_P95:-n/a} s | $(met "${LOGICAL_ROWAGE_P95:-n/a} < 1") |
 | xmin lag p95 ≤ 1.5 s (newest-row age, issue 21) | ${XMIN_ROWAGE_P95:-n/a} s | $(met "${XMIN_ROWAGE_P95:-n/a} <= 1.5") |
 | verify ≥ 1.0 × bare hashing scan (issue 21; 0.8 in issue 7) | $VERIFY_RATIO × | $(met "$VERIFY_RATIO >= 1.0") |
-| plan on $PLAN_TABLES tables < 5 s | $PLAN_MED s | $(met "$PLAN_MED < 5") |"
+| plan on $PLAN_TABLES tables < 10 s (issue 21: 50,000 tables; issue 7: 5,000 in 5 s) | $PLAN_MED s | $(met "$PLAN_MED < 10") |"
 step "Targets (issues 7 and 21)"
 printf '%s\n' "$TARGETS"
 
