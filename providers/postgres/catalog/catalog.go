@@ -273,6 +273,10 @@ type Table struct {
 	// immediate index over plain NOT NULL columns exists (the primary key
 	// counts): a candidate for REPLICA IDENTITY USING INDEX.
 	HasUniqueNotNullIndex bool `json:"has_unique_not_null_index"`
+	// UniqueKey is the key columns of such an index, in index order: the
+	// primary key's when there is one, else the replica identity index's,
+	// else the one with the fewest columns. Nil when there is none.
+	UniqueKey []string `json:"unique_key,omitempty"`
 }
 
 // RelName is a schema-qualified relation name, stored literally.

@@ -129,3 +129,31 @@ func TestCycleChangeTracker(t *testing.T) {
 		p.untilRead(t, tables, tracker, "public.flip", count("SELECT count(*) FROM flip WHERE id = 6"))
 	})
 }
+
+// A table without a primary key but with a unique index over NOT NULL
+// columns is upserted and reconciled by that key, not copied again.
+func TestCycleUniqueKeyWithoutPrimaryKey(t *testing.T) {
+	p := newPair(t, nil)
+	const ddl = "CREATE TABLE ukey (code text NOT NULL, v text, n int, UNIQUE (code)); CREATE UNIQUE INDEX ON ukey (n)"
+	p.src.Exec(t, "app", ddl)
+	p.dst.Exec(t, "app", ddl)
+	p.src.Exec(t, "app", "INSERT INTO ukey SELECT 'c' || i, 'v' || i, i FROM generate_series(1, 100) i")
+	srv, err := catalog.Introspect(context.Background(), p.si, []string{"app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := srv.Database("app").Table("public", "ukey")
+	if len(tb.PrimaryKey) != 0 || len(tb.UniqueKey) != 1 || tb.UniqueKey[0] != "code" {
+		t.Fatalf("primary key %v, unique key %v: want none and [code] (n may be NULL)", tb.PrimaryKey, tb.UniqueKey)
+	}
+	tables := []xminsync.Table{xminsync.FromCatalog("public.ukey", tb, "", 0)}
+	p.cycle(t, tables, xminsync.Options{ReconcileAfter: -1})
+	p.assertEqual(t, tables)
+
+	p.src.Exec(t, "app", "UPDATE ukey SET v = 'changed' WHERE code = 'c7'; INSERT INTO ukey VALUES ('c101', 'new', 101); DELETE FROM ukey WHERE code = 'c9'")
+	res := rowsOf(p.cycle(t, tables, xminsync.Options{ReconcileAfter: 0}), "public.ukey")
+	if res.Recopied || res.Upserted != 2 || res.Deleted != 1 {
+		t.Fatalf("cycle: %+v, want 2 rows upserted and 1 deleted by key, not a copy", res)
+	}
+	p.assertEqual(t, tables)
+}

@@ -46,8 +46,10 @@ type Table struct {
 	Schema, Name string
 	// Columns are the columns copied (generated columns left out).
 	Columns []Column
-	// PrimaryKey is empty for a table without one: any change then copies
-	// the table again.
+	// PrimaryKey is the key rows are upserted and reconciled by: the
+	// primary key, or the columns of a unique index over NOT NULL columns
+	// (FromCatalog). Empty for a table with neither: any change then
+	// copies the table again.
 	PrimaryKey []string
 	// Filter keeps only the source rows that belong on the target.
 	Filter string
