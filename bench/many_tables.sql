@@ -4,7 +4,6 @@
 -- Committed every 100 tables so the lock table does not overflow.
 CREATE TABLE many_parent (id integer PRIMARY KEY, label text NOT NULL);
 INSERT INTO many_parent SELECT g, 'parent ' || g FROM generate_series(1, 100) g;
-COMMIT;
 DO $$
 DECLARE
     n integer := current_setting('bench.ntables')::integer;
