@@ -12,7 +12,7 @@ PLATFORMS   ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 w
 DIST        ?= dist
 
 .PHONY: cross release
-.PHONY: all build test test-matrix test-faults test-realworld lint fmt-check fuzz demo bench bench-cutover clean
+.PHONY: all build test test-matrix test-faults test-realworld lint fmt-check fuzz demo bench bench-quick bench-cutover clean
 
 all: build
 
@@ -68,6 +68,10 @@ demo: build
 bench:
 	bench/run.sh
 	bench/cutover.sh
+
+## bench-quick: the bench report at a small scale in about a minute, for development (appends to bench/results like bench)
+bench-quick:
+	BENCH_KIND=quick SCALE=$${SCALE:-2} BLOB_ROWS=$${BLOB_ROWS:-10000} RUNS=$${RUNS:-3} PLAN_TABLES=$${PLAN_TABLES:-500} MANY_TABLES=$${MANY_TABLES:-100} MANY_ROWS=$${MANY_ROWS:-500} LAG_SECONDS=$${LAG_SECONDS:-5} bench/run.sh
 
 ## bench-cutover: only the cutover case of bench (SCALE, RUNS or CUTOVER_RUNS)
 bench-cutover:

@@ -8,11 +8,16 @@
 #   BLOB_ROWS=200000  rows of the extra bytea/jsonb table (≈ 120 MB)
 #   JOBS=2            parallel jobs for every method (tables and indexes)
 #   RUNS=3            timed runs per copy method (interleaved a,b,c,d, a,b,c,d, ...)
-#   PLAN_TABLES=5000  tables in the database of the plan test
+#   PLAN_TABLES=50000 tables in the database of the plan test (issue 21: plan < 10 s)
+#   MANY_TABLES=5000  tables of the many-tables copy case (0 skips it)
+#   MANY_ROWS=2000    rows per table of that case
 #   LAG_SECONDS=30    pgbench duration of the lag tests
 #   COPY_SYNC_METHOD=none  sync method of the timed applies (see method_replicator)
 #   PGBIN             PostgreSQL server binaries (default /usr/lib/postgresql/15/bin)
-#   RESULTS           results file (default bench/results/<YYYY-MM-DD>.md)
+#   BENCH_KIND=full   full or quick (make bench-quick: small scale, same report shape)
+#   RESULTS           results file the report is appended to (default
+#                     bench/results/<YYYY-MM-DD>.md, <YYYY-MM-DD>-quick.md for quick)
+#   HISTORY           one line per run is appended here (default bench/results/history.md)
 #   LOGDIR            where every command's output is kept (default /tmp/bench-logs-<date>-<time>)
 #
 # Everything runs as root with the servers as the postgres user (runuser), on
@@ -25,14 +30,19 @@ SCALE="${SCALE:-50}"
 BLOB_ROWS="${BLOB_ROWS:-200000}"
 JOBS="${JOBS:-2}"
 RUNS="${RUNS:-3}"
-PLAN_TABLES="${PLAN_TABLES:-5000}"
+PLAN_TABLES="${PLAN_TABLES:-50000}"
+MANY_TABLES="${MANY_TABLES:-5000}"
+MANY_ROWS="${MANY_ROWS:-2000}"
 LAG_SECONDS="${LAG_SECONDS:-30}"
 COPY_SYNC_METHOD="${COPY_SYNC_METHOD:-none}"
 PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
-TODAY="$(date +%F)"
-RESULTS="${RESULTS:-$ROOT/bench/results/$TODAY.md}"
+BENCH_KIND="${BENCH_KIND:-full}"
+TODAY="$(date -u +%F)"
+STARTED="$(date -u '+%F %H:%M')"
+if [ "$BENCH_KIND" = quick ]; then RESULTS="${RESULTS:-$ROOT/bench/results/$TODAY-quick.md}"; else RESULTS="${RESULTS:-$ROOT/bench/results/$TODAY.md}"; fi
+HISTORY="${HISTORY:-$ROOT/bench/results/history.md}"
 LOGDIR="${LOGDIR:-/tmp/bench-logs-$TODAY-$(date +%H%M%S)}"
-BIN_DIR=/tmp/bench-bin
+BIN_DIR="${BIN_DIR:-/tmp/bench-bin}"
 BIN="$BIN_DIR/database-replicator"
 CONFIG="$ROOT/bench/replication.hcl"
 STATS="$ROOT/bench/stats.py"
@@ -59,8 +69,8 @@ for attempt in 1 2 3 4 5 6; do
 	note "build failed (attempt $attempt), retrying in 60 s"; sleep 60
 done
 # the revision the binary was built from (the tree may move on during the run)
-REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(git status --porcelain 2>/dev/null | grep -qv '^??' && echo " (working tree with uncommitted changes)" || true)
+REV=${BENCH_REV:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
+DIRTY=$([ -n "${BENCH_REV:-}" ] && exit 0; git status --porcelain 2>/dev/null | grep -qv '^??' && echo " (working tree with uncommitted changes)" || true)
 [ -x "$PGBIN/initdb" ] || { echo "bench: no initdb in $PGBIN (apt-get install postgresql-15 or set PGBIN)" >&2; exit 1; }
 command -v pgcopydb >/dev/null || apt-get install -y pgcopydb >"$LOGDIR/apt.log" 2>&1
 [ -x /usr/bin/time ] || apt-get install -y time >>"$LOGDIR/apt.log" 2>&1
@@ -397,6 +407,63 @@ done
 PLAN_MED=$(tr ' ' '\n' <<<"$PLAN_TIMES" | "$STATS" median)
 psql_src -d postgres -c "DROP DATABASE plan5k" >/dev/null
 
+# --- Many tables --------------------------------------------------------------
+# MANY_TABLES tables of MANY_ROWS rows (primary key, index, foreign key each):
+# pg_dump/pg_restore, pgcopydb and apply, interleaved, RUNS times, each run
+# checked table by table (row count and hash sum, one psql session per side).
+MANY_TIMES_pgdump=""; MANY_TIMES_pgcopydb=""; MANY_TIMES_replicator=""; MANY_RSS_KB=""; MANY_FAILS=0
+if [ "$MANY_TABLES" -gt 0 ]; then
+	step "Many tables: $MANY_TABLES tables of $MANY_ROWS rows (PK, index, FK each), $RUNS interleaved runs"
+	t0=$(now)
+	psql_src -d postgres -c "CREATE DATABASE many" >/dev/null
+	PGOPTIONS="-c bench.ntables=$MANY_TABLES -c bench.nrows=$MANY_ROWS" psql_src -d many -f bench/many_tables.sql >/dev/null
+	psql_src -d many -c "VACUUM ANALYZE" >/dev/null
+	MANY_MB=$(calc "$(psql_src -At -d many -c "SELECT pg_database_size('many')") / 1048576" 1)
+	note "created in $(since "$t0")s ($MANY_MB MiB)"
+	many_sums() { # many_sums src|dst -> "table count sum" lines
+		local port=$SRC_PORT; [ "$1" = dst ] && port=$DST_PORT
+		psql -X -q -At -h 127.0.0.1 -p "$port" -U postgres -d many <<'SQL'
+SELECT format('SELECT %L, count(*), coalesce(sum(hashtext(x::text)), 0) FROM %I.%I x', c.relname, n.nspname, c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname = 'public' ORDER BY c.relname
+\gexec
+SQL
+	}
+	many_sums src >"$LOGDIR/many-source.sums"
+	for run in $(seq 1 "$RUNS"); do
+		for m in pgdump pgcopydb replicator; do
+			PGOPTIONS="-c client_min_messages=warning" psql_dst -d postgres -c "DROP DATABASE IF EXISTS many WITH (FORCE)" >/dev/null
+			psql_dst -d postgres -c "CREATE DATABASE many" >/dev/null
+			log="$LOGDIR/many-$m-$run.log"
+			t0=$(now)
+			if DB=many REPLICATOR_VAR_database=many "method_$m" "$log" >"$log" 2>&1; then status=ok; else status="FAILED (see $log)"; fi
+			secs=$(since "$t0")
+			if [ "$status" = ok ]; then
+				many_sums dst >"$LOGDIR/many-$m-$run.sums"
+				cmp -s "$LOGDIR/many-source.sums" "$LOGDIR/many-$m-$run.sums" || status="FAILED (target differs: diff $LOGDIR/many-source.sums $LOGDIR/many-$m-$run.sums)"
+			fi
+			if [ "$status" = ok ]; then
+				eval "MANY_TIMES_$m+=\"\$secs \""
+				[ "$m" = replicator ] && MANY_RSS_KB+="$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$log.time") "
+			else
+				MANY_FAILS=$((MANY_FAILS + 1))
+			fi
+			note "run $run ${LABEL[$m]}: ${secs}s $status"
+		done
+	done
+	reset_replication
+	PGOPTIONS="-c client_min_messages=warning" psql_dst -d postgres -c "DROP DATABASE IF EXISTS many WITH (FORCE)" >/dev/null
+	psql_src -d postgres -c "DROP DATABASE many" >/dev/null
+fi
+MANY_PGDUMP=$(tr ' ' '\n' <<<"$MANY_TIMES_pgdump" | "$STATS" median)
+MANY_PGCOPYDB=$(tr ' ' '\n' <<<"$MANY_TIMES_pgcopydb" | "$STATS" median)
+MANY_APPLY=$(tr ' ' '\n' <<<"$MANY_TIMES_replicator" | "$STATS" median)
+MANY_RSS_MB=$(tr ' ' '\n' <<<"$MANY_RSS_KB" | "$STATS" max | awk '{ if ($1 == "n/a") print "n/a"; else printf "%.0f", $1 / 1024 }')
+many_ratio() { case "$1$2" in *n/a*) echo n/a ;; *) calc "$1 / $2" ;; esac; }
+r_many_pgdump=$(many_ratio "$MANY_APPLY" "$MANY_PGDUMP")
+r_many_pgcopydb=$(many_ratio "$MANY_APPLY" "$MANY_PGCOPYDB")
+[ "$MANY_TABLES" -gt 0 ] && note "many tables: pg_dump+restore $MANY_PGDUMP s, pgcopydb $MANY_PGCOPYDB s, apply $MANY_APPLY s (÷ pgcopydb $r_many_pgcopydb, peak RSS $MANY_RSS_MB MiB), $MANY_FAILS failed run(s)"
+
 # --- Lag ---------------------------------------------------------------------
 # Samples every 0.5 s until the file $1.stop exists:
 #   epoch | slot lag bytes (source) | clock_timestamp() - latest_end_time (target
@@ -450,6 +517,10 @@ first_row() { # first_row FILE
 step "Logical replication lag: apply with sync method logical, then pgbench -N -c 4 -T $LAG_SECONDS"
 reset_target_db
 reset_replication
+# pgbench_history has no primary key: publishing it needs a usable replica
+# identity (apply refuses otherwise, plan.no-replica-identity). The copies are
+# done, so the source can take REPLICA IDENTITY FULL, as a user would set it.
+q_src "ALTER TABLE pgbench_history REPLICA IDENTITY FULL" >/dev/null
 rm -f "$WORK/state.json"
 t0=$(now)
 LOGICAL_APPLY_STATUS=ok
@@ -515,15 +586,18 @@ r_pgcopydb=$( [ "${MED[pgcopydb]}" = n/a ] || [ "$APPLY_MED" = n/a ] && echo n/a
 r_pipe=$( [ "${MED[pipe]}" = n/a ] || [ "$APPLY_MED" = n/a ] && echo n/a || calc "$APPLY_MED / ${MED[pipe]}")
 TARGETS="| target | measured | result |
 |---|---|---|
-| apply ≤ 0.70 × pg_dump/pg_restore | $r_pgdump × | $(met "$r_pgdump <= 0.70") |
-| apply ≤ 0.95 × pgcopydb | $r_pgcopydb × | $(met "$r_pgcopydb <= 0.95") |
+| apply ≤ 0.60 × pg_dump/pg_restore (issue 21; 0.70 in issue 7) | $r_pgdump × | $(met "$r_pgdump <= 0.60") |
+| apply ≤ 0.85 × pgcopydb (issue 21; 0.95 in issue 7) | $r_pgcopydb × | $(met "$r_pgcopydb <= 0.85") |
 | apply ≤ 1.05 × bare pipe | $r_pipe × | $(met "$r_pipe <= 1.05") |
 | logical lag p95 < 1 s (pg_stat_subscription) | ${LOGICAL_P95_S:-n/a} s | $(met "${LOGICAL_P95_S:-n/a} < 1") |
 | logical lag p95 < 1 s (newest-row age) | ${LOGICAL_ROWAGE_P95:-n/a} s | $(met "${LOGICAL_ROWAGE_P95:-n/a} < 1") |
-| xmin lag p95 < 1 s (newest-row age; needs \`sync\`) | ${XMIN_ROWAGE_P95:-n/a} s | $(met "${XMIN_ROWAGE_P95:-n/a} < 1") |
-| verify ≥ 0.8 × bare hashing scan | $VERIFY_RATIO × | $(met "$VERIFY_RATIO >= 0.8") |
-| plan on $PLAN_TABLES tables < 5 s | $PLAN_MED s | $(met "$PLAN_MED < 5") |"
-step "Targets (issue 7)"
+| xmin lag p95 ≤ 1.5 s (newest-row age, issue 21) | ${XMIN_ROWAGE_P95:-n/a} s | $(met "${XMIN_ROWAGE_P95:-n/a} <= 1.5") |
+| verify ≥ 1.0 × bare hashing scan (issue 21; 0.8 in issue 7) | $VERIFY_RATIO × | $(met "$VERIFY_RATIO >= 1.0") |
+| many tables: apply ≤ 0.85 × pgcopydb (issue 21; $MANY_TABLES tables) | $r_many_pgcopydb × | $(met "$r_many_pgcopydb <= 0.85") |
+| peak RSS of apply ≤ 100 MB = 95.4 MiB (issue 21; SCALE $SCALE) | $RSS_MAX_MB MiB | $(met "$RSS_MAX_MB <= 95.4") |
+| peak RSS of apply ≤ 100 MB = 95.4 MiB (issue 21; $MANY_TABLES tables) | $MANY_RSS_MB MiB | $(met "$MANY_RSS_MB <= 95.4") |
+| plan on $PLAN_TABLES tables < 10 s (issue 21: 50,000 tables; issue 7: 5,000 in 5 s) | $PLAN_MED s | $(met "$PLAN_MED < 10") |"
+step "Targets (issues 7 and 21)"
 printf '%s\n' "$TARGETS"
 
 # --- Results file ------------------------------------------------------------
@@ -535,9 +609,11 @@ CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 PHASES=$(grep -E 'applying plan|change finished|apply finished' "$LAST_APPLY_LOG" 2>/dev/null | grep -v 'xmin\[' |
 	sed -E 's/^[0-9-]+T([0-9:.]+)Z \[[A-Z]+\] +database-replicator: /\1 /; s/change finished: address=//; s/ action=create//; s/\\"/"/g' || true)
 {
-	echo "# Benchmark results, $TODAY"
+	[ -s "$RESULTS" ] && echo
+	echo "# Benchmark results, $STARTED UTC ($BENCH_KIND, $REV)"
 	echo
-	echo "Produced by \`make bench\` (bench/run.sh). See [docs/performance.md](../../docs/performance.md)."
+	echo "Produced by \`make bench$([ "$BENCH_KIND" = quick ] && echo -quick)\` (bench/run.sh). See [docs/performance.md](../../docs/performance.md)."
+	echo "Every run appends its report to this file and one line to [history.md](history.md)."
 	echo
 	echo "## Machine and settings"
 	echo
@@ -609,6 +685,21 @@ PHASES=$(grep -E 'applying plan|change finished|apply finished' "$LAST_APPLY_LOG
 	echo "A source database with $PLAN_TABLES tables (primary key, one index, 10 rows each), an empty"
 	echo "target: \`database-replicator plan\` took $PLAN_TIMES seconds (median $PLAN_MED s)."
 	echo
+	if [ "$MANY_TABLES" -gt 0 ]; then
+		echo "## Many tables"
+		echo
+		echo "$MANY_TABLES tables of $MANY_ROWS rows ($MANY_MB MiB; primary key, index and foreign key each,"
+		echo "[bench/many_tables.sql](../many_tables.sql)), $RUNS interleaved runs, each checked table by table."
+		echo
+		echo "| method | median s | apply ÷ this |"
+		echo "|---|---|---|"
+		echo "| pg_dump -Fd -j $JOBS + pg_restore -j $JOBS | $MANY_PGDUMP | $r_many_pgdump |"
+		echo "| pgcopydb clone | $MANY_PGCOPYDB | $r_many_pgcopydb |"
+		echo "| database-replicator apply | $MANY_APPLY | 1.00 |"
+		echo
+		echo "Runs: pg_dump $MANY_TIMES_pgdump; pgcopydb $MANY_TIMES_pgcopydb; apply $MANY_TIMES_replicator s; $MANY_FAILS failed. Peak RSS of apply: $MANY_RSS_MB MiB."
+		echo
+	fi
 	echo "## Replication lag"
 	echo
 	echo "Load: \`pgbench -N -c 4 -j 2 -T $LAG_SECONDS\` plus [bench/lag_insert.sql](../lag_insert.sql) (one"
@@ -627,7 +718,7 @@ PHASES=$(grep -E 'applying plan|change finished|apply finished' "$LAST_APPLY_LOG
 	echo "only the row age applies. pgbench_history has no primary key, so each xmin cycle that sees"
 	echo "a change copies it again whole (the documented fallback), and it grows during the load."
 	echo
-	echo "## Targets (issue 7)"
+	echo "## Targets (issues 7 and 21)"
 	echo
 	printf '%s\n' "$TARGETS"
 	echo
@@ -647,5 +738,23 @@ PHASES=$(grep -E 'applying plan|change finished|apply finished' "$LAST_APPLY_LOG
 		printf '%s\n' "$PHASES"
 		echo '```'
 	fi
-} >"$RESULTS"
-step "Results written to $RESULTS (logs in $LOGDIR)"
+} >>"$RESULTS"
+
+# --- History -------------------------------------------------------------------
+# One line per run, never rewritten: a regression shows as a row that differs
+# from the rows above it (compare rows of the same kind and scale, and mind the
+# load average: other work on the machine slows every method alike).
+if [ ! -s "$HISTORY" ]; then
+	{
+		echo "# Benchmark history"
+		echo
+		echo "One row per \`make bench\` / \`make bench-quick\` run, appended by bench/run.sh (newest last)."
+		echo "Copy columns: median wall seconds of the interleaved runs; ratios are apply's time ÷ the"
+		echo "other method's (lower is better). Load: 1-minute load average before / after the copies."
+		echo
+		echo "| started (UTC) | commit | kind | scale | MiB | runs | load | pg_dump+restore s | pgcopydb s | apply s | pipe s | apply ÷ pg_dump | apply ÷ pgcopydb | apply RSS MiB | verify ÷ bare scan | plan s (tables) | logical row age p95 s | xmin row age p95 s | many tables: apply ÷ pgcopydb (tables) | many tables: apply RSS MiB |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	} >"$HISTORY"
+fi
+echo "| $STARTED | $REV${DIRTY:+ (dirty)} | $BENCH_KIND | $SCALE | $SRC_MB | $RUNS | ${LOAD_BEFORE%% *} / ${LOAD_AFTER%% *} | ${MED[pgdump]:-n/a} | ${MED[pgcopydb]:-n/a} | $APPLY_MED | ${MED[pipe]:-n/a} | $r_pgdump | $r_pgcopydb | $RSS_MAX_MB | $VERIFY_RATIO | $PLAN_MED ($PLAN_TABLES) | ${LOGICAL_ROWAGE_P95:-n/a} | ${XMIN_ROWAGE_P95:-n/a} | $r_many_pgcopydb ($MANY_TABLES) | $MANY_RSS_MB |" >>"$HISTORY"
+step "Results appended to $RESULTS, one line to $HISTORY (logs in $LOGDIR)"

@@ -417,9 +417,9 @@ func (b *builder) xmin(ts *TableScope) *plans.Change {
 	after := &plans.XminAttrs{Interval: lang.FormatInterval(b.r.Sync.Interval), BatchSize: b.r.Sync.BatchSize,
 		PrimaryKey: ts.Source.PrimaryKey}
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: []addrs.Addr{b.addr(addrs.Table, ts.Ref.String())}}
-	if len(ts.Source.PrimaryKey) == 0 {
+	if len(ts.Source.PrimaryKey) == 0 && len(ts.Source.UniqueKey) == 0 {
 		b.diags.AddWarning(CodeXminNoPrimaryKey, a.String(), "Table without primary key under xmin sync",
-			"%s has no primary key: xmin sync cannot upsert or reconcile it row by row, so each cycle that sees a change copies the table again (truncate and copy). Add a primary key to avoid that.", ts.Ref.String())
+			"%s has no primary key and no unique index over NOT NULL columns: xmin sync cannot upsert or reconcile it row by row, so each cycle that sees a change copies the table again (truncate and copy). Add a primary key to avoid that.", ts.Ref.String())
 	}
 	after.Paused = b.syncPaused()
 	if prior := b.prior(a); prior == nil || b.recopyDB[ts.Ref.Database] != "" {

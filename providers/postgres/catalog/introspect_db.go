@@ -43,7 +43,7 @@ func (in introspector) database(ctx context.Context, info conninfo.Info, s *Serv
 		return fail("begin", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	// pg_table_size takes an ACCESS SHARE lock: fail rather than queue
+	// pg_relation_size takes an ACCESS SHARE lock: fail rather than queue
 	// for ever behind a long ALTER TABLE.
 	if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', '30s', true)", pgx.QueryExecModeExec); err != nil {
 		return fail("lock_timeout", err)
@@ -101,18 +101,23 @@ SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text, c.relpersistenc
        CASE WHEN pc.oid IS NULL THEN '' ELSE format('%I.%I', pn.nspname, pc.relname) END,
        CASE WHEN c.reltuples < 0 OR (c.reltuples = 0 AND c.relpages > 0) THEN -1
             ELSE c.reltuples END::bigint,
-       COALESCE(pg_table_size(c.oid), 0),
+       COALESCE(pg_relation_size(c.oid), 0)
+         + CASE WHEN c.reltoastrelid <> 0 THEN COALESCE(pg_relation_size(c.reltoastrelid), 0) ELSE 0 END,
        c.relreplident::text,
        COALESCE((SELECT ic.relname::text FROM pg_catalog.pg_index i
                  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
                  WHERE i.indrelid = c.oid AND i.indisreplident LIMIT 1), ''),
-       EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-               WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid AND i.indimmediate
-                 AND i.indpred IS NULL
-                 AND NOT EXISTS (
-                   SELECT 1 FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
-                   LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-                   WHERE k.ord <= i.indnkeyatts AND (k.attnum <= 0 OR a.attnotnull IS NOT TRUE))),
+       COALESCE((SELECT ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+                              JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+                              WHERE k.ord <= i.indnkeyatts ORDER BY k.ord)
+                 FROM pg_catalog.pg_index i
+                 WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid AND i.indimmediate
+                   AND i.indpred IS NULL
+                   AND NOT EXISTS (
+                     SELECT 1 FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+                     LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+                     WHERE k.ord <= i.indnkeyatts AND (k.attnum <= 0 OR a.attnotnull IS NOT TRUE))
+                 ORDER BY i.indisprimary DESC, i.indisreplident DESC, i.indnkeyatts, i.indexrelid LIMIT 1), '{}'),
        ARRAY(SELECT ARRAY[ipn.nspname::text, ipc.relname::text]
              FROM pg_catalog.pg_inherits i
              JOIN pg_catalog.pg_class ipc ON ipc.oid = i.inhparent
@@ -141,7 +146,11 @@ func (r *dbReader) tables(ctx context.Context, d *Database) error {
 		var ident string
 		var inherits [][]string
 		err := row.Scan(&t.OID, &t.Schema, &t.Name, &t.Kind, &t.Unlogged, &t.ParentSchema, &t.ParentName, &t.Parent,
-			&t.EstimatedRows, &t.Bytes, &ident, &t.ReplicaIdentityIndex, &t.HasUniqueNotNullIndex, &inherits)
+			&t.EstimatedRows, &t.Bytes, &ident, &t.ReplicaIdentityIndex, &t.UniqueKey, &inherits)
+		t.HasUniqueNotNullIndex = len(t.UniqueKey) > 0
+		if len(t.UniqueKey) == 0 {
+			t.UniqueKey = nil
+		}
 		t.ReplicaIdentity = replicaIdentities[ident]
 		for _, p := range inherits {
 			if len(p) == 2 {

@@ -183,7 +183,7 @@ func TestIntrospect(t *testing.T) {
 		Columns: []string{"order_no", "line_id"}, RefSchema: "Sales EU", RefTable: "Order Lines", RefColumns: []string{"OrderNo", "Line ID"},
 		OnDelete: "NO ACTION", OnUpdate: "NO ACTION"}
 	want := []*Table{
-		{Schema: "Sales EU", Name: "Order Lines", Kind: "r", ReplicaIdentity: "default", HasUniqueNotNullIndex: true,
+		{Schema: "Sales EU", Name: "Order Lines", Kind: "r", ReplicaIdentity: "default", HasUniqueNotNullIndex: true, UniqueKey: []string{"OrderNo", "Line ID"},
 			Columns: []Column{
 				{Name: "Line ID", Type: "integer", NotNull: true, Identity: "d"},
 				{Name: "OrderNo", Type: "integer", NotNull: true},
@@ -198,7 +198,7 @@ func TestIntrospect(t *testing.T) {
 		},
 		{Schema: "Sales EU", Name: `Ünïcødé "Q"`, Kind: "r", ReplicaIdentity: "default",
 			Columns: []Column{{Name: "Mixed Col", Type: "character varying(20)"}}},
-		{Schema: "public", Name: "customers", Kind: "r", ReplicaIdentity: "default", HasUniqueNotNullIndex: true,
+		{Schema: "public", Name: "customers", Kind: "r", ReplicaIdentity: "default", HasUniqueNotNullIndex: true, UniqueKey: []string{"id"},
 			Columns: []Column{
 				{Name: "id", Type: "bigint", NotNull: true, Identity: "a"},
 				{Name: "name", Type: "text", NotNull: true},
@@ -216,14 +216,14 @@ func TestIntrospect(t *testing.T) {
 			}},
 		{Schema: "public", Name: "invoices", Kind: "r", ReplicaIdentity: "default",
 			Columns: []Column{{Name: "no", Type: "integer", NotNull: true}}},
-		{Schema: "public", Name: "measurements", Kind: "p", ReplicaIdentity: "default", HasUniqueNotNullIndex: true,
+		{Schema: "public", Name: "measurements", Kind: "p", ReplicaIdentity: "default", HasUniqueNotNullIndex: true, UniqueKey: []string{"id", "at"},
 			Columns:    []Column{{Name: "id", Type: "integer", NotNull: true}, {Name: "at", Type: "date", NotNull: true}},
 			PrimaryKey: []string{"id", "at"}},
-		{Schema: "public", Name: "measurements_2024", Kind: "r", ReplicaIdentity: "default", HasUniqueNotNullIndex: true,
+		{Schema: "public", Name: "measurements_2024", Kind: "r", ReplicaIdentity: "default", HasUniqueNotNullIndex: true, UniqueKey: []string{"id", "at"},
 			Parent: "public.measurements", ParentSchema: "public", ParentName: "measurements",
 			Columns:    []Column{{Name: "id", Type: "integer", NotNull: true}, {Name: "at", Type: "date", NotNull: true}},
 			PrimaryKey: []string{"id", "at"}},
-		{Schema: "public", Name: "shipments", Kind: "r", ReplicaIdentity: "default", HasUniqueNotNullIndex: true,
+		{Schema: "public", Name: "shipments", Kind: "r", ReplicaIdentity: "default", HasUniqueNotNullIndex: true, UniqueKey: []string{"id"},
 			Columns: []Column{
 				{Name: "id", Type: "integer", NotNull: true, Default: "nextval('shipments_id_seq'::regclass)"},
 				{Name: "order_no", Type: "integer"},
@@ -231,7 +231,7 @@ func TestIntrospect(t *testing.T) {
 			},
 			PrimaryKey:  []string{"id"},
 			ForeignKeys: []ForeignKey{shipToLine}},
-		{Schema: "public", Name: "tags", Kind: "r", ReplicaIdentity: "index", ReplicaIdentityIndex: "tags_code_key", HasUniqueNotNullIndex: true,
+		{Schema: "public", Name: "tags", Kind: "r", ReplicaIdentity: "index", ReplicaIdentityIndex: "tags_code_key", HasUniqueNotNullIndex: true, UniqueKey: []string{"code"},
 			Columns: []Column{{Name: "code", Type: "text", NotNull: true}, {Name: "label", Type: "text"}}},
 	}
 	if diff := cmp.Diff(want, volatile(app.Tables)); diff != "" {

@@ -104,6 +104,7 @@ func Jobs(in JobsInput) ([]*Job, []Choice, error) {
 			if d.Method == lang.SyncXmin {
 				var p int
 				db.Tables, p = xminTables(in.State, r.Name, ds, log)
+				db.Changes = xminsync.NewChangeTracker()
 				paused += p
 				polled += len(db.Tables)
 			}

@@ -64,6 +64,9 @@ type Database struct {
 	Name string
 	// Tables are the xmin engine's tables (none for logical).
 	Tables []xminsync.Table
+	// Changes lets the database's xmin cycles skip unchanged tables; nil
+	// reads every table every cycle.
+	Changes *xminsync.ChangeTracker
 }
 
 // Cycle is what one run of a job is asked to do.

@@ -27,6 +27,7 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 				ReconcileAfter: c.ReconcileAfter,
 				Log:            o.Log.With("replication", name, "database", db.Name),
 				Stop:           stop,
+				Changes:        db.Changes,
 				OnRows: func(table string, up, del int64) {
 					o.Metrics.rows.WithLabelValues(name, db.Name, table, "upsert").Add(float64(up))
 					o.Metrics.rows.WithLabelValues(name, db.Name, table, "delete").Add(float64(del))
@@ -40,13 +41,20 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 			up, del := res.Rows()
 			rep := CycleReport{Replication: name, Database: db.Name, Upserted: up, Deleted: del,
 				Tables: len(res.Tables), Took: time.Since(start)}
+			unchanged := 0
 			for _, t := range res.Tables {
+				if t.Unchanged {
+					unchanged++
+				}
 				if t.Recopied {
 					rep.Notes = append(rep.Notes, t.Table+" copied again")
 				}
 				if t.FullScan {
 					rep.Notes = append(rep.Notes, t.Table+" read in full")
 				}
+			}
+			if unchanged > 0 {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("%d unchanged table(s) not read", unchanged))
 			}
 			rep.Reconciled = len(res.Tables) > 0 && res.Tables[0].Reconciled
 			o.Report.XminCycle(rep)

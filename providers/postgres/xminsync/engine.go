@@ -46,8 +46,10 @@ type Table struct {
 	Schema, Name string
 	// Columns are the columns copied (generated columns left out).
 	Columns []Column
-	// PrimaryKey is empty for a table without one: any change then copies
-	// the table again.
+	// PrimaryKey is the key rows are upserted and reconciled by: the
+	// primary key, or the columns of a unique index over NOT NULL columns
+	// (FromCatalog). Empty for a table with neither: any change then
+	// copies the table again.
 	PrimaryKey []string
 	// Filter keeps only the source rows that belong on the target.
 	Filter string
@@ -90,6 +92,10 @@ type Options struct {
 	// source and target connection, all in the cycle's one snapshot);
 	// OnRows may then be called concurrently.
 	Parallel int
+	// Changes, when set, skips the tables whose activity counters did not
+	// move since they were last read (see ChangeTracker); keep one per
+	// database across its cycles. Nil reads every table every cycle.
+	Changes *ChangeTracker
 }
 
 // ErrStopped is returned by Cycle when Options.Stop ended it early; every
@@ -109,6 +115,9 @@ type TableResult struct {
 	// FullScan is true when the cursor was too old for xmin to tell rows
 	// apart and every row was read.
 	FullScan bool `json:"full_scan,omitempty"`
+	// Unchanged is true when the table was not read: its activity
+	// counters had not moved since it was last read (Options.Changes).
+	Unchanged bool `json:"unchanged,omitempty"`
 	// Watermark is the table's cursor after the cycle.
 	Watermark uint64 `json:"watermark"`
 }
@@ -142,6 +151,16 @@ func Cycle(ctx context.Context, src, dst conninfo.Info, tables []Table, opts Opt
 	if opts.Log == nil {
 		opts.Log = hclog.NewNullLogger()
 	}
+	// The counters are read before the snapshot is taken: a change the
+	// snapshot misses is counted after them (see ChangeTracker).
+	var seen observation
+	if opts.Changes != nil {
+		var err error
+		if seen, err = observe(ctx, src, tables); err != nil {
+			return Result{}, err
+		}
+		opts.Changes.begin(seen)
+	}
 	held, err := snapshot.Export(ctx, src)
 	if err != nil {
 		return Result{}, fmt.Errorf("source: %w", err)
@@ -150,7 +169,7 @@ func Cycle(ctx context.Context, src, dst conninfo.Info, tables []Table, opts Opt
 	workers := max(1, min(opts.Parallel, len(tables)))
 	runs := make([]*run, workers)
 	for i := range runs {
-		r := &run{src: src, snapshot: held.Name, opts: opts, temp: map[string]string{}}
+		r := &run{src: src, snapshot: held.Name, opts: opts, seen: seen, temp: map[string]string{}}
 		defer r.close()
 		if err := r.openTarget(ctx, dst); err != nil {
 			return Result{}, err
@@ -223,6 +242,9 @@ type run struct {
 	xmin, xmax, now uint64
 	// temp maps a table key to its staging table on the target session.
 	temp map[string]string
+	// seen is the activity counters read before the snapshot (when
+	// opts.Changes is set).
+	seen observation
 }
 
 func (r *run) close() {
@@ -319,6 +341,14 @@ func (r *run) table(ctx context.Context, t Table) (TableResult, error) {
 	if err != nil {
 		return res, err
 	}
+	reconcile := r.reconcileDue(cur)
+	if r.opts.Changes != nil && cur.CycleTarget == nil && !reconcile && r.opts.Changes.unchanged(r.seen, t.Key) {
+		// Nothing was written since the table was last read: the cursor
+		// stays where it is, so whatever the counters have not shown yet
+		// is read once they do.
+		res.Unchanged, res.Watermark, res.Duration = true, cur.Watermark, time.Since(start)
+		return res, nil
+	}
 	from := cur.Watermark
 	goal := r.xmin
 	var resume []string
@@ -336,7 +366,6 @@ func (r *run) table(ctx context.Context, t Table) (TableResult, error) {
 		res.FullScan = true
 		r.opts.Log.Warn("the cursor is more than 2^31 transactions old: reading every row of the table once", "table", t.Key)
 	}
-	reconcile := r.reconcileDue(cur)
 	if len(t.PrimaryKey) == 0 {
 		res.Recopied, res.Upserted, err = r.noKeyTable(ctx, t, cond, full, reconcile)
 		if err != nil {
@@ -369,6 +398,9 @@ func (r *run) table(ctx context.Context, t Table) (TableResult, error) {
 	res.Watermark = goal
 	if err := r.finish(ctx, t, goal, res); err != nil {
 		return res, err
+	}
+	if r.opts.Changes != nil {
+		r.opts.Changes.read(r.seen, t.Key)
 	}
 	return res, nil
 }
