@@ -61,6 +61,13 @@ type Stats struct {
 	Connected bool
 	// ReceivedLSN is the last WAL position received from the source.
 	ReceivedLSN pglogrepl.LSN
+	// SourceLSN is the position the source last said it had decoded up
+	// to (its keepalives).
+	SourceLSN pglogrepl.LSN
+	// Idle is true when everything received has been committed on the
+	// target (no source transaction or target group open): with SourceLSN
+	// it tells that the target is caught up to that position.
+	Idle bool
 	// AppliedLSN is the end LSN of the last source transaction the target
 	// committed (also the flushed position reported to the source).
 	AppliedLSN pglogrepl.LSN

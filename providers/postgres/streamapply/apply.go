@@ -265,6 +265,7 @@ func (s *session) openGroup() error {
 		return nil
 	}
 	s.inGroup = true
+	s.a.update(func(st *Stats) { st.Idle = false })
 	s.groupStart = time.Now()
 	s.groupChanges, s.groupRows, s.groupTxns, s.missing = 0, 0, 0, 0
 	s.batch.ExecParams("BEGIN", nil, nil, nil, nil)
@@ -374,6 +375,7 @@ func (s *session) commitGroup(ctx context.Context) error {
 	s.a.update(func(st *Stats) {
 		st.AppliedLSN = s.committed
 		st.ReceivedLSN = max(st.ReceivedLSN, s.received)
+		st.Idle = !s.inTx
 		st.Rows += rows
 		st.Transactions += txns
 		st.MissingRows += missing

@@ -202,6 +202,8 @@ func (s *session) loop(ctx context.Context) error {
 					return fmt.Errorf("source: keepalive: %w", err)
 				}
 				s.serverEnd = max(s.serverEnd, ka.ServerWALEnd)
+				idle := !s.inTx && !s.inGroup
+				s.a.update(func(st *Stats) { st.SourceLSN = max(st.SourceLSN, s.serverEnd); st.Idle = idle })
 				if ka.ReplyRequested {
 					if err := s.sendStatus(ctx); err != nil {
 						return err
@@ -238,7 +240,12 @@ func (s *session) sendStatus(ctx context.Context) error {
 	if s.a.holdFeedback {
 		flushed, written = 0, 0
 	}
-	s.a.update(func(st *Stats) { st.ReceivedLSN = max(st.ReceivedLSN, s.received) })
+	idle := !s.inTx && !s.inGroup
+	s.a.update(func(st *Stats) {
+		st.ReceivedLSN = max(st.ReceivedLSN, s.received)
+		st.SourceLSN = max(st.SourceLSN, s.serverEnd)
+		st.Idle = idle
+	})
 	err := pglogrepl.SendStandbyStatusUpdate(ctx, s.repl, pglogrepl.StandbyStatusUpdate{
 		WALWritePosition: written, WALFlushPosition: flushed, WALApplyPosition: flushed,
 	})
