@@ -350,4 +350,25 @@ func TestApplyChanges(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
+
+	t.Run("row filter with rows moving in and out", func(t *testing.T) {
+		if p.src.Major() < 15 {
+			t.Skip("publication row filters need PostgreSQL 15")
+		}
+		p.execSrc(t, `CREATE TABLE flt (id int PRIMARY KEY, v int, note text); ALTER TABLE flt REPLICA IDENTITY FULL`)
+		p.execDst(t, `CREATE TABLE flt (id int PRIMARY KEY, v int, note text)`)
+		p.execSrc(t, `CREATE PUBLICATION pub3 FOR TABLE flt WHERE (v > 10)`)
+		createSlot(t, p, "slot_c")
+		r := p.startApplier(t, Config{Replication: "r3", Slot: "slot_c", Publications: []string{"pub3"}}, false)
+		p.execSrc(t, `INSERT INTO flt SELECT g, g, 'n' FROM generate_series(1, 20) g`)
+		p.execSrc(t, `UPDATE flt SET v = v + 10 WHERE id <= 5`)              // moving in
+		p.execSrc(t, `UPDATE flt SET v = v - 10 WHERE id BETWEEN 16 AND 18`) // moving out
+		p.execSrc(t, `UPDATE flt SET note = 'kept' WHERE id = 20`)           // staying in
+		p.execSrc(t, `UPDATE flt SET note = 'outside' WHERE id = 7`)         // staying out
+		p.execSrc(t, `DELETE FROM flt WHERE id IN (19, 8)`)
+		waitEqual(t, p, r, `SELECT * FROM flt WHERE v > 10`, `SELECT * FROM flt`)
+		if n := p.dst.QueryInt(t, "app", `SELECT count(*) FROM flt WHERE v <= 10`); n != 0 {
+			t.Errorf("%d rows outside the filter on the target", n)
+		}
+	})
 }
