@@ -34,6 +34,11 @@ type Config struct {
 	// Remap gives the target schema and table of a source table; nil keeps
 	// the names.
 	Remap func(schema, table string) (string, string)
+	// NewColumns says what a source column that the target table lacks
+	// gets (policy.on_schema_drift): NewColumnsFail (the default) stops
+	// with an error naming it, NewColumnsIgnore leaves its values out,
+	// NewColumnsAdd adds it to the target table (built-in types only).
+	NewColumns NewColumnPolicy
 	// SpoolDir holds the temporary files of large streamed transactions
 	// ("" for the system's temporary directory).
 	SpoolDir string
@@ -54,6 +59,16 @@ type Config struct {
 	// MaxBackoff caps the wait between reconnects (default 30s).
 	MaxBackoff time.Duration
 }
+
+// NewColumnPolicy says what happens to a source column the target lacks.
+type NewColumnPolicy int
+
+// What a source column the target lacks gets.
+const (
+	NewColumnsFail NewColumnPolicy = iota
+	NewColumnsIgnore
+	NewColumnsAdd
+)
 
 // Stats describe an Applier's progress.
 type Stats struct {

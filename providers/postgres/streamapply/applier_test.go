@@ -69,7 +69,8 @@ func mustInfo(t *testing.T, s string) conninfo.Info {
 type running struct {
 	a      *Applier
 	cancel context.CancelFunc
-	done   chan error
+	done   chan struct{} // closed when Run returned
+	err    error         // Run's error, set before done closes
 }
 
 func (p *pair) startApplier(t *testing.T, cfg Config, hold bool) *running {
@@ -83,8 +84,11 @@ func (p *pair) startApplier(t *testing.T, cfg Config, hold bool) *running {
 	}
 	a.holdFeedback = hold
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{a: a, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- a.Run(ctx) }()
+	r := &running{a: a, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.err = a.Run(ctx)
+	}()
 	t.Cleanup(func() { r.stop(t) })
 	return r
 }
@@ -97,8 +101,9 @@ func (r *running) stop(t *testing.T) {
 	}
 	r.cancel()
 	r.cancel = nil
-	if err := <-r.done; err != nil && !errors.Is(err, context.Canceled) {
-		t.Errorf("applier: %v", err)
+	<-r.done
+	if r.err != nil && !errors.Is(r.err, context.Canceled) {
+		t.Errorf("applier: %v", r.err)
 	}
 }
 
@@ -135,8 +140,8 @@ func waitEqual(t *testing.T, p *pair, r *running, srcQuery, dstQuery string) {
 			return
 		}
 		select {
-		case err := <-r.done:
-			t.Fatalf("applier ended: %v", err)
+		case <-r.done:
+			t.Fatalf("applier ended: %v", r.err)
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -369,6 +374,34 @@ func TestApplyChanges(t *testing.T) {
 		waitEqual(t, p, r, `SELECT * FROM flt WHERE v > 10`, `SELECT * FROM flt`)
 		if n := p.dst.QueryInt(t, "app", `SELECT count(*) FROM flt WHERE v <= 10`); n != 0 {
 			t.Errorf("%d rows outside the filter on the target", n)
+		}
+	})
+
+	t.Run("new source column", func(t *testing.T) {
+		for _, tc := range []struct {
+			table  string
+			policy NewColumnPolicy
+		}{{"drift_add", NewColumnsAdd}, {"drift_ignore", NewColumnsIgnore}} {
+			p.execSrc(t, `CREATE TABLE `+tc.table+` (id int PRIMARY KEY, a int); ALTER TABLE `+tc.table+` REPLICA IDENTITY FULL`)
+			p.execDst(t, `CREATE TABLE `+tc.table+` (id int PRIMARY KEY, a int)`)
+			p.execSrc(t, `CREATE PUBLICATION pub_`+tc.table+` FOR TABLE `+tc.table)
+			createSlot(t, p, "slot_"+tc.table)
+			r := p.startApplier(t, Config{Replication: tc.table, Slot: "slot_" + tc.table, Publications: []string{"pub_" + tc.table}, NewColumns: tc.policy}, false)
+			p.execSrc(t, `INSERT INTO `+tc.table+` SELECT g, g FROM generate_series(1, 5) g`)
+			waitEqual(t, p, r, `SELECT * FROM `+tc.table, `SELECT * FROM `+tc.table)
+			p.execSrc(t, `ALTER TABLE `+tc.table+` ADD COLUMN b numeric(10,2)`)
+			p.execSrc(t, `INSERT INTO `+tc.table+` VALUES (6, 6, 1.25); UPDATE `+tc.table+` SET b = 2.5, a = 0 WHERE id = 1; DELETE FROM `+tc.table+` WHERE id = 2`)
+			if tc.policy == NewColumnsAdd {
+				waitEqual(t, p, r, `SELECT * FROM `+tc.table, `SELECT * FROM `+tc.table)
+				if typ := digest(t, p.dst, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '`+tc.table+`'::regclass AND attname = 'b'`); typ != `("numeric(10,2)")` {
+					t.Errorf("added column has type %s, want numeric(10,2)", typ)
+				}
+			} else {
+				waitEqual(t, p, r, `SELECT id, a FROM `+tc.table, `SELECT id, a FROM `+tc.table)
+				if n := p.dst.QueryInt(t, "app", `SELECT count(*) FROM pg_attribute WHERE attrelid = '`+tc.table+`'::regclass AND attname = 'b'`); n != 0 {
+					t.Errorf("the ignore policy added the column")
+				}
+			}
 		}
 	})
 }

@@ -150,10 +150,15 @@ func (s *session) commit(ctx context.Context, end pglogrepl.LSN, commitTime time
 
 // relation records a relation message.
 func (s *session) relation(ctx context.Context, m *pglogrepl.RelationMessage) error {
+	// Statements already queued run first: describing the table (and
+	// adding a column) must see them, in order.
 	if err := s.flushRun(ctx); err != nil {
 		return err
 	}
-	r, err := describeRelation(ctx, s.dst, m, s.a.cfg.Remap)
+	if err := s.sendBatch(ctx); err != nil {
+		return err
+	}
+	r, err := describeRelation(ctx, s.dst, m, s.a.cfg.Remap, s.a.cfg.NewColumns)
 	if err != nil {
 		return err
 	}

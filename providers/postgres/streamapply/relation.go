@@ -35,6 +35,8 @@ type column struct {
 	// identityAlways columns are inserted (OVERRIDING SYSTEM VALUE) but
 	// never SET by an UPDATE, which PostgreSQL refuses for them.
 	identityAlways bool
+	// missing columns are not on the target (their values are left out).
+	missing bool
 	// textCompare columns have no equality operator (json, xml, geometric
 	// types): a FULL identity matches them by their text.
 	textCompare bool
@@ -48,7 +50,7 @@ type targetColumn struct {
 }
 
 // describeRelation matches a relation message to its target table.
-func describeRelation(ctx context.Context, dst *pgx.Conn, m *pglogrepl.RelationMessage, remap func(string, string) (string, string)) (*relation, error) {
+func describeRelation(ctx context.Context, dst *pgx.Conn, m *pglogrepl.RelationMessage, remap func(string, string) (string, string), newColumns NewColumnPolicy) (*relation, error) {
 	r := &relation{
 		id: m.RelationID, srcSchema: m.Namespace, srcName: m.RelationName,
 		dstSchema: m.Namespace, dstName: m.RelationName, identity: m.ReplicaIdentity,
@@ -64,8 +66,18 @@ func describeRelation(ctx context.Context, dst *pgx.Conn, m *pglogrepl.RelationM
 	r.partitioned = partitioned
 	for _, c := range m.Columns {
 		tc, ok := tcols[c.Name]
+		if !ok && newColumns == NewColumnsAdd {
+			if err := addColumn(ctx, dst, r.target, c); err != nil {
+				return nil, err
+			}
+			tc, ok = targetColumn{}, true
+		}
+		if !ok && newColumns == NewColumnsIgnore && (c.Flags&1 == 0 || m.ReplicaIdentity == 'f') {
+			r.cols = append(r.cols, column{name: c.Name, quoted: pgx.Identifier{c.Name}.Sanitize(), missing: true})
+			continue
+		}
 		if !ok {
-			return nil, fmt.Errorf("source table %s has column %q that target table %s lacks: add the column on the target (or let apply repair the schema drift) and restart the sync",
+			return nil, fmt.Errorf("source table %s has column %q that target table %s lacks: add the column on the target (or let apply repair the schema drift, policy.on_schema_drift = \"apply\") and restart the sync",
 				pgx.Identifier{r.srcSchema, r.srcName}.Sanitize(), c.Name, r.target)
 		}
 		col := column{
@@ -215,6 +227,9 @@ func (r *relation) whereClause(old, newTuple *pglogrepl.TupleData, first int) (s
 	n := first
 	for i, c := range r.cols {
 		tc := tuple.Columns[i]
+		if c.missing {
+			continue
+		}
 		if full {
 			if tc.DataType == pglogrepl.TupleDataTypeToast {
 				continue
@@ -298,3 +313,23 @@ func (r *relation) from() string {
 	}
 	return "ONLY " + r.target
 }
+
+// addColumn adds a source column to the target table, with the type the
+// relation message names (a built-in type: user-defined types have other
+// OIDs on the target).
+func addColumn(ctx context.Context, dst *pgx.Conn, target string, c *pglogrepl.RelationMessageColumn) error {
+	if c.DataType >= firstNormalOID {
+		return fmt.Errorf("source column %q of %s has a user-defined type (OID %d) that the target table lacks: add the column on the target (apply repairs schema drift) and restart the sync", c.Name, target, c.DataType)
+	}
+	var typ string
+	if err := dst.QueryRow(ctx, `SELECT pg_catalog.format_type($1, $2)`, c.DataType, c.TypeModifier).Scan(&typ); err != nil {
+		return fmt.Errorf("type of new column %q of %s: %w", c.Name, target, err)
+	}
+	if _, err := dst.Exec(ctx, "ALTER TABLE "+target+" ADD COLUMN IF NOT EXISTS "+pgx.Identifier{c.Name}.Sanitize()+" "+typ); err != nil {
+		return fmt.Errorf("add new source column %q to %s: %w", c.Name, target, err)
+	}
+	return nil
+}
+
+// firstNormalOID is where OIDs of objects created after initdb start.
+const firstNormalOID = 16384

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pglogrepl"
 
+	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
@@ -77,6 +78,12 @@ func runStreams(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Op
 			Source: j.Source.WithDatabase(db.Name), Target: j.Target.WithDatabase(db.Name),
 			Replication: name, Slot: slot, Publications: []string{j.Replication.Sync.Publication},
 			Log: o.Log.With("database", db.Name),
+		}
+		switch j.Replication.Policy.OnSchemaDrift {
+		case lang.DriftApply:
+			cfg.NewColumns = streamapply.NewColumnsAdd
+		case lang.DriftIgnore:
+			cfg.NewColumns = streamapply.NewColumnsIgnore
 		}
 		if c.Once {
 			cfg.StatusInterval = streamCatchUpStatus
