@@ -21,6 +21,9 @@ const (
 	maxInsertRows      = 200
 	maxInsertParams    = 30000
 	maxPrepared        = 2000
+	// feedbackEvery is the least time between two status updates sent
+	// because the target committed more.
+	feedbackEvery = 100 * time.Millisecond
 	// idleWait is how long the loop waits for more changes before it
 	// commits an open group.
 	idleWait = 5 * time.Millisecond
@@ -42,6 +45,8 @@ type session struct {
 	// committed; received the last WAL position received; serverEnd the
 	// source's position from its keepalives.
 	applied, committed, received, serverEnd pglogrepl.LSN
+	// reported is the committed position last reported to the source.
+	reported pglogrepl.LSN
 
 	// The open source transaction (between Begin and Commit).
 	inTx     bool
@@ -160,14 +165,23 @@ func (a *Applier) connectSource(ctx context.Context) (*pgconn.PgConn, error) {
 // loop receives and applies messages.
 func (s *session) loop(ctx context.Context) error {
 	nextStatus := time.Now().Add(s.a.cfg.StatusInterval)
+	var lastStatus time.Time
 	for {
-		if time.Now().After(nextStatus) {
+		// The status goes out every StatusInterval, and soon after the
+		// target committed more (as PostgreSQL's own apply does), so that
+		// the slot's confirmed position, and status's lag, follow the
+		// target closely.
+		if time.Now().After(nextStatus) || s.committed != s.reported && time.Since(lastStatus) >= feedbackEvery {
+			lastStatus = time.Now()
 			if err := s.sendStatus(ctx); err != nil {
 				return err
 			}
 			nextStatus = time.Now().Add(s.a.cfg.StatusInterval)
 		}
 		deadline := nextStatus
+		if s.committed != s.reported {
+			deadline = lastStatus.Add(feedbackEvery)
+		}
 		if s.inGroup && !s.inTx {
 			deadline = time.Now().Add(idleWait)
 		}
@@ -205,6 +219,7 @@ func (s *session) loop(ctx context.Context) error {
 				idle := !s.inTx && !s.inGroup
 				s.a.update(func(st *Stats) { st.SourceLSN = max(st.SourceLSN, s.serverEnd); st.Idle = idle })
 				if ka.ReplyRequested {
+					lastStatus = time.Now()
 					if err := s.sendStatus(ctx); err != nil {
 						return err
 					}
@@ -252,6 +267,7 @@ func (s *session) sendStatus(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("source: send status: %w", err)
 	}
+	s.reported = s.committed
 	return nil
 }
 
