@@ -78,6 +78,9 @@ func runStreams(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Op
 			Source: j.Source.WithDatabase(db.Name), Target: j.Target.WithDatabase(db.Name),
 			Replication: name, Slot: slot, Publications: []string{j.Replication.Sync.Publication},
 			Log: o.Log.With("database", db.Name),
+			// sync.batch_size: changes per target transaction (whole source
+			// transactions: a larger one is never split).
+			MaxGroupChanges: j.Replication.Sync.BatchSize,
 		}
 		switch j.Replication.Policy.OnSchemaDrift {
 		case lang.DriftApply:
