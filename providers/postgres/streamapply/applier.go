@@ -116,6 +116,10 @@ type Applier struct {
 	// source, so that a restart is sent transactions the target has
 	// already committed.
 	holdFeedback bool
+	// startAtSlot, set by tests, starts streaming at the slot's confirmed
+	// position instead of the stored one, so that the source sends
+	// transactions the target has: the applier itself must skip them.
+	startAtSlot bool
 }
 
 // New checks cfg and returns an Applier.

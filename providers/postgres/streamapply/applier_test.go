@@ -75,6 +75,11 @@ type running struct {
 
 func (p *pair) startApplier(t *testing.T, cfg Config, hold bool) *running {
 	t.Helper()
+	return p.startApplierAt(t, cfg, hold, false)
+}
+
+func (p *pair) startApplierAt(t *testing.T, cfg Config, hold, atSlot bool) *running {
+	t.Helper()
 	cfg.Source = mustInfo(t, p.src.URL("app"))
 	cfg.Target = p.targetInfo(t)
 	cfg.SpoolDir = t.TempDir()
@@ -83,6 +88,7 @@ func (p *pair) startApplier(t *testing.T, cfg Config, hold bool) *running {
 		t.Fatal(err)
 	}
 	a.holdFeedback = hold
+	a.startAtSlot = atSlot
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{a: a, cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -323,11 +329,20 @@ func TestApplyChanges(t *testing.T) {
 		if got := flushed(); got != start {
 			t.Fatalf("slot moved from %s to %s although no flush was reported", start, got)
 		}
+		// Started at the slot's position, the source sends the three
+		// transactions again: the applier skips them by the stored LSN.
+		atSlot := p.startApplierAt(t, cfg, true, true)
+		p.execSrc(t, `INSERT INTO dup SELECT 9 FROM generate_series(1, 10)`)
+		waitEqual(t, p, atSlot, `SELECT * FROM dup`, `SELECT * FROM dup`)
+		if st := atSlot.a.Stats(); st.Rows != 10 {
+			t.Errorf("started at the slot, the applier applied %d rows, want only the 10 new ones: %+v", st.Rows, st)
+		}
+		atSlot.stop(t)
 		again := p.startApplier(t, cfg, false)
 		p.execSrc(t, `INSERT INTO dup SELECT 3 FROM generate_series(1, 100)`)
 		waitEqual(t, p, again, `SELECT * FROM dup`, `SELECT * FROM dup`)
-		if n := p.dst.QueryInt(t, "app", `SELECT count(*) FROM dup`); n != 400 {
-			t.Errorf("target has %d rows, want 400 (transactions applied twice or lost)", n)
+		if n := p.dst.QueryInt(t, "app", `SELECT count(*) FROM dup`); n != 410 {
+			t.Errorf("target has %d rows, want 410 (transactions applied twice or lost)", n)
 		}
 		if st := again.a.Stats(); st.Rows != 100 {
 			t.Errorf("the restarted applier applied %d rows, want only the 100 new ones: %+v", st.Rows, st)

@@ -119,7 +119,11 @@ func (a *Applier) session(ctx context.Context) error {
 		batch: &pgconn.Batch{},
 	}
 	defer s.closeSpools()
-	if err := pglogrepl.StartReplication(ctx, repl, a.cfg.Slot, p.AppliedLSN, pglogrepl.StartReplicationOptions{
+	start := p.AppliedLSN
+	if a.startAtSlot {
+		start = 0
+	}
+	if err := pglogrepl.StartReplication(ctx, repl, a.cfg.Slot, start, pglogrepl.StartReplicationOptions{
 		Mode: pglogrepl.LogicalReplication, PluginArgs: a.startOptions(num),
 	}); err != nil {
 		return fmt.Errorf("source: start streaming from slot %q at %s: %w", a.cfg.Slot, p.AppliedLSN, err)
