@@ -356,6 +356,9 @@ func (b *builder) databaseContents(ds *DatabaseScope, globals *plans.Change) {
 	}
 	seq := b.sequences(ds, post.Addr)
 	switch {
+	case b.method == lang.SyncStream:
+		// No subscription: database-replicator's own applier streams from
+		// the slot (sync), so the target never connects to the source.
 	case logical:
 		deps := append([]addrs.Addr{slot.Addr, pub.Addr, post.Addr, seq.Addr}, tableAddrs...)
 		b.subscription(ds, deps)

@@ -55,6 +55,9 @@ func (v StatusText) Status(rows []status.Row) error {
 				tables += fmt.Sprintf("%d %s ", n, k)
 			}
 		}
+		if r.Method == string(lang.SyncStream) && r.RowsApplied > 0 {
+			tables = fmt.Sprintf("%d rows applied", r.RowsApplied)
+		}
 		slot := "-"
 		if r.Slot != "" {
 			switch {

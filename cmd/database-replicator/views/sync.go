@@ -51,7 +51,12 @@ func (v SyncText) XminCycle(r syncloop.CycleReport) {
 // Lag implements syncloop.Reporter.
 func (v SyncText) Lag(r status.Row) {
 	if r.Problem != "" {
-		fmt.Fprintf(v.W, "PROBLEM: logical replication.%s %q: %s: %s\n", r.Replication, r.Database, r.State, r.Problem)
+		fmt.Fprintf(v.W, "PROBLEM: %s replication.%s %q: %s: %s\n", map[bool]string{true: "stream", false: "logical"}[r.Method == string(lang.SyncStream)], r.Replication, r.Database, r.State, r.Problem)
+		return
+	}
+	if r.Method == string(lang.SyncStream) {
+		fmt.Fprintf(v.W, "stream replication.%s %q: %s, lag %s / %.1fs, applied %s, %.0f rows/s\n", r.Replication, r.Database, r.State,
+			lang.FormatBytes(r.LagBytes), r.LagSeconds, r.AppliedLSN, r.RowsPerSecond)
 		return
 	}
 	fmt.Fprintf(v.W, "logical replication.%s %q: %s, lag %s / %.1fs\n", r.Replication, r.Database, r.State, lang.FormatBytes(r.LagBytes), r.LagSeconds)

@@ -299,7 +299,7 @@ func Replication(subject string, r *lang.Replication, src, dst *catalog.Server) 
 			out = append(out, Check{subject, "target may create databases", CodeCreateDBPrivilege, Fail, dst.CurrentUser + " has neither CREATEDB nor superuser",
 				fmt.Sprintf("ALTER ROLE %s WITH CREATEDB;", pgx.Identifier{dst.CurrentUser}.Sanitize())})
 		}
-		if logical && !tp.Superuser {
+		if method == lang.SyncLogical && !tp.Superuser { // stream creates no subscription
 			out = append(out, Check{subject, "target may create subscriptions", CodeSubscriptionPrivilege, Warn, dst.CurrentUser + " is not a superuser",
 				"CREATE SUBSCRIPTION needs superuser before PostgreSQL 16 (16+: GRANT pg_create_subscription); or use sync { method = \"stream\" }"})
 		}

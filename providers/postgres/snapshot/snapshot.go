@@ -67,6 +67,10 @@ func replicationConnect(ctx context.Context, info conninfo.Info) (*pgconn.PgConn
 		pc.RuntimeParams = map[string]string{}
 	}
 	pc.RuntimeParams["replication"] = "database"
+	if pc.RuntimeParams["application_name"] == "" {
+		// The source's pg_stat_replication and log name the tool.
+		pc.RuntimeParams["application_name"] = "database-replicator"
+	}
 	conn, err := pgconn.ConnectConfig(ctx, pc)
 	if err != nil {
 		var pgErr *pgconn.PgError

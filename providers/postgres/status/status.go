@@ -78,8 +78,13 @@ type Row struct {
 	// origin (pg_replication_origin_status), or, when the target role
 	// may not read that view, the apply position the worker last
 	// reported to the source (ReplayLSN).
-	AppliedLSN  string `json:"applied_lsn,omitempty"`
-	XminCursors int    `json:"xmin_cursors,omitempty"`
+	AppliedLSN string `json:"applied_lsn,omitempty"`
+	// RowsApplied and RowsPerSecond are the stream engine's: rows applied
+	// (since the progress table was created, or by the running sync), and
+	// the rate since the previous report of a running sync.
+	RowsApplied   int64   `json:"rows_applied,omitempty"`
+	RowsPerSecond float64 `json:"rows_per_second,omitempty"`
+	XminCursors   int     `json:"xmin_cursors,omitempty"`
 	// Xmin lists the xmin engine's cursor of each table.
 	Xmin    []XminTable `json:"xmin,omitempty"`
 	Problem string      `json:"problem,omitempty"`
@@ -204,7 +209,9 @@ func Collect(ctx context.Context, in Input) ([]Row, error) {
 				continue
 			}
 			switch method {
-			case lang.SyncLogical, lang.SyncStream:
+			case lang.SyncStream:
+				streamStatus(ctx, r, db, src, target, terr, senders, &row)
+			case lang.SyncLogical:
 				logicalStatus(ctx, r, db, src, dst, target, terr, senders, &row)
 			case lang.SyncXmin:
 				for _, ad := range in.State.Addresses() {

@@ -78,9 +78,6 @@ func Jobs(in JobsInput) ([]*Job, []Choice, error) {
 		if d.Method == lang.SyncNone {
 			continue
 		}
-		if d.Method == lang.SyncStream {
-			return nil, choices, fmt.Errorf("replication.%s: sync.method = \"stream\" is not available in this version: use \"logical\" (the target must reach the source) or \"xmin\"", r.Name)
-		}
 		si, di, err := in.Endpoints.Pair(r)
 		if err != nil {
 			return nil, choices, err

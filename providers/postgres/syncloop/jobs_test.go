@@ -69,7 +69,7 @@ func TestJobsMethodsAndIntervals(t *testing.T) {
 	}
 
 	cfg.Replications[1].Sync.Method = lang.SyncStream
-	if _, choices, err := Jobs(in); err == nil || !strings.Contains(err.Error(), `"stream" is not available`) || len(choices) != 2 {
+	if jobs, choices, err := Jobs(in); err != nil || len(jobs) != 1 || jobs[0].Method != lang.SyncStream || len(choices) != 2 {
 		t.Fatalf("stream: %v %+v", err, choices)
 	}
 	cfg.Replications[1].Sync.Method = lang.SyncNone

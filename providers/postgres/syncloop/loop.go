@@ -42,7 +42,7 @@ const DefaultStatusEvery = 10 * time.Second
 type Job struct {
 	// Replication is the configuration block.
 	Replication *lang.Replication
-	// Method is the decided sync method: xmin or logical.
+	// Method is the decided sync method: xmin, logical or stream.
 	Method lang.SyncMethod
 	// Source and Target are the servers.
 	Source, Target conninfo.Info
@@ -56,6 +56,8 @@ type Job struct {
 
 	// next is when the job's next cycle is due.
 	next time.Time
+	// streams are the stream engine's running appliers by database.
+	streams map[string]*streamer
 }
 
 // Database is one database of a job.

@@ -11,11 +11,17 @@ import (
 	"github.com/database-replicator/database-replicator/providers/postgres/xminsync"
 )
 
-// RunCycle runs one cycle of a job: an xmin cycle per database (xmin),
-// then the database's sequences (both methods). Only o.Log, o.Metrics
+// RunCycle runs one cycle of a job: an xmin cycle per database (xmin), or
+// the start of each database's stream applier (stream: see runStreams),
+// then the database's sequences (every method). Only o.Log, o.Metrics
 // and o.Report are used.
 func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Options) error {
 	name := j.Replication.Name
+	if j.Method == lang.SyncStream {
+		if err := runStreams(ctx, stop, j, c, o); err != nil {
+			return err
+		}
+	}
 	for _, db := range j.Databases {
 		src, dst := j.Source.WithDatabase(db.Name), j.Target.WithDatabase(db.Name)
 		if j.Method == lang.SyncXmin {
@@ -63,7 +69,7 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 		if err != nil {
 			return fmt.Errorf("replication.%s database %q: sequences: %w", name, db.Name, err)
 		}
-		if j.Method == lang.SyncLogical || c.Once {
+		if j.Method != lang.SyncXmin || c.Once {
 			o.Log.Info("sequences synced", "replication", name, "database", db.Name, "sequences", n)
 		}
 	}
@@ -74,6 +80,7 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 // connection and one query per server), updates the metrics and reports
 // each database. A failure is counted, logged and left to the next tick.
 func LagTick(ctx context.Context, jobs []*Job, o Options) {
+	streamLag(ctx, jobs, o)
 	var reqs []status.Logical
 	for _, j := range jobs {
 		if j.Method != lang.SyncLogical {

@@ -1,0 +1,413 @@
+package streamapply
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// handle applies one pgoutput message (data is owned by the caller and
+// not reused).
+func (s *session) handle(ctx context.Context, data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	msg, err := pglogrepl.ParseV2(data, s.inStream)
+	if err != nil {
+		return fmt.Errorf("source: decode %q message: %w", data[0], err)
+	}
+	if s.inStream {
+		switch m := msg.(type) {
+		case *pglogrepl.StreamStopMessageV2:
+			s.inStream = false
+			return nil
+		case *pglogrepl.RelationMessageV2:
+			return s.spoolMessage(m.Xid, data)
+		case *pglogrepl.TypeMessageV2:
+			return nil
+		case *pglogrepl.InsertMessageV2:
+			return s.spoolMessage(m.Xid, data)
+		case *pglogrepl.UpdateMessageV2:
+			return s.spoolMessage(m.Xid, data)
+		case *pglogrepl.DeleteMessageV2:
+			return s.spoolMessage(m.Xid, data)
+		case *pglogrepl.TruncateMessageV2:
+			return s.spoolMessage(m.Xid, data)
+		case *pglogrepl.LogicalDecodingMessageV2:
+			return nil
+		default:
+			return fmt.Errorf("source: unexpected %s message inside a streamed block", msg.Type())
+		}
+	}
+	switch m := msg.(type) {
+	case *pglogrepl.BeginMessage:
+		s.begin(m.FinalLSN)
+		return nil
+	case *pglogrepl.CommitMessage:
+		return s.commit(ctx, m.TransactionEndLSN, m.CommitTime)
+	case *pglogrepl.StreamStartMessageV2:
+		s.inStream = true
+		s.streamXid = m.Xid
+		if s.spools[m.Xid] == nil {
+			sp, err := newSpool(s.a.cfg.SpoolDir, m.Xid)
+			if err != nil {
+				return err
+			}
+			s.spools[m.Xid] = sp
+			s.a.update(func(st *Stats) { st.StreamedTransactions++ })
+		}
+		return nil
+	case *pglogrepl.StreamCommitMessageV2:
+		return s.streamCommit(ctx, m)
+	case *pglogrepl.StreamAbortMessageV2:
+		sp := s.spools[m.Xid]
+		if sp == nil {
+			return nil
+		}
+		if m.SubXid == m.Xid || m.SubXid == 0 {
+			sp.close()
+			delete(s.spools, m.Xid)
+			return nil
+		}
+		return sp.abortSub(m.SubXid)
+	case *pglogrepl.RelationMessageV2:
+		return s.relation(ctx, &m.RelationMessage)
+	case *pglogrepl.InsertMessageV2, *pglogrepl.UpdateMessageV2, *pglogrepl.DeleteMessageV2, *pglogrepl.TruncateMessageV2:
+		return s.change(ctx, msg)
+	}
+	// Type, origin and logical decoding messages change nothing here.
+	return nil
+}
+
+// spoolMessage appends a change of a streamed transaction to its spool.
+func (s *session) spoolMessage(xid uint32, data []byte) error {
+	sp := s.spools[s.streamXid]
+	if sp == nil {
+		return fmt.Errorf("source: change of streamed transaction %d outside its stream", s.streamXid)
+	}
+	return sp.add(xid, data)
+}
+
+// streamCommit applies a streamed transaction from its spool.
+func (s *session) streamCommit(ctx context.Context, m *pglogrepl.StreamCommitMessageV2) error {
+	sp := s.spools[m.Xid]
+	delete(s.spools, m.Xid)
+	defer sp.close()
+	s.begin(m.CommitLSN)
+	if sp != nil && !s.skipping {
+		err := sp.replay(func(data []byte) error {
+			msg, err := pglogrepl.ParseV2(data, true)
+			if err != nil {
+				return fmt.Errorf("spooled transaction %d: decode %q message: %w", m.Xid, data[0], err)
+			}
+			if rm, ok := msg.(*pglogrepl.RelationMessageV2); ok {
+				return s.relation(ctx, &rm.RelationMessage)
+			}
+			return s.change(ctx, msg)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return s.commit(ctx, m.TransactionEndLSN, m.CommitTime)
+}
+
+// begin starts a source transaction whose commit record is at finalLSN:
+// one that committed before the last applied commit's end is skipped (it
+// is on the target already).
+func (s *session) begin(finalLSN pglogrepl.LSN) {
+	s.inTx = true
+	s.skipping = finalLSN < s.applied
+}
+
+// commit ends a source transaction; its end LSN is recorded with the
+// group, and the group commits when it is big or old enough.
+func (s *session) commit(ctx context.Context, end pglogrepl.LSN, commitTime time.Time) error {
+	s.inTx = false
+	if s.skipping {
+		s.skipping = false
+		return nil
+	}
+	s.applied = max(s.applied, end)
+	if !s.inGroup {
+		// Nothing to write: an empty transaction.
+		s.committed = s.applied
+		s.a.update(func(st *Stats) { st.AppliedLSN = s.committed; st.Transactions++ })
+		return nil
+	}
+	s.groupTxns++
+	s.groupCommitTime = commitTime
+	if s.groupChanges >= s.a.cfg.MaxGroupChanges || time.Since(s.groupStart) >= s.a.cfg.MaxGroupDelay {
+		return s.commitGroup(ctx)
+	}
+	return nil
+}
+
+// relation records a relation message.
+func (s *session) relation(ctx context.Context, m *pglogrepl.RelationMessage) error {
+	// Statements already queued run first: describing the table (and
+	// adding a column) must see them, in order.
+	if err := s.flushRun(ctx); err != nil {
+		return err
+	}
+	if err := s.sendBatch(ctx); err != nil {
+		return err
+	}
+	r, err := describeRelation(ctx, s.dst, m, s.a.cfg.Remap, s.a.cfg.NewColumns)
+	if err != nil {
+		return err
+	}
+	s.rels[m.RelationID] = r
+	return nil
+}
+
+// rel is the relation of a change.
+func (s *session) rel(id uint32) (*relation, error) {
+	r := s.rels[id]
+	if r == nil {
+		return nil, fmt.Errorf("source: change for relation %d before its relation message", id)
+	}
+	return r, nil
+}
+
+// change applies one row change (or truncate) inside the open group.
+func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
+	if s.skipping {
+		return nil
+	}
+	if err := s.openGroup(); err != nil {
+		return err
+	}
+	s.groupChanges++
+	switch m := msg.(type) {
+	case *pglogrepl.InsertMessageV2:
+		r, err := s.rel(m.RelationID)
+		if err != nil {
+			return err
+		}
+		cols, err := r.insertColumns(m.Tuple)
+		if err != nil {
+			return err
+		}
+		if s.run.rel != r || !sameInts(s.run.cols, cols) || (s.run.rows+1)*len(cols) > maxInsertParams || s.run.rows >= maxInsertRows {
+			if err := s.flushRun(ctx); err != nil {
+				return err
+			}
+			s.run = insertRun{rel: r, cols: cols}
+		}
+		for _, i := range cols {
+			s.run.vals = append(s.run.vals, value(m.Tuple.Columns[i]))
+		}
+		s.run.rows++
+		s.groupRows++
+	case *pglogrepl.UpdateMessageV2:
+		if err := s.flushRun(ctx); err != nil {
+			return err
+		}
+		r, err := s.rel(m.RelationID)
+		if err != nil {
+			return err
+		}
+		sql, vals, ok, err := r.updateSQL(&m.UpdateMessage)
+		if err != nil {
+			return err
+		}
+		s.groupRows++
+		if ok {
+			if err := s.queue(ctx, sql, vals, stmtRow, true); err != nil {
+				return err
+			}
+		}
+	case *pglogrepl.DeleteMessageV2:
+		if err := s.flushRun(ctx); err != nil {
+			return err
+		}
+		r, err := s.rel(m.RelationID)
+		if err != nil {
+			return err
+		}
+		sql, vals, err := r.deleteSQL(&m.DeleteMessage)
+		if err != nil {
+			return err
+		}
+		s.groupRows++
+		if err := s.queue(ctx, sql, vals, stmtRow, true); err != nil {
+			return err
+		}
+	case *pglogrepl.TruncateMessageV2:
+		if err := s.flushRun(ctx); err != nil {
+			return err
+		}
+		var names []string
+		for _, id := range m.RelationIDs {
+			r, err := s.rel(id)
+			if err != nil {
+				return err
+			}
+			names = append(names, r.from())
+		}
+		sql := "TRUNCATE " + strings.Join(names, ", ")
+		if m.Option&pglogrepl.TruncateOptionRestartIdentity != 0 {
+			sql += " RESTART IDENTITY"
+		}
+		if err := s.queue(ctx, sql, nil, stmtOther, false); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("source: unexpected %s message", msg.Type())
+	}
+	return nil
+}
+
+// openGroup begins the target transaction when none is open.
+func (s *session) openGroup() error {
+	if s.inGroup {
+		return nil
+	}
+	s.inGroup = true
+	s.a.update(func(st *Stats) { st.Idle = false })
+	s.groupStart = time.Now()
+	s.groupChanges, s.groupRows, s.groupTxns, s.missing = 0, 0, 0, 0
+	s.batch.ExecParams("BEGIN", nil, nil, nil, nil)
+	s.batchKinds = append(s.batchKinds, stmtOther)
+	return nil
+}
+
+// flushRun queues the pending multi-row INSERT.
+func (s *session) flushRun(ctx context.Context) error {
+	if s.run.rows == 0 {
+		s.run = insertRun{}
+		return nil
+	}
+	run := s.run
+	s.run = insertRun{}
+	sql := run.rel.insertSQL(run.cols, run.rows)
+	// Prepared only for one row and full runs: the other sizes vary.
+	return s.queue(ctx, sql, run.vals, stmtInsert, run.rows == 1 || run.rows == maxInsertRows)
+}
+
+// queue adds a statement to the pending batch, sending the batch when it
+// is large.
+func (s *session) queue(ctx context.Context, sql string, vals [][]byte, kind stmtKind, prepare bool) error {
+	name, ok := s.stmts[sql]
+	if !ok && prepare && len(s.stmts) < maxPrepared {
+		name = "dr_stream_" + strconv.Itoa(len(s.stmts)+1)
+		if _, err := s.dst.PgConn().Prepare(ctx, name, sql, nil); err != nil {
+			return fmt.Errorf("target: prepare %s: %w", firstWords(sql), err)
+		}
+		s.stmts[sql] = name
+		ok = true
+	}
+	if ok {
+		s.batch.ExecPrepared(name, vals, nil, nil)
+	} else {
+		s.batch.ExecParams(sql, vals, nil, nil, nil)
+	}
+	s.batchKinds = append(s.batchKinds, kind)
+	for _, v := range vals {
+		s.batchBytes += len(v)
+	}
+	if len(s.batchKinds) >= maxBatchStatements || s.batchBytes >= maxBatchBytes {
+		return s.sendBatch(ctx)
+	}
+	return nil
+}
+
+// sendBatch sends the pending statements in one round trip and checks
+// every result.
+func (s *session) sendBatch(ctx context.Context) error {
+	if len(s.batchKinds) == 0 {
+		return nil
+	}
+	kinds := s.batchKinds
+	batch := s.batch
+	s.batch = &pgconn.Batch{}
+	s.batchKinds = nil
+	s.batchBytes = 0
+	mrr := s.dst.PgConn().ExecBatch(ctx, batch)
+	i := 0
+	var firstErr error
+	for mrr.NextResult() {
+		tag, err := mrr.ResultReader().Close()
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if err == nil && i < len(kinds) && kinds[i] == stmtRow && tag.RowsAffected() == 0 {
+			s.missing++
+		}
+		i++
+	}
+	if err := mrr.Close(); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	if firstErr != nil {
+		return fmt.Errorf("target: apply: %w", firstErr)
+	}
+	return nil
+}
+
+// commitGroup records the group's last source commit in the progress
+// table and commits the target transaction.
+func (s *session) commitGroup(ctx context.Context) error {
+	if !s.inGroup {
+		return nil
+	}
+	if err := s.flushRun(ctx); err != nil {
+		return err
+	}
+	var commitTime []byte
+	if !s.groupCommitTime.IsZero() {
+		commitTime = []byte(s.groupCommitTime.UTC().Format(time.RFC3339Nano))
+	}
+	if err := s.queue(ctx, progressUpsert, [][]byte{
+		[]byte(s.a.cfg.Replication), lsnText(s.applied), commitTime, int64Text(s.groupRows),
+	}, stmtOther, true); err != nil {
+		return err
+	}
+	s.batch.ExecParams("COMMIT", nil, nil, nil, nil)
+	s.batchKinds = append(s.batchKinds, stmtOther)
+	if err := s.sendBatch(ctx); err != nil {
+		return err
+	}
+	s.inGroup = false
+	s.committed = s.applied
+	rows, txns, missing, at := s.groupRows, s.groupTxns, s.missing, s.groupCommitTime
+	s.a.update(func(st *Stats) {
+		st.AppliedLSN = s.committed
+		st.ReceivedLSN = max(st.ReceivedLSN, s.received)
+		st.Idle = !s.inTx
+		st.Rows += rows
+		st.Transactions += txns
+		st.MissingRows += missing
+		if !at.IsZero() {
+			st.LastCommitTime = at
+		}
+	})
+	return nil
+}
+
+// sameInts reports whether a and b hold the same values.
+func sameInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// firstWords shortens a statement for an error message.
+func firstWords(sql string) string {
+	if len(sql) > 80 {
+		return sql[:80] + "…"
+	}
+	return sql
+}
