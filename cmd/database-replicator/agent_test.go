@@ -479,9 +479,18 @@ func TestAgent(t *testing.T) {
 		if out, code := cli(env, "-c", pgConfig, "--var", "source_url="+src.URL("postgres"), "verify"); code != 0 {
 			t.Fatalf("remote verify after the takeover: exit %d\n%s", code, out)
 		}
-		// A second continuous sync of the same replication is refused,
-		// naming the job that holds the lease.
-		out, code = cli(env, "-c", pgConfig, "--var", "source_url="+src.URL("postgres"), "sync")
+		// A second continuous sync of the same replication, submitted with
+		// a differently written copy of its configuration (state block
+		// first, indented otherwise, a comment, the source's URL with
+		// another database), is refused, naming the job that holds the
+		// lease: the lease is the replication's, not the file's.
+		rewritten := filepath.Join(t.TempDir(), "copy.hcl")
+		copyText := "# the same replication, written otherwise\nstate {\n    url = env(\"STATE_URL\")\n    backend = \"postgres\"\n}\n" +
+			strings.ReplaceAll(string(quickstart), "  ", "\t")
+		if err := os.WriteFile(rewritten, []byte(copyText), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, code = cli(env, "-c", rewritten, "--var", "source_url="+src.URL("shop"), "sync")
 		if code == 0 || !strings.Contains(out, "already runs on agent "+other.id+" as job "+id) {
 			t.Errorf("a second sync of the replication: exit %d\n%s", code, out)
 		}
