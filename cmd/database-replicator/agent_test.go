@@ -362,6 +362,13 @@ func TestAgent(t *testing.T) {
 		if !regexp.MustCompile(`Job job_[0-9a-f]+ submitted to .* \(trace ID tr_[0-9a-f]+\)`).MatchString(remoteOut) || applyJob == nil {
 			t.Errorf("remote apply does not print the job and trace IDs:\n%s", remoteOut)
 		}
+		// The CLI followed the job through its log stream, not by
+		// polling the log (the output above is the stream's).
+		_, metrics := apiCall(t, &bodies, "GET", b.url+"/metrics", "", nil)
+		if !bytes.Contains(metrics, []byte(`replicator_agent_http_requests_total{code="200",route="GET /v1/jobs/{id}/stream"} 1`)) ||
+			bytes.Contains(metrics, []byte(`route="GET /v1/jobs/{id}/logs"`)) {
+			t.Errorf("the remote apply was not followed through one log stream:\n%s", metrics)
+		}
 		l, r := applied.FindStringSubmatch(localOut), applied.FindStringSubmatch(remoteOut)
 		if l == nil || r == nil || l[0] != r[0] || !strings.Contains(remoteOut, "Apply complete.") {
 			t.Errorf("summaries differ: local %q, remote %q", l, r)
