@@ -149,7 +149,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return nil
 	}
 
-	srv := &api.Server{Store: st, Keys: keys.New(st), Sealer: sealer, Enqueue: enqueue, AgentID: cfg.ID,
+	srv := &api.Server{Store: st, Keys: keys.New(st), Sealer: sealer, Enqueue: enqueue, AgentID: cfg.ID, Env: cfg.Env,
 		Log: log.Named("api"), Registry: reg, Dashboard: dashboard.Handler()}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

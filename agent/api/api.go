@@ -37,7 +37,10 @@ type Server struct {
 	// Enqueue puts job id in the queue within tx.
 	Enqueue func(ctx context.Context, tx pgx.Tx, id string) error
 	AgentID string
-	Log     hclog.Logger
+	// Env is the environment the agent's jobs inherit: the configuration
+	// of a sync is decoded with it to find the replication's lease key.
+	Env []string
+	Log hclog.Logger
 	// Registry holds the agent's metrics; /metrics serves it.
 	Registry *prometheus.Registry
 	// Dashboard, when set, is served at /.
@@ -238,7 +241,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) (int, any) {
 	}
 	j := &store.Job{ID: randomID("job_"), TraceID: traceOf(r), Command: req.Command, Label: p.Label(), TimeoutMS: int64(req.TimeoutSeconds * 1000)}
 	if req.Command == "sync" && !containsFlag(req.Args, "--once") {
-		j.LeaseKey = p.ConfigKey()
+		j.LeaseKey = p.ReplicationKey(jobs.EnvLookup(s.Env))
 	}
 	err = pgx.BeginFunc(r.Context(), s.Store.Pool, func(tx pgx.Tx) error {
 		if err := s.Store.InsertJob(r.Context(), tx, j, sealed); err != nil {

@@ -3,6 +3,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -138,21 +139,93 @@ func (c *Client) Logs(ctx context.Context, id string, after int64) (*api.LogsRes
 }
 
 // Follow prints a job's log lines (stdout lines to stdout, the others to
-// stderr) until the job is over, and returns the finished job. With
-// follow false it prints what there is and returns.
+// stderr) until the job is over, and returns the finished job. It follows
+// the job's NDJSON log stream (GET /v1/jobs/ID/stream); when the stream
+// cannot be opened or breaks before the job is over (a proxy cutting long
+// responses, an agent restarting), it polls the log from the last line it
+// printed, so no line is lost or printed twice. With follow false it
+// prints what there is and returns.
 func (c *Client) Follow(ctx context.Context, id string, stdout, stderr io.Writer, follow bool) (*store.Job, error) {
 	var after int64
+	if follow {
+		job, err := c.stream(ctx, id, &after, stdout, stderr)
+		if err == nil {
+			return job, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	return c.poll(ctx, id, after, stdout, stderr, follow)
+}
+
+// printLine writes one log line to the writer of its stream.
+func printLine(l store.LogLine, stdout, stderr io.Writer) {
+	w := stderr
+	if l.Stream == "stdout" {
+		w = stdout
+	}
+	fmt.Fprintln(w, l.Line)
+}
+
+// stream prints the lines of job id's log stream after *after, keeping
+// *after at the last line printed, and returns the job once the stream
+// reports it over; an error when the stream cannot be read to its end.
+func (c *Client) stream(ctx context.Context, id string, after *int64, stdout, stderr io.Writer) (*store.Job, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+"/v1/jobs/"+url.PathEscape(id)+"/stream?after="+strconv.FormatInt(*after, 10), nil)
+	if err != nil {
+		return nil, fmt.Errorf("agent request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Key)
+	// A stream lasts as long as the job: no overall timeout (c.HTTP has
+	// one), the context ends it.
+	hc := &http.Client{}
+	if c.HTTP != nil {
+		hc.Transport = c.HTTP.Transport
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("reach the agent at %s: %w", c.Base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, &StatusError{Code: resp.StatusCode, Message: "log stream refused", TraceID: resp.Header.Get(api.TraceHeader)}
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		var msg struct {
+			Job *store.Job `json:"job"`
+			store.LogLine
+		}
+		if err := json.Unmarshal(sc.Bytes(), &msg); err != nil {
+			return nil, fmt.Errorf("decode the log stream of job %s: %w", id, err)
+		}
+		if msg.Job != nil {
+			return msg.Job, nil
+		}
+		if msg.Seq <= *after {
+			continue
+		}
+		printLine(msg.LogLine, stdout, stderr)
+		*after = msg.Seq
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read the log stream of job %s: %w", id, err)
+	}
+	return nil, fmt.Errorf("the log stream of job %s ended before the job", id)
+}
+
+// poll prints job id's log lines after after, polling every 0.5 s until
+// the job is over (or once, with follow false).
+func (c *Client) poll(ctx context.Context, id string, after int64, stdout, stderr io.Writer, follow bool) (*store.Job, error) {
 	for {
 		page, err := c.Logs(ctx, id, after)
 		if err != nil {
 			return nil, err
 		}
 		for _, l := range page.Lines {
-			w := stderr
-			if l.Stream == "stdout" {
-				w = stdout
-			}
-			fmt.Fprintln(w, l.Line)
+			printLine(l, stdout, stderr)
 			after = l.Seq
 		}
 		if len(page.Lines) > 0 {

@@ -84,3 +84,48 @@ func TestPrepareRefusesPathsInFileNames(t *testing.T) {
 		t.Fatalf("args = %q, want %q", args, want)
 	}
 }
+
+func TestReplicationKeyIgnoresHowTheFilesAreWritten(t *testing.T) {
+	const config = `variable "source_url" {}
+source "a" { url = var.source_url }
+target "b" { url = env("TARGET_URL") }
+replication "main" {
+  source    = source.a
+  target    = target.b
+  databases = ["shop", "crm"]
+}
+`
+	const rewritten = `# the same replication
+replication "main" {
+	databases = ["crm", "shop"]
+	target = target.b
+	source = source.a
+}
+target "b" {
+	url = "postgres://other-user@db2.internal/postgres"
+}
+source "a" {
+	url = "host=db1.internal port=5432 dbname=shop user=x"
+}
+`
+	env := EnvLookup([]string{"TARGET_URL=postgres://u:pw@db2.internal:5432/app"})
+	vars := map[string]string{"source_url": "postgres://db1.internal/postgres"}
+	key := (&Payload{Files: map[string]string{"replication.hcl": config}, Vars: vars}).ReplicationKey(env)
+	if got := (&Payload{Files: map[string]string{"main.hcl": rewritten}}).ReplicationKey(env); got != key {
+		t.Errorf("a rewritten configuration of the same replication: key %s, want %s", got, key)
+	}
+	elsewhere := EnvLookup([]string{"TARGET_URL=postgres://db3.internal/app"})
+	if got := (&Payload{Files: map[string]string{"replication.hcl": config}, Vars: vars}).ReplicationKey(elsewhere); got == key {
+		t.Error("replications to different targets share a key")
+	}
+	other := strings.Replace(config, `"shop", "crm"`, `"shop"`, 1)
+	if got := (&Payload{Files: map[string]string{"replication.hcl": other}, Vars: vars}).ReplicationKey(env); got == key {
+		t.Error("replications of different databases share a key")
+	}
+	// Without the variable the configuration does not decode: the key is
+	// the digest of the files.
+	p := &Payload{Files: map[string]string{"replication.hcl": config}}
+	if got := p.ReplicationKey(env); got != p.ConfigKey() {
+		t.Errorf("an undecodable configuration: key %s, want ConfigKey %s", got, p.ConfigKey())
+	}
+}

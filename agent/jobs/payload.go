@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/database-replicator/database-replicator/agent/seal"
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/providers/postgres/connstr"
 )
 
 // Commands are the commands a job may run.
@@ -59,9 +61,9 @@ func OpenPayload(s *seal.Sealer, sealed []byte) (*Payload, error) {
 	return &p, nil
 }
 
-// ConfigKey identifies the replication a payload describes: a digest of its
-// configuration files (or of its --source/--target arguments). Jobs with the
-// same key share a working directory (a local state file) and one sync lease.
+// ConfigKey is a digest of a payload's configuration files (or of its
+// --source/--target arguments): the replication's key when ReplicationKey
+// cannot decode the configuration.
 func (p *Payload) ConfigKey() string {
 	h := sha256.New()
 	names := make([]string, 0, len(p.Files))
@@ -85,6 +87,80 @@ func (p *Payload) ConfigKey() string {
 		}
 	}
 	return "r-" + hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// ReplicationKey identifies the replications a payload describes by what
+// they are, not how their files are written: for each replication its
+// name (the state's addresses start with it), the host and port of its
+// source and of its target, and its databases. Two differently written
+// configurations of the same replication (formatting, comments, the order
+// of blocks, variables instead of literals) have the same key, so they
+// share one sync lease and one working directory. Variables and env()
+// resolve from vars and lookupEnv (the agent's environment), as they do
+// for the command. A configuration that does not decode here (a TOML file,
+// a missing variable) and --source/--target arguments fall back to
+// ConfigKey.
+func (p *Payload) ReplicationKey(lookupEnv func(string) (string, bool)) string {
+	if len(p.Files) == 0 {
+		return p.ConfigKey()
+	}
+	files := make(map[string][]byte, len(p.Files))
+	for n, c := range p.Files {
+		if !strings.HasSuffix(n, ".hcl") {
+			return p.ConfigKey()
+		}
+		files[n] = []byte(c)
+	}
+	cfg, diags := lang.LoadSources(files, lang.LoadOptions{Vars: p.Vars, LookupEnv: lookupEnv})
+	if cfg == nil || diags.HasErrors() || len(cfg.Replications) == 0 {
+		return p.ConfigKey()
+	}
+	var ids []string
+	for _, r := range cfg.Replications {
+		src, dst := cfg.Sources[r.Source], cfg.Targets[r.Target]
+		if src == nil || dst == nil {
+			return p.ConfigKey()
+		}
+		dbs := append([]string{}, r.Databases...)
+		sort.Strings(dbs)
+		excl := append([]string{}, r.ExcludeDatabases...)
+		sort.Strings(excl)
+		ids = append(ids, strings.Join([]string{r.Name, serverOf(src.URL), serverOf(dst.URL),
+			strings.Join(dbs, ","), strings.Join(excl, ",")}, "\x00"))
+	}
+	sort.Strings(ids)
+	h := sha256.New()
+	for _, id := range ids {
+		fmt.Fprintf(h, "replication\x00%s\x00", id)
+	}
+	return "r-" + hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// EnvLookup looks names up in env (NAME=VALUE entries, as os.Environ).
+func EnvLookup(env []string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		for i := len(env) - 1; i >= 0; i-- {
+			if v, ok := strings.CutPrefix(env[i], name+"="); ok {
+				return v, true
+			}
+		}
+		return "", false
+	}
+}
+
+// serverOf is the host and port a connection string names (its user,
+// password, database and options do not change the server); the string
+// itself when it does not parse.
+func serverOf(url string) string {
+	cs, err := connstr.Parse(url)
+	if err != nil {
+		return url
+	}
+	port := cs.Values["port"]
+	if port == "" {
+		port = "5432"
+	}
+	return cs.Values["host"] + ":" + port
 }
 
 // replicationBlock finds the name of an HCL replication block.

@@ -31,8 +31,8 @@ type Runner struct {
 	AgentID string
 	// Exe is the database-replicator binary the commands run with.
 	Exe string
-	// WorkDir holds one directory per replication (configuration files,
-	// a local state file).
+	// WorkDir holds one directory per replication (named by
+	// Payload.ReplicationKey): configuration files, a local state file.
 	WorkDir string
 	// Env is the environment commands inherit (the agent's own).
 	Env []string
@@ -119,7 +119,11 @@ func (r *Runner) run(ctx context.Context, j *store.Job, log hclog.Logger) (strin
 		}
 		log.Info("holding the sync lease", "lease", j.LeaseKey)
 	}
-	dir := filepath.Join(r.WorkDir, p.ConfigKey())
+	key := j.LeaseKey
+	if key == "" {
+		key = p.ReplicationKey(EnvLookup(r.Env))
+	}
+	dir := filepath.Join(r.WorkDir, key)
 	cfgDir := filepath.Join(dir, "jobs", j.ID)
 	args, err := prepare(cfgDir, j.Command, p)
 	if err != nil {

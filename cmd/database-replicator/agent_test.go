@@ -274,15 +274,32 @@ func TestAgent(t *testing.T) {
 		t.Fatalf("keys revoke: %d\n%s", code, out)
 	}
 
-	// Both agents share a work directory (so a local state file) and the
-	// key file; the agents' environment names the target. agent-b serves
-	// HTTPS; the CLI trusts its certificate through SSL_CERT_FILE.
-	workDir := t.TempDir()
+	// The agents model two machines: each has its own work directory
+	// (nothing shared on disk but the key file, which every agent of a
+	// queue needs), and the configuration they run keeps its state in
+	// PostgreSQL (the queue's database, as docs/agent.md suggests), so the
+	// agent that takes over a sync or runs the next job reads the state
+	// the other wrote. The agents' environment names the target and the
+	// state database. agent-b serves HTTPS; the CLI trusts its certificate
+	// through SSL_CERT_FILE.
+	workDirA, workDirB := t.TempDir(), t.TempDir()
+	keyFile := filepath.Join(t.TempDir(), "agent.key")
+	quickstart, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgConfig := filepath.Join(t.TempDir(), "replication.hcl")
+	if err := os.WriteFile(pgConfig, append(quickstart, "\nstate {\n  backend = \"postgres\"\n  url     = env(\"STATE_URL\")\n}\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	certPath, keyPath := testTLS(t, t.TempDir())
 	baseEnv = append(baseEnv, "SSL_CERT_FILE="+certPath)
-	agentEnv := append(append([]string{}, baseEnv...), "REPLICATOR_AGENT_STATE_URL="+queueURL, "TARGET_URL="+dst.URL("postgres"))
-	a := startAgent(t, bin, "agent-a", workDir, agentEnv)
-	b := startAgent(t, bin, "agent-b", workDir, agentEnv, "--tls-cert", certPath, "--tls-key", keyPath)
+	agentEnv := append(append([]string{}, baseEnv...), "REPLICATOR_AGENT_STATE_URL="+queueURL, "TARGET_URL="+dst.URL("postgres"), "STATE_URL="+queueURL)
+	a := startAgent(t, bin, "agent-a", workDirA, agentEnv, "--key-file", keyFile)
+	if _, err := os.Stat(keyFile); err != nil {
+		t.Fatalf("agent-a did not create its key file: %v", err)
+	}
+	b := startAgent(t, bin, "agent-b", workDirB, agentEnv, "--key-file", keyFile, "--tls-cert", certPath, "--tls-key", keyPath)
 	if !strings.HasPrefix(b.url, "https://") {
 		t.Fatalf("agent-b with --tls-cert serves %s", b.url)
 	}
@@ -336,7 +353,7 @@ func TestAgent(t *testing.T) {
 		if out, code := cli([]string{"TARGET_URL=" + local.URL("postgres")}, "-c", config, "--var", "source_url="+src.URL("postgres"), "destroy", "-y"); code != 0 {
 			t.Fatalf("local destroy: exit %d\n%s", code, out)
 		}
-		remoteOut, remoteCode := cli(remoteEnv, "-c", config, "--var", "source_url="+src.URL("postgres"), "apply", "-y")
+		remoteOut, remoteCode := cli(remoteEnv, "-c", pgConfig, "--var", "source_url="+src.URL("postgres"), "apply", "-y")
 		t.Logf("remote apply:\n%s", remoteOut)
 		if remoteCode != localCode {
 			t.Fatalf("remote apply: exit %d, local %d\n%s", remoteCode, localCode, remoteOut)
@@ -344,6 +361,13 @@ func TestAgent(t *testing.T) {
 		applyJob = regexp.MustCompile(`Job (job_[0-9a-f]+) submitted`).FindStringSubmatch(remoteOut)
 		if !regexp.MustCompile(`Job job_[0-9a-f]+ submitted to .* \(trace ID tr_[0-9a-f]+\)`).MatchString(remoteOut) || applyJob == nil {
 			t.Errorf("remote apply does not print the job and trace IDs:\n%s", remoteOut)
+		}
+		// The CLI followed the job through its log stream, not by
+		// polling the log (the output above is the stream's).
+		_, metrics := apiCall(t, &bodies, "GET", b.url+"/metrics", "", nil)
+		if !bytes.Contains(metrics, []byte(`replicator_agent_http_requests_total{code="200",route="GET /v1/jobs/{id}/stream"} 1`)) ||
+			bytes.Contains(metrics, []byte(`route="GET /v1/jobs/{id}/logs"`)) {
+			t.Errorf("the remote apply was not followed through one log stream:\n%s", metrics)
 		}
 		l, r := applied.FindStringSubmatch(localOut), applied.FindStringSubmatch(remoteOut)
 		if l == nil || r == nil || l[0] != r[0] || !strings.Contains(remoteOut, "Apply complete.") {
@@ -359,7 +383,7 @@ func TestAgent(t *testing.T) {
 	})
 
 	t.Run("ten jobs over two agents", func(t *testing.T) {
-		cfg, _ := os.ReadFile(config)
+		cfg, _ := os.ReadFile(pgConfig)
 		req := map[string]any{"command": "plan", "files": map[string]string{"replication.hcl": string(cfg)},
 			"vars": map[string]string{"source_url": src.URL("postgres")}}
 		var ids []string
@@ -388,7 +412,7 @@ func TestAgent(t *testing.T) {
 	})
 
 	t.Run("job timeout", func(t *testing.T) {
-		out, code := cli(remoteEnv, "-c", config, "--var", "source_url="+src.URL("postgres"), "--job-timeout", "3s", "sync", "--sync-interval", "1s")
+		out, code := cli(remoteEnv, "-c", pgConfig, "--var", "source_url="+src.URL("postgres"), "--job-timeout", "3s", "sync", "--sync-interval", "1s")
 		if code == 0 || !strings.Contains(out, "timed out") || !strings.Contains(out, "resume") {
 			t.Fatalf("sync past its job timeout: exit %d\n%s", code, out)
 		}
@@ -406,14 +430,14 @@ func TestAgent(t *testing.T) {
 			t.Errorf("log stream without a key: %d, want 401", code)
 		}
 		// The state is intact: plan shows nothing to do.
-		out, code = cli(remoteEnv, "-c", config, "--var", "source_url="+src.URL("postgres"), "plan")
+		out, code = cli(remoteEnv, "-c", pgConfig, "--var", "source_url="+src.URL("postgres"), "plan")
 		if code != 0 || !strings.Contains(out, "No changes") {
 			t.Fatalf("plan after the timed-out sync: exit %d\n%s", code, out)
 		}
 	})
 
 	t.Run("kill -9 of the sync's agent", func(t *testing.T) {
-		out, code := cli(remoteEnv, "-c", config, "--var", "source_url="+src.URL("postgres"), "--detach", "sync", "--sync-interval", "1s")
+		out, code := cli(remoteEnv, "-c", pgConfig, "--var", "source_url="+src.URL("postgres"), "--detach", "sync", "--sync-interval", "1s")
 		if code != 0 {
 			t.Fatalf("sync --detach: exit %d\n%s", code, out)
 		}
@@ -445,13 +469,35 @@ func TestAgent(t *testing.T) {
 				t.Fatal("the resumed sync never carried customers_id_seq over")
 			}
 		}
+		// Nothing of the replication is on either agent's disk: the state
+		// is in PostgreSQL.
+		for _, dir := range []string{workDirA, workDirB} {
+			_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+				if err == nil && strings.Contains(d.Name(), ".state") {
+					t.Errorf("a state file on an agent's disk: %s", path)
+				}
+				return nil
+			})
+		}
+		if n := dst.QueryInt(t, "agentq", "SELECT count(*) FROM replicator.state"); n != 1 {
+			t.Errorf("%d state row(s) in the state database, want 1", n)
+		}
 		env := []string{"REPLICATOR_API_KEY=" + runKey, "REPLICATOR_REMOTE=" + other.url}
-		if out, code := cli(env, "-c", config, "--var", "source_url="+src.URL("postgres"), "verify"); code != 0 {
+		if out, code := cli(env, "-c", pgConfig, "--var", "source_url="+src.URL("postgres"), "verify"); code != 0 {
 			t.Fatalf("remote verify after the takeover: exit %d\n%s", code, out)
 		}
-		// A second continuous sync of the same replication is refused,
-		// naming the job that holds the lease.
-		out, code = cli(env, "-c", config, "--var", "source_url="+src.URL("postgres"), "sync")
+		// A second continuous sync of the same replication, submitted with
+		// a differently written copy of its configuration (state block
+		// first, indented otherwise, a comment, the source's URL with
+		// another database), is refused, naming the job that holds the
+		// lease: the lease is the replication's, not the file's.
+		rewritten := filepath.Join(t.TempDir(), "copy.hcl")
+		copyText := "# the same replication, written otherwise\nstate {\n    url = env(\"STATE_URL\")\n    backend = \"postgres\"\n}\n" +
+			strings.ReplaceAll(string(quickstart), "  ", "\t")
+		if err := os.WriteFile(rewritten, []byte(copyText), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, code = cli(env, "-c", rewritten, "--var", "source_url="+src.URL("shop"), "sync")
 		if code == 0 || !strings.Contains(out, "already runs on agent "+other.id+" as job "+id) {
 			t.Errorf("a second sync of the replication: exit %d\n%s", code, out)
 		}
@@ -512,7 +558,7 @@ func TestAgent(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close(context.Background())
-		rows, err := conn.Query(context.Background(), `SELECT table_name FROM information_schema.tables WHERE table_schema = 'replicator_agent' AND table_type = 'BASE TABLE'`)
+		rows, err := conn.Query(context.Background(), `SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables WHERE table_schema IN ('replicator_agent', 'replicator') AND table_type = 'BASE TABLE'`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -522,16 +568,16 @@ func TestAgent(t *testing.T) {
 		}
 		for _, tbl := range tables {
 			var dump string
-			if err := conn.QueryRow(context.Background(), `SELECT coalesce(string_agg(t::text, E'\n'), '') FROM replicator_agent.`+pgx.Identifier{tbl}.Sanitize()+` t`).Scan(&dump); err != nil {
+			if err := conn.QueryRow(context.Background(), `SELECT coalesce(string_agg(t::text, E'\n'), '') FROM `+tbl+` t`).Scan(&dump); err != nil {
 				t.Fatal(err)
 			}
 			for name, s := range map[string]string{"source password": secret, "run key": runKey, "read key": readKey} {
 				if strings.Contains(dump, s) {
-					t.Errorf("the %s is in queue table %s", name, tbl)
+					t.Errorf("the %s is in table %s of the queue and state database", name, tbl)
 				}
 			}
 		}
-		scanForSecret(t, secret, nil, workDir)
+		scanForSecret(t, secret, nil, workDirA, workDirB, filepath.Dir(keyFile))
 	})
 }
 
