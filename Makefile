@@ -45,7 +45,7 @@ release:
 ## test: unit and integration tests against throwaway local PostgreSQL clusters; tests' artifacts (the dashboard's screenshots) are kept in test-artifacts/
 test:
 	@mkdir -p test-artifacts
-	$(GO) test -count=1 -timeout 20m -artifacts -outputdir $(CURDIR)/test-artifacts $(PKG)
+	$(GO) test -count=1 -timeout 25m -artifacts -outputdir $(CURDIR)/test-artifacts $(PKG)
 
 ## test-matrix: every PostgreSQL 12-18 source/target pair end to end (servers installed with npm on first use)
 test-matrix:
