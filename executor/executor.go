@@ -5,6 +5,14 @@
 // resumed by the next plan. It knows no SQL: every change is performed by
 // the Provider.
 //
+// A change is recorded in progress, and written, before the provider
+// starts it. Its done record is written by the next state write, which is
+// usually the next change's in-progress record (so a change costs one
+// state write, not two), or at once when no other write is coming;
+// changes that depend on it start only after that write. A crash in
+// between leaves the change recorded in progress, and the next plan redoes
+// it, as it does for a crash during the change.
+//
 // Failure handling follows Terraform: a failed change is recorded as
 // failed, the changes downstream of it are skipped (never started) and
 // independent branches continue. Cancelling the context stops new work,
@@ -145,6 +153,9 @@ const (
 	applied
 	failed
 	skipped
+	// finishing: the provider succeeded and the done record is in the
+	// in-memory state, not yet written.
+	finishing
 )
 
 // node is one non-noop change of the plan in the graph.
@@ -156,6 +167,13 @@ type node struct {
 	dependents []*node
 	waiting    int // unfinished dependencies
 	state      nodeState
+	// durable is set when the write carrying the node's done record
+	// landed before the scheduler got the worker's outcome.
+	durable bool
+	// elapsed and counters describe the finished change, for the log
+	// line and event sent once its done record is written.
+	elapsed  time.Duration
+	counters *Counters
 }
 
 // outcome is what a worker reports back to the scheduler.
@@ -169,6 +187,9 @@ type outcome struct {
 	writeErr error
 	// interrupted is set when err came with the run's cancellation.
 	interrupted bool
+	// finished is set when the change succeeded and its done record waits
+	// for the next state write.
+	finished bool
 }
 
 // Run applies every non-noop change of p in dependency order through prov.
@@ -184,9 +205,14 @@ type outcome struct {
 // state.StatusInProgress and the planned After attributes (a delete keeps
 // the recorded attributes); when it finishes, the resource is recorded
 // state.StatusDone with the attributes the provider returned, or removed
-// for a delete. Every record is written through backend at once, under a
-// mutex, with a context that survives cancellation of ctx, so a crash at
-// any moment leaves a state the next plan resumes from. st is the state
+// for a delete. In-progress and failed records are written through
+// backend at once; a done record is written by the next write (the next
+// change's in-progress record, or a write of its own when none is about
+// to start), and the change's dependents start, and its finished event is
+// emitted, only after that write. Writes are serialised under a mutex,
+// with a context that survives cancellation of ctx, so a crash at any
+// moment leaves a state the next plan resumes from (a finished change
+// whose done record was not written yet is redone). st is the state
 // read before planning; Run updates it in place, and the caller must not
 // use it while Run runs.
 //
@@ -213,7 +239,7 @@ func Run(ctx context.Context, p *plans.Plan, prov Provider, backend state.Backen
 	r := &runner{
 		ctx: ctx, prov: prov, backend: backend, st: st, opts: opts,
 		log:  opts.Logger,
-		done: make(chan outcome),
+		done: make(chan outcome), durable: make(chan []*node),
 	}
 	if r.log == nil {
 		r.log = hclog.NewNullLogger()
@@ -338,9 +364,18 @@ type runner struct {
 	opts    Options
 	log     hclog.Logger
 	done    chan outcome
+	// durable carries the finished nodes whose done records a worker's
+	// state write has just written.
+	durable chan []*node
 
-	mu sync.Mutex // guards st and serialises backend writes
+	mu sync.Mutex // guards st and unwritten and serialises backend writes
 	st *state.State
+	// unwritten lists the finished nodes whose done records are in st
+	// but not yet written.
+	unwritten []*node
+
+	// finishing counts the nodes in the finishing state (scheduler only).
+	finishing int
 }
 
 // run schedules the nodes until every one has finished or been skipped.
@@ -365,6 +400,7 @@ func (r *runner) run(nodes []*node) (*Result, error) {
 	r.log.Info("applying plan", "changes", len(nodes), "parallelism", r.opts.Parallelism)
 
 	for {
+		startedNow := 0
 		if !stopping {
 			// Start every ready change the caps allow, in plan order.
 			kept := ready[:0]
@@ -378,9 +414,24 @@ func (r *runner) run(nodes []*node) (*Result, error) {
 				n.state = running
 				inFlight++
 				kindRunning[k]++
+				startedNow++
 				go r.work(n)
 			}
 			ready = kept
+			if startedNow == 0 && r.finishing > 0 {
+				// No in-progress record is about to be written that
+				// would carry the finished changes' done records: write
+				// them now, so that their dependents can start.
+				written, err := r.writePending()
+				if err != nil {
+					writeErrs = append(writeErrs, err)
+					r.log.Error("state write failed: starting no more changes", "error", err)
+					stopping = true
+				} else if len(written) > 0 {
+					ready = r.markWritten(written, ready)
+					continue
+				}
+			}
 		}
 		if inFlight == 0 {
 			break
@@ -388,6 +439,9 @@ func (r *runner) run(nodes []*node) (*Result, error) {
 		var o outcome
 		select {
 		case o = <-r.done:
+		case written := <-r.durable:
+			ready = r.markWritten(written, ready)
+			continue
 		case <-ctxDone:
 			r.log.Warn("apply interrupted: starting no more changes and cancelling the running ones", "running", inFlight)
 			stopping, ctxDone = true, nil
@@ -405,13 +459,11 @@ func (r *runner) run(nodes []*node) (*Result, error) {
 		switch {
 		case !o.started:
 			o.n.state = pending // skipped below, with every other unstarted change
-		case o.err == nil:
-			o.n.state = applied
-			for _, d := range o.n.dependents {
-				d.waiting--
-				if d.waiting == 0 && d.state == pending {
-					ready = insertOrdered(ready, d)
-				}
+		case o.finished:
+			o.n.state = finishing
+			r.finishing++
+			if o.n.durable {
+				ready = r.finish(o.n, ready)
 			}
 		default:
 			o.n.state = failed
@@ -420,6 +472,21 @@ func (r *runner) run(nodes []*node) (*Result, error) {
 			}
 			r.skipDownstream(o.n)
 		}
+	}
+
+	// The done records not written yet are written now, even when the run
+	// was interrupted: those changes did finish.
+	if written, err := r.writePending(); err != nil {
+		writeErrs = append(writeErrs, err)
+		r.log.Error("state write failed: finished changes stay recorded in progress and are redone by the next apply", "error", err)
+		for _, n := range nodes {
+			if n.state == finishing {
+				n.state = failed
+				r.emit(Event{Type: EventFailed, Change: n.change, Time: time.Now(), Elapsed: n.elapsed, Err: err, Progress: n.counters})
+			}
+		}
+	} else {
+		r.markWritten(written, nil)
 	}
 
 	res := &Result{}
@@ -452,6 +519,54 @@ func (r *runner) run(nodes []*node) (*Result, error) {
 		return res, errors.Join(errs...)
 	}
 	return res, nil
+}
+
+// markWritten handles nodes whose done records a state write wrote: those
+// the scheduler knows finished are finished now; the others are marked
+// for when their outcome arrives. It returns ready with the dependents
+// that became ready.
+func (r *runner) markWritten(written []*node, ready []*node) []*node {
+	for _, n := range written {
+		if n.state == finishing {
+			ready = r.finish(n, ready)
+		} else {
+			n.durable = true
+		}
+	}
+	return ready
+}
+
+// finish marks n applied once its done record is written, reports it, and
+// returns ready with the dependents that became ready.
+func (r *runner) finish(n *node, ready []*node) []*node {
+	r.finishing--
+	n.state = applied
+	rows, bytes := n.counters.Totals()
+	r.log.Info("change finished", "address", n.addr, "action", string(n.change.Action), "elapsed", n.elapsed, "rows", rows, "bytes", bytes)
+	r.emit(Event{Type: EventFinished, Change: n.change, Time: time.Now(), Elapsed: n.elapsed, Progress: n.counters})
+	for _, d := range n.dependents {
+		d.waiting--
+		if d.waiting == 0 && d.state == pending {
+			ready = insertOrdered(ready, d)
+		}
+	}
+	return ready
+}
+
+// writePending writes the state when done records wait to be written and
+// returns their nodes.
+func (r *runner) writePending() ([]*node, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.unwritten) == 0 {
+		return nil, nil
+	}
+	if err := r.write(); err != nil {
+		return nil, fmt.Errorf("record %d finished change(s) done: %w", len(r.unwritten), err)
+	}
+	written := r.unwritten
+	r.unwritten = nil
+	return written, nil
 }
 
 // insertOrdered inserts n into ready, keeping plan order.
@@ -505,7 +620,6 @@ func (r *runner) apply(n *node) outcome {
 
 	attrs, err := r.prov.Apply(r.ctx, c, counters)
 	elapsed := time.Since(start)
-	rows, bytes := counters.Totals()
 	if err != nil {
 		o := outcome{n: n, started: true, err: err}
 		if r.ctx.Err() != nil {
@@ -526,27 +640,40 @@ func (r *runner) apply(n *node) outcome {
 		r.emit(Event{Type: EventFailed, Change: c, Time: time.Now(), Elapsed: elapsed, Err: err, Progress: counters})
 		return o
 	}
-	if werr := r.record(n, state.StatusDone, attrs); werr != nil {
-		// The change happened but the state does not say so: the next
-		// plan finds it in progress and redoes it.
-		werr = fmt.Errorf("record %s done: %w", n.addr, werr)
-		r.log.Error("change applied but not recorded", "address", n.addr, "error", werr)
-		r.emit(Event{Type: EventFailed, Change: c, Time: time.Now(), Elapsed: elapsed, Err: werr, Progress: counters})
-		return outcome{n: n, started: true, err: werr, writeErr: werr}
-	}
-	r.log.Info("change finished", "address", n.addr, "action", string(c.Action), "elapsed", elapsed, "rows", rows, "bytes", bytes)
-	r.emit(Event{Type: EventFinished, Change: c, Time: time.Now(), Elapsed: elapsed, Progress: counters})
-	return outcome{n: n, started: true}
+	// The done record is written by the next state write (see the
+	// package comment); the scheduler reports the change finished then.
+	n.elapsed, n.counters = elapsed, counters
+	r.mu.Lock()
+	r.update(n, state.StatusDone, attrs)
+	r.unwritten = append(r.unwritten, n)
+	r.mu.Unlock()
+	return outcome{n: n, started: true, finished: true}
 }
 
-// record updates n's resource in the state and writes the state. For
-// StatusInProgress the planned After attributes are recorded (a delete
+// record updates n's resource in the state and writes the state, with
+// the done records waiting for a write, which it hands to the scheduler.
+// For StatusInProgress the planned After attributes are recorded (a delete
 // keeps the recorded ones); for StatusDone and StatusFailed attrs, when
 // non-nil, replace them. A finished delete removes the resource.
 func (r *runner) record(n *node, status string, attrs plans.Attrs) error {
-	c := n.change
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.update(n, status, attrs)
+	err := r.write()
+	var written []*node
+	if err == nil {
+		written, r.unwritten = r.unwritten, nil
+	}
+	r.mu.Unlock()
+	if len(written) > 0 {
+		r.durable <- written // the scheduler waits for this worker's outcome, so it receives
+	}
+	return err
+}
+
+// update records n's resource in the in-memory state (see record). The
+// caller holds r.mu.
+func (r *runner) update(n *node, status string, attrs plans.Attrs) {
+	c := n.change
 	prior := r.st.Resource(n.addr)
 	switch {
 	case c.Action == plans.Delete && status == state.StatusDone:
@@ -570,6 +697,11 @@ func (r *runner) record(n *node, status string, attrs plans.Attrs) error {
 		res.UpdatedAt = time.Now().UTC()
 		r.st.SetResource(res)
 	}
+}
+
+// write writes the in-memory state through the backend, with a context
+// that survives the run's cancellation. The caller holds r.mu.
+func (r *runner) write() error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.opts.WriteTimeout)
 	defer cancel()
 	if err := r.backend.Write(ctx, r.st); err != nil {

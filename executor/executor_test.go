@@ -528,3 +528,88 @@ func TestStateWriteFailureStopsRun(t *testing.T) {
 		t.Errorf("skipped = %v", got)
 	}
 }
+
+// countingBackend counts the writes that reach a backend.
+type countingBackend struct {
+	state.Backend
+	writes atomic.Int64
+}
+
+func (b *countingBackend) Write(ctx context.Context, s *state.State) error {
+	b.writes.Add(1)
+	return b.Backend.Write(ctx, s)
+}
+
+// A finished change's done record rides on the next change's in-progress
+// write: one write per change plus the last done record, not two per
+// change. Every finished event still finds its record done on disk, and a
+// dependent starts only once its dependency is done on disk.
+func TestDoneRecordRidesOnNextWrite(t *testing.T) {
+	var changes []*plans.Change
+	for i := range 6 {
+		changes = append(changes, change(tbl(fmt.Sprintf("app.public.t%d", i)), plans.Create))
+	}
+	last := tbl("app.public.last")
+	var all []addrs.Addr
+	for _, c := range changes {
+		all = append(all, c.Addr)
+	}
+	changes = append(changes, change(last, plans.Create, all...))
+	p := &plans.Plan{Changes: changes}
+	local, path := newBackend(t)
+	b := &countingBackend{Backend: local}
+	f := newFake()
+	var mu sync.Mutex
+	var checkErrs []string
+	fail := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		checkErrs = append(checkErrs, fmt.Sprintf(format, args...))
+	}
+	f.during = func(ch *plans.Change) {
+		if ch.Addr != last {
+			return
+		}
+		st := readState(t, path)
+		for _, a := range all {
+			if r := st.Resource(a.String()); r == nil || r.Status != state.StatusDone {
+				fail("%s started while %s is recorded %+v on disk", last, a, r)
+			}
+		}
+	}
+	finished := 0
+	onEvent := func(e Event) {
+		if e.Type != EventFinished {
+			return
+		}
+		mu.Lock()
+		finished++
+		mu.Unlock()
+		if r := readState(t, path).Resource(e.Change.Addr.String()); r == nil || r.Status != state.StatusDone {
+			fail("finished event of %s with %+v on disk, want done", e.Change.Addr, r)
+		}
+	}
+	st := state.New()
+	res, err := Run(context.Background(), p, f, b, st, Options{Parallelism: 1, OnEvent: onEvent})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for _, e := range checkErrs {
+		t.Error(e)
+	}
+	if len(res.Applied) != 7 || finished != 7 {
+		t.Fatalf("applied %d, finished events %d, want 7", len(res.Applied), finished)
+	}
+	// t0..t5: six in-progress writes, each carrying the previous done
+	// record; t5's done record is written alone (last depends on it);
+	// last: in progress, then its done record at the end.
+	if got := b.writes.Load(); got != 9 {
+		t.Errorf("%d state writes, want 9 (one per change, plus the done records nothing else carried)", got)
+	}
+	disk := readState(t, path)
+	for _, c := range changes {
+		if r := disk.Resource(c.Addr.String()); r == nil || r.Status != state.StatusDone {
+			t.Errorf("%s recorded %+v at the end, want done", c.Addr, r)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,13 @@ type Local struct {
 	lockFile *os.File
 	// tookOver is the dead holder's lock the last Lock took over.
 	tookOver *LockInfo
+	// written is the file this instance wrote last, with its lineage and
+	// serial: when the file still holds exactly these bytes, Write knows
+	// its lineage and serial without decoding it again (with thousands of
+	// resources the decode cost more than the rest of the write).
+	written        []byte
+	writtenLineage string
+	writtenSerial  uint64
 }
 
 var _ Backend = (*Local)(nil)
@@ -80,11 +88,27 @@ func (l *Local) Write(ctx context.Context, s *State) error {
 	if info, err := readLockFile(l.LockPath()); err == nil && info.ID != l.held {
 		return fmt.Errorf("write state %s: %w", l.path, l.lockedError(info))
 	}
-	stored, exists, err := l.read()
-	if err != nil {
-		return fmt.Errorf("write state: %w", err)
+	prev, err := os.ReadFile(l.path)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("write state: read state %s: %w", l.path, err)
 	}
-	lineage, serial, err := CheckWrite(l.Describe(), s, exists, stored.Lineage, stored.Serial)
+	var storedLineage string
+	var storedSerial uint64
+	switch {
+	case !exists:
+	case l.written != nil && bytes.Equal(prev, l.written):
+		// Unchanged since this instance wrote it: decoding it again
+		// would give what we know.
+		storedLineage, storedSerial = l.writtenLineage, l.writtenSerial
+	default:
+		stored, err := Decode(prev)
+		if err != nil {
+			return fmt.Errorf("write state: read state %s: %w", l.path, err)
+		}
+		storedLineage, storedSerial = stored.Lineage, stored.Serial
+	}
+	lineage, serial, err := CheckWrite(l.Describe(), s, exists, storedLineage, storedSerial)
 	if err != nil {
 		return err
 	}
@@ -93,19 +117,17 @@ func (l *Local) Write(ctx context.Context, s *State) error {
 		return fmt.Errorf("write state %s: %w", l.path, err)
 	}
 	if exists {
-		// Keep the state this write replaces: when the state file is
-		// deleted or damaged, the backup is the way back.
-		prev, err := os.ReadFile(l.path)
-		if err != nil {
-			return fmt.Errorf("write state %s: read the previous state for its backup: %w", l.path, err)
-		}
+		// Keep the state this write replaces (the bytes read above): when
+		// the state file is deleted or damaged, the backup is the way back.
 		if err := writeFileAtomic(l.BackupPath(), prev); err != nil {
 			return fmt.Errorf("write state backup %s: %w", l.BackupPath(), err)
 		}
 	}
+	l.written = nil
 	if err := writeFileAtomic(l.path, data); err != nil {
 		return fmt.Errorf("write state %s: %w", l.path, err)
 	}
+	l.written, l.writtenLineage, l.writtenSerial = data, lineage, serial
 	s.Lineage, s.Serial = lineage, serial
 	if s.Version == 0 {
 		s.Version = FormatVersion

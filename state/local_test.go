@@ -264,3 +264,34 @@ func TestLocalDescribe(t *testing.T) {
 		t.Fatalf("Describe() = %q", got)
 	}
 }
+
+// Write skips decoding a file it wrote itself; a file changed since by
+// another writer must still be decoded and checked.
+func TestLocalWriteChecksFileChangedByAnotherWriter(t *testing.T) {
+	ctx := context.Background()
+	l1 := newLocal(t)
+	s1 := New()
+	if err := l1.Write(ctx, s1); err != nil {
+		t.Fatal(err)
+	}
+	l2 := NewLocal(l1.Path())
+	s2, err := l2.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.SetResource(&Resource{Address: "other"})
+	if err := l2.Write(ctx, s2); err != nil {
+		t.Fatal(err)
+	}
+	s1.SetResource(&Resource{Address: "stale"})
+	if err := l1.Write(ctx, s1); !errors.Is(err, ErrStaleSerial) {
+		t.Fatalf("write over a file another writer changed: %v, want a stale-serial conflict", err)
+	}
+	// A damaged file is refused, not copied over the good backup.
+	if err := os.WriteFile(l2.Path(), []byte("{damaged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := l2.Write(ctx, s2); err == nil || !strings.Contains(err.Error(), "invalid JSON") {
+		t.Fatalf("write over a damaged file: %v, want a decode error", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/database-replicator/database-replicator/providers/postgres/datacopy"
 	"github.com/database-replicator/database-replicator/providers/postgres/schemadump"
+	"github.com/jackc/pgx/v5"
 )
 
 // postDataOnce is one database's post-data dump.
@@ -141,8 +142,12 @@ func (p *Provider) postDataItems(ctx context.Context, ep Endpoints, replication,
 // buildWithTable builds a copied table's indexes and primary key, unique,
 // check and exclusion constraints right after its copy, while other tables
 // are still being copied, then analyzes it. Foreign keys, triggers and the
-// rest wait for post-data.
-func (p *Provider) buildWithTable(ctx context.Context, ep Endpoints, replication string, ref lang.TableRef) error {
+// rest wait for post-data. conn, when not nil, is an open connection to the
+// table's database on the target that is free to use (the copy's, after
+// its commit): the builds and the ANALYZE run on it, which saves opening
+// two connections per table; its session settings are changed. When nil,
+// a connection is opened for them.
+func (p *Provider) buildWithTable(ctx context.Context, ep Endpoints, replication string, ref lang.TableRef, conn *pgx.Conn) error {
 	items, err := p.postDataItems(ctx, ep, replication, ref.Database)
 	if err != nil {
 		return err
@@ -154,15 +159,17 @@ func (p *Provider) buildWithTable(ctx context.Context, ep Endpoints, replication
 			mine = append(mine, it)
 		}
 	}
-	target := ep.Target.WithDatabase(ref.Database)
-	if err := schemadump.ApplyPostData(ctx, target, mine, 1); err != nil {
+	if conn == nil {
+		c, err := conninfo.Connect(ctx, ep.Target.WithDatabase(ref.Database))
+		if err != nil {
+			return err
+		}
+		defer c.Close(context.Background())
+		conn = c
+	}
+	if err := schemadump.ApplyPostDataOn(ctx, conn, mine); err != nil {
 		return err
 	}
-	conn, err := conninfo.Connect(ctx, target)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "ANALYZE "+table.String()); err != nil {
 		return fmt.Errorf("analyze %s: %w", table, err)
 	}

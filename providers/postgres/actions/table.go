@@ -118,7 +118,7 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *plans.Change, pro
 		if err != nil {
 			return nil, err
 		}
-		if err := p.buildWithTable(ctx, ep, c.Addr.Replication, ref); err != nil {
+		if err := p.buildWithTable(ctx, ep, c.Addr.Replication, ref, dst); err != nil {
 			return nil, err
 		}
 		out.CopiedRows, out.CopiedBytes, out.Parts = &stats.Rows, &stats.Bytes, &parts
@@ -135,7 +135,7 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *plans.Change, pro
 	if err != nil {
 		return nil, err
 	}
-	if err := p.buildWithTable(ctx, ep, c.Addr.Replication, ref); err != nil {
+	if err := p.buildWithTable(ctx, ep, c.Addr.Replication, ref, dst); err != nil {
 		return nil, err
 	}
 	out.CopiedRows, out.CopiedBytes = &stats.Rows, &stats.Bytes

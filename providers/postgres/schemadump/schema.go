@@ -836,29 +836,69 @@ func ApplyPostData(ctx context.Context, dst conninfo.Info, items []PostDataItem,
 				return err
 			}
 			defer put(c)
-			for attempt := 0; ; attempt++ {
-				_, err = c.Exec(ctx, it.SQL)
-				switch code := conninfo.ErrCode(err); {
-				case err == nil, code == "42P07", code == "42710":
-					return nil
-				case code == "42P16" && it.Kind == "CONSTRAINT" && strings.Contains(it.SQL, " PRIMARY KEY "):
-					return nil // the table has its primary key already
-				case code == "40P01" && attempt < 5: // deadlock_detected
-					select {
-					case <-ctx.Done():
-						return ctx.Err()
-					case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
-					}
-					continue
-				}
-				return err
-			}
+			return execPostDataItem(ctx, c, it)
 		})
 		if len(errs) > 0 {
 			return fmt.Errorf("apply post-data on %s: %w", dst.Redacted(), errors.Join(errs...))
 		}
 	}
 	return nil
+}
+
+// ApplyPostDataOn runs post-data items one at a time on conn, in the
+// groups and order of ApplyPostData and with its handling of existing
+// objects and deadlocks. It first sets conn's session up as ApplyPostData
+// does (search_path empty, timeouts off, ...): the caller must not rely on
+// the session's earlier settings afterwards. It saves the connection
+// ApplyPostData would open, which matters when a small table's indexes
+// are built right after its copy on the copy's own connection.
+func ApplyPostDataOn(ctx context.Context, conn *pgx.Conn, items []PostDataItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	groups := map[int][]PostDataItem{}
+	for _, it := range splitForeignKeys(items) {
+		r := postDataRank(it.Kind)
+		groups[r] = append(groups[r], it)
+	}
+	ranks := make([]int, 0, len(groups))
+	for r := range groups {
+		ranks = append(ranks, r)
+	}
+	sort.Ints(ranks)
+	if _, err := conn.Exec(ctx, postDataSession); err != nil {
+		return fmt.Errorf("apply post-data: prepare session: %w", err)
+	}
+	for _, r := range ranks {
+		for _, it := range groups[r] {
+			if err := execPostDataItem(ctx, conn, it); err != nil {
+				return fmt.Errorf("apply post-data: %s %q: %w", it.Kind, it.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// execPostDataItem runs one post-data item on c. An object that already
+// exists counts as done; a deadlock is retried a few times.
+func execPostDataItem(ctx context.Context, c *pgx.Conn, it PostDataItem) error {
+	for attempt := 0; ; attempt++ {
+		_, err := c.Exec(ctx, it.SQL)
+		switch code := conninfo.ErrCode(err); {
+		case err == nil, code == "42P07", code == "42710":
+			return nil
+		case code == "42P16" && it.Kind == "CONSTRAINT" && strings.Contains(it.SQL, " PRIMARY KEY "):
+			return nil // the table has its primary key already
+		case code == "40P01" && attempt < 5: // deadlock_detected
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
+			}
+			continue
+		}
+		return err
+	}
 }
 
 // runParallel runs fn on every item with at most par at once and returns
