@@ -24,6 +24,12 @@ func (b *builder) schemaRepair(ds *DatabaseScope) schemacompare.Repair {
 	inScope := map[[2]string]*TableScope{}
 	filtered := false
 	for _, ts := range ds.Tables {
+		if ts.Remapped() {
+			// The catalogs' records name tables by their own names:
+			// only missing tables and columns are compared (build.go,
+			// through sourceNamedTarget).
+			return schemacompare.Repair{}
+		}
 		inScope[[2]string{ts.Ref.Schema, ts.Ref.Table}] = ts
 		filtered = filtered || (ts.Filter != "" && !ts.SchemaOnly)
 	}

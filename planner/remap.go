@@ -1,0 +1,87 @@
+package planner
+
+import (
+	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
+)
+
+// checkRemapCollisions reports, as errors, tables in scope that would
+// land under one name on the target: a table remapped onto the name of
+// another table in scope, or two remapped onto one name (the decoder
+// catches the cases it can see without the source's tables).
+func (b *builder) checkRemapCollisions(scope *Scope) {
+	for _, ds := range scope.Databases {
+		seen := map[lang.TableRef]*TableScope{}
+		for _, ts := range ds.Tables {
+			prev := seen[ts.Target]
+			if prev == nil {
+				seen[ts.Target] = ts
+				continue
+			}
+			first, second := prev, ts
+			if !second.Remapped() {
+				first, second = ts, prev
+			}
+			b.diags.AddError(CodeRemapCollision, b.addr("table", second.Ref.String()).String(), "Two tables remapped onto one target name",
+				"%s is remapped to %s.%s on %s, the name %s has there too. Give it another target in its table block (or a table block with its own target when a schema block moves it).",
+				second.Ref, lang.QuoteIdent(ts.Target.Schema), lang.QuoteIdent(ts.Target.Table), b.dstName, first.Ref)
+		}
+	}
+}
+
+// sourceNamedTarget returns the target server as the planner compares it
+// with the source: every remapped table of the scope under its source
+// name (and a table that happens to have a source name of a remapped
+// table on the target hidden), so that the comparisons of tables,
+// columns, partitions and identities work unchanged. Other databases and
+// servers without remapping are returned as they are; the server itself
+// is never modified (another replication may share it).
+func sourceNamedTarget(dst *catalog.Server, scope *Scope) *catalog.Server {
+	var view *catalog.Server
+	for _, ds := range scope.Databases {
+		tdb := dst.Database(ds.Name)
+		if tdb == nil {
+			continue
+		}
+		byTarget := map[[2]string]*TableScope{}
+		hidden := map[[2]string]bool{}
+		for _, ts := range ds.Tables {
+			if ts.Remapped() {
+				byTarget[[2]string{ts.Target.Schema, ts.Target.Table}] = ts
+				hidden[[2]string{ts.Ref.Schema, ts.Ref.Table}] = true
+			}
+		}
+		if len(byTarget) == 0 {
+			continue
+		}
+		if view == nil {
+			cp := *dst
+			cp.Databases = append([]*catalog.Database{}, dst.Databases...)
+			view = &cp
+		}
+		db := *tdb
+		db.Tables = nil
+		for _, t := range tdb.Tables {
+			k := [2]string{t.Schema, t.Name}
+			if ts := byTarget[k]; ts != nil {
+				renamed := *t
+				renamed.Schema, renamed.Name = ts.Ref.Schema, ts.Ref.Table
+				db.Tables = append(db.Tables, &renamed)
+				continue
+			}
+			if hidden[k] {
+				continue
+			}
+			db.Tables = append(db.Tables, t)
+		}
+		for i, d := range view.Databases {
+			if d.Name == ds.Name {
+				view.Databases[i] = &db
+			}
+		}
+	}
+	if view == nil {
+		return dst
+	}
+	return view
+}
