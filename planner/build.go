@@ -602,7 +602,8 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *p
 		}
 	}
 	if ts.Remapped() && c.Reason != "" {
-		c.Reason += fmt.Sprintf(" (remapped: %s.%s -> %s.%s)", lang.QuoteIdent(ts.Ref.Schema), lang.QuoteIdent(ts.Ref.Table), lang.QuoteIdent(ts.Target.Schema), lang.QuoteIdent(ts.Target.Table))
+		from, to := lang.TableRef{Schema: ts.Ref.Schema, Table: ts.Ref.Table}, lang.TableRef{Schema: ts.Target.Schema, Table: ts.Target.Table}
+		c.Reason += fmt.Sprintf(" (remapped: %s -> %s)", from, to)
 	}
 	if c.Action == plans.Replace && b.r.Policy.PreventDestroy {
 		b.diags.AddError(CodePreventDestroyTruncate, a.String(), "prevent_destroy forbids truncating a table",

@@ -23,8 +23,8 @@ func (b *builder) checkRemapCollisions(scope *Scope) {
 				first, second = ts, prev
 			}
 			b.diags.AddError(CodeRemapCollision, b.addr("table", second.Ref.String()).String(), "Two tables remapped onto one target name",
-				"%s is remapped to %s.%s on %s, the name %s has there too. Give it another target in its table block (or a table block with its own target when a schema block moves it).",
-				second.Ref, lang.QuoteIdent(ts.Target.Schema), lang.QuoteIdent(ts.Target.Table), b.dstName, first.Ref)
+				"%s is remapped to %s on %s, the name %s has there too. Give it another target in its table block (or a table block with its own target when a schema block moves it).",
+				second.Ref, lang.TableRef{Schema: ts.Target.Schema, Table: ts.Target.Table}, b.dstName, first.Ref)
 		}
 	}
 }

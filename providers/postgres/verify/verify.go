@@ -28,6 +28,9 @@ import (
 type Verdict struct {
 	// Table is the table reference, db.schema.table.
 	Table string `json:"table"`
+	// Target is the table's reference on the target when it is remapped
+	// there (db.schema.table); "" when it has the source's name.
+	Target string `json:"target,omitempty"`
 	// Result is "equal" or "DIFFERENT".
 	Result string `json:"result"`
 	// Seconds is how long the comparison took.
@@ -237,12 +240,19 @@ func Database(ctx context.Context, in DatabaseInput) ([]Verdict, int, error) {
 			cols[i] = c.Name
 		}
 		start := time.Now()
-		res, err := compare.VerifyTable(ctx, src, dst, compare.VerifyRequest{Schema: ts.Ref.Schema, Table: ts.Ref.Table,
-			Columns: cols, PrimaryKey: ts.Source.PrimaryKey, SourceFilter: filter, MaxKeys: in.MaxKeys})
+		req := compare.VerifyRequest{Schema: ts.Ref.Schema, Table: ts.Ref.Table,
+			Columns: cols, PrimaryKey: ts.Source.PrimaryKey, SourceFilter: filter, MaxKeys: in.MaxKeys}
+		if ts.Remapped() {
+			req.TargetSchema, req.TargetTable = ts.Target.Schema, ts.Target.Table
+		}
+		res, err := compare.VerifyTable(ctx, src, dst, req)
 		if err != nil {
 			return nil, 0, err
 		}
 		v := Verdict{Table: ts.Ref.String(), Result: Equal, Seconds: time.Since(start).Seconds(), Detail: res}
+		if ts.Remapped() {
+			v.Target = ts.Target.String()
+		}
 		if !res.Equal {
 			v.Result = Different
 			differ++
