@@ -3,6 +3,7 @@ package planner
 import (
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
+	"github.com/database-replicator/database-replicator/providers/postgres/schemacompare"
 )
 
 // checkRemapCollisions reports, as errors, tables in scope that would
@@ -84,4 +85,64 @@ func sourceNamedTarget(dst *catalog.Server, scope *Scope) *catalog.Server {
 		return dst
 	}
 	return view
+}
+
+// SchemaCompareScope returns what a schema comparison (schemacompare.Diff)
+// of the database compares when tables are remapped: inScope keeps the
+// tables in scope that keep their names (a remapped table's catalog
+// records carry its other name on each side: its rows are compared, and
+// apply's restore and drift repair name it by its target name), and
+// ignore drops the differences remapping makes by design: the target
+// schemas it created, and the sequences owned by remapped tables (moved
+// with them).
+func (d *DatabaseScope) SchemaCompareScope(selected func(lang.TableRef) bool) (inScope func(schema, table string) bool, ignore func(schemacompare.Difference) bool) {
+	keep := map[[2]string]bool{}
+	createdSchemas := map[string]bool{}
+	moved := map[[2]string]string{} // remapped source table -> target schema
+	for _, ts := range d.Tables {
+		if ts.Remapped() {
+			moved[[2]string{ts.Ref.Schema, ts.Ref.Table}] = ts.Target.Schema
+			createdSchemas[ts.Target.Schema] = true
+			continue
+		}
+		if selected == nil || selected(ts.Ref) {
+			keep[[2]string{ts.Ref.Schema, ts.Ref.Table}] = true
+		}
+	}
+	ignored := map[[2]string]bool{}
+	if d.Source != nil {
+		for _, s := range d.Source.Schemas {
+			delete(createdSchemas, s)
+		}
+		for _, s := range d.Source.Sequences {
+			if to, ok := moved[[2]string{s.Schema, s.OwnedByTable}]; ok && s.OwnedByTable != "" {
+				ignored[[2]string{"sequence", qualified(s.Schema, s.Name)}] = true
+				ignored[[2]string{"sequence", qualified(to, s.Name)}] = true
+			}
+		}
+	}
+	for s := range createdSchemas {
+		ignored[[2]string{"schema", quotePart(s)}] = true
+	}
+	inScope = func(schema, table string) bool { return keep[[2]string{schema, table}] }
+	ignore = func(diff schemacompare.Difference) bool { return ignored[[2]string{diff.Kind, diff.Object}] }
+	return inScope, ignore
+}
+
+// qualified renders schema.name as schemacompare names objects:
+// identifiers quoted where needed.
+func qualified(schema, name string) string { return quotePart(schema) + "." + quotePart(name) }
+
+// quotePart quotes an identifier unless it is a plain lower-case name.
+func quotePart(s string) string {
+	plain := s != ""
+	for i, c := range s {
+		if !(c == '_' || (c >= 'a' && c <= 'z') || (i > 0 && (c >= '0' && c <= '9' || c == '$'))) {
+			plain = false
+		}
+	}
+	if plain {
+		return s
+	}
+	return lang.QuoteIdent(s)
 }

@@ -158,21 +158,24 @@ func Schema(ctx context.Context, in DatabaseInput) (SchemaVerdict, error) {
 	if err != nil {
 		return SchemaVerdict{}, err
 	}
-	inScope := map[[2]string]bool{}
-	for _, ts := range in.Scope.Tables {
-		if Selected(in.Tables, ts.Ref) {
-			inScope[[2]string{ts.Ref.Schema, ts.Ref.Table}] = true
-		}
-	}
+	// A remapped table's rows are compared (Database); its catalog
+	// records carry other names on each side and are left out.
+	inScope, ignore := in.Scope.SchemaCompareScope(func(ref lang.TableRef) bool { return Selected(in.Tables, ref) })
 	scope := schemacompare.Scope{
-		Tables:         func(schema, table string) bool { return inScope[[2]string{schema, table}] },
+		Tables:         inScope,
 		TablesOnly:     len(in.Tables) > 0,
 		SequenceValues: schemacompare.ValuesNotBehind,
 	}
 	if in.Method == lang.SyncNone {
 		scope.SequenceValues = schemacompare.ValuesEqual
 	}
-	diffs, n := schemacompare.Diff(src, dst, scope)
+	all, n := schemacompare.Diff(src, dst, scope)
+	var diffs []schemacompare.Difference
+	for _, d := range all {
+		if !ignore(d) {
+			diffs = append(diffs, d)
+		}
+	}
 	v := SchemaVerdict{Database: name, Result: Equal, Objects: n, Differences: diffs}
 	if len(diffs) > 0 {
 		v.Result = Different
