@@ -90,52 +90,52 @@ func TestRemapDiagnostics(t *testing.T) {
     target = "s2.t"
   }
 `), summary: "Remapping needs the stream engine", detail: `"auto"`, line: 7},
-		{name: "two tables onto one", code: CodeRemapCollision, src: repl(streamSync+`  table "a.s1.t" {
+		{name: "two tables onto one", code: CodeRemapCollision, src: repl(streamSync + `  table "a.s1.t" {
     target = "s2.t"
   }
   table "a.s3.t" {
     target = "s2.t"
   }
 `), summary: "Two sources remapped onto one target", detail: "Give each its own target", line: 13},
-		{name: "two schemas onto one", code: CodeRemapCollision, src: repl(streamSync+`  schema "a.s1" {
+		{name: "two schemas onto one", code: CodeRemapCollision, src: repl(streamSync + `  schema "a.s1" {
     target = "s2"
   }
   schema "a.s3" {
     target = "s2"
   }
 `), summary: "Two sources remapped onto one target", detail: "table blocks", line: 13},
-		{name: "table onto itself", code: CodeInvalidRemapTarget, src: repl(streamSync+`  table "a.s1.t" {
+		{name: "table onto itself", code: CodeInvalidRemapTarget, src: repl(streamSync + `  table "a.s1.t" {
     target = "s1.t"
   }
 `), summary: "Table remapped onto itself", line: 10},
-		{name: "table across databases", code: CodeInvalidRemapTarget, src: repl(streamSync+`  table "a.s1.t" {
+		{name: "table across databases", code: CodeInvalidRemapTarget, src: repl(streamSync + `  table "a.s1.t" {
     target = "b.s2.t"
   }
 `), summary: "Invalid table target", detail: "within its database", line: 10},
-		{name: "schema target with dot", code: CodeInvalidRemapTarget, src: repl(streamSync+`  schema "a.s1" {
+		{name: "schema target with dot", code: CodeInvalidRemapTarget, src: repl(streamSync + `  schema "a.s1" {
     target = "x.y"
   }
 `), summary: "Invalid schema target", line: 10},
-		{name: "schema onto itself", code: CodeInvalidRemapTarget, src: repl(streamSync+`  schema "a.s1" {
+		{name: "schema onto itself", code: CodeInvalidRemapTarget, src: repl(streamSync + `  schema "a.s1" {
     target = "s1"
   }
 `), summary: "Schema remapped onto itself", line: 10},
-		{name: "schema label", code: CodeInvalidTableReference, src: repl(streamSync+`  schema "a.s1.t" {
+		{name: "schema label", code: CodeInvalidTableReference, src: repl(streamSync + `  schema "a.s1.t" {
     target = "s2"
   }
 `), summary: "Invalid schema reference", line: 9},
-		{name: "duplicate schema", code: CodeDuplicateBlock, src: repl(streamSync+`  schema "a.s1" {
+		{name: "duplicate schema", code: CodeDuplicateBlock, src: repl(streamSync + `  schema "a.s1" {
     target = "s2"
   }
   schema "a.s1" {
     target = "s3"
   }
 `), summary: "Duplicate schema block", line: 12},
-		{name: "schema missing target", code: CodeMissingAttribute, src: repl(streamSync+`  schema "a.s1" {
+		{name: "schema missing target", code: CodeMissingAttribute, src: repl(streamSync + `  schema "a.s1" {
   }
 `), summary: "Missing required argument", line: 0},
 		{name: "schema outside databases", code: CodeTableNotInDatabases, src: repl(`  databases = ["b"]
-`+streamSync+`  schema "a.s1" {
+` + streamSync + `  schema "a.s1" {
     target = "s2"
   }
 `), summary: "Table outside the replicated databases", line: 10},

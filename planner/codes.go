@@ -162,4 +162,3 @@ const (
 	// target (a remapped table onto another's name).
 	CodeRemapCollision diag.Code = "plan.remap-collision"
 )
-

@@ -198,7 +198,7 @@ func skipIdent(s string, i int) int {
 }
 
 // skipString returns the index after the string literal that starts at i
-// ('' inside is one quote; a backslash escapes in E'' strings, which
+// (” inside is one quote; a backslash escapes in E” strings, which
 // pg_dump does not write for names).
 func skipString(s string, i int) int {
 	j := i + 1

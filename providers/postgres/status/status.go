@@ -38,9 +38,9 @@ type Row struct {
 	// Remapped lists the configured remappings of the database, each
 	// "schema.table -> schema.table" (a table block's target) or
 	// "schema.* -> schema.*" (a schema block's), as the stream applies them.
-	Remapped []string `json:"remapped,omitempty"`
-	Slot         string         `json:"slot,omitempty"`
-	SlotActive   bool           `json:"slot_active"`
+	Remapped   []string `json:"remapped,omitempty"`
+	Slot       string   `json:"slot,omitempty"`
+	SlotActive bool     `json:"slot_active"`
 	// WALStatus is the slot's wal_status ("lost": its WAL is gone).
 	WALStatus string `json:"wal_status,omitempty"`
 	// LagKnown is false when there is no lag to measure (no slot, a lost
