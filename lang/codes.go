@@ -119,6 +119,15 @@ const (
 	// CodeOverlappingTargets: two replications write the same database to
 	// one target (warning).
 	CodeOverlappingTargets diag.Code = "config.overlapping-targets"
+	// CodeInvalidRemapTarget: a table or schema block's target that does
+	// not parse, or names the source itself.
+	CodeInvalidRemapTarget diag.Code = "config.invalid-remap-target"
+	// CodeRemapCollision: two source tables or schemas remapped onto one
+	// target name.
+	CodeRemapCollision diag.Code = "config.remap-collision"
+	// CodeRemapNeedsStream: a remapping with a sync method other than
+	// stream.
+	CodeRemapNeedsStream diag.Code = "config.remap-needs-stream"
 	// CodeTOMLUnknownKey: a TOML key the predecessor's format does not have.
 	CodeTOMLUnknownKey diag.Code = "config.toml-unknown-key"
 )

@@ -88,6 +88,8 @@ type Replication struct {
 	SchemaOnly []TableRef
 	// Tables holds the per-table settings (`table` blocks), in order.
 	Tables []*TableConfig
+	// Schemas holds the per-schema settings (`schema` blocks), in order.
+	Schemas []*SchemaConfig
 
 	Snapshot Snapshot
 	Sync     Sync
@@ -105,7 +107,53 @@ type TableConfig struct {
 	TimeWindow *TimeWindow
 	// ReplicaIdentity is "" (leave as is), "default" or "full".
 	ReplicaIdentity string
-	DeclRange       hcl.Range
+	// TargetSchema and TargetTable are the name the table has on the
+	// target (`target = "schema.table"`); both empty when it keeps its
+	// source name (or its schema block's).
+	TargetSchema string
+	TargetTable  string
+	DeclRange    hcl.Range
+}
+
+// SchemaConfig is a `schema "db.schema"` block.
+type SchemaConfig struct {
+	Database string
+	Schema   string
+	// Target is the schema the tables of Schema land in on the target
+	// (`target = "s2"`); never empty after decoding.
+	Target    string
+	DeclRange hcl.Range
+}
+
+// TargetOf returns the name ref has on the target: its table block's
+// target, else its schema block's target schema, else ref itself. The
+// database never changes.
+func (r *Replication) TargetOf(ref TableRef) TableRef {
+	for _, t := range r.Tables {
+		if t.TargetTable != "" && t.Ref == ref {
+			return TableRef{Database: ref.Database, Schema: t.TargetSchema, Table: t.TargetTable}
+		}
+	}
+	for _, s := range r.Schemas {
+		if s.Database == ref.Database && s.Schema == ref.Schema {
+			return TableRef{Database: ref.Database, Schema: s.Target, Table: ref.Table}
+		}
+	}
+	return ref
+}
+
+// Remaps reports whether any table of the replication lands under another
+// name on the target.
+func (r *Replication) Remaps() bool {
+	if len(r.Schemas) > 0 {
+		return true
+	}
+	for _, t := range r.Tables {
+		if t.TargetTable != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Predicate returns the SQL row filter this table block implies, or "" when

@@ -30,6 +30,7 @@ var replicationSchema = &hcl.BodySchema{
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "table", LabelNames: []string{"ref"}},
+		{Type: "schema", LabelNames: []string{"ref"}},
 		{Type: "snapshot"},
 		{Type: "sync"},
 		{Type: "policy"},
@@ -37,8 +38,12 @@ var replicationSchema = &hcl.BodySchema{
 }
 
 var tableSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "where"}, {Name: "replica_identity"}},
+	Attributes: []hcl.AttributeSchema{{Name: "where"}, {Name: "replica_identity"}, {Name: "target"}},
 	Blocks:     []hcl.BlockHeaderSchema{{Type: "time_window"}},
+}
+
+var schemaBlockSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "target", Required: true}},
 }
 
 var timeWindowSchema = &hcl.BodySchema{
@@ -100,6 +105,17 @@ type replInfo struct {
 	tableRanges map[string][]hcl.Range
 	// tables are the table blocks with their positions.
 	tables []tableInfo
+	// remaps are the target attributes of table and schema blocks.
+	remaps []remapInfo
+}
+
+// remapInfo is one decoded target attribute: what it moves, where to.
+type remapInfo struct {
+	attr *hcl.Attribute
+	// what is "table db.s1.t" or "schema db.s1", for messages.
+	what string
+	// to is the target table (Table "" for a schema block).
+	to TableRef
 }
 
 type tableInfo struct {
@@ -108,6 +124,8 @@ type tableInfo struct {
 	// filterRange points at the where attribute or time_window block.
 	filterRange *hcl.Range
 	filterName  string
+	// targetAttr is the target attribute, when the block remaps the table.
+	targetAttr *hcl.Attribute
 }
 
 // decodeReplication decodes one replication block.
@@ -182,6 +200,9 @@ func (d *decoder) decodeReplication(b *hcl.Block, ctx *hcl.EvalContext) {
 				info.tables = append(info.tables, ti)
 			}
 			continue
+		case "schema":
+			d.decodeSchemaBlock(blk, ctx, r, info)
+			continue
 		}
 		if prev, ok := seen[blk.Type]; ok {
 			d.errorf(CodeDuplicateBlock, blk.DefRange.Ptr(), fmt.Sprintf("Duplicate %s block", blk.Type),
@@ -199,6 +220,7 @@ func (d *decoder) decodeReplication(b *hcl.Block, ctx *hcl.EvalContext) {
 		}
 	}
 	d.checkTableRules(r, info)
+	d.checkRemaps(r, info)
 }
 
 // endpointRef decodes `source = source.NAME` or `target = target.NAME` by
@@ -439,6 +461,9 @@ func (d *decoder) decodeTable(b *hcl.Block, ctx *hcl.EvalContext, r *Replication
 		if s, ok := d.enumAttr(a, ctx, []string{"default", "full"}); ok {
 			tc.ReplicaIdentity = s
 		}
+	}
+	if a, ok := content.Attributes["target"]; ok {
+		d.decodeTableTarget(a, ctx, tc, &ti)
 	}
 	var firstTW *hcl.Block
 	for _, blk := range content.Blocks {

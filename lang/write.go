@@ -330,7 +330,15 @@ func writeReplication(b *hclwrite.Body, r *Replication) {
 			if t.ReplicaIdentity != "" {
 				tb.SetAttributeValue("replica_identity", cty.StringVal(t.ReplicaIdentity))
 			}
+			if t.TargetTable != "" {
+				tb.SetAttributeValue("target", cty.StringVal(quotePart(t.TargetSchema)+"."+quotePart(t.TargetTable)))
+			}
 		}
+	}
+	for _, sc := range r.Schemas {
+		b.AppendNewline()
+		sb := b.AppendNewBlock("schema", []string{quotePart(sc.Database) + "." + quotePart(sc.Schema)}).Body()
+		sb.SetAttributeValue("target", cty.StringVal(quotePart(sc.Target)))
 	}
 	writeSnapshot(b, r.Snapshot)
 	writeSync(b, r.Sync)

@@ -71,8 +71,18 @@ func sameConfig(t *testing.T, got, want *Config) {
 		}
 		for j, wt := range w.Tables {
 			gt := g.Tables[j]
-			if gt.Ref != wt.Ref || gt.Where != wt.Where || gt.ReplicaIdentity != wt.ReplicaIdentity || !reflect.DeepEqual(gt.TimeWindow, wt.TimeWindow) {
+			if gt.Ref != wt.Ref || gt.Where != wt.Where || gt.ReplicaIdentity != wt.ReplicaIdentity || !reflect.DeepEqual(gt.TimeWindow, wt.TimeWindow) ||
+				gt.TargetSchema != wt.TargetSchema || gt.TargetTable != wt.TargetTable {
 				t.Errorf("replication %q table %d: got %+v %+v, want %+v %+v", w.Name, j, gt, gt.TimeWindow, wt, wt.TimeWindow)
+			}
+		}
+		if len(g.Schemas) != len(w.Schemas) {
+			t.Errorf("replication %q schemas: got %d, want %d", w.Name, len(g.Schemas), len(w.Schemas))
+			continue
+		}
+		for j, ws := range w.Schemas {
+			if gs := g.Schemas[j]; gs.Database != ws.Database || gs.Schema != ws.Schema || gs.Target != ws.Target {
+				t.Errorf("replication %q schema %d: got %+v, want %+v", w.Name, j, gs, ws)
 			}
 		}
 	}
@@ -205,7 +215,14 @@ replication "one" {
 replication "two" {
   source = source.prod
   target = target.b
+  table "app.s1.t" {
+    target = "s2.\"t.x\""
+  }
+  schema "app.sales" {
+    target = "sales2"
+  }
   sync {
+    method             = "stream"
     reconcile_interval = "7d"
     publication        = "p2"
     subscription       = "s2"

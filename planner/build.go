@@ -166,6 +166,8 @@ func (b *builder) build() {
 	scope, d := ResolveScope(b.r, b.src, b.srcName)
 	*b.diags = append(*b.diags, d...)
 	b.scope = scope
+	b.checkRemapCollisions(scope)
+	b.dst = sourceNamedTarget(b.dst, scope)
 	var why string
 	b.method, why = ResolveMethod(b.r, b.src)
 	*b.diags = append(*b.diags, diag.Diagnostic{Severity: diag.Warning, Code: CodeSyncMethod, Summary: "Sync method: " + string(b.method), Detail: why, Address: "replication." + b.r.Name})
@@ -534,6 +536,9 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *p
 	if b.method == lang.SyncLogical || b.method == lang.SyncStream {
 		after.Publication = b.r.Sync.Publication
 	}
+	if ts.Remapped() {
+		after.TargetSchema, after.TargetTable = ts.Target.Schema, ts.Target.Table
+	}
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: deps}
 	prior := b.prior(a)
 	priorAttrs := priorOf[*plans.TableAttrs](b, a)
@@ -595,6 +600,10 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *p
 		default:
 			c.Before = priorAttrs
 		}
+	}
+	if ts.Remapped() && c.Reason != "" {
+		from, to := lang.TableRef{Schema: ts.Ref.Schema, Table: ts.Ref.Table}, lang.TableRef{Schema: ts.Target.Schema, Table: ts.Target.Table}
+		c.Reason += fmt.Sprintf(" (remapped: %s -> %s)", from, to)
 	}
 	if c.Action == plans.Replace && b.r.Policy.PreventDestroy {
 		b.diags.AddError(CodePreventDestroyTruncate, a.String(), "prevent_destroy forbids truncating a table",

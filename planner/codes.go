@@ -158,4 +158,7 @@ const (
 	// CodeCutoverInProgress: a cutover of a database in scope was
 	// interrupted; only cutover may go on or roll it back.
 	CodeCutoverInProgress diag.Code = "plan.cutover-in-progress"
+	// CodeRemapCollision: two tables in scope land under one name on the
+	// target (a remapped table onto another's name).
+	CodeRemapCollision diag.Code = "plan.remap-collision"
 )

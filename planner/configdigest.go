@@ -38,6 +38,12 @@ func ConfigDigest(cfg *lang.Config) string {
 			tc.DeclRange = zeroRange
 			c.Tables = append(c.Tables, &tc)
 		}
+		c.Schemas = nil
+		for _, sc := range r.Schemas {
+			cp := *sc
+			cp.DeclRange = zeroRange
+			c.Schemas = append(c.Schemas, &cp)
+		}
 		d.Replications = append(d.Replications, c)
 	}
 	if cfg.State != nil {

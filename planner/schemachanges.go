@@ -27,9 +27,16 @@ func (b *builder) schemaRepair(ds *DatabaseScope) schemacompare.Repair {
 		inScope[[2]string{ts.Ref.Schema, ts.Ref.Table}] = ts
 		filtered = filtered || (ts.Filter != "" && !ts.SchemaOnly)
 	}
-	diffs, _ := schemacompare.Diff(src, dst, schemacompare.Scope{
-		Tables: func(schema, table string) bool { return inScope[[2]string{schema, table}] != nil },
-	})
+	// Remapped tables are compared by their missing tables and columns
+	// only (build.go, through sourceNamedTarget).
+	compared, ignore := ds.SchemaCompareScope(nil)
+	all, _ := schemacompare.Diff(src, dst, schemacompare.Scope{Tables: compared})
+	var diffs []schemacompare.Difference
+	for _, d := range all {
+		if !ignore(d) {
+			diffs = append(diffs, d)
+		}
+	}
 	return schemacompare.Statements(src, dst, diffs, schemacompare.DDLOptions{
 		TableBytes: func(schema, table string) int64 {
 			if ts := inScope[[2]string{schema, table}]; ts != nil && ts.Source != nil {

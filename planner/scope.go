@@ -36,7 +36,13 @@ type TableScope struct {
 	Window *lang.TimeWindow
 	// ReplicaIdentity is the identity the configuration asks for ("" = leave).
 	ReplicaIdentity string
+	// Target is the table's name on the target: Ref, or the name a table
+	// or schema block remaps it to (same database).
+	Target lang.TableRef
 }
+
+// Remapped reports whether the table lands under another name.
+func (t *TableScope) Remapped() bool { return t.Target != t.Ref }
 
 // Table returns the scoped table by schema and name, or nil.
 func (d *DatabaseScope) Table(schema, name string) *TableScope {
@@ -127,6 +133,7 @@ func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (
 				continue
 			}
 			ts := &TableScope{Ref: lang.TableRef{Database: name, Schema: t.Schema, Table: t.Name}, Source: t}
+			ts.Target = r.TargetOf(ts.Ref)
 			for _, ref := range r.SchemaOnly {
 				if refMatches(ref, name, t.Schema, t.Name) {
 					ts.SchemaOnly = true

@@ -28,6 +28,19 @@ type TableAttrs struct {
 	CopiedRows, CopiedBytes *int64
 	Parts                   *int
 	FrozenTimeWindow        string
+	// TargetSchema and TargetTable are the table's name on the target
+	// when it is remapped (a table or schema block's target); both ""
+	// when it keeps the source's name.
+	TargetSchema, TargetTable string
+}
+
+// Target returns the table's schema and name on the target: the remapped
+// name, else source's.
+func (a *TableAttrs) Target(schema, table string) (string, string) {
+	if a != nil && a.TargetTable != "" {
+		return a.TargetSchema, a.TargetTable
+	}
+	return schema, table
 }
 
 // Kind implements Attrs.
@@ -63,6 +76,9 @@ func (a *TableAttrs) encode() map[string]any {
 	if a.FrozenTimeWindow != "" {
 		m["frozen_time_window"] = a.FrozenTimeWindow
 	}
+	if a.TargetTable != "" {
+		m["target_schema"], m["target_table"] = a.TargetSchema, a.TargetTable
+	}
 	return m
 }
 
@@ -75,6 +91,7 @@ func decodeTable(f *fields) *TableAttrs {
 		TimeWindow: f.window("time_window", f.m["time_window"]),
 		CopiedRows: f.optInt64("copied_rows"), CopiedBytes: f.optInt64("copied_bytes"), Parts: f.optInt("parts"),
 		FrozenTimeWindow: f.str("frozen_time_window"),
+		TargetSchema:     f.str("target_schema"), TargetTable: f.str("target_table"),
 	}
 }
 

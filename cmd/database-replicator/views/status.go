@@ -3,6 +3,7 @@ package views
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -81,6 +82,11 @@ func (v StatusText) Status(rows []status.Row) error {
 	}
 	if err := v.positions(rows); err != nil {
 		return err
+	}
+	for _, r := range rows {
+		if len(r.Remapped) > 0 {
+			fmt.Fprintf(v.W, "\nRemapped in replication.%s database %q (source -> target): %s\n", r.Replication, r.Database, strings.Join(r.Remapped, ", "))
+		}
 	}
 	for _, r := range rows {
 		if r.Problem != "" {

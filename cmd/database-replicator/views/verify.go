@@ -78,7 +78,11 @@ func (v VerifyText) tables(vs []verify.Verdict) error {
 	w := tabwriter.NewWriter(v.W, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "TABLE\tSOURCE ROWS\tTARGET ROWS\tRESULT\tTIME")
 	for _, x := range vs {
-		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%.2fs\n", x.Table, x.Detail.SourceRows, x.Detail.TargetRows, x.Result, x.Seconds)
+		name := x.Table
+		if x.Target != "" {
+			name += " -> " + x.Target
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%.2fs\n", name, x.Detail.SourceRows, x.Detail.TargetRows, x.Result, x.Seconds)
 	}
 	if err := w.Flush(); err != nil {
 		return err

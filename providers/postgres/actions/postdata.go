@@ -135,6 +135,9 @@ func (p *Provider) postDataItems(ctx context.Context, ep Endpoints, replication,
 		if o.err == nil && p.filtered[k] {
 			o.items = notValidForeignKeys(o.items)
 		}
+		if o.err == nil {
+			o.items = remapItems(o.items, p.movesOf(replication, db))
+		}
 	})
 	return o.items, o.err
 }
@@ -152,7 +155,8 @@ func (p *Provider) buildWithTable(ctx context.Context, ep Endpoints, replication
 	if err != nil {
 		return err
 	}
-	table := schemadump.QualifiedName{Schema: ref.Schema, Name: ref.Table}
+	// Items name the table as it is called on the target (remapItems).
+	table := p.targetOf(replication, ref.Database, schemadump.QualifiedName{Schema: ref.Schema, Name: ref.Table})
 	var mine []schemadump.PostDataItem
 	for _, it := range items {
 		if it.BuildsWithTable() && it.Table == table {
@@ -196,7 +200,7 @@ func (p *Provider) analyze(ctx context.Context, ep Endpoints, replication, db st
 	p.mu.Lock()
 	var tables []schemadump.QualifiedName
 	for _, t := range p.scope[key(replication, db)] {
-		if !p.analyzed[key(replication, db)][t] {
+		if t = p.targetOf(replication, db, t); !p.analyzed[key(replication, db)][t] {
 			tables = append(tables, t)
 		}
 	}

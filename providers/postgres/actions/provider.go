@@ -58,6 +58,8 @@ type Provider struct {
 	post     map[string]*postDataOnce
 	built    map[string]map[int]bool
 	analyzed map[string]map[schemadump.QualifiedName]bool
+	// remaps are the remapped tables by replication/db (remap.go).
+	remaps map[string]moves
 }
 
 // lane takes one COPY lane of a replication (released by the returned
@@ -88,7 +90,8 @@ func New(p *plans.Plan, replications map[string]Endpoints, log hclog.Logger) *Pr
 	}
 	prov := &Provider{replications: replications, scope: map[string][]schemadump.QualifiedName{}, log: log,
 		slots: map[string]*snapshot.ExportedSlot{}, snapshots: map[string]*snapshot.Held{},
-		replaced: map[string][]schemadump.QualifiedName{}, filtered: map[string]bool{}, truncated: map[string]*sync.Once{}, truncErr: map[string]error{}}
+		replaced: map[string][]schemadump.QualifiedName{}, filtered: map[string]bool{}, truncated: map[string]*sync.Once{}, truncErr: map[string]error{},
+		remaps: map[string]moves{}}
 	for _, c := range p.Changes {
 		if c.Addr.Kind != addrs.Table || c.Action == plans.Delete {
 			continue
@@ -106,6 +109,12 @@ func New(p *plans.Plan, replications map[string]Endpoints, log hclog.Logger) *Pr
 		}
 		if after.Filter != "" {
 			prov.filtered[k] = true
+		}
+		if after.TargetTable != "" {
+			if prov.remaps[k] == nil {
+				prov.remaps[k] = moves{}
+			}
+			prov.remaps[k][q] = schemadump.QualifiedName{Schema: after.TargetSchema, Name: after.TargetTable}
 		}
 		if c.Action == plans.Replace && !after.CopiedByTableSync {
 			// Tables the subscription's table sync copies again empty

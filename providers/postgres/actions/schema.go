@@ -35,6 +35,9 @@ func (p *Provider) schema(ctx context.Context, ep Endpoints, c *plans.Change) (p
 	if err := schemadump.DumpSchema(ctx, ep.Source.WithDatabase(db), schemadump.SectionPreData, p.schemaScope(c.Addr.Replication, db), &sql); err != nil {
 		return nil, err
 	}
+	// Remapped tables move to their target names in the restore's
+	// transaction.
+	sql.WriteString(renameSQL(p.movesOf(c.Addr.Replication, db), nil))
 	if err := schemadump.ApplySQL(ctx, ep.Target.WithDatabase(db), &sql); err != nil {
 		return nil, err
 	}
@@ -95,6 +98,21 @@ func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *plans.Chang
 	}
 	if err := p.applyPartitionDrift(ctx, src, dst, after.Drift, true); err != nil {
 		return nil, err
+	}
+	if m := p.movesOf(c.Addr.Replication, db); len(m) > 0 {
+		// New tables that are remapped move to their target names in the
+		// transaction that creates them; new columns go to the target names.
+		missing := map[schemadump.QualifiedName]bool{}
+		for _, q := range tables {
+			missing[q] = true
+		}
+		if rename := renameSQL(m, func(q schemadump.QualifiedName) bool { return missing[q] }); rename != "" {
+			pre = append(pre, schemadump.PostDataItem{Kind: "RENAME", Name: "remapped tables", SQL: rename})
+		}
+		post = remapItems(post, m)
+		for i := range defs {
+			defs[i].Table = p.targetOf(c.Addr.Replication, db, defs[i].Table)
+		}
 	}
 	if err := schemadump.ApplyDDL(ctx, dst, pre, defs, warn); err != nil {
 		return nil, err

@@ -109,7 +109,8 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *plans.Change, pro
 			return nil, fmt.Errorf("copy again needs superuser on the target (SET session_replication_role = replica): %w", err)
 		}
 	}
-	req := datacopy.CopyRequest{Schema: ref.Schema, Table: ref.Table, Filter: filter, Snapshot: snap}
+	req := datacopy.CopyRequest{Schema: ref.Schema, Table: ref.Table, Filter: filter, Snapshot: snap,
+		TargetSchema: after.TargetSchema, TargetTable: after.TargetTable}
 	onProgress := func(rows, bytes int64) { progress.Rows(rows); progress.Bytes(bytes) }
 	size := after.Bytes
 	out := *after
@@ -156,6 +157,7 @@ func (p *Provider) truncateReplaced(ctx context.Context, ep Endpoints, replicati
 	once.Do(func() {
 		var names []string
 		for _, q := range p.replaced[k] {
+			q = p.targetOf(replication, db, q)
 			names = append(names, pgx.Identifier{q.Schema, q.Name}.Sanitize())
 		}
 		conn, err := conninfo.Connect(ctx, ep.Target.WithDatabase(db))

@@ -46,6 +46,9 @@ type Table struct {
 	// SourceFilter keeps only the source rows that belong on the target
 	// (SQL condition, "" for every row).
 	SourceFilter string
+	// TargetSchema and TargetName name the table on the target when it
+	// is remapped there; "" means Schema and Name.
+	TargetSchema, TargetName string
 }
 
 // Options tune the drill-down; zero values take the defaults.
@@ -134,7 +137,12 @@ func Rows(ctx context.Context, src, dst Querier, t Table, opts Options) (Result,
 	if opts.MaxLevel <= 0 {
 		opts.MaxLevel = defaultMaxLevel
 	}
-	c := comparison{src: src, dst: dst, t: t, rel: relation(t)}
+	c := comparison{src: src, dst: dst, t: t, rel: relation(t), dstRel: relation(t)}
+	if t.TargetName != "" {
+		tt := t
+		tt.Schema, tt.Name = t.TargetSchema, t.TargetName
+		c.dstRel = relation(tt)
+	}
 	s, d, err := c.aggregate(ctx, "0", "")
 	if err != nil {
 		return Result{}, err
@@ -210,7 +218,8 @@ func Rows(ctx context.Context, src, dst Querier, t Table, opts Options) (Result,
 type comparison struct {
 	src, dst Querier
 	t        Table
-	rel      string
+	// rel and dstRel name the table in FROM on the source and the target.
+	rel, dstRel string
 }
 
 // bucketAgg is one bucket's row count and checksum.
@@ -228,8 +237,8 @@ type keyedRow struct {
 // aggregate reads per-bucket counts and checksums of the rows matching
 // cond on both sides.
 func (c comparison) aggregate(ctx context.Context, bucket, cond string) (s, d map[int64]bucketAgg, err error) {
-	sql := func(filter string) string {
-		return "SELECT " + bucket + ", count(*), " + RowChecksum(c.t.Columns) + " FROM " + c.rel +
+	sql := func(rel, filter string) string {
+		return "SELECT " + bucket + ", count(*), " + RowChecksum(c.t.Columns) + " FROM " + rel +
 			where(cond, filter) + " GROUP BY 1"
 	}
 	return bothSides(ctx, c, sql, func(rows pgx.Rows) (map[int64]bucketAgg, error) {
@@ -254,8 +263,8 @@ func (c comparison) listRows(ctx context.Context, cond string) (s, d map[string]
 	for i, k := range quoted(c.t.PrimaryKey) {
 		keys[i] = "format('%s', " + k + ")"
 	}
-	sql := func(filter string) string {
-		return "SELECT " + strings.Join(keys, ", ") + ", " + rowHash(c.t.Columns) + " FROM " + c.rel + where(cond, filter)
+	sql := func(rel, filter string) string {
+		return "SELECT " + strings.Join(keys, ", ") + ", " + rowHash(c.t.Columns) + " FROM " + rel + where(cond, filter)
 	}
 	n := len(c.t.PrimaryKey)
 	return bothSides(ctx, c, sql, func(rows pgx.Rows) (map[string]keyedRow, error) {
@@ -277,7 +286,7 @@ func (c comparison) listRows(ctx context.Context, cond string) (s, d map[string]
 
 // bothSides runs the query sql renders on the source (with the source
 // filter) and on the target (without) at the same time, and scans each.
-func bothSides[T any](ctx context.Context, c comparison, sql func(filter string) string, scan func(pgx.Rows) (T, error)) (s, d T, err error) {
+func bothSides[T any](ctx context.Context, c comparison, sql func(rel, filter string) string, scan func(pgx.Rows) (T, error)) (s, d T, err error) {
 	query := func(q Querier, stmt string) (T, error) {
 		rows, err := q.Query(ctx, stmt)
 		if err != nil {
@@ -289,14 +298,14 @@ func bothSides[T any](ctx context.Context, c comparison, sql func(filter string)
 	}
 	var g errgroup.Group
 	g.Go(func() (err error) {
-		if s, err = query(c.src, sql(c.t.SourceFilter)); err != nil {
+		if s, err = query(c.src, sql(c.rel, c.t.SourceFilter)); err != nil {
 			err = fmt.Errorf("source: compare %s: %w", c.rel, err)
 		}
 		return err
 	})
 	g.Go(func() (err error) {
-		if d, err = query(c.dst, sql("")); err != nil {
-			err = fmt.Errorf("target: compare %s: %w", c.rel, err)
+		if d, err = query(c.dst, sql(c.dstRel, "")); err != nil {
+			err = fmt.Errorf("target: compare %s: %w", c.dstRel, err)
 		}
 		return err
 	})

@@ -10,6 +10,9 @@ import (
 // VerifyRequest names one table to compare.
 type VerifyRequest struct {
 	Schema, Table string
+	// TargetSchema and TargetTable name the table on the target when it
+	// is remapped; "" means Schema and Table.
+	TargetSchema, TargetTable string
 	// Columns are compared in this order on both sides (the source's).
 	Columns []string
 	// PrimaryKey is empty for a table without one (whole-table comparison).
@@ -57,7 +60,7 @@ func VerifyTable(ctx context.Context, src, dst *pgx.Conn, req VerifyRequest) (Ve
 		req.MaxKeys = 20
 	}
 	res, err := Rows(ctx, src, dst, Table{Schema: req.Schema, Name: req.Table, Columns: req.Columns,
-		PrimaryKey: req.PrimaryKey, SourceFilter: req.SourceFilter},
+		PrimaryKey: req.PrimaryKey, SourceFilter: req.SourceFilter, TargetSchema: req.TargetSchema, TargetName: req.TargetTable},
 		Options{Fanout: req.Buckets, MaxKeys: req.MaxKeys})
 	if err != nil {
 		return VerifyResult{}, fmt.Errorf("verify: %w", err)

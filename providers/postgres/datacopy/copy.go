@@ -18,6 +18,9 @@ import (
 // CopyRequest says which rows of one table CopyTable moves.
 type CopyRequest struct {
 	Schema, Table string // literal names (quoted by CopyTable)
+	// TargetSchema and TargetTable name the table on the target when it
+	// is remapped there; "" means the source's name.
+	TargetSchema, TargetTable string
 	// Filter is an SQL boolean expression over the table's columns
 	// (a row filter); "" copies every row.
 	Filter string
@@ -177,6 +180,16 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, req CopyRequest, onProgr
 	if relkind == 'p' {
 		from = table
 	}
+	// into is the table on the target: the source's name, or the one it
+	// is remapped to.
+	into, intoFrom := table, from
+	if req.TargetTable != "" {
+		into = pgx.Identifier{req.TargetSchema, req.TargetTable}.Sanitize()
+		intoFrom = "ONLY " + into
+		if relkind == 'p' {
+			intoFrom = into
+		}
+	}
 	var where []string
 	if strings.TrimSpace(req.Filter) != "" {
 		where = append(where, "("+req.Filter+")")
@@ -191,7 +204,7 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, req CopyRequest, onProgr
 		selectSQL += " WHERE " + strings.Join(where, " AND ")
 	}
 	copyOut := "COPY (" + selectSQL + ") TO STDOUT"
-	copyIn := "COPY " + table + " (" + cl + ") FROM STDIN"
+	copyIn := "COPY " + into + " (" + cl + ") FROM STDIN"
 
 	dtx, err := dst.Begin(ctx)
 	if err != nil {
@@ -205,11 +218,11 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, req CopyRequest, onProgr
 		if req.CTIDRange != nil {
 			return stats, errors.New("a CTID range of a table cannot empty the whole table")
 		}
-		if _, err := dtx.Exec(ctx, "TRUNCATE "+from); err != nil {
+		if _, err := dtx.Exec(ctx, "TRUNCATE "+intoFrom); err != nil {
 			return stats, fmt.Errorf("target: truncate to copy again: %w", err)
 		}
 	} else if req.Freeze && req.CTIDRange == nil && relkind != 'p' {
-		frozen, err := truncateForFreeze(ctx, dtx, table)
+		frozen, err := truncateForFreeze(ctx, dtx, into)
 		if err != nil {
 			return stats, fmt.Errorf("target: %w", err)
 		}

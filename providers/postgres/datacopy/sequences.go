@@ -17,6 +17,10 @@ type SequenceValue struct {
 	Name      string `json:"name"`
 	LastValue int64  `json:"last_value"`
 	IsCalled  bool   `json:"is_called"`
+	// OwnerTable is the table of the sequence's OWNED BY (serial,
+	// identity), in the sequence's schema as PostgreSQL requires; "" if
+	// none.
+	OwnerTable string `json:"owner_table,omitempty"`
 }
 
 // String renders the quoted qualified name.
@@ -43,8 +47,12 @@ func ReadSequenceValues(ctx context.Context, src conninfo.Info, seqs []*catalog.
 // snapshot transaction).
 func readSequenceValues(ctx context.Context, conn *pgx.Conn, seqs []*catalog.Sequence) ([]SequenceValue, error) {
 	if seqs == nil {
-		rows, err := conn.Query(ctx, `SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
+		rows, err := conn.Query(ctx, `SELECT n.nspname, c.relname, COALESCE(o.relname, '') FROM pg_catalog.pg_class c
 			JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+			LEFT JOIN LATERAL (SELECT t.relname FROM pg_catalog.pg_depend d
+				JOIN pg_catalog.pg_class t ON t.oid = d.refobjid
+				WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid
+				  AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype IN ('a', 'i') LIMIT 1) o ON true
 			WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 			  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
 			  AND CASE WHEN c.relkind = 'S' THEN pg_catalog.has_sequence_privilege(c.oid, 'SELECT') END
@@ -54,7 +62,7 @@ func readSequenceValues(ctx context.Context, conn *pgx.Conn, seqs []*catalog.Seq
 		}
 		seqs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*catalog.Sequence, error) {
 			s := &catalog.Sequence{Readable: true}
-			return s, row.Scan(&s.Schema, &s.Name)
+			return s, row.Scan(&s.Schema, &s.Name, &s.OwnedByTable)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("list sequences: %w", err)
@@ -82,7 +90,7 @@ func readSequenceValues(ctx context.Context, conn *pgx.Conn, seqs []*catalog.Seq
 		}
 		vals := make([]SequenceValue, len(chunk))
 		for i, s := range chunk {
-			vals[i] = SequenceValue{Schema: s.Schema, Name: s.Name}
+			vals[i] = SequenceValue{Schema: s.Schema, Name: s.Name, OwnerTable: s.OwnedByTable}
 		}
 		var idx int
 		var last int64
@@ -155,9 +163,24 @@ func ApplySequenceValues(ctx context.Context, dst conninfo.Info, vals []Sequence
 // them on the target in one transaction. It returns how many sequences
 // it set.
 func SyncSequences(ctx context.Context, src, dst conninfo.Info, seqs []*catalog.Sequence) (int, error) {
+	return SyncSequencesRemapped(ctx, src, dst, seqs, nil)
+}
+
+// SyncSequencesRemapped is SyncSequences for a target whose tables may be
+// remapped: schemaOf returns the schema a sequence owned by the source
+// table schema.ownerTable has on the target (a sequence moves with
+// its table, ALTER TABLE ... SET SCHEMA); nil keeps every name.
+func SyncSequencesRemapped(ctx context.Context, src, dst conninfo.Info, seqs []*catalog.Sequence, schemaOf func(schema, ownerTable string) string) (int, error) {
 	vals, err := ReadSequenceValues(ctx, src, seqs)
 	if err != nil {
 		return 0, err
+	}
+	if schemaOf != nil {
+		for i, v := range vals {
+			if v.OwnerTable != "" {
+				vals[i].Schema = schemaOf(v.Schema, v.OwnerTable)
+			}
+		}
 	}
 	return ApplySequenceValues(ctx, dst, vals)
 }

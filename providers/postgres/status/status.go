@@ -35,8 +35,12 @@ type Row struct {
 	State        string         `json:"state"`
 	Enabled      bool           `json:"enabled"`
 	Tables       map[string]int `json:"tables,omitempty"`
-	Slot         string         `json:"slot,omitempty"`
-	SlotActive   bool           `json:"slot_active"`
+	// Remapped lists the configured remappings of the database, each
+	// "schema.table -> schema.table" (a table block's target) or
+	// "schema.* -> schema.*" (a schema block's), as the stream applies them.
+	Remapped   []string `json:"remapped,omitempty"`
+	Slot       string   `json:"slot,omitempty"`
+	SlotActive bool     `json:"slot_active"`
 	// WALStatus is the slot's wal_status ("lost": its WAL is gone).
 	WALStatus string `json:"wal_status,omitempty"`
 	// LagKnown is false when there is no lag to measure (no slot, a lost
@@ -200,7 +204,7 @@ func Collect(ctx context.Context, in Input) ([]Row, error) {
 			senders = readSendersOf(ctx, in, r, recorded)
 		}
 		for _, db := range databasesToReport(r, src, recorded) {
-			row := Row{Replication: r.Name, Database: db, Method: string(method), Tables: map[string]int{}}
+			row := Row{Replication: r.Name, Database: db, Method: string(method), Tables: map[string]int{}, Remapped: remapped(r, db)}
 			if !recorded[db] {
 				// In scope, but apply/init has not created it yet.
 				row.State = StateNotSetUp
@@ -434,5 +438,23 @@ func StateDatabases(st *state.State, replication string) []string {
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+// remapped lists the configured remappings of one database of r.
+func remapped(r *lang.Replication, db string) []string {
+	var out []string
+	for _, t := range r.Tables {
+		if t.TargetTable != "" && t.Ref.Database == db {
+			to := lang.TableRef{Schema: t.TargetSchema, Table: t.TargetTable}
+			from := lang.TableRef{Schema: t.Ref.Schema, Table: t.Ref.Table}
+			out = append(out, from.String()+" -> "+to.String())
+		}
+	}
+	for _, sc := range r.Schemas {
+		if sc.Database == db {
+			out = append(out, sc.Schema+".* -> "+sc.Target+".*")
+		}
+	}
 	return out
 }

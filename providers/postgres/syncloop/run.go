@@ -65,7 +65,14 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 			rep.Reconciled = len(res.Tables) > 0 && res.Tables[0].Reconciled
 			o.Report.XminCycle(rep)
 		}
-		n, err := datacopy.SyncSequences(ctx, src, dst, nil)
+		var schemaOf func(schema, table string) string
+		if j.Replication.Remaps() {
+			dbName := db.Name
+			schemaOf = func(schema, table string) string {
+				return j.Replication.TargetOf(lang.TableRef{Database: dbName, Schema: schema, Table: table}).Schema
+			}
+		}
+		n, err := datacopy.SyncSequencesRemapped(ctx, src, dst, nil, schemaOf)
 		if err != nil {
 			return fmt.Errorf("replication.%s database %q: sequences: %w", name, db.Name, err)
 		}

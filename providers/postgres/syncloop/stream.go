@@ -82,6 +82,13 @@ func runStreams(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Op
 			// transactions: a larger one is never split).
 			MaxGroupChanges: j.Replication.Sync.BatchSize,
 		}
+		if j.Replication.Remaps() {
+			r, dbName := j.Replication, db.Name
+			cfg.Remap = func(schema, table string) (string, string) {
+				to := r.TargetOf(lang.TableRef{Database: dbName, Schema: schema, Table: table})
+				return to.Schema, to.Table
+			}
+		}
 		switch j.Replication.Policy.OnSchemaDrift {
 		case lang.DriftApply:
 			cfg.NewColumns = streamapply.NewColumnsAdd

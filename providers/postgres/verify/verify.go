@@ -28,6 +28,9 @@ import (
 type Verdict struct {
 	// Table is the table reference, db.schema.table.
 	Table string `json:"table"`
+	// Target is the table's reference on the target when it is remapped
+	// there (db.schema.table); "" when it has the source's name.
+	Target string `json:"target,omitempty"`
 	// Result is "equal" or "DIFFERENT".
 	Result string `json:"result"`
 	// Seconds is how long the comparison took.
@@ -155,21 +158,24 @@ func Schema(ctx context.Context, in DatabaseInput) (SchemaVerdict, error) {
 	if err != nil {
 		return SchemaVerdict{}, err
 	}
-	inScope := map[[2]string]bool{}
-	for _, ts := range in.Scope.Tables {
-		if Selected(in.Tables, ts.Ref) {
-			inScope[[2]string{ts.Ref.Schema, ts.Ref.Table}] = true
-		}
-	}
+	// A remapped table's rows are compared (Database); its catalog
+	// records carry other names on each side and are left out.
+	inScope, ignore := in.Scope.SchemaCompareScope(func(ref lang.TableRef) bool { return Selected(in.Tables, ref) })
 	scope := schemacompare.Scope{
-		Tables:         func(schema, table string) bool { return inScope[[2]string{schema, table}] },
+		Tables:         inScope,
 		TablesOnly:     len(in.Tables) > 0,
 		SequenceValues: schemacompare.ValuesNotBehind,
 	}
 	if in.Method == lang.SyncNone {
 		scope.SequenceValues = schemacompare.ValuesEqual
 	}
-	diffs, n := schemacompare.Diff(src, dst, scope)
+	all, n := schemacompare.Diff(src, dst, scope)
+	var diffs []schemacompare.Difference
+	for _, d := range all {
+		if !ignore(d) {
+			diffs = append(diffs, d)
+		}
+	}
 	v := SchemaVerdict{Database: name, Result: Equal, Objects: n, Differences: diffs}
 	if len(diffs) > 0 {
 		v.Result = Different
@@ -237,12 +243,19 @@ func Database(ctx context.Context, in DatabaseInput) ([]Verdict, int, error) {
 			cols[i] = c.Name
 		}
 		start := time.Now()
-		res, err := compare.VerifyTable(ctx, src, dst, compare.VerifyRequest{Schema: ts.Ref.Schema, Table: ts.Ref.Table,
-			Columns: cols, PrimaryKey: ts.Source.PrimaryKey, SourceFilter: filter, MaxKeys: in.MaxKeys})
+		req := compare.VerifyRequest{Schema: ts.Ref.Schema, Table: ts.Ref.Table,
+			Columns: cols, PrimaryKey: ts.Source.PrimaryKey, SourceFilter: filter, MaxKeys: in.MaxKeys}
+		if ts.Remapped() {
+			req.TargetSchema, req.TargetTable = ts.Target.Schema, ts.Target.Table
+		}
+		res, err := compare.VerifyTable(ctx, src, dst, req)
 		if err != nil {
 			return nil, 0, err
 		}
 		v := Verdict{Table: ts.Ref.String(), Result: Equal, Seconds: time.Since(start).Seconds(), Detail: res}
+		if ts.Remapped() {
+			v.Target = ts.Target.String()
+		}
 		if !res.Equal {
 			v.Result = Different
 			differ++
