@@ -23,6 +23,12 @@ type TableAttrs struct {
 	CopiedByTableSync bool
 	Subscription      string
 	TimeWindow        *TimeWindow
+	// NewSnapshot is set when the stream engine resumes an interrupted
+	// snapshot: the slot is kept, and the table is copied in a newer
+	// snapshot whose consistent point apply records as StreamFrom (the
+	// stream applies the table's changes from there).
+	NewSnapshot bool
+	StreamFrom  string
 	// Recorded by apply: rows and bytes copied, CTID parts of a split
 	// copy, and the frozen filter a re-copy by the table sync published.
 	CopiedRows, CopiedBytes *int64
@@ -51,6 +57,12 @@ func (a *TableAttrs) encode() map[string]any {
 	if a.TimeWindow != nil {
 		m["time_window"] = a.TimeWindow.wire()
 	}
+	if a.NewSnapshot {
+		m["new_snapshot"] = true
+	}
+	if a.StreamFrom != "" {
+		m["stream_from"] = a.StreamFrom
+	}
 	if a.CopiedRows != nil {
 		m["copied_rows"] = number(*a.CopiedRows)
 	}
@@ -75,6 +87,7 @@ func decodeTable(f *fields) *TableAttrs {
 		TimeWindow: f.window("time_window", f.m["time_window"]),
 		CopiedRows: f.optInt64("copied_rows"), CopiedBytes: f.optInt64("copied_bytes"), Parts: f.optInt("parts"),
 		FrozenTimeWindow: f.str("frozen_time_window"),
+		NewSnapshot:      f.boolean("new_snapshot"), StreamFrom: f.str("stream_from"),
 	}
 }
 
