@@ -662,8 +662,9 @@ func (b *builder) snapshotInterrupted(ds *DatabaseScope) bool {
 
 // resumesSnapshot reports whether the stream engine resumes the
 // interrupted snapshot of ds instead of replacing its slot: the slot is
-// healthy, the database is not recreated, and at least one table was
-// copied in the slot's snapshot (otherwise there is nothing to keep).
+// healthy, the database is not recreated, post-data never completed (the
+// snapshot never finished), and at least one table was copied in the
+// slot's snapshot (otherwise there is nothing to keep).
 // Tables still to copy are copied in a newer snapshot; the stream skips
 // their changes that snapshot holds (docs/sync.md).
 func (b *builder) resumesSnapshot(ds *DatabaseScope, slot *catalog.Slot) bool {
@@ -671,6 +672,12 @@ func (b *builder) resumesSnapshot(ds *DatabaseScope, slot *catalog.Slot) bool {
 		return false
 	}
 	if sp := b.prior(b.addr(addrs.Slot, ds.Name)); sp == nil || sp.Status != state.StatusDone {
+		return false
+	}
+	if pd := b.prior(b.addr(addrs.PostData, ds.Name)); pd != nil && pd.Status == state.StatusDone {
+		// The snapshot finished once and sync may be streaming: a table
+		// that joined the scope since is not a resumed copy (a running
+		// applier reads table starts only when it connects).
 		return false
 	}
 	for _, ts := range ds.Tables {
