@@ -16,12 +16,30 @@ import (
 	"github.com/database-replicator/database-replicator/providers/postgres/pgtest"
 )
 
-// resumeBigRows is the size of the table the kill lands in: large enough
-// that its copy is still running when the small tables are done.
-const resumeBigRows = 400_000
+// resumeBigRows is the size of the table the kill lands in.
+const resumeBigRows = 100_000
+
+// resumeGate makes the copy of big wait, on the target only, at the row
+// with id resumeGateID until the file named by the target's setting
+// resume.gate (relative to its data directory) exists: the kill lands
+// mid-copy however fast the machine is. The source has no such setting,
+// so nothing waits there.
+const resumeGate = `CREATE FUNCTION resume_gate(x bigint) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	gate text := pg_catalog.current_setting('resume.gate', true);
+BEGIN
+	IF x <> 50000 OR coalesce(gate, '') = '' THEN
+		RETURN true;
+	END IF;
+	WHILE (pg_catalog.pg_stat_file(gate, true)).size IS NULL LOOP
+		PERFORM pg_catalog.pg_sleep(0.02);
+	END LOOP;
+	RETURN true;
+END $$;
+CREATE DOMAIN gated_id AS bigint CHECK (resume_gate(VALUE))`
 
 // TestFaultStreamResumesSnapshot kills apply (SIGKILL) with the stream engine
-// in the middle of the large table's copy, after the small tables were
+// in the middle of the large table's copy (held there by resumeGate), after the small tables were
 // copied, with a writer changing every table (the large one too, and a
 // table without a key). The rerun keeps the slot and the tables already
 // copied (their rows on the target are the same row versions: their xmin
@@ -33,9 +51,10 @@ func TestFaultStreamResumesSnapshot(t *testing.T) {
 		t.Skip("fault suite: run with REPLICATOR_FAULTS=1 (make test-faults)")
 	}
 	src := pgtest.Start(t)
-	dst := pgtest.Start(t)
+	dst := pgtest.Start(t, pgtest.WithSetting("resume.gate", "resume_gate_open"))
 	src.CreateDatabase(t, "app")
-	src.Exec(t, "app", fmt.Sprintf(`CREATE TABLE big (id bigint PRIMARY KEY, payload text);
+	src.Exec(t, "app", resumeGate)
+	src.Exec(t, "app", fmt.Sprintf(`CREATE TABLE big (id gated_id PRIMARY KEY, payload text);
 		INSERT INTO big SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, %d) g;
 		CREATE TABLE accounts (id int PRIMARY KEY, name text NOT NULL);
 		INSERT INTO accounts SELECT g, 'a' || g FROM generate_series(1, 20000) g;
@@ -95,6 +114,10 @@ func TestFaultStreamResumesSnapshot(t *testing.T) {
 			<-exited
 			t.Fatalf("kill point not reached; state: %v\n%s", st, out.String())
 		}
+	}
+	// The killed copy's session (and the rerun's copy) may go on.
+	if err := os.WriteFile(filepath.Join(dst.DataDir(), "resume_gate_open"), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	// The row versions of a kept table: a copy again would write new ones.
 	const versions = `SELECT md5(string_agg(xmin::text, ',' ORDER BY id)) FROM accounts`
