@@ -64,7 +64,7 @@ func Build(in Input) (*plans.Plan, diag.Diagnostics) {
 	desired := map[string]bool{}
 	for _, r := range in.Config.Replications {
 		b := &builder{in: in, r: r, plan: p, diags: &diags, desired: desired,
-			srcName: "source." + r.Source, dstName: "target." + r.Target, recopyDB: map[string]string{}, resync: map[string]string{}, driftForReview: map[string]string{}}
+			srcName: "source." + r.Source, dstName: "target." + r.Target, recopyDB: map[string]string{}, resumeDB: map[string]bool{}, resync: map[string]string{}, driftForReview: map[string]string{}}
 		b.src, b.dst = in.Servers[b.srcName], in.Servers[b.dstName]
 		if b.src == nil || b.dst == nil {
 			diags.AddError(CodeServerNotIntrospected, "replication."+r.Name, "Server not introspected", "internal: %s or %s was not introspected before planning", b.srcName, b.dstName)
@@ -111,6 +111,10 @@ type builder struct {
 	desired          map[string]bool
 	// recopyDB marks databases whose every table must be copied again, with why.
 	recopyDB map[string]string
+	// resumeDB marks databases whose interrupted stream snapshot resumes:
+	// the slot is kept, copied tables stay, the others are copied in a
+	// newer snapshot (see resumesSnapshot).
+	resumeDB map[string]bool
 	// resync maps a table (lang.TableRef.String()) that the subscription's
 	// table sync copies again, while streaming goes on, to why (see
 	// planResync).
@@ -604,6 +608,10 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *p
 	if ts.Remapped() && c.Reason != "" {
 		from, to := lang.TableRef{Schema: ts.Ref.Schema, Table: ts.Ref.Table}, lang.TableRef{Schema: ts.Target.Schema, Table: ts.Target.Table}
 		c.Reason += fmt.Sprintf(" (remapped: %s -> %s)", from, to)
+	}
+	if b.resumeDB[ds.Name] && !ts.SchemaOnly && (c.Action == plans.Create || c.Action == plans.Replace) {
+		after.NewSnapshot = true
+		c.Reason += "; in a new snapshot, not the kept slot's: the stream applies this table's changes from that snapshot's consistent point on"
 	}
 	if c.Action == plans.Replace && b.r.Policy.PreventDestroy {
 		b.diags.AddError(CodePreventDestroyTruncate, a.String(), "prevent_destroy forbids truncating a table",

@@ -1118,3 +1118,64 @@ func TestDescribeCopyNeverAnalysed(t *testing.T) {
 		t.Errorf("describeCopy = %q", got)
 	}
 }
+
+// With the stream engine, an interrupted snapshot resumes: the slot and
+// the copied tables are kept, the others are copied in a new snapshot,
+// and plan names both.
+func TestInterruptedStreamSnapshotResumes(t *testing.T) {
+	src, dst, st := applied()
+	dst.Database("app").Subscriptions = nil
+	st.RemoveResource(`replication.main.subscription["app"]`)
+	st.RemoveResource(`replication.main.post_data["app"]`)
+	st.Resource(`replication.main.table["app.public.orders"]`).Status = state.StatusInProgress
+	st.RemoveResource(`replication.main.table["app.public.events"]`)
+	p, diags := Build(Input{Config: loadConfig(t, `sync { method = "stream" }`), Servers: servers(src, dst), Prior: st})
+	if errs := errorsOf(diags); len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	got := changes(p)
+	for addr, want := range map[string]plans.Action{
+		`replication.main.slot["app"]`:                   "",
+		`replication.main.table["app.public.customers"]`: "",
+		`replication.main.table["app.public.orders"]`:    plans.Replace,
+		`replication.main.table["app.public.events"]`:    plans.Create,
+	} {
+		if got[addr] != want {
+			t.Errorf("%s: %q, want %q (all: %v)", addr, got[addr], want, got)
+		}
+	}
+	for _, c := range p.Changes {
+		if c.Addr.Kind != addrs.Table {
+			continue
+		}
+		ta := c.After.(*plans.TableAttrs)
+		if copied := c.Action != plans.NoOp; ta.NewSnapshot != copied {
+			t.Errorf("%s: new_snapshot = %v, copied = %v", c.Addr, ta.NewSnapshot, copied)
+		}
+	}
+	var detail string
+	for _, d := range diags {
+		if d.Code == CodeSnapshotResumed {
+			detail = d.Detail
+		}
+	}
+	if !strings.Contains(detail, "1 table(s) copied in its snapshot are kept (app.public.customers); 2 table(s) are copied again in a new snapshot (app.public.events, app.public.orders)") {
+		t.Errorf("no or wrong %s warning: %q", CodeSnapshotResumed, detail)
+	}
+
+	// A table that joins the scope after the snapshot finished (post-data
+	// done) is not a resumed copy.
+	_, _, st2 := applied()
+	st2.RemoveResource(`replication.main.subscription["app"]`)
+	st2.RemoveResource(`replication.main.table["app.public.events"]`)
+	p, _ = Build(Input{Config: loadConfig(t, `sync { method = "stream" }`), Servers: servers(src, dst), Prior: st2})
+	if a := changes(p)[`replication.main.slot["app"]`]; a != plans.Replace {
+		t.Errorf("stream after post-data: slot %q, want replace", a)
+	}
+
+	// Logical replaces the slot and copies everything again, as before.
+	p, _ = Build(Input{Config: loadConfig(t, ""), Servers: servers(src, dst), Prior: st})
+	if a := changes(p)[`replication.main.slot["app"]`]; a != plans.Replace {
+		t.Errorf("logical: slot %q, want replace", a)
+	}
+}

@@ -99,6 +99,9 @@ const (
 	// CodeSlotNotManaged: a replication slot of that name exists and is not
 	// recorded in state.
 	CodeSlotNotManaged diag.Code = "plan.slot-not-managed"
+	// CodeSnapshotResumed: the stream engine resumes an interrupted
+	// snapshot, keeping the slot and the tables copied (warning).
+	CodeSnapshotResumed diag.Code = "plan.snapshot-resumed"
 	// CodeSubscriptionStoresPassword: the source URL's password would be
 	// stored in pg_subscription on the target (warning).
 	CodeSubscriptionStoresPassword diag.Code = "plan.subscription-stores-password"

@@ -262,6 +262,10 @@ func (b *builder) slot(ds *DatabaseScope, pub addrs.Addr) *plans.Change {
 		c.Action = plans.Replace
 		c.Reason = "the subscription was dropped outside database-replicator and took its replication progress with it: streaming again from this slot could apply its last transactions twice, so the slot is created again and every table of the database is copied again inside the new snapshot"
 		b.recopyDB[ds.Name] = "the subscription and its replication progress were lost"
+	case b.snapshotInterrupted(ds) && b.resumesSnapshot(ds, actual):
+		c.Before = &before
+		b.resumeDB[ds.Name] = true
+		b.reportResumed(ds, a)
 	case b.snapshotInterrupted(ds):
 		c.Before = &before
 		c.Action = plans.Replace
@@ -654,6 +658,56 @@ func (b *builder) snapshotInterrupted(ds *DatabaseScope) bool {
 		}
 	}
 	return false
+}
+
+// resumesSnapshot reports whether the stream engine resumes the
+// interrupted snapshot of ds instead of replacing its slot: the slot is
+// healthy, the database is not recreated, post-data never completed (the
+// snapshot never finished), and at least one table was copied in the
+// slot's snapshot (otherwise there is nothing to keep).
+// Tables still to copy are copied in a newer snapshot; the stream skips
+// their changes that snapshot holds (docs/sync.md).
+func (b *builder) resumesSnapshot(ds *DatabaseScope, slot *catalog.Slot) bool {
+	if b.method != lang.SyncStream || b.recopyDB[ds.Name] != "" || slot.WALStatus == "lost" {
+		return false
+	}
+	if sp := b.prior(b.addr(addrs.Slot, ds.Name)); sp == nil || sp.Status != state.StatusDone {
+		return false
+	}
+	if pd := b.prior(b.addr(addrs.PostData, ds.Name)); pd != nil && pd.Status == state.StatusDone {
+		// The snapshot finished once and sync may be streaming: a table
+		// that joined the scope since is not a resumed copy (a running
+		// applier reads table starts only when it connects).
+		return false
+	}
+	for _, ts := range ds.Tables {
+		if ts.SchemaOnly {
+			continue
+		}
+		if r := b.prior(b.addr(addrs.Table, ts.Ref.String())); r != nil && r.Status == state.StatusDone {
+			return true
+		}
+	}
+	return false
+}
+
+// reportResumed says which tables a resumed snapshot keeps and which it
+// copies again.
+func (b *builder) reportResumed(ds *DatabaseScope, slot addrs.Addr) {
+	var kept, again []string
+	for _, ts := range ds.Tables {
+		if ts.SchemaOnly {
+			continue
+		}
+		if r := b.prior(b.addr(addrs.Table, ts.Ref.String())); r != nil && r.Status == state.StatusDone {
+			kept = append(kept, ts.Ref.String())
+		} else {
+			again = append(again, ts.Ref.String())
+		}
+	}
+	b.diags.AddWarning(CodeSnapshotResumed, slot.String(), "The interrupted snapshot resumes",
+		"An earlier apply stopped before every table of %q was copied. The slot is kept; %d table(s) copied in its snapshot are kept (%s); %d table(s) are copied again in a new snapshot (%s), and the stream applies their changes from that snapshot's consistent point on (docs/sync.md).",
+		ds.Name, len(kept), strings.Join(kept, ", "), len(again), strings.Join(again, ", "))
 }
 
 // targetSubscription returns the subscription of ds that exists on the

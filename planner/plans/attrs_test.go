@@ -31,6 +31,7 @@ func sampleAttrs() []Attrs {
 			CopiedRows: ptr(int64(0)), CopiedBytes: ptr(int64(12)), Parts: ptr(4), FrozenTimeWindow: `"at" > '2024-01-01'::date`},
 		&TableAttrs{SchemaOnly: true, Method: lang.SyncXmin},
 		&TableAttrs{Method: lang.SyncStream, Publication: "pub", TargetSchema: "s2", TargetTable: "t2"},
+		&TableAttrs{Method: lang.SyncStream, Publication: "pub", NewSnapshot: true, StreamFrom: "0/16B3750"},
 		&PostDataAttrs{IndexJobs: 2, Source: "pg_dump", Items: ptr(7), LargeObjects: ptr(0)},
 		&SequencesAttrs{Sequences: 3},
 		&PublicationAttrs{Name: "pub", Server: "source.prod",

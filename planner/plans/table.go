@@ -23,6 +23,12 @@ type TableAttrs struct {
 	CopiedByTableSync bool
 	Subscription      string
 	TimeWindow        *TimeWindow
+	// NewSnapshot is set when the stream engine resumes an interrupted
+	// snapshot: the slot is kept, and the table is copied in a newer
+	// snapshot whose consistent point apply records as StreamFrom (the
+	// stream applies the table's changes from there).
+	NewSnapshot bool
+	StreamFrom  string
 	// Recorded by apply: rows and bytes copied, CTID parts of a split
 	// copy, and the frozen filter a re-copy by the table sync published.
 	CopiedRows, CopiedBytes *int64
@@ -64,6 +70,12 @@ func (a *TableAttrs) encode() map[string]any {
 	if a.TimeWindow != nil {
 		m["time_window"] = a.TimeWindow.wire()
 	}
+	if a.NewSnapshot {
+		m["new_snapshot"] = true
+	}
+	if a.StreamFrom != "" {
+		m["stream_from"] = a.StreamFrom
+	}
 	if a.CopiedRows != nil {
 		m["copied_rows"] = number(*a.CopiedRows)
 	}
@@ -92,6 +104,7 @@ func decodeTable(f *fields) *TableAttrs {
 		CopiedRows: f.optInt64("copied_rows"), CopiedBytes: f.optInt64("copied_bytes"), Parts: f.optInt("parts"),
 		FrozenTimeWindow: f.str("frozen_time_window"),
 		TargetSchema:     f.str("target_schema"), TargetTable: f.str("target_table"),
+		NewSnapshot: f.boolean("new_snapshot"), StreamFrom: f.str("stream_from"),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 
@@ -14,6 +15,8 @@ import (
 	"github.com/database-replicator/database-replicator/providers/postgres/datacopy"
 	"github.com/database-replicator/database-replicator/providers/postgres/rowfilter"
 	"github.com/database-replicator/database-replicator/providers/postgres/snapshot"
+	"github.com/database-replicator/database-replicator/providers/postgres/streamapply"
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/sync/errgroup"
@@ -49,6 +52,57 @@ func (p *Provider) snapshotFor(ctx context.Context, ep Endpoints, replication, d
 	return s.Name, nil
 }
 
+// resumedSnapshotFor returns the snapshot the tables of a resumed stream
+// snapshot are copied in, and its consistent point: the permanent slot is
+// kept, and one TEMPORARY slot per database and run exports a newer
+// snapshot (dropped by the server when the run ends). Its consistent point
+// splits the source's transactions exactly: those that committed before
+// it are in the copy, the stream applies the others.
+func (p *Provider) resumedSnapshotFor(ctx context.Context, ep Endpoints, replication, db, publication string) (string, pglogrepl.LSN, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := key(replication, db)
+	s := p.slots[k]
+	if s == nil {
+		name := resumeSlotName(publication, db)
+		var err error
+		s, err = snapshot.CreateTemporarySlotWithSnapshot(ctx, ep.Source.WithDatabase(db), name)
+		if err != nil {
+			return "", 0, fmt.Errorf("new snapshot for the tables copied again: %w", err)
+		}
+		p.slots[k] = s
+		p.log.Info("temporary replication slot created for the resumed snapshot", "slot", name, "database", db, "consistent_point", s.ConsistentPoint)
+	}
+	if !s.Alive() {
+		return "", 0, errSnapshotGone
+	}
+	lsn, err := pglogrepl.ParseLSN(s.ConsistentPoint)
+	if err != nil {
+		return "", 0, fmt.Errorf("consistent point of slot %q: %w", s.Name, err)
+	}
+	return s.SnapshotName, lsn, nil
+}
+
+// resumeSlotName names the temporary slot of a resumed snapshot: a valid
+// slot name (lower case, digits, underscores, at most 63 bytes) that is
+// unique per process, so that two runs never collide.
+func resumeSlotName(publication, db string) string {
+	base := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '_'
+	}, publication+"_"+db)
+	suffix := fmt.Sprintf("_resume_%d", os.Getpid())
+	if len(base) > 63-len(suffix) {
+		base = base[:63-len(suffix)]
+	}
+	return base + suffix
+}
+
 // table copies one table inside its database's snapshot.
 func (p *Provider) table(ctx context.Context, ep Endpoints, c *plans.Change, progress executor.Progress) (plans.Attrs, error) {
 	if c.Action == plans.Delete {
@@ -71,7 +125,13 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *plans.Change, pro
 	// Only the slot-based methods copy in a slot's exported snapshot; xmin
 	// and none copy in one snapshot held for the run.
 	logical := after.Method == lang.SyncLogical || after.Method == lang.SyncStream
-	snap, err := p.snapshotFor(ctx, ep, c.Addr.Replication, ref.Database, logical)
+	var snap string
+	var streamFrom pglogrepl.LSN
+	if logical && after.NewSnapshot {
+		snap, streamFrom, err = p.resumedSnapshotFor(ctx, ep, c.Addr.Replication, ref.Database, after.Publication)
+	} else {
+		snap, err = p.snapshotFor(ctx, ep, c.Addr.Replication, ref.Database, logical)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -109,11 +169,19 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *plans.Change, pro
 			return nil, fmt.Errorf("copy again needs superuser on the target (SET session_replication_role = replica): %w", err)
 		}
 	}
+	out := *after
+	if after.NewSnapshot && logical {
+		// Committed before the copy: a copied table whose start is not
+		// recorded would be sent again the changes its copy holds.
+		if err := streamapply.RecordTableStart(ctx, dst, c.Addr.Replication, ref.Schema, ref.Table, streamFrom); err != nil {
+			return nil, err
+		}
+		out.StreamFrom = streamFrom.String()
+	}
 	req := datacopy.CopyRequest{Schema: ref.Schema, Table: ref.Table, Filter: filter, Snapshot: snap,
 		TargetSchema: after.TargetSchema, TargetTable: after.TargetTable}
 	onProgress := func(rows, bytes int64) { progress.Rows(rows); progress.Bytes(bytes) }
 	size := after.Bytes
-	out := *after
 	if ep.SplitLargerThan > 0 && size > ep.SplitLargerThan && ep.SplitParts > 1 {
 		stats, parts, err := p.copySplit(ctx, ep, c.Addr.Replication, ref.Database, req, src, ep.SplitParts, c.Action == plans.Replace, onProgress)
 		if err != nil {

@@ -100,6 +100,21 @@ func replicationConnect(ctx context.Context, info conninfo.Info) (*pgconn.PgConn
 // REPLICATION privilege, a slot of that name already existing (wraps
 // ErrSlotExists), max_replication_slots or max_wal_senders exhausted.
 func CreateSlotWithSnapshot(ctx context.Context, info conninfo.Info, slot string) (*ExportedSlot, error) {
+	return createSlot(ctx, info, slot, false)
+}
+
+// CreateTemporarySlotWithSnapshot is CreateSlotWithSnapshot for a
+// TEMPORARY slot: the server drops it when Close ends the connection. Its
+// ConsistentPoint splits the source's transactions exactly: those whose
+// commit record lies before it are visible in the exported snapshot, the
+// others are not (the stream engine's resumed snapshot relies on this).
+func CreateTemporarySlotWithSnapshot(ctx context.Context, info conninfo.Info, slot string) (*ExportedSlot, error) {
+	return createSlot(ctx, info, slot, true)
+}
+
+// createSlot creates a permanent or temporary slot with an exported
+// snapshot.
+func createSlot(ctx context.Context, info conninfo.Info, slot string, temporary bool) (*ExportedSlot, error) {
 	if err := ValidateSlotName(slot); err != nil {
 		return nil, err
 	}
@@ -110,6 +125,7 @@ func CreateSlotWithSnapshot(ctx context.Context, info conninfo.Info, slot string
 	res, err := pglogrepl.CreateReplicationSlot(ctx, conn, slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
 		Mode:           pglogrepl.LogicalReplication,
 		SnapshotAction: "EXPORT_SNAPSHOT",
+		Temporary:      temporary,
 	})
 	if err != nil {
 		conn.Close(context.Background())

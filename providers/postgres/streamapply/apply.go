@@ -122,7 +122,29 @@ func (s *session) streamCommit(ctx context.Context, m *pglogrepl.StreamCommitMes
 // is on the target already).
 func (s *session) begin(finalLSN pglogrepl.LSN) {
 	s.inTx = true
+	s.txLSN = finalLSN
 	s.skipping = finalLSN < s.applied
+}
+
+// beforeStart reports whether the open transaction committed before the
+// snapshot table r was copied in (a resumed snapshot): its changes to r
+// are in the copy already and are not applied.
+func (s *session) beforeStart(r *relation) bool {
+	start, ok := s.starts[TableName{r.dstSchema, r.dstName}]
+	return ok && s.txLSN < start
+}
+
+// relationOf is the relation a row change writes to (nil for a truncate).
+func (s *session) relationOf(msg pglogrepl.Message) (*relation, error) {
+	switch m := msg.(type) {
+	case *pglogrepl.InsertMessageV2:
+		return s.rel(m.RelationID)
+	case *pglogrepl.UpdateMessageV2:
+		return s.rel(m.RelationID)
+	case *pglogrepl.DeleteMessageV2:
+		return s.rel(m.RelationID)
+	}
+	return nil, nil
 }
 
 // commit ends a source transaction; its end LSN is recorded with the
@@ -179,6 +201,15 @@ func (s *session) rel(id uint32) (*relation, error) {
 func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 	if s.skipping {
 		return nil
+	}
+	if len(s.starts) > 0 {
+		r, err := s.relationOf(msg)
+		if err != nil {
+			return err
+		}
+		if r != nil && s.beforeStart(r) {
+			return nil
+		}
 	}
 	if err := s.openGroup(); err != nil {
 		return err
@@ -249,7 +280,12 @@ func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 			if err != nil {
 				return err
 			}
-			names = append(names, r.from())
+			if !s.beforeStart(r) {
+				names = append(names, r.from())
+			}
+		}
+		if len(names) == 0 {
+			return nil
 		}
 		sql := "TRUNCATE " + strings.Join(names, ", ")
 		if m.Option&pglogrepl.TruncateOptionRestartIdentity != 0 {

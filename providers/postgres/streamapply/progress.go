@@ -91,8 +91,12 @@ func ReadProgress(ctx context.Context, dst *pgx.Conn, replication string) (p Pro
 }
 
 // DropProgress deletes replication's row and drops the progress table
-// when no other replication has a row left (destroy).
+// when no other replication has a row left (destroy, a new slot); the
+// table starts of a resumed snapshot go with it.
 func DropProgress(ctx context.Context, dst *pgx.Conn, replication string) error {
+	if err := dropTableStarts(ctx, dst, replication); err != nil {
+		return err
+	}
 	var exists bool
 	if err := dst.QueryRow(ctx, `SELECT pg_catalog.to_regclass($1) IS NOT NULL`, progressTable).Scan(&exists); err != nil {
 		return fmt.Errorf("drop stream progress: %w", err)

@@ -51,6 +51,11 @@ type session struct {
 	// The open source transaction (between Begin and Commit).
 	inTx     bool
 	skipping bool
+	// txLSN is the open transaction's commit record LSN; starts are the
+	// tables copied in a newer snapshot than the slot's, and the commit
+	// LSN from which their changes are applied.
+	txLSN  pglogrepl.LSN
+	starts map[TableName]pglogrepl.LSN
 
 	// The open target transaction: a group of whole source transactions.
 	inGroup         bool
@@ -106,6 +111,10 @@ func (a *Applier) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	starts, err := ReadTableStarts(ctx, dst, a.cfg.Replication)
+	if err != nil {
+		return err
+	}
 	repl, err := a.connectSource(ctx)
 	if err != nil {
 		return err
@@ -114,7 +123,7 @@ func (a *Applier) session(ctx context.Context) error {
 	num := serverVersionNum(repl.ParameterStatus("server_version"))
 	s := &session{
 		a: a, dst: dst, repl: repl, v2: num >= 140000,
-		rels: map[uint32]*relation{}, stmts: map[string]string{}, spools: map[uint32]*spool{},
+		rels: map[uint32]*relation{}, stmts: map[string]string{}, spools: map[uint32]*spool{}, starts: starts,
 		applied: p.AppliedLSN, committed: p.AppliedLSN, received: p.AppliedLSN,
 		batch: &pgconn.Batch{},
 	}
