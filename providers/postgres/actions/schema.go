@@ -96,7 +96,7 @@ func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *plans.Chang
 	if err := p.applyPartitionDrift(ctx, src, dst, after.Drift, true); err != nil {
 		return nil, err
 	}
-	if err := schemadump.ApplyDDL(ctx, dst, pre, defs, warn); err != nil {
+	if err := schemadump.ApplyDDL(ctx, src, dst, pre, defs, warn); err != nil {
 		return nil, err
 	}
 	jobs := max(ep.IndexJobs, 1)
