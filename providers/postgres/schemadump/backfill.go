@@ -80,7 +80,10 @@ func backfill(ctx context.Context, tx, srcTx pgx.Tx, tbl QualifiedName, cols []C
 		alias = append(alias, fmt.Sprintf("c%d", i))
 		set = append(set, fmt.Sprintf("%s = v.c%d::%s", col, i, c.Type))
 	}
-	cursor := "database_replicator_backfill"
+	// One cursor name per table: pgx caches a statement's result
+	// description by its text, and each table's FETCH returns other
+	// columns.
+	cursor := pgx.Identifier{"database_replicator_backfill_" + tbl.String()}.Sanitize()
 	if _, err := srcTx.Exec(ctx, "DECLARE "+cursor+" NO SCROLL CURSOR FOR SELECT "+strings.Join(sel, ", ")+
 		" FROM "+tbl.String()+" WHERE "+strings.Join(nonNull, " OR ")); err != nil {
 		return 0, false, fmt.Errorf("backfill %s: read the source: %w", tbl, err)
