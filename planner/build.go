@@ -401,6 +401,9 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	var missingTables []lang.TableRef
 	var missingColumns []string
 	addColumns := map[lang.TableRef][]string{}
+	// Tables gaining columns whose target copy has no primary key: their
+	// rows cannot be filled from the source's.
+	var noKey []string
 	// Tables an interrupted drift update was creating: their primary keys
 	// and indexes may be missing although the tables exist.
 	unfinished := map[lang.TableRef]bool{}
@@ -438,6 +441,9 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 		}
 		if len(add) > 0 {
 			addColumns[ts.Ref] = add
+			if len(tt.PrimaryKey) == 0 {
+				noKey = append(noKey, ts.Ref.String())
+			}
 		}
 	}
 	skip := map[lang.TableRef]bool{}
@@ -497,7 +503,12 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 		how = append(how, "create the tables from the source's schema dump, with their primary keys, indexes and constraints")
 	}
 	if len(missingColumns) > 0 {
-		how = append(how, "ALTER TABLE ... ADD COLUMN with the source's types")
+		how = append(how, "ALTER TABLE ... ADD COLUMN with the source's types; the rows the target holds get the values the source's rows hold"+
+			" (the column's stored default, else read from the source by primary key in batches, in the ADD COLUMN's transaction: the table is locked on the target meanwhile)")
+		if len(noKey) > 0 && b.r.Policy.OnSchemaDrift.Repairs() {
+			b.diags.AddWarning(CodeColumnBackfillNoKey, a.String(), "New column cannot be filled in existing rows",
+				"%s gain(s) columns on %s but have no primary key there: rows the target holds keep the new columns NULL unless the source stored a constant default for them, and verify reports the difference. Add a primary key, or copy the table again.", strings.Join(noKey, ", "), b.dstName)
+		}
 	}
 	if len(parts.Create) > 0 {
 		how = append(how, "CREATE TABLE ... PARTITION OF with the source's bounds (indexes, keys and triggers follow from the parent)")

@@ -55,6 +55,10 @@ const (
 	// policy.on_schema_drift = "plan": sync pauses the database until
 	// apply runs the reviewed plan (warning).
 	CodeSchemaDriftAwaitsReview diag.Code = "plan.schema-drift-awaits-review"
+	// CodeColumnBackfillNoKey: a column added on the source goes to a
+	// target table without a primary key, whose existing rows cannot be
+	// filled from the source's (warning).
+	CodeColumnBackfillNoKey diag.Code = "plan.column-backfill-no-key"
 	// CodeSchemaDriftUnsupported: a schema difference no planned DDL
 	// removes (an enum value only on the target, a domain's base type)
 	// (warning).

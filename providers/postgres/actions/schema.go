@@ -111,10 +111,12 @@ func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *plans.Chang
 		}
 		post = remapItems(post, m)
 		for i := range defs {
-			defs[i].Table = p.targetOf(c.Addr.Replication, db, defs[i].Table)
+			if to := p.targetOf(c.Addr.Replication, db, defs[i].Table); to != defs[i].Table {
+				defs[i].SourceTable, defs[i].Table = defs[i].Table, to
+			}
 		}
 	}
-	if err := schemadump.ApplyDDL(ctx, dst, pre, defs, warn); err != nil {
+	if err := schemadump.ApplyDDL(ctx, src, dst, pre, defs, warn); err != nil {
 		return nil, err
 	}
 	jobs := max(ep.IndexJobs, 1)

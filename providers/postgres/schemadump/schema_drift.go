@@ -200,6 +200,9 @@ func tableObjects(ctx context.Context, src conninfo.Info, tables []QualifiedName
 // the source catalog describes it.
 type ColumnDef struct {
 	Table QualifiedName
+	// SourceTable is the table's name on the source when it is not Table
+	// (a remapped table); empty when both are the same.
+	SourceTable QualifiedName
 	Name  string
 	// Type is format_type(atttypid, atttypmod), schema-qualified.
 	Type string
@@ -322,11 +325,14 @@ func alreadyExists(err error) bool {
 //   - with the source's type and collation;
 //   - filled, in the rows the target already has, with the value the
 //     source's older rows read (attmissingval: the column was added with
-//     a non-volatile default), so both sides hold the same rows;
+//     a non-volatile default and the table not rewritten since), so both
+//     sides hold the same rows; without one (added without a default,
+//     with a volatile one, or the table was rewritten since: its rows
+//     store their values) from the source's rows, matched by primary key
+//     in the same transaction (see backfill);
 //   - NOT NULL when the source column is, unless target rows would be
-//     NULL (a volatile default on the source filled each row with its own
-//     value, which cannot be reproduced): then it stays nullable, with a
-//     warning;
+//     NULL (a table without a primary key, whose rows cannot be filled):
+//     then it stays nullable, with a warning;
 //   - with the source's default when the target can evaluate it (it may
 //     call a function or use a sequence the target lacks: then none, with
 //     a warning). Replicated rows always carry every column, so the
@@ -336,7 +342,7 @@ func alreadyExists(err error) bool {
 //     column is added as a plain column, with a warning.
 //
 // warn receives the warnings; it may be nil.
-func ApplyDDL(ctx context.Context, dst conninfo.Info, items []PostDataItem, columns []ColumnDef, warn func(string)) error {
+func ApplyDDL(ctx context.Context, src, dst conninfo.Info, items []PostDataItem, columns []ColumnDef, warn func(string)) error {
 	if len(items) == 0 && len(columns) == 0 {
 		return nil
 	}
@@ -381,6 +387,10 @@ func ApplyDDL(ctx context.Context, dst conninfo.Info, items []PostDataItem, colu
 			return fmt.Errorf("apply schema drift: %s %q: %w", it.Kind, it.Name, err)
 		}
 	}
+	// Columns the source's older rows do not read from attmissingval
+	// (added without a default, with a volatile one, or rewritten since)
+	// are filled from the source's rows, per table.
+	fill := map[QualifiedName][]ColumnDef{}
 	for _, c := range columns {
 		tbl := c.Table.String()
 		col := pgx.Identifier{c.Name}.Sanitize()
@@ -403,6 +413,17 @@ func ApplyDDL(ctx context.Context, dst conninfo.Info, items []PostDataItem, colu
 		if _, err := try("ALTER TABLE "+tbl+" ADD COLUMN IF NOT EXISTS "+def, never); err != nil {
 			return fmt.Errorf("apply schema drift: add column %s to %s: %w", col, tbl, err)
 		}
+		if c.Generated == "" && c.Missing == "" {
+			fill[c.Table] = append(fill[c.Table], c)
+		}
+	}
+	if err := backfillAll(ctx, tx, src, fill, warn); err != nil {
+		return fmt.Errorf("apply schema drift: %w", err)
+	}
+	for _, c := range columns {
+		tbl := c.Table.String()
+		col := pgx.Identifier{c.Name}.Sanitize()
+		notNullInline := c.NotNull && (c.Generated == "s" || c.Missing != "")
 		if c.Generated == "s" {
 			continue
 		}
@@ -412,7 +433,7 @@ func ApplyDDL(ctx context.Context, dst conninfo.Info, items []PostDataItem, colu
 				return fmt.Errorf("apply schema drift: %s.%s NOT NULL: %w", tbl, col, err)
 			}
 			if !ok {
-				warn(fmt.Sprintf("%s.%s is NOT NULL on the source, but rows on the target have no value for it (the source filled it with a volatile default): it stays nullable on the target", tbl, col))
+				warn(fmt.Sprintf("%s.%s is NOT NULL on the source, but rows on the target have no value for it (they could not be filled from the source's rows): it stays nullable on the target", tbl, col))
 			}
 		}
 		switch {
