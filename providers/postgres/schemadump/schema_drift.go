@@ -203,7 +203,7 @@ type ColumnDef struct {
 	// SourceTable is the table's name on the source when it is not Table
 	// (a remapped table); empty when both are the same.
 	SourceTable QualifiedName
-	Name  string
+	Name        string
 	// Type is format_type(atttypid, atttypmod), schema-qualified.
 	Type string
 	// Collation is the quoted, qualified collation when it is not the
