@@ -168,4 +168,9 @@ const (
 	// CodeRemapCollision: two tables in scope land under one name on the
 	// target (a remapped table onto another's name).
 	CodeRemapCollision diag.Code = "plan.remap-collision"
+	// CodeRemapUnsupported: a partitioned table or a partition is
+	// remapped.
+	CodeRemapUnsupported diag.Code = "plan.remap-unsupported"
+	// CodeRemapChanged: a copied table's remapping target changed.
+	CodeRemapChanged diag.Code = "plan.remap-changed"
 )
