@@ -555,6 +555,11 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *p
 	if ts.Remapped() {
 		after.TargetSchema, after.TargetTable = ts.Target.Schema, ts.Target.Table
 	}
+	if b.applierFilters() && ts.Window != nil && !ts.SchemaOnly {
+		// No publication stores the frozen cut-off: the copy freezes it
+		// and hands it to the stream applier.
+		after.TimeWindow = timeWindow(ts.Window)
+	}
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: deps}
 	prior := b.prior(a)
 	priorAttrs := priorOf[*plans.TableAttrs](b, a)

@@ -180,7 +180,7 @@ func (s *session) relation(ctx context.Context, m *pglogrepl.RelationMessage) er
 	if err := s.sendBatch(ctx); err != nil {
 		return err
 	}
-	r, err := describeRelation(ctx, s.dst, m, s.a.cfg.Remap, s.a.cfg.NewColumns)
+	r, err := describeRelation(ctx, s.dst, m, s.a.cfg.Remap, s.a.cfg.NewColumns, s.filters)
 	if err != nil {
 		return err
 	}
@@ -244,6 +244,22 @@ func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 		if err != nil {
 			return err
 		}
+		if r.filter != "" {
+			stmts, err := r.filteredUpdate(&m.UpdateMessage)
+			if err != nil {
+				return err
+			}
+			s.groupRows++
+			for _, st := range stmts {
+				if st.kind == stmtNoRows {
+					s.noRows[len(s.batchKinds)] = r
+				}
+				if err := s.queue(ctx, st.sql, st.vals, st.kind, true); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		sql, vals, ok, err := r.updateSQL(&m.UpdateMessage)
 		if err != nil {
 			return err
@@ -267,7 +283,12 @@ func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 			return err
 		}
 		s.groupRows++
-		if err := s.queue(ctx, sql, vals, stmtRow, true); err != nil {
+		// A filtered table's row that did not pass is not there.
+		kind := stmtRow
+		if r.filter != "" {
+			kind = stmtOther
+		}
+		if err := s.queue(ctx, sql, vals, kind, true); err != nil {
 			return err
 		}
 	case *pglogrepl.TruncateMessageV2:
@@ -362,9 +383,13 @@ func (s *session) sendBatch(ctx context.Context) error {
 	}
 	kinds := s.batchKinds
 	batch := s.batch
+	noRows := s.noRows
 	s.batch = &pgconn.Batch{}
 	s.batchKinds = nil
 	s.batchBytes = 0
+	if len(noRows) > 0 {
+		s.noRows = map[int]*relation{}
+	}
 	mrr := s.dst.PgConn().ExecBatch(ctx, batch)
 	i := 0
 	var firstErr error
@@ -375,6 +400,9 @@ func (s *session) sendBatch(ctx context.Context) error {
 		}
 		if err == nil && i < len(kinds) && kinds[i] == stmtRow && tag.RowsAffected() == 0 {
 			s.missing++
+		}
+		if err == nil && i < len(kinds) && kinds[i] == stmtNoRows && tag.RowsAffected() > 0 && firstErr == nil {
+			firstErr = movedInError(noRows[i])
 		}
 		i++
 	}
