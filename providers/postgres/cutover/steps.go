@@ -22,9 +22,13 @@ func Steps(dbs []*Database, opts Options) []Step {
 	var pre, fence, drain, seqs, detach []string
 	for _, db := range dbs {
 		a := db.Address()
-		if db.Xmin() {
+		switch {
+		case db.Xmin():
 			pre = append(pre, fmt.Sprintf("%s: every table's xmin cursor on the target completed a cycle (the oldest under %s ago), no prepared transaction", a, db.StaleAfter))
-		} else {
+		case db.Stream():
+			pre = append(pre, fmt.Sprintf("%s: slot %q not in use (no sync running), lag under %s, no prepared transaction",
+				a, db.Slot, lang.FormatBytes(opts.MaxLagBytes)))
+		default:
 			pre = append(pre, fmt.Sprintf("%s: subscription %q enabled and streaming, every table ready, lag under %s / %s, no prepared transaction",
 				a, db.Subscription, opts.MaxLag, lang.FormatBytes(opts.MaxLagBytes)))
 		}
@@ -34,7 +38,20 @@ func Steps(dbs []*Database, opts Options) []Step {
 			fence = append(fence, fmt.Sprintf("%s: ALTER DATABASE %s SET default_transaction_read_only = on; end its client sessions (not replication connections, not this tool's)",
 				a, pgx.Identifier{db.Name}.Sanitize()))
 		}
-		seqs = append(seqs, fmt.Sprintf("%s: set every sequence on the target from the source's last_value and is_called", a))
+		if db.Remap != nil {
+			seqs = append(seqs, fmt.Sprintf("%s: set every sequence on the target (under its remapped table's schema) from the source's last_value and is_called", a))
+		} else {
+			seqs = append(seqs, fmt.Sprintf("%s: set every sequence on the target from the source's last_value and is_called", a))
+		}
+		if db.Stream() {
+			drain = append(drain, fmt.Sprintf("%s: run the stream applier from slot %q until it has applied the source's WAL position after the fence", a, db.Slot))
+			if opts.KeepSourceObjects {
+				detach = append(detach, fmt.Sprintf("%s: end the stream sync; keep slot %q and publication %q on the source (--keep-source-objects)", a, db.Slot, db.Publication))
+			} else {
+				detach = append(detach, fmt.Sprintf("%s: drop slot %q and publication %q on the source, and the applier's progress on the target", a, db.Slot, db.Publication))
+			}
+			continue
+		}
 		if db.Xmin() {
 			drain = append(drain, fmt.Sprintf("%s: a final full xmin cycle of %d table(s) after the fence, reconciliation (deleted rows) included", a, len(db.Tables)))
 			detach = append(detach, fmt.Sprintf("%s: end the xmin sync and record the cutover (nothing to drop on the source)", a))
