@@ -227,10 +227,16 @@ func Database(ctx context.Context, in DatabaseInput) ([]Verdict, int, error) {
 	// The stream applier's filters (sources before PostgreSQL 15): the
 	// ones the tables were copied with (a time window frozen).
 	var applierFilters map[streamapply.TableName]string
+	published := in.Method == lang.SyncLogical
 	if in.Method == lang.SyncStream {
 		if applierFilters, err = streamapply.ReadTableFilters(ctx, dst, in.Replication.Name); err != nil {
 			return nil, 0, err
 		}
+		version, err := conninfo.ServerVersionNum(ctx, src)
+		if err != nil {
+			return nil, 0, err
+		}
+		published = version >= 150000
 	}
 	for _, ts := range ds.Tables {
 		if ts.SchemaOnly || !Selected(in.Tables, ts.Ref) {
@@ -239,7 +245,7 @@ func Database(ctx context.Context, in DatabaseInput) ([]Verdict, int, error) {
 		filter := ts.Filter
 		if f, ok := applierFilters[streamapply.TableName{Schema: ts.Ref.Schema, Table: ts.Ref.Table}]; ok && filter != "" {
 			filter = f
-		} else if filter != "" && (in.Method == lang.SyncLogical || in.Method == lang.SyncStream) {
+		} else if filter != "" && published {
 			// Compare with what the publication carries (a time window is frozen there).
 			stored, _, err := rowfilter.OfPublication(ctx, src, in.Replication.Sync.Publication, ts.Ref.Schema, ts.Ref.Table)
 			if err != nil {
