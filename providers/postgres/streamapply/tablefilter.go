@@ -46,7 +46,7 @@ func RecordTableFilter(ctx context.Context, dst *pgx.Conn, replication, schema, 
 		}
 		return nil
 	}
-	if _, err := dst.Exec(ctx, tableFilterDDL); err != nil {
+	if err := createLocked(ctx, dst, tableFilterDDL); err != nil {
 		return fmt.Errorf("create %s on the target: %w", tableFilterTable, err)
 	}
 	if _, err := dst.Exec(ctx, `INSERT INTO `+tableFilterTable+` (replication, schema_name, table_name, filter)
@@ -101,4 +101,18 @@ func dropTableFilters(ctx context.Context, dst *pgx.Conn, replication string) er
 		return fmt.Errorf("drop %s: %w", tableFilterTable, err)
 	}
 	return nil
+}
+
+// createLocked runs ddl (CREATE ... IF NOT EXISTS statements) under a
+// transaction-level advisory lock: the copies of several tables run at
+// once, and IF NOT EXISTS does not keep two sessions from creating the
+// same schema or table at the same time (a unique violation).
+func createLocked(ctx context.Context, dst *pgx.Conn, ddl string) error {
+	return pgx.BeginFunc(ctx, dst, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('database_replicator schema'))`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, ddl)
+		return err
+	})
 }
