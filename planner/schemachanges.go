@@ -6,8 +6,8 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
-	"github.com/database-replicator/database-replicator/state"
 	"github.com/database-replicator/database-replicator/providers/postgres/schemacompare"
+	"github.com/database-replicator/database-replicator/state"
 )
 
 // SchemaKey is the key of a database's schema in Input.Schemas: the
