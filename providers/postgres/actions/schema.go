@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -197,32 +198,49 @@ func (p *Provider) streamPassed(ctx context.Context, ep Endpoints, replication, 
 }
 
 // engineStreamPassed is streamPassed for the stream engine's slot: while
-// an applier (sync) reads it, wait until it has applied everything up to
-// now; with none, whether the slot holds a transaction with row changes
-// that the target has not applied (its progress row).
+// an applier (sync) reads it, wait until it has applied everything the
+// source wrote up to now; with none (also once it stops), whether the
+// slot holds a transaction with row changes that the target has not
+// applied (its progress row).
 func (p *Provider) engineStreamPassed(ctx context.Context, ep Endpoints, replication, db string, drift *plans.SchemaDrift) (bool, error) {
 	src, err := conninfo.Connect(ctx, ep.Source.WithDatabase(db))
 	if err != nil {
 		return false, err
 	}
 	defer src.Close(context.WithoutCancel(ctx))
-	var active bool
-	err = src.QueryRow(ctx, "SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1", drift.Slot).Scan(&active)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("read replication slot %q: %w", drift.Slot, err)
-	case active:
-		if err := p.waitApplied(ctx, ep, db, drift.Slot, nil); err != nil {
-			if ctx.Err() != nil {
-				return false, ctx.Err()
-			}
-			p.log.Warn("schema drift: the stream did not catch up", "database", db, "error", err)
+	var lsn string
+	if err := src.QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+		return false, fmt.Errorf("read the source's WAL position: %w", err)
+	}
+	deadline := time.Now().Add(catchUpTimeout)
+	for {
+		var active, done bool
+		err = src.QueryRow(ctx, `SELECT active, COALESCE(confirmed_flush_lsn >= $2::pg_lsn, false)
+			FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, drift.Slot, lsn).Scan(&active, &done)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("read replication slot %q: %w", drift.Slot, err)
+		case done:
+			return true, nil
+		case !active:
+			return p.nothingPending(ctx, src, ep, replication, db, drift)
+		case time.Now().After(deadline):
+			p.log.Warn("schema drift: the stream did not catch up", "database", db, "slot", drift.Slot, "lsn", lsn)
 			return false, nil
 		}
-		return true, nil
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
+}
+
+// nothingPending reports whether the stream engine's idle slot holds no
+// transaction with row changes that the target has not applied.
+func (p *Provider) nothingPending(ctx context.Context, src *pgx.Conn, ep Endpoints, replication, db string, drift *plans.SchemaDrift) (bool, error) {
 	dst, err := conninfo.Connect(ctx, ep.Target.WithDatabase(db))
 	if err != nil {
 		return false, err

@@ -179,6 +179,13 @@ func RepairingRunJob(o Options, rep Repair) func(ctx context.Context, stop <-cha
 			applyErrors[name] = errs
 			mu.Unlock()
 		}
+		if !schemaDue && j.Method == lang.SyncStream {
+			// A stream applier that stopped (a relation or column the
+			// target lacks, a rename) is a reason to compare now.
+			for _, s := range j.streams {
+				schemaDue = schemaDue || s.finished()
+			}
+		}
 		if schemaDue && j.Replication.Policy.OnSchemaDrift != lang.DriftIgnore {
 			ss, err := schemaSignature(ctx, j, rep.OwnSchemas)
 			if err != nil {
