@@ -458,6 +458,32 @@ func TestApplyChanges(t *testing.T) {
 		}
 	})
 
+	t.Run("renamed source column", func(t *testing.T) {
+		// A rename looks like a new column and a missing one: adding the
+		// new one would leave the target's rows without their values, so
+		// the applier stops before the first row in the new shape.
+		p.execSrc(t, `CREATE TABLE drift_rename (id int PRIMARY KEY, label text)`)
+		p.execDst(t, `CREATE TABLE drift_rename (id int PRIMARY KEY, label text)`)
+		p.execSrc(t, `CREATE PUBLICATION pub_drift_rename FOR TABLE drift_rename`)
+		createSlot(t, p, "slot_drift_rename")
+		r := p.startApplier(t, Config{Replication: "drift_rename", Slot: "slot_drift_rename", Publications: []string{"pub_drift_rename"}, NewColumns: NewColumnsAdd}, false)
+		p.execSrc(t, `INSERT INTO drift_rename VALUES (1, 'a')`)
+		waitEqual(t, p, r, `SELECT * FROM drift_rename`, `SELECT * FROM drift_rename`)
+		p.execSrc(t, `ALTER TABLE drift_rename RENAME COLUMN label TO title; INSERT INTO drift_rename VALUES (2, 'b')`)
+		select {
+		case <-r.done:
+		case <-time.After(2 * time.Minute):
+			t.Fatal("the applier did not stop on the renamed column")
+		}
+		r.cancel = nil
+		if r.err == nil || !strings.Contains(r.err.Error(), `has column(s) "title" that target table "public"."drift_rename" lacks, and rows without its column(s) "label": a rename`) {
+			t.Fatalf("applier error = %v, want the rename named", r.err)
+		}
+		if n := p.dst.QueryInt(t, "app", `SELECT count(*) FROM pg_attribute WHERE attrelid = 'drift_rename'::regclass AND attname = 'title'`); n != 0 {
+			t.Errorf("the applier added the renamed column")
+		}
+	})
+
 	t.Run("new source column", func(t *testing.T) {
 		for _, tc := range []struct {
 			table  string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -73,6 +74,12 @@ func describeRelation(ctx context.Context, dst *pgx.Conn, m *pglogrepl.RelationM
 		return nil, err
 	}
 	r.partitioned = partitioned
+	if newColumns == NewColumnsAdd {
+		if missing, absent := renameShaped(m, tcols); len(missing) > 0 && len(absent) > 0 {
+			return nil, fmt.Errorf("source table %s has column(s) %s that target table %s lacks, and rows without its column(s) %s: a rename (or a drop and an add) on the source, which adding the column would get wrong; sync repairs the schema drift (policy.on_schema_drift = \"apply\") and starts the applier again",
+				pgx.Identifier{r.srcSchema, r.srcName}.Sanitize(), strings.Join(missing, ", "), r.target, strings.Join(absent, ", "))
+		}
+	}
 	for _, c := range m.Columns {
 		tc, ok := tcols[c.Name]
 		if !ok && newColumns == NewColumnsAdd {
@@ -100,6 +107,27 @@ func describeRelation(ctx context.Context, dst *pgx.Conn, m *pglogrepl.RelationM
 		r.cols = append(r.cols, col)
 	}
 	return r, nil
+}
+
+// renameShaped returns the columns of a relation message that the target
+// table lacks and the target's writable columns the message lacks, by
+// name (sorted): both at once is what a rename on the source looks like.
+func renameShaped(m *pglogrepl.RelationMessage, tcols map[string]targetColumn) (missing, absent []string) {
+	sent := map[string]bool{}
+	for _, c := range m.Columns {
+		sent[c.Name] = true
+		if _, ok := tcols[c.Name]; !ok {
+			missing = append(missing, strconv.Quote(c.Name))
+		}
+	}
+	for name, tc := range tcols {
+		if !sent[name] && !tc.generated {
+			absent = append(absent, strconv.Quote(name))
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(absent)
+	return missing, absent
 }
 
 // textCompareTypes have no default equality (or one that is not value
