@@ -118,3 +118,68 @@ func foldJournal(s *State, recs []journalRecord) (applied int, keep int, err err
 	}
 	return applied, keep, nil
 }
+
+// Checkpoint is one checkpoint's content, scrubbed: the resources a
+// change touched, ready to be stored by a Checkpointer with the lineage
+// and serial of its write.
+type Checkpoint struct {
+	rec journalRecord
+}
+
+// NewCheckpoint scrubs the resources of s at addrs into a checkpoint; an
+// address s no longer records is a removal.
+func NewCheckpoint(s *State, addrs []string) (*Checkpoint, error) {
+	part := &State{Version: s.Version, Lineage: s.Lineage, Serial: s.Serial, Resources: map[string]*Resource{}}
+	c := &Checkpoint{rec: journalRecord{Version: FormatVersion}}
+	for _, a := range addrs {
+		if r := s.Resources[a]; r != nil {
+			part.Resources[a] = r
+		} else {
+			c.rec.Remove = append(c.rec.Remove, a)
+		}
+	}
+	scrubbed, err := Scrub(part)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range scrubbed.Addresses() {
+		r := scrubbed.Resources[a]
+		c.rec.Set = append(c.rec.Set, fileResource{Address: r.Address, Kind: r.Kind, Status: r.Status,
+			UpdatedAt: r.UpdatedAt.UTC(), Attributes: r.Attributes})
+	}
+	return c, nil
+}
+
+// Encode renders the checkpoint as the JSON record of the write that
+// takes the state of lineage to serial.
+func (c *Checkpoint) Encode(lineage string, serial uint64) ([]byte, error) {
+	rec := c.rec
+	rec.Lineage, rec.Serial = lineage, serial
+	data, err := json.Marshal(&rec)
+	if err != nil {
+		return nil, fmt.Errorf("encode state checkpoint: %w", err)
+	}
+	return data, nil
+}
+
+// ApplyCheckpoints folds checkpoint records (Checkpoint.Encode output, in
+// serial order) into s, as the journal of the local backend is folded:
+// records at or below s.Serial are skipped, and a record of another
+// lineage or after a gap ends the fold. A record that cannot be decoded
+// is an error.
+func ApplyCheckpoints(s *State, records [][]byte) error {
+	recs := make([]journalRecord, 0, len(records))
+	for i, data := range records {
+		var rec journalRecord
+		if err := decodeJSON(data, &rec); err != nil {
+			return fmt.Errorf("decode state checkpoint %d: %w", i, err)
+		}
+		if rec.Version > FormatVersion {
+			return fmt.Errorf("%w: a state checkpoint of format version %d is newer than this binary supports (%d): upgrade database-replicator",
+				ErrNewerVersion, rec.Version, FormatVersion)
+		}
+		recs = append(recs, rec)
+	}
+	_, _, err := foldJournal(s, recs)
+	return err
+}

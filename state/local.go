@@ -229,16 +229,7 @@ func (l *Local) Checkpoint(ctx context.Context, s *State, addrs []string) error 
 	if s.Lineage == "" {
 		return l.Write(ctx, s)
 	}
-	part := &State{Version: s.Version, Lineage: s.Lineage, Serial: s.Serial, Resources: map[string]*Resource{}}
-	var removed []string
-	for _, a := range addrs {
-		if r := s.Resources[a]; r != nil {
-			part.Resources[a] = r
-		} else {
-			removed = append(removed, a)
-		}
-	}
-	scrubbed, err := Scrub(part)
+	cp, err := NewCheckpoint(s, addrs)
 	if err != nil {
 		return fmt.Errorf("write state %s: %w", l.path, err)
 	}
@@ -262,13 +253,9 @@ func (l *Local) Checkpoint(ctx context.Context, s *State, addrs []string) error 
 	if err != nil {
 		return err
 	}
-	rec := &journalRecord{Version: FormatVersion, Lineage: lineage, Serial: serial, Remove: removed}
-	for _, a := range scrubbed.Addresses() {
-		r := scrubbed.Resources[a]
-		rec.Set = append(rec.Set, fileResource{Address: r.Address, Kind: r.Kind, Status: r.Status,
-			UpdatedAt: r.UpdatedAt.UTC(), Attributes: r.Attributes})
-	}
-	line, err := encodeJournalRecord(rec)
+	rec := cp.rec
+	rec.Lineage, rec.Serial = lineage, serial
+	line, err := encodeJournalRecord(&rec)
 	if err != nil {
 		return fmt.Errorf("write state journal %s: %w", l.JournalPath(), err)
 	}
