@@ -102,12 +102,9 @@ func (r *run) preflightDatabase(ctx context.Context, db *Database) (string, erro
 		return "", err
 	}
 	defer src.Close(context.Background())
-	var active bool
-	var lagBytes int64
-	err = src.QueryRow(ctx, `SELECT active, COALESCE(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn), 0)::int8
-		FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, db.Slot).Scan(&active, &lagBytes)
+	active, lagBytes, err := readSlot(ctx, src, db.Slot)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, errNoSlot):
 		return "", fmt.Errorf("replication slot %q is missing on the source: run plan and apply", db.Slot)
 	case err != nil:
 		return "", fmt.Errorf("read replication slot %q: %w", db.Slot, err)
@@ -808,4 +805,19 @@ func subscriptionLagSeconds(ctx context.Context, target conninfo.Info, subscript
 		return 0, nil
 	}
 	return *s, nil
+}
+
+// errNoSlot reports that readSlot found no slot of that name.
+var errNoSlot = errors.New("no such replication slot")
+
+// readSlot reads whether replication slot name on conn's server is in use
+// and how many bytes of WAL lie between its confirmed position and the
+// server's current one; errNoSlot when there is no such slot.
+func readSlot(ctx context.Context, conn *pgx.Conn, name string) (active bool, lagBytes int64, err error) {
+	err = conn.QueryRow(ctx, `SELECT active, COALESCE(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn), 0)::int8
+		FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, name).Scan(&active, &lagBytes)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, 0, errNoSlot
+	}
+	return active, lagBytes, err
 }

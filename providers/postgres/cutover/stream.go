@@ -69,12 +69,9 @@ func (r *run) preflightStream(ctx context.Context, db *Database) (string, error)
 		return "", err
 	}
 	defer src.Close(context.Background())
-	var active bool
-	var lagBytes int64
-	err = src.QueryRow(ctx, `SELECT active, COALESCE(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn), 0)::int8
-		FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, db.Slot).Scan(&active, &lagBytes)
+	active, lagBytes, err := readSlot(ctx, src, db.Slot)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, errNoSlot):
 		return "", fmt.Errorf("replication slot %q is missing on the source: run plan and apply", db.Slot)
 	case err != nil:
 		return "", fmt.Errorf("read replication slot %q: %w", db.Slot, err)

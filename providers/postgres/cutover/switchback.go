@@ -146,12 +146,9 @@ func (r *run) backPreflightDatabase(ctx context.Context, db *Database) (string, 
 		return "", err
 	}
 	defer dst.Close(context.Background())
-	var active bool
-	var lagBytes int64
-	err = dst.QueryRow(ctx, `SELECT active, COALESCE(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn), 0)::int8
-		FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, rec.ReverseSlot).Scan(&active, &lagBytes)
+	active, lagBytes, err := readSlot(ctx, dst, rec.ReverseSlot)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, errNoSlot):
 		return "", fmt.Errorf("the reverse replication slot %q is missing on the target", rec.ReverseSlot)
 	case err != nil:
 		return "", fmt.Errorf("read replication slot %q on the target: %w", rec.ReverseSlot, err)
