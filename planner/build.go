@@ -332,6 +332,7 @@ func (b *builder) databaseContents(ds *DatabaseScope, globals *plans.Change) {
 	logical := b.method == lang.SyncLogical || b.method == lang.SyncStream
 	var pub, slot *plans.Change
 	copyDeps := []addrs.Addr{schema.Addr}
+	capture := b.ddlCapture(ds, schema)
 	if logical {
 		// The slot is planned first: whether it must be created again
 		// decides between a copy in a new snapshot and the subscription's
@@ -339,6 +340,9 @@ func (b *builder) databaseContents(ds *DatabaseScope, globals *plans.Change) {
 		slot = b.slot(ds, b.addr(addrs.Publication, ds.Name))
 		b.planResync(ds)
 		pub = b.publication(ds, schema)
+		if capture != nil {
+			pub.DependsOn = append(pub.DependsOn, capture.Addr)
+		}
 		// Every copy runs inside the slot's exported snapshot.
 		copyDeps = append(copyDeps, slot.Addr)
 	}
@@ -884,7 +888,7 @@ func planDeletes(p *plans.Plan, in Input, desired map[string]bool, diags *diag.D
 		}
 		c := &plans.Change{Addr: a, Action: plans.Delete, Before: before}
 		switch a.Kind {
-		case addrs.Subscription, addrs.Slot, addrs.Publication:
+		case addrs.Subscription, addrs.Slot, addrs.Publication, addrs.DDLCapture:
 			c.Reason = "no longer in the configuration: drop the " + string(a.Kind)
 			if preventing[a.Replication] {
 				diags.AddError(CodePreventDestroyDrop, s, "prevent_destroy forbids dropping a replication object",
@@ -905,6 +909,13 @@ func planDeletes(p *plans.Plan, in Input, desired map[string]bool, diags *diag.D
 			sub := addrs.New(c.Addr.Replication, addrs.Subscription, c.Addr.Key)
 			if !desired[sub.String()] && in.Prior.Resource(sub.String()) != nil {
 				c.DependsOn = append(c.DependsOn, sub)
+			}
+		}
+		if c.Addr.Kind == addrs.DDLCapture {
+			// The publication drops the log table (or is dropped) first.
+			pub := addrs.New(c.Addr.Replication, addrs.Publication, c.Addr.Key)
+			if desired[pub.String()] || in.Prior.Resource(pub.String()) != nil {
+				c.DependsOn = append(c.DependsOn, pub)
 			}
 		}
 		if c.Addr.Kind == addrs.Slot {

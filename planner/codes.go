@@ -168,4 +168,10 @@ const (
 	// CodeRemapCollision: two tables in scope land under one name on the
 	// target (a remapped table onto another's name).
 	CodeRemapCollision diag.Code = "plan.remap-collision"
+	// CodeDDLCaptureNeedsSuperuser: policy.capture_ddl is set and the
+	// source user cannot create event triggers (superusers only).
+	CodeDDLCaptureNeedsSuperuser diag.Code = "plan.ddl-capture-needs-superuser"
+	// CodeDDLCaptureUnsupported: policy.capture_ddl is set for a sync
+	// method or a replication state where captured DDL is not replayed yet.
+	CodeDDLCaptureUnsupported diag.Code = "plan.ddl-capture-unsupported"
 )

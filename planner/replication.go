@@ -119,6 +119,10 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 				ts.Ref.String(), b.srcName, outside, fix)
 		}
 	}
+	if b.r.Policy.CaptureDDL && b.desired[b.addr(addrs.DDLCapture, ds.Name).String()] {
+		// The log of captured DDL travels with the data.
+		want = append(want, plans.PublishedTable{Table: ddlLogName})
+	}
 	full := b.replicaIdentity(ds, tables, a)
 	after := &plans.PublicationAttrs{Name: name, Server: b.srcName, Tables: want, SetReplicaIdentityFull: full}
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: []addrs.Addr{schema.Addr}}

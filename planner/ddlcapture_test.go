@@ -1,0 +1,97 @@
+package planner
+
+import (
+	"testing"
+
+	"github.com/database-replicator/database-replicator/lang/diag"
+	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
+	"github.com/database-replicator/database-replicator/state"
+)
+
+const captureDDL = `policy {
+    capture_ddl = true
+  }
+  sync {
+    method = "logical"
+  }`
+
+func TestDDLCapturePlannedBeforeThePublicationThatCarriesItsLog(t *testing.T) {
+	src := sourceServer()
+	src.Privileges.Superuser = true
+	p, diags := Build(Input{Config: loadConfig(t, captureDDL), Servers: servers(src, emptyTarget()), Prior: state.New()})
+	if errs := errorsOf(diags); len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	byAddr := map[string]*plans.Change{}
+	for _, c := range p.Changes {
+		byAddr[c.Addr.String()] = c
+	}
+	capture := byAddr[`replication.main.ddl_capture["app"]`]
+	if capture == nil || capture.Action != plans.Create {
+		t.Fatalf("ddl_capture not created: %v", changes(p))
+	}
+	pub := byAddr[`replication.main.publication["app"]`]
+	if !hasDep(pub, capture.Addr.String()) {
+		t.Fatalf("publication does not wait for the capture: %v", pub.DependsOn)
+	}
+	published := false
+	for _, tb := range pub.After.(*plans.PublicationAttrs).Tables {
+		published = published || tb.Table == ddlLogName
+	}
+	if !published {
+		t.Fatalf("the DDL log is not published: %+v", pub.After)
+	}
+
+	// Applied: state records it, the next plan keeps it; without the
+	// policy it is dropped after the publication lets the log go.
+	st := state.New()
+	for _, c := range p.Changes {
+		st.SetResource(&state.Resource{Address: c.Addr.String(), Kind: string(c.Addr.Kind), Attributes: plans.EncodeAttrs(c.After), Status: state.StatusDone})
+	}
+	p2, _ := Build(Input{Config: loadConfig(t, captureDDL), Servers: servers(src, emptyTarget()), Prior: st})
+	for _, c := range p2.Changes {
+		if c.Addr.Kind == addrs.DDLCapture && c.Action != plans.NoOp {
+			t.Fatalf("recorded capture planned again: %s", c.Action)
+		}
+	}
+	p3, _ := Build(Input{Config: loadConfig(t, `sync {
+    method = "logical"
+  }`), Servers: servers(src, emptyTarget()), Prior: st})
+	var del *plans.Change
+	for _, c := range p3.Changes {
+		if c.Addr.Kind == addrs.DDLCapture {
+			del = c
+		}
+	}
+	if del == nil || del.Action != plans.Delete || !hasDep(del, `replication.main.publication["app"]`) {
+		t.Fatalf("capture not dropped after the publication: %+v", del)
+	}
+
+	d := Destroy(st, false, "destroy")
+	for _, c := range d.Changes {
+		if c.Addr.Kind == addrs.DDLCapture && (!hasDep(c, `replication.main.subscription["app"]`) || !hasDep(c, `replication.main.publication["app"]`)) {
+			t.Fatalf("destroy drops the capture before the subscription and publication: %v", c.DependsOn)
+		}
+	}
+}
+
+func TestDDLCaptureRefused(t *testing.T) {
+	// Not a superuser: event triggers cannot be created.
+	_, diags := Build(Input{Config: loadConfig(t, captureDDL), Servers: servers(sourceServer(), emptyTarget()), Prior: state.New()})
+	if !hasCode(diags, diag.Error, CodeDDLCaptureNeedsSuperuser) {
+		t.Fatalf("no %s: %v", CodeDDLCaptureNeedsSuperuser, errorsOf(diags))
+	}
+	// xmin: replay not built.
+	src := sourceServer()
+	src.Privileges.Superuser = true
+	_, diags = Build(Input{Config: loadConfig(t, `policy {
+    capture_ddl = true
+  }
+  sync {
+    method = "xmin"
+  }`), Servers: servers(src, emptyTarget()), Prior: state.New()})
+	if !hasCode(diags, diag.Error, CodeDDLCaptureUnsupported) {
+		t.Fatalf("no %s: %v", CodeDDLCaptureUnsupported, errorsOf(diags))
+	}
+}
