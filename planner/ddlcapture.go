@@ -37,7 +37,7 @@ func (b *builder) ddlCapture(ds *DatabaseScope, schema *plans.Change) *plans.Cha
 	}
 	after := &plans.DDLCaptureAttrs{Server: b.srcName, Target: b.dstName, Table: lang.QuoteIdent(plans.DDLLogSchema) + "." + lang.QuoteIdent(plans.DDLLogTable),
 		EventTriggers: []string{"database_replicator_ddl_end (ddl_command_end)", "database_replicator_ddl_drop (sql_drop)"},
-		Replay: "an ENABLE ALWAYS trigger on the target's log table runs each statement as its row arrives; a failure is recorded in the row, never stops the apply worker"}
+		Replay:        "an ENABLE ALWAYS trigger on the target's log table runs each statement as its row arrives; a failure is recorded in the row, never stops the apply worker"}
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: []addrs.Addr{schema.Addr}}
 	if prior := b.priorAttrs(a); prior == nil {
 		c.Action, c.Reason = plans.Create, fmt.Sprintf("record every DDL statement of %q on %s and replay it on %s in stream order", ds.Name, b.srcName, b.dstName)
