@@ -31,8 +31,8 @@ var (
 // ddlCaptureSourceSQL installs the capture on the source: the log table,
 // the function that records each DDL statement, and the event triggers
 // calling it at the end of every DDL command and when objects are dropped
-// (sql_drop comes just before ddl_command_end for a DROP; both record the
-// statement once). A query string holding several commands fires once per
+// (sql_drop comes just before ddl_command_end; a statement is recorded
+// once). A query string holding several commands fires once per
 // command and is recorded once per transaction. The tool's own schema is
 // not captured.
 var ddlCaptureSourceSQL = `CREATE SCHEMA IF NOT EXISTS ` + ddlSchema + `;
@@ -68,7 +68,12 @@ BEGIN
 		  FROM pg_event_trigger_ddl_commands() c
 		 WHERE NOT c.in_extension
 		 LIMIT 1;
-		IF ot IS NOT NULL AND (oi LIKE '` + plans.DDLLogSchema + `.%' OR (ot = 'schema' AND oi = '` + plans.DDLLogSchema + `')) THEN
+		IF NOT FOUND THEN
+			-- Nothing was created or altered: a DROP (recorded by sql_drop)
+			-- or a command that changed nothing.
+			RETURN;
+		END IF;
+		IF (oi LIKE '` + plans.DDLLogSchema + `.%' OR (ot = 'schema' AND oi = '` + plans.DDLLogSchema + `')) THEN
 			RETURN;
 		END IF;
 	END IF;
