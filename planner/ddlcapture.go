@@ -12,16 +12,17 @@ import (
 var ddlLogName = plans.TableName{Schema: plans.DDLLogSchema, Table: plans.DDLLogTable}
 
 // ddlCapture plans the capture of DDL statements of one database
-// (policy.capture_ddl), or nil when it is off. The publication carries its
-// log table, so it comes before the publication.
+// (policy.capture_ddl), or nil when it is off. Under logical replication
+// the publication carries its log table, so it comes before the
+// publication; under xmin each cycle replays the log first.
 func (b *builder) ddlCapture(ds *DatabaseScope, schema *plans.Change) *plans.Change {
 	if !b.r.Policy.CaptureDDL {
 		return nil
 	}
 	a := b.addr(addrs.DDLCapture, ds.Name)
-	if b.method != lang.SyncLogical {
+	if b.method != lang.SyncLogical && b.method != lang.SyncXmin {
 		b.diags.AddError(CodeDDLCaptureUnsupported, a.String(), "DDL capture is not available for this sync method",
-			"policy.capture_ddl = true needs sync method \"logical\"; this replication syncs with %q, whose replay of captured DDL is not built yet. Remove capture_ddl (schema drift is still repaired per policy.on_schema_drift), or use sync { method = \"logical\" }.", b.method)
+			"policy.capture_ddl = true needs sync method \"logical\" or \"xmin\"; this replication syncs with %q, whose replay of captured DDL is not built yet. Remove capture_ddl (schema drift is still repaired per policy.on_schema_drift), or choose another sync method.", b.method)
 		return nil
 	}
 	if !b.src.Privileges.Superuser {

@@ -82,16 +82,33 @@ func TestDDLCaptureRefused(t *testing.T) {
 	if !hasCode(diags, diag.Error, CodeDDLCaptureNeedsSuperuser) {
 		t.Fatalf("no %s: %v", CodeDDLCaptureNeedsSuperuser, errorsOf(diags))
 	}
-	// xmin: replay not built.
+	// stream: replay not built.
 	src := sourceServer()
 	src.Privileges.Superuser = true
 	_, diags = Build(Input{Config: loadConfig(t, `policy {
     capture_ddl = true
   }
   sync {
-    method = "xmin"
+    method = "stream"
   }`), Servers: servers(src, emptyTarget()), Prior: state.New()})
 	if !hasCode(diags, diag.Error, CodeDDLCaptureUnsupported) {
 		t.Fatalf("no %s: %v", CodeDDLCaptureUnsupported, errorsOf(diags))
+	}
+}
+
+func TestDDLCaptureUnderXmin(t *testing.T) {
+	src := sourceServer()
+	src.Privileges.Superuser = true
+	p, diags := Build(Input{Config: loadConfig(t, `policy {
+    capture_ddl = true
+  }
+  sync {
+    method = "xmin"
+  }`), Servers: servers(src, emptyTarget()), Prior: state.New()})
+	if errs := errorsOf(diags); len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	if got := changes(p)[`replication.main.ddl_capture["app"]`]; got != plans.Create {
+		t.Fatalf("ddl_capture: %v", changes(p))
 	}
 }

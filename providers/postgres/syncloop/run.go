@@ -34,6 +34,7 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 				Log:            o.Log.With("replication", name, "database", db.Name),
 				Stop:           stop,
 				Changes:        db.Changes,
+				ReplayDDL:      j.Replication.Policy.CaptureDDL,
 				OnRows: func(table string, up, del int64) {
 					o.Metrics.rows.WithLabelValues(name, db.Name, table, "upsert").Add(float64(up))
 					o.Metrics.rows.WithLabelValues(name, db.Name, table, "delete").Add(float64(del))
@@ -47,6 +48,9 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 			up, del := res.Rows()
 			rep := CycleReport{Replication: name, Database: db.Name, Upserted: up, Deleted: del,
 				Tables: len(res.Tables), Took: time.Since(start)}
+			if res.DDLReplayed > 0 {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("%d captured DDL statement(s) replayed", res.DDLReplayed))
+			}
 			unchanged := 0
 			for _, t := range res.Tables {
 				if t.Unchanged {
