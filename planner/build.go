@@ -384,7 +384,13 @@ func (b *builder) databaseContents(ds *DatabaseScope, globals *plans.Change) {
 // schema plans the pre-data schema and detects schema drift.
 func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	a := b.addr(addrs.Schema, ds.Name)
-	schemas := append([]string{}, ds.Source.Schemas...)
+	var schemas []string
+	for _, n := range ds.Source.Schemas {
+		// The tool's own schema (the DDL capture's log) is never copied.
+		if n != plans.DDLLogSchema {
+			schemas = append(schemas, n)
+		}
+	}
 	after := &plans.SchemaAttrs{Schemas: schemas, Tables: len(ds.Tables), Source: "pg_dump --schema-only --section=pre-data"}
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: deps}
 	prior := b.prior(a)

@@ -112,3 +112,28 @@ func TestDDLCaptureUnderXmin(t *testing.T) {
 		t.Fatalf("ddl_capture: %v", changes(p))
 	}
 }
+
+// The capture's log table on the source is the tool's, never a table in
+// scope (it would be copied and published as data).
+func TestOwnSchemaIsNotInScope(t *testing.T) {
+	src := sourceServer()
+	app := src.Database("app")
+	app.Tables = append(app.Tables, table(plans.DDLLogSchema, plans.DDLLogTable, true, "seq", "statement"))
+	app.Schemas = append(app.Schemas, plans.DDLLogSchema)
+	p, diags := Build(Input{Config: loadConfig(t, ""), Servers: servers(src, emptyTarget()), Prior: state.New()})
+	if errs := errorsOf(diags); len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	for _, c := range p.Changes {
+		if c.Addr.Kind == addrs.Table && c.Addr.Key == "app.database_replicator.ddl_log" {
+			t.Fatalf("the DDL log is planned as a table: %s", c.Addr)
+		}
+		if sa, ok := c.After.(*plans.SchemaAttrs); ok {
+			for _, s := range sa.Schemas {
+				if s == plans.DDLLogSchema {
+					t.Fatalf("the tool's schema is copied: %v", sa.Schemas)
+				}
+			}
+		}
+	}
+}
