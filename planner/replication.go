@@ -121,6 +121,7 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 	}
 	if b.r.Policy.CaptureDDL && b.desired[b.addr(addrs.DDLCapture, ds.Name).String()] {
 		// The log of captured DDL travels with the data.
+		wanted[ddlLogName] = len(want)
 		want = append(want, plans.PublishedTable{Table: ddlLogName})
 	}
 	full := b.replicaIdentity(ds, tables, a)

@@ -33,8 +33,8 @@ var (
 // calling it at the end of every DDL command and when objects are dropped
 // (sql_drop comes just before ddl_command_end; a statement is recorded
 // once). A query string holding several commands fires once per
-// command and is recorded once per transaction. The tool's own schema is
-// not captured.
+// command and is recorded once per transaction. The tool's own schema,
+// publications and subscriptions are not captured.
 var ddlCaptureSourceSQL = `CREATE SCHEMA IF NOT EXISTS ` + ddlSchema + `;
 CREATE TABLE IF NOT EXISTS ` + ddlLog + ` (
 	seq bigserial PRIMARY KEY,
@@ -54,6 +54,10 @@ DECLARE
 	ot text;
 	oi text;
 BEGIN
+	IF TG_TAG LIKE '% PUBLICATION' OR TG_TAG LIKE '% SUBSCRIPTION' THEN
+		-- Replication objects belong to each side (the tool's own).
+		RETURN;
+	END IF;
 	IF TG_EVENT = 'sql_drop' THEN
 		SELECT min(o.object_type), string_agg(o.object_identity, ', ' ORDER BY o.object_identity)
 		  INTO ot, oi
