@@ -69,6 +69,9 @@ type Database struct {
 	// Changes lets the database's xmin cycles skip unchanged tables; nil
 	// reads every table every cycle.
 	Changes *xminsync.ChangeTracker
+	// DDLFailuresSeen is the highest sequence number of a failed captured
+	// DDL statement already logged (policy.capture_ddl).
+	DDLFailuresSeen int64
 }
 
 // Cycle is what one run of a job is asked to do.

@@ -22,7 +22,8 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 			return err
 		}
 	}
-	for _, db := range j.Databases {
+	for i := range j.Databases {
+		db := &j.Databases[i]
 		src, dst := j.Source.WithDatabase(db.Name), j.Target.WithDatabase(db.Name)
 		if j.Method == lang.SyncXmin {
 			start := time.Now()
@@ -68,6 +69,11 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 			}
 			rep.Reconciled = len(res.Tables) > 0 && res.Tables[0].Reconciled
 			o.Report.XminCycle(rep)
+		}
+		if j.Replication.Policy.CaptureDDL {
+			if err := logDDLFailures(ctx, dst, &db.DDLFailuresSeen, o.Log.With("replication", name, "database", db.Name)); err != nil {
+				o.Log.Warn("captured DDL: could not read the target's log", "replication", name, "database", db.Name, "error", err)
+			}
 		}
 		var schemaOf func(schema, table string) string
 		if j.Replication.Remaps() {
