@@ -171,6 +171,7 @@ func (b *builder) build() {
 	*b.diags = append(*b.diags, d...)
 	b.scope = scope
 	b.checkRemapCollisions(scope)
+	b.checkRemapLimits(scope)
 	b.dst = sourceNamedTarget(b.dst, scope)
 	var why string
 	b.method, why = ResolveMethod(b.r, b.src)

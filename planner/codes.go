@@ -174,4 +174,9 @@ const (
 	// CodeDDLCaptureUnsupported: policy.capture_ddl is set for a sync
 	// method or a replication state where captured DDL is not replayed yet.
 	CodeDDLCaptureUnsupported diag.Code = "plan.ddl-capture-unsupported"
+	// CodeRemapUnsupported: a partitioned table or a partition is
+	// remapped.
+	CodeRemapUnsupported diag.Code = "plan.remap-unsupported"
+	// CodeRemapChanged: a copied table's remapping target changed.
+	CodeRemapChanged diag.Code = "plan.remap-changed"
 )

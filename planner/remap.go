@@ -2,6 +2,8 @@ package planner
 
 import (
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner/addrs"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/providers/postgres/schemacompare"
 )
@@ -145,4 +147,43 @@ func quotePart(s string) string {
 		return s
 	}
 	return lang.QuoteIdent(s)
+}
+
+// checkRemapLimits reports, as errors, remappings the tool cannot carry
+// out: a partitioned table or a partition (the restore moves single
+// tables; a partition tree would be split between two names), and a
+// table whose target name changed after it was copied (the rows are
+// under the old name; moving them is not planned).
+func (b *builder) checkRemapLimits(scope *Scope) {
+	for _, ds := range scope.Databases {
+		for _, ts := range ds.Tables {
+			if !ts.Remapped() {
+				continue
+			}
+			a := b.addr(addrs.Table, ts.Ref.String())
+			if src := ts.Source; src != nil && (src.Kind == catalog.KindPartitioned || src.Parent != "") {
+				b.diags.AddError(CodeRemapUnsupported, a.String(), "Partitioned tables cannot be remapped",
+					"%s is remapped to %s on %s, but it is a partitioned table or a partition, which remapping does not move. Replicate it without remapping: remap the other tables of its schema with table blocks instead of a schema block, or leave it out of the scope.",
+					ts.Ref, lang.TableRef{Schema: ts.Target.Schema, Table: ts.Target.Table}, b.dstName)
+			}
+		}
+		for _, ts := range ds.Tables {
+			a := b.addr(addrs.Table, ts.Ref.String())
+			prior := b.prior(a)
+			if prior == nil || b.in.Prior == nil {
+				continue
+			}
+			attrs := priorOf[*plans.TableAttrs](b, a)
+			if attrs == nil {
+				continue
+			}
+			was := lang.TableRef{Database: ts.Ref.Database}
+			was.Schema, was.Table = attrs.Target(ts.Ref.Schema, ts.Ref.Table)
+			if was != ts.Target {
+				b.diags.AddError(CodeRemapChanged, a.String(), "Remapping target changed after the copy",
+					"%s was copied to %s on %s and is now remapped to %s: moving a copied table is not supported. Put the previous target back in its table or schema block.",
+					ts.Ref, lang.TableRef{Schema: was.Schema, Table: was.Table}, b.dstName, lang.TableRef{Schema: ts.Target.Schema, Table: ts.Target.Table})
+			}
+		}
+	}
 }

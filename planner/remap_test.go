@@ -6,8 +6,10 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/lang/diag"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/providers/postgres/schemacompare"
+	"github.com/database-replicator/database-replicator/state"
 )
 
 func remapScope(targets map[string]lang.TableRef) *Scope {
@@ -82,6 +84,58 @@ func TestSchemaCompareScopeLeavesOutRemapped(t *testing.T) {
 	} {
 		if ignore(d) {
 			t.Errorf("%+v ignored", d)
+		}
+	}
+}
+
+func TestRemapLimits(t *testing.T) {
+	to := map[string]lang.TableRef{"s1.t": {Database: "app", Schema: "s2", Table: "t2"}}
+	check := func(scope *Scope, prior *state.State) diag.Diagnostics {
+		var diags diag.Diagnostics
+		b := &builder{r: &lang.Replication{Name: "main"}, diags: &diags, dstName: "target.replica", in: Input{Prior: prior}}
+		b.checkRemapLimits(scope)
+		return diags
+	}
+	plain := remapScope(to)
+	for _, ts := range plain.Databases[0].Tables {
+		ts.Source = &catalog.Table{Schema: ts.Ref.Schema, Name: ts.Ref.Table, Kind: catalog.KindTable}
+	}
+	if d := check(plain, nil); len(d) != 0 {
+		t.Fatalf("an ordinary remapped table: %v", d)
+	}
+	for _, kind := range []struct {
+		name string
+		tbl  catalog.Table
+	}{{"partitioned", catalog.Table{Kind: catalog.KindPartitioned}}, {"partition", catalog.Table{Kind: catalog.KindTable, Parent: "s1.parent"}}} {
+		scope := remapScope(to)
+		scope.Databases[0].Tables[0].Source = &kind.tbl
+		d := check(scope, nil)
+		if len(d) != 1 || d[0].Code != CodeRemapUnsupported || !strings.Contains(d[0].Detail, "app.s1.t is remapped to s2.t2") {
+			t.Errorf("%s: %v", kind.name, d)
+		}
+	}
+	// Copied under one name, then remapped to another (or back to the
+	// source's): refused; the same target again is fine.
+	recorded := func(attrs *plans.TableAttrs) *state.State {
+		st := state.New()
+		st.SetResource(&state.Resource{Address: "replication.main.table[\"app.s1.t\"]", Kind: "table", Attributes: plans.EncodeAttrs(attrs), Status: state.StatusDone})
+		return st
+	}
+	if d := check(plain, recorded(&plans.TableAttrs{TargetSchema: "s2", TargetTable: "t2"})); len(d) != 0 {
+		t.Errorf("unchanged target: %v", d)
+	}
+	for name, tc := range map[string]struct {
+		attrs *plans.TableAttrs
+		scope *Scope
+		want  string
+	}{
+		"remapped after the copy": {&plans.TableAttrs{}, plain, "app.s1.t was copied to s1.t on target.replica and is now remapped to s2.t2"},
+		"another target":          {&plans.TableAttrs{TargetSchema: "s3", TargetTable: "t"}, plain, "copied to s3.t"},
+		"remapping removed":       {&plans.TableAttrs{TargetSchema: "s2", TargetTable: "t2"}, remapScope(nil), "now remapped to s1.t"},
+	} {
+		d := check(tc.scope, recorded(tc.attrs))
+		if len(d) != 1 || d[0].Code != CodeRemapChanged || !strings.Contains(d[0].Detail, tc.want) {
+			t.Errorf("%s: %v", name, d)
 		}
 	}
 }

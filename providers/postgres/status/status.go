@@ -301,17 +301,7 @@ func logicalStatus(ctx context.Context, r *lang.Replication, db string, src, dst
 	row.Subscription = r.Sync.Subscription
 	row.Slot = planner.SlotName(r.Sync.Subscription, db)
 	row.SourceLSN = src.CurrentWALLSN
-	slotFound := false
-	if sl := src.Slot(row.Slot); sl != nil {
-		slotFound = true
-		row.SlotActive, row.WALStatus = sl.Active, sl.WALStatus
-		row.RetainedWAL = sl.RetainedBytes
-		row.LagBytes = catalog.LSNDiff(src.CurrentWALLSN, sl.ConfirmedFlushLSN)
-		row.RestartLSN, row.ConfirmedFlushLSN = sl.RestartLSN, sl.ConfirmedFlushLSN
-	}
-	if s, ok := senders[row.Slot]; ok {
-		row.SentLSN, row.WriteLSN, row.FlushLSN, row.ReplayLSN = s.sent, s.write, s.flush, s.replay
-	}
+	slotFound := fillSlot(row, src, senders) != nil
 	tdb := dst.Database(db)
 	var sub *catalog.Subscription
 	if tdb != nil {
@@ -457,4 +447,20 @@ func remapped(r *lang.Replication, db string) []string {
 		}
 	}
 	return out
+}
+
+// fillSlot fills row's slot and WAL-sender columns from the source's slot
+// named row.Slot and its sender, and returns the slot (nil when missing).
+func fillSlot(row *Row, src *catalog.Server, senders map[string]senderLSNs) *catalog.Slot {
+	sl := src.Slot(row.Slot)
+	if sl != nil {
+		row.SlotActive, row.WALStatus = sl.Active, sl.WALStatus
+		row.RetainedWAL = sl.RetainedBytes
+		row.LagBytes = catalog.LSNDiff(src.CurrentWALLSN, sl.ConfirmedFlushLSN)
+		row.RestartLSN, row.ConfirmedFlushLSN = sl.RestartLSN, sl.ConfirmedFlushLSN
+	}
+	if s, ok := senders[row.Slot]; ok {
+		row.SentLSN, row.WriteLSN, row.FlushLSN, row.ReplayLSN = s.sent, s.write, s.flush, s.replay
+	}
+	return sl
 }

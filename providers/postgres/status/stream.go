@@ -17,16 +17,7 @@ import (
 func streamStatus(ctx context.Context, r *lang.Replication, db string, src *catalog.Server, target conninfo.Info, terr error, senders map[string]senderLSNs, row *Row) {
 	row.Slot = planner.SlotName(r.Sync.Subscription, db)
 	row.SourceLSN = src.CurrentWALLSN
-	sl := src.Slot(row.Slot)
-	if sl != nil {
-		row.SlotActive, row.WALStatus = sl.Active, sl.WALStatus
-		row.RetainedWAL = sl.RetainedBytes
-		row.LagBytes = catalog.LSNDiff(src.CurrentWALLSN, sl.ConfirmedFlushLSN)
-		row.RestartLSN, row.ConfirmedFlushLSN = sl.RestartLSN, sl.ConfirmedFlushLSN
-	}
-	if s, ok := senders[row.Slot]; ok {
-		row.SentLSN, row.WriteLSN, row.FlushLSN, row.ReplayLSN = s.sent, s.write, s.flush, s.replay
-	}
+	sl := fillSlot(row, src, senders)
 	var commitTime *time.Time
 	if terr == nil {
 		ctx, cancel := context.WithTimeout(ctx, readTimeout)
