@@ -20,9 +20,9 @@ func (b *builder) ddlCapture(ds *DatabaseScope, schema *plans.Change) *plans.Cha
 		return nil
 	}
 	a := b.addr(addrs.DDLCapture, ds.Name)
-	if b.method != lang.SyncLogical && b.method != lang.SyncXmin {
+	if b.method != lang.SyncLogical && b.method != lang.SyncXmin && b.method != lang.SyncStream {
 		b.diags.AddError(CodeDDLCaptureUnsupported, a.String(), "DDL capture is not available for this sync method",
-			"policy.capture_ddl = true needs sync method \"logical\" or \"xmin\"; this replication syncs with %q, whose replay of captured DDL is not built yet. Remove capture_ddl (schema drift is still repaired per policy.on_schema_drift), or choose another sync method.", b.method)
+			"policy.capture_ddl = true needs sync method \"logical\", \"stream\" or \"xmin\"; this replication syncs with %q. Remove capture_ddl (schema drift is still repaired per policy.on_schema_drift), or choose another sync method.", b.method)
 		return nil
 	}
 	if !b.src.Privileges.Superuser {
@@ -31,7 +31,7 @@ func (b *builder) ddlCapture(ds *DatabaseScope, schema *plans.Change) *plans.Cha
 			ds.Name, b.srcName, b.src.CurrentUser)
 		return nil
 	}
-	if b.prior(a) == nil && b.subscriptionStarted(ds) {
+	if b.method == lang.SyncLogical && b.prior(a) == nil && b.subscriptionStarted(ds) {
 		b.diags.AddError(CodeDDLCaptureUnsupported, a.String(), "DDL capture cannot be added to a running subscription yet",
 			"%q already streams through a subscription; adding the DDL log to it is not built yet. Turn capture_ddl on before the first apply (or destroy and apply again).", ds.Name)
 		return nil

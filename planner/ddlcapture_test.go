@@ -82,17 +82,52 @@ func TestDDLCaptureRefused(t *testing.T) {
 	if !hasCode(diags, diag.Error, CodeDDLCaptureNeedsSuperuser) {
 		t.Fatalf("no %s: %v", CodeDDLCaptureNeedsSuperuser, errorsOf(diags))
 	}
-	// stream: replay not built.
+	// none: nothing streams or cycles, so nothing would replay the log.
 	src := sourceServer()
 	src.Privileges.Superuser = true
 	_, diags = Build(Input{Config: loadConfig(t, `policy {
     capture_ddl = true
   }
   sync {
-    method = "stream"
+    method = "none"
   }`), Servers: servers(src, emptyTarget()), Prior: state.New()})
 	if !hasCode(diags, diag.Error, CodeDDLCaptureUnsupported) {
 		t.Fatalf("no %s: %v", CodeDDLCaptureUnsupported, errorsOf(diags))
+	}
+}
+
+// Under the stream engine the stream's publication carries the log, as
+// under logical; the applier inserts its rows on the target.
+func TestDDLCaptureUnderStream(t *testing.T) {
+	src := sourceServer()
+	src.Privileges.Superuser = true
+	p, diags := Build(Input{Config: loadConfig(t, `policy {
+    capture_ddl = true
+  }
+  sync {
+    method = "stream"
+  }`), Servers: servers(src, emptyTarget()), Prior: state.New()})
+	if errs := errorsOf(diags); len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	var capture, pub *plans.Change
+	for _, c := range p.Changes {
+		switch c.Addr.Kind {
+		case addrs.DDLCapture:
+			capture = c
+		case addrs.Publication:
+			pub = c
+		}
+	}
+	if capture == nil || capture.Action != plans.Create || pub == nil || !hasDep(pub, capture.Addr.String()) {
+		t.Fatalf("capture not planned before the stream's publication: %v", changes(p))
+	}
+	published := false
+	for _, tb := range pub.After.(*plans.PublicationAttrs).Tables {
+		published = published || tb.Table == ddlLogName
+	}
+	if !published {
+		t.Fatalf("the DDL log is not published: %+v", pub.After)
 	}
 }
 
