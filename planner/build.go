@@ -580,7 +580,10 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *p
 		// PostgreSQL's table sync copies the table again. The publication
 		// dropped it and the subscription's refresh stopped its apply
 		// worker from writing to it before this change empties it.
-		c.Action, c.Before = plans.Replace, priorAttrs
+		c.Action = plans.Replace
+		if priorAttrs != nil {
+			c.Before = priorAttrs // none for a detached partition (leftThePublication)
+		}
 		after.CopiedByTableSync = true
 		after.Subscription = b.r.Sync.Subscription
 		after.TimeWindow = timeWindow(ts.Window)
@@ -664,6 +667,11 @@ func (b *builder) planResync(ds *DatabaseScope) {
 	sub := tdb.Subscription(name)
 	for _, ts := range ds.Tables {
 		prior := b.prior(b.addr(addrs.Table, ts.Ref.String()))
+		if prior == nil && !ts.SchemaOnly && b.leftThePublication(ds, tdb, sub, ts) {
+			b.resync[ts.Ref.String()] = "detached from its partitioned table on both sides after streaming started (a DETACH PARTITION that the DDL capture replayed): " +
+				"the subscription still lists it, but the publication no longer carries its changes, so rows written since may be missing"
+			continue
+		}
 		if ts.SchemaOnly || prior == nil || tdb.Table(ts.Ref.Schema, ts.Ref.Table) == nil {
 			continue
 		}
@@ -688,6 +696,35 @@ func (b *builder) planResync(ds *DatabaseScope) {
 			b.resync[ts.Ref.String()] = "the subscription does not list it in pg_subscription_rel, so its changes are not applied"
 		}
 	}
+}
+
+// leftThePublication reports whether a table in scope without a table
+// record is a former partition, streamed through its partitioned table,
+// that was detached on both sides (the DDL capture replays DETACH
+// PARTITION on the target): a top-level table on both sides that the
+// subscription lists in pg_subscription_rel, that its table sync did not
+// copy, and that the publication does not carry. Its changes since the
+// detach were not published; the table sync copies it again.
+func (b *builder) leftThePublication(ds *DatabaseScope, tdb *catalog.Database, sub *catalog.Subscription, ts *TableScope) bool {
+	tt := tdb.Table(ts.Ref.Schema, ts.Ref.Table)
+	if sub == nil || tt == nil || tt.Parent != "" || ts.Source.Parent != "" || b.syncedByTableSync(ds, ts) {
+		return false
+	}
+	if _, subscribed := subscriptionTableState(tdb, sub, ts); !subscribed {
+		return false
+	}
+	for _, p := range ds.Source.Publications {
+		if p.Name != b.r.Sync.Publication {
+			continue
+		}
+		for _, pt := range p.Tables {
+			if pt.Schema == ts.Ref.Schema && pt.Name == ts.Ref.Table {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // describeFilter renders a row filter for a reason.

@@ -171,8 +171,9 @@ const (
 	// CodeDDLCaptureNeedsSuperuser: policy.capture_ddl is set and the
 	// source user cannot create event triggers (superusers only).
 	CodeDDLCaptureNeedsSuperuser diag.Code = "plan.ddl-capture-needs-superuser"
-	// CodeDDLCaptureUnsupported: policy.capture_ddl is set for a sync
-	// method or a replication state where captured DDL is not replayed yet.
+	// CodeDDLCaptureUnsupported: policy.capture_ddl is set where captured
+	// DDL cannot be replayed (sync method none), or joins a streaming
+	// subscription in the same plan as tables for its table sync.
 	CodeDDLCaptureUnsupported diag.Code = "plan.ddl-capture-unsupported"
 	// CodeRemapUnsupported: a partitioned table or a partition is
 	// remapped.

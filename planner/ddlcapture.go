@@ -31,11 +31,6 @@ func (b *builder) ddlCapture(ds *DatabaseScope, schema *plans.Change) *plans.Cha
 			ds.Name, b.srcName, b.src.CurrentUser)
 		return nil
 	}
-	if b.method == lang.SyncLogical && b.prior(a) == nil && b.subscriptionStarted(ds) {
-		b.diags.AddError(CodeDDLCaptureUnsupported, a.String(), "DDL capture cannot be added to a running subscription yet",
-			"%q already streams through a subscription; adding the DDL log to it is not built yet. Turn capture_ddl on before the first apply (or destroy and apply again).", ds.Name)
-		return nil
-	}
 	after := &plans.DDLCaptureAttrs{Server: b.srcName, Target: b.dstName, Table: lang.QuoteIdent(plans.DDLLogSchema) + "." + lang.QuoteIdent(plans.DDLLogTable),
 		EventTriggers: []string{"database_replicator_ddl_end (ddl_command_end)", "database_replicator_ddl_drop (sql_drop)"},
 		Replay:        "an ENABLE ALWAYS trigger on the target's log table runs each statement as its row arrives; a failure is recorded in the row, never stops the apply worker"}

@@ -1,6 +1,9 @@
 package planner
 
 import (
+	"strings"
+
+	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"testing"
 
 	"github.com/database-replicator/database-replicator/lang/diag"
@@ -170,5 +173,51 @@ func TestOwnSchemaIsNotInScope(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Turned on while the subscription streams: the publication adds the log
+// and the subscription subscribes it without a copy; together with a new
+// table for the table sync (one refresh cannot do both) it is refused.
+func TestDDLCaptureJoinsAStreamingSubscription(t *testing.T) {
+	const subAddr = `replication.main.subscription["app"]`
+	src, dst, st := applied()
+	src.Privileges.Superuser = true
+	p, diags := Build(Input{Config: loadConfig(t, captureDDL), Servers: servers(src, dst), Prior: st})
+	if errs := errorsOf(diags); len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	got := changes(p)
+	if got[`replication.main.ddl_capture["app"]`] != plans.Create || got[`replication.main.publication["app"]`] != plans.Update || got[subAddr] != plans.Update {
+		t.Fatalf("changes %v", got)
+	}
+	for _, c := range p.Changes {
+		if c.Addr.String() != subAddr {
+			continue
+		}
+		if sa := c.After.(*plans.SubscriptionAttrs); !sa.SubscribeDDLLog || len(sa.RefreshPublication) > 0 {
+			t.Errorf("subscription after %+v", sa)
+		}
+		if !strings.Contains(c.Reason, "REFRESH PUBLICATION WITH (copy_data = false)") {
+			t.Errorf("reason %q", c.Reason)
+		}
+		if wire(c.After)["subscribe_ddl_log"] != true {
+			t.Errorf("the plan does not show subscribe_ddl_log: %v", wire(c.After))
+		}
+	}
+
+	// Once the subscription lists the log, nothing is left to do.
+	tapp := dst.Database("app")
+	tapp.Subscriptions[0].Tables = append(tapp.Subscriptions[0].Tables, catalog.SubscriptionTable{Schema: plans.DDLLogSchema, Name: plans.DDLLogTable, State: catalog.SubStateReady})
+	p, _ = Build(Input{Config: loadConfig(t, captureDDL), Servers: servers(src, dst), Prior: st})
+	if changes(p)[subAddr] != "" {
+		t.Errorf("subscription still changed: %v", changes(p))
+	}
+	tapp.Subscriptions[0].Tables = tapp.Subscriptions[0].Tables[:len(tapp.Subscriptions[0].Tables)-1]
+
+	src.Database("app").Tables = append(src.Database("app").Tables, table("public", "invoices", true, "id", "total"))
+	_, diags = Build(Input{Config: loadConfig(t, captureDDL), Servers: servers(src, dst), Prior: st})
+	if !hasCode(diags, diag.Error, CodeDDLCaptureUnsupported) {
+		t.Fatalf("no %s: %v", CodeDDLCaptureUnsupported, errorsOf(diags))
 	}
 }
