@@ -177,6 +177,21 @@ func (p *Provider) ddlCapture(ctx context.Context, ep Endpoints, c *plans.Change
 	return c.After, nil
 }
 
+// DropDDLCapture removes the DDL capture of one database from both sides
+// (cutover's detach): the source's event triggers, function and log first,
+// then the target's log and replay function. source and target connect to
+// the database; each statement tolerates its object's absence. The source
+// session may write while the database is fenced read-only.
+func DropDDLCapture(ctx context.Context, source, target conninfo.Info) error {
+	if err := execScript(ctx, source, "SET TRANSACTION READ WRITE;\n"+ddlCaptureSourceDropSQL); err != nil {
+		return fmt.Errorf("DDL capture on the source: %w", err)
+	}
+	if err := execScript(ctx, target, ddlCaptureTargetDropSQL); err != nil {
+		return fmt.Errorf("DDL capture on the target: %w", err)
+	}
+	return nil
+}
+
 // execScript runs a script of statements in one transaction.
 func execScript(ctx context.Context, info conninfo.Info, sql string) error {
 	conn, err := conninfo.Connect(ctx, info)
