@@ -56,6 +56,10 @@ type Job struct {
 
 	// next is when the job's next cycle is due.
 	next time.Time
+	// recheckIn, set by a cycle, brings the next one forward to that
+	// long after it (a schema repair postponed for captured DDL in
+	// flight); 0 keeps Interval.
+	recheckIn time.Duration
 	// streams are the stream engine's running appliers by database.
 	streams map[string]*streamer
 }
@@ -215,6 +219,10 @@ func Run(ctx context.Context, jobs []*Job, o Options) error {
 					break
 				}
 				j.next = o.Clock.Now().Add(j.Interval)
+				if j.recheckIn > 0 && j.recheckIn < j.Interval {
+					j.next = o.Clock.Now().Add(j.recheckIn)
+				}
+				j.recheckIn = 0
 			}
 		}
 		if !now.Before(nextStatus) {
