@@ -71,7 +71,7 @@ bench:
 
 ## bench-quick: the bench report at a small scale in about a minute, for development (appends to bench/results like bench)
 bench-quick:
-	BENCH_KIND=quick SCALE=$${SCALE:-2} BLOB_ROWS=$${BLOB_ROWS:-10000} RUNS=$${RUNS:-3} PLAN_TABLES=$${PLAN_TABLES:-500} MANY_TABLES=$${MANY_TABLES:-100} MANY_ROWS=$${MANY_ROWS:-500} LAG_SECONDS=$${LAG_SECONDS:-5} bench/run.sh
+	BENCH_KIND=quick SCALE=$${SCALE:-2} BLOB_ROWS=$${BLOB_ROWS:-10000} RUNS=$${RUNS:-3} PLAN_TABLES=$${PLAN_TABLES:-500} MANY_TABLES=$${MANY_TABLES:-100} MANY_ROWS=$${MANY_ROWS:-500} LAG_SECONDS=$${LAG_SECONDS:-5} BACKLOG_MB=$${BACKLOG_MB:-20} bench/run.sh
 
 ## bench-cutover: only the cutover case of bench (SCALE, RUNS or CUTOVER_RUNS)
 bench-cutover:

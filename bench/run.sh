@@ -12,6 +12,8 @@
 #   MANY_TABLES=5000  tables of the many-tables copy case (0 skips it)
 #   MANY_ROWS=2000    rows per table of that case
 #   LAG_SECONDS=30    pgbench duration of the lag tests
+#   BACKLOG_MB=500    WAL backlog the stream engine and native logical catch up on
+#                     (0 skips the catch-up case)
 #   COPY_SYNC_METHOD=none  sync method of the timed applies (see method_replicator)
 #   PGBIN             PostgreSQL server binaries (default /usr/lib/postgresql/15/bin)
 #   BENCH_KIND=full   full or quick (make bench-quick: small scale, same report shape)
@@ -34,6 +36,7 @@ PLAN_TABLES="${PLAN_TABLES:-50000}"
 MANY_TABLES="${MANY_TABLES:-5000}"
 MANY_ROWS="${MANY_ROWS:-2000}"
 LAG_SECONDS="${LAG_SECONDS:-30}"
+BACKLOG_MB="${BACKLOG_MB:-500}"
 COPY_SYNC_METHOD="${COPY_SYNC_METHOD:-none}"
 PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
 BENCH_KIND="${BENCH_KIND:-full}"
@@ -314,6 +317,8 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 median_of() { tr ' ' '\n' <<<"$1" | "$STATS" median; }
 declare -A MED
 for m in "${METHODS[@]}"; do MED[$m]=$(median_of "${TIMES[$m]}"); done
+# methods left out by METHODS have no median (the report says n/a)
+for m in pgdump pgcopydb replicator pipe; do MED[$m]=${MED[$m]:-n/a}; done
 APPLY_MED=${MED[replicator]}
 RSS_MED_MB=$(tr ' ' '\n' <<<"$RSS_KB" | "$STATS" median | awk '{ if ($1 == "n/a") print "n/a"; else printf "%.0f", $1 / 1024 }')
 RSS_MAX_MB=$(tr ' ' '\n' <<<"$RSS_KB" | "$STATS" max | awk '{ if ($1 == "n/a") print "n/a"; else printf "%.0f", $1 / 1024 }')
@@ -543,8 +548,123 @@ if [ "$LOGICAL_APPLY_STATUS" = ok ]; then
 	LAG_ROW="| logical | $(col_stat "$f" 1 count) | $(col_stat "$f" 2 max) | $(col_stat "$f" 2 p95) | $(col_stat "$f" 3 max) | $(col_stat "$f" 3 p95) | $(row_stat "$f" max) / $(row_stat "$f" p95) | ${TPS:-?} tps; first new row on the target after $(first_row "$f") s; caught up: $CATCHUP_ROWS_OK; status --json mid-run: $STATUS_LAG |"
 	LOGICAL_P95_S=$(col_stat "$f" 3 p95)
 	LOGICAL_ROWAGE_P95=$(row_stat "$f" p95)
+	LOGICAL_BYTES_P95=$(col_stat "$f" 2 p95)
 fi
 note "$LAG_ROW"
+
+# --- WAL backlog catch-up (native logical, then the stream engine) ------------
+# make_backlog: pgbench -N -c 4 in 5 s rounds until the source has written
+# BACKLOG_MB of WAL, while nothing applies it. Sets BACKLOG_END (the source's
+# WAL position after it), BACKLOG_BYTES and BACKLOG_ROWS (rows inserted,
+# updated or deleted, from pg_stat_user_tables).
+make_backlog() { # make_backlog NAME
+	local name=$1 start rows0 rows1
+	start=$(q_src "SELECT pg_current_wal_lsn()")
+	rows0=$(q_src "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables")
+	while [ "$(q_src "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$start') < $BACKLOG_MB * 1048576::numeric")" = t ]; do
+		pgbench -n -N -c 4 -j 2 -T 5 -h 127.0.0.1 -p "$SRC_PORT" -U postgres "$DB" >>"$LOGDIR/$name.backlog.log" 2>&1 || { note "pgbench failed: see $LOGDIR/$name.backlog.log"; return 1; }
+	done
+	sleep 1 # the backends' statistics reach the shared counters
+	BACKLOG_END=$(q_src "SELECT pg_current_wal_lsn()")
+	BACKLOG_BYTES=$(q_src "SELECT pg_wal_lsn_diff('$BACKLOG_END', '$start')::bigint")
+	rows1=$(q_src "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables")
+	BACKLOG_ROWS=$((rows1 - rows0))
+}
+# wait_slot LSN SECONDS: until the slot of $DB confirms LSN (the target has
+# applied and flushed everything before it); fails after SECONDS.
+wait_slot() {
+	local i
+	for i in $(seq 1 $(($2 * 5))); do
+		[ "$(psql_src -At -d postgres -c "SELECT coalesce(bool_and(confirmed_flush_lsn >= '$1'), false) FROM pg_replication_slots WHERE database = '$DB'")" = t ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+backlog_row() { # backlog_row NAME SECONDS -> a table row
+	if [ "$2" = n/a ]; then echo "| $1 | n/a | n/a | n/a | n/a |"; return; fi
+	echo "| $1 | $(calc "$BACKLOG_BYTES / 1048576" 0) | $BACKLOG_ROWS | $2 | $(calc "$BACKLOG_ROWS / $2" 0) |"
+}
+LOGICAL_CATCHUP_S=n/a
+LOGICAL_BACKLOG_ROW="| native logical | not measured | | | |"
+if [ "$LOGICAL_APPLY_STATUS" = ok ] && [ "$BACKLOG_MB" -gt 0 ]; then
+	step "Native logical: catch-up of a $BACKLOG_MB MB WAL backlog (subscription disabled while pgbench -N -c 4 writes it)"
+	SUB=$(q_dst "SELECT subname FROM pg_subscription LIMIT 1")
+	q_dst "ALTER SUBSCRIPTION \"$SUB\" DISABLE" >/dev/null
+	for i in $(seq 1 100); do
+		[ -z "$(q_dst "SELECT pid FROM pg_stat_subscription WHERE subname = '$SUB' AND pid IS NOT NULL")" ] && break
+		sleep 0.2
+	done
+	if make_backlog logical; then
+		t0=$(now)
+		q_dst "ALTER SUBSCRIPTION \"$SUB\" ENABLE" >/dev/null
+		if wait_slot "$BACKLOG_END" 3600; then LOGICAL_CATCHUP_S=$(since "$t0"); fi
+		LOGICAL_BACKLOG_ROW=$(backlog_row "native logical" "$LOGICAL_CATCHUP_S")
+	fi
+	note "$LOGICAL_BACKLOG_ROW"
+fi
+reset_replication
+
+# --- The stream engine: steady lag and catch-up, side by side with native ------
+# apply with sync method stream, then `database-replicator sync` (the tool's
+# own applier) in the background: the same load and samples as logical (slot
+# bytes and row age; the subscription columns do not apply). Then the sync is
+# stopped, the same WAL backlog written, and the sync started again: catch-up
+# time from its start until the slot confirms the backlog's end. The peak RSS
+# is the sync process's VmHWM (the applier runs inside it).
+STREAM_LAG_ROW="| stream | apply failed | | | | | | |"
+STREAM_CATCHUP_S=n/a
+STREAM_BACKLOG_ROW="| stream | not measured | | | |"
+STREAM_RSS_STEADY=n/a
+STREAM_RSS_CATCHUP=n/a
+start_stream_sync() { # start_stream_sync LOG: sets SYNC_PID
+	REPLICATOR_VAR_sync_method=stream "$BIN" --no-color -c "$CONFIG" --state "$WORK/state.json" \
+		sync >"$1" 2>&1 &
+	SYNC_PID=$!
+}
+stop_stream_sync() { # stop_stream_sync: prints the process's peak RSS in MiB
+	local hwm
+	hwm=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$SYNC_PID/status" 2>/dev/null || echo n/a)
+	kill "$SYNC_PID" 2>/dev/null || true
+	wait "$SYNC_PID" 2>/dev/null || true
+	SYNC_PID=""
+	echo "${hwm:-n/a}"
+}
+step "Stream engine: apply with sync method stream, sync in the background, pgbench -N -c 4 -T $LAG_SECONDS"
+reset_target_db
+rm -f "$WORK/state.json"
+t0=$(now)
+STREAM_APPLY_STATUS=ok
+REPLICATOR_VAR_sync_method=stream R --state "$WORK/state.json" apply --auto-approve >"$LOGDIR/stream-apply.log" 2>&1 || STREAM_APPLY_STATUS="FAILED (see $LOGDIR/stream-apply.log)"
+STREAM_APPLY_S=$(since "$t0")
+note "apply (stream): ${STREAM_APPLY_S}s $STREAM_APPLY_STATUS"
+if [ "$STREAM_APPLY_STATUS" = ok ]; then
+	start_stream_sync "$LOGDIR/stream-sync.log"
+	for i in $(seq 1 100); do
+		[ "$(psql_src -At -d postgres -c "SELECT coalesce(bool_or(active), false) FROM pg_replication_slots WHERE database = '$DB'")" = t ] && break
+		sleep 0.2
+	done
+	load_and_sample stream
+	STREAM_RSS_STEADY=$(stop_stream_sync)
+	f="$LOGDIR/stream.samples"
+	TPS=$(grep -Eo 'tps = [0-9.]+' "$LOGDIR/stream.pgbench.log" | head -1 | awk '{ print $3 }')
+	STREAM_LAG_ROW="| stream | $(col_stat "$f" 1 count) | $(col_stat "$f" 2 max) | $(col_stat "$f" 2 p95) | n/a | n/a | $(row_stat "$f" max) / $(row_stat "$f" p95) | ${TPS:-?} tps; first new row on the target after $(first_row "$f") s; caught up: $CATCHUP_ROWS_OK; sync's peak RSS $STREAM_RSS_STEADY MiB |"
+	STREAM_ROWAGE_P95=$(row_stat "$f" p95)
+	STREAM_BYTES_P95=$(col_stat "$f" 2 p95)
+	note "$STREAM_LAG_ROW"
+	if [ "$BACKLOG_MB" -gt 0 ]; then
+		step "Stream engine: catch-up of a $BACKLOG_MB MB WAL backlog (sync stopped while pgbench -N -c 4 writes it)"
+		if make_backlog stream; then
+			t0=$(now)
+			start_stream_sync "$LOGDIR/stream-catchup-sync.log"
+			if wait_slot "$BACKLOG_END" 3600; then STREAM_CATCHUP_S=$(since "$t0"); fi
+			STREAM_RSS_CATCHUP=$(stop_stream_sync)
+			STREAM_BACKLOG_ROW=$(backlog_row "stream" "$STREAM_CATCHUP_S")
+		fi
+		note "$STREAM_BACKLOG_ROW"
+	fi
+else
+	STREAM_LAG_ROW="| stream | apply failed (see $LOGDIR/stream-apply.log) | | | | | | |"
+fi
 reset_replication
 
 # xmin lag: needs `database-replicator sync` (in progress elsewhere). Runs once
@@ -584,6 +704,9 @@ met() { # met EXPR -> met / not met / n/a
 r_pgdump=$( [ "${MED[pgdump]}" = n/a ] || [ "$APPLY_MED" = n/a ] && echo n/a || calc "$APPLY_MED / ${MED[pgdump]}")
 r_pgcopydb=$( [ "${MED[pgcopydb]}" = n/a ] || [ "$APPLY_MED" = n/a ] && echo n/a || calc "$APPLY_MED / ${MED[pgcopydb]}")
 r_pipe=$( [ "${MED[pipe]}" = n/a ] || [ "$APPLY_MED" = n/a ] && echo n/a || calc "$APPLY_MED / ${MED[pipe]}")
+ratio_of() { case "$1$2" in *n/a*|"") echo n/a ;; *) awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }' ;; esac; }
+STREAM_LAG_RATIO=$(ratio_of "${STREAM_ROWAGE_P95:-n/a}" "${LOGICAL_ROWAGE_P95:-n/a}")
+STREAM_CATCHUP_RATIO=$(ratio_of "$STREAM_CATCHUP_S" "$LOGICAL_CATCHUP_S")
 TARGETS="| target | measured | result |
 |---|---|---|
 | apply ≤ 0.60 × pg_dump/pg_restore (issue 21; 0.70 in issue 7) | $r_pgdump × | $(met "$r_pgdump <= 0.60") |
@@ -591,13 +714,16 @@ TARGETS="| target | measured | result |
 | apply ≤ 1.05 × bare pipe | $r_pipe × | $(met "$r_pipe <= 1.05") |
 | logical lag p95 < 1 s (pg_stat_subscription) | ${LOGICAL_P95_S:-n/a} s | $(met "${LOGICAL_P95_S:-n/a} < 1") |
 | logical lag p95 < 1 s (newest-row age) | ${LOGICAL_ROWAGE_P95:-n/a} s | $(met "${LOGICAL_ROWAGE_P95:-n/a} < 1") |
+| stream lag p95 < 1 s (newest-row age, issue 16) | ${STREAM_ROWAGE_P95:-n/a} s | $(met "${STREAM_ROWAGE_P95:-n/a} < 1") |
+| stream lag p95 ≤ 1.5 × native logical (newest-row age, issue 16) | ${STREAM_LAG_RATIO} × | $(met "${STREAM_LAG_RATIO} <= 1.5") |
+| stream catch-up of the WAL backlog ≤ 1.5 × native logical (issue 16; $BACKLOG_MB MB) | ${STREAM_CATCHUP_RATIO} × | $(met "${STREAM_CATCHUP_RATIO} <= 1.5") |
 | xmin lag p95 ≤ 1.5 s (newest-row age, issue 21) | ${XMIN_ROWAGE_P95:-n/a} s | $(met "${XMIN_ROWAGE_P95:-n/a} <= 1.5") |
 | verify ≥ 1.0 × bare hashing scan (issue 21; 0.8 in issue 7) | $VERIFY_RATIO × | $(met "$VERIFY_RATIO >= 1.0") |
 | many tables: apply ≤ 0.85 × pgcopydb (issue 21; $MANY_TABLES tables) | $r_many_pgcopydb × | $(met "$r_many_pgcopydb <= 0.85") |
 | peak RSS of apply ≤ 100 MB = 95.4 MiB (issue 21; SCALE $SCALE) | $RSS_MAX_MB MiB | $(met "$RSS_MAX_MB <= 95.4") |
 | peak RSS of apply ≤ 100 MB = 95.4 MiB (issue 21; $MANY_TABLES tables) | $MANY_RSS_MB MiB | $(met "$MANY_RSS_MB <= 95.4") |
 | plan on $PLAN_TABLES tables < 10 s (issue 21: 50,000 tables; issue 7: 5,000 in 5 s) | $PLAN_MED s | $(met "$PLAN_MED < 10") |"
-step "Targets (issues 7 and 21)"
+step "Targets (issues 7, 16 and 21)"
 printf '%s\n' "$TARGETS"
 
 # --- Results file ------------------------------------------------------------
@@ -712,13 +838,38 @@ PHASES=$(grep -E 'applying plan|change finished|apply finished' "$LAST_APPLY_LOG
 	echo "| method | samples | slot bytes max | slot bytes p95 | subscription s max | subscription s p95 | row age s max / p95 | notes |"
 	echo "|---|---|---|---|---|---|---|---|"
 	echo "$LAG_ROW"
+	echo "$STREAM_LAG_ROW"
 	echo "$XMIN_ROW"
 	echo
 	echo "xmin: \`database-replicator sync --sync-interval 1s\` runs in the background during the load;"
 	echo "only the row age applies. pgbench_history has no primary key, so each xmin cycle that sees"
 	echo "a change copies it again whole (the documented fallback), and it grows during the load."
 	echo
-	echo "## Targets (issues 7 and 21)"
+	echo "stream: the tool's own applier (\`database-replicator sync\` in the background, sync method"
+	echo "stream; apply of the full database ${STREAM_APPLY_S:-n/a}s) under the same load; the slot bytes are what"
+	echo "the applier reported committed on the target; there is no subscription."
+	echo
+	echo "## Stream engine vs native logical"
+	echo
+	echo "Same run, same machine, same load. Catch-up: the applier stopped (native: the"
+	echo "subscription disabled) while \`pgbench -N -c 4\` writes ${BACKLOG_MB} MB of WAL, then started (native:"
+	echo "enabled); seconds until the slot confirms the source's position after the backlog"
+	echo "(stream: from the start of the \`sync\` process, its start-up included). Rows = rows"
+	echo "inserted, updated or deleted on the source during the backlog (pg_stat_user_tables)."
+	echo
+	echo "| engine | WAL MiB | rows | catch-up s | rows/s |"
+	echo "|---|---|---|---|---|"
+	echo "$LOGICAL_BACKLOG_ROW"
+	echo "$STREAM_BACKLOG_ROW"
+	echo
+	echo "| | native logical | stream | stream ÷ native |"
+	echo "|---|---|---|---|"
+	echo "| steady lag: newest-row age p95 s | ${LOGICAL_ROWAGE_P95:-n/a} | ${STREAM_ROWAGE_P95:-n/a} | $STREAM_LAG_RATIO |"
+	echo "| steady lag: slot bytes p95 | ${LOGICAL_BYTES_P95:-n/a} | ${STREAM_BYTES_P95:-n/a} | $(ratio_of "${STREAM_BYTES_P95:-n/a}" "${LOGICAL_BYTES_P95:-n/a}") |"
+	echo "| backlog catch-up s | $LOGICAL_CATCHUP_S | $STREAM_CATCHUP_S | $STREAM_CATCHUP_RATIO |"
+	echo "| peak RSS of the applier MiB (sync process VmHWM: steady / catch-up) | n/a (a server worker) | $STREAM_RSS_STEADY / $STREAM_RSS_CATCHUP | |"
+	echo
+	echo "## Targets (issues 7, 16 and 21)"
 	echo
 	printf '%s\n' "$TARGETS"
 	echo

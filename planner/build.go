@@ -491,7 +491,7 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	case lang.DriftPlan:
 		b.driftForReview[ds.Name] = detail
 		b.diags.AddWarning(CodeSchemaDriftAwaitsReview, a.String(), "Schema drift awaits review",
-			"%s on %s, and policy.on_schema_drift = \"plan\": sync pauses %q (logical: its subscription is disabled; xmin: its cycles stop) until apply runs this plan. Review the DDL below, then run apply.", detail, b.dstName, ds.Name)
+			"%s on %s, and policy.on_schema_drift = \"plan\": sync pauses %q (logical: its subscription is disabled; xmin: its cycles stop; stream: its applier stops, the rows wait in the slot) until apply runs this plan. Review the DDL below, then run apply.", detail, b.dstName, ds.Name)
 	}
 	c.Action = plans.Update
 	c.Before = &plans.SchemaAttrs{Drift: &plans.SchemaDrift{}}
@@ -499,6 +499,9 @@ func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 		CreatePartitions: parts.Create, DetachPartitions: parts.Detach, DropPartitions: parts.Drop, Statements: repair.Statements}
 	if len(repair.Statements) > 0 {
 		drift.Slot = b.streamSlot(ds)
+		if drift.Slot != "" && b.method == lang.SyncStream {
+			drift.Publication = b.r.Sync.Publication
+		}
 	}
 	for _, st := range repair.Statements {
 		if st.Warning != "" {
@@ -564,6 +567,11 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *p
 	}
 	if ts.Remapped() {
 		after.TargetSchema, after.TargetTable = ts.Target.Schema, ts.Target.Table
+	}
+	if b.applierFilters() && ts.Window != nil && !ts.SchemaOnly {
+		// No publication stores the frozen cut-off: the copy freezes it
+		// and hands it to the stream applier.
+		after.TimeWindow = timeWindow(ts.Window)
 	}
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: deps}
 	prior := b.prior(a)

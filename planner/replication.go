@@ -84,20 +84,31 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 				ts.Ref.String(), b.dstName, name)
 		}
 	}
+	// Before PostgreSQL 15 the stream engine filters in its applier: the
+	// publication carries the tables without filters.
+	applierFilters := b.applierFilters()
 	for _, ts := range tables {
 		if !leftOut[ts.Ref.String()] {
 			wanted[tableName(ts)] = len(want)
-			want = append(want, plans.PublishedTable{Table: tableName(ts), Filter: ts.Filter, Window: timeWindow(ts.Window)})
+			pt := plans.PublishedTable{Table: tableName(ts), Filter: ts.Filter, Window: timeWindow(ts.Window)}
+			if applierFilters {
+				pt.Filter, pt.Window = "", nil
+			}
+			want = append(want, pt)
 		}
 		if ts.Filter != "" {
-			if chk := b.in.FilterChecks[ts.Ref.String()]; ts.Window == nil && chk.NotPublishable != "" {
+			if chk := b.in.FilterChecks[ts.Ref.String()]; ts.Window == nil && chk.NotPublishable != "" && applierFilters {
+				b.diags.AddError(CodeRowFilterUnpublishable, a.String(), "Row filter cannot be used by the stream applier",
+					"%s runs PostgreSQL %s, so the stream engine's applier evaluates the filter of %s for every change, and allows what a publication allows: %s. Only immutable expressions over the table's columns give the same rows as the copy; for a moving time cut-off use a time_window block (frozen to a constant cut-off when the table is copied), or use sync { method = \"xmin\" }.",
+					b.srcName, b.src.Version, ts.Ref.String(), chk.NotPublishable)
+			} else if ts.Window == nil && chk.NotPublishable != "" && b.src.VersionNum >= 150000 {
 				b.diags.AddError(CodeRowFilterUnpublishable, a.String(), "Row filter cannot be used in a publication",
 					"%s on %s refuses the filter of %s in a publication: %s. Publications allow only immutable expressions over the table's columns; %s.",
 					b.srcName, ds.Name, ts.Ref.String(), chk.NotPublishable, hclOrFlags(b.in.Config,
 						`for a moving time cut-off use a time_window block (frozen to a constant cut-off when the publication is created), or use sync { method = "xmin" }`,
 						`for a moving time cut-off use --time-filter "[db.]table:column:window" instead of --table-filter (TOML: time_filters), frozen to a constant cut-off when the publication is created`))
 			}
-			if b.src.VersionNum < 150000 {
+			if b.src.VersionNum < 150000 && !applierFilters {
 				b.diags.AddError(CodeRowFilterNeedsPG15, a.String(), "Row filters need PostgreSQL 15 on the source",
 					"%s has a row filter, and %s runs PostgreSQL %s; publications carry row filters only from 15 on. %s",
 					ts.Ref.String(), b.srcName, b.src.Version, hclOrFlags(b.in.Config,
@@ -106,10 +117,21 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 			}
 		}
 		outside := b.in.FilterChecks[ts.Ref.String()].OutsideReplicaIdentity
+		if ts.Filter == "" || b.src.VersionNum < 150000 && !applierFilters {
+			outside = "" // no filter published, none applied (refused above)
+		}
 		if ts.Window != nil && !slices.Contains(ts.Source.PrimaryKey, ts.Window.Column) {
 			outside = fmt.Sprintf("column %q of the time window is not part of the primary key", ts.Window.Column)
 		}
-		if outside != "" && ts.ReplicaIdentity != "full" && ts.Source.ReplicaIdentity != "full" {
+		if outside != "" && applierFilters && ts.ReplicaIdentity != "full" && ts.Source.ReplicaIdentity != "full" {
+			fix := fmt.Sprintf("Add to the configuration:\n  table %q {\n    replica_identity = \"full\"\n  }\nor filter on primary-key columns only.", ts.Ref.String())
+			if flagMode(b.in.Config) {
+				fix = fmt.Sprintf("Add --replica-identity-full=%s (REPLICA IDENTITY FULL on the source and the target), or filter on primary-key columns only.", ts.Ref.String())
+			}
+			b.diags.AddError(CodeRowFilterReplicaIdentity, a.String(), "Row filter uses columns outside the replica identity",
+				"%s runs PostgreSQL %s, so the stream engine's applier filters %s itself: to tell whether an UPDATE moves a row into or out of the filter it needs the old row's filtered columns, which the source sends only with REPLICA IDENTITY FULL or for key columns (%s). %s",
+				b.srcName, b.src.Version, ts.Ref.String(), outside, fix)
+		} else if outside != "" && ts.ReplicaIdentity != "full" && ts.Source.ReplicaIdentity != "full" {
 			fix := fmt.Sprintf("Add to the configuration:\n  table %q {\n    replica_identity = \"full\"\n  }\nor filter on primary-key columns only.", ts.Ref.String())
 			if flagMode(b.in.Config) {
 				fix = fmt.Sprintf("Add --replica-identity-full=%s (REPLICA IDENTITY FULL on the source and the target), or filter on primary-key columns only.", ts.Ref.String())
@@ -174,7 +196,7 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 			why = append(why, "published tables differ")
 		}
 		for _, ts := range tables {
-			if leftOut[ts.Ref.String()] {
+			if leftOut[ts.Ref.String()] || applierFilters {
 				continue
 			}
 			w := &want[wanted[tableName(ts)]]
@@ -780,4 +802,10 @@ func (b *builder) subscribeDDLLog(ds *DatabaseScope, actual *catalog.Subscriptio
 	after.SubscribeDDLLog = true
 	return fmt.Sprintf("the DDL capture's log %s.%s joined the publication: REFRESH PUBLICATION WITH (copy_data = false) subscribes it without copying its rows (DDL run before the refresh is left to schema drift repair)",
 		plans.DDLLogSchema, plans.DDLLogTable)
+}
+
+// applierFilters reports whether the stream engine's applier filters rows
+// itself: before PostgreSQL 15 publications carry no row filters.
+func (b *builder) applierFilters() bool {
+	return b.method == lang.SyncStream && b.src.VersionNum < 150000
 }

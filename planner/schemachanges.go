@@ -5,7 +5,9 @@ import (
 	"strings"
 
 	"github.com/database-replicator/database-replicator/lang"
+	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/providers/postgres/schemacompare"
+	"github.com/database-replicator/database-replicator/state"
 )
 
 // SchemaKey is the key of a database's schema in Input.Schemas: the
@@ -79,10 +81,31 @@ func describeStatements(rep schemacompare.Repair) string {
 
 // streamSlot is the slot of the stream that carries the source's rows of
 // a database to the target in order ("" when none streams: the first
-// apply, xmin, no sync).
+// apply, xmin, no sync): the subscription's (logical), or the stream
+// engine's once its snapshot finished (its applier, run by sync, may
+// still bring rows written before a DDL).
 func (b *builder) streamSlot(ds *DatabaseScope) string {
-	if !b.streaming(ds) {
+	if !b.streaming(ds) && !b.engineStreams(ds) {
 		return ""
 	}
 	return SlotName(b.r.Sync.Subscription, ds.Name)
+}
+
+// engineStreams reports whether the stream engine streams ds: its slot
+// exists on the source and the snapshot finished (post-data done), and
+// the database is not copied again.
+func (b *builder) engineStreams(ds *DatabaseScope) bool {
+	if b.method != lang.SyncStream || b.recopyDB[ds.Name] != "" {
+		return false
+	}
+	if pd := b.prior(b.addr(addrs.PostData, ds.Name)); pd == nil || pd.Status != state.StatusDone {
+		return false
+	}
+	name := SlotName(b.r.Sync.Subscription, ds.Name)
+	for i := range b.src.Slots {
+		if b.src.Slots[i].Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/schemacompare"
+	"github.com/database-replicator/database-replicator/state"
 )
 
 // typeChanged returns both sides' schemas of "app" where the source
@@ -89,5 +90,50 @@ func TestSchemaDifferencesNotReadLeaveTheOldDetection(t *testing.T) {
 	p, _ := Build(Input{Config: loadConfig(t, ""), Servers: servers(src, dst), Prior: st})
 	if got := changes(p); len(got) != 0 {
 		t.Fatalf("changes without drift: %v", got)
+	}
+}
+
+// TestSchemaDifferencesUnderTheStreamEngine: once the stream engine's
+// snapshot finished, its slot carries rows written before a DDL, so the
+// drops wait for it (Slot), read through its publication when no applier
+// runs (Publication); before that, nothing streams.
+func TestSchemaDifferencesUnderTheStreamEngine(t *testing.T) {
+	cfg := loadConfig(t, `sync { method = "stream" }`)
+	slot := SlotName(lang.DefaultSubscription, "app")
+	src, dst, _ := applied()
+	src.Slots[0].Active = false
+	dst.Database("app").Subscriptions = nil
+	st := state.New()
+	first, _ := Build(Input{Config: cfg, Servers: servers(sourceServer(), emptyTarget()), Prior: state.New()})
+	for _, c := range first.Changes {
+		st.SetResource(&state.Resource{Address: c.Addr.String(), Kind: string(c.Addr.Kind), Attributes: plans.EncodeAttrs(c.After), Status: state.StatusDone})
+	}
+	drift := func(st *state.State) *plans.SchemaDrift {
+		t.Helper()
+		p, diags := Build(Input{Config: cfg, Servers: servers(src, dst), Prior: st, Schemas: typeChanged()})
+		for _, c := range p.Changes {
+			if c.Addr.String() == `replication.main.schema["app"]` && c.Action == plans.Update {
+				return c.After.(*plans.SchemaAttrs).Drift
+			}
+		}
+		t.Fatalf("no schema update: %v %v", changes(p), diags)
+		return nil
+	}
+	d := drift(st)
+	if d.Slot != slot || d.Publication != lang.DefaultPublication {
+		t.Fatalf("slot %q publication %q, want %q and %q", d.Slot, d.Publication, slot, lang.DefaultPublication)
+	}
+	back, err := plans.DecodeAttrs(addrs.Schema, plans.EncodeAttrs(&plans.SchemaAttrs{Drift: d}))
+	if err != nil || back.(*plans.SchemaAttrs).Drift.Publication != d.Publication {
+		t.Fatalf("round trip: %v %+v", err, back)
+	}
+	// The snapshot has not finished (post-data not done): nothing streams.
+	pd := st.Resource(`replication.main.post_data["app"]`)
+	if pd == nil {
+		t.Fatal("no post-data in the state")
+	}
+	pd.Status = state.StatusCreated
+	if d := drift(st); d.Slot != "" || d.Publication != "" {
+		t.Errorf("before the snapshot finished: slot %q publication %q", d.Slot, d.Publication)
 	}
 }

@@ -75,13 +75,18 @@ func (c *cutoverCmd) Run(a *app) error {
 			fmt.Fprintf(a.io.stdout, "Nothing to cut over: %s already cut over.\n", strings.Join(done, ", "))
 			return nil
 		}
-		return errors.New("nothing to cut over: the state records no logical or xmin replication (run apply, or init and sync, first)")
+		return errors.New("nothing to cut over: the state records no logical, stream or xmin replication (run apply, or init and sync, first)")
 	}
 	xminDrain, releaseSync, err := c.xminCutover(a, cfg, eps, st, dbs)
 	if err != nil {
 		return err
 	}
 	defer releaseSync()
+	streamDrain, releaseStream, err := c.streamCutover(a, cfg, eps, st, dbs)
+	if err != nil {
+		return err
+	}
+	defer releaseStream()
 	opts := cutover.Options{MaxLag: c.MaxLag.D, MaxLagBytes: c.MaxLagBytes.N, Fence: c.Fence, Verify: c.Verify,
 		KeepSourceObjects: c.KeepSourceObjects, Reverse: c.Reverse, DrainTimeout: c.DrainTimeout.D}
 	view := views.NewCutoverView(a.io.stdout, c.JSON)
@@ -101,7 +106,7 @@ func (c *cutoverCmd) Run(a *app) error {
 		}
 	}
 	in := c.input(a, cfg, eps, backend, st, view)
-	in.Databases, in.Options, in.XminDrain = dbs, opts, xminDrain
+	in.Databases, in.Options, in.XminDrain, in.StreamDrain = dbs, opts, xminDrain, streamDrain
 	rep, runErr := cutover.Run(a.ctx, in)
 	if err := view.Report(rep); err != nil {
 		return err
@@ -283,7 +288,8 @@ func cutoverStatus(phase string) string {
 }
 
 // cutoverDatabases lists the databases to cut over: every database the
-// state records with a subscription (or with an unfinished cutover), with
+// state records with a subscription, a stream engine's slot, xmin
+// records (or with an unfinished cutover), with
 // the cutover record of an earlier run. done names those already cut
 // over.
 func cutoverDatabases(cfg *lang.Config, eps *endpoints.Set, st *state.State) (dbs []*cutover.Database, done []string, err error) {
@@ -321,6 +327,32 @@ func cutoverDatabases(cfg *lang.Config, eps *endpoints.Set, st *state.State) (db
 				continue
 			}
 			res := st.Resource(addrs.New(r.Name, addrs.Subscription, name).String())
+			if res == nil && r.Sync.Method == lang.SyncStream {
+				// The stream engine: a slot and a publication, no
+				// subscription.
+				sres := st.Resource(addrs.New(r.Name, addrs.Slot, name).String())
+				if sres == nil {
+					continue
+				}
+				a, err := plans.DecodeAttrs(addrs.Slot, sres.Attributes)
+				if err != nil {
+					return nil, nil, fmt.Errorf("the state's slot record of replication.%s %q: %w", r.Name, name, err)
+				}
+				slot, _ := a.(*plans.SlotAttrs)
+				if slot == nil {
+					continue
+				}
+				db.Method, db.Slot, db.Publication = cutover.MethodStream, slot.Name, r.Sync.Publication
+				if pres := st.Resource(addrs.New(r.Name, addrs.Publication, name).String()); pres != nil {
+					if pa, err := plans.DecodeAttrs(addrs.Publication, pres.Attributes); err == nil {
+						if pub, _ := pa.(*plans.PublicationAttrs); pub != nil && pub.Name != "" {
+							db.Publication = pub.Name
+						}
+					}
+				}
+				dbs = append(dbs, db)
+				continue
+			}
 			if res == nil {
 				for _, ad := range st.Addresses() {
 					if p, err := addrs.Parse(ad); err == nil && p.Kind == addrs.Xmin && p.Replication == r.Name && strings.HasPrefix(p.Key, name+".") {

@@ -24,7 +24,7 @@ import (
 // fresh for each script: $SOURCE_URL and $TARGET_URL point at their
 // "postgres" databases, $SOURCE_PORT/$TARGET_PORT are the servers' ports.
 // A script whose name contains "walreplica" gets a source with
-// wal_level=replica.
+// wal_level=replica; one whose name ends in _pgN a source of PostgreSQL N.
 // The script command `sql source|target DB STATEMENT` runs SQL on them.
 func TestLiveScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
@@ -39,6 +39,11 @@ func TestLiveScripts(t *testing.T) {
 			opts := []pgtest.Option{password}
 			if strings.Contains(tb.Name(), "walreplica") {
 				opts = append(opts, pgtest.WithSetting("wal_level", "replica"))
+			}
+			// A name ending in _pgN gets a source of major version N.
+			if m := sourceMajor.FindStringSubmatch(tb.Name()); m != nil {
+				n, _ := strconv.Atoi(m[1])
+				opts = append(opts, pgtest.Major(n))
 			}
 			src := pgtest.Start(tb, opts...)
 			dst := pgtest.Start(env.T().(testing.TB), password)
@@ -70,6 +75,10 @@ func TestLiveScripts(t *testing.T) {
 		},
 	})
 }
+
+// sourceMajor matches a live script name that asks for a source of
+// another major version (sync_stream_filter_pg13).
+var sourceMajor = regexp.MustCompile(`_pg(\d+)$`)
 
 // sqlCmd implements `sql source|target DB STATEMENT...`; with `!` it
 // expects the statement to fail.

@@ -34,8 +34,9 @@ const (
 type CutoverAttrs struct {
 	// Phase is the last phase reached (CutoverFenced ... CutoverDone).
 	Phase string
-	// Method is the sync method cut over: "xmin", or "" for logical
-	// (Publication, Slot and Subscription are then empty).
+	// Method is the sync method cut over: "xmin" (Publication, Slot and
+	// Subscription are then empty), "stream" (no Subscription), or "" for
+	// logical.
 	Method string
 	// Publication and Slot are on the source, Subscription on the target.
 	Publication, Slot, Subscription string

@@ -47,6 +47,10 @@ type SchemaDrift struct {
 	// only once its confirmed position has passed the source's position
 	// at apply.
 	Slot string
+	// Publication is the publication the stream engine's slot is read
+	// with ("" for a subscription's): with no applier connected, apply
+	// reads the slot's pending changes through it.
+	Publication string
 }
 
 // Phases of a SchemaStatement: when apply runs it, relative to the
@@ -114,6 +118,9 @@ func (a *SchemaAttrs) encode() map[string]any {
 		if d.Slot != "" {
 			m["slot"] = d.Slot
 		}
+		if d.Publication != "" {
+			m["publication"] = d.Publication
+		}
 		return m
 	}
 	return map[string]any{"schemas": list(nonNil(a.Schemas)), "tables": number(a.Tables), "source": a.Source}
@@ -126,6 +133,7 @@ func decodeSchema(f *fields) *SchemaAttrs {
 	d := &SchemaDrift{MissingTables: f.refs("missing_tables"), MissingColumns: f.strs("missing_columns"),
 		CreatePartitions: f.refs("create_partitions"), DetachPartitions: f.refs("detach_partitions"), DropPartitions: f.refs("drop_partitions")}
 	d.Slot = f.str("slot")
+	d.Publication = f.str("publication")
 	if raw, ok := f.m["ddl"].([]any); ok {
 		for _, v := range raw {
 			sub := &fields{kind: f.kind, m: f.objectOf("ddl", v)}

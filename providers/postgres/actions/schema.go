@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/schemadump"
+	"github.com/database-replicator/database-replicator/providers/postgres/streamapply"
 )
 
 // schemaScope is the dump scope of one database: its tables in the plan.
@@ -136,7 +138,7 @@ func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *plans.Chang
 	// What the source no longer has, last, once rows written before it
 	// went have arrived.
 	if drops := phase(plans.PhaseDrop); len(drops) > 0 {
-		passed, err := p.streamPassed(ctx, ep, db, after.Drift.Slot)
+		passed, err := p.streamPassed(ctx, ep, c.Addr.Replication, db, after.Drift)
 		if err != nil {
 			return nil, err
 		}
@@ -145,7 +147,7 @@ func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *plans.Chang
 				return nil, err
 			}
 		} else {
-			p.log.Warn("schema drift: the drops wait until the subscription streams again (rows written before them may still arrive); plan shows them until then",
+			p.log.Warn("schema drift: the drops wait until the stream has applied the rows written before them (the subscription is disabled, or the stream engine's slot still holds such rows: sync applies them); plan shows them until then",
 				"database", db, "slot", after.Drift.Slot, "statements", len(drops))
 		}
 	}
@@ -153,13 +155,20 @@ func (p *Provider) schemaDrift(ctx context.Context, ep Endpoints, c *plans.Chang
 	return c.After, nil
 }
 
-// streamPassed waits until the stream from slot (none: true at once) has
-// applied every change the source wrote up to now, and reports whether
-// it has: false, at once, when the subscription is disabled (sync is
-// paused), and when it has not within catchUpTimeout.
-func (p *Provider) streamPassed(ctx context.Context, ep Endpoints, db, slot string) (bool, error) {
+// streamPassed waits until the stream from the drift's slot (none: true
+// at once) has applied every change the source wrote up to now, and
+// reports whether it has: false, at once, when the subscription is
+// disabled (sync is paused), and when it has not within catchUpTimeout.
+// The stream engine's slot (drift.Publication set, no subscription) is
+// waited for while sync's applier reads it; without one, the slot's
+// pending changes are read (peeked) at once.
+func (p *Provider) streamPassed(ctx context.Context, ep Endpoints, replication, db string, drift *plans.SchemaDrift) (bool, error) {
+	slot := drift.Slot
 	if slot == "" {
 		return true, nil
+	}
+	if drift.Publication != "" {
+		return p.engineStreamPassed(ctx, ep, replication, db, drift)
 	}
 	dst, err := conninfo.Connect(ctx, ep.Target.WithDatabase(db))
 	if err != nil {
@@ -186,4 +195,66 @@ func (p *Provider) streamPassed(ctx context.Context, ep Endpoints, db, slot stri
 		return false, nil
 	}
 	return true, nil
+}
+
+// engineStreamPassed is streamPassed for the stream engine's slot: while
+// an applier (sync) reads it, wait until it has applied everything the
+// source wrote up to now; with none (also once it stops), whether the
+// slot holds a transaction with row changes that the target has not
+// applied (its progress row).
+func (p *Provider) engineStreamPassed(ctx context.Context, ep Endpoints, replication, db string, drift *plans.SchemaDrift) (bool, error) {
+	src, err := conninfo.Connect(ctx, ep.Source.WithDatabase(db))
+	if err != nil {
+		return false, err
+	}
+	defer src.Close(context.WithoutCancel(ctx))
+	var lsn string
+	if err := src.QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+		return false, fmt.Errorf("read the source's WAL position: %w", err)
+	}
+	deadline := time.Now().Add(catchUpTimeout)
+	for {
+		var active, done bool
+		err = src.QueryRow(ctx, `SELECT active, COALESCE(confirmed_flush_lsn >= $2::pg_lsn, false)
+			FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, drift.Slot, lsn).Scan(&active, &done)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("read replication slot %q: %w", drift.Slot, err)
+		case done:
+			return true, nil
+		case !active:
+			return p.nothingPending(ctx, src, ep, replication, db, drift)
+		case time.Now().After(deadline):
+			p.log.Warn("schema drift: the stream did not catch up", "database", db, "slot", drift.Slot, "lsn", lsn)
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// nothingPending reports whether the stream engine's idle slot holds no
+// transaction with row changes that the target has not applied.
+func (p *Provider) nothingPending(ctx context.Context, src *pgx.Conn, ep Endpoints, replication, db string, drift *plans.SchemaDrift) (bool, error) {
+	dst, err := conninfo.Connect(ctx, ep.Target.WithDatabase(db))
+	if err != nil {
+		return false, err
+	}
+	progress, _, err := streamapply.ReadProgress(ctx, dst, replication)
+	dst.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return false, err
+	}
+	pending, err := streamapply.Pending(ctx, src, drift.Slot, drift.Publication, progress.AppliedLSN)
+	if err != nil {
+		// An applier connected meanwhile: the drops wait for a later apply.
+		p.log.Warn("schema drift: the stream's pending changes could not be read", "database", db, "error", err)
+		return false, nil
+	}
+	return !pending, nil
 }

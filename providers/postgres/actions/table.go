@@ -146,7 +146,31 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *plans.Change, pro
 	}
 	defer dst.Close(context.Background())
 	filter := after.Filter
-	if logical && filter != "" {
+	// Before PostgreSQL 15 publications carry no row filters: the stream
+	// applier filters the changes itself, with the filter recorded here.
+	applierFilter := false
+	if after.Method == lang.SyncStream {
+		version, err := conninfo.ServerVersionNum(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		applierFilter = version < 150000
+	}
+	var frozen string
+	if applierFilter && after.TimeWindow != nil {
+		// Frozen to a constant cut-off once, here: the copy and the
+		// applier use the same one.
+		if frozen, err = freezeWindow(ctx, src, plans.TableName{Schema: ref.Schema, Table: ref.Table}, *after.TimeWindow); err != nil {
+			return nil, err
+		}
+		filter = frozen
+	}
+	if applierFilter && filter != "" {
+		if err := lang.CheckRowFilterSyntax(filter); err != nil {
+			return nil, fmt.Errorf("row filter of %s: %w", pgx.Identifier{ref.Schema, ref.Table}.Sanitize(), err)
+		}
+	}
+	if logical && filter != "" && !applierFilter {
 		// Copy exactly what the publication streams: its stored filter
 		// (a time window is frozen to a constant there).
 		pub := after.Publication
@@ -170,6 +194,12 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *plans.Change, pro
 		}
 	}
 	out := *after
+	if applierFilter {
+		if err := streamapply.RecordTableFilter(ctx, dst, c.Addr.Replication, ref.Schema, ref.Table, filter); err != nil {
+			return nil, err
+		}
+		out.FrozenTimeWindow = frozen
+	}
 	if after.NewSnapshot && logical {
 		// Committed before the copy: a copied table whose start is not
 		// recorded would be sent again the changes its copy holds.

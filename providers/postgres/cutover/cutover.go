@@ -44,7 +44,8 @@ const (
 	PhaseRollback  = "rollback"
 )
 
-// Database is one database of one logical replication to cut over.
+// Database is one database of one replication to cut over (logical,
+// stream or xmin).
 type Database struct {
 	// Replication is the replication block's name; Name the database.
 	Replication, Name string
@@ -76,6 +77,10 @@ type Database struct {
 	// both sides (Input.DropDDLCapture) before anything else, so the old
 	// primary records no more DDL and the new one replays none.
 	DDLCapture bool
+	// Remap gives a source table's schema and name on the target (stream
+	// only; nil keeps the names): the quick check and the sequences use
+	// it.
+	Remap func(schema, table string) (string, string)
 }
 
 // Xmin reports whether the database is synced by the xmin engine.
@@ -126,6 +131,10 @@ type Input struct {
 	// XminDrain runs a final full xmin cycle of db, reconciliation
 	// included, and describes it (xmin only).
 	XminDrain func(ctx context.Context, db *Database) (string, error)
+	// StreamDrain runs db's stream applier until it has applied the
+	// source's WAL position of when it started, then stops it (stream
+	// only).
+	StreamDrain func(ctx context.Context, db *Database) error
 	// FullCheck runs the verify machinery over the scope; it returns what
 	// differs ("" when everything is equal).
 	FullCheck func(ctx context.Context) (string, error)

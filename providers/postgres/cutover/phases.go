@@ -34,8 +34,11 @@ func (r *run) preflight(ctx context.Context, p *PhaseResult) error {
 	var errs []error
 	for _, db := range r.in.Databases {
 		preflight := r.preflightDatabase
-		if db.Xmin() {
+		switch {
+		case db.Xmin():
 			preflight = r.preflightXmin
+		case db.Stream():
+			preflight = r.preflightStream
 		}
 		detail, err := preflight(ctx, db)
 		if err != nil {
@@ -308,8 +311,12 @@ func publishedWrites(ctx context.Context, src *pgConn, publication string) (int6
 // drain waits until every database's slot confirms the fence position.
 func (r *run) drain(ctx context.Context, p *PhaseResult, phase string) error {
 	for _, db := range r.in.Databases {
-		if db.Xmin() {
-			detail, err := r.drainXmin(ctx, db)
+		if db.Xmin() || db.Stream() {
+			drain := r.drainXmin
+			if db.Stream() {
+				drain = r.drainStream
+			}
+			detail, err := drain(ctx, db)
 			if err != nil {
 				return fmt.Errorf("%s: %w", db.Address(), err)
 			}
@@ -388,7 +395,7 @@ func waitConfirmed(ctx context.Context, src *pgConn, slot, lsn string, timeout t
 // source's values of now (after the drain).
 func (r *run) sequences(ctx context.Context, p *PhaseResult, record bool) error {
 	for _, db := range r.in.Databases {
-		n, err := datacopy.SyncSequences(ctx, db.Source, db.Target, nil)
+		n, err := datacopy.SyncSequencesRemapped(ctx, db.Source, db.Target, nil, db.sequenceSchema())
 		if err != nil {
 			return fmt.Errorf("%s: %w", db.Address(), err)
 		}
@@ -451,6 +458,9 @@ func quickCheck(ctx context.Context, db *Database) (string, error) {
 		}
 		return compareTableCounts(ctx, db, tables)
 	}
+	if db.Stream() {
+		return streamQuickCheck(ctx, db, src)
+	}
 	return compareCounts(ctx, db, src, db.Publication)
 }
 
@@ -473,6 +483,13 @@ func compareCounts(ctx context.Context, db *Database, lister *pgConn, publicatio
 // the same time, each on its own connection: the check is part of the
 // write-unavailability window.
 func compareTableCounts(ctx context.Context, db *Database, tables []string) (string, error) {
+	return compareTablePairs(ctx, db, tables, tables)
+}
+
+// compareTablePairs is compareTableCounts for tables whose target names
+// differ: srcTables[i] on the source is dstTables[i] on the target.
+func compareTablePairs(ctx context.Context, db *Database, srcTables, dstTables []string) (string, error) {
+	tables := srcTables
 	var srcCounts, dstCounts []int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -490,7 +507,7 @@ func compareTableCounts(ctx context.Context, db *Database, tables []string) (str
 			return err
 		}
 		defer conn.Close(context.Background())
-		dstCounts, err = countRows(gctx, conn, tables, "target")
+		dstCounts, err = countRows(gctx, conn, dstTables, "target")
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -499,6 +516,9 @@ func compareTableCounts(ctx context.Context, db *Database, tables []string) (str
 	var differ []string
 	for i, t := range tables {
 		if a, b := srcCounts[i], dstCounts[i]; a != b {
+			if dstTables[i] != t {
+				t += " -> " + dstTables[i]
+			}
 			differ = append(differ, fmt.Sprintf("%s (source %d rows, target %d)", t, a, b))
 		}
 	}
@@ -596,6 +616,9 @@ func (r *run) detachDatabase(ctx context.Context, db *Database, p *PhaseResult) 
 	}
 	if db.Xmin() {
 		return r.detachXmin(ctx, db, p)
+	}
+	if db.Stream() {
+		return r.detachStream(ctx, db, p)
 	}
 	dst, err := connectTarget(ctx, db)
 	if err != nil {

@@ -22,9 +22,13 @@ func Steps(dbs []*Database, opts Options) []Step {
 	var pre, fence, drain, seqs, detach []string
 	for _, db := range dbs {
 		a := db.Address()
-		if db.Xmin() {
+		switch {
+		case db.Xmin():
 			pre = append(pre, fmt.Sprintf("%s: every table's xmin cursor on the target completed a cycle (the oldest under %s ago), no prepared transaction", a, db.StaleAfter))
-		} else {
+		case db.Stream():
+			pre = append(pre, fmt.Sprintf("%s: slot %q not in use (no sync running), lag under %s, no prepared transaction",
+				a, db.Slot, lang.FormatBytes(opts.MaxLagBytes)))
+		default:
 			pre = append(pre, fmt.Sprintf("%s: subscription %q enabled and streaming, every table ready, lag under %s / %s, no prepared transaction",
 				a, db.Subscription, opts.MaxLag, lang.FormatBytes(opts.MaxLagBytes)))
 		}
@@ -34,9 +38,22 @@ func Steps(dbs []*Database, opts Options) []Step {
 			fence = append(fence, fmt.Sprintf("%s: ALTER DATABASE %s SET default_transaction_read_only = on; end its client sessions (not replication connections, not this tool's)",
 				a, pgx.Identifier{db.Name}.Sanitize()))
 		}
-		seqs = append(seqs, fmt.Sprintf("%s: set every sequence on the target from the source's last_value and is_called", a))
+		if db.Remap != nil {
+			seqs = append(seqs, fmt.Sprintf("%s: set every sequence on the target (under its remapped table's schema) from the source's last_value and is_called", a))
+		} else {
+			seqs = append(seqs, fmt.Sprintf("%s: set every sequence on the target from the source's last_value and is_called", a))
+		}
 		if db.DDLCapture {
 			detach = append(detach, fmt.Sprintf("%s: remove the DDL capture (policy.capture_ddl): drop event triggers database_replicator_ddl_end and database_replicator_ddl_drop, function and table database_replicator.ddl_log on the source; table database_replicator.ddl_log and its replay function on the target", a))
+		}
+		if db.Stream() {
+			drain = append(drain, fmt.Sprintf("%s: run the stream applier from slot %q until it has applied the source's WAL position after the fence", a, db.Slot))
+			if opts.KeepSourceObjects {
+				detach = append(detach, fmt.Sprintf("%s: end the stream sync; keep slot %q and publication %q on the source (--keep-source-objects)", a, db.Slot, db.Publication))
+			} else {
+				detach = append(detach, fmt.Sprintf("%s: drop slot %q and publication %q on the source, and the applier's progress on the target", a, db.Slot, db.Publication))
+			}
+			continue
 		}
 		if db.Xmin() {
 			drain = append(drain, fmt.Sprintf("%s: a final full xmin cycle of %d table(s) after the fence, reconciliation (deleted rows) included", a, len(db.Tables)))

@@ -280,9 +280,13 @@ func Replication(subject string, r *lang.Replication, src, dst *catalog.Server) 
 			}
 		}
 		if len(filtered) > 0 {
-			if src.VersionNum >= 150000 {
+			switch {
+			case src.VersionNum >= 150000:
 				out = append(out, Check{subject, "row filters in publications", CodeRowFilters, OK, "PostgreSQL 15+", ""})
-			} else {
+			case method == lang.SyncStream:
+				out = append(out, Check{subject, "row filters in publications", CodeRowFilters, OK,
+					fmt.Sprintf("source runs %s: the stream applier filters the rows", src.Version), ""})
+			default:
 				out = append(out, Check{subject, "row filters in publications", CodeRowFilters, Fail,
 					fmt.Sprintf("source runs %s; row filters (%s) need 15+", src.Version, strings.Join(filtered, ", ")),
 					"set sync { method = \"xmin\" }, upgrade the source to PostgreSQL 15+, or remove the filters"})

@@ -141,9 +141,13 @@ func (c *checker) check(ctx context.Context, r Request) (Result, error) {
 	}
 	table := pgx.Identifier{r.Schema, r.Table}.Sanitize()
 	plan, err := c.explain(ctx, table, r.Filter)
-	if err == nil && c.version >= 150000 {
+	if err == nil {
+		// Also before 15: the stream engine filters in its applier there,
+		// and allows (and needs) what a publication would.
 		err = c.publishable(ctx, table, plan, &res)
-		if err == nil && r.Stored != "" && lang.CheckRowFilterSyntax(r.Stored) == nil {
+	}
+	if err == nil && c.version >= 150000 {
+		if r.Stored != "" && lang.CheckRowFilterSyntax(r.Stored) == nil {
 			var stored []string
 			if stored, err = c.explain(ctx, table, r.Stored); err == nil && strings.Join(stored, "\n") == strings.Join(plan, "\n") {
 				res.Deparsed = r.Stored

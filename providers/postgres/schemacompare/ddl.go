@@ -60,7 +60,7 @@ type Repair struct {
 // extensions, rules, policies, default privileges); verify still reports
 // those.
 func Statements(src, dst *Schema, diffs []Difference, opts DDLOptions) Repair {
-	g := &ddlGen{src: src, dst: dst, opts: opts, missing: map[string]bool{}, extra: map[string]bool{}, different: map[string]bool{}}
+	g := &ddlGen{src: src, dst: dst, opts: opts, missing: map[string]bool{}, extra: map[string]bool{}, different: map[string]bool{}, renaming: map[string]bool{}}
 	for _, d := range diffs {
 		k := key(d.Kind, d.Object)
 		switch d.Problem {
@@ -73,6 +73,7 @@ func Statements(src, dst *Schema, diffs []Difference, opts DDLOptions) Repair {
 		}
 	}
 	renames := g.findRenames(diffs)
+	g.renaming = g.renameWindows(diffs)
 	for _, d := range diffs {
 		g.difference(d, renames)
 	}
@@ -104,6 +105,30 @@ type ddlGen struct {
 	missing, extra, different map[string]bool
 	out                       []ranked
 	unsupported               []string
+	// renaming are the tables (by name) with a column renamed while
+	// streaming by an earlier apply whose drop phase has not run: their
+	// defaults wait for the drop phase (see rename).
+	renaming map[string]bool
+}
+
+// renameWindows returns the tables whose target still has the trigger
+// of a renamed column's old name (an earlier apply's drop phase did not
+// run yet, the subscription was paused): rows written on the source
+// before the rename may still arrive there in the old shape.
+func (g *ddlGen) renameWindows(diffs []Difference) map[string]bool {
+	out := map[string]bool{}
+	if !g.opts.Streaming {
+		return out
+	}
+	for _, d := range diffs {
+		if d.Kind != "trigger" || d.Problem != Extra {
+			continue
+		}
+		if t := g.dst.Objects[key(d.Kind, d.Object)]; t != nil && strings.HasPrefix(t.Name, renameHelperPrefix) {
+			out[t.Parent] = true
+		}
+	}
+	return out
 }
 
 // unsupportedf records a difference no DDL here removes.
@@ -530,7 +555,7 @@ func (g *ddlGen) column(d Difference, s, t *Object, renames map[string]*Object) 
 		g.add(rankDropColumn, obj, "dropped on the source", fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s;", parent, col),
 			fmt.Sprintf("drops %s with its values on the target (the source dropped it)", obj))
 	case Different:
-		g.alterColumn(parent, col, obj, s, t)
+		g.alterColumn(parent, col, obj, s, t, false)
 	}
 }
 
@@ -541,9 +566,19 @@ func (g *ddlGen) column(d Difference, s, t *Object, renames map[string]*Object) 
 // trigger (enabled always, so it fires for the subscription's writes
 // too) moves a value written to it into the new column, until the drop
 // phase drops both.
+//
+// The apply worker gives a column a row does not carry the target's
+// default: a row in the old shape with NULL in the old column would get
+// the renamed column's default where the source has NULL. So the renamed
+// column has no default while both shapes may arrive (a row in the new
+// shape carries the column, the default does not matter to it); the drop
+// phase, which runs once the stream passed the rename, sets the source's.
 func (g *ddlGen) rename(table, from, col, obj string, s, t *Object) {
 	sql := fmt.Sprintf("ALTER TABLE %s RENAME COLUMN %s TO %s;", table, from, col)
 	if g.opts.Streaming {
+		if t.Attributes["default"] != "" {
+			sql += fmt.Sprintf("\nALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", table, col)
+		}
 		schema, _ := cutIdent(table)
 		fn := schema + "." + renameHelper(table, from)
 		trig := renameHelper(table, from)
@@ -556,19 +591,24 @@ ALTER TABLE %[1]s ENABLE ALWAYS TRIGGER %[6]s;`, table, from, t.Attributes["type
 			fmt.Sprintf("DROP TRIGGER %s ON %s;\nDROP FUNCTION %s();\nALTER TABLE %s DROP COLUMN %s;", trig, table, fn, table, from), "")
 	}
 	g.add(rankColumn, obj, "renamed on the source from "+from, sql, "")
-	g.alterColumn(table, col, obj, s, t)
+	g.alterColumn(table, col, obj, s, t, true)
 }
+
+// renameHelperPrefix starts the names of rename helpers.
+const renameHelperPrefix = "database_replicator_rename_"
 
 // renameHelper names the trigger and function that keep a renamed
 // column's old name working: one per table and column.
 func renameHelper(table, from string) string {
 	h := fnv.New32a()
 	h.Write([]byte(table + "." + from))
-	return fmt.Sprintf("database_replicator_rename_%08x", h.Sum32())
+	return fmt.Sprintf(renameHelperPrefix+"%08x", h.Sum32())
 }
 
 // alterColumn brings the target's column t to the source's s.
-func (g *ddlGen) alterColumn(table, col, obj string, s, t *Object) {
+// renamed says that t is the column rename just renamed (and, streaming,
+// took the default of).
+func (g *ddlGen) alterColumn(table, col, obj string, s, t *Object, renamed bool) {
 	sa, ta := s.Attributes, t.Attributes
 	alter := "ALTER TABLE " + table + " ALTER COLUMN " + col + " "
 	if sa["generated"] != ta["generated"] {
@@ -602,7 +642,17 @@ func (g *ddlGen) alterColumn(table, col, obj string, s, t *Object) {
 		g.add(rankColumn, obj, fmt.Sprintf("type %s -> %s", attrOr(ta["type"], ta["collation"]), attrOr(sa["type"], sa["collation"])),
 			alter+"TYPE "+typ+" USING "+col+"::"+sa["type"]+";", warn)
 	}
-	if sa["default"] != ta["default"] {
+	switch {
+	case renamed && g.opts.Streaming || g.renaming[table]:
+		// Renamed now, or a column of this table renamed earlier still
+		// has its old name on the target: the default waits until the
+		// stream passed the rename (rename dropped the renamed column's).
+		if sa["default"] != "" && (sa["default"] != ta["default"] || renamed) {
+			g.add(rankDropColumn, obj, fmt.Sprintf("default %q, once rows written before the rename arrived", sa["default"]), alter+"SET DEFAULT "+s.rawAttr("default")+";", "")
+		} else if sa["default"] == "" && ta["default"] != "" && !renamed {
+			g.add(rankDropColumn, obj, "default dropped, once rows written before the rename arrived", alter+"DROP DEFAULT;", "")
+		}
+	case sa["default"] != ta["default"]:
 		if sa["default"] == "" {
 			g.add(rankColumn, obj, "default dropped", alter+"DROP DEFAULT;", "")
 		} else {

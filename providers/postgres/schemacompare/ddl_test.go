@@ -146,3 +146,49 @@ func TestStatementsLeaveDetachedPartitionsToTheDriftUpdate(t *testing.T) {
 		t.Fatalf("statements for a partition being detached: %s", sqlOf(rep.Statements))
 	}
 }
+
+func TestStatementsStreamingRenameDefaultWaitsForTheDropPhase(t *testing.T) {
+	// label (default 'a') was renamed to title and title's default set to
+	// 'untitled': streaming, title has no default until the drop phase, so
+	// a row in the old shape with NULL label stays NULL on the target.
+	withDefault := func(o *Object, def string) *Object { o.Attributes["default"] = def; return o }
+	src := schemaOf(table("public.t", nil), column("public.t", "id", "integer", "1"), withDefault(column("public.t", "title", "text", "2"), "'untitled'::text"))
+	dst := schemaOf(table("public.t", nil), column("public.t", "id", "integer", "1"), withDefault(column("public.t", "label", "text", "2"), "'a'::text"))
+	diffs, _ := Diff(src, dst, Scope{})
+	got := sqlOf(Statements(src, dst, diffs, DDLOptions{Streaming: true}).Statements)
+	for _, want := range []string{
+		"alter: ALTER TABLE public.t RENAME COLUMN label TO title;\nALTER TABLE public.t ALTER COLUMN title DROP DEFAULT;\nALTER TABLE public.t ADD COLUMN label text;",
+		"drop: ALTER TABLE public.t ALTER COLUMN title SET DEFAULT 'untitled'::text;",
+	} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("statements:\n%s\nwant them to contain:\n%s", got, want)
+		}
+	}
+	if strings.Contains(got, "alter: ALTER TABLE public.t ALTER COLUMN title SET DEFAULT") {
+		t.Fatalf("default set before the drop phase:\n%s", got)
+	}
+	// The same default kept by the rename: dropped and set again.
+	src = schemaOf(table("public.t", nil), column("public.t", "id", "integer", "1"), withDefault(column("public.t", "title", "text", "2"), "'a'::text"))
+	diffs, _ = Diff(src, dst, Scope{})
+	got = sqlOf(Statements(src, dst, diffs, DDLOptions{Streaming: true}).Statements)
+	if !strings.Contains(got, "DROP DEFAULT") || !strings.Contains(got, "drop: ALTER TABLE public.t ALTER COLUMN title SET DEFAULT 'a'::text;") {
+		t.Fatalf("statements:\n%s", got)
+	}
+	// Without a stream (xmin copies whole rows): the default is set at once.
+	got = sqlOf(Statements(src, dst, diffs, DDLOptions{}).Statements)
+	if got != "alter: ALTER TABLE public.t RENAME COLUMN label TO title;" {
+		t.Fatalf("statements without a stream:\n%s", got)
+	}
+
+	// A later plan while the drop phase still waits (the old name and its
+	// trigger are still on the target, title has no default): the default
+	// still waits for the drop phase.
+	helper := renameHelper("public.t", "label")
+	dst = schemaOf(table("public.t", nil), column("public.t", "id", "integer", "1"), column("public.t", "title", "text", "2"), column("public.t", "label", "text", "3"),
+		&Object{Kind: "trigger", Name: helper + " on public.t", Parent: "public.t", Attributes: map[string]string{"definition": "CREATE TRIGGER " + helper}})
+	diffs, _ = Diff(src, dst, Scope{})
+	got = sqlOf(Statements(src, dst, diffs, DDLOptions{Streaming: true}).Statements)
+	if !strings.Contains(got, "drop: ALTER TABLE public.t ALTER COLUMN title SET DEFAULT 'a'::text;") || strings.Contains(got, "alter: ALTER TABLE public.t ALTER COLUMN title SET DEFAULT") {
+		t.Fatalf("statements of the later plan:\n%s", got)
+	}
+}

@@ -37,7 +37,9 @@ type Config struct {
 	// NewColumns says what a source column that the target table lacks
 	// gets (policy.on_schema_drift): NewColumnsFail (the default) stops
 	// with an error naming it, NewColumnsIgnore leaves its values out,
-	// NewColumnsAdd adds it to the target table (built-in types only).
+	// NewColumnsAdd adds it to the target table (built-in types only),
+	// unless the rows also lack a column of the target table (a rename
+	// on the source): then it stops with an error naming both.
 	NewColumns NewColumnPolicy
 	// DDLLog is the source table of captured DDL statements
 	// (policy.capture_ddl; zero for none). A trigger on its target copy

@@ -427,6 +427,98 @@ func TestApplyChanges(t *testing.T) {
 		}
 	})
 
+	t.Run("applier-side row filter", func(t *testing.T) {
+		// As for a source before PostgreSQL 15: the publication carries no
+		// filter; the applier filters with the one the copy recorded.
+		p.execSrc(t, `CREATE TABLE af (id int PRIMARY KEY, v int, note text, big text);
+			ALTER TABLE af REPLICA IDENTITY FULL; ALTER TABLE af ALTER COLUMN big SET STORAGE EXTERNAL;
+			CREATE TABLE kf (id int PRIMARY KEY, v int, big text); ALTER TABLE kf ALTER COLUMN big SET STORAGE EXTERNAL;
+			CREATE TABLE kt (id int PRIMARY KEY, big text); ALTER TABLE kt ALTER COLUMN big SET STORAGE EXTERNAL`)
+		p.execDst(t, `CREATE TABLE af (id int PRIMARY KEY, v int, note text, big text);
+			CREATE TABLE kf (id int PRIMARY KEY, v int, big text); CREATE TABLE kt (id int PRIMARY KEY, big text)`)
+		p.execSrc(t, `CREATE PUBLICATION pub4 FOR TABLE af, kf; CREATE PUBLICATION pub5 FOR TABLE kt`)
+		createSlot(t, p, "slot_d")
+		createSlot(t, p, "slot_e")
+		ctx := context.Background()
+		cfg, err := p.targetInfo(t).ConnConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst, err := pgx.ConnectConfig(ctx, cfg) // the applier's role, as apply's copy
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dst.Close(ctx)
+		for _, f := range []struct{ repl, table, filter string }{
+			{"r4", "af", `v > 10`}, {"r4", "kf", `id % 2 = 0`}, {"r5", "kt", `id > 100`},
+		} {
+			if err := RecordTableFilter(ctx, dst, f.repl, "public", f.table, f.filter); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := p.startApplier(t, Config{Replication: "r4", Slot: "slot_d", Publications: []string{"pub4"}}, false)
+		big := `(SELECT string_agg(md5(i::text), '') FROM generate_series(1, 300) i)`
+		p.execSrc(t, `INSERT INTO af SELECT g, g, 'n', `+big+` FROM generate_series(1, 20) g`)
+		p.execSrc(t, `UPDATE af SET v = v + 10 WHERE id <= 5`)              // moving in, big unchanged (TOASTed)
+		p.execSrc(t, `UPDATE af SET v = v - 10 WHERE id BETWEEN 16 AND 18`) // moving out
+		p.execSrc(t, `UPDATE af SET note = 'kept' WHERE id = 20`)           // staying in
+		p.execSrc(t, `UPDATE af SET note = 'outside' WHERE id = 7`)         // staying out
+		p.execSrc(t, `DELETE FROM af WHERE id IN (19, 8)`)
+		p.execSrc(t, `INSERT INTO kf SELECT g, g, 'b' FROM generate_series(1, 10) g`)
+		p.execSrc(t, `UPDATE kf SET v = -v`)                           // staying in or out
+		p.execSrc(t, `UPDATE kf SET id = id + 100 WHERE id IN (1, 2)`) // key changes staying out (101) and in (102)
+		p.execSrc(t, `UPDATE kf SET id = 14 WHERE id = 3`)             // moving in by its key
+		p.execSrc(t, `UPDATE kf SET id = 15 WHERE id = 4`)             // moving out by its key
+		waitEqual(t, p, r, `SELECT id, v, note, md5(big) FROM af WHERE v > 10`, `SELECT id, v, note, md5(big) FROM af`)
+		waitEqual(t, p, r, `SELECT * FROM kf WHERE id % 2 = 0`, `SELECT * FROM kf`)
+		if n := p.dst.QueryInt(t, "app", `SELECT count(*) FROM af WHERE big IS NULL OR v <= 10`); n != 0 {
+			t.Errorf("%d target rows of af lack their TOASTed value or are outside the filter", n)
+		}
+		// A key change moving a row into the filter without its unchanged
+		// TOASTed value: the applier stops and says what to do.
+		k := p.startApplier(t, Config{Replication: "r5", Slot: "slot_e", Publications: []string{"pub5"}}, false)
+		p.execSrc(t, `INSERT INTO kt VALUES (1, `+big+`)`)
+		p.execSrc(t, `UPDATE kt SET id = 101`)
+		select {
+		case <-k.done:
+		case <-time.After(2 * time.Minute):
+			t.Fatal("the applier did not stop on a row moving in without its TOASTed value")
+		}
+		if k.err == nil || !strings.Contains(k.err.Error(), "REPLICA IDENTITY FULL") {
+			t.Errorf("applier ended with %v, want the moved-in row's error naming REPLICA IDENTITY FULL", k.err)
+		}
+		k.cancel = nil
+		if n := p.dst.QueryInt(t, "app", `SELECT count(*) FROM kt`); n != 0 {
+			t.Errorf("target kt has %d rows, want none (the row moved in without its value must not be inserted)", n)
+		}
+	})
+
+	t.Run("renamed source column", func(t *testing.T) {
+		// A rename looks like a new column and a missing one: adding the
+		// new one would leave the target's rows without their values, so
+		// the applier stops before the first row in the new shape.
+		p.execSrc(t, `CREATE TABLE drift_rename (id int PRIMARY KEY, label text)`)
+		p.execDst(t, `CREATE TABLE drift_rename (id int PRIMARY KEY, label text)`)
+		p.execSrc(t, `CREATE PUBLICATION pub_drift_rename FOR TABLE drift_rename`)
+		createSlot(t, p, "slot_drift_rename")
+		r := p.startApplier(t, Config{Replication: "drift_rename", Slot: "slot_drift_rename", Publications: []string{"pub_drift_rename"}, NewColumns: NewColumnsAdd}, false)
+		p.execSrc(t, `INSERT INTO drift_rename VALUES (1, 'a')`)
+		waitEqual(t, p, r, `SELECT * FROM drift_rename`, `SELECT * FROM drift_rename`)
+		p.execSrc(t, `ALTER TABLE drift_rename RENAME COLUMN label TO title; INSERT INTO drift_rename VALUES (2, 'b')`)
+		select {
+		case <-r.done:
+		case <-time.After(2 * time.Minute):
+			t.Fatal("the applier did not stop on the renamed column")
+		}
+		r.cancel = nil
+		if r.err == nil || !strings.Contains(r.err.Error(), `has column(s) "title" that target table "public"."drift_rename" lacks, and rows without its column(s) "label": a rename`) {
+			t.Fatalf("applier error = %v, want the rename named", r.err)
+		}
+		if n := p.dst.QueryInt(t, "app", `SELECT count(*) FROM pg_attribute WHERE attrelid = 'drift_rename'::regclass AND attname = 'title'`); n != 0 {
+			t.Errorf("the applier added the renamed column")
+		}
+	})
+
 	t.Run("new source column", func(t *testing.T) {
 		for _, tc := range []struct {
 			table  string

@@ -191,7 +191,7 @@ func (s *session) relation(ctx context.Context, m *pglogrepl.RelationMessage) er
 			return err
 		}
 	}
-	r, err := describeRelation(ctx, s.dst, m, s.a.cfg.Remap, s.a.cfg.NewColumns)
+	r, err := describeRelation(ctx, s.dst, m, s.a.cfg.Remap, s.a.cfg.NewColumns, s.filters)
 	if err != nil {
 		return err
 	}
@@ -274,6 +274,22 @@ func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 		if err != nil {
 			return err
 		}
+		if r.filter != "" {
+			stmts, err := r.filteredUpdate(&m.UpdateMessage)
+			if err != nil {
+				return err
+			}
+			s.groupRows++
+			for _, st := range stmts {
+				if st.kind == stmtNoRows {
+					s.noRows[len(s.batchKinds)] = r
+				}
+				if err := s.queue(ctx, st.sql, st.vals, st.kind, true, r.target); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		sql, vals, ok, err := r.updateSQL(&m.UpdateMessage)
 		if err != nil {
 			return err
@@ -297,7 +313,12 @@ func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 			return err
 		}
 		s.groupRows++
-		if err := s.queue(ctx, sql, vals, stmtRow, true, r.target); err != nil {
+		// A filtered table's row that did not pass is not there.
+		kind := stmtRow
+		if r.filter != "" {
+			kind = stmtOther
+		}
+		if err := s.queue(ctx, sql, vals, kind, true, r.target); err != nil {
 			return err
 		}
 	case *pglogrepl.TruncateMessageV2:
@@ -397,9 +418,13 @@ func (s *session) sendBatch(ctx context.Context) error {
 	}
 	kinds := s.batchKinds
 	batch := s.batch
+	noRows := s.noRows
 	s.batch = &pgconn.Batch{}
 	s.batchKinds = nil
 	s.batchBytes = 0
+	if len(noRows) > 0 {
+		s.noRows = map[int]*relation{}
+	}
 	mrr := s.dst.PgConn().ExecBatch(ctx, batch)
 	i := 0
 	var firstErr error
@@ -410,6 +435,9 @@ func (s *session) sendBatch(ctx context.Context) error {
 		}
 		if err == nil && i < len(kinds) && kinds[i] == stmtRow && tag.RowsAffected() == 0 {
 			s.missing++
+		}
+		if err == nil && i < len(kinds) && kinds[i] == stmtNoRows && tag.RowsAffected() > 0 && firstErr == nil {
+			firstErr = movedInError(noRows[i])
 		}
 		i++
 	}

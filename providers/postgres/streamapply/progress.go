@@ -92,9 +92,12 @@ func ReadProgress(ctx context.Context, dst *pgx.Conn, replication string) (p Pro
 
 // DropProgress deletes replication's row and drops the progress table
 // when no other replication has a row left (destroy, a new slot); the
-// table starts of a resumed snapshot go with it.
+// table starts of a resumed snapshot and the table filters go with it.
 func DropProgress(ctx context.Context, dst *pgx.Conn, replication string) error {
 	if err := dropTableStarts(ctx, dst, replication); err != nil {
+		return err
+	}
+	if err := dropTableFilters(ctx, dst, replication); err != nil {
 		return err
 	}
 	var exists bool

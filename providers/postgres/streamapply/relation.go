@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -22,6 +23,10 @@ type relation struct {
 	identity           byte   // replica identity: 'd', 'n', 'f', 'i'
 	cols               []column
 	overriding         bool // the target has a GENERATED ALWAYS identity column
+	// filter is the row filter the table was copied with, when the
+	// applier filters its changes itself (sources before PostgreSQL 15);
+	// "" applies every change.
+	filter string
 }
 
 // column is one column of a relation message.
@@ -40,6 +45,9 @@ type column struct {
 	// textCompare columns have no equality operator (json, xml, geometric
 	// types): a FULL identity matches them by their text.
 	textCompare bool
+	// typ is the target column's type (format_type), for the casts of a
+	// filtered table's values.
+	typ string
 }
 
 // targetColumn is one column of the target table.
@@ -47,13 +55,15 @@ type targetColumn struct {
 	generated      bool
 	identityAlways bool
 	textCompare    bool
+	typ            string
 }
 
 // describeRelation matches a relation message to its target table.
-func describeRelation(ctx context.Context, dst *pgx.Conn, m *pglogrepl.RelationMessage, remap func(string, string) (string, string), newColumns NewColumnPolicy) (*relation, error) {
+func describeRelation(ctx context.Context, dst *pgx.Conn, m *pglogrepl.RelationMessage, remap func(string, string) (string, string), newColumns NewColumnPolicy, filters map[TableName]string) (*relation, error) {
 	r := &relation{
 		id: m.RelationID, srcSchema: m.Namespace, srcName: m.RelationName,
 		dstSchema: m.Namespace, dstName: m.RelationName, identity: m.ReplicaIdentity,
+		filter: filters[TableName{m.Namespace, m.RelationName}],
 	}
 	if remap != nil {
 		r.dstSchema, r.dstName = remap(m.Namespace, m.RelationName)
@@ -64,13 +74,20 @@ func describeRelation(ctx context.Context, dst *pgx.Conn, m *pglogrepl.RelationM
 		return nil, err
 	}
 	r.partitioned = partitioned
+	if newColumns == NewColumnsAdd {
+		if missing, absent := renameShaped(m, tcols); len(missing) > 0 && len(absent) > 0 {
+			return nil, fmt.Errorf("source table %s has column(s) %s that target table %s lacks, and rows without its column(s) %s: a rename (or a drop and an add) on the source, which adding the column would get wrong; sync repairs the schema drift (policy.on_schema_drift = \"apply\") and starts the applier again",
+				pgx.Identifier{r.srcSchema, r.srcName}.Sanitize(), strings.Join(missing, ", "), r.target, strings.Join(absent, ", "))
+		}
+	}
 	for _, c := range m.Columns {
 		tc, ok := tcols[c.Name]
 		if !ok && newColumns == NewColumnsAdd {
-			if err := addColumn(ctx, dst, r.target, c); err != nil {
+			typ, err := addColumn(ctx, dst, r.target, c)
+			if err != nil {
 				return nil, err
 			}
-			tc, ok = targetColumn{}, true
+			tc, ok = targetColumn{typ: typ}, true
 		}
 		if !ok && newColumns == NewColumnsIgnore && (c.Flags&1 == 0 || m.ReplicaIdentity == 'f') {
 			r.cols = append(r.cols, column{name: c.Name, quoted: pgx.Identifier{c.Name}.Sanitize(), missing: true})
@@ -82,7 +99,7 @@ func describeRelation(ctx context.Context, dst *pgx.Conn, m *pglogrepl.RelationM
 		}
 		col := column{
 			name: c.Name, quoted: pgx.Identifier{c.Name}.Sanitize(), key: c.Flags&1 != 0,
-			write: !tc.generated, identityAlways: tc.identityAlways, textCompare: tc.textCompare,
+			write: !tc.generated, identityAlways: tc.identityAlways, textCompare: tc.textCompare, typ: tc.typ,
 		}
 		if col.write && col.identityAlways {
 			r.overriding = true
@@ -90,6 +107,27 @@ func describeRelation(ctx context.Context, dst *pgx.Conn, m *pglogrepl.RelationM
 		r.cols = append(r.cols, col)
 	}
 	return r, nil
+}
+
+// renameShaped returns the columns of a relation message that the target
+// table lacks and the target's writable columns the message lacks, by
+// name (sorted): both at once is what a rename on the source looks like.
+func renameShaped(m *pglogrepl.RelationMessage, tcols map[string]targetColumn) (missing, absent []string) {
+	sent := map[string]bool{}
+	for _, c := range m.Columns {
+		sent[c.Name] = true
+		if _, ok := tcols[c.Name]; !ok {
+			missing = append(missing, strconv.Quote(c.Name))
+		}
+	}
+	for name, tc := range tcols {
+		if !sent[name] && !tc.generated {
+			absent = append(absent, strconv.Quote(name))
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(absent)
+	return missing, absent
 }
 
 // textCompareTypes have no default equality (or one that is not value
@@ -120,7 +158,8 @@ func targetColumns(ctx context.Context, dst *pgx.Conn, schema, table string) (ma
 		quoted[i] = "'" + t + "'"
 	}
 	rows, err := dst.Query(ctx, `SELECT a.attname::text, `+generated+`, a.attidentity = 'a',
-		COALESCE(e.typname, b.typname)::text IN (`+strings.Join(quoted, ", ")+`)
+		COALESCE(e.typname, b.typname)::text IN (`+strings.Join(quoted, ", ")+`),
+		pg_catalog.format_type(a.atttypid, a.atttypmod)
 		FROM pg_catalog.pg_attribute a
 		JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -135,7 +174,7 @@ func targetColumns(ctx context.Context, dst *pgx.Conn, schema, table string) (ma
 	for rows.Next() {
 		var n string
 		var tc targetColumn
-		if err := rows.Scan(&n, &tc.generated, &tc.identityAlways, &tc.textCompare); err != nil {
+		if err := rows.Scan(&n, &tc.generated, &tc.identityAlways, &tc.textCompare, &tc.typ); err != nil {
 			rows.Close()
 			return nil, false, fmt.Errorf("list columns of target table %s: %w", name, err)
 		}
@@ -166,8 +205,29 @@ func (r *relation) insertColumns(tuple *pglogrepl.TupleData) ([]int, error) {
 	return idx, nil
 }
 
-// insertSQL is a multi-row INSERT of rows rows into the columns idx.
+// insertSQL is a multi-row INSERT of rows rows into the columns idx (of
+// the rows that pass the filter, when the applier filters the table).
 func (r *relation) insertSQL(idx []int, rows int) string {
+	if r.filter != "" {
+		var b strings.Builder
+		b.WriteString(r.insertHead(idx))
+		b.WriteString(" SELECT ")
+		b.WriteString(r.columnList(idx))
+		b.WriteString(" FROM (VALUES ")
+		n := 1
+		for row := 0; row < rows; row++ {
+			if row > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(r.valuesRow(idx, &n))
+		}
+		b.WriteString(") AS ")
+		b.WriteString(r.filterAlias(idx))
+		b.WriteString(" WHERE (\n")
+		b.WriteString(r.filter)
+		b.WriteString("\n)")
+		return b.String()
+	}
 	var b strings.Builder
 	b.WriteString("INSERT INTO ")
 	b.WriteString(r.target)
@@ -317,18 +377,18 @@ func (r *relation) from() string {
 // addColumn adds a source column to the target table, with the type the
 // relation message names (a built-in type: user-defined types have other
 // OIDs on the target).
-func addColumn(ctx context.Context, dst *pgx.Conn, target string, c *pglogrepl.RelationMessageColumn) error {
+func addColumn(ctx context.Context, dst *pgx.Conn, target string, c *pglogrepl.RelationMessageColumn) (string, error) {
 	if c.DataType >= firstNormalOID {
-		return fmt.Errorf("source column %q of %s has a user-defined type (OID %d) that the target table lacks: add the column on the target (apply repairs schema drift) and restart the sync", c.Name, target, c.DataType)
+		return "", fmt.Errorf("source column %q of %s has a user-defined type (OID %d) that the target table lacks: add the column on the target (apply repairs schema drift) and restart the sync", c.Name, target, c.DataType)
 	}
 	var typ string
 	if err := dst.QueryRow(ctx, `SELECT pg_catalog.format_type($1, $2)`, c.DataType, c.TypeModifier).Scan(&typ); err != nil {
-		return fmt.Errorf("type of new column %q of %s: %w", c.Name, target, err)
+		return "", fmt.Errorf("type of new column %q of %s: %w", c.Name, target, err)
 	}
 	if _, err := dst.Exec(ctx, "ALTER TABLE "+target+" ADD COLUMN IF NOT EXISTS "+pgx.Identifier{c.Name}.Sanitize()+" "+typ); err != nil {
-		return fmt.Errorf("add new source column %q to %s: %w", c.Name, target, err)
+		return "", fmt.Errorf("add new source column %q to %s: %w", c.Name, target, err)
 	}
-	return nil
+	return typ, nil
 }
 
 // firstNormalOID is where OIDs of objects created after initdb start.

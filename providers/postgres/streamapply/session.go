@@ -62,6 +62,9 @@ type session struct {
 	// LSN from which their changes are applied.
 	txLSN  pglogrepl.LSN
 	starts map[TableName]pglogrepl.LSN
+	// filters are the row filters the applier applies, by source table
+	// (sources before PostgreSQL 15).
+	filters map[TableName]string
 
 	// The open target transaction: a group of whole source transactions.
 	inGroup         bool
@@ -75,6 +78,9 @@ type session struct {
 	batchKinds []stmtKind
 	batchBytes int
 	missing    int64 // rows not found by the statements sent so far
+	// noRows are the relations of the pending stmtNoRows statements, by
+	// their index in the batch.
+	noRows map[int]*relation
 
 	run insertRun
 
@@ -91,6 +97,7 @@ const (
 	stmtOther  stmtKind = iota
 	stmtRow             // an UPDATE or DELETE of one row: 0 rows is a missing row
 	stmtInsert          // rows inserted
+	stmtNoRows          // must return no row (see movedInError)
 )
 
 // insertRun is a run of consecutive inserts into one relation with the
@@ -121,6 +128,10 @@ func (a *Applier) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	filters, err := ReadTableFilters(ctx, dst, a.cfg.Replication)
+	if err != nil {
+		return err
+	}
 	repl, err := a.connectSource(ctx)
 	if err != nil {
 		return err
@@ -130,6 +141,7 @@ func (a *Applier) session(ctx context.Context) error {
 	s := &session{
 		a: a, dst: dst, repl: repl, v2: num >= 140000,
 		rels: map[uint32]*relation{}, stmts: map[string]string{}, stmtsOf: map[string][]string{}, spools: map[uint32]*spool{}, starts: starts,
+		filters: filters, noRows: map[int]*relation{},
 		applied: p.AppliedLSN, committed: p.AppliedLSN, received: p.AppliedLSN,
 		batch: &pgconn.Batch{},
 	}

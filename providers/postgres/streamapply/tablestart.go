@@ -34,7 +34,7 @@ type TableName struct{ Schema, Table string }
 // must commit before the copy does (apply records it first): a copy whose
 // start is missing would receive changes it already holds.
 func RecordTableStart(ctx context.Context, dst *pgx.Conn, replication, schema, table string, start pglogrepl.LSN) error {
-	if _, err := dst.Exec(ctx, tableStartDDL); err != nil {
+	if err := createLocked(ctx, dst, tableStartDDL); err != nil {
 		return fmt.Errorf("create %s on the target: %w", tableStartTable, err)
 	}
 	if _, err := dst.Exec(ctx, `INSERT INTO `+tableStartTable+` (replication, schema_name, table_name, start_lsn)

@@ -141,7 +141,8 @@ func (e *StopError) Unwrap() error { return e.Err }
 // policy { on_schema_drift } allows, as sync does at start. A difference
 // the repair did not resolve is not repaired again until it changes. The
 // xmin cycles of databases held for review (policy "plan") do not run
-// until a repair finds them released; the cycle itself is RunCycle.
+// until a repair finds them released, nor do the stream appliers of such
+// databases (their rows wait in the slot); the cycle itself is RunCycle.
 func RepairingRunJob(o Options, rep Repair) func(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle) error {
 	var mu sync.Mutex
 	tried := map[string]string{}      // job -> difference last repaired
@@ -180,6 +181,13 @@ func RepairingRunJob(o Options, rep Repair) func(ctx context.Context, stop <-cha
 			schemaDue = noWorker || errs > applyErrors[name]
 			applyErrors[name] = errs
 			mu.Unlock()
+		}
+		if !schemaDue && j.Method == lang.SyncStream {
+			// A stream applier that stopped (a relation or column the
+			// target lacks, a rename) is a reason to compare now.
+			for _, s := range j.streams {
+				schemaDue = schemaDue || s.finished()
+			}
 		}
 		if schemaDue && j.Replication.Policy.OnSchemaDrift != lang.DriftIgnore {
 			ss, err := schemaSignature(ctx, j, rep.OwnSchemas)
@@ -242,7 +250,7 @@ func RepairingRunJob(o Options, rep Repair) func(ctx context.Context, stop <-cha
 			}
 		}
 		run := j
-		if j.Method == lang.SyncXmin {
+		if j.Method == lang.SyncXmin || j.Method == lang.SyncStream {
 			mu.Lock()
 			var kept []Database
 			for _, db := range j.Databases {

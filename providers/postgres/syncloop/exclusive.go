@@ -48,6 +48,10 @@ func Exclusive(ctx context.Context, cfg *lang.Config, eps *endpoints.Set, comman
 	var conns []*pgx.Conn
 	release = func() {
 		for _, c := range conns {
+			// Unlocked before the session ends: the server ends a closed
+			// session a moment after the client, and a sync started right
+			// after this one must not find the lock still held.
+			_, _ = c.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock_all()")
 			_ = c.Close(context.WithoutCancel(ctx))
 		}
 	}

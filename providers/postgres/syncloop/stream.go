@@ -50,11 +50,27 @@ const streamCatchUpStatus = time.Second
 // stream job. An applier that ended with an error is reported here (the
 // loop retries with its backoff, and the next call starts it again). With
 // c.Once, it waits until every database has applied what the source had
-// written when the cycle began, then stops the appliers.
+// written when the cycle began, then stops the appliers. The applier of a
+// database no longer in j.Databases (held for a reviewed apply) stops.
 func runStreams(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Options) error {
 	name := j.Replication.Name
 	if j.streams == nil {
 		j.streams = map[string]*streamer{}
+	}
+	kept := map[string]bool{}
+	for _, db := range j.Databases {
+		kept[db.Name] = true
+	}
+	for db, s := range j.streams {
+		if !kept[db] {
+			s.cancel()
+			<-s.done
+			delete(j.streams, db)
+			o.Log.Info("stream applier stopped", "replication", name, "database", db)
+		}
+	}
+	if len(j.Databases) == 0 {
+		return nil
 	}
 	var target pglogrepl.LSN
 	if c.Once {

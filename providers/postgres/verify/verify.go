@@ -21,6 +21,7 @@ import (
 	"github.com/database-replicator/database-replicator/providers/postgres/planning"
 	"github.com/database-replicator/database-replicator/providers/postgres/rowfilter"
 	"github.com/database-replicator/database-replicator/providers/postgres/schemacompare"
+	"github.com/database-replicator/database-replicator/providers/postgres/streamapply"
 	"github.com/database-replicator/database-replicator/providers/postgres/xminsync"
 )
 
@@ -223,12 +224,28 @@ func Database(ctx context.Context, in DatabaseInput) ([]Verdict, int, error) {
 	defer dst.Close(context.Background())
 	var out []Verdict
 	differ := 0
+	// The stream applier's filters (sources before PostgreSQL 15): the
+	// ones the tables were copied with (a time window frozen).
+	var applierFilters map[streamapply.TableName]string
+	published := in.Method == lang.SyncLogical
+	if in.Method == lang.SyncStream {
+		if applierFilters, err = streamapply.ReadTableFilters(ctx, dst, in.Replication.Name); err != nil {
+			return nil, 0, err
+		}
+		version, err := conninfo.ServerVersionNum(ctx, src)
+		if err != nil {
+			return nil, 0, err
+		}
+		published = version >= 150000
+	}
 	for _, ts := range ds.Tables {
 		if ts.SchemaOnly || !Selected(in.Tables, ts.Ref) {
 			continue
 		}
 		filter := ts.Filter
-		if filter != "" && in.Method == lang.SyncLogical {
+		if f, ok := applierFilters[streamapply.TableName{Schema: ts.Ref.Schema, Table: ts.Ref.Table}]; ok && filter != "" {
+			filter = f
+		} else if filter != "" && published {
 			// Compare with what the publication carries (a time window is frozen there).
 			stored, _, err := rowfilter.OfPublication(ctx, src, in.Replication.Sync.Publication, ts.Ref.Schema, ts.Ref.Table)
 			if err != nil {
