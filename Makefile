@@ -12,7 +12,7 @@ PLATFORMS   ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 w
 DIST        ?= dist
 
 .PHONY: cross release
-.PHONY: all build test test-matrix test-faults test-realworld lint fmt-check fuzz demo bench bench-quick bench-cutover clean
+.PHONY: all build test test-matrix test-faults test-realworld lint fmt-check fuzz demo bench bench-quick bench-cutover bench-scale clean
 
 all: build
 
@@ -76,6 +76,10 @@ bench-quick:
 ## bench-cutover: only the cutover case of bench (SCALE, RUNS or CUTOVER_RUNS)
 bench-cutover:
 	bench/cutover.sh
+
+## bench-scale: the scale curve, apply's seconds per GB and peak RSS at SCALES (default 10 50 150), with an SVG plot in bench/results
+bench-scale:
+	bench/scale.sh
 
 ## lint: gofmt, go vet and staticcheck
 lint: fmt-check

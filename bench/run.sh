@@ -843,7 +843,7 @@ PHASES=$(grep -E 'applying plan|change finished|apply finished' "$LAST_APPLY_LOG
 	echo
 	echo "xmin: \`database-replicator sync --sync-interval 1s\` runs in the background during the load;"
 	echo "only the row age applies. pgbench_history has no primary key, so each xmin cycle that sees"
-	echo "a change copies it again whole (the documented fallback), and it grows during the load."
+	echo "a change compares it with the target as a multiset of rows (docs/sync.md), and it grows during the load."
 	echo
 	echo "stream: the tool's own applier (\`database-replicator sync\` in the background, sync method"
 	echo "stream; apply of the full database ${STREAM_APPLY_S:-n/a}s) under the same load; the slot bytes are what"

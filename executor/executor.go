@@ -240,6 +240,7 @@ func Run(ctx context.Context, p *plans.Plan, prov Provider, backend state.Backen
 		ctx: ctx, prov: prov, backend: backend, st: st, opts: opts,
 		log:  opts.Logger,
 		done: make(chan outcome), durable: make(chan []*node),
+		dirty: map[string]bool{},
 	}
 	if r.log == nil {
 		r.log = hclog.NewNullLogger()
@@ -373,6 +374,11 @@ type runner struct {
 	// unwritten lists the finished nodes whose done records are in st
 	// but not yet written.
 	unwritten []*node
+	// dirty holds the addresses changed in st since the last write.
+	dirty map[string]bool
+	// checkpointed is set once a write went to the backend's journal
+	// (state.Checkpointer): the run ends with a whole write.
+	checkpointed bool
 
 	// finishing counts the nodes in the finishing state (scheduler only).
 	finishing int
@@ -487,6 +493,9 @@ func (r *runner) run(nodes []*node) (*Result, error) {
 		}
 	} else {
 		r.markWritten(written, nil)
+	}
+	if len(writeErrs) == 0 {
+		r.fold()
 	}
 
 	res := &Result{}
@@ -675,6 +684,7 @@ func (r *runner) record(n *node, status string, attrs plans.Attrs) error {
 func (r *runner) update(n *node, status string, attrs plans.Attrs) {
 	c := n.change
 	prior := r.st.Resource(n.addr)
+	r.dirty[n.addr] = true
 	switch {
 	case c.Action == plans.Delete && status == state.StatusDone:
 		r.st.RemoveResource(n.addr)
@@ -700,14 +710,50 @@ func (r *runner) update(n *node, status string, attrs plans.Attrs) {
 }
 
 // write writes the in-memory state through the backend, with a context
-// that survives the run's cancellation. The caller holds r.mu.
+// that survives the run's cancellation: only the resources changed since
+// the last write when the backend keeps a journal (state.Checkpointer),
+// the whole state otherwise. The caller holds r.mu.
 func (r *runner) write() error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.opts.WriteTimeout)
 	defer cancel()
-	if err := r.backend.Write(ctx, r.st); err != nil {
+	var err error
+	if cp, ok := r.backend.(state.Checkpointer); ok {
+		addrs := make([]string, 0, len(r.dirty))
+		for a := range r.dirty {
+			addrs = append(addrs, a)
+		}
+		sort.Strings(addrs)
+		err = cp.Checkpoint(ctx, r.st, addrs)
+		r.checkpointed = r.checkpointed || err == nil
+	} else {
+		err = r.backend.Write(ctx, r.st)
+	}
+	if err != nil {
 		return fmt.Errorf("write state to %s: %w", r.backend.Describe(), err)
 	}
+	clear(r.dirty)
 	return nil
+}
+
+// fold ends a run that checkpointed with one whole write, which folds the
+// backend's journal into the stored state. Nothing depends on it: every
+// checkpoint is already durable and read back with the state, so a
+// failure is logged and the next write folds the journal.
+func (r *runner) fold() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.checkpointed {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.opts.WriteTimeout)
+	defer cancel()
+	if err := r.backend.Write(ctx, r.st); err != nil {
+		r.log.Warn("could not fold the state journal into the state file; the state is complete, and the next write folds it",
+			"state", r.backend.Describe(), "error", err)
+		return
+	}
+	r.checkpointed = false
+	clear(r.dirty)
 }
 
 // emit calls OnEvent when set.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -294,11 +295,51 @@ func TestStateWrittenAfterEveryChange(t *testing.T) {
 	if !slices.Equal(finished, want) {
 		t.Errorf("finished at serials %v, want %v", finished, want)
 	}
-	if st.Serial != 6 || readState(t, path).Serial != 6 {
-		t.Errorf("serial = %d in memory, %d on disk, want 6", st.Serial, readState(t, path).Serial)
+	// The six checkpoints, then the whole write that ends the run.
+	if st.Serial != 7 || readState(t, path).Serial != 7 {
+		t.Errorf("serial = %d in memory, %d on disk, want 7", st.Serial, readState(t, path).Serial)
 	}
 	if got := addrStrings(res.Applied); len(got) != 3 {
 		t.Errorf("applied = %v", got)
+	}
+	// That write folded the journal into the state file and removed it:
+	// the file alone records every change done.
+	if _, err := os.Stat(b.JournalPath()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("journal after the run: %v, want none", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := state.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []addrs.Addr{a, b2, c} {
+		if r := file.Resource(a.String()); r == nil || r.Status != state.StatusDone {
+			t.Errorf("state file after the run: %s is %+v, want done", a, r)
+		}
+	}
+}
+
+// wholeWrites hides a backend's Checkpoint: the executor writes the whole
+// state every time.
+type wholeWrites struct{ state.Backend }
+
+func TestStateWrittenWholeWithoutJournal(t *testing.T) {
+	a, b2 := tbl("app.public.a"), tbl("app.public.b")
+	p := &plans.Plan{Changes: []*plans.Change{change(a, plans.Create), change(b2, plans.Create, a)}}
+	b, path := newBackend(t)
+	st := state.New()
+	if _, err := Run(context.Background(), p, newFake(), wholeWrites{b}, st, Options{}); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	// Two whole writes per change and no final fold.
+	if st.Serial != 4 || readState(t, path).Serial != 4 {
+		t.Errorf("serial = %d in memory, %d on disk, want 4", st.Serial, readState(t, path).Serial)
+	}
+	if _, err := os.Stat(b.JournalPath()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("journal: %v, want none", err)
 	}
 }
 

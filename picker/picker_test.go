@@ -270,7 +270,7 @@ func TestSummarizeAttentionPerMethod(t *testing.T) {
 	if s.Method.Fallback != planner.FallbackWalLevel || !strings.Contains(text, "wal_level=replica") {
 		t.Errorf("fallback not explained: %+v\n%s", s.Method, text)
 	}
-	if !strings.Contains(text, "alpha.public.logs has no primary key: xmin sync copies it again") {
+	if !strings.Contains(text, "alpha.public.logs has no primary key: xmin sync compares it as a multiset of rows") {
 		t.Errorf("xmin without primary key not noted:\n%s", text)
 	}
 

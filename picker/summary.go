@@ -94,7 +94,7 @@ func Summarize(src *catalog.Server, c Choices) Summary {
 			case slices.Contains(needs, t.Ref):
 				note("%s has no primary key: plan will refuse to publish it until it is excluded or given replica_identity = \"full\".", t.Ref)
 			case s.Method.Method == lang.SyncXmin && len(t.PrimaryKey) == 0:
-				note("%s has no primary key: xmin sync copies it again whenever it changes.", t.Ref)
+				note("%s has no primary key: xmin sync compares it as a multiset of rows whenever it changes.", t.Ref)
 			}
 			if f, ok := filters[t.Ref]; ok && logical {
 				switch {

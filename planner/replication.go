@@ -453,7 +453,7 @@ func (b *builder) xmin(ts *TableScope) *plans.Change {
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: []addrs.Addr{b.addr(addrs.Table, ts.Ref.String())}}
 	if len(ts.Source.PrimaryKey) == 0 && len(ts.Source.UniqueKey) == 0 {
 		b.diags.AddWarning(CodeXminNoPrimaryKey, a.String(), "Table without primary key under xmin sync",
-			"%s has no primary key and no unique index over NOT NULL columns: xmin sync cannot upsert or reconcile it row by row, so each cycle that sees a change copies the table again (truncate and copy). Add a primary key to avoid that.", ts.Ref.String())
+			"%s has no primary key and no unique index over NOT NULL columns: xmin sync cannot upsert or reconcile it row by row, so each cycle that sees a change compares it with the target as a multiset of rows (hashing the rows that may differ on both sides, or the whole table after deletes and updates) and writes only the difference. Add a primary key to make that cheaper.", ts.Ref.String())
 	}
 	after.Paused = b.syncPaused()
 	if prior := b.prior(a); prior == nil || b.recopyDB[ts.Ref.Database] != "" {

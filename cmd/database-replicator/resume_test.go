@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/database-replicator/database-replicator/providers/postgres/pgtest"
+	"github.com/database-replicator/database-replicator/state"
 )
 
 // bigRows is the size of the large table: enough that its copy takes a few
@@ -81,15 +81,18 @@ func TestApplyResumesAfterKill(t *testing.T) {
 		plan string
 		// poll is how often the condition is checked (default 20ms).
 		poll time.Duration
+		// tear appends a torn record to the state journal after the
+		// kill, as a kill during a checkpoint's append leaves it.
+		tear bool
 	}{
 		{"schema", func(k *killPoint) bool {
 			s := k.status(addrSchema)
 			return s == "in_progress" || s == "done"
-		}, "", 0},
+		}, "", 0, false},
 		// The pre-data restore runs in psql: kill apply while psql runs.
 		{"schema-restore", func(k *killPoint) bool {
 			return k.status(addrSchema) == "in_progress" && hasChild(k.pid, "psql") && k.targetSessions("psql") > 0
-		}, `replication.main.schema["%s"] will be created`, time.Millisecond},
+		}, `replication.main.schema["%s"] will be created`, time.Millisecond, false},
 		{"mid-copy", func(k *killPoint) bool {
 			a := fmt.Sprintf(`replication.main.table["%s.public.big"]`, k.db)
 			if k.st[a] != "in_progress" {
@@ -99,10 +102,13 @@ func TestApplyResumesAfterKill(t *testing.T) {
 				return true
 			}
 			return copyProgress(k.dst, k.db) > 0
-		}, `replication.main.slot["%s"] will be replaced`, 0},
+		}, `replication.main.slot["%s"] will be replaced`, 0, false},
+		// Killed between checkpoints, with the journal's last record
+		// torn (it would have recorded post-data done): the torn record
+		// is left out and post-data is redone.
 		{"post-data", func(k *killPoint) bool {
 			return k.status(addrPostData) == "in_progress"
-		}, `replication.main.post_data["%s"] will be created`, 0},
+		}, `replication.main.post_data["%s"] will be created`, 0, true},
 	}
 	for i, tc := range cases {
 		db := fmt.Sprintf("app%d", i+1)
@@ -111,14 +117,14 @@ func TestApplyResumesAfterKill(t *testing.T) {
 			if poll == 0 {
 				poll = 20 * time.Millisecond
 			}
-			runKillCase(t, bin, src, db, tc.when, tc.plan, poll)
+			runKillCase(t, bin, src, db, tc.when, tc.plan, poll, tc.tear)
 		})
 	}
 }
 
 // runKillCase runs one kill-and-resume case on database db, copied from the
 // source's template.
-func runKillCase(t *testing.T, bin string, src *pgtest.Cluster, db string, when func(*killPoint) bool, wantPlan string, poll time.Duration) {
+func runKillCase(t *testing.T, bin string, src *pgtest.Cluster, db string, when func(*killPoint) bool, wantPlan string, poll time.Duration, tear bool) {
 	caseStart := time.Now()
 	src.Exec(t, "postgres", "CREATE DATABASE "+db+" TEMPLATE tmpl STRATEGY FILE_COPY")
 	dst := pgtest.Start(t)
@@ -219,6 +225,10 @@ state { path = "`+statePath+`" }
 	time.Sleep(200 * time.Millisecond)
 	if n := targetTables(dst, db); n != tablesAtKill {
 		t.Errorf("the target had %d tables when apply was killed and %d 200ms later: a child of the killed apply lived on", tablesAtKill, n)
+	}
+
+	if tear {
+		tearJournal(t, statePath)
 	}
 
 	// The killed run's lock file is left, but the kernel released its
@@ -410,27 +420,47 @@ func writeLoop(ctx context.Context, url string) (int, error) {
 	}
 }
 
-// readStatuses returns each resource's status from the state file; nil
-// while it does not exist or cannot be read.
+// readStatuses returns each resource's status from the state file with
+// its journal folded in (the checkpoints of a running apply are in the
+// journal); nil while it does not exist or cannot be read.
 func readStatuses(path string) map[string]string {
-	data, err := os.ReadFile(path)
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	s, err := state.NewLocal(path).Read(context.Background())
 	if err != nil {
 		return nil
 	}
-	var f struct {
-		Resources []struct {
-			Address string `json:"address"`
-			Status  string `json:"status"`
-		} `json:"resources"`
-	}
-	if json.Unmarshal(data, &f) != nil {
-		return nil
-	}
 	st := map[string]string{}
-	for _, r := range f.Resources {
-		st[r.Address] = r.Status
+	for a, r := range s.Resources {
+		st[a] = r.Status
 	}
 	return st
+}
+
+// tearJournal appends to the state journal at path the first half of a
+// record that would mark every resource done, as a kill during its append
+// leaves it; it fails when there is no journal (the kill did not land
+// between checkpoints).
+func tearJournal(t *testing.T, path string) {
+	t.Helper()
+	journal := state.NewLocal(path).JournalPath()
+	data, err := os.ReadFile(journal)
+	if err != nil || len(data) == 0 {
+		t.Fatalf("no state journal at the kill (%v): the checkpoints were not journaled", err)
+	}
+	lines := strings.SplitAfter(strings.TrimSuffix(string(data), "\n"), "\n")
+	last := lines[len(lines)-1]
+	// The last record with every status "in_progress" turned "done".
+	forged := strings.ReplaceAll(last, `"status":"in_progress"`, `"status":"done"`)
+	f, err := os.OpenFile(journal, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(forged[:len(forged)/2]); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // copyProgress returns the bytes a COPY into big has processed on the

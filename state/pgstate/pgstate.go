@@ -22,8 +22,10 @@ const pgStateName = "default"
 
 // Backend stores the state as a row of <schema>.state in a PostgreSQL
 // database and locks it with a session-level advisory lock, recording the
-// holder in <schema>.state_lock. The schema and tables are created on the
-// first Lock or Write.
+// holder in <schema>.state_lock. Checkpoints between whole writes are rows
+// of <schema>.state_journal, folded in by every read and removed by the
+// next whole write. The schema and tables are created on the first Lock
+// or Write.
 type Backend struct {
 	connString string
 	schema     string
@@ -42,7 +44,7 @@ type pgLock struct {
 	backendPID uint32
 }
 
-var _ state.Backend = (*Backend)(nil)
+var _ state.Checkpointer = (*Backend)(nil)
 
 // New returns a backend storing the state in schema of the
 // database connString points to. Nothing is contacted until first use.
@@ -85,11 +87,12 @@ func (p *Backend) connect(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// tablesExist reports whether the state and state_lock tables exist.
+// tablesExist reports whether the state, state_lock and state_journal
+// tables exist.
 func (p *Backend) tablesExist(ctx context.Context, conn *pgx.Conn) (bool, error) {
 	var ok bool
-	err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
-		p.table("state"), p.table("state_lock")).Scan(&ok)
+	err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regclass($3) IS NOT NULL",
+		p.table("state"), p.table("state_lock"), p.table("state_journal")).Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("look for the state tables: %w", err)
 	}
@@ -132,6 +135,12 @@ func (p *Backend) ensureTables(ctx context.Context, conn *pgx.Conn) error {
 	backend_pid integer NOT NULL,
 	locked_at   timestamptz NOT NULL DEFAULT now()
 )`,
+				"CREATE TABLE IF NOT EXISTS " + p.table("state_journal") + ` (
+	name   text NOT NULL,
+	serial bigint NOT NULL,
+	record jsonb NOT NULL,
+	PRIMARY KEY (name, serial)
+)`,
 			} {
 				if _, err := tx.Exec(ctx, stmt); err != nil {
 					return err
@@ -162,19 +171,48 @@ func (p *Backend) read(ctx context.Context) (*state.State, error) {
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	ok, err := p.tablesExist(ctx, conn)
-	if err != nil || !ok {
+	var ok bool
+	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", p.table("state")).Scan(&ok); err != nil || !ok {
+		if err != nil {
+			err = fmt.Errorf("look for the state tables: %w", err)
+		}
 		return state.New(), err
 	}
-	var data string
-	err = conn.QueryRow(ctx, "SELECT data::text FROM "+p.table("state")+" WHERE name = $1", pgStateName).Scan(&data)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return state.New(), nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read state from %s: %w", p.Describe(), err)
-	}
-	s, err := state.Decode([]byte(data))
+	var s *state.State
+	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var data string
+		err := tx.QueryRow(ctx, "SELECT data::text FROM "+p.table("state")+" WHERE name = $1", pgStateName).Scan(&data)
+		if errors.Is(err, pgx.ErrNoRows) {
+			s = state.New()
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if s, err = state.Decode([]byte(data)); err != nil {
+			return err
+		}
+		// The checkpoints since (a schema from before the journal has
+		// none).
+		var journal bool
+		if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", p.table("state_journal")).Scan(&journal); err != nil || !journal {
+			return err
+		}
+		rows, err := tx.Query(ctx, "SELECT record::text FROM "+p.table("state_journal")+" WHERE name = $1 AND serial > $2 ORDER BY serial",
+			pgStateName, int64(s.Serial))
+		if err != nil {
+			return err
+		}
+		records, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]byte, error) {
+			var rec string
+			err := r.Scan(&rec)
+			return []byte(rec), err
+		})
+		if err != nil {
+			return err
+		}
+		return state.ApplyCheckpoints(s, records)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read state from %s: %w", p.Describe(), err)
 	}
@@ -225,9 +263,17 @@ func (p *Backend) write(ctx context.Context, s *state.State) error {
 			return err
 		}
 		if exists {
-			_, err = tx.Exec(ctx, "UPDATE "+p.table("state")+
+			if _, err = tx.Exec(ctx, "UPDATE "+p.table("state")+
 				" SET lineage = $2, serial = $3, data = $4::jsonb, updated_at = now() WHERE name = $1",
-				pgStateName, lineage, int64(serial), string(data))
+				pgStateName, lineage, int64(serial), string(data)); err != nil {
+				return err
+			}
+			// The state written holds every checkpoint.
+			_, err = tx.Exec(ctx, "DELETE FROM "+p.table("state_journal")+" WHERE name = $1", pgStateName)
+			return err
+		}
+		// Checkpoints of a state row deleted by hand are not this state's.
+		if _, err := tx.Exec(ctx, "DELETE FROM "+p.table("state_journal")+" WHERE name = $1", pgStateName); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, "INSERT INTO "+p.table("state")+
@@ -245,6 +291,77 @@ func (p *Backend) write(ctx context.Context, s *state.State) error {
 			return err
 		}
 		return fmt.Errorf("write state to %s: %w", p.Describe(), err)
+	}
+	s.Lineage, s.Serial = lineage, serial
+	if s.Version == 0 {
+		s.Version = state.FormatVersion
+	}
+	return nil
+}
+
+// Checkpoint implements state.Checkpointer: in one transaction, with the
+// checks of Write, it stores the resources of s at addrs as one row of
+// <schema>.state_journal and moves the state row's serial, instead of
+// storing the whole state again. A state never written yet is written
+// whole.
+func (p *Backend) Checkpoint(ctx context.Context, s *state.State, addrs []string) error {
+	if s.Lineage == "" {
+		return p.Write(ctx, s)
+	}
+	cp, err := state.NewCheckpoint(s, addrs)
+	if err != nil {
+		return p.redact(fmt.Errorf("write state to %s: %w", p.Describe(), err))
+	}
+	conn, err := p.connect(ctx)
+	if err != nil {
+		return p.redact(err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if err := p.ensureTables(ctx, conn); err != nil {
+		return p.redact(err)
+	}
+	var lineage string
+	var serial uint64
+	missing := false
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if err := p.checkLockForWrite(ctx, tx); err != nil {
+			return err
+		}
+		var storedLineage string
+		var storedSerial int64
+		err := tx.QueryRow(ctx, "SELECT lineage, serial FROM "+p.table("state")+" WHERE name = $1 FOR UPDATE",
+			pgStateName).Scan(&storedLineage, &storedSerial)
+		if errors.Is(err, pgx.ErrNoRows) {
+			missing = true
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read the stored serial: %w", err)
+		}
+		lineage, serial, err = state.CheckWrite(p.Describe(), s, true, storedLineage, uint64(storedSerial))
+		if err != nil {
+			return err
+		}
+		record, err := cp.Encode(lineage, serial)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO "+p.table("state_journal")+" (name, serial, record) VALUES ($1, $2, $3::jsonb)",
+			pgStateName, int64(serial), string(record)); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "UPDATE "+p.table("state")+" SET serial = $2, updated_at = now() WHERE name = $1", pgStateName, int64(serial))
+		return err
+	})
+	if missing && err == nil {
+		return p.Write(ctx, s)
+	}
+	if err != nil {
+		var ce *state.ConflictError
+		if errors.As(err, &ce) {
+			return p.redact(err)
+		}
+		return p.redact(fmt.Errorf("write state to %s: %w", p.Describe(), err))
 	}
 	s.Lineage, s.Serial = lineage, serial
 	if s.Version == 0 {

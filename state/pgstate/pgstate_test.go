@@ -25,6 +25,80 @@ func TestPostgres(t *testing.T) {
 	t.Run("ForceUnlock", func(t *testing.T) { testPostgresForceUnlock(t, c, url) })
 	t.Run("Secrets", func(t *testing.T) { testPostgresSecrets(t, c, url) })
 	t.Run("NewerVersion", func(t *testing.T) { testPostgresNewerVersion(t, c, url) })
+	t.Run("Checkpoint", func(t *testing.T) { testPostgresCheckpoint(t, c, url) })
+}
+
+// Checkpoints are journal rows that every read folds in, the state row's
+// data is left alone until a whole write folds them and deletes them; the
+// serial and lock checks are those of Write.
+func testPostgresCheckpoint(t *testing.T, c *pgtest.Cluster, url string) {
+	ctx := context.Background()
+	const schema = "cp_state"
+	p := New(url, schema)
+	s := state.New()
+	s.SetResource(&state.Resource{Address: "a", Kind: "table", Status: state.StatusDone})
+	if err := p.Checkpoint(ctx, s, []string{"a"}); err != nil { // never written: written whole
+		t.Fatal(err)
+	}
+	journal := func() int64 {
+		return c.QueryInt(t, "postgres", "SELECT count(*) FROM "+pgx.Identifier{schema, "state_journal"}.Sanitize())
+	}
+	s.SetResource(&state.Resource{Address: "b", Kind: "table", Status: state.StatusInProgress,
+		Attributes: map[string]any{"conninfo": "host=x password=hunter2"}})
+	if err := p.Checkpoint(ctx, s, []string{"b"}); err != nil {
+		t.Fatal(err)
+	}
+	s.RemoveResource("a")
+	if err := p.Checkpoint(ctx, s, []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Serial != 3 || journal() != 2 {
+		t.Fatalf("serial %d, %d journal rows; want 3 and 2", s.Serial, journal())
+	}
+	conn := c.Connect(t, "postgres")
+	var data string
+	if err := conn.QueryRow(ctx, "SELECT data::text || (SELECT string_agg(record::text, '') FROM "+
+		pgx.Identifier{schema, "state_journal"}.Sanitize()+") FROM "+pgx.Identifier{schema, "state"}.Sanitize()).Scan(&data); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(data, "hunter2") {
+		t.Fatal("a checkpoint stored a password")
+	}
+	got, err := New(url, schema).Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Serial != 3 || got.Resource("a") != nil || got.Resource("b") == nil || got.Resource("b").Status != state.StatusInProgress {
+		t.Fatalf("read after checkpoints: serial %d, resources %v", got.Serial, got.Addresses())
+	}
+	// A run that read serial 3 after another checkpointed serial 4.
+	other := New(url, schema)
+	if err := other.Checkpoint(ctx, got, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Checkpoint(ctx, s, []string{"b"}); !errors.Is(err, state.ErrStaleSerial) {
+		t.Fatalf("stale checkpoint: %v, want ErrStaleSerial", err)
+	}
+	// A whole write folds the journal.
+	if err := other.Write(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if n := journal(); n != 0 {
+		t.Fatalf("%d journal rows after a whole write, want 0", n)
+	}
+	again, err := New(url, schema).Read(ctx)
+	if err != nil || again.Serial != 5 || len(again.Resources) != 1 {
+		t.Fatalf("after the fold: %+v, %v", again, err)
+	}
+	// Another session holds the lock: refused.
+	unlock, err := New(url, schema).Lock(ctx, state.LockInfo{Operation: "apply"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock(ctx)
+	if err := New(url, schema).Checkpoint(ctx, again, nil); err == nil {
+		t.Fatal("checkpoint while another session holds the lock succeeded")
+	}
 }
 
 func testPostgresReadWrite(t *testing.T, c *pgtest.Cluster, url string) {

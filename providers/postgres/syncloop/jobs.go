@@ -155,7 +155,7 @@ func xminTables(st *state.State, replication string, ds *planner.DatabaseScope, 
 			log.Warn("no xmin watermark in state for this table: its first cycle reads every row once", "table", ts.Ref.String())
 		}
 		if len(ts.Source.PrimaryKey) == 0 {
-			log.Warn("table without primary key: any change copies it again (truncate and copy in one transaction)", "table", ts.Ref.String())
+			log.Warn("table without primary key: a change is found by comparing rows as a multiset (only the difference is written)", "table", ts.Ref.String())
 		}
 		out = append(out, xminsync.FromCatalog(key, ts.Source, ts.Filter, start))
 	}

@@ -57,8 +57,8 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 				if t.Unchanged {
 					unchanged++
 				}
-				if t.Recopied {
-					rep.Notes = append(rep.Notes, t.Table+" copied again")
+				if t.Diffed {
+					rep.Notes = append(rep.Notes, t.Table+" compared as a multiset")
 				}
 				if t.FullScan {
 					rep.Notes = append(rep.Notes, t.Table+" read in full")

@@ -9,7 +9,6 @@ import (
 
 	"github.com/database-replicator/database-replicator/providers/postgres/compare"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
-	"github.com/database-replicator/database-replicator/providers/postgres/datacopy"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -288,18 +287,19 @@ func isUniqueViolation(err error) bool {
 }
 
 // noKeyTable syncs a table without a primary key: rows cannot be told
-// apart, so when any row was written since the cursor, the row counts
-// differ (deletes) or, when reconciling, the whole-table checksums differ,
-// the table is copied again, in one target transaction (TRUNCATE and COPY).
-func (r *run) noKeyTable(ctx context.Context, t Table, cond string, full, reconcile bool) (recopied bool, rows int64, err error) {
+// apart by a key, so when any row was written since the cursor, the row
+// counts differ (deletes) or, when reconciling, the whole-table checksums
+// differ, the two sides are compared as multisets of rows and the
+// difference is applied (multisetSync).
+func (r *run) noKeyTable(ctx context.Context, t Table, cond string, full, reconcile bool) (diffed bool, inserted, deleted int64, err error) {
 	tx, err := r.readerReady(ctx)
 	if err != nil {
-		return false, 0, err
+		return false, 0, 0, err
 	}
 	changed := full
 	if !changed && cond != "false" {
 		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+t.relation()+" WHERE "+cond+")").Scan(&changed); err != nil {
-			return false, 0, fmt.Errorf("source: %w", err)
+			return false, 0, 0, fmt.Errorf("source: %w", err)
 		}
 	}
 	if !changed {
@@ -312,34 +312,25 @@ func (r *run) noKeyTable(ctx context.Context, t Table, cond string, full, reconc
 		var sn, tn int64
 		var ss, ts string
 		if err := tx.QueryRow(ctx, sum+where(t.Filter)).Scan(&sn, &ss); err != nil {
-			return false, 0, fmt.Errorf("source: %w", err)
+			return false, 0, 0, fmt.Errorf("source: %w", err)
 		}
 		if err := r.dst.QueryRow(ctx, sum).Scan(&tn, &ts); err != nil {
-			return false, 0, fmt.Errorf("target: %w", err)
+			return false, 0, 0, fmt.Errorf("target: %w", err)
 		}
 		changed = sn != tn || ss != ts
 	}
 	if !changed {
-		return false, 0, nil
+		return false, 0, 0, nil
 	}
-	rows, err = r.recopy(ctx, t)
-	return err == nil, rows, err
-}
-
-// recopy replaces the target's rows of t with the source's as of the
-// cycle's snapshot, in one target transaction.
-func (r *run) recopy(ctx context.Context, t Table) (int64, error) {
-	src, err := conninfo.Connect(ctx, r.src)
-	if err != nil {
-		return 0, fmt.Errorf("source: %w", err)
+	// Rows written since the cursor narrow the comparison (see
+	// multisetSync); a reconciliation, a full read or changes that show
+	// only in the counts compare the whole table.
+	window := cond
+	if reconcile || full || cond == "false" {
+		window = ""
 	}
-	defer src.Close(context.Background())
-	stats, err := datacopy.CopyTable(ctx, src, r.dst, datacopy.CopyRequest{Schema: t.Schema, Table: t.Name,
-		Filter: t.Filter, Snapshot: r.snapshot, Columns: t.columnNames(), Truncate: true}, nil)
-	if err != nil {
-		return 0, err
-	}
-	return stats.Rows, nil
+	inserted, deleted, err = r.multisetSync(ctx, t, window)
+	return err == nil, inserted, deleted, err
 }
 
 // where renders a filter as a WHERE clause ("" for none).

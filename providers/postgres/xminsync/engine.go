@@ -113,8 +113,9 @@ type TableResult struct {
 	Duration time.Duration `json:"duration"`
 	// Reconciled is true when the cycle compared the whole table.
 	Reconciled bool `json:"reconciled,omitempty"`
-	// Recopied is true when a table without a primary key was copied again.
-	Recopied bool `json:"recopied,omitempty"`
+	// Diffed is true when a table without a key was compared with the
+	// target as a multiset of rows and the difference applied.
+	Diffed bool `json:"diffed,omitempty"`
 	// FullScan is true when the cursor was too old for xmin to tell rows
 	// apart and every row was read.
 	FullScan bool `json:"full_scan,omitempty"`
@@ -378,7 +379,7 @@ func (r *run) table(ctx context.Context, t Table) (TableResult, error) {
 		r.opts.Log.Warn("the cursor is more than 2^31 transactions old: reading every row of the table once", "table", t.Key)
 	}
 	if len(t.PrimaryKey) == 0 {
-		res.Recopied, res.Upserted, err = r.noKeyTable(ctx, t, cond, full, reconcile)
+		res.Diffed, res.Upserted, res.Deleted, err = r.noKeyTable(ctx, t, cond, full, reconcile)
 		if err != nil {
 			return res, err
 		}

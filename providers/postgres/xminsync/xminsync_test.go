@@ -163,7 +163,7 @@ func TestCycleInsertsUpdatesDeletesAndReconciles(t *testing.T) {
 	// Nothing changed: nothing is sent again.
 	idle := p.cycle(t, tables, xminsync.Options{ReconcileAfter: -1})
 	for _, tr := range idle.Tables {
-		if tr.Upserted != 0 || tr.Deleted != 0 || tr.Recopied {
+		if tr.Upserted != 0 || tr.Deleted != 0 || tr.Diffed {
 			t.Errorf("idle cycle touched %s: %+v", tr.Table, tr)
 		}
 	}
@@ -183,8 +183,8 @@ func TestCycleInsertsUpdatesDeletesAndReconciles(t *testing.T) {
 	if got := rowsOf(noRec, "public.items").Upserted; got != 3 {
 		t.Errorf("cycle upserted %d items, want 3 (1 insert, 2 updates), not the table", got)
 	}
-	if !rowsOf(noRec, "public.nokey").Recopied {
-		t.Errorf("a truncated table without a primary key was not copied again")
+	if nk := rowsOf(noRec, "public.nokey"); !nk.Diffed || nk.Deleted != 50 || nk.Upserted != 0 {
+		t.Errorf("a truncated table without a primary key: %+v, want its 50 rows deleted by the multiset diff", nk)
 	}
 	dc := p.dst.Connect(t, "app")
 	var big string
