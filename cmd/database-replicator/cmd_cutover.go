@@ -77,16 +77,19 @@ func (c *cutoverCmd) Run(a *app) error {
 		}
 		return errors.New("nothing to cut over: the state records no logical, stream or xmin replication (run apply, or init and sync, first)")
 	}
-	xminDrain, releaseSync, err := c.xminCutover(a, cfg, eps, st, dbs)
+	jobs, releaseSync, err := cutoverSyncs(a, cfg, eps, st, dbs)
 	if err != nil {
 		return err
 	}
 	defer releaseSync()
-	streamDrain, releaseStream, err := c.streamCutover(a, cfg, eps, st, dbs)
+	xminDrain, err := c.xminDrain(a, jobs)
 	if err != nil {
 		return err
 	}
-	defer releaseStream()
+	streamDrain, err := c.streamDrain(a, jobs)
+	if err != nil {
+		return err
+	}
 	opts := cutover.Options{MaxLag: c.MaxLag.D, MaxLagBytes: c.MaxLagBytes.N, Fence: c.Fence, Verify: c.Verify,
 		KeepSourceObjects: c.KeepSourceObjects, Reverse: c.Reverse, DrainTimeout: c.DrainTimeout.D}
 	view := views.NewCutoverView(a.io.stdout, c.JSON)
