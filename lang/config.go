@@ -267,6 +267,10 @@ type Policy struct {
 	MaxLag time.Duration
 	// PreventDestroy refuses plans that drop replication objects or truncate data.
 	PreventDestroy bool
+	// CaptureDDL installs an event trigger on each source database that
+	// records every DDL statement into a log table replicated with the
+	// data, so the target runs each DDL at its point in the stream.
+	CaptureDDL bool
 }
 
 // StateBackend names where state is stored.

@@ -209,6 +209,7 @@ func TestSettings(t *testing.T) {
   policy {
     on_schema_drift = "fail"
     max_lag         = "2m"
+    capture_ddl     = true
   }
 }
 state {
@@ -230,7 +231,7 @@ state {
 	if r.Sync.Method != SyncStream || r.Sync.ReconcileInterval != 90*time.Minute || r.Sync.Interval != DefaultSyncInterval {
 		t.Errorf("Sync = %+v", r.Sync)
 	}
-	if r.Policy != (Policy{OnSchemaDrift: DriftFail, MaxLag: 2 * time.Minute}) {
+	if r.Policy != (Policy{OnSchemaDrift: DriftFail, MaxLag: 2 * time.Minute, CaptureDDL: true}) {
 		t.Errorf("Policy = %+v", r.Policy)
 	}
 	if st := cfg.State; *st != (StateConfig{Backend: BackendPostgres, URL: "postgres://state/db", Schema: "rep_state", DeclRange: st.DeclRange}) {

@@ -63,7 +63,7 @@ var syncSchema = &hcl.BodySchema{
 }
 
 var policySchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "on_schema_drift"}, {Name: "max_lag"}, {Name: "prevent_destroy"}},
+	Attributes: []hcl.AttributeSchema{{Name: "on_schema_drift"}, {Name: "max_lag"}, {Name: "prevent_destroy"}, {Name: "capture_ddl"}},
 }
 
 // DefaultSnapshot returns the snapshot settings used when a replication has
@@ -650,6 +650,11 @@ func (d *decoder) decodePolicy(b *hcl.Block, ctx *hcl.EvalContext, p *Policy) {
 	if a, ok := attrs["prevent_destroy"]; ok {
 		if v, ok := d.boolAttr(a, ctx); ok {
 			p.PreventDestroy = v
+		}
+	}
+	if a, ok := attrs["capture_ddl"]; ok {
+		if v, ok := d.boolAttr(a, ctx); ok {
+			p.CaptureDDL = v
 		}
 	}
 }

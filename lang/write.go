@@ -476,4 +476,7 @@ func writePolicy(parent *hclwrite.Body, p Policy) {
 	if p.PreventDestroy != d.PreventDestroy {
 		b.SetAttributeValue("prevent_destroy", cty.BoolVal(p.PreventDestroy))
 	}
+	if p.CaptureDDL != d.CaptureDDL {
+		b.SetAttributeValue("capture_ddl", cty.BoolVal(p.CaptureDDL))
+	}
 }

@@ -210,6 +210,7 @@ replication "one" {
     on_schema_drift = "fail"
     max_lag         = "1h30m"
     prevent_destroy = true
+    capture_ddl     = true
   }
 }
 replication "two" {

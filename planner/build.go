@@ -333,6 +333,7 @@ func (b *builder) databaseContents(ds *DatabaseScope, globals *plans.Change) {
 	logical := b.method == lang.SyncLogical || b.method == lang.SyncStream
 	var pub, slot *plans.Change
 	copyDeps := []addrs.Addr{schema.Addr}
+	capture := b.ddlCapture(ds, schema)
 	if logical {
 		// The slot is planned first: whether it must be created again
 		// decides between a copy in a new snapshot and the subscription's
@@ -340,6 +341,9 @@ func (b *builder) databaseContents(ds *DatabaseScope, globals *plans.Change) {
 		slot = b.slot(ds, b.addr(addrs.Publication, ds.Name))
 		b.planResync(ds)
 		pub = b.publication(ds, schema)
+		if capture != nil {
+			pub.DependsOn = append(pub.DependsOn, capture.Addr)
+		}
 		// Every copy runs inside the slot's exported snapshot.
 		copyDeps = append(copyDeps, slot.Addr)
 	}
@@ -381,7 +385,13 @@ func (b *builder) databaseContents(ds *DatabaseScope, globals *plans.Change) {
 // schema plans the pre-data schema and detects schema drift.
 func (b *builder) schema(ds *DatabaseScope, deps []addrs.Addr) *plans.Change {
 	a := b.addr(addrs.Schema, ds.Name)
-	schemas := append([]string{}, ds.Source.Schemas...)
+	var schemas []string
+	for _, n := range ds.Source.Schemas {
+		// The tool's own schema (the DDL capture's log) is never copied.
+		if n != plans.DDLLogSchema {
+			schemas = append(schemas, n)
+		}
+	}
 	after := &plans.SchemaAttrs{Schemas: schemas, Tables: len(ds.Tables), Source: "pg_dump --schema-only --section=pre-data"}
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: deps}
 	prior := b.prior(a)
@@ -578,7 +588,10 @@ func (b *builder) table(ds *DatabaseScope, ts *TableScope, deps []addrs.Addr) *p
 		// PostgreSQL's table sync copies the table again. The publication
 		// dropped it and the subscription's refresh stopped its apply
 		// worker from writing to it before this change empties it.
-		c.Action, c.Before = plans.Replace, priorAttrs
+		c.Action = plans.Replace
+		if priorAttrs != nil {
+			c.Before = priorAttrs // none for a detached partition (leftThePublication)
+		}
 		after.CopiedByTableSync = true
 		after.Subscription = b.r.Sync.Subscription
 		after.TimeWindow = timeWindow(ts.Window)
@@ -662,6 +675,11 @@ func (b *builder) planResync(ds *DatabaseScope) {
 	sub := tdb.Subscription(name)
 	for _, ts := range ds.Tables {
 		prior := b.prior(b.addr(addrs.Table, ts.Ref.String()))
+		if prior == nil && !ts.SchemaOnly && b.leftThePublication(ds, tdb, sub, ts) {
+			b.resync[ts.Ref.String()] = "detached from its partitioned table on both sides after streaming started (a DETACH PARTITION that the DDL capture replayed): " +
+				"the subscription still lists it, but the publication no longer carries its changes, so rows written since may be missing"
+			continue
+		}
 		if ts.SchemaOnly || prior == nil || tdb.Table(ts.Ref.Schema, ts.Ref.Table) == nil {
 			continue
 		}
@@ -686,6 +704,35 @@ func (b *builder) planResync(ds *DatabaseScope) {
 			b.resync[ts.Ref.String()] = "the subscription does not list it in pg_subscription_rel, so its changes are not applied"
 		}
 	}
+}
+
+// leftThePublication reports whether a table in scope without a table
+// record is a former partition, streamed through its partitioned table,
+// that was detached on both sides (the DDL capture replays DETACH
+// PARTITION on the target): a top-level table on both sides that the
+// subscription lists in pg_subscription_rel, that its table sync did not
+// copy, and that the publication does not carry. Its changes since the
+// detach were not published; the table sync copies it again.
+func (b *builder) leftThePublication(ds *DatabaseScope, tdb *catalog.Database, sub *catalog.Subscription, ts *TableScope) bool {
+	tt := tdb.Table(ts.Ref.Schema, ts.Ref.Table)
+	if sub == nil || tt == nil || tt.Parent != "" || ts.Source.Parent != "" || b.syncedByTableSync(ds, ts) {
+		return false
+	}
+	if _, subscribed := subscriptionTableState(tdb, sub, ts); !subscribed {
+		return false
+	}
+	for _, p := range ds.Source.Publications {
+		if p.Name != b.r.Sync.Publication {
+			continue
+		}
+		for _, pt := range p.Tables {
+			if pt.Schema == ts.Ref.Schema && pt.Name == ts.Ref.Table {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // describeFilter renders a row filter for a reason.
@@ -893,7 +940,7 @@ func planDeletes(p *plans.Plan, in Input, desired map[string]bool, diags *diag.D
 		}
 		c := &plans.Change{Addr: a, Action: plans.Delete, Before: before}
 		switch a.Kind {
-		case addrs.Subscription, addrs.Slot, addrs.Publication:
+		case addrs.Subscription, addrs.Slot, addrs.Publication, addrs.DDLCapture:
 			c.Reason = "no longer in the configuration: drop the " + string(a.Kind)
 			if preventing[a.Replication] {
 				diags.AddError(CodePreventDestroyDrop, s, "prevent_destroy forbids dropping a replication object",
@@ -914,6 +961,13 @@ func planDeletes(p *plans.Plan, in Input, desired map[string]bool, diags *diag.D
 			sub := addrs.New(c.Addr.Replication, addrs.Subscription, c.Addr.Key)
 			if !desired[sub.String()] && in.Prior.Resource(sub.String()) != nil {
 				c.DependsOn = append(c.DependsOn, sub)
+			}
+		}
+		if c.Addr.Kind == addrs.DDLCapture {
+			// The publication drops the log table (or is dropped) first.
+			pub := addrs.New(c.Addr.Replication, addrs.Publication, c.Addr.Key)
+			if desired[pub.String()] || in.Prior.Resource(pub.String()) != nil {
+				c.DependsOn = append(c.DependsOn, pub)
 			}
 		}
 		if c.Addr.Kind == addrs.Slot {

@@ -168,6 +168,13 @@ const (
 	// CodeRemapCollision: two tables in scope land under one name on the
 	// target (a remapped table onto another's name).
 	CodeRemapCollision diag.Code = "plan.remap-collision"
+	// CodeDDLCaptureNeedsSuperuser: policy.capture_ddl is set and the
+	// source user cannot create event triggers (superusers only).
+	CodeDDLCaptureNeedsSuperuser diag.Code = "plan.ddl-capture-needs-superuser"
+	// CodeDDLCaptureUnsupported: policy.capture_ddl is set where captured
+	// DDL cannot be replayed (sync method none), or joins a streaming
+	// subscription in the same plan as tables for its table sync.
+	CodeDDLCaptureUnsupported diag.Code = "plan.ddl-capture-unsupported"
 	// CodeRemapUnsupported: a partitioned table or a partition is
 	// remapped.
 	CodeRemapUnsupported diag.Code = "plan.remap-unsupported"

@@ -33,6 +33,8 @@ func Destroy(prior *state.State, dropData bool, reason string) *plans.Plan {
 		c.Before = before
 		switch a.Kind {
 		case addrs.Subscription, addrs.Publication, addrs.Slot:
+		case addrs.DDLCapture:
+			c.Reason = reason + ": drop the event triggers, functions and log tables"
 		case addrs.Database:
 			if !dropData {
 				c.Reason = reason + "; the database and its data stay (destroy --drop-data drops it)"
@@ -72,6 +74,9 @@ func deleteBefore(first, then addrs.Kind) bool {
 		return first == addrs.Subscription || first == addrs.Publication
 	case addrs.Publication:
 		return first == addrs.Subscription
+	case addrs.DDLCapture:
+		// The log table leaves the stream before it is dropped.
+		return first == addrs.Subscription || first == addrs.Publication
 	case addrs.Database:
 		return first != addrs.Database && first != addrs.Globals
 	}

@@ -59,3 +59,34 @@ func TestPlanPartitions(t *testing.T) {
 		t.Errorf("partitions of a table created whole: %+v", d)
 	}
 }
+
+// A partition detached on both sides (the DDL capture replays DETACH
+// PARTITION) is a top-level table the subscription still lists but the
+// publication no longer carries: copied again by the table sync.
+func TestDetachedOnBothSidesLeftThePublication(t *testing.T) {
+	detached := &catalog.Table{Schema: "public", Name: "payment_p2022_02", Kind: catalog.KindTable}
+	src := &catalog.Database{Name: "pagila", Tables: []*catalog.Table{detached},
+		Publications: []*catalog.Publication{{Name: "pub", Tables: []catalog.PublicationTable{{Schema: "public", Name: "payment"}}}}}
+	dst := &catalog.Database{Name: "pagila", Tables: []*catalog.Table{{Schema: "public", Name: "payment_p2022_02", Kind: catalog.KindTable}}}
+	sub := &catalog.Subscription{Name: "sub", Tables: []catalog.SubscriptionTable{{Schema: "public", Name: "payment_p2022_02", State: catalog.SubStateReady}}}
+	ts := &TableScope{Ref: lang.TableRef{Database: "pagila", Schema: "public", Table: "payment_p2022_02"}, Source: detached}
+	ds := &DatabaseScope{Name: "pagila", Source: src, Tables: []*TableScope{ts}}
+	b := &builder{r: &lang.Replication{Name: "main", Sync: lang.Sync{Publication: "pub"}}}
+	if !b.leftThePublication(ds, dst, sub, ts) {
+		t.Error("a subscribed table the publication does not carry is not copied again")
+	}
+	src.Publications[0].Tables = append(src.Publications[0].Tables, catalog.PublicationTable{Schema: "public", Name: "payment_p2022_02"})
+	if b.leftThePublication(ds, dst, sub, ts) {
+		t.Error("a published table is copied again")
+	}
+	src.Publications[0].Tables = src.Publications[0].Tables[:1]
+	sub.Tables = nil
+	if b.leftThePublication(ds, dst, sub, ts) {
+		t.Error("a table the subscription does not list is left to the table sync's refresh, not copied again here")
+	}
+	sub.Tables = []catalog.SubscriptionTable{{Schema: "public", Name: "payment_p2022_02", State: catalog.SubStateReady}}
+	dst.Tables[0].Parent, dst.Tables[0].ParentSchema, dst.Tables[0].ParentName = "public.payment", "public", "payment"
+	if b.leftThePublication(ds, dst, sub, ts) {
+		t.Error("still a partition on the target: the schema drift detaches it (and recreates it)")
+	}
+}

@@ -141,6 +141,11 @@ func (b *builder) publication(ds *DatabaseScope, schema *plans.Change) *plans.Ch
 				ts.Ref.String(), b.srcName, outside, fix)
 		}
 	}
+	if b.r.Policy.CaptureDDL && b.desired[b.addr(addrs.DDLCapture, ds.Name).String()] {
+		// The log of captured DDL travels with the data.
+		wanted[ddlLogName] = len(want)
+		want = append(want, plans.PublishedTable{Table: ddlLogName})
+	}
 	full := b.replicaIdentity(ds, tables, a)
 	after := &plans.PublicationAttrs{Name: name, Server: b.srcName, Tables: want, SetReplicaIdentityFull: full}
 	c := &plans.Change{Addr: a, Action: plans.NoOp, After: after, DependsOn: []addrs.Addr{schema.Addr}}
@@ -405,6 +410,9 @@ func (b *builder) subscription(ds *DatabaseScope, deps []addrs.Addr) *plans.Chan
 		if sync := b.tableSync(ds, actual, c.Addr, before, after); sync != "" {
 			why = append(why, sync)
 		}
+		if log := b.subscribeDDLLog(ds, actual, after); log != "" {
+			why = append(why, log)
+		}
 		if reason := b.recopyDB[ds.Name]; reason != "" {
 			// The slot change disabled it (see slot): the copies are done
 			// when this change runs, so it streams from the new slot. The
@@ -588,6 +596,11 @@ func (b *builder) tableSync(ds *DatabaseScope, actual *catalog.Subscription, a a
 				continue
 			}
 			ref := ts.Ref.String()
+			if b.resync[ref] != "" && b.prior(b.addr(addrs.Table, ref)) == nil {
+				// A detached partition copied again (leftThePublication):
+				// its table change hands it to the table sync.
+				continue
+			}
 			if r := b.prior(b.addr(addrs.Table, ref)); r != nil {
 				// A table the table sync copied again (its filter
 				// changed) keeps its table record.
@@ -759,6 +772,36 @@ func (b *builder) subscriptionLost(ds *DatabaseScope) bool {
 		name = sa.Name
 	}
 	return tdb.Subscription(name) == nil
+}
+
+// subscribeDDLLog plans the subscription of the DDL capture's log when the
+// capture joins a subscription that already streams (policy.capture_ddl
+// turned on later): the publication adds the log, and the subscription is
+// refreshed without copying it (REFRESH PUBLICATION WITH (copy_data =
+// false)): its rows are statements already run on the source, and copying
+// them would replay them out of stream order. It records it in the
+// change's subscribe_ddl_log attribute and returns the reason for an
+// update, or "". One refresh cannot both copy new tables and leave the log
+// uncopied: with tables for the table sync in the same plan, it refuses.
+func (b *builder) subscribeDDLLog(ds *DatabaseScope, actual *catalog.Subscription, after *plans.SubscriptionAttrs) string {
+	capture := b.addr(addrs.DDLCapture, ds.Name)
+	if !b.desired[capture.String()] {
+		return ""
+	}
+	for _, t := range actual.Tables {
+		if t.Schema == plans.DDLLogSchema && t.Name == plans.DDLLogTable {
+			return ""
+		}
+	}
+	if len(after.RefreshPublication) > 0 {
+		b.diags.AddError(CodeDDLCaptureUnsupported, capture.String(), "DDL capture cannot join the subscription together with new tables",
+			"%q already streams, and turning capture_ddl on subscribes its log without a copy (REFRESH PUBLICATION WITH (copy_data = false)), while %s need the table sync's copy (copy_data = true); one refresh cannot do both. Apply the new tables first (without capture_ddl), then turn capture_ddl on.",
+			ds.Name, strings.Join(refStrings(after.RefreshPublication), ", "))
+		return ""
+	}
+	after.SubscribeDDLLog = true
+	return fmt.Sprintf("the DDL capture's log %s.%s joined the publication: REFRESH PUBLICATION WITH (copy_data = false) subscribes it without copying its rows (DDL run before the refresh is left to schema drift repair)",
+		plans.DDLLogSchema, plans.DDLLogTable)
 }
 
 // applierFilters reports whether the stream engine's applier filters rows

@@ -7,6 +7,7 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/lang/diag"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 )
 
@@ -127,6 +128,11 @@ func ResolveScope(r *lang.Replication, src *catalog.Server, sourceName string) (
 		for _, t := range db.Tables {
 			if t.Parent != "" {
 				// Partitions are copied through their partitioned parent.
+				continue
+			}
+			if t.Schema == plans.DDLLogSchema {
+				// The tool's own schema (the DDL capture's log, carried by
+				// the ddl_capture resource) is never a table in scope.
 				continue
 			}
 			if !tableIncluded(r, name, t.Schema, t.Name) {

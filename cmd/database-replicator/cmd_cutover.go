@@ -11,6 +11,7 @@ import (
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/planner/plans"
+	"github.com/database-replicator/database-replicator/providers/postgres/actions"
 	"github.com/database-replicator/database-replicator/providers/postgres/cutover"
 	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 	"github.com/database-replicator/database-replicator/providers/postgres/status"
@@ -136,6 +137,8 @@ func (c *cutoverCmd) input(a *app, cfg *lang.Config, eps *endpoints.Set, backend
 			return backend.Write(ctx, st)
 		},
 		Forget: func(ctx context.Context, db *cutover.Database, kept bool) error {
+			// The detach removed the DDL capture first.
+			st.RemoveResource(addrs.New(db.Replication, addrs.DDLCapture, db.Name).String())
 			if db.Xmin() {
 				// The tables' xmin records: the sync of the database ended.
 				for _, ad := range st.Addresses() {
@@ -153,6 +156,9 @@ func (c *cutoverCmd) input(a *app, cfg *lang.Config, eps *endpoints.Set, backend
 				st.RemoveResource(addrs.New(db.Replication, k, db.Name).String())
 			}
 			return backend.Write(ctx, st)
+		},
+		DropDDLCapture: func(ctx context.Context, db *cutover.Database) error {
+			return actions.DropDDLCapture(ctx, db.Source, db.Target)
 		},
 		FullCheck: func(ctx context.Context) (string, error) {
 			rep, err := verify.Run(ctx, verify.Input{Config: cfg, Endpoints: eps, MaxKeys: 5})
@@ -316,7 +322,8 @@ func cutoverDatabases(cfg *lang.Config, eps *endpoints.Set, st *state.State) (db
 					return nil, nil, fmt.Errorf("replication.%s %q: a rollback stopped in phase %q: run cutover --rollback to finish or undo it", r.Name, name, rec.Phase)
 				}
 			}
-			db := &cutover.Database{Replication: r.Name, Name: name, Source: src.WithDatabase(name), Target: dst.WithDatabase(name), Record: rec}
+			db := &cutover.Database{Replication: r.Name, Name: name, Source: src.WithDatabase(name), Target: dst.WithDatabase(name), Record: rec,
+				DDLCapture: st.Resource(addrs.New(r.Name, addrs.DDLCapture, name).String()) != nil}
 			if rec != nil {
 				db.Publication, db.Slot, db.Subscription, db.Method = rec.Publication, rec.Slot, rec.Subscription, rec.Method
 				dbs = append(dbs, db)

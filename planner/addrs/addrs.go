@@ -30,6 +30,10 @@ const (
 	Slot         Kind = "slot"
 	Subscription Kind = "subscription"
 	Xmin         Kind = "xmin"
+	// DDLCapture is the capture of DDL statements of one source database
+	// (policy.capture_ddl): an event trigger and its log table on the
+	// source, the log table and the trigger that replays it on the target.
+	DDLCapture Kind = "ddl_capture"
 	// Cutover records the progress of a cutover of one database: it is
 	// written by the cutover command, never planned.
 	Cutover Kind = "cutover"
@@ -37,8 +41,8 @@ const (
 
 // kindOrder ranks kinds for sorting; it follows the creation order.
 var kindOrder = map[Kind]int{
-	Database: 0, Globals: 1, Schema: 2, Publication: 3, Slot: 4, Table: 5, PostData: 6,
-	Sequences: 7, Subscription: 8, Xmin: 9, Cutover: 10,
+	Database: 0, Globals: 1, Schema: 2, DDLCapture: 3, Publication: 4, Slot: 5, Table: 6, PostData: 7,
+	Sequences: 8, Subscription: 9, Xmin: 10, Cutover: 11,
 }
 
 // keyless kinds have one instance per replication and no ["key"].

@@ -64,6 +64,8 @@ func DecodeAttrs(kind addrs.Kind, m map[string]any) (Attrs, error) {
 		a = decodeXmin(f)
 	case addrs.Cutover:
 		a = decodeCutover(f)
+	case addrs.DDLCapture:
+		a = decodeDDLCapture(f)
 	default:
 		return nil, fmt.Errorf("attributes of unknown kind %q", kind)
 	}

@@ -49,6 +49,8 @@ func sampleAttrs() []Attrs {
 			RefreshPublication: []lang.TableRef{other}, StopApplying: []lang.TableRef{ref}},
 		&XminAttrs{Interval: "10s", BatchSize: 10000, PrimaryKey: []string{"id"}, XminWatermark: 1<<63 + 5},
 		&XminAttrs{Interval: "1h", BatchSize: 5, PrimaryKey: []string{"id"}, XminWatermark: 7, Paused: true},
+		&DDLCaptureAttrs{Server: "source.prod", Target: "target.replica", Table: "database_replicator.ddl_log",
+			EventTriggers: []string{"a (ddl_command_end)", "b (sql_drop)"}, Replay: "trigger"},
 	}
 }
 

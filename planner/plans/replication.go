@@ -213,6 +213,11 @@ type SubscriptionAttrs struct {
 	// them) and waits until it has applied what was published before.
 	// Not kept in state.
 	StopApplying []lang.TableRef
+	// SubscribeDDLLog is set when an update subscribes the DDL capture's
+	// log, which the publication just added: apply runs ALTER
+	// SUBSCRIPTION ... REFRESH PUBLICATION WITH (copy_data = false). Not
+	// kept in state.
+	SubscribeDDLLog bool
 }
 
 // Kind implements Attrs.
@@ -233,6 +238,9 @@ func (a *SubscriptionAttrs) encode() map[string]any {
 	if len(a.StopApplying) > 0 {
 		m["stop_applying"] = refList(a.StopApplying)
 	}
+	if a.SubscribeDDLLog {
+		m["subscribe_ddl_log"] = true
+	}
 	return m
 }
 
@@ -240,5 +248,6 @@ func decodeSubscription(f *fields) *SubscriptionAttrs {
 	return &SubscriptionAttrs{Name: f.str("name"), Server: f.str("server"), SlotName: f.str("slot_name"),
 		Publications: f.strs("publications"), Enabled: f.boolean("enabled"), Connection: f.str("connection"),
 		Options: f.str("options"), StoresPassword: f.boolean("password_stored"), TableSync: f.refs("table_sync"),
-		RefreshPublication: f.refs("refresh_publication"), StopApplying: f.refs("stop_applying")}
+		RefreshPublication: f.refs("refresh_publication"), StopApplying: f.refs("stop_applying"),
+		SubscribeDDLLog: f.boolean("subscribe_ddl_log")}
 }

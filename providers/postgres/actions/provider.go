@@ -171,6 +171,8 @@ func (p *Provider) Apply(ctx context.Context, c *plans.Change, progress executor
 		attrs, err = p.subscription(ctx, ep, c)
 	case addrs.Xmin:
 		attrs, err = p.xmin(ctx, ep, c)
+	case addrs.DDLCapture:
+		attrs, err = p.ddlCapture(ctx, ep, c)
 	case addrs.Cutover:
 		// Only destroy plans a cutover record, to forget it.
 		if c.Action != plans.Delete {

@@ -66,7 +66,7 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *plans.Chan
 		if !attrs.Enabled {
 			// Sync is paused: the subscription keeps its publications and
 			// is disabled; its slot keeps the changes until it is enabled.
-			if len(attrs.RefreshPublication) > 0 || len(stop) > 0 {
+			if len(attrs.RefreshPublication) > 0 || len(stop) > 0 || attrs.SubscribeDDLLog {
 				return nil, fmt.Errorf("subscription %s: tables joined or left the publication while sync is paused, and PostgreSQL refreshes only an enabled subscription: resume sync first (sync { enabled = true }, or database-replicator resume), then apply", sub)
 			}
 			sql := "ALTER SUBSCRIPTION " + sub + " SET PUBLICATION " + strings.Join(quotedPubs, ", ") + " WITH (refresh = false)"
@@ -90,6 +90,11 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *plans.Chan
 			// the apply worker stops applying them.
 			// Needs an enabled subscription; repeating it is harmless.
 			stmts = append(stmts, "ALTER SUBSCRIPTION "+sub+" REFRESH PUBLICATION WITH (copy_data = true)")
+		} else if attrs.SubscribeDDLLog {
+			// The DDL capture's log joined the publication: subscribed
+			// without a copy (its rows ran on the source before; the plan
+			// never combines it with tables to copy).
+			stmts = append(stmts, "ALTER SUBSCRIPTION "+sub+" REFRESH PUBLICATION WITH (copy_data = false)")
 		}
 		for _, sql := range stmts {
 			if _, err := conn.Exec(ctx, sql); err != nil {
@@ -102,7 +107,7 @@ func (p *Provider) subscription(ctx context.Context, ep Endpoints, c *plans.Chan
 			}
 		}
 		out := *attrs
-		out.RefreshPublication, out.StopApplying = nil, nil
+		out.RefreshPublication, out.StopApplying, out.SubscribeDDLLog = nil, nil, false
 		return &out, nil
 	}
 	// The slot must be free: release this run's exported snapshot first.

@@ -72,6 +72,11 @@ type Database struct {
 	// StaleAfter is the age from which the preflight calls the last xmin
 	// cycle too old (xmin only; 0: any age).
 	StaleAfter time.Duration
+	// DDLCapture is whether the state records a DDL capture
+	// (policy.capture_ddl) of the database: the detach removes it from
+	// both sides (Input.DropDDLCapture) before anything else, so the old
+	// primary records no more DDL and the new one replays none.
+	DDLCapture bool
 	// Remap gives a source table's schema and name on the target (stream
 	// only; nil keeps the names): the quick check and the sequences use
 	// it.
@@ -118,6 +123,11 @@ type Input struct {
 	// replication, its publication, slot and subscription as apply would,
 	// and forgets the cutover record.
 	Reforwarded func(ctx context.Context, db *Database) error
+	// DropDDLCapture removes the DDL capture of db (Database.DDLCapture)
+	// from both sides: the source's event triggers, function and log, the
+	// target's log and replay function. It tolerates an earlier run's
+	// having done it.
+	DropDDLCapture func(ctx context.Context, db *Database) error
 	// XminDrain runs a final full xmin cycle of db, reconciliation
 	// included, and describes it (xmin only).
 	XminDrain func(ctx context.Context, db *Database) (string, error)

@@ -608,6 +608,9 @@ func (r *run) writesAfterFence(ctx context.Context, p *PhaseResult) error {
 // slot and publication; each step tolerates an earlier run's having done
 // it.
 func (r *run) detachDatabase(ctx context.Context, db *Database, p *PhaseResult) error {
+	if err := r.dropDDLCapture(ctx, db, p); err != nil {
+		return err
+	}
 	if db.Xmin() {
 		return r.detachXmin(ctx, db, p)
 	}
@@ -686,6 +689,23 @@ func (r *run) detachDatabase(ctx context.Context, db *Database, p *PhaseResult) 
 	} else {
 		p.Details = append(p.Details, fmt.Sprintf("%s: subscription %q, slot %q and publication %q dropped; the target is the primary%s", db.Address(), db.Subscription, db.Slot, db.Publication, reverse))
 	}
+	return nil
+}
+
+// dropDDLCapture removes the database's DDL capture from both sides, first
+// in its detach: the reverse publication (cutover --reverse) is made of the
+// subscription's tables, which then no longer hold the log.
+func (r *run) dropDDLCapture(ctx context.Context, db *Database, p *PhaseResult) error {
+	if !db.DDLCapture {
+		return nil
+	}
+	if r.in.DropDDLCapture == nil {
+		return fmt.Errorf("the state records a DDL capture, and this run cannot remove it")
+	}
+	if err := r.in.DropDDLCapture(ctx, db); err != nil {
+		return fmt.Errorf("remove the DDL capture: %w", err)
+	}
+	p.Details = append(p.Details, fmt.Sprintf("%s: DDL capture removed (event triggers, function and log on the source; log and replay on the target)", db.Address()))
 	return nil
 }
 

@@ -43,6 +43,9 @@ func Steps(dbs []*Database, opts Options) []Step {
 		} else {
 			seqs = append(seqs, fmt.Sprintf("%s: set every sequence on the target from the source's last_value and is_called", a))
 		}
+		if db.DDLCapture {
+			detach = append(detach, fmt.Sprintf("%s: remove the DDL capture (policy.capture_ddl): drop event triggers database_replicator_ddl_end and database_replicator_ddl_drop, function and table database_replicator.ddl_log on the source; table database_replicator.ddl_log and its replay function on the target", a))
+		}
 		if db.Stream() {
 			drain = append(drain, fmt.Sprintf("%s: run the stream applier from slot %q until it has applied the source's WAL position after the fence", a, db.Slot))
 			if opts.KeepSourceObjects {
@@ -54,7 +57,7 @@ func Steps(dbs []*Database, opts Options) []Step {
 		}
 		if db.Xmin() {
 			drain = append(drain, fmt.Sprintf("%s: a final full xmin cycle of %d table(s) after the fence, reconciliation (deleted rows) included", a, len(db.Tables)))
-			detach = append(detach, fmt.Sprintf("%s: end the xmin sync and record the cutover (nothing to drop on the source)", a))
+			detach = append(detach, fmt.Sprintf("%s: end the xmin sync and record the cutover (nothing else to drop on the source)", a))
 			continue
 		}
 		drain = append(drain, fmt.Sprintf("%s: wait until slot %q confirms the source's WAL position after the fence", a, db.Slot))

@@ -30,8 +30,8 @@ func (v SequenceValue) String() string { return pgx.Identifier{v.Schema, v.Name}
 const sequenceReadChunk = 1000
 
 // ReadSequenceValues reads the current last_value and is_called of seqs
-// from src's database (all readable sequences of the user schemas when
-// seqs is nil). Unreadable sequences (Readable false) are skipped. The
+// from src's database (all readable sequences of the user schemas, not
+// the tool's own database_replicator, when seqs is nil). Unreadable sequences (Readable false) are skipped. The
 // catalog's values are not reused: they are as old as the introspection,
 // and a sync needs the values of now.
 func ReadSequenceValues(ctx context.Context, src conninfo.Info, seqs []*catalog.Sequence) ([]SequenceValue, error) {
@@ -53,7 +53,7 @@ func readSequenceValues(ctx context.Context, conn *pgx.Conn, seqs []*catalog.Seq
 				JOIN pg_catalog.pg_class t ON t.oid = d.refobjid
 				WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid
 				  AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype IN ('a', 'i') LIMIT 1) o ON true
-			WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+			WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'database_replicator')
 			  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
 			  AND CASE WHEN c.relkind = 'S' THEN pg_catalog.has_sequence_privilege(c.oid, 'SELECT') END
 			ORDER BY 1, 2`)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -347,6 +348,7 @@ func dumpSchema(ctx context.Context, src conninfo.Info, scope SchemaScope) (*sch
 	if d.preData, err = parseTOCList(list.String()); err != nil {
 		return nil, fmt.Errorf("dump schema: %w", err)
 	}
+	d.leaveOutOwnObjects()
 	if d.warnings, err = d.filter(drop); err != nil {
 		return nil, fmt.Errorf("dump schema of %s: %w", src.Redacted(), err)
 	}
@@ -466,6 +468,26 @@ func outOfScope(ctx context.Context, conn *pgx.Conn, tables []QualifiedName) (ma
 	return drop, nil
 }
 
+// OwnSchema is the tool's schema. A source may hold one (the log and
+// event triggers of policy.capture_ddl, or, after a cutover, what the
+// tool kept there as a target); it is never copied: the tool creates its
+// objects on each side itself.
+const OwnSchema = "database_replicator"
+
+// leaveOutOwnObjects marks the tool's own objects as left out: its schema
+// and everything in it, and its event triggers (database_replicator_*).
+// Their comments and grants follow in filter.
+func (d *schemaDump) leaveOutOwnObjects() {
+	for _, e := range d.entries {
+		switch {
+		case e.schema == OwnSchema,
+			e.kind == "SCHEMA" && e.name == OwnSchema,
+			e.kind == "EVENT TRIGGER" && strings.HasPrefix(e.name, OwnSchema+"_"):
+			e.dropped = true
+		}
+	}
+}
+
 // silentDependents are entry types left out without a warning when what
 // they depend on is left out and they have no catalog object of their own
 // (comments, grants, ...): they are part of that object.
@@ -482,7 +504,7 @@ var silentDependents = map[string]bool{
 // returns the warnings, in TOC order, and an error when a table in scope
 // would be left out (it depends on something outside the scope).
 func (d *schemaDump) filter(drop map[objKey]string) ([]entryWarning, error) {
-	if len(drop) == 0 {
+	if len(drop) == 0 && !slices.ContainsFunc(d.entries, func(e *tocEntry) bool { return e.dropped }) {
 		return nil, nil
 	}
 	byID := map[int]*tocEntry{}

@@ -41,6 +41,13 @@ type Config struct {
 	// unless the rows also lack a column of the target table (a rename
 	// on the source): then it stops with an error naming both.
 	NewColumns NewColumnPolicy
+	// DDLLog is the source table of captured DDL statements
+	// (policy.capture_ddl; zero for none). A trigger on its target copy
+	// runs each statement as its row is inserted, inside the group; a
+	// source transaction that writes it ends its group, so that what
+	// follows finds the statement committed (a new enum value cannot be
+	// used in the transaction that added it).
+	DDLLog TableName
 	// SpoolDir holds the temporary files of large streamed transactions
 	// ("" for the system's temporary directory).
 	SpoolDir string

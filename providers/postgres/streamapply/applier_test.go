@@ -308,6 +308,41 @@ func TestApplyChanges(t *testing.T) {
 		}
 	})
 
+	t.Run("captured DDL and a table's new shape", func(t *testing.T) {
+		// As policy.capture_ddl does: a log table whose target copy runs
+		// each statement as its row is inserted. The applier starts once
+		// everything is committed, so it receives it all at once and would
+		// group it in one target transaction.
+		p.execSrc(t, `CREATE TYPE mood AS ENUM ('sad');
+			CREATE TABLE shaped (id int PRIMARY KEY, n int, feel mood);
+			CREATE TABLE ddl (seq int PRIMARY KEY, stmt text)`)
+		p.execDst(t, `CREATE TYPE mood AS ENUM ('sad');
+			CREATE TABLE shaped (id int PRIMARY KEY, n int, feel mood);
+			CREATE TABLE ddl (seq int PRIMARY KEY, stmt text);
+			CREATE FUNCTION replay() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN EXECUTE NEW.stmt; RETURN NEW; END$$;
+			CREATE TRIGGER replay BEFORE INSERT ON ddl FOR EACH ROW EXECUTE PROCEDURE replay();
+			ALTER TABLE ddl ENABLE ALWAYS TRIGGER replay`)
+		p.execSrc(t, `CREATE PUBLICATION pub_ddl FOR TABLE shaped, ddl`)
+		createSlot(t, p, "slot_ddl")
+		// One-row statements are prepared; after the type change the same
+		// statements must be prepared again (their parameters were int).
+		p.execSrc(t, `INSERT INTO shaped VALUES (1, 1, 'sad')`)
+		p.execSrc(t, `UPDATE shaped SET n = 2 WHERE id = 1`)
+		p.execSrc(t, `BEGIN; ALTER TABLE shaped ALTER n TYPE bigint; INSERT INTO ddl VALUES (1, 'ALTER TABLE shaped ALTER n TYPE bigint'); COMMIT`)
+		p.execSrc(t, `INSERT INTO shaped VALUES (2, 5000000000, 'sad')`)
+		p.execSrc(t, `UPDATE shaped SET n = 6000000000 WHERE id = 1`)
+		// A new enum value cannot be used in the transaction that added it:
+		// the log's transaction ends its target transaction.
+		p.execSrc(t, `ALTER TYPE mood ADD VALUE 'happy'`)
+		p.execSrc(t, `INSERT INTO ddl VALUES (2, 'ALTER TYPE mood ADD VALUE ''happy''')`)
+		p.execSrc(t, `INSERT INTO shaped VALUES (3, 3, 'happy')`)
+		ddl := p.startApplier(t, Config{Replication: "r_ddl", Slot: "slot_ddl", Publications: []string{"pub_ddl"},
+			DDLLog: TableName{Schema: "public", Table: "ddl"}, MaxGroupDelay: time.Minute}, false)
+		q := `SELECT id, n, feel FROM shaped`
+		waitEqual(t, p, ddl, q, q)
+		ddl.stop(t)
+	})
+
 	t.Run("restart skips what the target committed", func(t *testing.T) {
 		p.execSrc(t, `CREATE TABLE dup (a int)`)
 		p.execDst(t, `CREATE TABLE dup (a int)`)

@@ -122,6 +122,7 @@ func (s *session) streamCommit(ctx context.Context, m *pglogrepl.StreamCommitMes
 // is on the target already).
 func (s *session) begin(finalLSN pglogrepl.LSN) {
 	s.inTx = true
+	s.txDDL = false
 	s.txLSN = finalLSN
 	s.skipping = finalLSN < s.applied
 }
@@ -164,7 +165,9 @@ func (s *session) commit(ctx context.Context, end pglogrepl.LSN, commitTime time
 	}
 	s.groupTxns++
 	s.groupCommitTime = commitTime
-	if s.groupChanges >= s.a.cfg.MaxGroupChanges || time.Since(s.groupStart) >= s.a.cfg.MaxGroupDelay {
+	ddl := s.txDDL
+	s.txDDL = false
+	if ddl || s.groupChanges >= s.a.cfg.MaxGroupChanges || time.Since(s.groupStart) >= s.a.cfg.MaxGroupDelay {
 		return s.commitGroup(ctx)
 	}
 	return nil
@@ -180,11 +183,35 @@ func (s *session) relation(ctx context.Context, m *pglogrepl.RelationMessage) er
 	if err := s.sendBatch(ctx); err != nil {
 		return err
 	}
+	if old := s.rels[m.RelationID]; old != nil {
+		// The source sends a relation again after its table changed (a
+		// column's type, say): statements prepared for the old shape keep
+		// their parameter types, so they are prepared again.
+		if err := s.forgetStatements(ctx, old.target); err != nil {
+			return err
+		}
+	}
 	r, err := describeRelation(ctx, s.dst, m, s.a.cfg.Remap, s.a.cfg.NewColumns, s.filters)
 	if err != nil {
 		return err
 	}
 	s.rels[m.RelationID] = r
+	return nil
+}
+
+// forgetStatements deallocates the statements prepared for target.
+func (s *session) forgetStatements(ctx context.Context, target string) error {
+	for _, sql := range s.stmtsOf[target] {
+		name, ok := s.stmts[sql]
+		if !ok {
+			continue
+		}
+		delete(s.stmts, sql)
+		if err := s.dst.PgConn().Deallocate(ctx, name); err != nil {
+			return fmt.Errorf("target: deallocate %s: %w", firstWords(sql), err)
+		}
+	}
+	delete(s.stmtsOf, target)
 	return nil
 }
 
@@ -225,6 +252,9 @@ func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 		if err != nil {
 			return err
 		}
+		if log := s.a.cfg.DDLLog; log.Table != "" && r.srcSchema == log.Schema && r.srcName == log.Table {
+			s.txDDL = true
+		}
 		if s.run.rel != r || !sameInts(s.run.cols, cols) || (s.run.rows+1)*len(cols) > maxInsertParams || s.run.rows >= maxInsertRows {
 			if err := s.flushRun(ctx); err != nil {
 				return err
@@ -254,7 +284,7 @@ func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 				if st.kind == stmtNoRows {
 					s.noRows[len(s.batchKinds)] = r
 				}
-				if err := s.queue(ctx, st.sql, st.vals, st.kind, true); err != nil {
+				if err := s.queue(ctx, st.sql, st.vals, st.kind, true, r.target); err != nil {
 					return err
 				}
 			}
@@ -266,7 +296,7 @@ func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 		}
 		s.groupRows++
 		if ok {
-			if err := s.queue(ctx, sql, vals, stmtRow, true); err != nil {
+			if err := s.queue(ctx, sql, vals, stmtRow, true, r.target); err != nil {
 				return err
 			}
 		}
@@ -288,7 +318,7 @@ func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 		if r.filter != "" {
 			kind = stmtOther
 		}
-		if err := s.queue(ctx, sql, vals, kind, true); err != nil {
+		if err := s.queue(ctx, sql, vals, kind, true, r.target); err != nil {
 			return err
 		}
 	case *pglogrepl.TruncateMessageV2:
@@ -312,7 +342,7 @@ func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 		if m.Option&pglogrepl.TruncateOptionRestartIdentity != 0 {
 			sql += " RESTART IDENTITY"
 		}
-		if err := s.queue(ctx, sql, nil, stmtOther, false); err != nil {
+		if err := s.queue(ctx, sql, nil, stmtOther, false, ""); err != nil {
 			return err
 		}
 	default:
@@ -345,19 +375,24 @@ func (s *session) flushRun(ctx context.Context) error {
 	s.run = insertRun{}
 	sql := run.rel.insertSQL(run.cols, run.rows)
 	// Prepared only for one row and full runs: the other sizes vary.
-	return s.queue(ctx, sql, run.vals, stmtInsert, run.rows == 1 || run.rows == maxInsertRows)
+	return s.queue(ctx, sql, run.vals, stmtInsert, run.rows == 1 || run.rows == maxInsertRows, run.rel.target)
 }
 
 // queue adds a statement to the pending batch, sending the batch when it
-// is large.
-func (s *session) queue(ctx context.Context, sql string, vals [][]byte, kind stmtKind, prepare bool) error {
+// is large. A prepared statement is recorded as the quoted target table
+// owner's ("" for none), so that a new shape of the table drops it.
+func (s *session) queue(ctx context.Context, sql string, vals [][]byte, kind stmtKind, prepare bool, owner string) error {
 	name, ok := s.stmts[sql]
 	if !ok && prepare && len(s.stmts) < maxPrepared {
-		name = "dr_stream_" + strconv.Itoa(len(s.stmts)+1)
+		s.prepared++
+		name = "dr_stream_" + strconv.Itoa(s.prepared)
 		if _, err := s.dst.PgConn().Prepare(ctx, name, sql, nil); err != nil {
 			return fmt.Errorf("target: prepare %s: %w", firstWords(sql), err)
 		}
 		s.stmts[sql] = name
+		if owner != "" {
+			s.stmtsOf[owner] = append(s.stmtsOf[owner], sql)
+		}
 		ok = true
 	}
 	if ok {
@@ -430,7 +465,7 @@ func (s *session) commitGroup(ctx context.Context) error {
 	}
 	if err := s.queue(ctx, progressUpsert, [][]byte{
 		[]byte(s.a.cfg.Replication), lsnText(s.applied), commitTime, int64Text(s.groupRows),
-	}, stmtOther, true); err != nil {
+	}, stmtOther, true, ""); err != nil {
 		return err
 	}
 	s.batch.ExecParams("COMMIT", nil, nil, nil, nil)

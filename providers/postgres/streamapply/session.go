@@ -39,6 +39,10 @@ type session struct {
 
 	rels  map[uint32]*relation
 	stmts map[string]string // SQL -> prepared statement name
+	// stmtsOf lists the prepared statements of each quoted target table;
+	// prepared counts the statements prepared (for their names).
+	stmtsOf  map[string][]string
+	prepared int
 
 	// applied is the end LSN of the last source transaction applied
 	// (committed or in the open group); committed the last the target
@@ -51,6 +55,8 @@ type session struct {
 	// The open source transaction (between Begin and Commit).
 	inTx     bool
 	skipping bool
+	// txDDL is set when the open transaction wrote Config.DDLLog.
+	txDDL bool
 	// txLSN is the open transaction's commit record LSN; starts are the
 	// tables copied in a newer snapshot than the slot's, and the commit
 	// LSN from which their changes are applied.
@@ -134,7 +140,7 @@ func (a *Applier) session(ctx context.Context) error {
 	num := serverVersionNum(repl.ParameterStatus("server_version"))
 	s := &session{
 		a: a, dst: dst, repl: repl, v2: num >= 140000,
-		rels: map[uint32]*relation{}, stmts: map[string]string{}, spools: map[uint32]*spool{}, starts: starts,
+		rels: map[uint32]*relation{}, stmts: map[string]string{}, stmtsOf: map[string][]string{}, spools: map[uint32]*spool{}, starts: starts,
 		filters: filters, noRows: map[int]*relation{},
 		applied: p.AppliedLSN, committed: p.AppliedLSN, received: p.AppliedLSN,
 		batch: &pgconn.Batch{},

@@ -150,6 +150,9 @@ func RepairingRunJob(o Options, rep Repair) func(ctx context.Context, stop <-cha
 	checked := map[string]time.Time{} // job -> last schema comparison
 	held := map[[2]string]string{}    // replication/database -> drift
 	applyErrors := map[string]int64{} // job -> apply errors counted (15+)
+	// job -> database -> the target's DDL log position when a repair was
+	// postponed for captured DDL in flight (policy.capture_ddl)
+	replayed := map[string]map[string]int64{}
 	setHeld := func(hs []Held) {
 		clear(held)
 		for _, h := range hs {
@@ -205,6 +208,32 @@ func RepairingRunJob(o Options, rep Repair) func(ctx context.Context, stop <-cha
 		// (the reviewed apply ran: the repair releases it).
 		again := sig != clean && prev != sig || sig == clean && prev != "" && prev != clean && len(held) > 0
 		mu.Unlock()
+		if again && sig != clean && j.Replication.Policy.CaptureDDL {
+			// Captured DDL on its way replays the difference itself, in
+			// stream order: the repair waits for it (see ddlInFlight).
+			mu.Lock()
+			if replayed[name] == nil {
+				replayed[name] = map[string]int64{}
+			}
+			seen := replayed[name]
+			mu.Unlock()
+			waiting, err := ddlInFlight(ctx, j, seen)
+			if err == nil && len(waiting) > 0 {
+				// Compared again, and considered again, at a cycle soon.
+				mu.Lock()
+				tried[name] = prev
+				delete(checked, name)
+				mu.Unlock()
+				j.recheckIn = rep.SchemaEvery
+				again = false
+			}
+			switch {
+			case err != nil:
+				o.Log.Warn("captured DDL: could not compare the DDL logs; repairing", "replication", name, "error", err)
+			case !again:
+				o.Log.Info("schemas differ while captured DDL is on its way to the target: the repair waits for it", "replication", name, "databases", strings.Join(waiting, ", "))
+			}
+		}
 		if again {
 			o.Log.Info("source and target schemas differ: repairing per policy.on_schema_drift", "replication", name, "policy", j.Replication.Policy.OnSchemaDrift)
 			hs, err := rep.Run(ctx)

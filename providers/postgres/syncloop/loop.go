@@ -56,6 +56,10 @@ type Job struct {
 
 	// next is when the job's next cycle is due.
 	next time.Time
+	// recheckIn, set by a cycle, brings the next one forward to that
+	// long after it (a schema repair postponed for captured DDL in
+	// flight); 0 keeps Interval.
+	recheckIn time.Duration
 	// streams are the stream engine's running appliers by database.
 	streams map[string]*streamer
 }
@@ -69,6 +73,9 @@ type Database struct {
 	// Changes lets the database's xmin cycles skip unchanged tables; nil
 	// reads every table every cycle.
 	Changes *xminsync.ChangeTracker
+	// DDLFailuresSeen is the highest sequence number of a failed captured
+	// DDL statement already logged (policy.capture_ddl).
+	DDLFailuresSeen int64
 }
 
 // Cycle is what one run of a job is asked to do.
@@ -212,6 +219,10 @@ func Run(ctx context.Context, jobs []*Job, o Options) error {
 					break
 				}
 				j.next = o.Clock.Now().Add(j.Interval)
+				if j.recheckIn > 0 && j.recheckIn < j.Interval {
+					j.next = o.Clock.Now().Add(j.recheckIn)
+				}
+				j.recheckIn = 0
 			}
 		}
 		if !now.Before(nextStatus) {

@@ -190,3 +190,27 @@ func TestCycleFor(t *testing.T) {
 		}
 	}
 }
+
+// A cycle that asks for an earlier recheck (a schema repair postponed for
+// captured DDL in flight) brings the next one forward, once.
+func TestRecheckBringsTheNextCycleForward(t *testing.T) {
+	r, ctx := newRecorder(30 * time.Second)
+	o := r.options(false)
+	runJob := o.RunJob
+	o.RunJob = func(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle) error {
+		if len(r.runs) == 0 {
+			j.recheckIn = 5 * time.Second
+		}
+		return runJob(ctx, stop, j, c)
+	}
+	if err := Run(ctx, []*Job{job("a", lang.SyncLogical, 20*time.Second, -1)}, o); err != nil {
+		t.Fatal(err)
+	}
+	var at []time.Duration
+	for _, x := range r.runs {
+		at = append(at, x.at)
+	}
+	if want := "[0s 5s 25s]"; fmt.Sprint(at) != want {
+		t.Errorf("ran at %v, want %s", at, want)
+	}
+}

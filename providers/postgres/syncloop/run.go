@@ -22,7 +22,8 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 			return err
 		}
 	}
-	for _, db := range j.Databases {
+	for i := range j.Databases {
+		db := &j.Databases[i]
 		src, dst := j.Source.WithDatabase(db.Name), j.Target.WithDatabase(db.Name)
 		if j.Method == lang.SyncXmin {
 			start := time.Now()
@@ -34,6 +35,7 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 				Log:            o.Log.With("replication", name, "database", db.Name),
 				Stop:           stop,
 				Changes:        db.Changes,
+				ReplayDDL:      j.Replication.Policy.CaptureDDL,
 				OnRows: func(table string, up, del int64) {
 					o.Metrics.rows.WithLabelValues(name, db.Name, table, "upsert").Add(float64(up))
 					o.Metrics.rows.WithLabelValues(name, db.Name, table, "delete").Add(float64(del))
@@ -47,6 +49,9 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 			up, del := res.Rows()
 			rep := CycleReport{Replication: name, Database: db.Name, Upserted: up, Deleted: del,
 				Tables: len(res.Tables), Took: time.Since(start)}
+			if res.DDLReplayed > 0 {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("%d captured DDL statement(s) replayed", res.DDLReplayed))
+			}
 			unchanged := 0
 			for _, t := range res.Tables {
 				if t.Unchanged {
@@ -64,6 +69,11 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 			}
 			rep.Reconciled = len(res.Tables) > 0 && res.Tables[0].Reconciled
 			o.Report.XminCycle(rep)
+		}
+		if j.Replication.Policy.CaptureDDL {
+			if err := logDDLFailures(ctx, dst, &db.DDLFailuresSeen, o.Log.With("replication", name, "database", db.Name)); err != nil {
+				o.Log.Warn("captured DDL: could not read the target's log", "replication", name, "database", db.Name, "error", err)
+			}
 		}
 		var schemaOf func(schema, table string) string
 		if j.Replication.Remaps() {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/database-replicator/database-replicator/providers/postgres/status"
@@ -104,6 +105,9 @@ func runStreams(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Op
 				to := r.TargetOf(lang.TableRef{Database: dbName, Schema: schema, Table: table})
 				return to.Schema, to.Table
 			}
+		}
+		if j.Replication.Policy.CaptureDDL {
+			cfg.DDLLog = streamapply.TableName{Schema: plans.DDLLogSchema, Table: plans.DDLLogTable}
 		}
 		switch j.Replication.Policy.OnSchemaDrift {
 		case lang.DriftApply:

@@ -96,6 +96,9 @@ type Options struct {
 	// move since they were last read (see ChangeTracker); keep one per
 	// database across its cycles. Nil reads every table every cycle.
 	Changes *ChangeTracker
+	// ReplayDDL runs, before the tables, the DDL captured on the source
+	// (policy.capture_ddl) that the target's log lacks (see replayDDL).
+	ReplayDDL bool
 }
 
 // ErrStopped is returned by Cycle when Options.Stop ended it early; every
@@ -128,6 +131,9 @@ type Result struct {
 	// Xmin and Xmax bound the cycle's snapshot (64-bit transaction IDs).
 	Xmin, Xmax uint64
 	Tables     []TableResult
+	// DDLReplayed counts the captured DDL statements run before the tables
+	// (Options.ReplayDDL), failed ones included.
+	DDLReplayed int
 }
 
 // Rows is the total number of rows upserted and deleted.
@@ -184,6 +190,11 @@ func Cycle(ctx context.Context, src, dst conninfo.Info, tables []Table, opts Opt
 		return Result{}, err
 	}
 	res := Result{Xmin: runs[0].xmin, Xmax: runs[0].xmax}
+	if opts.ReplayDDL {
+		if res.DDLReplayed, err = runs[0].replayDDL(ctx); err != nil {
+			return res, err
+		}
+	}
 	// Workers take tables in order; after an error no new table starts.
 	results := make([]TableResult, len(tables))
 	errs := make([]error, len(tables))
