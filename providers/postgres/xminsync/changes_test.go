@@ -244,6 +244,35 @@ func TestCycleTablesWithoutPrimaryKey(t *testing.T) {
 		}
 		equalMultisets(t, p)
 	})
+	t.Run("multiset-settings", func(t *testing.T) {
+		// Row text depends on TimeZone, DateStyle, IntervalStyle, ...:
+		// sides that render it differently must still see equal rows as
+		// equal (else every row is deleted and copied again).
+		p.src.Exec(t, "app", "ALTER DATABASE app SET TimeZone = 'America/New_York'")
+		p.dst.Exec(t, "app", "ALTER DATABASE app SET TimeZone = 'Asia/Tokyo'; ALTER DATABASE app SET DateStyle = 'SQL, DMY'; ALTER DATABASE app SET IntervalStyle = 'sql_standard'; ALTER DATABASE app SET bytea_output = 'escape'")
+		const ddl = "CREATE TABLE tz (at timestamptz, d date, iv interval, b bytea, f float8)"
+		p.src.Exec(t, "app", ddl)
+		p.dst.Exec(t, "app", ddl)
+		p.src.Exec(t, "app", `INSERT INTO tz SELECT '2024-03-01 12:00+00'::timestamptz + i * interval '7 hours', '2024-01-01'::date + i,
+			i * interval '1 day 2 hours', decode(md5(i::text), 'hex'), i / 3.0 FROM generate_series(1, 50) i`)
+		srv, err := catalog.Introspect(context.Background(), p.si, []string{"app"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables := []xminsync.Table{xminsync.FromCatalog("public.tz", srv.Database("app").Table("public", "tz"), "", 0)}
+		if first := rowsOf(p.cycle(t, tables, xminsync.Options{ReconcileAfter: -1}), "public.tz"); first.Upserted != 50 || first.Deleted != 0 {
+			t.Fatalf("first cycle: %+v, want 50 rows inserted", first)
+		}
+		p.src.Exec(t, "app", "INSERT INTO tz VALUES ('2025-06-30 23:59:59.5+02', '2025-06-30', '-1 day 3 hours', '\\x00ff', 0.1)")
+		res := rowsOf(p.cycle(t, tables, xminsync.Options{ReconcileAfter: 0}), "public.tz")
+		if res.Upserted != 1 || res.Deleted != 0 {
+			t.Errorf("reconciling cycle after one insert: %+v, want 1 row inserted and none deleted", res)
+		}
+		const q = "SELECT string_agg(format('%s|%s|%s|%s|%s', extract(epoch FROM at), d - date '2000-01-01', extract(epoch FROM iv), encode(b, 'hex'), f), ',' ORDER BY at) FROM tz"
+		if s, d := queryString(t, p.src, q), queryString(t, p.dst, q); s != d {
+			t.Errorf("tz differs:\nsource %s\ntarget %s", s, d)
+		}
+	})
 }
 
 // equalMultisets fails unless dup holds the same rows, with the same
