@@ -142,6 +142,19 @@ func waitNoApplier(t *testing.T, dst *pgtest.Cluster) {
 // streamWriter commits small transactions (an update of live, an insert
 // into bulk, sometimes a delete) until ctx ends.
 func streamWriter(ctx context.Context, url string) error {
+	return writeUntilDone(ctx, url, func(batch *pgx.Batch, i int) {
+		batch.Queue(`UPDATE live SET n = n + 1 WHERE id = $1`, 1+i%100)
+		batch.Queue(`INSERT INTO bulk VALUES ($1, 'w')`, -i)
+		if i%7 == 0 {
+			batch.Queue(`DELETE FROM bulk WHERE a = $1`, -(i - 3))
+		}
+	})
+}
+
+// writeUntilDone commits one transaction every ~2 ms on url, holding the
+// statements queue puts into its batch for the i-th transaction, until ctx
+// ends (then it returns nil).
+func writeUntilDone(ctx context.Context, url string, queue func(batch *pgx.Batch, i int)) error {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return err
@@ -154,11 +167,7 @@ func streamWriter(ctx context.Context, url string) error {
 		case <-time.After(2 * time.Millisecond):
 		}
 		batch := &pgx.Batch{}
-		batch.Queue(`UPDATE live SET n = n + 1 WHERE id = $1`, 1+i%100)
-		batch.Queue(`INSERT INTO bulk VALUES ($1, 'w')`, -i)
-		if i%7 == 0 {
-			batch.Queue(`DELETE FROM bulk WHERE a = $1`, -(i - 3))
-		}
+		queue(batch, i)
 		tx, err := conn.Begin(ctx)
 		if err != nil {
 			if ctx.Err() != nil {

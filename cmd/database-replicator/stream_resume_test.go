@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -183,18 +182,7 @@ func runSyncOnce(c *runner) error {
 // update of live, inserts and deletes in bulk, which has no key) until ctx
 // ends.
 func resumeWriter(ctx context.Context, url string) error {
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	for i := 1; ; i++ {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(2 * time.Millisecond):
-		}
-		batch := &pgx.Batch{}
+	return writeUntilDone(ctx, url, func(batch *pgx.Batch, i int) {
 		batch.Queue(`UPDATE big SET payload = 'w' || $1::int WHERE id = $2`, i, 1+(i*7919)%resumeBigRows)
 		batch.Queue(`INSERT INTO big VALUES ($1, 'new')`, -i)
 		batch.Queue(`UPDATE live SET n = n + 1 WHERE id = $1`, 1+i%100)
@@ -205,24 +193,5 @@ func resumeWriter(ctx context.Context, url string) error {
 			batch.Queue(`DELETE FROM bulk WHERE a = $1`, -(i - 3))
 			batch.Queue(`UPDATE accounts SET name = name || '.' WHERE id = $1`, 1+i%20000)
 		}
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		err = tx.SendBatch(ctx, batch).Close()
-		if err == nil {
-			err = tx.Commit(ctx)
-		} else {
-			_ = tx.Rollback(context.Background())
-		}
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
-				return nil
-			}
-			return err
-		}
-	}
+	})
 }
