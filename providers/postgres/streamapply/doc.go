@@ -17,7 +17,9 @@
 // are inserted with OVERRIDING SYSTEM VALUE, as the copy does. Unchanged
 // TOASTed values (sent as "unchanged") are never overwritten: an UPDATE
 // sets only the columns the source sent. Consecutive inserts into one table
-// become multi-row INSERTs, every statement is pipelined, and several
+// become multi-row INSERTs (also across updates and deletes of other tables
+// when neither table's rows can be seen from the other on the target: see
+// standaloneTable), every statement is pipelined, and several
 // source transactions are committed in one target transaction (never part
 // of one). Large transactions streamed while still in progress (protocol
 // version 2) are spooled to a temporary file, not memory, and applied when

@@ -27,6 +27,11 @@ type relation struct {
 	// applier filters its changes itself (sources before PostgreSQL 15);
 	// "" applies every change.
 	filter string
+	// standalone is true when no change to another table can see or be
+	// seen by this table's rows on the target (see standaloneTable): its
+	// pending multi-row INSERT may stay pending across another standalone
+	// table's updates and deletes.
+	standalone bool
 }
 
 // column is one column of a relation message.
@@ -74,6 +79,9 @@ func describeRelation(ctx context.Context, dst *pgx.Conn, m *pglogrepl.RelationM
 		return nil, err
 	}
 	r.partitioned = partitioned
+	if r.standalone, err = standaloneTable(ctx, dst, r.dstSchema, r.dstName); err != nil {
+		return nil, err
+	}
 	if newColumns == NewColumnsAdd {
 		if missing, absent := renameShaped(m, tcols); len(missing) > 0 && len(absent) > 0 {
 			return nil, fmt.Errorf("source table %s has column(s) %s that target table %s lacks, and rows without its column(s) %s: a rename (or a drop and an add) on the source, which adding the column would get wrong; sync repairs the schema drift (policy.on_schema_drift = \"apply\") and starts the applier again",
@@ -133,6 +141,32 @@ func renameShaped(m *pglogrepl.RelationMessage, tcols map[string]targetColumn) (
 // textCompareTypes have no default equality (or one that is not value
 // equality, like box's area comparison): FULL identity compares their text.
 var textCompareTypes = []string{"json", "xml", "point", "line", "lseg", "box", "path", "polygon", "circle"}
+
+// standaloneTable reports whether rows of the target table are independent
+// of every other table during apply: a plain table (not partitioned, not a
+// partition, no inheritance parent or child), without rules or row level
+// security, with no trigger that fires in this session (foreign key checks
+// and ordinary triggers do not fire when session_replication_role is
+// replica; triggers enabled ALWAYS or REPLICA do). Then the order of its
+// changes relative to another standalone table's within one target
+// transaction changes nothing, and only the order per table is kept.
+func standaloneTable(ctx context.Context, dst *pgx.Conn, schema, table string) (bool, error) {
+	var ok bool
+	err := dst.QueryRow(ctx, `SELECT c.relkind = 'r' AND NOT c.relispartition AND NOT c.relhassubclass
+		AND NOT c.relhasrules AND NOT c.relrowsecurity
+		AND current_setting('session_replication_role') = 'replica'
+		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid)
+		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid AND t.tgenabled IN ('A', 'R'))
+		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = $2`, schema, table).Scan(&ok)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up triggers and inheritance of target table %s: %w", pgx.Identifier{schema, table}.Sanitize(), err)
+	}
+	return ok, nil
+}
 
 // targetColumns reads the columns of the target table.
 func targetColumns(ctx context.Context, dst *pgx.Conn, schema, table string) (map[string]targetColumn, bool, error) {
