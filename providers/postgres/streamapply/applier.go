@@ -60,6 +60,14 @@ type Config struct {
 	// nothing more is waiting on the replication connection.
 	MaxGroupChanges int
 	MaxGroupDelay   time.Duration
+	// FreshCommit: a source transaction that committed less than this
+	// long ago (the source's commit time against this machine's clock)
+	// commits its group at once: the applier is at the tip of the stream
+	// and commits as PostgreSQL's own apply does, one transaction at a
+	// time, instead of waiting for a bigger group. Default 100ms; a
+	// negative value groups always. A skewed clock only changes how
+	// changes are grouped, never what is applied.
+	FreshCommit time.Duration
 	// StatusInterval is how often the flushed position is reported to the
 	// source without being asked (default 10s; keep it below the source's
 	// wal_sender_timeout, 60s by default: the source also asks when it
@@ -154,6 +162,9 @@ func New(cfg Config) (*Applier, error) {
 	}
 	if cfg.MaxGroupDelay <= 0 {
 		cfg.MaxGroupDelay = 250 * time.Millisecond
+	}
+	if cfg.FreshCommit == 0 {
+		cfg.FreshCommit = 100 * time.Millisecond
 	}
 	if cfg.StatusInterval <= 0 {
 		cfg.StatusInterval = 10 * time.Second

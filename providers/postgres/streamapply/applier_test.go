@@ -337,7 +337,7 @@ func TestApplyChanges(t *testing.T) {
 		p.execSrc(t, `INSERT INTO ddl VALUES (2, 'ALTER TYPE mood ADD VALUE ''happy''')`)
 		p.execSrc(t, `INSERT INTO shaped VALUES (3, 3, 'happy')`)
 		ddl := p.startApplier(t, Config{Replication: "r_ddl", Slot: "slot_ddl", Publications: []string{"pub_ddl"},
-			DDLLog: TableName{Schema: "public", Table: "ddl"}, MaxGroupDelay: time.Minute}, false)
+			DDLLog: TableName{Schema: "public", Table: "ddl"}, MaxGroupDelay: time.Minute, FreshCommit: -1}, false)
 		q := `SELECT id, n, feel FROM shaped`
 		waitEqual(t, p, ddl, q, q)
 		ddl.stop(t)
