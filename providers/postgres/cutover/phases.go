@@ -648,17 +648,8 @@ func (r *run) detachDatabase(ctx context.Context, db *Database, p *PhaseResult) 
 	}
 	kept := db.Record.KeepSourceObjects
 	if !kept {
-		if err := snapshot.DropSlot(ctx, db.Source, db.Slot); err != nil {
+		if err := dropSlotAndPublication(ctx, db); err != nil {
 			return err
-		}
-		src, err := connectSource(ctx, db)
-		if err != nil {
-			return err
-		}
-		_, err = src.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pgx.Identifier{db.Publication}.Sanitize())
-		src.Close(context.Background())
-		if err != nil {
-			return fmt.Errorf("drop publication %q: %w", db.Publication, err)
 		}
 	}
 	var reverse string
@@ -840,4 +831,21 @@ func readSlot(ctx context.Context, conn *pgx.Conn, name string) (active bool, la
 		return false, 0, errNoSlot
 	}
 	return active, lagBytes, err
+}
+
+// dropSlotAndPublication drops db's replication slot and publication on
+// the source.
+func dropSlotAndPublication(ctx context.Context, db *Database) error {
+	if err := snapshot.DropSlot(ctx, db.Source, db.Slot); err != nil {
+		return err
+	}
+	src, err := connectSource(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer src.Close(context.Background())
+	if _, err := src.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pgx.Identifier{db.Publication}.Sanitize()); err != nil {
+		return fmt.Errorf("drop publication %q: %w", db.Publication, err)
+	}
+	return nil
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner/plans"
-	"github.com/database-replicator/database-replicator/providers/postgres/snapshot"
 	"github.com/database-replicator/database-replicator/providers/postgres/streamapply"
 )
 
@@ -123,17 +122,8 @@ func (r *run) drainStream(ctx context.Context, db *Database) (string, error) {
 func (r *run) detachStream(ctx context.Context, db *Database, p *PhaseResult) error {
 	kept := db.Record.KeepSourceObjects
 	if !kept {
-		if err := snapshot.DropSlot(ctx, db.Source, db.Slot); err != nil {
+		if err := dropSlotAndPublication(ctx, db); err != nil {
 			return err
-		}
-		src, err := connectSource(ctx, db)
-		if err != nil {
-			return err
-		}
-		_, err = src.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pgx.Identifier{db.Publication}.Sanitize())
-		src.Close(context.Background())
-		if err != nil {
-			return fmt.Errorf("drop publication %q: %w", db.Publication, err)
 		}
 		dst, err := connectTarget(ctx, db)
 		if err != nil {
