@@ -794,16 +794,7 @@ func ApplyPostData(ctx context.Context, dst conninfo.Info, items []PostDataItem,
 	if jobs < 1 {
 		jobs = 1
 	}
-	groups := map[int][]PostDataItem{}
-	for _, it := range splitForeignKeys(items) {
-		r := postDataRank(it.Kind)
-		groups[r] = append(groups[r], it)
-	}
-	ranks := make([]int, 0, len(groups))
-	for r := range groups {
-		ranks = append(ranks, r)
-	}
-	sort.Ints(ranks)
+	groups, ranks := postDataGroups(items)
 
 	// A pool of session-prepared connections, opened on demand.
 	var mu sync.Mutex
@@ -878,16 +869,7 @@ func ApplyPostDataOn(ctx context.Context, conn *pgx.Conn, items []PostDataItem) 
 	if len(items) == 0 {
 		return nil
 	}
-	groups := map[int][]PostDataItem{}
-	for _, it := range splitForeignKeys(items) {
-		r := postDataRank(it.Kind)
-		groups[r] = append(groups[r], it)
-	}
-	ranks := make([]int, 0, len(groups))
-	for r := range groups {
-		ranks = append(ranks, r)
-	}
-	sort.Ints(ranks)
+	groups, ranks := postDataGroups(items)
 	if _, err := conn.Exec(ctx, postDataSession); err != nil {
 		return fmt.Errorf("apply post-data: prepare session: %w", err)
 	}
@@ -951,4 +933,20 @@ func runParallel(ctx context.Context, items []PostDataItem, par int, fn func(Pos
 	}
 	wg.Wait()
 	return errs
+}
+
+// postDataGroups splits items (foreign keys split first) into groups by
+// their post-data rank, and returns the ranks in the order they run.
+func postDataGroups(items []PostDataItem) (map[int][]PostDataItem, []int) {
+	groups := map[int][]PostDataItem{}
+	for _, it := range splitForeignKeys(items) {
+		r := postDataRank(it.Kind)
+		groups[r] = append(groups[r], it)
+	}
+	ranks := make([]int, 0, len(groups))
+	for r := range groups {
+		ranks = append(ranks, r)
+	}
+	sort.Ints(ranks)
+	return groups, ranks
 }
