@@ -16,7 +16,7 @@ CREATE TABLE bench_blobs (
 
 INSERT INTO bench_blobs (id, aid, bid, created_at, payload, doc)
 SELECT i,
-       1 + (i * 7919) % (:scale * 100000),
+       1 + (i::bigint * 7919) % (:scale * 100000),
        1 + i % :scale,
        timestamptz '2025-01-01' + i * interval '1 second',
        -- 320 bytes: under the TOAST threshold, so stored as-is
