@@ -81,6 +81,9 @@ command -v pgcopydb >/dev/null || apt-get install -y pgcopydb >"$LOGDIR/apt.log"
 # --- Clusters ----------------------------------------------------------------
 # Two clusters with identical settings (pattern of examples/quickstart/demo.sh).
 # fsync is off on both: the numbers measure copying, not this machine's disk.
+# max_locks_per_transaction = 512: with the default 64, pgcopydb's (and
+# pg_restore's) one-transaction schema restore of the 5,000-table case runs
+# out of shared memory; apply would commit its restore in parts instead.
 WORK="$(mktemp -d /tmp/bench-XXXXXX)"
 chmod 755 "$WORK"
 chown postgres "$WORK"
@@ -108,7 +111,8 @@ maintenance_work_mem = 256MB
 max_wal_size = 8GB
 checkpoint_timeout = 30min
 max_replication_slots = 20
-max_wal_senders = 20"
+max_wal_senders = 20
+max_locks_per_transaction = 512"
 
 step "Starting two clusters (source :$SRC_PORT, target :$DST_PORT) in $WORK"
 for n in source target; do

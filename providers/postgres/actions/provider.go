@@ -60,6 +60,9 @@ type Provider struct {
 	analyzed map[string]map[schemadump.QualifiedName]bool
 	// remaps are the remapped tables by replication/db (remap.go).
 	remaps map[string]moves
+	// sessions keeps the connections of finished table copies for the
+	// next table (sessions.go).
+	sessions sessions
 }
 
 // lane takes one COPY lane of a replication (released by the returned
@@ -188,8 +191,10 @@ func (p *Provider) Apply(ctx context.Context, c *plans.Change, progress executor
 	return attrs, nil
 }
 
-// Close releases the exported snapshots held by the run.
+// Close releases the exported snapshots held by the run and closes the
+// connections kept for table copies.
 func (p *Provider) Close(ctx context.Context) error {
+	p.sessions.closeAll(ctx)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var first error

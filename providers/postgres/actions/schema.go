@@ -33,17 +33,47 @@ func (p *Provider) schema(ctx context.Context, ep Endpoints, c *plans.Change) (p
 	case plans.Update:
 		return p.schemaDrift(ctx, ep, c)
 	}
-	var sql bytes.Buffer
-	if err := schemadump.DumpSchema(ctx, ep.Source.WithDatabase(db), schemadump.SectionPreData, p.schemaScope(c.Addr.Replication, db), &sql); err != nil {
+	scope := p.schemaScope(c.Addr.Replication, db)
+	perTx, err := p.preDataLockBudget(ctx, ep, db, len(scope.Tables))
+	if err != nil {
 		return nil, err
 	}
-	// Remapped tables move to their target names in the restore's
+	scope.EntriesPerTransaction = perTx
+	var sql bytes.Buffer
+	if err := schemadump.DumpSchema(ctx, ep.Source.WithDatabase(db), schemadump.SectionPreData, scope, &sql); err != nil {
+		return nil, err
+	}
+	// Remapped tables move to their target names in the restore's (last)
 	// transaction.
 	sql.WriteString(renameSQL(p.movesOf(c.Addr.Replication, db), nil))
 	if err := schemadump.ApplySQL(ctx, ep.Target.WithDatabase(db), &sql); err != nil {
+		if perTx > 0 {
+			return nil, fmt.Errorf("%w; the schema of the %d tables was restored in several transactions of at most %d objects each (the target's lock table is too small for one: max_locks_per_transaction), and the first of them may be committed: drop and create database %q on the target (or drop the tables created in it) before running apply again, or raise max_locks_per_transaction on the target (a restart) so that the schema is restored as one transaction", err, len(scope.Tables), perTx, db)
+		}
 		return nil, err
 	}
 	return c.After, nil
+}
+
+// preDataLockBudget returns how many objects one transaction of the
+// pre-data restore of db may create on the target (schemadump.LockBudget):
+// 0, one transaction for the whole schema, unless its tables need more
+// locks than the target's lock table holds.
+func (p *Provider) preDataLockBudget(ctx context.Context, ep Endpoints, db string, tables int) (int, error) {
+	conn, err := conninfo.Connect(ctx, ep.Target.WithDatabase(db))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.Background())
+	perTx, err := schemadump.LockBudget(ctx, conn, tables)
+	if err != nil {
+		return 0, fmt.Errorf("schema of %q: %w", db, err)
+	}
+	if perTx > 0 {
+		p.log.Warn("the target's lock table is too small to create every table in one transaction: the schema is restored in several (not all or nothing); raise max_locks_per_transaction on the target for one",
+			"database", db, "tables", tables, "objects_per_transaction", perTx)
+	}
+	return perTx, nil
 }
 
 // schemaDrift creates the tables and adds the columns the source gained

@@ -103,8 +103,9 @@ func resumeSlotName(publication, db string) string {
 	return base + suffix
 }
 
-// table copies one table inside its database's snapshot.
-func (p *Provider) table(ctx context.Context, ep Endpoints, c *plans.Change, progress executor.Progress) (plans.Attrs, error) {
+// table copies one table inside its database's snapshot, on connections
+// kept from the tables copied before it (sessions).
+func (p *Provider) table(ctx context.Context, ep Endpoints, c *plans.Change, progress executor.Progress) (_ plans.Attrs, err error) {
 	if c.Action == plans.Delete {
 		return nil, nil // stop managing it; the target keeps its rows
 	}
@@ -135,16 +136,17 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *plans.Change, pro
 	if err != nil {
 		return nil, err
 	}
-	src, err := conninfo.Connect(ctx, ep.Source.WithDatabase(ref.Database))
+	srcKey, dstKey := sessionKey("source", c.Addr.Replication, ref.Database), sessionKey("target", c.Addr.Replication, ref.Database)
+	src, err := p.sessions.get(ctx, srcKey, ep.Source.WithDatabase(ref.Database))
 	if err != nil {
 		return nil, err
 	}
-	defer src.Close(context.Background())
-	dst, err := conninfo.Connect(ctx, ep.Target.WithDatabase(ref.Database))
+	defer func() { p.sessions.put(ctx, srcKey, src, err == nil) }()
+	dst, err := p.sessions.get(ctx, dstKey, ep.Target.WithDatabase(ref.Database))
 	if err != nil {
 		return nil, err
 	}
-	defer dst.Close(context.Background())
+	defer func() { p.sessions.put(ctx, dstKey, dst, err == nil) }()
 	filter := after.Filter
 	// Before PostgreSQL 15 publications carry no row filters: the stream
 	// applier filters the changes itself, with the filter recorded here.

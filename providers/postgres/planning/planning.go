@@ -63,7 +63,7 @@ func Make(ctx context.Context, in Input) (*plans.Plan, diag.Diagnostics, error) 
 		log.Debug("no local pg_dump version for the plan's version check", "error", err)
 		dumpMajor = 0 // apply reports a missing pg_dump
 	}
-	schemas, err := ReadSchemas(ctx, in.Config, in.Endpoints, servers)
+	schemas, err := ReadSchemas(ctx, in.Config, in.Endpoints, servers, in.Prior)
 	if err != nil {
 		return nil, nil, err
 	}

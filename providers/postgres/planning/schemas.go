@@ -9,18 +9,23 @@ import (
 
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/planner"
+	"github.com/database-replicator/database-replicator/planner/addrs"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 	"github.com/database-replicator/database-replicator/providers/postgres/schemacompare"
 	"github.com/database-replicator/database-replicator/providers/postgres/xminsync"
+	"github.com/database-replicator/database-replicator/state"
 )
 
 // ReadSchemas reads, read-only, the schema of every database in scope
 // that exists on its target, on the source and on the target, for the
 // planner's schema drift detection (planner.Input.Schemas, keyed by
-// planner.SchemaKey). The tool's own schemas are left out.
-func ReadSchemas(ctx context.Context, cfg *lang.Config, eps *endpoints.Set, servers map[string]*catalog.Server) (map[string]*schemacompare.Schema, error) {
+// planner.SchemaKey). The tool's own schemas are left out, and so are
+// databases whose schema prior does not record: their schema change is a
+// create, which compares nothing (a first apply of thousands of tables
+// would hold the source's whole catalog in memory for nothing).
+func ReadSchemas(ctx context.Context, cfg *lang.Config, eps *endpoints.Set, servers map[string]*catalog.Server, prior *state.State) (map[string]*schemacompare.Schema, error) {
 	type job struct {
 		key  string
 		info conninfo.Info
@@ -42,7 +47,7 @@ func ReadSchemas(ctx context.Context, cfg *lang.Config, eps *endpoints.Set, serv
 			continue
 		}
 		for _, ds := range scope.Databases {
-			if dst.Database(ds.Name) == nil {
+			if dst.Database(ds.Name) == nil || prior == nil || prior.Resource(addrs.New(r.Name, addrs.Schema, ds.Name).String()) == nil {
 				continue
 			}
 			for _, j := range []job{{planner.SchemaKey(srcName, ds.Name), si.WithDatabase(ds.Name)}, {planner.SchemaKey(dstName, ds.Name), di.WithDatabase(ds.Name)}} {

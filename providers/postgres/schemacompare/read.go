@@ -383,14 +383,22 @@ func newObject(kind, name, parent string, rel, deps, owned []string, attrs []byt
 	if err := json.Unmarshal(attrs, &raw); err != nil {
 		return nil, fmt.Errorf("%s %s: attributes: %w", kind, name, err)
 	}
-	o := &Object{Kind: kind, Name: name, Parent: parent, Attributes: map[string]string{}, raw: map[string]string{}}
+	o := &Object{Kind: kind, Name: name, Parent: parent, Attributes: make(map[string]string, len(raw))}
 	for k, v := range raw {
 		switch v := v.(type) {
 		case nil:
 			o.Attributes[k] = ""
 		case string:
-			o.Attributes[k] = normalise(k, v)
-			o.raw[k] = v
+			n := normalise(k, v)
+			o.Attributes[k] = n
+			if n != v {
+				// Kept only where it differs: a database of thousands
+				// of tables holds hundreds of thousands of attributes.
+				if o.raw == nil {
+					o.raw = map[string]string{}
+				}
+				o.raw[k] = v
+			}
 		default:
 			o.Attributes[k] = fmt.Sprint(v)
 		}

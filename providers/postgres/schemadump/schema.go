@@ -48,6 +48,11 @@ type SchemaScope struct {
 	// table pointing outside, a view over an out-of-scope table); may be
 	// nil.
 	Warn func(msg string)
+	// EntriesPerTransaction, when above 0, makes a pre-data dump commit
+	// after every that many objects ("COMMIT; BEGIN;" between them), for
+	// a restore whose single transaction would need more locks than the
+	// target's lock table holds (LockBudget). 0: one transaction.
+	EntriesPerTransaction int
 }
 
 // Sections of a schema dump.
@@ -105,12 +110,17 @@ func DumpSchema(ctx context.Context, src conninfo.Info, section string, scope Sc
 	d.warn(section == SectionPreData, scope.Warn)
 	bw := bufio.NewWriter(w)
 	bw.WriteString(d.preamble)
+	written := 0
 	for _, e := range d.entries {
 		if e.dropped || (section == SectionPreData) != d.preData[e.id] {
 			bw.WriteString(e.keepLines())
 			continue
 		}
+		if n := scope.EntriesPerTransaction; n > 0 && written > 0 && written%n == 0 {
+			bw.WriteString("\nCOMMIT;\nBEGIN;\n")
+		}
 		bw.WriteString(e.text)
+		written++
 	}
 	bw.WriteString(d.trailer)
 	if err := bw.Flush(); err != nil {
