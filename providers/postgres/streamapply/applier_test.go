@@ -80,6 +80,13 @@ func (p *pair) startApplier(t *testing.T, cfg Config, hold bool) *running {
 
 func (p *pair) startApplierAt(t *testing.T, cfg Config, hold, atSlot bool) *running {
 	t.Helper()
+	return p.startApplierWith(t, cfg, func(a *Applier) { a.holdFeedback, a.startAtSlot = hold, atSlot })
+}
+
+// startApplierWith starts an Applier that set changes (test-only fields)
+// before it runs.
+func (p *pair) startApplierWith(t *testing.T, cfg Config, set func(*Applier)) *running {
+	t.Helper()
 	cfg.Source = mustInfo(t, p.src.URL("app"))
 	cfg.Target = p.targetInfo(t)
 	cfg.SpoolDir = t.TempDir()
@@ -87,8 +94,7 @@ func (p *pair) startApplierAt(t *testing.T, cfg Config, hold, atSlot bool) *runn
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.holdFeedback = hold
-	a.startAtSlot = atSlot
+	set(a)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{a: a, cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -336,8 +342,8 @@ func TestApplyChanges(t *testing.T) {
 		p.execSrc(t, `ALTER TYPE mood ADD VALUE 'happy'`)
 		p.execSrc(t, `INSERT INTO ddl VALUES (2, 'ALTER TYPE mood ADD VALUE ''happy''')`)
 		p.execSrc(t, `INSERT INTO shaped VALUES (3, 3, 'happy')`)
-		ddl := p.startApplier(t, Config{Replication: "r_ddl", Slot: "slot_ddl", Publications: []string{"pub_ddl"},
-			DDLLog: TableName{Schema: "public", Table: "ddl"}, MaxGroupDelay: time.Minute, FreshCommit: -1}, false)
+		ddl := p.startApplierWith(t, Config{Replication: "r_ddl", Slot: "slot_ddl", Publications: []string{"pub_ddl"},
+			DDLLog: TableName{Schema: "public", Table: "ddl"}, MaxGroupDelay: time.Minute}, func(a *Applier) { a.idleWait = time.Second })
 		q := `SELECT id, n, feel FROM shaped`
 		waitEqual(t, p, ddl, q, q)
 		ddl.stop(t)

@@ -167,12 +167,9 @@ func (s *session) commit(ctx context.Context, end pglogrepl.LSN, commitTime time
 	s.groupCommitTime = commitTime
 	ddl := s.txDDL
 	s.txDDL = false
-	// A transaction committed on the source within FreshCommit means the
-	// applier is at the tip of the stream: committing it now keeps the
-	// lag as low as PostgreSQL's own apply (which commits each
-	// transaction). Behind the tip (catching up), groups take more.
-	fresh := time.Since(commitTime) < s.a.cfg.FreshCommit
-	if ddl || fresh || s.groupChanges >= s.a.cfg.MaxGroupChanges || time.Since(s.groupStart) >= s.a.cfg.MaxGroupDelay {
+	// The group commits as soon as nothing more is waiting (see loop),
+	// or here when it is big or old enough.
+	if ddl || s.groupChanges >= s.a.cfg.MaxGroupChanges || time.Since(s.groupStart) >= s.a.cfg.MaxGroupDelay {
 		return s.commitGroup(ctx)
 	}
 	return nil
