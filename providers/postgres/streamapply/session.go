@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 )
@@ -23,6 +24,11 @@ const (
 	// feedbackEvery is the least time between two status updates sent
 	// because the target committed more.
 	feedbackEvery = 100 * time.Millisecond
+	// idleCheck is how long the loop waits for more changes before it
+	// commits an open group: at the tip of the stream a transaction
+	// commits about a round trip after it arrives, and what arrives
+	// during one commit makes the next group (a burst, a catch-up).
+	idleCheck = 200 * time.Microsecond
 )
 
 // session is one pair of connections: a replication connection to the
@@ -193,10 +199,16 @@ func (a *Applier) connectSource(ctx context.Context) (*pgconn.PgConn, error) {
 func (s *session) loop(ctx context.Context) error {
 	nextStatus := time.Now().Add(s.a.cfg.StatusInterval)
 	var lastStatus time.Time
-	rc := startReceiver(ctx, s.repl)
-	defer rc.stop()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	// Receives wait until the connection's read deadline, not a context
+	// per message (a context with a deadline and its watch took a fifth
+	// of the CPU in a catch-up): cancelling ctx moves the deadline to now.
+	conn := s.repl.Conn()
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
+	defer func() {
+		if stop() {
+			_ = conn.SetReadDeadline(time.Time{})
+		}
+	}()
 	for {
 		// The status goes out every StatusInterval, and soon after the
 		// target committed more (as PostgreSQL's own apply does), so that
@@ -209,87 +221,79 @@ func (s *session) loop(ctx context.Context) error {
 			}
 			nextStatus = time.Now().Add(s.a.cfg.StatusInterval)
 		}
+		deadline := nextStatus
+		if s.committed != s.reported {
+			deadline = lastStatus.Add(feedbackEvery)
+		}
+		if s.inGroup && !s.inTx {
+			// A group is open: commit it as soon as nothing more is
+			// waiting. The read still takes what the kernel holds
+			// already (the deadline is checked only when the socket is
+			// empty), and the group keeps taking changes while they
+			// keep coming.
+			deadline = time.Now().Add(max(s.a.idleWait, idleCheck))
+		}
+		if err := conn.SetReadDeadline(deadline); err != nil {
+			return fmt.Errorf("source: set read deadline: %w", err)
+		}
+		// Checked after setting the deadline: a cancel from here on
+		// moves it to now.
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		var it received
-		select {
-		case it = <-rc.msgs:
-		default:
-			// Nothing more is waiting: an open group commits now (or
-			// after idleWait, when set), so that at the tip of the stream
-			// a transaction is committed on the target about a round trip
-			// after it arrives; while changes keep coming, the group
-			// keeps taking them (what arrives during one commit makes the
-			// next group).
-			if s.inGroup && !s.inTx && s.a.idleWait == 0 {
-				if err := s.commitGroup(ctx); err != nil {
-					return err
-				}
-				continue
+		raw, err := s.repl.ReceiveMessage(context.Background())
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
-			deadline := nextStatus
-			if s.committed != s.reported {
-				deadline = lastStatus.Add(feedbackEvery)
-			}
-			if s.inGroup && !s.inTx {
-				deadline = time.Now().Add(s.a.idleWait)
-			}
-			timer.Reset(time.Until(deadline))
-			select {
-			case it = <-rc.msgs:
-				timer.Stop() // (Go 1.23: no stale tick is received after Stop)
-			case <-timer.C:
+			if pgconn.Timeout(err) {
 				if s.inGroup && !s.inTx {
 					if err := s.commitGroup(ctx); err != nil {
 						return err
 					}
 				}
 				continue
-			case <-ctx.Done():
-				return ctx.Err()
 			}
+			return fmt.Errorf("source: receive: %w", err)
 		}
-		if it.err != nil {
-			return it.err
-		}
-		if err := s.message(ctx, it.data, &lastStatus, &nextStatus); err != nil {
-			return err
+		switch msg := raw.(type) {
+		case *pgproto3.ErrorResponse:
+			return fmt.Errorf("source: %w", pgconn.ErrorResponseToPgError(msg))
+		case *pgproto3.CopyData:
+			if len(msg.Data) == 0 {
+				continue
+			}
+			switch msg.Data[0] {
+			case pglogrepl.PrimaryKeepaliveMessageByteID:
+				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(msg.Data[1:])
+				if err != nil {
+					return fmt.Errorf("source: keepalive: %w", err)
+				}
+				s.serverEnd = max(s.serverEnd, ka.ServerWALEnd)
+				idle := !s.inTx && !s.inGroup
+				s.a.update(func(st *Stats) { st.SourceLSN = max(st.SourceLSN, s.serverEnd); st.Idle = idle })
+				if ka.ReplyRequested {
+					lastStatus = time.Now()
+					if err := s.sendStatus(ctx); err != nil {
+						return err
+					}
+					nextStatus = time.Now().Add(s.a.cfg.StatusInterval)
+				}
+			case pglogrepl.XLogDataByteID:
+				xld, err := pglogrepl.ParseXLogData(msg.Data[1:])
+				if err != nil {
+					return fmt.Errorf("source: %w", err)
+				}
+				s.received = max(s.received, xld.WALStart)
+				// The message's buffer is reused by the next receive.
+				if err := s.handle(ctx, append([]byte(nil), xld.WALData...)); err != nil {
+					return err
+				}
+			}
+		default:
+			return fmt.Errorf("source: unexpected message %T while streaming", raw)
 		}
 	}
-}
-
-// message handles one CopyData payload of the replication stream: a
-// keepalive or WAL data.
-func (s *session) message(ctx context.Context, data []byte, lastStatus, nextStatus *time.Time) error {
-	switch data[0] {
-	case pglogrepl.PrimaryKeepaliveMessageByteID:
-		ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(data[1:])
-		if err != nil {
-			return fmt.Errorf("source: keepalive: %w", err)
-		}
-		s.serverEnd = max(s.serverEnd, ka.ServerWALEnd)
-		idle := !s.inTx && !s.inGroup
-		s.a.update(func(st *Stats) { st.SourceLSN = max(st.SourceLSN, s.serverEnd); st.Idle = idle })
-		if ka.ReplyRequested {
-			*lastStatus = time.Now()
-			if err := s.sendStatus(ctx); err != nil {
-				return err
-			}
-			*nextStatus = time.Now().Add(s.a.cfg.StatusInterval)
-		}
-	case pglogrepl.XLogDataByteID:
-		xld, err := pglogrepl.ParseXLogData(data[1:])
-		if err != nil {
-			return fmt.Errorf("source: %w", err)
-		}
-		s.received = max(s.received, xld.WALStart)
-		// The payload is the receiver's copy, not reused.
-		if err := s.handle(ctx, xld.WALData); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // sendStatus reports the positions to the source: flushed and applied is
