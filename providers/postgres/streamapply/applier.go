@@ -109,9 +109,10 @@ type Stats struct {
 	// StreamedTransactions counts large transactions received while in
 	// progress and spooled.
 	StreamedTransactions int64
-	// Statements counts the statements sent to the target (BEGIN, COMMIT
-	// and the progress row included) and Batches the round trips that
-	// sent them: with Transactions, the cost per source transaction.
+	// Statements counts the statements sent to the target (BEGIN, COMMIT,
+	// the progress row and statements prepared included) and Batches the
+	// pipelines that sent them (each ends with one wait for its results):
+	// with Transactions, the cost per source transaction.
 	Statements, Batches int64
 	// Reconnects counts the sessions that ended on a lost connection.
 	Reconnects int64

@@ -76,7 +76,10 @@ type session struct {
 	groupTxns       int64
 	groupCommitTime time.Time
 
-	batch      *pgconn.Batch
+	// pipe is the pipeline the group's statements are sent on as they
+	// are queued (nil when none is open); batchKinds says what each
+	// result still to be read means.
+	pipe       *pgconn.Pipeline
 	batchKinds []stmtKind
 	batchBytes int
 	missing    int64 // rows not found by the statements sent so far
@@ -96,10 +99,11 @@ type session struct {
 type stmtKind uint8
 
 const (
-	stmtOther  stmtKind = iota
-	stmtRow             // an UPDATE or DELETE of one row: 0 rows is a missing row
-	stmtInsert          // rows inserted
-	stmtNoRows          // must return no row (see movedInError)
+	stmtOther   stmtKind = iota
+	stmtRow              // an UPDATE or DELETE of one row: 0 rows is a missing row
+	stmtInsert           // rows inserted
+	stmtNoRows           // must return no row (see movedInError)
+	stmtPrepare          // a statement prepared in the pipeline
 )
 
 // insertRun is a run of consecutive inserts into one relation with the
@@ -145,7 +149,6 @@ func (a *Applier) session(ctx context.Context) error {
 		rels: map[uint32]*relation{}, stmts: map[string]string{}, stmtsOf: map[string][]string{}, spools: map[uint32]*spool{}, starts: starts,
 		filters: filters, noRows: map[int]*relation{},
 		applied: p.AppliedLSN, committed: p.AppliedLSN, received: p.AppliedLSN,
-		batch: &pgconn.Batch{},
 	}
 	defer s.closeSpools()
 	start := p.AppliedLSN
