@@ -474,7 +474,7 @@ r_many_pgcopydb=$(many_ratio "$MANY_APPLY" "$MANY_PGCOPYDB")
 [ "$MANY_TABLES" -gt 0 ] && note "many tables: pg_dump+restore $MANY_PGDUMP s, pgcopydb $MANY_PGCOPYDB s, apply $MANY_APPLY s (÷ pgcopydb $r_many_pgcopydb, peak RSS $MANY_RSS_MB MiB), $MANY_FAILS failed run(s)"
 
 # --- Lag ---------------------------------------------------------------------
-# Samples every 0.5 s until the file $1.stop exists:
+# Samples every 0.2 s until the file $1.stop exists:
 #   epoch | slot lag bytes (source) | clock_timestamp() - latest_end_time (target
 #   pg_stat_subscription) | age of the newest bench_lag row on the target
 sample_lag() {
@@ -487,7 +487,7 @@ sample_lag() {
 		[ "$b" = 0 ] && s=0
 		a=$(psql_dst -At -d "$DB" -c "SELECT extract(epoch FROM clock_timestamp() - (SELECT ts FROM bench_lag ORDER BY id DESC LIMIT 1))::float8" 2>/dev/null || echo "")
 		echo "$(now)|$b|$s|$a"
-		sleep 0.5
+		sleep 0.2
 	done >"$out"
 }
 # Runs pgbench -N plus the bench_lag insert script against the source while sample_lag runs.
@@ -498,6 +498,7 @@ load_and_sample() { # load_and_sample NAME
 	sample_lag "$LOGDIR/$name.samples" &
 	sp=$!
 	pgbench -n -N -f bench/lag_insert.sql -c 4 -j 2 -T "$LAG_SECONDS" -h 127.0.0.1 -p "$SRC_PORT" -U postgres "$DB" >"$LOGDIR/$name.pgbench.log" 2>&1 || note "pgbench failed: see $LOGDIR/$name.pgbench.log"
+	LOAD_END=$(now)
 	# keep sampling while the target catches up (at most 30 s)
 	local last=$(q_src "SELECT max(id) FROM bench_lag") i
 	for i in $(seq 1 60); do
@@ -509,15 +510,17 @@ load_and_sample() { # load_and_sample NAME
 	CATCHUP_ROWS_OK=$([ "$(q_dst "SELECT coalesce(max(id), 0) FROM bench_lag")" = "$last" ] && echo yes || echo no)
 }
 # Statistics of one column over the samples taken from 1 s after the load
-# started (earlier samples still show the idle state before the load).
+# started (earlier samples still show the idle state before the load) until
+# it ended (later ones, while the target catches up, measure how long ago the
+# last row was written, not lag under load).
 col_stat() { # col_stat FILE COLUMN STAT
-	awk -F'|' -v from="$LOAD_START" -v c="$2" '$1 >= from + 1 { print $c }' "$1" | "$STATS" "$3"
+	awk -F'|' -v from="$LOAD_START" -v to="$LOAD_END" -v c="$2" '$1 >= from + 1 && $1 <= to { print $c }' "$1" | "$STATS" "$3"
 }
 # Row age counts only once the newest row on the target was written during the
 # load (sample time − age ≥ load start): before that it is the age of a row from
 # an earlier phase. first_row prints how long the first such row took to appear.
 row_stat() { # row_stat FILE STAT
-	awk -F'|' -v from="$LOAD_START" '$4 != "" && $1 - $4 >= from { print $4 }' "$1" | "$STATS" "$2"
+	awk -F'|' -v from="$LOAD_START" -v to="$LOAD_END" '$4 != "" && $1 - $4 >= from && $1 <= to { print $4 }' "$1" | "$STATS" "$2"
 }
 first_row() { # first_row FILE
 	awk -F'|' -v from="$LOAD_START" '$4 != "" && $1 - $4 >= from { printf "%.1f", $1 - from; exit }' "$1"
@@ -842,7 +845,7 @@ PHASES=$(grep -E 'applying plan|change finished|apply finished' "$LAST_APPLY_LOG
 	echo "## Replication lag"
 	echo
 	echo "Load: \`pgbench -N -c 4 -j 2 -T $LAG_SECONDS\` plus [bench/lag_insert.sql](../lag_insert.sql) (one"
-	echo "row with \`clock_timestamp()\` per transaction) on the source; sampled every 0.5 s."
+	echo "row with \`clock_timestamp()\` per transaction) on the source; sampled every 0.2 s while pgbench runs."
 	echo "Slot bytes = \`pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)\` on the source;"
 	echo "subscription s = \`clock_timestamp() - latest_end_time\` from \`pg_stat_subscription\` on the target (what"
 	echo "\`status --json\` reports as lag_seconds); row age = \`clock_timestamp()\` − timestamp of the newest"

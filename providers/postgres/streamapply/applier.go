@@ -56,18 +56,13 @@ type Config struct {
 
 	// MaxGroupChanges and MaxGroupDelay bound one target transaction: after
 	// a source commit, the group commits once it holds that many changes or
-	// is that old (defaults 20000 and 250ms). A group also commits when
-	// nothing more is waiting on the replication connection.
+	// is that old (defaults 20000 and 250ms). A group also commits as soon
+	// as nothing more is waiting on the replication connection: at the
+	// tip of the stream each transaction commits about a round trip after
+	// it arrives, and while changes keep coming (a burst, a catch-up) what
+	// arrives during one commit makes the next group.
 	MaxGroupChanges int
 	MaxGroupDelay   time.Duration
-	// FreshCommit: a source transaction that committed less than this
-	// long ago (the source's commit time against this machine's clock)
-	// commits its group at once: the applier is at the tip of the stream
-	// and commits as PostgreSQL's own apply does, one transaction at a
-	// time, instead of waiting for a bigger group. Default 100ms; a
-	// negative value groups always. A skewed clock only changes how
-	// changes are grouped, never what is applied.
-	FreshCommit time.Duration
 	// StatusInterval is how often the flushed position is reported to the
 	// source without being asked (default 10s; keep it below the source's
 	// wal_sender_timeout, 60s by default: the source also asks when it
@@ -114,9 +109,10 @@ type Stats struct {
 	// StreamedTransactions counts large transactions received while in
 	// progress and spooled.
 	StreamedTransactions int64
-	// Statements counts the statements sent to the target (BEGIN, COMMIT
-	// and the progress row included) and Batches the round trips that
-	// sent them: with Transactions, the cost per source transaction.
+	// Statements counts the statements sent to the target (BEGIN, COMMIT,
+	// the progress row and statements prepared included) and Batches the
+	// pipelines that sent them (each ends with one wait for its results):
+	// with Transactions, the cost per source transaction.
 	Statements, Batches int64
 	// Reconnects counts the sessions that ended on a lost connection.
 	Reconnects int64
@@ -141,6 +137,11 @@ type Applier struct {
 	// position instead of the stored one, so that the source sends
 	// transactions the target has: the applier itself must skip them.
 	startAtSlot bool
+	// idleWait, set by tests, keeps a group open until nothing more has
+	// arrived for this long (and MaxGroupChanges and MaxGroupDelay allow),
+	// instead of committing it as soon as nothing is waiting: changes
+	// committed on the source before the applier starts are then grouped.
+	idleWait time.Duration
 }
 
 // New checks cfg and returns an Applier.
@@ -162,9 +163,6 @@ func New(cfg Config) (*Applier, error) {
 	}
 	if cfg.MaxGroupDelay <= 0 {
 		cfg.MaxGroupDelay = 250 * time.Millisecond
-	}
-	if cfg.FreshCommit == 0 {
-		cfg.FreshCommit = 100 * time.Millisecond
 	}
 	if cfg.StatusInterval <= 0 {
 		cfg.StatusInterval = 10 * time.Second

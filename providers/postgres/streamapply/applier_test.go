@@ -80,6 +80,13 @@ func (p *pair) startApplier(t *testing.T, cfg Config, hold bool) *running {
 
 func (p *pair) startApplierAt(t *testing.T, cfg Config, hold, atSlot bool) *running {
 	t.Helper()
+	return p.startApplierWith(t, cfg, func(a *Applier) { a.holdFeedback, a.startAtSlot = hold, atSlot })
+}
+
+// startApplierWith starts an Applier that set changes (test-only fields)
+// before it runs.
+func (p *pair) startApplierWith(t *testing.T, cfg Config, set func(*Applier)) *running {
+	t.Helper()
 	cfg.Source = mustInfo(t, p.src.URL("app"))
 	cfg.Target = p.targetInfo(t)
 	cfg.SpoolDir = t.TempDir()
@@ -87,8 +94,7 @@ func (p *pair) startApplierAt(t *testing.T, cfg Config, hold, atSlot bool) *runn
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.holdFeedback = hold
-	a.startAtSlot = atSlot
+	set(a)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{a: a, cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -336,8 +342,8 @@ func TestApplyChanges(t *testing.T) {
 		p.execSrc(t, `ALTER TYPE mood ADD VALUE 'happy'`)
 		p.execSrc(t, `INSERT INTO ddl VALUES (2, 'ALTER TYPE mood ADD VALUE ''happy''')`)
 		p.execSrc(t, `INSERT INTO shaped VALUES (3, 3, 'happy')`)
-		ddl := p.startApplier(t, Config{Replication: "r_ddl", Slot: "slot_ddl", Publications: []string{"pub_ddl"},
-			DDLLog: TableName{Schema: "public", Table: "ddl"}, MaxGroupDelay: time.Minute, FreshCommit: -1}, false)
+		ddl := p.startApplierWith(t, Config{Replication: "r_ddl", Slot: "slot_ddl", Publications: []string{"pub_ddl"},
+			DDLLog: TableName{Schema: "public", Table: "ddl"}, MaxGroupDelay: time.Minute}, func(a *Applier) { a.idleWait = time.Second })
 		q := `SELECT id, n, feel FROM shaped`
 		waitEqual(t, p, ddl, q, q)
 		ddl.stop(t)
@@ -545,6 +551,56 @@ func TestApplyChanges(t *testing.T) {
 				}
 			}
 		}
+	})
+
+	t.Run("group commits when nothing more arrives", func(t *testing.T) {
+		// No size or age limit ends these groups: each must commit because
+		// nothing more arrived after its source transaction.
+		p.execSrc(t, `CREATE TABLE idle (id int PRIMARY KEY, v int)`)
+		p.execDst(t, `CREATE TABLE idle (id int PRIMARY KEY, v int)`)
+		p.execSrc(t, `CREATE PUBLICATION pub_idle FOR TABLE idle`)
+		createSlot(t, p, "slot_idle")
+		r := p.startApplier(t, Config{Replication: "idle", Slot: "slot_idle", Publications: []string{"pub_idle"},
+			MaxGroupChanges: 1 << 30, MaxGroupDelay: 24 * time.Hour}, false)
+		for i := 1; i <= 3; i++ {
+			p.execSrc(t, fmt.Sprintf(`INSERT INTO idle VALUES (%d, %d)`, i, i))
+			waitEqual(t, p, r, `SELECT * FROM idle`, `SELECT * FROM idle`)
+		}
+		r.stop(t)
+	})
+
+	t.Run("a failing statement in the pipeline applies nothing of its group", func(t *testing.T) {
+		// The target refuses the third row (a constraint the source lacks):
+		// the statements after it in the pipeline, and the rows before it
+		// in the same source transaction, must not be committed.
+		p.execSrc(t, `CREATE TABLE pfail (id int PRIMARY KEY, v int); CREATE TABLE pother (id int PRIMARY KEY)`)
+		p.execDst(t, `CREATE TABLE pfail (id int PRIMARY KEY, v int CHECK (v < 3)); CREATE TABLE pother (id int PRIMARY KEY)`)
+		p.execSrc(t, `CREATE PUBLICATION pub_pfail FOR TABLE pfail, pother`)
+		createSlot(t, p, "slot_pfail")
+		cfg := Config{Replication: "pfail", Slot: "slot_pfail", Publications: []string{"pub_pfail"}}
+		r := p.startApplier(t, cfg, false)
+		p.execSrc(t, `INSERT INTO pfail VALUES (1, 1)`)
+		waitEqual(t, p, r, `SELECT * FROM pfail`, `SELECT * FROM pfail`)
+		p.execSrc(t, `BEGIN; INSERT INTO pother VALUES (1); UPDATE pfail SET v = 2 WHERE id = 1; UPDATE pfail SET v = 3 WHERE id = 1;
+			INSERT INTO pother VALUES (2); COMMIT`)
+		select {
+		case <-r.done:
+		case <-time.After(2 * time.Minute):
+			t.Fatal("the applier did not stop on the failing statement")
+		}
+		r.cancel = nil
+		if r.err == nil || !strings.Contains(r.err.Error(), "pfail_v_check") {
+			t.Fatalf("applier error = %v, want the check constraint named", r.err)
+		}
+		if got := digest(t, p.dst, `SELECT 'pfail', id, v FROM pfail UNION ALL SELECT 'pother', id, NULL FROM pother`); got != "(pfail,1,1)" {
+			t.Errorf("target after the failed group:\n%s\nwant only (pfail,1,1)", got)
+		}
+		// With the constraint gone the transaction applies whole.
+		p.execDst(t, `ALTER TABLE pfail DROP CONSTRAINT pfail_v_check`)
+		again := p.startApplier(t, cfg, false)
+		waitEqual(t, p, again, `SELECT * FROM pother`, `SELECT * FROM pother`)
+		waitEqual(t, p, again, `SELECT * FROM pfail`, `SELECT * FROM pfail`)
+		again.stop(t)
 	})
 
 	// Last: the grant below lets the applier role set

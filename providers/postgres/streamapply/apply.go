@@ -167,15 +167,12 @@ func (s *session) commit(ctx context.Context, end pglogrepl.LSN, commitTime time
 	s.groupCommitTime = commitTime
 	ddl := s.txDDL
 	s.txDDL = false
-	// A transaction committed on the source within FreshCommit means the
-	// applier is at the tip of the stream: committing it now keeps the
-	// lag as low as PostgreSQL's own apply (which commits each
-	// transaction). Behind the tip (catching up), groups take more.
-	fresh := time.Since(commitTime) < s.a.cfg.FreshCommit
-	if ddl || fresh || s.groupChanges >= s.a.cfg.MaxGroupChanges || time.Since(s.groupStart) >= s.a.cfg.MaxGroupDelay {
+	// The group commits as soon as nothing more is waiting (see loop),
+	// or here when it is big or old enough.
+	if ddl || s.groupChanges >= s.a.cfg.MaxGroupChanges || time.Since(s.groupStart) >= s.a.cfg.MaxGroupDelay {
 		return s.commitGroup(ctx)
 	}
-	return nil
+	return s.flushPipeline()
 }
 
 // relation records a relation message.
@@ -243,9 +240,7 @@ func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 			return nil
 		}
 	}
-	if err := s.openGroup(); err != nil {
-		return err
-	}
+	s.openGroup(ctx)
 	s.groupChanges++
 	switch m := msg.(type) {
 	case *pglogrepl.InsertMessageV2:
@@ -286,10 +281,7 @@ func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 			}
 			s.groupRows++
 			for _, st := range stmts {
-				if st.kind == stmtNoRows {
-					s.noRows[len(s.batchKinds)] = r
-				}
-				if err := s.queue(ctx, st.sql, st.vals, st.kind, true, r.target); err != nil {
+				if err := s.queue(ctx, st.sql, st.vals, st.kind, true, r); err != nil {
 					return err
 				}
 			}
@@ -301,7 +293,7 @@ func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 		}
 		s.groupRows++
 		if ok {
-			if err := s.queue(ctx, sql, vals, stmtRow, true, r.target); err != nil {
+			if err := s.queue(ctx, sql, vals, stmtRow, true, r); err != nil {
 				return err
 			}
 		}
@@ -323,7 +315,7 @@ func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 		if r.filter != "" {
 			kind = stmtOther
 		}
-		if err := s.queue(ctx, sql, vals, kind, true, r.target); err != nil {
+		if err := s.queue(ctx, sql, vals, kind, true, r); err != nil {
 			return err
 		}
 	case *pglogrepl.TruncateMessageV2:
@@ -347,7 +339,7 @@ func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 		if m.Option&pglogrepl.TruncateOptionRestartIdentity != 0 {
 			sql += " RESTART IDENTITY"
 		}
-		if err := s.queue(ctx, sql, nil, stmtOther, false, ""); err != nil {
+		if err := s.queue(ctx, sql, nil, stmtOther, false, nil); err != nil {
 			return err
 		}
 	default:
@@ -357,16 +349,36 @@ func (s *session) change(ctx context.Context, msg pglogrepl.Message) error {
 }
 
 // openGroup begins the target transaction when none is open.
-func (s *session) openGroup() error {
+func (s *session) openGroup(ctx context.Context) {
 	if s.inGroup {
-		return nil
+		return
 	}
 	s.inGroup = true
 	s.a.update(func(st *Stats) { st.Idle = false })
 	s.groupStart = time.Now()
 	s.groupChanges, s.groupRows, s.groupTxns, s.missing = 0, 0, 0, 0
-	s.batch.ExecParams("BEGIN", nil, nil, nil, nil)
+	s.pipeline(ctx).SendQueryParams("BEGIN", nil, nil, nil, nil)
 	s.batchKinds = append(s.batchKinds, stmtOther)
+}
+
+// pipeline is the open pipeline on the target, started when none is.
+func (s *session) pipeline(ctx context.Context) *pgconn.Pipeline {
+	if s.pipe == nil {
+		s.pipe = s.dst.PgConn().StartPipeline(ctx)
+	}
+	return s.pipe
+}
+
+// flushPipeline sends what the pipeline holds without waiting for the
+// results: the target executes a group's statements while more of it is
+// received, and the group's commit waits only for the last of them.
+func (s *session) flushPipeline() error {
+	if s.pipe == nil {
+		return nil
+	}
+	if err := s.pipe.Flush(); err != nil {
+		return fmt.Errorf("target: apply: %w", err)
+	}
 	return nil
 }
 
@@ -393,20 +405,24 @@ func (s *session) flushRun(ctx context.Context) error {
 	s.run = insertRun{}
 	sql := run.rel.insertSQL(run.cols, run.rows)
 	// Prepared only for one row and full runs: the other sizes vary.
-	return s.queue(ctx, sql, run.vals, stmtInsert, run.rows == 1 || run.rows == maxInsertRows, run.rel.target)
+	return s.queue(ctx, sql, run.vals, stmtInsert, run.rows == 1 || run.rows == maxInsertRows, run.rel)
 }
 
-// queue adds a statement to the pending batch, sending the batch when it
-// is large. A prepared statement is recorded as the quoted target table
-// owner's ("" for none), so that a new shape of the table drops it.
-func (s *session) queue(ctx context.Context, sql string, vals [][]byte, kind stmtKind, prepare bool, owner string) error {
+// queue adds a statement to the open pipeline, ending the pipeline when it
+// holds many. A prepared statement is recorded as its table's (rel's; nil
+// for none), so that a new shape of the table drops it.
+func (s *session) queue(ctx context.Context, sql string, vals [][]byte, kind stmtKind, prepare bool, rel *relation) error {
+	pipe := s.pipeline(ctx)
+	owner := ""
+	if rel != nil {
+		owner = rel.target
+	}
 	name, ok := s.stmts[sql]
 	if !ok && prepare && len(s.stmts) < maxPrepared {
 		s.prepared++
 		name = "dr_stream_" + strconv.Itoa(s.prepared)
-		if _, err := s.dst.PgConn().Prepare(ctx, name, sql, nil); err != nil {
-			return fmt.Errorf("target: prepare %s: %w", firstWords(sql), err)
-		}
+		pipe.SendPrepare(name, sql, nil)
+		s.batchKinds = append(s.batchKinds, stmtPrepare)
 		s.stmts[sql] = name
 		if owner != "" {
 			s.stmtsOf[owner] = append(s.stmtsOf[owner], sql)
@@ -414,9 +430,12 @@ func (s *session) queue(ctx context.Context, sql string, vals [][]byte, kind stm
 		ok = true
 	}
 	if ok {
-		s.batch.ExecPrepared(name, vals, nil, nil)
+		pipe.SendQueryPrepared(name, vals, nil, nil)
 	} else {
-		s.batch.ExecParams(sql, vals, nil, nil, nil)
+		pipe.SendQueryParams(sql, vals, nil, nil, nil)
+	}
+	if kind == stmtNoRows {
+		s.noRows[len(s.batchKinds)] = rel
 	}
 	s.batchKinds = append(s.batchKinds, kind)
 	for _, v := range vals {
@@ -428,39 +447,68 @@ func (s *session) queue(ctx context.Context, sql string, vals [][]byte, kind stm
 	return nil
 }
 
-// sendBatch sends the pending statements in one round trip and checks
-// every result.
+// sendBatch ends the pipeline: it sends what is still pending, reads
+// every result and checks it.
 func (s *session) sendBatch(ctx context.Context) error {
-	if len(s.batchKinds) == 0 {
+	if s.pipe == nil {
 		return nil
 	}
 	kinds := s.batchKinds
-	batch := s.batch
+	pipe := s.pipe
 	noRows := s.noRows
-	s.batch = &pgconn.Batch{}
+	s.pipe = nil
 	s.batchKinds = nil
 	s.batchBytes = 0
 	if len(noRows) > 0 {
 		s.noRows = map[int]*relation{}
 	}
 	s.a.update(func(st *Stats) { st.Statements += int64(len(kinds)); st.Batches++ })
-	mrr := s.dst.PgConn().ExecBatch(ctx, batch)
-	i := 0
+	if err := pipe.Sync(); err != nil {
+		_ = pipe.Close()
+		return fmt.Errorf("target: apply: %w", err)
+	}
 	var firstErr error
-	for mrr.NextResult() {
-		tag, err := mrr.ResultReader().Close()
-		if err != nil && firstErr == nil {
+	for i, kind := range kinds {
+		res, err := pipe.GetResults()
+		if err == nil && res == nil {
+			err = fmt.Errorf("result %d of %d missing", i+1, len(kinds))
+		}
+		if err != nil {
 			firstErr = err
+			break
 		}
-		if err == nil && i < len(kinds) && kinds[i] == stmtRow && tag.RowsAffected() == 0 {
+		rr, ok := res.(*pgconn.ResultReader)
+		if !ok {
+			if kind != stmtPrepare {
+				firstErr = fmt.Errorf("unexpected result %T for statement %d", res, i+1)
+				break
+			}
+			continue
+		}
+		tag, err := rr.Close()
+		if err != nil {
+			firstErr = err
+			break
+		}
+		switch {
+		case kind == stmtRow && tag.RowsAffected() == 0:
 			s.missing++
-		}
-		if err == nil && i < len(kinds) && kinds[i] == stmtNoRows && tag.RowsAffected() > 0 && firstErr == nil {
+		case kind == stmtNoRows && tag.RowsAffected() > 0:
 			firstErr = movedInError(noRows[i])
 		}
-		i++
+		if firstErr != nil {
+			break
+		}
 	}
-	if err := mrr.Close(); err != nil && firstErr == nil {
+	if firstErr == nil {
+		if res, err := pipe.GetResults(); err != nil {
+			firstErr = err
+		} else if _, ok := res.(*pgconn.PipelineSync); !ok {
+			firstErr = fmt.Errorf("unexpected result %T at the end of the pipeline", res)
+		}
+	}
+	// Close reads what an error left unread.
+	if err := pipe.Close(); err != nil && firstErr == nil {
 		firstErr = err
 	}
 	if firstErr != nil {
@@ -484,10 +532,10 @@ func (s *session) commitGroup(ctx context.Context) error {
 	}
 	if err := s.queue(ctx, progressUpsert, [][]byte{
 		[]byte(s.a.cfg.Replication), lsnText(s.applied), commitTime, int64Text(s.groupRows),
-	}, stmtOther, true, ""); err != nil {
+	}, stmtOther, true, nil); err != nil {
 		return err
 	}
-	s.batch.ExecParams("COMMIT", nil, nil, nil, nil)
+	s.pipeline(ctx).SendQueryParams("COMMIT", nil, nil, nil, nil)
 	s.batchKinds = append(s.batchKinds, stmtOther)
 	if err := s.sendBatch(ctx); err != nil {
 		return err

@@ -19,9 +19,11 @@
 // sets only the columns the source sent. Consecutive inserts into one table
 // become multi-row INSERTs (also across updates and deletes of other tables
 // when neither table's rows can be seen from the other on the target: see
-// standaloneTable), every statement is pipelined, and several
-// source transactions are committed in one target transaction (never part
-// of one). Large transactions streamed while still in progress (protocol
+// standaloneTable). Statements are sent in a pipeline as they are queued
+// (flushed at every source commit; the results are read once, when the
+// group commits), and several source transactions are committed in one
+// target transaction (never part of one): the group commits when nothing
+// more arrives at once, or when it is big or old enough. Large transactions streamed while still in progress (protocol
 // version 2) are spooled to a temporary file, not memory, and applied when
 // their commit arrives.
 package streamapply

@@ -24,9 +24,11 @@ const (
 	// feedbackEvery is the least time between two status updates sent
 	// because the target committed more.
 	feedbackEvery = 100 * time.Millisecond
-	// idleWait is how long the loop waits for more changes before it
-	// commits an open group.
-	idleWait = 5 * time.Millisecond
+	// idleCheck is how long the loop waits for more changes before it
+	// commits an open group: at the tip of the stream a transaction
+	// commits about a round trip after it arrives, and what arrives
+	// during one commit makes the next group (a burst, a catch-up).
+	idleCheck = 200 * time.Microsecond
 )
 
 // session is one pair of connections: a replication connection to the
@@ -74,7 +76,10 @@ type session struct {
 	groupTxns       int64
 	groupCommitTime time.Time
 
-	batch      *pgconn.Batch
+	// pipe is the pipeline the group's statements are sent on as they
+	// are queued (nil when none is open); batchKinds says what each
+	// result still to be read means.
+	pipe       *pgconn.Pipeline
 	batchKinds []stmtKind
 	batchBytes int
 	missing    int64 // rows not found by the statements sent so far
@@ -94,10 +99,11 @@ type session struct {
 type stmtKind uint8
 
 const (
-	stmtOther  stmtKind = iota
-	stmtRow             // an UPDATE or DELETE of one row: 0 rows is a missing row
-	stmtInsert          // rows inserted
-	stmtNoRows          // must return no row (see movedInError)
+	stmtOther   stmtKind = iota
+	stmtRow              // an UPDATE or DELETE of one row: 0 rows is a missing row
+	stmtInsert           // rows inserted
+	stmtNoRows           // must return no row (see movedInError)
+	stmtPrepare          // a statement prepared in the pipeline
 )
 
 // insertRun is a run of consecutive inserts into one relation with the
@@ -143,7 +149,6 @@ func (a *Applier) session(ctx context.Context) error {
 		rels: map[uint32]*relation{}, stmts: map[string]string{}, stmtsOf: map[string][]string{}, spools: map[uint32]*spool{}, starts: starts,
 		filters: filters, noRows: map[int]*relation{},
 		applied: p.AppliedLSN, committed: p.AppliedLSN, received: p.AppliedLSN,
-		batch: &pgconn.Batch{},
 	}
 	defer s.closeSpools()
 	start := p.AppliedLSN
@@ -224,7 +229,12 @@ func (s *session) loop(ctx context.Context) error {
 			deadline = lastStatus.Add(feedbackEvery)
 		}
 		if s.inGroup && !s.inTx {
-			deadline = time.Now().Add(idleWait)
+			// A group is open: commit it as soon as nothing more is
+			// waiting. The read still takes what the kernel holds
+			// already (the deadline is checked only when the socket is
+			// empty), and the group keeps taking changes while they
+			// keep coming.
+			deadline = time.Now().Add(max(s.a.idleWait, idleCheck))
 		}
 		if err := conn.SetReadDeadline(deadline); err != nil {
 			return fmt.Errorf("source: set read deadline: %w", err)
