@@ -16,6 +16,7 @@
 #                     (0 skips the catch-up case)
 #   COPY_SYNC_METHOD=none  sync method of the timed applies (see method_replicator)
 #   XMIN_ONLY=0       1 runs only the xmin lag case and prints its p95 (no results file)
+#   XMIN_LOG_LEVEL=info  log level of that case's sync (debug: each cycle's steps and tables)
 #   PGBIN             PostgreSQL server binaries (default /usr/lib/postgresql/15/bin)
 #   BENCH_KIND=full   full or quick (make bench-quick: small scale, same report shape)
 #   RESULTS           results file the report is appended to (default
@@ -686,7 +687,7 @@ if "$BIN" sync --help >/dev/null 2>&1; then
 		# the binary itself in the background (not the R function): $! must be its
 		# PID, or the kill below would leave it running
 		REPLICATOR_VAR_sync_method=xmin "$BIN" --no-color -c "$CONFIG" --state "$WORK/state.json" \
-			sync --sync-interval 1s >"$LOGDIR/xmin-sync.log" 2>&1 &
+			--log-level "${XMIN_LOG_LEVEL:-info}" sync --sync-interval 1s >"$LOGDIR/xmin-sync.log" 2>&1 &
 		SYNC_PID=$!
 		sleep 3
 		load_and_sample xmin

@@ -160,6 +160,7 @@ func Cycle(ctx context.Context, src, dst conninfo.Info, tables []Table, opts Opt
 	}
 	// The counters are read before the snapshot is taken: a change the
 	// snapshot misses is counted after them (see ChangeTracker).
+	began := time.Now()
 	var seen observation
 	if opts.Changes != nil {
 		var err error
@@ -168,10 +169,12 @@ func Cycle(ctx context.Context, src, dst conninfo.Info, tables []Table, opts Opt
 		}
 		opts.Changes.begin(seen)
 	}
+	observed := time.Now()
 	held, err := snapshot.Export(ctx, src)
 	if err != nil {
 		return Result{}, fmt.Errorf("source: %w", err)
 	}
+	exported := time.Now()
 	defer held.Close(context.Background()) //nolint:errcheck // read only
 	workers := max(1, min(opts.Parallel, len(tables)))
 	runs := make([]*run, workers)
@@ -189,6 +192,8 @@ func Cycle(ctx context.Context, src, dst conninfo.Info, tables []Table, opts Opt
 	if err := ensureCursorTable(ctx, runs[0].dst); err != nil {
 		return Result{}, err
 	}
+	opts.Log.Debug("xmin cycle set up", "counters", observed.Sub(began), "snapshot", exported.Sub(observed),
+		"connections", time.Since(exported), "workers", workers)
 	res := Result{Xmin: runs[0].xmin, Xmax: runs[0].xmax}
 	if opts.ReplayDDL {
 		if res.DDLReplayed, err = runs[0].replayDDL(ctx); err != nil {
@@ -414,6 +419,8 @@ func (r *run) table(ctx context.Context, t Table) (TableResult, error) {
 	if r.opts.Changes != nil {
 		r.opts.Changes.read(r.seen, t.Key)
 	}
+	r.opts.Log.Debug("xmin table synced", "table", t.Key, "took", res.Duration, "upserted", res.Upserted, "deleted", res.Deleted,
+		"diffed", res.Diffed, "reconciled", res.Reconciled)
 	return res, nil
 }
 
