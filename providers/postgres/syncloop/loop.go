@@ -48,7 +48,8 @@ type Job struct {
 	Source, Target conninfo.Info
 	// Databases are the databases in scope, with their xmin tables.
 	Databases []Database
-	// Interval is the time between the job's cycles.
+	// Interval is the time from the start of one of the job's cycles to
+	// the start of the next (at once when a cycle takes longer).
 	Interval time.Duration
 	// ReconcileEvery is the time between reconciliations (xmin), < 0 for
 	// never.
@@ -215,10 +216,13 @@ func Run(ctx context.Context, jobs []*Job, o Options) error {
 		var err error
 		for _, j := range jobs {
 			if o.Once || !now.Before(j.next) {
+				started := o.Clock.Now()
 				if err = o.RunJob(ioCtx, ctx.Done(), j, CycleFor(j, o.Once)); err != nil {
 					break
 				}
-				j.next = o.Clock.Now().Add(j.Interval)
+				// The interval counts from the cycle's start: a cycle that
+				// takes longer than it is followed at once by the next.
+				j.next = started.Add(j.Interval)
 				if j.recheckIn > 0 && j.recheckIn < j.Interval {
 					j.next = o.Clock.Now().Add(j.recheckIn)
 				}
