@@ -17,6 +17,7 @@
 #   COPY_SYNC_METHOD=none  sync method of the timed applies (see method_replicator)
 #   XMIN_ONLY=0       1 runs only the xmin lag case and prints its p95 (no results file)
 #   XMIN_LOG_LEVEL=info  log level of that case's sync (debug: each cycle's steps and tables)
+#   NO_BUILD=0        1 uses the binary already in BIN_DIR (before/after runs of two builds)
 #   PGBIN             PostgreSQL server binaries (default /usr/lib/postgresql/15/bin)
 #   BENCH_KIND=full   full or quick (make bench-quick: small scale, same report shape)
 #   RESULTS           results file the report is appended to (default
@@ -69,6 +70,7 @@ mkdir -p "$LOGDIR" "$(dirname "$RESULTS")"
 step "Building database-replicator into $BIN"
 mkdir -p "$BIN_DIR"
 for attempt in 1 2 3 4 5 6; do
+	[ "${NO_BUILD:-0}" = 1 ] && [ -x "$BIN" ] && break
 	if go build -o "$BIN" ./cmd/database-replicator 2>"$LOGDIR/build.log"; then break; fi
 	[ "$attempt" = 6 ] && { cat "$LOGDIR/build.log" >&2; echo "bench: build failed" >&2; exit 1; }
 	note "build failed (attempt $attempt), retrying in 60 s"; sleep 60

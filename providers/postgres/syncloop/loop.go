@@ -74,6 +74,10 @@ type Database struct {
 	// Changes lets the database's xmin cycles skip unchanged tables; nil
 	// reads every table every cycle.
 	Changes *xminsync.ChangeTracker
+	// Carryover lets a cycle return after the job's interval while the
+	// database's slowest tables go on (xminsync.Carryover); nil waits for
+	// every table.
+	Carryover *xminsync.Carryover
 	// DDLFailuresSeen is the highest sequence number of a failed captured
 	// DDL statement already logged (policy.capture_ddl).
 	DDLFailuresSeen int64
@@ -194,6 +198,9 @@ func Run(ctx context.Context, jobs []*Job, o Options) error {
 	defer cancelIO()
 	finished := make(chan struct{})
 	defer close(finished)
+	// Tables that cycles left running finish their batch first (an
+	// interrupt stops them after it, like the cycle itself).
+	defer waitCarryovers(jobs)
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -261,6 +268,17 @@ func Run(ctx context.Context, jobs []*Job, o Options) error {
 		if !o.Clock.Sleep(ctx, wake.Sub(o.Clock.Now())) {
 			o.Report.Stopped(false)
 			return nil
+		}
+	}
+}
+
+// waitCarryovers waits for the xmin tables the jobs' cycles left running.
+func waitCarryovers(jobs []*Job) {
+	for _, j := range jobs {
+		for _, db := range j.Databases {
+			if db.Carryover != nil {
+				db.Carryover.Wait()
+			}
 		}
 	}
 }
