@@ -26,14 +26,17 @@ import (
 type Carryover struct {
 	mu      sync.Mutex
 	running map[string]bool
-	done    []TableResult
-	err     error
-	wg      sync.WaitGroup
+	// deferred are the tables a cycle returned before starting: the next
+	// cycle starts them first, so every table is read within a few cycles.
+	deferred map[string]bool
+	done     []TableResult
+	err      error
+	wg       sync.WaitGroup
 }
 
 // NewCarryover returns a carryover with no table running.
 func NewCarryover() *Carryover {
-	return &Carryover{running: map[string]bool{}}
+	return &Carryover{running: map[string]bool{}, deferred: map[string]bool{}}
 }
 
 // Wait waits until every table a cycle left running has finished.
@@ -50,19 +53,38 @@ func (c *Carryover) take() ([]TableResult, error) {
 }
 
 // start marks the tables not already running as running and returns
-// them, with the number left out.
+// them, the deferred ones first, with the number left out.
 func (c *Carryover) start(tables []Table) (todo []Table, running int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var later []Table
 	for _, t := range tables {
-		if c.running[t.Key] {
+		switch {
+		case c.running[t.Key]:
 			running++
-			continue
+		case c.deferred[t.Key]:
+			todo = append(todo, t)
+		default:
+			later = append(later, t)
 		}
+	}
+	todo = append(todo, later...)
+	clear(c.deferred)
+	for _, t := range todo {
 		c.running[t.Key] = true
-		todo = append(todo, t)
 	}
 	return todo, running
+}
+
+// postpone frees the tables a cycle returned before starting, to be
+// started first by the next cycle.
+func (c *Carryover) postpone(tables []Table) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range tables {
+		delete(c.running, t.Key)
+		c.deferred[t.Key] = true
+	}
 }
 
 // release marks tables as no longer running.

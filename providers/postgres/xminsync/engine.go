@@ -325,17 +325,20 @@ func Cycle(ctx context.Context, src, dst conninfo.Info, tables []Table, opts Opt
 		mu.Lock()
 		handedOver = true
 		// Free the finished tables and the ones never handed out (not
-		// read: the next cycle reads them in its snapshot).
-		var free []Table
+		// read: the next cycle starts them first, in its snapshot).
+		var free, unstarted []Table
 		for i, t := range tables {
 			switch {
-			case results[i].Table != "" || errs[i] != nil || !started[i]:
+			case !started[i]:
+				unstarted = append(unstarted, t)
+			case results[i].Table != "" || errs[i] != nil:
 				free = append(free, t)
 			default:
 				res.LeftRunning++
 			}
 		}
 		carry.release(free)
+		carry.postpone(unstarted)
 		mu.Unlock()
 		carry.wg.Add(1)
 		go func() {
