@@ -196,6 +196,38 @@ func Cycle(ctx context.Context, src, dst conninfo.Info, tables []Table, opts Opt
 			carry.release(tables)
 		}
 	}()
+	// The workers' connections open while the counters are read and the
+	// snapshot exported; they import the snapshot once it exists.
+	workers := max(1, min(opts.Parallel, len(tables)))
+	runs := make([]*run, workers)
+	connectErrs := make([]error, workers)
+	var connecting sync.WaitGroup
+	for i := range runs {
+		r := &run{src: src, opts: opts, temp: map[string]string{}}
+		runs[i] = r
+		connecting.Add(1)
+		go func() {
+			defer connecting.Done()
+			if connectErrs[i] = r.openTarget(ctx, dst); connectErrs[i] == nil {
+				connectErrs[i] = r.connectReader(ctx)
+			}
+		}()
+	}
+	var held *snapshot.Held
+	closeAll := func() {
+		connecting.Wait()
+		for _, r := range runs {
+			r.close()
+		}
+		if held != nil {
+			held.Close(context.Background()) //nolint:errcheck // read only
+		}
+	}
+	defer func() {
+		if !handedOver {
+			closeAll()
+		}
+	}()
 	// The counters are read before the snapshot is taken: a change the
 	// snapshot misses is counted after them (see ChangeTracker).
 	var seen observation
@@ -212,42 +244,30 @@ func Cycle(ctx context.Context, src, dst conninfo.Info, tables []Table, opts Opt
 		return res, fmt.Errorf("source: %w", err)
 	}
 	exported := time.Now()
-	workers := max(1, min(opts.Parallel, len(tables)))
-	runs := make([]*run, workers)
-	closeAll := func() {
-		for _, r := range runs {
-			r.close()
-		}
-		held.Close(context.Background()) //nolint:errcheck // read only
+	connecting.Wait()
+	if err := errors.Join(connectErrs...); err != nil {
+		return res, err
 	}
-	defer func() {
-		if !handedOver {
-			closeAll()
-		}
-	}()
-	// Each worker's connections are opened at once, side by side.
-	openErrs := make([]error, workers)
-	var opening sync.WaitGroup
-	for i := range runs {
-		r := &run{src: src, snapshot: held.Name, opts: opts, seen: seen, temp: map[string]string{}}
-		runs[i] = r
-		opening.Add(1)
+	connected := time.Now()
+	importErrs := make([]error, workers)
+	var importing sync.WaitGroup
+	for i, r := range runs {
+		r.snapshot, r.seen = held.Name, seen
+		importing.Add(1)
 		go func() {
-			defer opening.Done()
-			if openErrs[i] = r.openTarget(ctx, dst); openErrs[i] == nil {
-				openErrs[i] = r.openReader(ctx)
-			}
+			defer importing.Done()
+			importErrs[i] = r.importSnapshot(ctx)
 		}()
 	}
-	opening.Wait()
-	if err := errors.Join(openErrs...); err != nil {
+	importing.Wait()
+	if err := errors.Join(importErrs...); err != nil {
 		return res, err
 	}
 	if err := ensureCursorTable(ctx, runs[0].dst); err != nil {
 		return res, err
 	}
 	opts.Log.Debug("xmin cycle set up", "counters", observed.Sub(began), "snapshot", exported.Sub(observed),
-		"connections", time.Since(exported), "workers", workers)
+		"connections_after_snapshot", connected.Sub(exported), "import", time.Since(connected), "workers", workers)
 	res.Xmin, res.Xmax = runs[0].xmin, runs[0].xmax
 	if opts.ReplayDDL {
 		if res.DDLReplayed, err = runs[0].replayDDL(ctx); err != nil {
@@ -417,6 +437,14 @@ func (r *run) openTarget(ctx context.Context, info conninfo.Info) error {
 // openReader opens a source connection inside the cycle's snapshot and
 // reads the snapshot's bounds.
 func (r *run) openReader(ctx context.Context) error {
+	if err := r.connectReader(ctx); err != nil {
+		return err
+	}
+	return r.importSnapshot(ctx)
+}
+
+// connectReader opens the source connection (closing an earlier one).
+func (r *run) connectReader(ctx context.Context) error {
 	if r.reader != nil {
 		r.reader.Close(context.Background())
 		r.reader = nil
@@ -429,6 +457,13 @@ func (r *run) openReader(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, compare.TextSession+"; SET statement_timeout = 0"); err != nil {
 		return fmt.Errorf("source: session settings: %w", err)
 	}
+	return nil
+}
+
+// importSnapshot begins the reader's transaction in the cycle's snapshot
+// and reads the snapshot's bounds.
+func (r *run) importSnapshot(ctx context.Context) error {
+	conn := r.reader
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("source: begin: %w", err)
