@@ -15,6 +15,9 @@
 #   BACKLOG_MB=500    WAL backlog the stream engine and native logical catch up on
 #                     (0 skips the catch-up case)
 #   COPY_SYNC_METHOD=none  sync method of the timed applies (see method_replicator)
+#   XMIN_ONLY=0       1 runs only the xmin lag case and prints its p95 (no results file)
+#   XMIN_LOG_LEVEL=info  log level of that case's sync (debug: each cycle's steps and tables)
+#   NO_BUILD=0        1 uses the binary already in BIN_DIR (before/after runs of two builds)
 #   PGBIN             PostgreSQL server binaries (default /usr/lib/postgresql/15/bin)
 #   BENCH_KIND=full   full or quick (make bench-quick: small scale, same report shape)
 #   RESULTS           results file the report is appended to (default
@@ -67,6 +70,7 @@ mkdir -p "$LOGDIR" "$(dirname "$RESULTS")"
 step "Building database-replicator into $BIN"
 mkdir -p "$BIN_DIR"
 for attempt in 1 2 3 4 5 6; do
+	[ "${NO_BUILD:-0}" = 1 ] && [ -x "$BIN" ] && break
 	if go build -o "$BIN" ./cmd/database-replicator 2>"$LOGDIR/build.log"; then break; fi
 	[ "$attempt" = 6 ] && { cat "$LOGDIR/build.log" >&2; echo "bench: build failed" >&2; exit 1; }
 	note "build failed (attempt $attempt), retrying in 60 s"; sleep 60
@@ -280,6 +284,7 @@ for m in "${METHODS[@]}"; do TIMES[$m]=""; FAILS[$m]=0; done
 RSS_KB=""
 RUN_LINES=""
 
+if [ "${XMIN_ONLY:-0}" != 1 ]; then # XMIN_ONLY skips the copies, verify, plan and many tables
 # --- Timed runs, interleaved -------------------------------------------------
 # The load average is recorded around the runs: anything else running on the
 # machine shows up there (and as spread between the runs of one method).
@@ -473,6 +478,7 @@ r_many_pgdump=$(many_ratio "$MANY_APPLY" "$MANY_PGDUMP")
 r_many_pgcopydb=$(many_ratio "$MANY_APPLY" "$MANY_PGCOPYDB")
 [ "$MANY_TABLES" -gt 0 ] && note "many tables: pg_dump+restore $MANY_PGDUMP s, pgcopydb $MANY_PGCOPYDB s, apply $MANY_APPLY s (÷ pgcopydb $r_many_pgcopydb, peak RSS $MANY_RSS_MB MiB), $MANY_FAILS failed run(s)"
 
+fi # XMIN_ONLY
 # --- Lag ---------------------------------------------------------------------
 # Samples every 0.2 s until the file $1.stop exists:
 #   epoch | slot lag bytes (source) | clock_timestamp() - latest_end_time (target
@@ -526,6 +532,7 @@ first_row() { # first_row FILE
 	awk -F'|' -v from="$LOAD_START" '$4 != "" && $1 - $4 >= from { printf "%.1f", $1 - from; exit }' "$1"
 }
 
+if [ "${XMIN_ONLY:-0}" != 1 ]; then # XMIN_ONLY skips the logical and stream cases
 step "Logical replication lag: apply with sync method logical, then pgbench -N -c 4 -T $LAG_SECONDS"
 reset_target_db
 reset_replication
@@ -675,6 +682,7 @@ else
 	STREAM_LAG_ROW="| stream | apply failed (see $LOGDIR/stream-apply.log) | | | | | | |"
 fi
 reset_replication
+fi # XMIN_ONLY
 
 # xmin lag: needs `database-replicator sync` (in progress elsewhere). Runs once
 # the command exists: apply with sync method xmin, `sync --sync-interval 1s` in
@@ -688,7 +696,7 @@ if "$BIN" sync --help >/dev/null 2>&1; then
 		# the binary itself in the background (not the R function): $! must be its
 		# PID, or the kill below would leave it running
 		REPLICATOR_VAR_sync_method=xmin "$BIN" --no-color -c "$CONFIG" --state "$WORK/state.json" \
-			sync --sync-interval 1s >"$LOGDIR/xmin-sync.log" 2>&1 &
+			--log-level "${XMIN_LOG_LEVEL:-info}" sync --sync-interval 1s >"$LOGDIR/xmin-sync.log" 2>&1 &
 		SYNC_PID=$!
 		sleep 3
 		load_and_sample xmin
@@ -703,6 +711,12 @@ if "$BIN" sync --help >/dev/null 2>&1; then
 		XMIN_ROW="| xmin | apply failed (see $LOGDIR/xmin-apply.log) | | | | | | |"
 	fi
 	note "$XMIN_ROW"
+fi
+
+# XMIN_ONLY=1 ran only the xmin lag case (no results file): for tuning.
+if [ "${XMIN_ONLY:-0}" = 1 ]; then
+	step "XMIN_ONLY=1: xmin row age p95 ${XMIN_ROWAGE_P95:-n/a} s, load $(cut -d' ' -f1-3 /proc/loadavg); no results file"
+	exit 0
 fi
 
 # --- Targets -----------------------------------------------------------------

@@ -102,6 +102,7 @@ func Jobs(in JobsInput) ([]*Job, []Choice, error) {
 				var p int
 				db.Tables, p = xminTables(in.State, r.Name, ds, log)
 				db.Changes = xminsync.NewChangeTracker()
+				db.Carryover = xminsync.NewCarryover()
 				paused += p
 				polled += len(db.Tables)
 			}

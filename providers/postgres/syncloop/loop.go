@@ -48,7 +48,8 @@ type Job struct {
 	Source, Target conninfo.Info
 	// Databases are the databases in scope, with their xmin tables.
 	Databases []Database
-	// Interval is the time between the job's cycles.
+	// Interval is the time from the start of one of the job's cycles to
+	// the start of the next (at once when a cycle takes longer).
 	Interval time.Duration
 	// ReconcileEvery is the time between reconciliations (xmin), < 0 for
 	// never.
@@ -73,6 +74,10 @@ type Database struct {
 	// Changes lets the database's xmin cycles skip unchanged tables; nil
 	// reads every table every cycle.
 	Changes *xminsync.ChangeTracker
+	// Carryover lets a cycle return after the job's interval while the
+	// database's slowest tables go on (xminsync.Carryover); nil waits for
+	// every table.
+	Carryover *xminsync.Carryover
 	// DDLFailuresSeen is the highest sequence number of a failed captured
 	// DDL statement already logged (policy.capture_ddl).
 	DDLFailuresSeen int64
@@ -193,6 +198,9 @@ func Run(ctx context.Context, jobs []*Job, o Options) error {
 	defer cancelIO()
 	finished := make(chan struct{})
 	defer close(finished)
+	// Tables that cycles left running finish their batch first (an
+	// interrupt stops them after it, like the cycle itself).
+	defer waitCarryovers(jobs)
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -215,10 +223,13 @@ func Run(ctx context.Context, jobs []*Job, o Options) error {
 		var err error
 		for _, j := range jobs {
 			if o.Once || !now.Before(j.next) {
+				started := o.Clock.Now()
 				if err = o.RunJob(ioCtx, ctx.Done(), j, CycleFor(j, o.Once)); err != nil {
 					break
 				}
-				j.next = o.Clock.Now().Add(j.Interval)
+				// The interval counts from the cycle's start: a cycle that
+				// takes longer than it is followed at once by the next.
+				j.next = started.Add(j.Interval)
 				if j.recheckIn > 0 && j.recheckIn < j.Interval {
 					j.next = o.Clock.Now().Add(j.recheckIn)
 				}
@@ -257,6 +268,17 @@ func Run(ctx context.Context, jobs []*Job, o Options) error {
 		if !o.Clock.Sleep(ctx, wake.Sub(o.Clock.Now())) {
 			o.Report.Stopped(false)
 			return nil
+		}
+	}
+}
+
+// waitCarryovers waits for the xmin tables the jobs' cycles left running.
+func waitCarryovers(jobs []*Job) {
+	for _, j := range jobs {
+		for _, db := range j.Databases {
+			if db.Carryover != nil {
+				db.Carryover.Wait()
+			}
 		}
 	}
 }

@@ -51,6 +51,8 @@ type recorder struct {
 	stopped []bool
 	// fail makes the runner fail on these calls (1-based).
 	fail map[int]error
+	// took is how long each run takes on the clock.
+	took time.Duration
 }
 
 func (r *recorder) XminCycle(CycleReport) {}
@@ -65,6 +67,7 @@ func (r *recorder) options(once bool) Options {
 		Clock:       r.clock,
 		RunJob: func(_ context.Context, _ <-chan struct{}, j *Job, c Cycle) error {
 			r.runs = append(r.runs, run{r.clock.now.Sub(r.start), j.Replication.Name, c.ReconcileAfter, c.Once})
+			r.clock.now = r.clock.now.Add(r.took)
 			return r.fail[len(r.runs)]
 		},
 		Tick: func(context.Context, []*Job) { r.ticks = append(r.ticks, r.clock.now.Sub(r.start)) },
@@ -116,6 +119,31 @@ func TestScheduleIntervals(t *testing.T) {
 	}
 	if fmt.Sprint(r.stopped) != "[false]" {
 		t.Errorf("stopped %v, want one plain stop", r.stopped)
+	}
+}
+
+// The interval counts from each cycle's start, so the time a cycle takes
+// is not added to it; a cycle longer than the interval is followed at once.
+func TestIntervalCountsFromTheCycleStart(t *testing.T) {
+	for _, c := range []struct {
+		took time.Duration
+		want string
+	}{
+		{4 * time.Second, "[0s 15s 30s 45s]"},
+		{20 * time.Second, "[0s 20s 40s]"},
+	} {
+		r, ctx := newRecorder(55 * time.Second)
+		r.took = c.took
+		if err := Run(ctx, []*Job{job("a", lang.SyncXmin, 15*time.Second, time.Hour)}, r.options(false)); err != nil {
+			t.Fatal(err)
+		}
+		var at []time.Duration
+		for _, x := range r.runs {
+			at = append(at, x.at)
+		}
+		if fmt.Sprint(at) != c.want {
+			t.Errorf("cycles taking %s ran at %v, want %s", c.took, at, c.want)
+		}
 	}
 }
 

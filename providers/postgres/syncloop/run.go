@@ -35,6 +35,8 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 				Log:            o.Log.With("replication", name, "database", db.Name),
 				Stop:           stop,
 				Changes:        db.Changes,
+				Carryover:      db.Carryover,
+				WaitAtMost:     waitAtMost(j, c),
 				ReplayDDL:      j.Replication.Policy.CaptureDDL,
 				OnRows: func(table string, up, del int64) {
 					o.Metrics.rows.WithLabelValues(name, db.Name, table, "upsert").Add(float64(up))
@@ -52,10 +54,13 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 			if res.DDLReplayed > 0 {
 				rep.Notes = append(rep.Notes, fmt.Sprintf("%d captured DDL statement(s) replayed", res.DDLReplayed))
 			}
-			unchanged := 0
+			unchanged, earlier := 0, 0
 			for _, t := range res.Tables {
 				if t.Unchanged {
 					unchanged++
+				}
+				if t.Earlier {
+					earlier++
 				}
 				if t.Diffed {
 					rep.Notes = append(rep.Notes, t.Table+" compared as a multiset")
@@ -66,6 +71,15 @@ func RunCycle(ctx context.Context, stop <-chan struct{}, j *Job, c Cycle, o Opti
 			}
 			if unchanged > 0 {
 				rep.Notes = append(rep.Notes, fmt.Sprintf("%d unchanged table(s) not read", unchanged))
+			}
+			if earlier > 0 {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("%d table(s) left running by an earlier cycle finished", earlier))
+			}
+			if res.StillRunning > 0 {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("%d table(s) still running from an earlier cycle", res.StillRunning))
+			}
+			if res.LeftRunning > 0 {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("%d table(s) left running", res.LeftRunning))
 			}
 			rep.Reconciled = len(res.Tables) > 0 && res.Tables[0].Reconciled
 			o.Report.XminCycle(rep)
@@ -136,4 +150,15 @@ func LagTick(ctx context.Context, jobs []*Job, o Options) {
 		o.Metrics.streaming.WithLabelValues(r.Replication, r.Database).Set(map[bool]float64{true: 1}[r.State == status.StateStreaming])
 		o.Report.Lag(r)
 	}
+}
+
+// waitAtMost is how long an xmin cycle of j waits for its tables before
+// leaving the slowest running (xminsync.Options.WaitAtMost): the job's
+// interval, so the other tables' next cycle starts on time; --once waits
+// for every table.
+func waitAtMost(j *Job, c Cycle) time.Duration {
+	if c.Once {
+		return 0
+	}
+	return j.Interval
 }

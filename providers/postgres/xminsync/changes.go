@@ -153,7 +153,10 @@ func (c *ChangeTracker) unchanged(o observation, key string) bool {
 	return ok && was == now
 }
 
-// read records that table key was read in the cycle that took o.
+// read records that table key was read in the cycle that took o. A table
+// that finished after a later cycle began (Carryover) is not recorded when
+// that cycle saw the statistics reset or the server restart: its counters
+// would be compared with ones counted from a new start.
 func (c *ChangeTracker) read(o observation, key string) {
 	now, ok := o.tables[key]
 	if !o.tracking || !ok {
@@ -161,5 +164,8 @@ func (c *ChangeTracker) read(o observation, key string) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if o.server.started != c.server.started || o.server.statsReset != c.server.statsReset {
+		return
+	}
 	c.tables[key] = now
 }

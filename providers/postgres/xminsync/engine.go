@@ -99,6 +99,13 @@ type Options struct {
 	// ReplayDDL runs, before the tables, the DDL captured on the source
 	// (policy.capture_ddl) that the target's log lacks (see replayDDL).
 	ReplayDDL bool
+	// Carryover, with WaitAtMost, lets a cycle return while its slowest
+	// tables are still running (see Carryover); keep one per database
+	// across its cycles. Nil waits for every table.
+	Carryover *Carryover
+	// WaitAtMost is how long after its start a cycle with a Carryover
+	// waits for its tables; 0 waits for all.
+	WaitAtMost time.Duration
 }
 
 // ErrStopped is returned by Cycle when Options.Stop ended it early; every
@@ -124,6 +131,9 @@ type TableResult struct {
 	Unchanged bool `json:"unchanged,omitempty"`
 	// Watermark is the table's cursor after the cycle.
 	Watermark uint64 `json:"watermark"`
+	// Earlier is true for a table an earlier cycle left running, which
+	// finished since (Options.Carryover).
+	Earlier bool `json:"earlier,omitempty"`
 }
 
 // Result is one cycle over the tables of one database.
@@ -134,6 +144,10 @@ type Result struct {
 	// DDLReplayed counts the captured DDL statements run before the tables
 	// (Options.ReplayDDL), failed ones included.
 	DDLReplayed int
+	// StillRunning counts the tables left out because they were still
+	// running from an earlier cycle; LeftRunning the tables this cycle
+	// left running when it returned (Options.Carryover).
+	StillRunning, LeftRunning int
 }
 
 // Rows is the total number of rows upserted and deleted.
@@ -151,6 +165,9 @@ const DefaultBatchSize = 10000
 // Cycle runs one sync cycle for tables of one database: src and dst name
 // that database on each side. Tables are done Options.Parallel at a time
 // (default one after another), all reading in the same source snapshot.
+// With Options.Carryover and Options.WaitAtMost, tables still running
+// from an earlier cycle are left out, and the cycle returns after
+// WaitAtMost with its slowest tables still running (see Carryover).
 func Cycle(ctx context.Context, src, dst conninfo.Info, tables []Table, opts Options) (Result, error) {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = DefaultBatchSize
@@ -158,47 +175,114 @@ func Cycle(ctx context.Context, src, dst conninfo.Info, tables []Table, opts Opt
 	if opts.Log == nil {
 		opts.Log = hclog.NewNullLogger()
 	}
+	began := time.Now()
+	var res Result
+	carry := opts.Carryover
+	if carry != nil {
+		var err error
+		if res.Tables, err = carry.take(); err != nil {
+			return res, err
+		}
+		tables, res.StillRunning = carry.start(tables)
+		if len(tables) == 0 {
+			return res, nil
+		}
+	}
+	// handedOver is set when the tables still running were left to the
+	// carryover: they release themselves as they finish.
+	handedOver := false
+	defer func() {
+		if !handedOver && carry != nil {
+			carry.release(tables)
+		}
+	}()
+	// The workers' connections open while the counters are read and the
+	// snapshot exported; they import the snapshot once it exists.
+	workers := max(1, min(opts.Parallel, len(tables)))
+	runs := make([]*run, workers)
+	connectErrs := make([]error, workers)
+	var connecting sync.WaitGroup
+	for i := range runs {
+		r := &run{src: src, opts: opts, temp: map[string]string{}}
+		runs[i] = r
+		connecting.Add(1)
+		go func() {
+			defer connecting.Done()
+			if connectErrs[i] = r.openTarget(ctx, dst); connectErrs[i] == nil {
+				connectErrs[i] = r.connectReader(ctx)
+			}
+		}()
+	}
+	var held *snapshot.Held
+	closeAll := func() {
+		connecting.Wait()
+		for _, r := range runs {
+			r.close()
+		}
+		if held != nil {
+			held.Close(context.Background()) //nolint:errcheck // read only
+		}
+	}
+	defer func() {
+		if !handedOver {
+			closeAll()
+		}
+	}()
 	// The counters are read before the snapshot is taken: a change the
 	// snapshot misses is counted after them (see ChangeTracker).
 	var seen observation
 	if opts.Changes != nil {
 		var err error
 		if seen, err = observe(ctx, src, tables); err != nil {
-			return Result{}, err
+			return res, err
 		}
 		opts.Changes.begin(seen)
 	}
+	observed := time.Now()
 	held, err := snapshot.Export(ctx, src)
 	if err != nil {
-		return Result{}, fmt.Errorf("source: %w", err)
+		return res, fmt.Errorf("source: %w", err)
 	}
-	defer held.Close(context.Background()) //nolint:errcheck // read only
-	workers := max(1, min(opts.Parallel, len(tables)))
-	runs := make([]*run, workers)
-	for i := range runs {
-		r := &run{src: src, snapshot: held.Name, opts: opts, seen: seen, temp: map[string]string{}}
-		defer r.close()
-		if err := r.openTarget(ctx, dst); err != nil {
-			return Result{}, err
-		}
-		if err := r.openReader(ctx); err != nil {
-			return Result{}, err
-		}
-		runs[i] = r
+	exported := time.Now()
+	connecting.Wait()
+	if err := errors.Join(connectErrs...); err != nil {
+		return res, err
+	}
+	connected := time.Now()
+	importErrs := make([]error, workers)
+	var importing sync.WaitGroup
+	for i, r := range runs {
+		r.snapshot, r.seen = held.Name, seen
+		importing.Add(1)
+		go func() {
+			defer importing.Done()
+			importErrs[i] = r.importSnapshot(ctx)
+		}()
+	}
+	importing.Wait()
+	if err := errors.Join(importErrs...); err != nil {
+		return res, err
 	}
 	if err := ensureCursorTable(ctx, runs[0].dst); err != nil {
-		return Result{}, err
+		return res, err
 	}
-	res := Result{Xmin: runs[0].xmin, Xmax: runs[0].xmax}
+	opts.Log.Debug("xmin cycle set up", "counters", observed.Sub(began), "snapshot", exported.Sub(observed),
+		"connections_after_snapshot", connected.Sub(exported), "import", time.Since(connected), "workers", workers)
+	res.Xmin, res.Xmax = runs[0].xmin, runs[0].xmax
 	if opts.ReplayDDL {
 		if res.DDLReplayed, err = runs[0].replayDDL(ctx); err != nil {
 			return res, err
 		}
 	}
-	// Workers take tables in order; after an error no new table starts.
+	// Workers take tables in order; after an error no new table starts,
+	// nor after the hand-over to the carryover.
 	results := make([]TableResult, len(tables))
 	errs := make([]error, len(tables))
+	started := make([]bool, len(tables))
+	var mu sync.Mutex // guards results, errs and handedOver after the workers start
 	next := make(chan int)
+	handOver := make(chan struct{})
+	allDone := make(chan struct{})
 	var failed atomic.Bool
 	var wg sync.WaitGroup
 	for _, r := range runs {
@@ -206,21 +290,85 @@ func Cycle(ctx context.Context, src, dst conninfo.Info, tables []Table, opts Opt
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i], errs[i] = r.table(ctx, tables[i])
-				if errs[i] != nil {
+				tr, err := r.table(ctx, tables[i])
+				if err != nil {
 					failed.Store(true)
 				}
+				mu.Lock()
+				if handedOver {
+					carry.finished(tables[i].Key, tr, err)
+				} else {
+					results[i], errs[i] = tr, err
+				}
+				mu.Unlock()
 			}
 		}()
 	}
-	for i := range tables {
-		if failed.Load() {
-			break
-		}
-		next <- i
+	fed := make(chan struct{}) // closed when no further table is handed out
+	go func() {
+		defer close(allDone)
+		func() {
+			defer close(fed)
+			for i := range tables {
+				if failed.Load() {
+					return
+				}
+				if i < workers { // every worker gets a table: each cycle makes progress
+					started[i] = true
+					next <- i
+					continue
+				}
+				select {
+				case next <- i:
+					started[i] = true
+				case <-handOver:
+					return
+				}
+			}
+		}()
+		close(next)
+		wg.Wait()
+	}()
+	var deadline <-chan time.Time
+	if carry != nil && opts.WaitAtMost > 0 {
+		t := time.NewTimer(max(0, opts.WaitAtMost-time.Since(began)))
+		defer t.Stop()
+		deadline = t.C
 	}
-	close(next)
-	wg.Wait()
+	select {
+	case <-allDone:
+	case <-deadline:
+		// The tables still running go on in the background; this cycle
+		// reports the ones that finished.
+		close(handOver)
+		<-fed
+		mu.Lock()
+		handedOver = true
+		// Free the finished tables and the ones never handed out (not
+		// read: the next cycle starts them first, in its snapshot).
+		var free, unstarted []Table
+		for i, t := range tables {
+			switch {
+			case !started[i]:
+				unstarted = append(unstarted, t)
+			case results[i].Table != "" || errs[i] != nil:
+				free = append(free, t)
+			default:
+				res.LeftRunning++
+			}
+		}
+		carry.release(free)
+		carry.postpone(unstarted)
+		mu.Unlock()
+		carry.wg.Add(1)
+		go func() {
+			defer carry.wg.Done()
+			<-allDone
+			closeAll()
+		}()
+	}
+	mu.Lock()
+	defer mu.Unlock()
 	var firstErr error
 	for i, t := range tables {
 		if results[i].Table != "" {
@@ -289,6 +437,14 @@ func (r *run) openTarget(ctx context.Context, info conninfo.Info) error {
 // openReader opens a source connection inside the cycle's snapshot and
 // reads the snapshot's bounds.
 func (r *run) openReader(ctx context.Context) error {
+	if err := r.connectReader(ctx); err != nil {
+		return err
+	}
+	return r.importSnapshot(ctx)
+}
+
+// connectReader opens the source connection (closing an earlier one).
+func (r *run) connectReader(ctx context.Context) error {
 	if r.reader != nil {
 		r.reader.Close(context.Background())
 		r.reader = nil
@@ -301,6 +457,13 @@ func (r *run) openReader(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, compare.TextSession+"; SET statement_timeout = 0"); err != nil {
 		return fmt.Errorf("source: session settings: %w", err)
 	}
+	return nil
+}
+
+// importSnapshot begins the reader's transaction in the cycle's snapshot
+// and reads the snapshot's bounds.
+func (r *run) importSnapshot(ctx context.Context) error {
+	conn := r.reader
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("source: begin: %w", err)
@@ -414,6 +577,8 @@ func (r *run) table(ctx context.Context, t Table) (TableResult, error) {
 	if r.opts.Changes != nil {
 		r.opts.Changes.read(r.seen, t.Key)
 	}
+	r.opts.Log.Debug("xmin table synced", "table", t.Key, "took", res.Duration, "upserted", res.Upserted, "deleted", res.Deleted,
+		"diffed", res.Diffed, "reconciled", res.Reconciled)
 	return res, nil
 }
 

@@ -385,4 +385,88 @@ func TestCycleParallel(t *testing.T) {
 		t.Errorf("parallel cycle upserted %d and deleted %d rows", up, del)
 	}
 	p.assertEqual(t, tables)
+	t.Run("a slow table is left running and does not hold back the others", func(t *testing.T) {
+		carryover(t, p, tables)
+	})
+}
+
+// carryover: items is held back by a lock on the target; cycles with a
+// Carryover return without it, sync the other tables meanwhile and leave
+// items out while it runs; once the lock goes, items finishes in the
+// background, is reported by the next cycle, and nothing is lost.
+func carryover(t *testing.T, p *pair, tables []xminsync.Table) {
+	ctx := context.Background()
+	lock := p.dst.Connect(t, "app")
+	tx, err := lock.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // released below
+	if _, err := tx.Exec(ctx, "LOCK TABLE items IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	p.src.Exec(t, "app", `UPDATE items SET name = 'carried' WHERE id <= 10; INSERT INTO events VALUES (2001, '2025-06-06', 'c1')`)
+	carry := xminsync.NewCarryover()
+	opts := xminsync.Options{Parallel: 2, ReconcileAfter: -1, Carryover: carry, WaitAtMost: 50 * time.Millisecond}
+	// Each cycle must return while items is blocked (a cycle that waited
+	// for it would never return: the guard fails the test instead).
+	cycle := func() xminsync.Result {
+		t.Helper()
+		type out struct {
+			res xminsync.Result
+			err error
+		}
+		ch := make(chan out, 1)
+		go func() {
+			o := opts
+			o.Replication = "main"
+			res, err := xminsync.Cycle(ctx, p.si, p.di, tables, o)
+			ch <- out{res, err}
+		}()
+		select {
+		case o := <-ch:
+			if o.err != nil {
+				t.Fatalf("cycle: %v", o.err)
+			}
+			return o.res
+		case <-time.After(2 * time.Minute):
+			t.Fatal("a cycle waited for the blocked table")
+			return xminsync.Result{}
+		}
+	}
+	first := cycle()
+	if first.LeftRunning < 1 || rowsOf(first, "public.items").Table != "" {
+		t.Fatalf("first cycle: left running %d, items reported %+v; want items left running", first.LeftRunning, rowsOf(first, "public.items"))
+	}
+	// Later cycles leave items out and sync the others while it is blocked.
+	dc := p.dst.Connect(t, "app")
+	var events int
+	sawStillRunning := false
+	for i := 0; i < 200 && events == 0; i++ {
+		res := cycle()
+		if res.StillRunning > 0 {
+			sawStillRunning = true
+		}
+		if rowsOf(res, "public.items").Table != "" {
+			t.Fatalf("cycle %d synced items while its earlier read was blocked", i)
+		}
+		if err := dc.QueryRow(ctx, "SELECT count(*) FROM events WHERE id = 2001").Scan(&events); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if events != 1 || !sawStillRunning {
+		t.Fatalf("while items was blocked: events row on the target %d times, a cycle left items out: %v", events, sawStillRunning)
+	}
+	p.src.Exec(t, "app", `UPDATE items SET name = 'after' WHERE id = 20`)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	carry.Wait()
+	next := cycle()
+	if tr := rowsOf(next, "public.items"); !tr.Earlier || tr.Upserted < 10 {
+		t.Errorf("after the lock: items reported %+v, want the earlier cycle's result (10 rows upserted)", tr)
+	}
+	opts.WaitAtMost = 0
+	cycle()
+	p.assertEqual(t, tables)
 }
