@@ -118,7 +118,10 @@ const copyBufferSize = 1 << 20
 // domain, a composite or another user-defined type, an array of one —
 // makes the whole table go in the text format, as does req.TextOnly. The
 // binary format saves the servers parsing and printing values (half the
-// CPU of both sides for timestamps, bytea and numbers). Rows already in
+// CPU of both sides for timestamps, bytea and numbers). The target table's
+// columns must have the same types (checked in the copy's transaction; a
+// column of another type, which text would convert, keeps the text
+// format). Rows already in
 // the target table stay (truncate first to re-copy).
 //
 // For a partitioned table the SELECT reads every partition (the rows are
@@ -174,11 +177,11 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, req CopyRequest, onProgr
 	if err != nil {
 		return stats, fmt.Errorf("source: %w", err)
 	}
-	cols, binarySafe := columnsToCopy(all, req.Columns)
+	cols, types := columnsToCopy(all, req.Columns)
 	if len(cols) == 0 {
 		return stats, errors.New("no columns to copy")
 	}
-	binary := binarySafe && !req.TextOnly && sameMajor(src, dst)
+	binary := types != nil && !req.TextOnly && sameMajor(src, dst)
 	if relkind == 'p' && req.CTIDRange != nil {
 		return stats, errors.New("a partitioned table cannot be split by ctid: copy its partitions")
 	}
@@ -217,11 +220,6 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, req CopyRequest, onProgr
 	}
 	copyOut := "COPY (" + selectSQL + ") TO STDOUT"
 	copyIn := "COPY " + into + " (" + cl + ") FROM STDIN"
-	var inOptions []string
-	if binary {
-		copyOut += " (FORMAT binary)"
-		inOptions = append(inOptions, "FORMAT binary")
-	}
 
 	dtx, err := dst.Begin(ctx)
 	if err != nil {
@@ -231,6 +229,7 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, req CopyRequest, onProgr
 	if _, err := dtx.Exec(ctx, copySessionSettings); err != nil {
 		return stats, fmt.Errorf("target: session settings: %w", err)
 	}
+	var inOptions []string
 	if req.Truncate {
 		if req.CTIDRange != nil {
 			return stats, errors.New("a CTID range of a table cannot empty the whole table")
@@ -246,6 +245,15 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, req CopyRequest, onProgr
 		if frozen {
 			inOptions = append(inOptions, "FREEZE")
 		}
+	}
+	if binary {
+		if binary, err = sameTypesOnTarget(ctx, dtx, into, cols, types); err != nil {
+			return stats, fmt.Errorf("target: %w", err)
+		}
+	}
+	if binary {
+		copyOut += " (FORMAT binary)"
+		inOptions = append([]string{"FORMAT binary"}, inOptions...)
 	}
 	if len(inOptions) > 0 {
 		copyIn += " WITH (" + strings.Join(inOptions, ", ") + ")"
@@ -329,6 +337,7 @@ var errTargetFailed = errors.New("target copy failed")
 type column struct {
 	Name       string
 	BinarySafe bool
+	Type       uint32 // pg_type OID (built-in types have the same OID everywhere)
 }
 
 // binarySafeType is true for a type (pg_type t) whose binary form means the
@@ -339,23 +348,43 @@ type column struct {
 const binarySafeType = `(t.oid < 10000 AND t.typsend <> 0 AND t.typreceive <> 0 AND t.typname !~ '^_?reg')`
 
 // columnsToCopy returns the names of the columns to copy — the explicit
-// list when not nil, else every column — and whether all of them may go
-// in the binary format (false when an explicit name is not among all).
-func columnsToCopy(all []column, explicit []string) ([]string, bool) {
-	safe := map[string]bool{}
+// list when not nil, else every column — and, when all of them may go in
+// the binary format, their types (nil otherwise, and when an explicit name
+// is not among all).
+func columnsToCopy(all []column, explicit []string) ([]string, []uint32) {
+	byName := map[string]column{}
 	var names []string
 	for _, c := range all {
-		safe[c.Name] = c.BinarySafe
+		byName[c.Name] = c
 		names = append(names, c.Name)
 	}
 	if explicit != nil {
 		names = explicit
 	}
-	binary := true
-	for _, n := range names {
-		binary = binary && safe[n]
+	types := make([]uint32, len(names))
+	for i, n := range names {
+		c, ok := byName[n]
+		if !ok || !c.BinarySafe {
+			return names, nil
+		}
+		types[i] = c.Type
 	}
-	return names, binary
+	return names, types
+}
+
+// sameTypesOnTarget is true when the target table's columns of these
+// names have these types: the binary format carries no conversion (an int
+// column of the source cannot go into a bigint one, as it can in text).
+func sameTypesOnTarget(ctx context.Context, tx pgx.Tx, table string, names []string, types []uint32) (bool, error) {
+	var differ int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM unnest($2::text[], $3::oid[]) AS c(name, typ)
+		WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+			WHERE a.attrelid = $1::regclass AND a.attname = c.name AND a.atttypid = c.typ AND NOT a.attisdropped)`,
+		table, names, types).Scan(&differ)
+	if err != nil {
+		return false, fmt.Errorf("compare column types of %s: %w", table, err)
+	}
+	return differ == 0, nil
 }
 
 // sameMajor is true when both servers report the same major version (from
@@ -404,7 +433,7 @@ func sourceColumns(ctx context.Context, tx pgx.Tx, schema, table string) (byte, 
 	if hasGenerated { // PostgreSQL 12+
 		notGenerated = " AND a.attgenerated = ''"
 	}
-	rows, err := tx.Query(ctx, `SELECT a.attname::text, `+binarySafeType+`
+	rows, err := tx.Query(ctx, `SELECT a.attname::text, `+binarySafeType+`, a.atttypid
 		FROM pg_catalog.pg_attribute a
 		JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
