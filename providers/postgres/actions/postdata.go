@@ -149,8 +149,9 @@ func (p *Provider) postDataItems(ctx context.Context, ep Endpoints, replication,
 // table's database on the target that is free to use (the copy's, after
 // its commit): the builds and the ANALYZE run on it, which saves opening
 // two connections per table; its session settings are changed. When nil,
-// a connection is opened for them.
-func (p *Provider) buildWithTable(ctx context.Context, ep Endpoints, replication string, ref lang.TableRef, conn *pgx.Conn) error {
+// a connection is opened for them. tableBytes (the source's size of the
+// table) sizes the builds' maintenance_work_mem (buildMemory).
+func (p *Provider) buildWithTable(ctx context.Context, ep Endpoints, replication string, ref lang.TableRef, conn *pgx.Conn, tableBytes int64) error {
 	items, err := p.postDataItems(ctx, ep, replication, ref.Database)
 	if err != nil {
 		return err
@@ -171,11 +172,22 @@ func (p *Provider) buildWithTable(ctx context.Context, ep Endpoints, replication
 		defer c.Close(context.Background())
 		conn = c
 	}
-	if err := schemadump.ApplyPostDataOn(ctx, conn, mine); err != nil {
-		return err
+	if len(mine) == 0 {
+		tableBytes = 0 // nothing to build: no memory to size
 	}
-	if _, err := conn.Exec(ctx, "ANALYZE "+table.String()); err != nil {
-		return fmt.Errorf("analyze %s: %w", table, err)
+	// The ANALYZE runs with the builds' setting too: it evaluates the
+	// index expressions just built.
+	err = p.withBuildMemory(ctx, replication, conn, tableBytes, ep.IndexJobs, func() error {
+		if err := schemadump.ApplyPostDataOn(ctx, conn, mine); err != nil {
+			return err
+		}
+		if _, err := conn.Exec(ctx, "ANALYZE "+table.String()); err != nil {
+			return fmt.Errorf("analyze %s: %w", table, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	k := key(replication, ref.Database)
 	p.mu.Lock()

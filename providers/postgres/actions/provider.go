@@ -58,6 +58,9 @@ type Provider struct {
 	post     map[string]*postDataOnce
 	built    map[string]map[int]bool
 	analyzed map[string]map[schemadump.QualifiedName]bool
+	// buildMem shares maintenance_work_mem among the index builds of each
+	// replication (buildmemory.go).
+	buildMem map[string]*buildMemory
 	// remaps are the remapped tables by replication/db (remap.go).
 	remaps map[string]moves
 	// sessions keeps the connections of finished table copies for the

@@ -219,7 +219,7 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *plans.Change, pro
 		if err != nil {
 			return nil, err
 		}
-		if err := p.buildWithTable(ctx, ep, c.Addr.Replication, ref, dst); err != nil {
+		if err := p.buildWithTable(ctx, ep, c.Addr.Replication, ref, dst, size); err != nil {
 			return nil, err
 		}
 		out.CopiedRows, out.CopiedBytes, out.Parts = &stats.Rows, &stats.Bytes, &parts
@@ -236,7 +236,7 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *plans.Change, pro
 	if err != nil {
 		return nil, err
 	}
-	if err := p.buildWithTable(ctx, ep, c.Addr.Replication, ref, dst); err != nil {
+	if err := p.buildWithTable(ctx, ep, c.Addr.Replication, ref, dst, size); err != nil {
 		return nil, err
 	}
 	out.CopiedRows, out.CopiedBytes = &stats.Rows, &stats.Bytes

@@ -45,6 +45,9 @@ type CopyRequest struct {
 	// partitioned tables, CTID ranges, and when the TRUNCATE is refused
 	// (privilege, a foreign key pointing at the table).
 	Freeze bool
+	// TextOnly keeps the text format even where the binary one is safe
+	// (see CopyTable).
+	TextOnly bool
 }
 
 // CTIDRange is a range of heap blocks of a table: rows whose ctid is in
@@ -79,7 +82,9 @@ func (r CTIDRange) condition() string {
 // CopyStats is what one CopyTable moved.
 type CopyStats struct {
 	Rows  int64 // rows inserted into the target
-	Bytes int64 // bytes of COPY text data streamed
+	Bytes int64 // bytes of COPY data streamed
+	// Binary tells that the rows went in COPY's binary format.
+	Binary bool
 }
 
 // Progress is reported at most this often, or every progressBytes.
@@ -106,8 +111,18 @@ const copyBufferSize = 1 << 20
 // settings (time zones included: ISO timestamptz carries its offset), and
 // statement_timeout 0 so that a long copy is not cut off by a role default.
 //
-// The text format is used for every type and server version pair. Rows
-// already in the target table stay (truncate first to re-copy).
+// The binary format is used when both servers are of the same major
+// version and every copied column is of a built-in type with binary
+// input and output that carries no OID of the server (not the reg* types,
+// which the text format copies by name); any other column — an enum, a
+// domain, a composite or another user-defined type, an array of one —
+// makes the whole table go in the text format, as does req.TextOnly. The
+// binary format saves the servers parsing and printing values (half the
+// CPU of both sides for timestamps, bytea and numbers). The target table's
+// columns must have the same types (checked in the copy's transaction; a
+// column of another type, which text would convert, keeps the text
+// format). Rows already in
+// the target table stay (truncate first to re-copy).
 //
 // For a partitioned table the SELECT reads every partition (the rows are
 // routed to the target's partitions); for other tables it reads ONLY that
@@ -117,7 +132,8 @@ const copyBufferSize = 1 << 20
 // onProgress, when not nil, is called from a goroutine of CopyTable (never
 // concurrently for one call) with the rows and bytes moved since its
 // previous call; the deltas add up to the totals in CopyStats (rows are
-// counted from the COPY text, one line per row).
+// counted from the COPY data: one line per row in the text format, one
+// message per row in the binary one).
 //
 // If the target fails in the middle of the copy, the source connection is
 // closed (a COPY TO cannot be abandoned otherwise); src and dst must not be
@@ -157,16 +173,15 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, req CopyRequest, onProgr
 	if _, err := stx.Exec(ctx, copySessionSettings); err != nil {
 		return stats, fmt.Errorf("source: session settings: %w", err)
 	}
-	relkind, cols, err := sourceColumns(ctx, stx, req.Schema, req.Table)
+	relkind, all, err := sourceColumns(ctx, stx, req.Schema, req.Table)
 	if err != nil {
 		return stats, fmt.Errorf("source: %w", err)
 	}
-	if req.Columns != nil {
-		cols = req.Columns
-	}
+	cols, types := columnsToCopy(all, req.Columns)
 	if len(cols) == 0 {
 		return stats, errors.New("no columns to copy")
 	}
+	binary := types != nil && !req.TextOnly && sameMajor(src, dst)
 	if relkind == 'p' && req.CTIDRange != nil {
 		return stats, errors.New("a partitioned table cannot be split by ctid: copy its partitions")
 	}
@@ -214,6 +229,7 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, req CopyRequest, onProgr
 	if _, err := dtx.Exec(ctx, copySessionSettings); err != nil {
 		return stats, fmt.Errorf("target: session settings: %w", err)
 	}
+	var inOptions []string
 	if req.Truncate {
 		if req.CTIDRange != nil {
 			return stats, errors.New("a CTID range of a table cannot empty the whole table")
@@ -227,15 +243,27 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, req CopyRequest, onProgr
 			return stats, fmt.Errorf("target: %w", err)
 		}
 		if frozen {
-			copyIn += " WITH (FREEZE)"
+			inOptions = append(inOptions, "FREEZE")
 		}
+	}
+	if binary {
+		if binary, err = sameTypesOnTarget(ctx, dtx, into, cols, types); err != nil {
+			return stats, fmt.Errorf("target: %w", err)
+		}
+	}
+	if binary {
+		copyOut += " (FORMAT binary)"
+		inOptions = append([]string{"FORMAT binary"}, inOptions...)
+	}
+	if len(inOptions) > 0 {
+		copyIn += " WITH (" + strings.Join(inOptions, ", ") + ")"
 	}
 
 	pr, pw := io.Pipe()
 	// The source writes one message per row: buffered, the pipe hands the
 	// target large chunks instead of a goroutine switch per row.
 	bw := bufio.NewWriterSize(pw, copyBufferSize)
-	cw := &countingWriter{w: bw, onProgress: onProgress, last: time.Now()}
+	cw := &countingWriter{w: bw, onProgress: onProgress, last: time.Now(), binary: binary}
 	type result struct {
 		rows int64
 		err  error
@@ -256,7 +284,7 @@ func copyTable(ctx context.Context, src, dst *pgx.Conn, req CopyRequest, onProgr
 		pr.CloseWithError(errTargetFailed)
 	}
 	sr := <-srcDone
-	stats = CopyStats{Rows: tag.RowsAffected(), Bytes: cw.total}
+	stats = CopyStats{Rows: tag.RowsAffected(), Bytes: cw.total, Binary: binary}
 	switch {
 	case sr.err != nil && !errors.Is(sr.err, errTargetFailed):
 		return stats, fmt.Errorf("source: %w", sr.err)
@@ -304,9 +332,91 @@ func truncateForFreeze(ctx context.Context, tx pgx.Tx, table string) (bool, erro
 // errTargetFailed stops the source side of a copy when the target failed.
 var errTargetFailed = errors.New("target copy failed")
 
+// column is a column of a source table and whether COPY's binary format
+// is safe for its type between two servers of the same major version.
+type column struct {
+	Name       string
+	BinarySafe bool
+	Type       uint32 // pg_type OID (built-in types have the same OID everywhere)
+}
+
+// binarySafeType is true for a type (pg_type t) whose binary form means the
+// same on another server of the same major version: built in (an OID below
+// 10000, which initdb assigns identically; arrays of built-in types are
+// built in too), with binary input and output, and not one of the reg*
+// types, whose binary form is an OID of the server they come from.
+const binarySafeType = `(t.oid < 10000 AND t.typsend <> 0 AND t.typreceive <> 0 AND t.typname !~ '^_?reg')`
+
+// columnsToCopy returns the names of the columns to copy — the explicit
+// list when not nil, else every column — and, when all of them may go in
+// the binary format, their types (nil otherwise, and when an explicit name
+// is not among all).
+func columnsToCopy(all []column, explicit []string) ([]string, []uint32) {
+	byName := map[string]column{}
+	var names []string
+	for _, c := range all {
+		byName[c.Name] = c
+		names = append(names, c.Name)
+	}
+	if explicit != nil {
+		names = explicit
+	}
+	types := make([]uint32, len(names))
+	for i, n := range names {
+		c, ok := byName[n]
+		if !ok || !c.BinarySafe {
+			return names, nil
+		}
+		types[i] = c.Type
+	}
+	return names, types
+}
+
+// sameTypesOnTarget is true when the target table's columns of these
+// names have these types: the binary format carries no conversion (an int
+// column of the source cannot go into a bigint one, as it can in text).
+func sameTypesOnTarget(ctx context.Context, tx pgx.Tx, table string, names []string, types []uint32) (bool, error) {
+	var differ int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM unnest($2::text[], $3::oid[]) AS c(name, typ)
+		WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+			WHERE a.attrelid = $1::regclass AND a.attname = c.name AND a.atttypid = c.typ AND NOT a.attisdropped)`,
+		table, names, types).Scan(&differ)
+	if err != nil {
+		return false, fmt.Errorf("compare column types of %s: %w", table, err)
+	}
+	return differ == 0, nil
+}
+
+// sameMajor is true when both servers report the same major version (from
+// the server_version each sent at connection start: no round trip).
+func sameMajor(src, dst *pgx.Conn) bool {
+	a, b := majorVersion(src.PgConn().ParameterStatus("server_version")), majorVersion(dst.PgConn().ParameterStatus("server_version"))
+	return a != "" && a == b
+}
+
+// majorVersion is the major part of a server_version: "15" of
+// "15.18 (Debian …)", "9.6" of "9.6.24"; "" when it does not parse.
+func majorVersion(v string) string {
+	end := 0
+	for end < len(v) && v[end] >= '0' && v[end] <= '9' {
+		end++
+	}
+	if end == 0 {
+		return ""
+	}
+	if v[:end] == "9" && end < len(v) && v[end] == '.' { // before 10: two parts
+		minor := end + 1
+		for minor < len(v) && v[minor] >= '0' && v[minor] <= '9' {
+			minor++
+		}
+		return v[:minor]
+	}
+	return v[:end]
+}
+
 // sourceColumns returns the table's relkind and its columns that are not
 // generated, in attnum order.
-func sourceColumns(ctx context.Context, tx pgx.Tx, schema, table string) (byte, []string, error) {
+func sourceColumns(ctx context.Context, tx pgx.Tx, schema, table string) (byte, []column, error) {
 	var relkind string
 	var hasGenerated bool
 	err := tx.QueryRow(ctx, `SELECT c.relkind::text,
@@ -323,16 +433,17 @@ func sourceColumns(ctx context.Context, tx pgx.Tx, schema, table string) (byte, 
 	if hasGenerated { // PostgreSQL 12+
 		notGenerated = " AND a.attgenerated = ''"
 	}
-	rows, err := tx.Query(ctx, `SELECT a.attname::text
+	rows, err := tx.Query(ctx, `SELECT a.attname::text, `+binarySafeType+`, a.atttypid
 		FROM pg_catalog.pg_attribute a
 		JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 		WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped`+notGenerated+`
 		ORDER BY a.attnum`, schema, table)
 	if err != nil {
 		return 0, nil, fmt.Errorf("list columns: %w", err)
 	}
-	cols, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	cols, err := pgx.CollectRows(rows, pgx.RowToStructByPos[column])
 	if err != nil {
 		return 0, nil, fmt.Errorf("list columns: %w", err)
 	}
@@ -344,6 +455,11 @@ func sourceColumns(ctx context.Context, tx pgx.Tx, schema, table string) (byte, 
 type countingWriter struct {
 	w          io.Writer
 	onProgress func(rows, bytes int64)
+	// binary counts one row per Write (pgx writes one COPY message at a
+	// time) but the first: it carries the format's header with the first
+	// row, and the last message is the trailer.
+	binary bool
+	writes int64
 
 	mu                  sync.Mutex
 	total               int64
@@ -357,7 +473,14 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	c.total += int64(n)
 	c.pendBytes += int64(n)
-	c.pendRows += int64(bytes.Count(p[:n], []byte{'\n'}))
+	if c.binary {
+		if c.writes > 0 {
+			c.pendRows++
+		}
+		c.writes++
+	} else {
+		c.pendRows += int64(bytes.Count(p[:n], []byte{'\n'}))
+	}
 	// The clock is read only every progressCheck bytes: Write runs per row.
 	report := c.onProgress != nil && (c.pendBytes >= progressBytes ||
 		(c.pendBytes-c.checked >= progressCheck && time.Since(c.last) >= progressInterval))
