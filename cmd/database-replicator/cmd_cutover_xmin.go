@@ -51,7 +51,7 @@ func cutoverSyncs(a *app, cfg *lang.Config, eps *endpoints.Set, st *state.State,
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w (stop the continuous sync, e.g. sync --stop, before the cutover: the cutover runs the final xmin cycle or stream itself)", err)
 	}
-	servers, err := planning.IntrospectAll(a.ctx, eps, a.log)
+	servers, err := planning.IntrospectAll(a.ctx, eps, planning.DatabasesInScope(cfg, st), a.log)
 	if err != nil {
 		release()
 		return nil, nil, err

@@ -43,7 +43,7 @@ func (in introspector) run(ctx context.Context, info conninfo.Info, dbs []string
 		// database on a server that is being replicated.
 		first = info.WithDatabase("postgres")
 	}
-	s, err := in.server(ctx, first)
+	s, err := in.server(ctx, first, dbs)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func (in introspector) run(ctx context.Context, info conninfo.Info, dbs []string
 
 // server reads the server-level facts: settings, privileges, the list of
 // databases and the replication slots.
-func (in introspector) server(ctx context.Context, info conninfo.Info) (*Server, error) {
+func (in introspector) server(ctx context.Context, info conninfo.Info, dbs []string) (*Server, error) {
 	where := fmt.Sprintf("%s:%d", info.Host(), info.Port())
 	conn, err := in.connect(ctx, info)
 	if err != nil {
@@ -84,7 +84,7 @@ func (in introspector) server(ctx context.Context, info conninfo.Info) (*Server,
 	if err := readServer(ctx, conn, s); err != nil {
 		return nil, fmt.Errorf("introspect %s: settings: %w", where, err)
 	}
-	if err := readDatabases(ctx, conn, s); err != nil {
+	if err := readDatabases(ctx, conn, s, dbs); err != nil {
 		return nil, fmt.Errorf("introspect %s: databases: %w", where, err)
 	}
 	if err := readSlots(ctx, conn, s); err != nil {
@@ -130,21 +130,24 @@ func readServer(ctx context.Context, conn *pgx.Conn, s *Server) error {
 		&p.RDSReplication, &p.RDSSuperuser, &p.ReadSubscriptionConnInfo, &s.CurrentWALLSN, &s.Roles)
 }
 
-// databasesQuery lists every database; the size only where the user may
-// connect (pg_database_size refuses otherwise).
+// databasesQuery lists every database; the size only of the databases
+// introspected ($1; NULL: all), since pg_database_size walks every file of
+// a database, and only where the user may connect (it refuses otherwise).
 const databasesQuery = `
 SELECT d.datname::text, pg_get_userbyid(d.datdba)::text, pg_encoding_to_char(d.encoding)::text,
        COALESCE(d.datcollate::text, ''), COALESCE(d.datctype::text, ''),
-       COALESCE(CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) END, 0),
+       COALESCE(CASE WHEN ($1::text[] IS NULL OR d.datname = ANY ($1::text[])) AND has_database_privilege(d.oid, 'CONNECT')
+                THEN pg_database_size(d.oid) END, 0),
        d.datallowconn, d.datistemplate,
        ARRAY(SELECT unnest(s.setconfig) FROM pg_catalog.pg_db_role_setting s
              WHERE s.setdatabase = d.oid AND s.setrole = 0),
        d.datacl::text[], COALESCE(pg_catalog.shobj_description(d.oid, 'pg_database'), '')
 FROM pg_catalog.pg_database d`
 
-// readDatabases fills the list of databases, sorted by name.
-func readDatabases(ctx context.Context, conn *pgx.Conn, s *Server) error {
-	rows, err := conn.Query(ctx, databasesQuery, pgx.QueryExecModeExec)
+// readDatabases fills the list of databases, sorted by name, with the sizes
+// of sized (nil: every database).
+func readDatabases(ctx context.Context, conn *pgx.Conn, s *Server, sized []string) error {
+	rows, err := conn.Query(ctx, databasesQuery, pgx.QueryExecModeExec, sized)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ package planning
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/database-replicator/database-replicator/providers/postgres/pgtool"
@@ -50,7 +51,7 @@ type Input struct {
 // diagnostics.
 func Make(ctx context.Context, in Input) (*plans.Plan, diag.Diagnostics, error) {
 	log := logger(in.Log)
-	servers, err := IntrospectAll(ctx, in.Endpoints, log)
+	servers, err := IntrospectAll(ctx, in.Endpoints, DatabasesInScope(in.Config, in.Prior), log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -75,11 +76,73 @@ func Make(ctx context.Context, in Input) (*plans.Plan, diag.Diagnostics, error) 
 	return plan, diags, nil
 }
 
-// IntrospectAll introspects every endpoint in parallel, each with every
-// database (catalog.Introspect with nil), and returns them by address
-// ("source.prod"). The first failure, naming its endpoint, cancels the
-// others.
-func IntrospectAll(ctx context.Context, eps *endpoints.Set, log hclog.Logger) (map[string]*catalog.Server, error) {
+// Databases maps an endpoint address ("source.prod") to the databases to
+// introspect on it; an endpoint it does not list is introspected whole.
+type Databases map[string][]string
+
+// DatabasesInScope lists, per endpoint, the databases that cfg's
+// replications name and those prior records for them (a database taken
+// out of the configuration is still planned for), so that the other
+// databases of a server, perhaps with thousands of tables, are never read.
+// A replication without a database list (every database, or every one but
+// the excluded) leaves its endpoints introspected whole.
+func DatabasesInScope(cfg *lang.Config, prior *state.State) Databases {
+	out := Databases{}
+	whole := map[string]bool{}
+	for _, r := range cfg.Replications {
+		ends := []string{string(lang.KindSource) + "." + r.Source, string(lang.KindTarget) + "." + r.Target}
+		if r.Databases == nil {
+			for _, e := range ends {
+				whole[e] = true
+			}
+			continue
+		}
+		names := append([]string(nil), r.Databases...)
+		names = append(names, recordedDatabases(prior, r.Name)...)
+		for _, e := range ends {
+			out[e] = append(out[e], names...)
+		}
+	}
+	for e := range whole {
+		delete(out, e)
+	}
+	for e, names := range out {
+		slices.Sort(names)
+		out[e] = slices.Compact(names)
+	}
+	return out
+}
+
+// recordedDatabases lists the databases of the resources prior records for
+// replication name (table keys count by their database).
+func recordedDatabases(prior *state.State, replication string) []string {
+	if prior == nil {
+		return nil
+	}
+	var out []string
+	for _, a := range prior.Addresses() {
+		addr, err := addrs.Parse(a)
+		if err != nil || addr.Replication != replication || addr.Key == "" {
+			continue
+		}
+		db := addr.Key
+		if addr.Kind == addrs.Table {
+			ref, err := lang.ParseTableRef(addr.Key)
+			if err != nil {
+				continue
+			}
+			db = ref.Database
+		}
+		out = append(out, db)
+	}
+	return out
+}
+
+// IntrospectAll introspects every endpoint in parallel, each with the
+// databases dbs lists for it (every database when it lists none), and
+// returns them by address ("source.prod"). The first failure, naming its
+// endpoint, cancels the others.
+func IntrospectAll(ctx context.Context, eps *endpoints.Set, dbs Databases, log hclog.Logger) (map[string]*catalog.Server, error) {
 	log = logger(log)
 	all := eps.All()
 	out := make([]*catalog.Server, len(all))
@@ -89,8 +152,12 @@ func IntrospectAll(ctx context.Context, eps *endpoints.Set, log hclog.Logger) (m
 			if ep.Err != nil {
 				return ep.Err
 			}
-			log.Debug("introspecting", "endpoint", ep.Address(), "url", ep.Info.Redacted())
-			s, err := catalog.Introspect(gctx, ep.Info, nil)
+			names, scoped := dbs[ep.Address()]
+			if scoped && names == nil {
+				names = []string{} // server-level facts only
+			}
+			log.Debug("introspecting", "endpoint", ep.Address(), "url", ep.Info.Redacted(), "databases", names)
+			s, err := catalog.Introspect(gctx, ep.Info, names)
 			if err != nil {
 				return fmt.Errorf("%s: %w", ep.Address(), err)
 			}
@@ -200,7 +267,7 @@ func Import(ctx context.Context, in ImportInput) (*planner.Imported, diag.Diagno
 	if diags := planner.CheckImportAddress(in.Config, in.Prior, in.Addr); diags.HasErrors() {
 		return nil, diags, nil
 	}
-	servers, err := IntrospectAll(ctx, in.Endpoints, log)
+	servers, err := IntrospectAll(ctx, in.Endpoints, DatabasesInScope(in.Config, in.Prior), log)
 	if err != nil {
 		return nil, nil, err
 	}

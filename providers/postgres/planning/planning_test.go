@@ -9,6 +9,7 @@ import (
 	"github.com/database-replicator/database-replicator/lang"
 	"github.com/database-replicator/database-replicator/providers/postgres/endpoints"
 	"github.com/database-replicator/database-replicator/providers/postgres/pgtest"
+	"github.com/database-replicator/database-replicator/state"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -31,7 +32,7 @@ func TestIntrospectAllAndCheckFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	servers, err := IntrospectAll(ctx, eps, nil)
+	servers, err := IntrospectAll(ctx, eps, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +80,55 @@ func TestIntrospectAllNamesTheFailingEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = IntrospectAll(context.Background(), eps, nil)
+	_, err = IntrospectAll(context.Background(), eps, nil, nil)
 	if err == nil || !(strings.HasPrefix(err.Error(), "source.prod: ") || strings.HasPrefix(err.Error(), "target.new: ")) {
 		t.Fatalf("error %v, want one naming the endpoint", err)
+	}
+}
+
+// A server's databases outside the configuration are listed but never
+// read (their tables could be thousands), and their sizes are not walked;
+// a database the state still records for the replication is read, so its
+// removal can be planned.
+func TestIntrospectAllReadsOnlyTheDatabasesInScope(t *testing.T) {
+	src := pgtest.Start(t)
+	for _, db := range []string{"app", "old", "other"} {
+		src.CreateDatabase(t, db)
+		src.Exec(t, db, "CREATE TABLE items (id int PRIMARY KEY)")
+	}
+	cfg := &lang.Config{
+		Sources:      map[string]*lang.Endpoint{"prod": {Kind: lang.KindSource, Name: "prod", URL: src.URL("postgres")}},
+		Targets:      map[string]*lang.Endpoint{"new": {Kind: lang.KindTarget, Name: "new", URL: src.URL("postgres")}},
+		Replications: []*lang.Replication{{Name: "main", Source: "prod", Target: "new", Databases: []string{"app"}}},
+	}
+	prior := state.New()
+	prior.SetResource(&state.Resource{Address: `replication.main.table["old.public.items"]`, Kind: "table"})
+	prior.SetResource(&state.Resource{Address: `replication.other.database["other"]`, Kind: "database"})
+	scope := DatabasesInScope(cfg, prior)
+	if got := strings.Join(scope["source.prod"], ","); got != "app,old" {
+		t.Fatalf("source databases in scope %q, want app,old", got)
+	}
+	eps, err := endpoints.Resolve(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	servers, err := IntrospectAll(context.Background(), eps, scope, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := servers["source.prod"]
+	for _, db := range []string{"app", "old"} {
+		if d := s.Database(db); d == nil || d.Table("public", "items") == nil || d.SizeBytes == 0 {
+			t.Fatalf("database %s not read in full: %+v", db, d)
+		}
+	}
+	if d := s.Database("other"); d == nil || len(d.Tables) != 0 || d.SizeBytes != 0 {
+		t.Fatalf("database other (out of scope) was read: %+v", d)
+	}
+
+	// Without a database list (every database), the endpoint is read whole.
+	cfg.Replications[0].Databases = nil
+	if _, scoped := DatabasesInScope(cfg, prior)["source.prod"]; scoped {
+		t.Fatal("a replication of every database must leave its source unscoped")
 	}
 }

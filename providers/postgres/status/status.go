@@ -186,7 +186,7 @@ type Input struct {
 // gets a Problem instead of failing the whole report; the error is for
 // an endpoint that cannot be introspected.
 func Collect(ctx context.Context, in Input) ([]Row, error) {
-	servers, err := planning.IntrospectAll(ctx, in.Endpoints, in.Log)
+	servers, err := planning.IntrospectAll(ctx, in.Endpoints, planning.DatabasesInScope(in.Config, in.State), in.Log)
 	if err != nil {
 		return nil, err
 	}

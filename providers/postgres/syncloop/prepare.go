@@ -65,7 +65,7 @@ func Prepare(ctx context.Context, in PrepareInput) ([]*Job, []Choice, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	servers, err := planning.IntrospectAll(ctx, in.Jobs.Endpoints, in.Jobs.Log)
+	servers, err := planning.IntrospectAll(ctx, in.Jobs.Endpoints, planning.DatabasesInScope(in.Jobs.Config, st), in.Jobs.Log)
 	if err != nil {
 		return nil, nil, err
 	}

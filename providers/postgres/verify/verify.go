@@ -92,7 +92,7 @@ type Report struct {
 // Run compares every table and every database schema in scope. Something
 // that differs is not an error.
 func Run(ctx context.Context, in Input) (*Report, error) {
-	servers, err := planning.IntrospectAll(ctx, in.Endpoints, nil)
+	servers, err := planning.IntrospectAll(ctx, in.Endpoints, planning.DatabasesInScope(in.Config, nil), nil)
 	if err != nil {
 		return nil, err
 	}
