@@ -57,6 +57,9 @@ func TestRealWorld(t *testing.T) {
 			env.Setenv("NO_COLOR", "1")
 			env.Setenv("SOURCE_URL", src.URL("postgres"))
 			env.Setenv("TARGET_URL", dst.URL("postgres"))
+			env.Setenv("SOURCE_PASSWORD", src.Password())
+			env.Setenv("SOURCE_PORT", fmt.Sprint(src.Port()))
+			env.Setenv("PGBIN", src.BinDir())
 			env.Setenv("HOME", filepath.Join(env.WorkDir, "home"))
 			return nil
 		},
