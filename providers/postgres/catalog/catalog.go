@@ -98,9 +98,8 @@ func (s *Server) Slot(name string) *Slot {
 }
 
 // Database is one database of a server. Only Name, Owner, Encoding,
-// Collate, CType, SizeBytes, AllowConn, IsTemplate, Settings, ACL and
-// Comment are filled for a
-// database that was not introspected (Introspected false).
+// Collate, CType, AllowConn, IsTemplate, Settings, ACL and Comment are
+// filled for a database that was not introspected (Introspected false).
 type Database struct {
 	// Name is the database name.
 	Name string `json:"name"`
@@ -112,7 +111,8 @@ type Database struct {
 	Collate string `json:"collate"`
 	// CType is datctype.
 	CType string `json:"ctype"`
-	// SizeBytes is pg_database_size, or 0 when the user may not connect.
+	// SizeBytes is pg_database_size, or 0 when the database was not
+	// introspected or the user may not connect.
 	SizeBytes int64 `json:"size_bytes"`
 	// AllowConn is datallowconn.
 	AllowConn bool `json:"allow_conn"`

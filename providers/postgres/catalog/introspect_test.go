@@ -289,8 +289,13 @@ func TestIntrospect(t *testing.T) {
 
 	// Subscription, on the target, with its password redacted.
 	d := introspect(t, dst.URL("app"), []string{"app"})
-	if got := d.Database("postgres"); got == nil || got.Introspected || got.Tables != nil || got.SizeBytes <= 0 {
-		t.Errorf("postgres on the target should be listed, not introspected: %+v", got)
+	// A database out of scope is listed (name, owner, settings) but neither
+	// introspected nor sized: pg_database_size walks every file of it.
+	if got := d.Database("postgres"); got == nil || got.Introspected || got.Tables != nil || got.SizeBytes != 0 || got.Owner == "" {
+		t.Errorf("postgres on the target should be listed, not introspected nor sized: %+v", got)
+	}
+	if got := d.Database("app"); got == nil || !got.Introspected || got.SizeBytes <= 0 {
+		t.Errorf("app on the target should be introspected and sized: %+v", got)
 	}
 	dapp := d.Database("app")
 	if len(dapp.Subscriptions) != 2 {
