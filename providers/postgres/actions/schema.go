@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/snapshot"
 
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/schemadump"
@@ -238,10 +239,11 @@ func (p *Provider) engineStreamPassed(ctx context.Context, ep Endpoints, replica
 		return false, err
 	}
 	defer src.Close(context.WithoutCancel(ctx))
-	var lsn string
-	if err := src.QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
-		return false, fmt.Errorf("read the source's WAL position: %w", err)
+	now, err := snapshot.CommittedLSN(ctx, src)
+	if err != nil {
+		return false, fmt.Errorf("the source's WAL position: %w", err)
 	}
+	lsn := now.String()
 	deadline := time.Now().Add(catchUpTimeout)
 	for {
 		var active, done bool

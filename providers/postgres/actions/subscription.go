@@ -11,6 +11,7 @@ import (
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/database-replicator/database-replicator/providers/postgres/connstr"
+	"github.com/database-replicator/database-replicator/providers/postgres/snapshot"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -257,10 +258,11 @@ func (p *Provider) waitApplied(ctx context.Context, ep Endpoints, db, slot strin
 		return err
 	}
 	defer src.Close(context.Background())
-	var lsn string
-	if err := src.QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
-		return fmt.Errorf("read the source's WAL position: %w", err)
+	now, err := snapshot.CommittedLSN(ctx, src)
+	if err != nil {
+		return fmt.Errorf("the source's WAL position: %w", err)
 	}
+	lsn := now.String()
 	deadline := time.Now().Add(catchUpTimeout)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()

@@ -219,10 +219,13 @@ func (r *run) fenceDatabase(ctx context.Context, db *Database, p *PhaseResult) e
 			return err
 		}
 	}
-	var lsn string
-	if err := src.QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
-		return fmt.Errorf("read the source's WAL position: %w", err)
+	// Past every commit before the fence, also one made with
+	// synchronous_commit off whose WAL is not written yet.
+	fenceLSN, err := snapshot.CommittedLSN(ctx, src)
+	if err != nil {
+		return fmt.Errorf("the source's WAL position: %w", err)
 	}
+	lsn := fenceLSN.String()
 	writes, err := sourceWrites(ctx, src, db)
 	if err != nil {
 		return err
@@ -332,10 +335,12 @@ func (r *run) drain(ctx context.Context, p *PhaseResult, phase string) error {
 		lsn := db.Record.FenceLSN
 		if phase != plans.CutoverDrained {
 			// A second drain, up to now.
-			if err := src.QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+			now, err := snapshot.CommittedLSN(ctx, src)
+			if err != nil {
 				src.Close(context.Background())
-				return fmt.Errorf("%s: read the source's WAL position: %w", db.Address(), err)
+				return fmt.Errorf("%s: the source's WAL position: %w", db.Address(), err)
 			}
+			lsn = now.String()
 		}
 		confirmed, err := waitConfirmed(ctx, src, db.Slot, lsn, r.in.Options.DrainTimeout)
 		src.Close(context.Background())

@@ -212,10 +212,11 @@ func (r *run) backFenceDatabase(ctx context.Context, db *Database, p *PhaseResul
 	if err != nil {
 		return err
 	}
-	var lsn string
-	if err := dst.QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
-		return fmt.Errorf("read the target's WAL position: %w", err)
+	fenceLSN, err := snapshot.CommittedLSN(ctx, dst)
+	if err != nil {
+		return fmt.Errorf("the target's WAL position: %w", err)
 	}
+	lsn := fenceLSN.String()
 	rec.BackFenceLSN = lsn
 	r.reports[db].FenceLSN = lsn
 	if err := r.record(ctx, db, plans.CutoverBackFenced); err != nil {

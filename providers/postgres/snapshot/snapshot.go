@@ -388,3 +388,50 @@ func roleIdent(name string) string {
 }
 
 var plainIdentRE = regexp.MustCompile(`^[a-z_][a-z0-9_$]*$`)
+
+// rowQuerier is the one method of *pgx.Conn that CommittedLSN needs.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// WAL page header sizes (64-bit servers): a segment's first page has the
+// long header, every other page the short one.
+const (
+	walShortPageHeader = 24
+	walLongPageHeader  = 40
+)
+
+// CommittedLSN returns the server's WAL position just past the last
+// record inserted: at or after the commit record of every transaction
+// committed before the call, those committed with synchronous_commit off
+// included. pg_current_wal_lsn() is the write position and can be behind
+// such commits, so a drain to it could stop before them. When the last
+// record ends exactly at a page boundary the insert position points past
+// the next page's header, which no record will end at until more is
+// written: the boundary is returned instead.
+func CommittedLSN(ctx context.Context, q rowQuerier) (pglogrepl.LSN, error) {
+	var text string
+	var block, segment int64
+	if err := q.QueryRow(ctx, `SELECT pg_catalog.pg_current_wal_insert_lsn()::text,
+		pg_catalog.current_setting('wal_block_size')::int8,
+		pg_catalog.pg_size_bytes(pg_catalog.current_setting('wal_segment_size'))`).Scan(&text, &block, &segment); err != nil {
+		return 0, fmt.Errorf("read the WAL insert position: %w", err)
+	}
+	lsn, err := pglogrepl.ParseLSN(text)
+	if err != nil {
+		return 0, fmt.Errorf("read the WAL insert position: %w", err)
+	}
+	return pageStart(lsn, block, segment), nil
+}
+
+// pageStart moves an insert position that sits right after a page header
+// back to the page boundary (the end of the record before it).
+func pageStart(lsn pglogrepl.LSN, block, segment int64) pglogrepl.LSN {
+	switch {
+	case segment > 0 && uint64(lsn)%uint64(segment) == walLongPageHeader:
+		return lsn - walLongPageHeader
+	case block > 0 && uint64(lsn)%uint64(block) == walShortPageHeader:
+		return lsn - walShortPageHeader
+	}
+	return lsn
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/database-replicator/database-replicator/planner/plans"
 	"github.com/database-replicator/database-replicator/providers/postgres/catalog"
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
+	"github.com/database-replicator/database-replicator/providers/postgres/snapshot"
 	"github.com/database-replicator/database-replicator/providers/postgres/status"
 	"github.com/database-replicator/database-replicator/providers/postgres/streamapply"
 )
@@ -173,18 +174,18 @@ func stopStreams(j *Job) {
 	}
 }
 
-// sourceWALPosition reads the source's current WAL position.
+// sourceWALPosition reads the source's WAL position past every commit so far.
 func sourceWALPosition(ctx context.Context, src conninfo.Info) (pglogrepl.LSN, error) {
 	conn, err := conninfo.Connect(ctx, src)
 	if err != nil {
 		return 0, fmt.Errorf("source: %w", err)
 	}
 	defer conn.Close(context.Background())
-	var text string
-	if err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_current_wal_lsn()::text`).Scan(&text); err != nil {
-		return 0, fmt.Errorf("source: read the WAL position: %w", err)
+	lsn, err := snapshot.CommittedLSN(ctx, conn)
+	if err != nil {
+		return 0, fmt.Errorf("source: %w", err)
 	}
-	return pglogrepl.ParseLSN(text)
+	return lsn, nil
 }
 
 // streamLag reports each database of the stream jobs from its applier's
