@@ -389,11 +389,6 @@ func roleIdent(name string) string {
 
 var plainIdentRE = regexp.MustCompile(`^[a-z_][a-z0-9_$]*$`)
 
-// rowQuerier is the one method of *pgx.Conn that CommittedLSN needs.
-type rowQuerier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
 // WAL page header sizes (64-bit servers): a segment's first page has the
 // long header, every other page the short one.
 const (
@@ -409,10 +404,10 @@ const (
 // record ends exactly at a page boundary the insert position points past
 // the next page's header, which no record will end at until more is
 // written: the boundary is returned instead.
-func CommittedLSN(ctx context.Context, q rowQuerier) (pglogrepl.LSN, error) {
+func CommittedLSN(ctx context.Context, conn *pgx.Conn) (pglogrepl.LSN, error) {
 	var text string
 	var block, segment int64
-	if err := q.QueryRow(ctx, `SELECT pg_catalog.pg_current_wal_insert_lsn()::text,
+	if err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_current_wal_insert_lsn()::text,
 		pg_catalog.current_setting('wal_block_size')::int8,
 		pg_catalog.pg_size_bytes(pg_catalog.current_setting('wal_segment_size'))`).Scan(&text, &block, &segment); err != nil {
 		return 0, fmt.Errorf("read the WAL insert position: %w", err)
