@@ -111,8 +111,9 @@ type Stats struct {
 	StreamedTransactions int64
 	// Statements counts the statements sent to the target (BEGIN, COMMIT,
 	// the progress row and statements prepared included) and Batches the
-	// pipelines that sent them (each ends with one wait for its results):
-	// with Transactions, the cost per source transaction.
+	// Syncs that ended them (a group's last one with its COMMIT, read when
+	// the next group commits or nothing more arrives): with Transactions,
+	// the cost per source transaction.
 	Statements, Batches int64
 	// Reconnects counts the sessions that ended on a lost connection.
 	Reconnects int64

@@ -603,6 +603,52 @@ func TestApplyChanges(t *testing.T) {
 		again.stop(t)
 	})
 
+	t.Run("a group whose COMMIT fails lets no later group commit", func(t *testing.T) {
+		// Groups are pipelined: the next group is sent while the COMMIT of
+		// the one before is in flight. A deferred trigger on the target
+		// refuses v = 3 at COMMIT; the source transaction after it (its own
+		// group: one change per group) must not commit either.
+		p.execSrc(t, `CREATE TABLE pcommit (id int PRIMARY KEY, v int); CREATE TABLE pcnext (id int PRIMARY KEY)`)
+		p.execDst(t, `CREATE TABLE pcommit (id int PRIMARY KEY, v int); CREATE TABLE pcnext (id int PRIMARY KEY);
+			CREATE FUNCTION pc_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+				BEGIN IF NEW.v = 3 THEN RAISE EXCEPTION 'pc_refuse: v = 3 refused at commit'; END IF; RETURN NULL; END $$;
+			CREATE CONSTRAINT TRIGGER pc_refuse AFTER INSERT OR UPDATE ON pcommit
+				DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pc_refuse();`)
+		p.execSrc(t, `CREATE PUBLICATION pub_pcommit FOR TABLE pcommit, pcnext`)
+		createSlot(t, p, "slot_pcommit")
+		cfg := Config{Replication: "pcommit", Slot: "slot_pcommit", Publications: []string{"pub_pcommit"}, MaxGroupChanges: 1}
+		// A COMMIT's result is read only when the next group commits, or
+		// after a second without changes: the second transaction arrives
+		// well before.
+		r := p.startApplierWith(t, cfg, func(a *Applier) { a.idleWait = time.Second })
+		// Both relations are known before (a relation message reads every
+		// result first).
+		p.execSrc(t, `INSERT INTO pcommit VALUES (1, 1); INSERT INTO pcnext VALUES (0)`)
+		waitEqual(t, p, r, `SELECT * FROM pcnext`, `SELECT * FROM pcnext`)
+		p.execSrc(t, `BEGIN; UPDATE pcommit SET v = 3 WHERE id = 1; COMMIT; BEGIN; INSERT INTO pcnext VALUES (1); COMMIT`)
+		select {
+		case <-r.done:
+		case <-time.After(2 * time.Minute):
+			t.Fatal("the applier did not stop on the failed COMMIT")
+		}
+		r.cancel = nil
+		if r.err == nil || !strings.Contains(r.err.Error(), "v = 3 refused at commit") {
+			t.Fatalf("applier error = %v, want the trigger's error", r.err)
+		}
+		if got := digest(t, p.dst, `SELECT 'pcommit', id, v FROM pcommit UNION ALL SELECT 'pcnext', id, NULL FROM pcnext`); got != "(pcnext,0,)\n(pcommit,1,1)" {
+			t.Errorf("target after the failed COMMIT:\n%s\nwant only (pcnext,0,) and (pcommit,1,1)", got)
+		}
+		if got := digest(t, p.dst, `SELECT applied_lsn FROM database_replicator.stream_progress WHERE replication = 'pcommit'`); got == "" {
+			t.Fatal("no progress row for the first group")
+		}
+		// Without the trigger both transactions apply, in order.
+		p.execDst(t, `DROP TRIGGER pc_refuse ON pcommit`)
+		again := p.startApplier(t, cfg, false)
+		waitEqual(t, p, again, `SELECT * FROM pcnext`, `SELECT * FROM pcnext`)
+		waitEqual(t, p, again, `SELECT * FROM pcommit`, `SELECT * FROM pcommit`)
+		again.stop(t)
+	})
+
 	// Last: the grant below lets the applier role set
 	// session_replication_role, as a superuser target does.
 	t.Run("inserts batched across updates of other tables", func(t *testing.T) {

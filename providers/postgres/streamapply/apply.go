@@ -158,8 +158,11 @@ func (s *session) commit(ctx context.Context, end pglogrepl.LSN, commitTime time
 	}
 	s.applied = max(s.applied, end)
 	if !s.inGroup {
-		// Nothing to write: an empty transaction.
-		s.committed = s.applied
+		// Nothing to write: an empty transaction, committed once the
+		// group before it is (see groupCommitted).
+		if len(s.flight) == 0 {
+			s.committed = s.applied
+		}
 		s.a.update(func(st *Stats) { st.AppliedLSN = s.committed; st.Transactions++ })
 		return nil
 	}
@@ -356,7 +359,7 @@ func (s *session) openGroup(ctx context.Context) {
 	s.inGroup = true
 	s.a.update(func(st *Stats) { st.Idle = false })
 	s.groupStart = time.Now()
-	s.groupChanges, s.groupRows, s.groupTxns, s.missing = 0, 0, 0, 0
+	s.groupChanges, s.groupRows, s.groupTxns = 0, 0, 0
 	s.pipeline(ctx).SendQueryParams("BEGIN", nil, nil, nil, nil)
 	s.batchKinds = append(s.batchKinds, stmtOther)
 }
@@ -447,83 +450,131 @@ func (s *session) queue(ctx context.Context, sql string, vals [][]byte, kind stm
 	return nil
 }
 
-// sendBatch ends the pipeline: it sends what is still pending, reads
-// every result and checks it.
+// sendBatch ends the statements queued with a Sync, sends them and reads
+// every result sent so far: afterwards no pipeline is open.
 func (s *session) sendBatch(ctx context.Context) error {
-	if s.pipe == nil {
+	if err := s.endSegment(nil); err != nil {
+		return err
+	}
+	return s.settle()
+}
+
+// endSegment ends the statements queued since the last Sync with one and
+// sends them without reading their results (settle reads them); g is the
+// group their COMMIT ends, nil when they are part of a group.
+func (s *session) endSegment(g *groupEnd) error {
+	if s.pipe == nil || len(s.batchKinds) == 0 {
 		return nil
 	}
-	kinds := s.batchKinds
-	pipe := s.pipe
-	noRows := s.noRows
-	s.pipe = nil
+	seg := segment{kinds: s.batchKinds, noRows: s.noRows, group: g}
 	s.batchKinds = nil
 	s.batchBytes = 0
-	if len(noRows) > 0 {
+	if len(s.noRows) > 0 {
 		s.noRows = map[int]*relation{}
 	}
-	s.a.update(func(st *Stats) { st.Statements += int64(len(kinds)); st.Batches++ })
-	if err := pipe.Sync(); err != nil {
-		_ = pipe.Close()
+	s.a.update(func(st *Stats) { st.Statements += int64(len(seg.kinds)); st.Batches++ })
+	if err := s.pipe.Sync(); err != nil {
+		s.abandon()
 		return fmt.Errorf("target: apply: %w", err)
 	}
-	var firstErr error
-	for i, kind := range kinds {
-		res, err := pipe.GetResults()
+	s.flight = append(s.flight, seg)
+	return nil
+}
+
+// settle reads the results of every segment sent, oldest first, and counts
+// the groups they committed. The pipeline is closed when nothing else is
+// queued on it. On an error the target connection is closed: nothing sent
+// after the failed statement commits (no COMMIT is sent while an earlier
+// group's result is unread, see commitGroup).
+func (s *session) settle() error {
+	for len(s.flight) > 0 {
+		seg := s.flight[0]
+		s.flight = s.flight[1:]
+		if err := s.readSegment(seg); err != nil {
+			s.abandon()
+			return fmt.Errorf("target: apply: %w", err)
+		}
+		if seg.group != nil {
+			s.groupCommitted(seg.group)
+		}
+	}
+	if s.pipe != nil && len(s.batchKinds) == 0 {
+		pipe := s.pipe
+		s.pipe = nil
+		if err := pipe.Close(); err != nil {
+			return fmt.Errorf("target: apply: %w", err)
+		}
+	}
+	return nil
+}
+
+// readSegment reads and checks the results of one segment, up to its Sync.
+func (s *session) readSegment(seg segment) error {
+	for i, kind := range seg.kinds {
+		res, err := s.pipe.GetResults()
 		if err == nil && res == nil {
-			err = fmt.Errorf("result %d of %d missing", i+1, len(kinds))
+			err = fmt.Errorf("result %d of %d missing", i+1, len(seg.kinds))
 		}
 		if err != nil {
-			firstErr = err
-			break
+			return err
 		}
 		rr, ok := res.(*pgconn.ResultReader)
 		if !ok {
 			if kind != stmtPrepare {
-				firstErr = fmt.Errorf("unexpected result %T for statement %d", res, i+1)
-				break
+				return fmt.Errorf("unexpected result %T for statement %d", res, i+1)
 			}
 			continue
 		}
 		tag, err := rr.Close()
 		if err != nil {
-			firstErr = err
-			break
+			return err
 		}
 		switch {
 		case kind == stmtRow && tag.RowsAffected() == 0:
 			s.missing++
 		case kind == stmtNoRows && tag.RowsAffected() > 0:
-			firstErr = movedInError(noRows[i])
-		}
-		if firstErr != nil {
-			break
+			return movedInError(seg.noRows[i])
 		}
 	}
-	if firstErr == nil {
-		if res, err := pipe.GetResults(); err != nil {
-			firstErr = err
-		} else if _, ok := res.(*pgconn.PipelineSync); !ok {
-			firstErr = fmt.Errorf("unexpected result %T at the end of the pipeline", res)
-		}
+	res, err := s.pipe.GetResults()
+	if err != nil {
+		return err
 	}
-	// Close reads what an error left unread.
-	if err := pipe.Close(); err != nil && firstErr == nil {
-		firstErr = err
-	}
-	if firstErr != nil {
-		return fmt.Errorf("target: apply: %w", firstErr)
+	if _, ok := res.(*pgconn.PipelineSync); !ok {
+		return fmt.Errorf("unexpected result %T at the end of the pipeline", res)
 	}
 	return nil
 }
 
+// abandon closes the target connection after an error: the open target
+// transaction rolls back, and the session ends (the next one resumes from
+// the progress table).
+func (s *session) abandon() {
+	s.flight = nil
+	s.batchKinds = nil
+	s.batchBytes = 0
+	s.missing = 0
+	_ = s.dst.PgConn().Conn().Close()
+	if s.pipe != nil {
+		_ = s.pipe.Close()
+		s.pipe = nil
+	}
+}
+
 // commitGroup records the group's last source commit in the progress
-// table and commits the target transaction.
+// table and sends the target's COMMIT without waiting for it: the next
+// group is received and sent meanwhile. The previous group's results are
+// read first, so a group's COMMIT is sent only once every earlier group
+// committed (an error there closes the connection, and this group rolls
+// back with it).
 func (s *session) commitGroup(ctx context.Context) error {
 	if !s.inGroup {
 		return nil
 	}
 	if err := s.flushRun(ctx); err != nil {
+		return err
+	}
+	if err := s.settle(); err != nil {
 		return err
 	}
 	var commitTime []byte
@@ -537,24 +588,41 @@ func (s *session) commitGroup(ctx context.Context) error {
 	}
 	s.pipeline(ctx).SendQueryParams("COMMIT", nil, nil, nil, nil)
 	s.batchKinds = append(s.batchKinds, stmtOther)
-	if err := s.sendBatch(ctx); err != nil {
+	g := &groupEnd{applied: s.applied, rows: s.groupRows, txns: s.groupTxns, at: s.groupCommitTime}
+	if err := s.endSegment(g); err != nil {
 		return err
 	}
 	s.inGroup = false
-	s.committed = s.applied
-	rows, txns, missing, at := s.groupRows, s.groupTxns, s.missing, s.groupCommitTime
+	return nil
+}
+
+// groupCommitted counts a group whose COMMIT succeeded.
+func (s *session) groupCommitted(g *groupEnd) {
+	s.committed = max(s.committed, g.applied)
+	if !s.inGroup {
+		// Transactions that wrote nothing since the group are done too.
+		s.committed = max(s.committed, s.applied)
+	}
+	missing := s.missing
+	s.missing = 0
+	idle := s.idle()
 	s.a.update(func(st *Stats) {
 		st.AppliedLSN = s.committed
 		st.ReceivedLSN = max(st.ReceivedLSN, s.received)
-		st.Idle = !s.inTx
-		st.Rows += rows
-		st.Transactions += txns
+		st.Idle = idle
+		st.Rows += g.rows
+		st.Transactions += g.txns
 		st.MissingRows += missing
-		if !at.IsZero() {
-			st.LastCommitTime = at
+		if !g.at.IsZero() {
+			st.LastCommitTime = g.at
 		}
 	})
-	return nil
+}
+
+// idle reports whether everything received has been committed on the
+// target: no source transaction or group open, no COMMIT unread.
+func (s *session) idle() bool {
+	return !s.inTx && !s.inGroup && len(s.flight) == 0
 }
 
 // sameInts reports whether a and b hold the same values.

@@ -76,13 +76,16 @@ type session struct {
 	groupTxns       int64
 	groupCommitTime time.Time
 
-	// pipe is the pipeline the group's statements are sent on as they
-	// are queued (nil when none is open); batchKinds says what each
-	// result still to be read means.
+	// pipe is the pipeline the groups' statements are sent on as they
+	// are queued (nil when none is open); batchKinds says what the result
+	// of each statement sent since the last Sync means, and flight holds
+	// the segments ended by a Sync whose results are not read yet (at
+	// most one group's COMMIT among them).
 	pipe       *pgconn.Pipeline
 	batchKinds []stmtKind
 	batchBytes int
-	missing    int64 // rows not found by the statements sent so far
+	flight     []segment
+	missing    int64 // rows not found, read since the last group committed
 	// noRows are the relations of the pending stmtNoRows statements, by
 	// their index in the batch.
 	noRows map[int]*relation
@@ -105,6 +108,23 @@ const (
 	stmtNoRows           // must return no row (see movedInError)
 	stmtPrepare          // a statement prepared in the pipeline
 )
+
+// segment is statements sent on the pipeline and ended by a Sync.
+type segment struct {
+	kinds  []stmtKind
+	noRows map[int]*relation
+	// group is the group whose COMMIT the segment ends (nil for a part
+	// of a group).
+	group *groupEnd
+}
+
+// groupEnd is a group whose COMMIT was sent: what it counts once the
+// COMMIT's result is read.
+type groupEnd struct {
+	applied    pglogrepl.LSN
+	rows, txns int64
+	at         time.Time
+}
 
 // insertRun is a run of consecutive inserts into one relation with the
 // same columns, sent as one multi-row INSERT.
@@ -228,12 +248,13 @@ func (s *session) loop(ctx context.Context) error {
 		if s.committed != s.reported {
 			deadline = lastStatus.Add(feedbackEvery)
 		}
-		if s.inGroup && !s.inTx {
+		if !s.inTx && (s.inGroup || len(s.flight) > 0) {
 			// A group is open: commit it as soon as nothing more is
 			// waiting. The read still takes what the kernel holds
 			// already (the deadline is checked only when the socket is
 			// empty), and the group keeps taking changes while they
-			// keep coming.
+			// keep coming. A COMMIT sent is read the same way: while
+			// changes keep coming, the next group's commit reads it.
 			deadline = time.Now().Add(max(s.a.idleWait, idleCheck))
 		}
 		if err := conn.SetReadDeadline(deadline); err != nil {
@@ -250,8 +271,12 @@ func (s *session) loop(ctx context.Context) error {
 				return ctx.Err()
 			}
 			if pgconn.Timeout(err) {
-				if s.inGroup && !s.inTx {
+				if !s.inTx && s.inGroup {
 					if err := s.commitGroup(ctx); err != nil {
+						return err
+					}
+				} else if !s.inTx && len(s.flight) > 0 {
+					if err := s.settle(); err != nil {
 						return err
 					}
 				}
@@ -273,7 +298,7 @@ func (s *session) loop(ctx context.Context) error {
 					return fmt.Errorf("source: keepalive: %w", err)
 				}
 				s.serverEnd = max(s.serverEnd, ka.ServerWALEnd)
-				idle := !s.inTx && !s.inGroup
+				idle := s.idle()
 				s.a.update(func(st *Stats) { st.SourceLSN = max(st.SourceLSN, s.serverEnd); st.Idle = idle })
 				if ka.ReplyRequested {
 					lastStatus = time.Now()
@@ -301,18 +326,19 @@ func (s *session) loop(ctx context.Context) error {
 
 // sendStatus reports the positions to the source: flushed and applied is
 // what the target committed; when nothing is pending (no open source
-// transaction or group), the source's own position, so that the slot also
-// moves past changes that were not for this replication.
+// transaction or group, no COMMIT unread), the source's own position, so
+// that the slot also moves past changes that were not for this
+// replication.
 func (s *session) sendStatus(ctx context.Context) error {
 	flushed := s.committed
-	if !s.inTx && !s.inGroup {
+	idle := s.idle()
+	if idle {
 		flushed = max(flushed, s.serverEnd, s.received)
 	}
 	written := max(s.received, flushed)
 	if s.a.holdFeedback {
 		flushed, written = 0, 0
 	}
-	idle := !s.inTx && !s.inGroup
 	s.a.update(func(st *Stats) {
 		st.ReceivedLSN = max(st.ReceivedLSN, s.received)
 		st.SourceLSN = max(st.SourceLSN, s.serverEnd)
