@@ -190,7 +190,7 @@ type Snapshot struct {
 	// DropExisting drops and recreates target databases that hold data.
 	DropExisting bool
 	// SplitLargerThan is the table size in bytes above which a table is
-	// copied as several CTID-range parts in parallel.
+	// copied as several CTID-range parts in parallel (0: never split).
 	SplitLargerThan int64
 }
 
@@ -304,5 +304,7 @@ const (
 	DefaultMaxLag            = 30 * time.Second
 	DefaultStatePath         = "replicator.state.json"
 	DefaultStateSchema       = "replicator"
-	DefaultSplitLargerThan   = int64(1) << 30
+	// DefaultSplitLargerThan is 0: no table is split unless the
+	// configuration asks (see docs/performance.md for why).
+	DefaultSplitLargerThan = int64(0)
 )

@@ -249,6 +249,23 @@ state {
 	if got := cfg.Replications[0].Snapshot.SplitLargerThan; got != 1<<20 {
 		t.Errorf("numeric split_larger_than = %d", got)
 	}
+	// Never split: the default, and what 0 and "off" say.
+	if DefaultSplitLargerThan != 0 {
+		t.Errorf("DefaultSplitLargerThan = %d, want 0 (never split)", DefaultSplitLargerThan)
+	}
+	for _, v := range []string{`0`, `"off"`, `"OFF"`, `"0"`} {
+		cfg = mustLoad(t, hdr+`replication "main" {
+  source = source.prod
+  target = target.replica
+  snapshot {
+    split_larger_than = `+v+`
+  }
+}
+`, LoadOptions{})
+		if got := cfg.Replications[0].Snapshot.SplitLargerThan; got != 0 {
+			t.Errorf("split_larger_than = %s: %d, want 0", v, got)
+		}
+	}
 }
 
 // hdr declares one source and one target on lines 1 and 2.

@@ -552,7 +552,8 @@ func (d *decoder) decodeSnapshot(b *hcl.Block, ctx *hcl.EvalContext, s *Snapshot
 	}
 }
 
-// sizeAttr decodes a size: a string for ParseSize, or a number of bytes.
+// sizeAttr decodes split_larger_than: a string for ParseSize, a number of
+// bytes, or 0 / "off" for never.
 func (d *decoder) sizeAttr(a *hcl.Attribute, ctx *hcl.EvalContext) (int64, bool) {
 	val, ok := d.eval(a.Expr, ctx)
 	if !ok {
@@ -560,11 +561,14 @@ func (d *decoder) sizeAttr(a *hcl.Attribute, ctx *hcl.EvalContext) (int64, bool)
 	}
 	val, _ = val.UnmarkDeep()
 	if !val.IsNull() && val.Type() == cty.Number {
-		return d.intAttr(a, ctx, 1, 1<<62, `split_larger_than = "1GiB"`)
+		return d.intAttr(a, ctx, 0, 1<<62, `split_larger_than = "8GiB" (or 0 for never)`)
 	}
 	s, _, ok := d.stringAttr(a, ctx)
 	if !ok {
 		return 0, false
+	}
+	if t := strings.TrimSpace(s); strings.EqualFold(t, "off") || t == "0" {
+		return 0, true
 	}
 	n, err := ParseSize(s)
 	if err != nil {

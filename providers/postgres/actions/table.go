@@ -14,6 +14,7 @@ import (
 	"github.com/database-replicator/database-replicator/providers/postgres/conninfo"
 	"github.com/database-replicator/database-replicator/providers/postgres/datacopy"
 	"github.com/database-replicator/database-replicator/providers/postgres/rowfilter"
+	"github.com/database-replicator/database-replicator/providers/postgres/schemadump"
 	"github.com/database-replicator/database-replicator/providers/postgres/snapshot"
 	"github.com/database-replicator/database-replicator/providers/postgres/streamapply"
 	"github.com/jackc/pglogrepl"
@@ -218,6 +219,14 @@ func (p *Provider) table(ctx context.Context, ep Endpoints, c *plans.Change, pro
 		stats, parts, err := p.copySplit(ctx, ep, c.Addr.Replication, ref.Database, req, src, ep.SplitParts, c.Action == plans.Replace, onProgress)
 		if err != nil {
 			return nil, err
+		}
+		// Ranges cannot be written frozen: one pass sets the hint bits and
+		// the visibility map before the indexes are built, so the builds do
+		// not dirty every page again and the foreign-key checks can probe
+		// the new indexes without visiting the heap.
+		table := p.targetOf(c.Addr.Replication, ref.Database, schemadump.QualifiedName{Schema: ref.Schema, Name: ref.Table})
+		if _, err := dst.Exec(ctx, "VACUUM "+table.String()); err != nil {
+			return nil, fmt.Errorf("vacuum %s after its split copy: %w", table, err)
 		}
 		if err := p.buildWithTable(ctx, ep, c.Addr.Replication, ref, dst, size); err != nil {
 			return nil, err
