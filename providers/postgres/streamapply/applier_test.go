@@ -119,6 +119,21 @@ func (r *running) stop(t *testing.T) {
 	}
 }
 
+// waitFailed waits until the applier stops on its own and checks that its
+// error contains want; what names the cause for the timeout message.
+func (r *running) waitFailed(t *testing.T, what, want string) {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the applier did not stop on %s", what)
+	}
+	r.cancel = nil
+	if r.err == nil || !strings.Contains(r.err.Error(), want) {
+		t.Fatalf("applier error = %v, want one containing %q", r.err, want)
+	}
+}
+
 // digest is the text of every row of a query's result, sorted.
 func digest(t *testing.T, c *pgtest.Cluster, query string) string {
 	t.Helper()
@@ -511,15 +526,7 @@ func TestApplyChanges(t *testing.T) {
 		p.execSrc(t, `INSERT INTO drift_rename VALUES (1, 'a')`)
 		waitEqual(t, p, r, `SELECT * FROM drift_rename`, `SELECT * FROM drift_rename`)
 		p.execSrc(t, `ALTER TABLE drift_rename RENAME COLUMN label TO title; INSERT INTO drift_rename VALUES (2, 'b')`)
-		select {
-		case <-r.done:
-		case <-time.After(2 * time.Minute):
-			t.Fatal("the applier did not stop on the renamed column")
-		}
-		r.cancel = nil
-		if r.err == nil || !strings.Contains(r.err.Error(), `has column(s) "title" that target table "public"."drift_rename" lacks, and rows without its column(s) "label": a rename`) {
-			t.Fatalf("applier error = %v, want the rename named", r.err)
-		}
+		r.waitFailed(t, "the renamed column", `has column(s) "title" that target table "public"."drift_rename" lacks, and rows without its column(s) "label": a rename`)
 		if n := p.dst.QueryInt(t, "app", `SELECT count(*) FROM pg_attribute WHERE attrelid = 'drift_rename'::regclass AND attname = 'title'`); n != 0 {
 			t.Errorf("the applier added the renamed column")
 		}
@@ -583,15 +590,7 @@ func TestApplyChanges(t *testing.T) {
 		waitEqual(t, p, r, `SELECT * FROM pfail`, `SELECT * FROM pfail`)
 		p.execSrc(t, `BEGIN; INSERT INTO pother VALUES (1); UPDATE pfail SET v = 2 WHERE id = 1; UPDATE pfail SET v = 3 WHERE id = 1;
 			INSERT INTO pother VALUES (2); COMMIT`)
-		select {
-		case <-r.done:
-		case <-time.After(2 * time.Minute):
-			t.Fatal("the applier did not stop on the failing statement")
-		}
-		r.cancel = nil
-		if r.err == nil || !strings.Contains(r.err.Error(), "pfail_v_check") {
-			t.Fatalf("applier error = %v, want the check constraint named", r.err)
-		}
+		r.waitFailed(t, "the failing statement", "pfail_v_check")
 		if got := digest(t, p.dst, `SELECT 'pfail', id, v FROM pfail UNION ALL SELECT 'pother', id, NULL FROM pother`); got != "(pfail,1,1)" {
 			t.Errorf("target after the failed group:\n%s\nwant only (pfail,1,1)", got)
 		}
@@ -626,15 +625,7 @@ func TestApplyChanges(t *testing.T) {
 		p.execSrc(t, `INSERT INTO pcommit VALUES (1, 1); INSERT INTO pcnext VALUES (0)`)
 		waitEqual(t, p, r, `SELECT * FROM pcnext`, `SELECT * FROM pcnext`)
 		p.execSrc(t, `BEGIN; UPDATE pcommit SET v = 3 WHERE id = 1; COMMIT; BEGIN; INSERT INTO pcnext VALUES (1); COMMIT`)
-		select {
-		case <-r.done:
-		case <-time.After(2 * time.Minute):
-			t.Fatal("the applier did not stop on the failed COMMIT")
-		}
-		r.cancel = nil
-		if r.err == nil || !strings.Contains(r.err.Error(), "v = 3 refused at commit") {
-			t.Fatalf("applier error = %v, want the trigger's error", r.err)
-		}
+		r.waitFailed(t, "the failed COMMIT", "v = 3 refused at commit")
 		if got := digest(t, p.dst, `SELECT 'pcommit', id, v FROM pcommit UNION ALL SELECT 'pcnext', id, NULL FROM pcnext`); got != "(pcnext,0,)\n(pcommit,1,1)" {
 			t.Errorf("target after the failed COMMIT:\n%s\nwant only (pcnext,0,) and (pcommit,1,1)", got)
 		}
