@@ -483,18 +483,49 @@ fi # XMIN_ONLY
 # Samples every 0.2 s until the file $1.stop exists:
 #   epoch | slot lag bytes (source) | clock_timestamp() - latest_end_time (target
 #   pg_stat_subscription) | age of the newest bench_lag row on the target
+# One psql session per server repeats its query (\watch 0.2): starting psql
+# per sample took about 1 s on a loaded 2-core machine (≈ 20 samples per
+# case). Each target sample is paired with the source sample nearest in time.
 sample_lag() {
-	local out=$1
-	while [ ! -e "$out.stop" ]; do
-		local b s a
-		b=$(psql_src -At -d postgres -c "SELECT coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)), 0) FROM pg_replication_slots WHERE database = '$DB'" 2>/dev/null || echo "")
-		s=$(psql_dst -At -d "$DB" -c "SELECT coalesce(extract(epoch FROM clock_timestamp() - latest_end_time)::float8, 0) FROM pg_stat_subscription WHERE relid IS NULL" 2>/dev/null | head -1 || echo "")
-		# like `status`: seconds count only while the slot lags (idle, latest_end_time just ages)
-		[ "$b" = 0 ] && s=0
-		a=$(psql_dst -At -d "$DB" -c "SELECT extract(epoch FROM clock_timestamp() - (SELECT ts FROM bench_lag ORDER BY id DESC LIMIT 1))::float8" 2>/dev/null || echo "")
-		echo "$(now)|$b|$s|$a"
-		sleep 0.2
-	done >"$out"
+	local out=$1 ps pd
+	printf '%s\n' "SELECT extract(epoch FROM clock_timestamp())::float8, coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)), 0) FROM pg_replication_slots WHERE database = '$DB'" '\watch 0.2' |
+		psql -X -q -At -h 127.0.0.1 -p "$SRC_PORT" -U postgres -d postgres >"$out.src" 2>/dev/null &
+	ps=$!
+	printf '%s\n' "SELECT extract(epoch FROM clock_timestamp())::float8, coalesce((SELECT extract(epoch FROM clock_timestamp() - latest_end_time)::float8 FROM pg_stat_subscription WHERE relid IS NULL LIMIT 1), 0), extract(epoch FROM clock_timestamp() - (SELECT ts FROM bench_lag ORDER BY id DESC LIMIT 1))::float8" '\watch 0.2' |
+		psql -X -q -At -h 127.0.0.1 -p "$DST_PORT" -U postgres -d "$DB" >"$out.dst" 2>/dev/null &
+	pd=$!
+	while [ ! -e "$out.stop" ]; do sleep 0.2; done
+	# psql itself (not a function) ends each pipeline, so $! is its pid: an
+	# interrupt ends \watch, and psql exits at the end of its input.
+	kill -INT "$ps" "$pd" 2>/dev/null || true
+	sleep 0.5
+	kill "$ps" "$pd" 2>/dev/null || true
+	wait "$ps" "$pd" 2>/dev/null || true
+	python3 - "$out.src" "$out.dst" >"$out" <<'PY'
+import bisect, sys
+def rows(path):
+    out = []
+    for line in open(path):
+        f = line.rstrip("\n").split("|")
+        if len(f) >= 2 and f[0]:
+            try:
+                out.append((float(f[0]), f[1:]))
+            except ValueError:
+                pass
+    return out
+src, dst = rows(sys.argv[1]), rows(sys.argv[2])
+times = [t for t, _ in src]
+for t, (sub, age) in ((t, (v + [""])[:2]) for t, v in dst):
+    b = ""
+    if times:
+        i = bisect.bisect_left(times, t)
+        near = min((j for j in (i - 1, i) if 0 <= j < len(times)), key=lambda j: abs(times[j] - t))
+        b = src[near][1][0]
+    # like `status`: seconds count only while the slot lags (idle, latest_end_time just ages)
+    if b in ("0", "0.0"):
+        sub = "0"
+    print("%s|%s|%s|%s" % (f"{t:.6f}", b, sub, age))
+PY
 }
 # Runs pgbench -N plus the bench_lag insert script against the source while sample_lag runs.
 load_and_sample() { # load_and_sample NAME
