@@ -515,7 +515,8 @@ def rows(path):
     return out
 src, dst = rows(sys.argv[1]), rows(sys.argv[2])
 times = [t for t, _ in src]
-for t, (sub, age) in ((t, (v + [""])[:2]) for t, v in dst):
+for t, v in dst:
+    sub, age = (v + [""])[:2]
     b = ""
     if times:
         i = bisect.bisect_left(times, t)
@@ -524,7 +525,7 @@ for t, (sub, age) in ((t, (v + [""])[:2]) for t, v in dst):
     # like `status`: seconds count only while the slot lags (idle, latest_end_time just ages)
     if b in ("0", "0.0"):
         sub = "0"
-    print("%s|%s|%s|%s" % (f"{t:.6f}", b, sub, age))
+    print(f"{t:.6f}|{b}|{sub}|{age}")
 PY
 }
 # Runs pgbench -N plus the bench_lag insert script against the source while sample_lag runs.
