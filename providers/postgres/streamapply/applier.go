@@ -193,8 +193,12 @@ func (a *Applier) update(fn func(*Stats)) {
 
 // Run streams and applies until ctx ends (it then returns ctx's error). A
 // lost connection to either side is reopened with exponential backoff (1s
-// doubling up to MaxBackoff); every other error ends Run.
+// doubling up to MaxBackoff); every other error ends Run. On Linux it first
+// moves the process's threads to SCHED_BATCH (see batchScheduling).
 func (a *Applier) Run(ctx context.Context) error {
+	if err := batchScheduling(); err != nil {
+		a.log.Debug("stream apply: threads keep the default scheduling policy", "error", err)
+	}
 	backoff := time.Second
 	for {
 		started := time.Now()
