@@ -32,11 +32,29 @@ func batchScheduling() error {
 // batchThreads moves the process's SCHED_OTHER threads to SCHED_BATCH and
 // returns how many it moved.
 func batchThreads() (int, error) {
+	changed := 0
+	err := eachThread(func(tid int, attr *unix.SchedAttr) error {
+		if attr.Policy != unix.SCHED_NORMAL {
+			return nil // batch already, or chosen by whoever started the process
+		}
+		attr.Size = unix.SizeofSchedAttr
+		attr.Policy = unix.SCHED_BATCH
+		if err := unix.SchedSetAttr(tid, attr, 0); err != nil {
+			return fmt.Errorf("set SCHED_BATCH on thread %d: %w", tid, err)
+		}
+		changed++
+		return nil
+	})
+	return changed, err
+}
+
+// eachThread calls fn with every thread of the process and its scheduling
+// attributes; threads that end while listed are passed over.
+func eachThread(fn func(tid int, attr *unix.SchedAttr) error) error {
 	entries, err := os.ReadDir("/proc/self/task")
 	if err != nil {
-		return 0, fmt.Errorf("list threads: %w", err)
+		return fmt.Errorf("list threads: %w", err)
 	}
-	changed := 0
 	for _, e := range entries {
 		tid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -46,15 +64,9 @@ func batchThreads() (int, error) {
 		if err != nil {
 			continue // the thread ended
 		}
-		if attr.Policy != unix.SCHED_NORMAL {
-			continue // batch already, or chosen by whoever started the process
+		if err := fn(tid, attr); err != nil {
+			return err
 		}
-		attr.Size = unix.SizeofSchedAttr
-		attr.Policy = unix.SCHED_BATCH
-		if err := unix.SchedSetAttr(tid, attr, 0); err != nil {
-			return changed, fmt.Errorf("set SCHED_BATCH on thread %d: %w", tid, err)
-		}
-		changed++
 	}
-	return changed, nil
+	return nil
 }

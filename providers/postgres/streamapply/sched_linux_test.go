@@ -3,10 +3,9 @@
 package streamapply
 
 import (
-	"os"
 	"runtime"
-	"strconv"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,40 +23,34 @@ func TestBatchSchedulingMovesEveryThread(t *testing.T) {
 	if err := batchScheduling(); err != nil {
 		t.Fatalf("batchScheduling: %v", err)
 	}
-	// New threads: goroutines blocked in system calls make the runtime
-	// start more of them.
+	before := countThreads(t)
+	// New threads: a goroutine locked to its thread keeps that thread to
+	// itself, so more of them than the process has threads make the
+	// runtime start new ones.
 	done := make(chan struct{})
-	for i := 0; i < 8; i++ {
+	defer close(done)
+	for i := 0; i < before+8; i++ {
 		go func() {
-			var fds [2]int
-			if err := unix.Pipe(fds[:]); err == nil {
-				buf := make([]byte, 1)
-				go func() { <-done; _, _ = unix.Write(fds[1], buf) }()
-				_, _ = unix.Read(fds[0], buf)
-				unix.Close(fds[0])
-				unix.Close(fds[1])
-			}
+			runtime.LockOSThread()
+			<-done
 		}()
 	}
-	defer close(done)
-	entries, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		t.Fatal(err)
+	after := before
+	for deadline := time.Now().Add(5 * time.Second); after <= before && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		after = countThreads(t)
 	}
-	threads := 0
-	for _, e := range entries {
-		tid, _ := strconv.Atoi(e.Name())
-		attr, err := unix.SchedGetAttr(tid, 0)
-		if err != nil {
-			continue
-		}
-		threads++
+	if after <= before {
+		t.Fatalf("no thread started after batchScheduling (%d before, %d after); the check needs one", before, after)
+	}
+	err := eachThread(func(tid int, attr *unix.SchedAttr) error {
 		if attr.Policy != unix.SCHED_BATCH {
 			t.Errorf("thread %d: policy %d, want SCHED_BATCH (%d)", tid, attr.Policy, unix.SCHED_BATCH)
 		}
-	}
-	if threads < 2 {
-		t.Fatalf("saw %d threads; the check needs more than one", threads)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	self, err := unix.SchedGetAttr(unix.Gettid(), 0)
 	if err != nil {
@@ -66,4 +59,14 @@ func TestBatchSchedulingMovesEveryThread(t *testing.T) {
 	if self.Nice != 3 {
 		t.Errorf("nice of this thread = %d after batchScheduling, want 3 (kept)", self.Nice)
 	}
+}
+
+// countThreads is the number of threads the process has.
+func countThreads(t *testing.T) int {
+	t.Helper()
+	n := 0
+	if err := eachThread(func(int, *unix.SchedAttr) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
